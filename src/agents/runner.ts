@@ -1,0 +1,90 @@
+import { type ProviderRegistry, parseModelRef } from "../providers/registry.js";
+import type {
+  ChatMessage,
+  ContentPart,
+  DeltaListener,
+  ModelOutcome,
+  ModelRequest,
+} from "../providers/types.js";
+import type { AgentConfig, MessageRecord } from "../store/types.js";
+
+/** One agent turn: what a batch request and a chat message both are. */
+export interface AgentTurn {
+  agent: AgentConfig;
+  message: string;
+  /** Earlier messages of the chat being continued, oldest first. */
+  history: MessageRecord[];
+  /** Attached files, already turned into content parts (text inline, images as image parts). */
+  attachments?: ContentPart[];
+}
+
+/** A turn resolved to one model call on one upstream, ready for the rate limiter. */
+export interface PreparedTurn {
+  provider: string;
+  model: string;
+  request: ModelRequest;
+  /** Tokens the call may use (prompt + completion budget), taken from the TPM bucket up front. */
+  estimatedTokens: number;
+}
+
+export type PrepareResult = { ok: true; turn: PreparedTurn } | { ok: false; code: number; message: string };
+
+const DEFAULT_COMPLETION_BUDGET = 512;
+
+/** Builds the model call for a turn: system prompt, chat history, then the new message. */
+export function prepareTurn(turn: AgentTurn, providers: ProviderRegistry): PrepareResult {
+  let ref: { provider: string; model: string };
+  try {
+    ref = parseModelRef(turn.agent.model);
+  } catch (err) {
+    return { ok: false, code: 400, message: (err as Error).message };
+  }
+  if (!providers.has(ref.provider)) {
+    return {
+      ok: false,
+      code: 400,
+      message: `unknown provider "${ref.provider}" in model "${turn.agent.model}"`,
+    };
+  }
+  const messages: ChatMessage[] = [];
+  let promptChars = 0;
+  if (turn.agent.systemPrompt) {
+    messages.push({ role: "system", content: turn.agent.systemPrompt });
+    promptChars += turn.agent.systemPrompt.length;
+  }
+  for (const m of turn.history) {
+    if (m.role === "system") continue;
+    messages.push({ role: m.role, content: m.content });
+    promptChars += m.content.length;
+  }
+  const content: string | ContentPart[] =
+    turn.attachments && turn.attachments.length > 0
+      ? [{ type: "text", text: turn.message }, ...turn.attachments]
+      : turn.message;
+  messages.push({ role: "user", content });
+  promptChars += turn.message.length;
+  for (const part of turn.attachments ?? []) if (part.type === "text") promptChars += part.text.length;
+  const request: ModelRequest = {
+    model: ref.model,
+    messages,
+    temperature: turn.agent.temperature ?? undefined,
+    maxTokens: turn.agent.maxTokens ?? undefined,
+    options: turn.agent.settings,
+  };
+  const estimatedTokens = Math.ceil(promptChars / 4) + (turn.agent.maxTokens ?? DEFAULT_COMPLETION_BUDGET);
+  return { ok: true, turn: { provider: ref.provider, model: ref.model, request, estimatedTokens } };
+}
+
+/** Runs a prepared turn on its provider. */
+export function executeTurn(
+  prepared: PreparedTurn,
+  providers: ProviderRegistry,
+  signal: AbortSignal,
+  onDelta?: DeltaListener,
+): Promise<ModelOutcome> {
+  const provider = providers.get(prepared.provider);
+  if (!provider) {
+    return Promise.resolve({ kind: "failed", code: 400, message: `unknown provider "${prepared.provider}"` });
+  }
+  return provider.complete(prepared.request, signal, onDelta);
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from "commander";
+import { loadConfig } from "../config/index.js";
+import { startMockLlm } from "../mock-llm/server.js";
+import { generateApiKey, registerApiKey } from "../server/auth.js";
+import { startService } from "../service.js";
+import { openStore } from "../store/index.js";
+import { runDemo } from "./demo.js";
+
+function int(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number");
+  return n;
+}
+
+function float(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError("expected a number");
+  return n;
+}
+
+/** Stops the service on SIGINT/SIGTERM, letting running items finish and handing back the rest. */
+function stopOnSignals(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping (in-flight items finish; Ctrl-C again to force)\n`);
+    close().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+const program = new Command();
+program.name("agentbatch").description("Self-hosted Batch API for AI agents").version("0.1.0");
+
+program
+  .command("serve")
+  .description("run the HTTP API and a worker")
+  .option("-p, --port <port>", "port to listen on", int)
+  .option("--host <host>", "address to listen on (default 127.0.0.1)")
+  .option("--db <url>", "database: sqlite:PATH or postgres://... (default sqlite:./data/agentbatch.db)")
+  .option("--config <file>", "JSON config file (providers, engine, webhooks, prices)")
+  .option("--no-worker", "serve the API only; items are run by `agentbatch worker` processes")
+  .action(async (opts) => {
+    const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, configFile: opts.config });
+    const service = await startService(config, { api: true, worker: opts.worker });
+    service.logger.info(
+      { url: service.url, db: config.db.replace(/\/\/[^@]*@/, "//***@"), worker: opts.worker },
+      "agentbatch listening",
+    );
+    stopOnSignals(() => service.close());
+  });
+
+program
+  .command("worker")
+  .description("run a worker only (no HTTP API)")
+  .option("--db <url>", "database: sqlite:PATH or postgres://...")
+  .option("--config <file>", "JSON config file")
+  .action(async (opts) => {
+    const config = loadConfig({ db: opts.db, configFile: opts.config });
+    const service = await startService(config, { api: false, worker: true });
+    service.logger.info({ owner: service.engine?.owner }, "agentbatch worker started");
+    stopOnSignals(() => service.close());
+  });
+
+program
+  .command("migrate")
+  .description("create or upgrade the database schema, then exit")
+  .option("--db <url>", "database: sqlite:PATH or postgres://...")
+  .action(async (opts) => {
+    const config = loadConfig({ db: opts.db });
+    const store = await openStore(config.db);
+    await store.close();
+    process.stdout.write("schema is up to date\n");
+  });
+
+const keys = program.command("keys").description("API keys");
+keys
+  .command("create")
+  .description("create an API key and print it (it is stored hashed and cannot be shown again)")
+  .option("--workspace <name>", "workspace the key belongs to (created if needed)", "default")
+  .option("--db <url>", "database: sqlite:PATH or postgres://...")
+  .action(async (opts) => {
+    const config = loadConfig({ db: opts.db });
+    const store = await openStore(config.db);
+    const key = generateApiKey();
+    const ws = await registerApiKey(store, key, opts.workspace);
+    await store.close();
+    process.stderr.write(`workspace: ${ws.name} (${ws.id})\n`);
+    process.stdout.write(`${key}\n`);
+  });
+
+program
+  .command("demo")
+  .description("serve with ./data and a published demo agent on the simulated model (what `npm start` runs)")
+  .option("-p, --port <port>", "port to listen on", int)
+  .option("--host <host>", "address to listen on")
+  .option("--db <url>", "database (default sqlite:./data/agentbatch.db)")
+  .option("--config <file>", "JSON config file")
+  .action(async (opts) => {
+    const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, configFile: opts.config });
+    const close = await runDemo(config);
+    stopOnSignals(close);
+  });
+
+program
+  .command("mock-llm")
+  .description("an OpenAI-compatible simulated upstream for tests, demos and benchmarks")
+  .option("-p, --port <port>", "port (0: any free port)", int, 8090)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--latency-ms <ms>", "delay before each answer", int, 0)
+  .option("--rpm <n>", "requests per minute before answering 429", int)
+  .option("--tpm <n>", "tokens per minute before answering 429", int)
+  .option("--error-rate <f>", "share of requests answered with 500 (0..1)", float, 0)
+  .option("--log <file>", "append every request to this JSONL file")
+  .action(async (opts) => {
+    const mock = await startMockLlm({
+      port: opts.port,
+      host: opts.host,
+      latencyMs: opts.latencyMs,
+      rpm: opts.rpm,
+      tpm: opts.tpm,
+      errorRate: opts.errorRate,
+      logFile: opts.log,
+    });
+    process.stdout.write(`mock-llm listening on ${mock.url}\n`);
+    stopOnSignals(() => mock.close());
+  });
+
+program.parseAsync().catch((err) => {
+  process.stderr.write(`agentbatch: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,201 @@
+import { readFileSync } from "node:fs";
+
+/** A named upstream from the config file's `providers` map. */
+export interface ProviderConfig {
+  type: "openai-compatible" | "simulated" | "anthropic";
+  baseUrl?: string;
+  apiKey?: string;
+  rpm?: number;
+  tpm?: number;
+  maxConcurrency?: number;
+  timeoutMs?: number;
+}
+
+export interface EngineConfig {
+  /** Most items one process runs at once, across every upstream. */
+  concurrency: number;
+  /** Attempts per item before a retryable failure becomes final. */
+  maxAttempts: number;
+  /** How long a claim holds an item; renewed at a third of it while the item runs. */
+  leaseMs: number;
+  /** Most items taken in one claim statement. */
+  claimBatchSize: number;
+  /** Results buffered before a group commit, and the longest a result waits. */
+  commitBatchSize: number;
+  commitIntervalMs: number;
+  /** How often the idle engine looks for work and runs maintenance (reaper, expiry). */
+  pollIntervalMs: number;
+  /** Backoff of retries: first delay and cap. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Upstream call timeout. */
+  requestTimeoutMs: number;
+  /** Default completion window of a batch. */
+  completionWindowMs: number;
+}
+
+export interface WebhookConfig {
+  allowPrivateTargets: boolean;
+  allowHttp: boolean;
+  timeoutMs: number;
+}
+
+export interface Config {
+  db: string;
+  port: number;
+  host: string;
+  /** Absolute base URL used for pagination links when the request does not say (proxy setups). */
+  publicUrl?: string;
+  bodyLimitBytes: number;
+  providers: Record<string, ProviderConfig>;
+  engine: EngineConfig;
+  webhooks: WebhookConfig;
+  /** USD per million tokens, by `provider/model` (or bare model name). */
+  prices: Record<string, { input: number; output: number }>;
+  /** Registered at start as a key of the default workspace when set. */
+  bootstrapApiKey?: string;
+  logLevel: string;
+}
+
+export const defaultEngineConfig: EngineConfig = {
+  concurrency: 256,
+  maxAttempts: 6,
+  leaseMs: 60_000,
+  claimBatchSize: 200,
+  commitBatchSize: 100,
+  commitIntervalMs: 100,
+  pollIntervalMs: 500,
+  retryBaseMs: 1_000,
+  retryMaxMs: 60_000,
+  requestTimeoutMs: 120_000,
+  completionWindowMs: 24 * 3600_000,
+};
+
+/** Default prices (USD per million tokens) for common models; the config file overrides them. */
+export const defaultPrices: Record<string, { input: number; output: number }> = {
+  "gpt-4o": { input: 2.5, output: 10 },
+  "gpt-4o-mini": { input: 0.15, output: 0.6 },
+  "gpt-4.1": { input: 2, output: 8 },
+  "gpt-4.1-mini": { input: 0.4, output: 1.6 },
+  "gpt-4.1-nano": { input: 0.1, output: 0.4 },
+  "claude-sonnet-4": { input: 3, output: 15 },
+  "claude-haiku-4": { input: 1, output: 5 },
+  "claude-opus-4": { input: 15, output: 75 },
+};
+
+interface RawConfigFile {
+  providers?: Record<string, Record<string, unknown>>;
+  engine?: Record<string, unknown>;
+  webhooks?: Record<string, unknown>;
+  prices?: Record<string, { input: number; output: number }>;
+  public_url?: string;
+  body_limit_bytes?: number;
+}
+
+function num(v: unknown): number | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`config: expected a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function snakeToCamel(s: string): string {
+  return s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function parseProvider(name: string, raw: Record<string, unknown>): ProviderConfig {
+  const type = (raw.type ?? "openai-compatible") as ProviderConfig["type"];
+  if (!["openai-compatible", "simulated", "anthropic"].includes(type)) {
+    throw new Error(`config: providers.${name}.type must be openai-compatible, anthropic or simulated`);
+  }
+  return {
+    type,
+    baseUrl: raw.base_url as string | undefined,
+    apiKey: raw.api_key as string | undefined,
+    rpm: num(raw.rpm),
+    tpm: num(raw.tpm),
+    maxConcurrency: num(raw.max_concurrency),
+    timeoutMs: num(raw.timeout_ms),
+  };
+}
+
+export interface ConfigOverrides {
+  db?: string;
+  port?: number;
+  host?: string;
+  configFile?: string;
+}
+
+/**
+ * Builds the configuration from, in rising precedence: defaults, the JSON config file
+ * (`--config` / AGENTBATCH_CONFIG), environment variables, and command-line flags.
+ */
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = overrides.configFile ?? env.AGENTBATCH_CONFIG;
+  let raw: RawConfigFile = {};
+  if (file) {
+    try {
+      raw = JSON.parse(readFileSync(file, "utf8")) as RawConfigFile;
+    } catch (err) {
+      throw new Error(`config: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  const engine: EngineConfig = { ...defaultEngineConfig };
+  for (const [k, v] of Object.entries(raw.engine ?? {})) {
+    const key = snakeToCamel(k) as keyof EngineConfig;
+    if (!(key in engine)) throw new Error(`config: unknown engine setting ${k}`);
+    engine[key] = num(v) as number;
+  }
+  const envEngine: [string, keyof EngineConfig][] = [
+    ["AGENTBATCH_CONCURRENCY", "concurrency"],
+    ["AGENTBATCH_MAX_ATTEMPTS", "maxAttempts"],
+    ["AGENTBATCH_LEASE_MS", "leaseMs"],
+    ["AGENTBATCH_POLL_MS", "pollIntervalMs"],
+    ["AGENTBATCH_RETRY_BASE_MS", "retryBaseMs"],
+    ["AGENTBATCH_RETRY_MAX_MS", "retryMaxMs"],
+    ["AGENTBATCH_REQUEST_TIMEOUT_MS", "requestTimeoutMs"],
+  ];
+  for (const [name, key] of envEngine) {
+    const v = num(env[name]);
+    if (v !== undefined) engine[key] = v;
+  }
+
+  const providers: Record<string, ProviderConfig> = {};
+  for (const [name, p] of Object.entries(raw.providers ?? {})) providers[name] = parseProvider(name, p);
+  if (!providers.openai) {
+    providers.openai = {
+      type: "openai-compatible",
+      baseUrl: env.OPENAI_BASE_URL ?? "https://api.openai.com/v1",
+      apiKey: env.OPENAI_API_KEY,
+    };
+  }
+  if (!providers.anthropic) {
+    providers.anthropic = {
+      type: "anthropic",
+      baseUrl: env.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com",
+      apiKey: env.ANTHROPIC_API_KEY,
+    };
+  }
+  if (!providers.simulated) providers.simulated = { type: "simulated" };
+
+  const rawHooks = raw.webhooks ?? {};
+  const truthy = (v: unknown) => v === true || v === "1" || v === "true";
+  return {
+    db: overrides.db ?? env.AGENTBATCH_DB ?? "sqlite:./data/agentbatch.db",
+    port: overrides.port ?? num(env.PORT) ?? num(env.AGENTBATCH_PORT) ?? 8080,
+    host: overrides.host ?? env.AGENTBATCH_HOST ?? "127.0.0.1",
+    publicUrl: raw.public_url ?? env.AGENTBATCH_PUBLIC_URL,
+    bodyLimitBytes: num(raw.body_limit_bytes) ?? 10 * 1024 * 1024,
+    providers,
+    engine,
+    webhooks: {
+      allowPrivateTargets:
+        truthy(rawHooks.allow_private_targets) || truthy(env.AGENTBATCH_WEBHOOK_ALLOW_PRIVATE),
+      allowHttp: truthy(rawHooks.allow_http) || truthy(env.AGENTBATCH_WEBHOOK_ALLOW_HTTP),
+      timeoutMs: num(rawHooks.timeout_ms) ?? 10_000,
+    },
+    prices: { ...defaultPrices, ...(raw.prices ?? {}) },
+    bootstrapApiKey: env.AGENTBATCH_API_KEY || undefined,
+    logLevel: env.AGENTBATCH_LOG_LEVEL ?? env.LOG_LEVEL ?? "info",
+  };
+}

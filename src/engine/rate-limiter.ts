@@ -1,0 +1,217 @@
+import type { ModelOutcome, UpstreamLimits } from "../providers/types.js";
+
+/** A granted call slot; `release` settles the tokens actually used and feeds back the outcome. */
+export interface Permit {
+  release(outcome: ModelOutcome | null, actualTokens?: number): void;
+}
+
+interface Waiter {
+  tokens: number;
+  resolve: (permit: Permit) => void;
+  reject: (err: Error) => void;
+  signal: AbortSignal;
+  onAbort: () => void;
+}
+
+/** A token bucket that refills continuously; `capacity` per minute. */
+class MinuteBucket {
+  private level: number;
+  private updatedAt: number;
+
+  constructor(readonly capacity: number) {
+    this.level = capacity;
+    this.updatedAt = Date.now();
+  }
+
+  private refill(now: number): void {
+    this.level = Math.min(this.capacity, this.level + ((now - this.updatedAt) * this.capacity) / 60_000);
+    this.updatedAt = now;
+  }
+
+  /** Milliseconds until `amount` can be taken (0: now). Amounts above capacity wait for a full bucket. */
+  waitFor(amount: number, now: number): number {
+    this.refill(now);
+    const need = Math.min(amount, this.capacity);
+    if (this.level >= need) return 0;
+    return Math.ceil(((need - this.level) * 60_000) / this.capacity);
+  }
+
+  take(amount: number): void {
+    this.level -= amount;
+  }
+
+  /** Gives back (or charges more) after the real usage is known. */
+  adjust(delta: number): void {
+    this.level = Math.min(this.capacity, this.level + delta);
+  }
+
+  drain(): void {
+    this.level = Math.min(this.level, 0);
+  }
+}
+
+/**
+ * Limits for one upstream (provider + model + key): requests per minute and tokens per minute
+ * as token buckets taken all-or-nothing before a call, and a concurrency cap that halves on a
+ * 429 and grows back by one per window of successes (AIMD). A 429's Retry-After or rate-limit
+ * headers saying a window is spent hold every call to this upstream until the reset, rather
+ * than letting each item discover the limit on its own.
+ */
+export class UpstreamLimiter {
+  private readonly rpm?: MinuteBucket;
+  private readonly tpm?: MinuteBucket;
+  private readonly maxConcurrency: number;
+  private concurrencyLimit: number;
+  private inFlight = 0;
+  private blockedUntil = 0;
+  private readonly queue: Waiter[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  /** Counts of 429s seen, for metrics. */
+  rateLimitedCount = 0;
+
+  constructor(limits: UpstreamLimits, fallbackConcurrency: number) {
+    if (limits.rpm) this.rpm = new MinuteBucket(limits.rpm);
+    if (limits.tpm) this.tpm = new MinuteBucket(limits.tpm);
+    this.maxConcurrency = limits.maxConcurrency ?? fallbackConcurrency;
+    this.concurrencyLimit = this.maxConcurrency;
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  get running(): number {
+    return this.inFlight;
+  }
+
+  get currentConcurrencyLimit(): number {
+    return Math.floor(this.concurrencyLimit);
+  }
+
+  acquire(tokens: number, signal: AbortSignal): Promise<Permit> {
+    if (this.queue.length === 0 && this.admissible(tokens, Date.now()) === 0) {
+      return Promise.resolve(this.grant(tokens));
+    }
+    return new Promise<Permit>((resolve, reject) => {
+      const waiter: Waiter = {
+        tokens,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const i = this.queue.indexOf(waiter);
+          if (i >= 0) this.queue.splice(i, 1);
+          reject(new Error("aborted while waiting for a rate-limit slot"));
+        },
+      };
+      signal.addEventListener("abort", waiter.onAbort, { once: true });
+      this.queue.push(waiter);
+      this.pump();
+    });
+  }
+
+  /** 0 if a call of `tokens` may start now, else how long until it might (-1: wait for a release). */
+  private admissible(tokens: number, now: number): number {
+    if (this.blockedUntil > now) return this.blockedUntil - now;
+    if (this.inFlight >= Math.max(1, Math.floor(this.concurrencyLimit))) return -1;
+    const r = this.rpm?.waitFor(1, now) ?? 0;
+    const t = this.tpm?.waitFor(tokens, now) ?? 0;
+    return Math.max(r, t);
+  }
+
+  private grant(tokens: number): Permit {
+    this.inFlight++;
+    this.rpm?.take(1);
+    this.tpm?.take(tokens);
+    let released = false;
+    return {
+      release: (outcome, actualTokens) => {
+        if (released) return;
+        released = true;
+        this.inFlight--;
+        if (actualTokens !== undefined) this.tpm?.adjust(tokens - actualTokens);
+        if (outcome) this.learn(outcome);
+        this.pump();
+      },
+    };
+  }
+
+  private learn(outcome: ModelOutcome): void {
+    const now = Date.now();
+    if (outcome.kind === "retryable" && outcome.rateLimited) {
+      this.rateLimitedCount++;
+      this.concurrencyLimit = Math.max(1, this.concurrencyLimit / 2);
+      this.blockedUntil = Math.max(this.blockedUntil, now + (outcome.retryAfterMs ?? 1000));
+      this.rpm?.drain();
+    } else if (outcome.kind === "success" && this.concurrencyLimit < this.maxConcurrency) {
+      this.concurrencyLimit = Math.min(
+        this.maxConcurrency,
+        this.concurrencyLimit + 1 / this.concurrencyLimit,
+      );
+    }
+    const hint = outcome.kind === "failed" ? undefined : outcome.rateLimit;
+    if (hint?.remainingRequests === 0 && hint.resetRequestsMs) {
+      this.blockedUntil = Math.max(this.blockedUntil, now + hint.resetRequestsMs);
+    }
+    if (hint?.remainingTokens === 0 && hint.resetTokensMs) {
+      this.blockedUntil = Math.max(this.blockedUntil, now + hint.resetTokensMs);
+    }
+  }
+
+  private pump(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.queue.length > 0) {
+      const head = this.queue[0];
+      const wait = this.admissible(head.tokens, Date.now());
+      if (wait === -1) return; // a release will pump again
+      if (wait > 0) {
+        this.timer = setTimeout(() => this.pump(), wait);
+        this.timer.unref?.();
+        return;
+      }
+      this.queue.shift();
+      head.signal.removeEventListener("abort", head.onAbort);
+      head.resolve(this.grant(head.tokens));
+    }
+  }
+
+  /** Rejects every waiter (shutdown). */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const w of this.queue.splice(0)) w.reject(new Error("limiter closed"));
+  }
+}
+
+/**
+ * One limiter per configured provider (an upstream: base URL + key), created on first use with
+ * its configured limits. Limits are per provider entry because that is what the config names;
+ * a team that wants separate limits per model declares one provider entry per model.
+ */
+export class LimiterRegistry {
+  private readonly limiters = new Map<string, UpstreamLimiter>();
+
+  constructor(
+    private readonly limitsFor: (provider: string) => UpstreamLimits,
+    private readonly fallbackConcurrency: number,
+  ) {}
+
+  get(provider: string): UpstreamLimiter {
+    let limiter = this.limiters.get(provider);
+    if (!limiter) {
+      limiter = new UpstreamLimiter(this.limitsFor(provider), this.fallbackConcurrency);
+      this.limiters.set(provider, limiter);
+    }
+    return limiter;
+  }
+
+  entries(): [string, UpstreamLimiter][] {
+    return [...this.limiters.entries()];
+  }
+
+  close(): void {
+    for (const l of this.limiters.values()) l.close();
+  }
+}

@@ -1,0 +1,393 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { Pool } from "undici";
+import type { ProviderConfig } from "../config/index.js";
+import { abortedOutcome, outcomeForHttpError, retryable } from "./outcomes.js";
+import { contentText, countTokens } from "./simulator.js";
+import type {
+  ChatMessage,
+  DeltaListener,
+  ModelOutcome,
+  ModelProvider,
+  ModelRequest,
+  RateLimitHint,
+  TokenUsage,
+} from "./types.js";
+
+const DEFAULT_BASE_URL = "https://api.openai.com/v1";
+/** Enough sockets for the engine's default concurrency without queueing inside undici. */
+const DEFAULT_CONNECTIONS = 256;
+const KEEP_ALIVE_MS = 30_000;
+/** Upstream error text kept in an item's error message. */
+const MAX_ERROR_CHARS = 500;
+
+type OpenAIContent =
+  | string
+  | Array<{ type: "text"; text: string } | { type: "image_url"; image_url: { url: string } }>;
+
+interface CompletionPayload {
+  model?: string;
+  choices?: Array<{ message?: { content?: string | null; refusal?: string | null } }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  error?: unknown;
+}
+
+interface ChunkPayload {
+  model?: string;
+  choices?: Array<{ delta?: { content?: string | null }; finish_reason?: string | null }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  error?: unknown;
+}
+
+type ResponseBody = AsyncIterable<Buffer> & {
+  text(): Promise<string>;
+  destroy(err?: Error): unknown;
+  readableEnded: boolean;
+};
+
+/**
+ * Any server speaking OpenAI's chat completions API (OpenAI, vLLM, Ollama, llama.cpp, the mock).
+ * Uses one keep-alive undici pool per provider: at thousands of calls a second, fetch's
+ * per-request overhead and connection churn would dominate.
+ */
+export class OpenAICompatibleProvider implements ModelProvider {
+  readonly name: string;
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+
+  constructor(name: string, cfg: ProviderConfig, defaults: { timeoutMs: number }) {
+    this.name = name;
+    this.timeoutMs = cfg.timeoutMs ?? defaults.timeoutMs;
+    const base = new URL(cfg.baseUrl ?? DEFAULT_BASE_URL);
+    this.path = `${base.pathname.replace(/\/+$/, "")}/chat/completions`;
+    this.headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    if (cfg.apiKey) this.headers.authorization = `Bearer ${cfg.apiKey}`;
+    this.pool = new Pool(base.origin, {
+      connections: cfg.maxConcurrency ?? DEFAULT_CONNECTIONS,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      // Our own timer bounds the whole call; these only stop undici's 300 s defaults from
+      // outliving a longer configured timeout.
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+  }
+
+  async complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
+    if (signal.aborted) return abortedOutcome();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    const onAbort = () => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    let body: ResponseBody | undefined;
+    try {
+      const response = await this.pool.request({
+        method: "POST",
+        path: this.path,
+        headers: this.headers,
+        body: JSON.stringify(requestBody(request, onDelta !== undefined)),
+        signal: controller.signal,
+      });
+      body = response.body as unknown as ResponseBody;
+      const rateLimit = parseRateLimitHint(response.headers);
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        const message = `upstream ${response.statusCode}: ${errorMessage(await body.text())}`;
+        return outcomeForHttpError(response.statusCode, message, {
+          retryAfterMs: parseRetryAfterMs(response.headers),
+          rateLimit,
+        });
+      }
+      const isStream =
+        onDelta !== undefined && header(response.headers, "content-type")?.includes("event-stream");
+      return isStream
+        ? await readStream(body, request, onDelta, rateLimit)
+        : readCompletion(await body.text(), request, onDelta, rateLimit);
+    } catch (err) {
+      if (timedOut) return retryable(504, `upstream timed out after ${this.timeoutMs} ms`, false);
+      if (signal.aborted) return abortedOutcome();
+      return connectionErrorOutcome(err);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      // An unread body would hold its connection; destroying a finished one is harmless.
+      if (body && !body.readableEnded) body.destroy();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+function requestBody(request: ModelRequest, stream: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    model: request.model,
+    messages: request.messages.map(toOpenAIMessage),
+  };
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+  if (stream) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return body;
+}
+
+function toOpenAIMessage(message: ChatMessage): { role: string; content: OpenAIContent } {
+  if (typeof message.content === "string") return { role: message.role, content: message.content };
+  return {
+    role: message.role,
+    content: message.content.map((part) =>
+      part.type === "text"
+        ? { type: "text" as const, text: part.text }
+        : {
+            type: "image_url" as const,
+            image_url: { url: `data:${part.mediaType};base64,${part.dataBase64}` },
+          },
+    ),
+  };
+}
+
+function readCompletion(
+  raw: string,
+  request: ModelRequest,
+  onDelta: DeltaListener | undefined,
+  rateLimit: RateLimitHint | undefined,
+): ModelOutcome {
+  let payload: CompletionPayload;
+  try {
+    payload = JSON.parse(raw) as CompletionPayload;
+  } catch {
+    return retryable(502, `upstream sent invalid JSON: ${truncate(raw)}`, false, { rateLimit });
+  }
+  const message = payload.choices?.[0]?.message;
+  if (!message) return retryable(502, `upstream sent no choices: ${truncate(raw)}`, false, { rateLimit });
+  const text = message.content ?? message.refusal ?? "";
+  // A server that ignored `stream` still owes the listener the text.
+  if (onDelta && text) onDelta(text);
+  return success(
+    text,
+    payload.model ?? request.model,
+    usageOrEstimate(payload.usage, request, text),
+    rateLimit,
+  );
+}
+
+/** Reads OpenAI's server-sent events as they arrive, passing each content delta on. */
+async function readStream(
+  body: ResponseBody,
+  request: ModelRequest,
+  onDelta: DeltaListener,
+  rateLimit: RateLimitHint | undefined,
+): Promise<ModelOutcome> {
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let pending = "";
+  let eventData = "";
+  let model: string | undefined;
+  let usage: CompletionPayload["usage"];
+  let upstreamError: string | undefined;
+  let complete = false;
+  let finished = false;
+
+  const dispatch = (data: string) => {
+    if (data === "[DONE]") {
+      complete = true;
+      return;
+    }
+    if (complete || upstreamError !== undefined) return;
+    let chunk: ChunkPayload;
+    try {
+      chunk = JSON.parse(data) as ChunkPayload;
+    } catch {
+      upstreamError = `upstream sent an invalid stream event: ${truncate(data)}`;
+      return;
+    }
+    if (chunk.error !== undefined) {
+      upstreamError = `upstream stream error: ${errorMessage(JSON.stringify(chunk))}`;
+      return;
+    }
+    if (chunk.model) model = chunk.model;
+    if (chunk.usage) usage = chunk.usage;
+    const choice = chunk.choices?.[0];
+    const delta = choice?.delta?.content;
+    if (delta) {
+      parts.push(delta);
+      onDelta(delta);
+    }
+    // Usage arrives in a chunk after finish_reason, so only [DONE] or the body's end stop reading.
+    if (choice?.finish_reason) finished = true;
+  };
+
+  // SSE: `data:` lines accumulate into one event, a blank line ends it; other fields are ignored.
+  const readLine = (line: string) => {
+    if (line === "") {
+      if (eventData) dispatch(eventData);
+      eventData = "";
+    } else if (line.startsWith("data:")) {
+      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+      eventData = eventData ? `${eventData}\n${value}` : value;
+    }
+  };
+  const consumeLines = () => {
+    let start = 0;
+    for (let newline = pending.indexOf("\n"); newline !== -1; newline = pending.indexOf("\n", start)) {
+      const end = newline > start && pending.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
+      readLine(pending.slice(start, end));
+      start = newline + 1;
+    }
+    pending = pending.slice(start);
+  };
+
+  // Read to the end even after [DONE], so the connection goes back to the pool.
+  for await (const chunk of body) {
+    pending += decoder.decode(chunk, { stream: true });
+    consumeLines();
+  }
+  pending += decoder.decode();
+  consumeLines();
+  // A server that does not end its last event with a blank line still meant it.
+  readLine(pending);
+  readLine("");
+
+  if (upstreamError !== undefined) return retryable(502, upstreamError, false, { rateLimit });
+  if (!complete && !finished) return retryable(502, "upstream stream ended early", false, { rateLimit });
+  const text = parts.join("");
+  return success(text, model ?? request.model, usageOrEstimate(usage, request, text), rateLimit);
+}
+
+function success(
+  text: string,
+  model: string,
+  usage: TokenUsage,
+  rateLimit: RateLimitHint | undefined,
+): ModelOutcome {
+  const outcome: ModelOutcome = { kind: "success", text, usage, model };
+  if (rateLimit) outcome.rateLimit = rateLimit;
+  return outcome;
+}
+
+/** Servers that omit usage (some local ones) still need a figure for token limits and cost. */
+function usageOrEstimate(usage: CompletionPayload["usage"], request: ModelRequest, text: string): TokenUsage {
+  if (usage && typeof usage.prompt_tokens === "number" && typeof usage.completion_tokens === "number") {
+    return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
+  }
+  let promptTokens = 0;
+  for (const message of request.messages) promptTokens += countTokens(contentText(message.content));
+  return { promptTokens, completionTokens: countTokens(text) };
+}
+
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
+
+function connectionErrorOutcome(err: unknown): ModelOutcome {
+  const error = err as { code?: string; message?: string };
+  const detail = error.message ?? String(err);
+  if (error.code && TIMEOUT_CODES.has(error.code)) {
+    return retryable(504, `upstream timed out: ${detail}`, false);
+  }
+  return retryable(502, `upstream connection error: ${truncate(detail)}`, false);
+}
+
+/** The upstream's own explanation: OpenAI's `{error: {message}}`, other shapes, or raw text. */
+function errorMessage(raw: string): string {
+  try {
+    const parsed = JSON.parse(raw) as { error?: unknown; message?: unknown; detail?: unknown };
+    const error = parsed.error;
+    if (typeof error === "string") return truncate(error);
+    if (error && typeof error === "object" && typeof (error as { message?: unknown }).message === "string") {
+      return truncate((error as { message: string }).message);
+    }
+    if (typeof parsed.message === "string") return truncate(parsed.message);
+    if (typeof parsed.detail === "string") return truncate(parsed.detail);
+  } catch {
+    // Not JSON: the raw text is the best explanation there is.
+  }
+  return truncate(raw.trim()) || "no error message";
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `retry-after-ms` when sent (more precise), else `retry-after` in seconds or as an HTTP date. */
+export function parseRetryAfterMs(headers: IncomingHttpHeaders, now = Date.now()): number | undefined {
+  const ms = header(headers, "retry-after-ms");
+  if (ms !== undefined && ms.trim() !== "") {
+    const value = Number(ms);
+    if (Number.isFinite(value) && value >= 0) return value;
+  }
+  const after = header(headers, "retry-after")?.trim();
+  if (!after) return undefined;
+  const seconds = Number(after);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  const date = Date.parse(after);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** OpenAI's `x-ratelimit-*` headers, when the upstream sends them. */
+export function parseRateLimitHint(headers: IncomingHttpHeaders): RateLimitHint | undefined {
+  const hint: RateLimitHint = {};
+  let found = false;
+  const remainingRequests = parseCount(header(headers, "x-ratelimit-remaining-requests"));
+  if (remainingRequests !== undefined) {
+    hint.remainingRequests = remainingRequests;
+    found = true;
+  }
+  const remainingTokens = parseCount(header(headers, "x-ratelimit-remaining-tokens"));
+  if (remainingTokens !== undefined) {
+    hint.remainingTokens = remainingTokens;
+    found = true;
+  }
+  const resetRequests = parseDurationMs(header(headers, "x-ratelimit-reset-requests"));
+  if (resetRequests !== undefined) {
+    hint.resetRequestsMs = resetRequests;
+    found = true;
+  }
+  const resetTokens = parseDurationMs(header(headers, "x-ratelimit-reset-tokens"));
+  if (resetTokens !== undefined) {
+    hint.resetTokensMs = resetTokens;
+    found = true;
+  }
+  return found ? hint : undefined;
+}
+
+function parseCount(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+const DURATION_UNIT_MS: Record<string, number> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+  us: 0.001,
+  ns: 1e-6,
+};
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|us|ns|h|m|s)/g;
+
+/** OpenAI's Go-style durations ("1s", "6m0s", "20ms", "1h2m3.5s") or a bare number of seconds. */
+export function parseDurationMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (text === "") return undefined;
+  const seconds = Number(text);
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
+  let total = 0;
+  let matchedChars = 0;
+  for (const match of text.matchAll(DURATION_PART)) {
+    total += Number(match[1]) * DURATION_UNIT_MS[match[2]];
+    matchedChars += match[0].length;
+  }
+  return matchedChars === text.length ? total : undefined;
+}

@@ -1,0 +1,173 @@
+import { abortedOutcome, outcomeForHttpError } from "./outcomes.js";
+import { simulateReply, splitForStreaming } from "./simulator.js";
+import type { DeltaListener, ModelOutcome, ModelProvider, ModelRequest } from "./types.js";
+
+/** How the simulated model behaves for one call. */
+export interface SimulatorSettings {
+  /** The model name without its query string. */
+  model: string;
+  latencyMs: number;
+  /** Share of calls, 0 to 1, that fail with `failStatus`. */
+  errorRate: number;
+  failStatus: number;
+  /** Makes the sequence of injected failures repeatable; Math.random decides without it. */
+  seed?: number;
+}
+
+const FAIL_MODEL_PREFIX = "fail-";
+
+/**
+ * Reads the settings from the model name (`echo?latency_ms=50&error_rate=0.1&fail_status=500`,
+ * or `fail-400` to fail every call with that status) and from the agent's options (keys
+ * latency_ms, error_rate, fail_status, seed), the options winning since they are the agent's
+ * explicit settings. Values that are not numbers are ignored.
+ */
+export function parseSimulatorSettings(model: string, options?: Record<string, unknown>): SimulatorSettings {
+  const settings: SimulatorSettings = { model, latencyMs: 0, errorRate: 0, failStatus: 500 };
+  const query = model.indexOf("?");
+  if (query !== -1) {
+    settings.model = model.slice(0, query);
+    const params = new URLSearchParams(model.slice(query + 1));
+    applySetting(settings, "latency_ms", params.get("latency_ms"));
+    applySetting(settings, "error_rate", params.get("error_rate"));
+    applySetting(settings, "fail_status", params.get("fail_status"));
+    applySetting(settings, "seed", params.get("seed"));
+  }
+  if (settings.model.startsWith(FAIL_MODEL_PREFIX)) {
+    const status = Number(settings.model.slice(FAIL_MODEL_PREFIX.length));
+    if (Number.isInteger(status) && status >= 400 && status <= 599) {
+      settings.errorRate = 1;
+      settings.failStatus = status;
+    }
+  }
+  if (options) {
+    applySetting(settings, "latency_ms", options.latency_ms);
+    applySetting(settings, "error_rate", options.error_rate);
+    applySetting(settings, "fail_status", options.fail_status);
+    applySetting(settings, "seed", options.seed);
+  }
+  return settings;
+}
+
+function applySetting(settings: SimulatorSettings, key: string, raw: unknown): void {
+  if (raw === undefined || raw === null || raw === "") return;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) return;
+  switch (key) {
+    case "latency_ms":
+      settings.latencyMs = Math.max(0, value);
+      break;
+    case "error_rate":
+      settings.errorRate = Math.min(1, Math.max(0, value));
+      break;
+    case "fail_status":
+      settings.failStatus = Math.trunc(value);
+      break;
+    case "seed":
+      settings.seed = Math.trunc(value);
+      break;
+  }
+}
+
+/**
+ * The built-in model: answers with simulateReply after an optional latency, and fails a chosen
+ * share of calls the way a real upstream would, so the engine's retries can be exercised
+ * without a network.
+ */
+export class SimulatedProvider implements ModelProvider {
+  readonly name: string;
+  /** One random sequence per seed, shared by every call that names the seed. */
+  private readonly seeded = new Map<number, () => number>();
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
+    if (signal.aborted) return Promise.resolve(abortedOutcome());
+    const settings = parseSimulatorSettings(request.model, request.options);
+    const outcome = this.decideOutcome(request, settings);
+    // The benchmark runs tens of thousands of zero-latency calls: no timers, no extra promises.
+    if (settings.latencyMs === 0) {
+      if (onDelta && outcome.kind === "success") {
+        for (const chunk of splitForStreaming(outcome.text)) onDelta(chunk);
+      }
+      return Promise.resolve(outcome);
+    }
+    return deliverAfterLatency(outcome, settings.latencyMs, signal, onDelta);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  private decideOutcome(request: ModelRequest, settings: SimulatorSettings): ModelOutcome {
+    if (settings.errorRate > 0 && settings.failStatus >= 400 && this.random(settings) < settings.errorRate) {
+      return outcomeForHttpError(settings.failStatus, `simulated upstream error ${settings.failStatus}`);
+    }
+    const reply = simulateReply(request.messages);
+    return {
+      kind: "success",
+      text: reply.text,
+      usage: { promptTokens: reply.promptTokens, completionTokens: reply.completionTokens },
+      model: settings.model,
+    };
+  }
+
+  private random(settings: SimulatorSettings): number {
+    if (settings.seed === undefined) return Math.random();
+    let next = this.seeded.get(settings.seed);
+    if (!next) {
+      next = mulberry32(settings.seed);
+      this.seeded.set(settings.seed, next);
+    }
+    return next();
+  }
+}
+
+/** Waits out the latency (streamed replies spread their deltas over it), giving up on abort. */
+async function deliverAfterLatency(
+  outcome: ModelOutcome,
+  latencyMs: number,
+  signal: AbortSignal,
+  onDelta?: DeltaListener,
+): Promise<ModelOutcome> {
+  if (!onDelta || outcome.kind !== "success") {
+    return (await sleep(latencyMs, signal)) ? outcome : abortedOutcome();
+  }
+  const chunks = splitForStreaming(outcome.text);
+  const step = latencyMs / Math.max(1, chunks.length);
+  for (const chunk of chunks) {
+    if (!(await sleep(step, signal))) return abortedOutcome();
+    onDelta(chunk);
+  }
+  return outcome;
+}
+
+/** Resolves true after `ms`, or false as soon as the signal aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** A tiny seedable generator: the same seed gives the same failures on every run. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

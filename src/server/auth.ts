@@ -1,0 +1,67 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Store, Workspace } from "../store/types.js";
+
+/** Keys are stored as their SHA-256: a stolen database does not give working keys. */
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+/** A new key: `ab_` and 32 random bytes, base64url. */
+export function generateApiKey(): string {
+  return `ab_${randomBytes(32).toString("base64url")}`;
+}
+
+export function keyPrefix(key: string): string {
+  return key.slice(0, 7);
+}
+
+/** Registers a key for a workspace (creating the workspace by name if needed). */
+export async function registerApiKey(
+  store: Store,
+  key: string,
+  workspaceName = "default",
+): Promise<Workspace> {
+  const ws = await store.ensureWorkspace(workspaceName);
+  await store.addApiKey(ws.id, hashApiKey(key), keyPrefix(key));
+  return ws;
+}
+
+/**
+ * Resolves keys to workspaces with a short cache, so that a busy client does not cost one
+ * database read per request. Unknown keys are not cached: a key created a moment ago works.
+ */
+export class KeyResolver {
+  private readonly cache = new Map<string, { ws: Workspace; at: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly ttlMs = 30_000,
+  ) {}
+
+  async resolve(key: string): Promise<Workspace | undefined> {
+    const hash = hashApiKey(key);
+    const hit = this.cache.get(hash);
+    const now = Date.now();
+    if (hit && now - hit.at < this.ttlMs) return hit.ws;
+    const ws = await this.store.findWorkspaceByKeyHash(hash);
+    if (ws) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(hash, { ws, at: now });
+    } else {
+      this.cache.delete(hash);
+    }
+    return ws;
+  }
+}
+
+/** The key from `x-api-key`, or from `Authorization: Bearer <key>`. */
+export function keyFromHeaders(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const direct = headers["x-api-key"];
+  if (typeof direct === "string" && direct.length > 0) return direct;
+  const auth = headers.authorization;
+  if (typeof auth === "string") {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    if (m) return m[1];
+  }
+  return undefined;
+}

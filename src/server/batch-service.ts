@@ -1,0 +1,110 @@
+import type { Static } from "@sinclair/typebox";
+import type { Agent, Batch, NewBatchItem, Workspace } from "../store/types.js";
+import type { AppContext } from "./context.js";
+import { badRequest } from "./errors.js";
+import type { CreateBatchBody } from "./schemas.js";
+
+export type CreateBatchInput = Static<typeof CreateBatchBody>;
+
+const DEFAULT_WEBHOOK_EVENTS = ["completed", "failed"];
+
+/**
+ * Checks what the schema cannot (custom_id uniqueness, agents that exist and are published,
+ * chats that exist, the webhook target) and creates the batch with every item in one
+ * transaction. Each failure is a 400 whose message names the field path.
+ */
+export async function createBatch(
+  ctx: AppContext,
+  ws: Workspace,
+  input: CreateBatchInput,
+  now = Date.now(),
+): Promise<Batch> {
+  const seen = new Map<string, number>();
+  input.requests.forEach((r, i) => {
+    const first = seen.get(r.custom_id);
+    if (first !== undefined) {
+      throw badRequest(
+        `requests[${i}].custom_id: "${r.custom_id}" is used twice (also by requests[${first}]); custom_id must be unique within the batch`,
+      );
+    }
+    seen.set(r.custom_id, i);
+  });
+
+  const agents = new Map<string, Agent>();
+  const publishedAgent = async (id: string, field: string): Promise<Agent> => {
+    let agent = agents.get(id);
+    if (!agent) {
+      agent = await ctx.store.getAgent(ws.id, id);
+      if (!agent) throw badRequest(`${field}: agent ${id} not found in this workspace`);
+      agents.set(id, agent);
+    }
+    if (agent.publishedVersion === null) {
+      throw badRequest(
+        `${field}: agent ${id} has no published version; publish it first (POST /api/v1/agents/${id}/publish)`,
+      );
+    }
+    return agent;
+  };
+  const defaultAgent = await publishedAgent(input.agent_id, "agent_id");
+
+  const chats = new Set<number>();
+  const items: NewBatchItem[] = [];
+  for (let i = 0; i < input.requests.length; i++) {
+    const r = input.requests[i];
+    const agent = r.agent_id ? await publishedAgent(r.agent_id, `requests[${i}].agent_id`) : defaultAgent;
+    if (r.history_id != null && !chats.has(r.history_id)) {
+      if (!(await ctx.store.getChat(ws.id, r.history_id))) {
+        throw badRequest(`requests[${i}].history_id: chat ${r.history_id} not found in this workspace`);
+      }
+      chats.add(r.history_id);
+    }
+    const files = r.attached_file_uuids ?? [];
+    if (files.length > 0) {
+      throw badRequest(`requests[${i}].attached_file_uuids: file ${files[0]} not found in this workspace`);
+    }
+    items.push({
+      customId: r.custom_id,
+      agentId: agent.id,
+      agentVersion: agent.publishedVersion as number,
+      message: r.message,
+      externalUserId: r.external_user_id ?? null,
+      name: r.name ?? null,
+      attachedFileUuids: files,
+      historyId: r.history_id ?? null,
+    });
+  }
+
+  let webhook = null;
+  if (input.webhook) {
+    let url: URL;
+    try {
+      url = new URL(input.webhook.url);
+    } catch {
+      throw badRequest("webhook.url: must be an absolute URL");
+    }
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && ctx.config.webhooks.allowHttp)) {
+      throw badRequest("webhook.url: must be an https URL");
+    }
+    webhook = {
+      url: url.toString(),
+      events: input.webhook.events ?? DEFAULT_WEBHOOK_EVENTS,
+      secret: input.webhook.secret ?? null,
+    };
+  }
+
+  const batch = await ctx.store.createBatch(
+    {
+      id: crypto.randomUUID(),
+      workspaceId: ws.id,
+      agentId: defaultAgent.id,
+      name: input.name ?? null,
+      webhook,
+      metadata: input.metadata ?? null,
+      createdAt: now,
+      expiresAt: now + ctx.config.engine.completionWindowMs,
+    },
+    items,
+  );
+  ctx.signals.notifyWork();
+  return batch;
+}

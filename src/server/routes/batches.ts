@@ -1,0 +1,102 @@
+import { Type } from "@sinclair/typebox";
+import type { BatchStatus } from "../../store/types.js";
+import type { App } from "../app.js";
+import { createBatch } from "../batch-service.js";
+import type { AppContext } from "../context.js";
+import { ok, okPage, pagination } from "../envelope.js";
+import { badRequest, conflict, notFound } from "../errors.js";
+import { BATCH_STATUSES, CreateBatchBody, IdParams, ListBatchesQuery, ListResultsQuery } from "../schemas.js";
+import { batchToWire, itemToWire } from "../wire.js";
+
+const tags = ["Batches"];
+
+/** `status=in_progress,paused` (or repeated) → a checked list of statuses. */
+export function parseStatusFilter(raw: string | undefined): BatchStatus[] | undefined {
+  if (!raw) return undefined;
+  const statuses = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of statuses) {
+    if (!(BATCH_STATUSES as readonly string[]).includes(s)) {
+      throw badRequest(`status: "${s}" is not a batch status; use one of ${BATCH_STATUSES.join(", ")}`);
+    }
+  }
+  return statuses as BatchStatus[];
+}
+
+export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
+  app.post(
+    "/batches",
+    { schema: { tags, summary: "Create a batch", body: CreateBatchBody } },
+    async (request, reply) => {
+      const batch = await createBatch(ctx, request.workspace, request.body);
+      request.log.info({ batch_id: batch.id, total: batch.total }, "batch created");
+      return reply.code(202).send(ok(batchToWire(batch)));
+    },
+  );
+
+  app.get(
+    "/batches",
+    { schema: { tags, summary: "List batches", querystring: ListBatchesQuery } },
+    async (request) => {
+      const { limit, offset, status } = request.query;
+      const page = await ctx.store.listBatches(request.workspace.id, {
+        limit,
+        offset,
+        statuses: parseStatusFilter(status),
+      });
+      return okPage(
+        page.rows.map(batchToWire),
+        pagination(request, page.total, limit, offset, ctx.config.publicUrl),
+      );
+    },
+  );
+
+  app.get("/batches/:id", { schema: { tags, summary: "Get a batch", params: IdParams } }, async (request) => {
+    const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
+    if (!batch) throw notFound("Batch");
+    return ok(batchToWire(batch));
+  });
+
+  app.get(
+    "/batches/:id/results",
+    {
+      schema: {
+        tags,
+        summary: "Get the results of a batch's requests",
+        params: IdParams,
+        querystring: ListResultsQuery,
+      },
+    },
+    async (request) => {
+      const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
+      if (!batch) throw notFound("Batch");
+      const { limit, offset, status } = request.query;
+      const page = await ctx.store.listItems(batch.id, { limit, offset, status });
+      return okPage(
+        page.rows.map(itemToWire),
+        pagination(request, page.total, limit, offset, ctx.config.publicUrl),
+      );
+    },
+  );
+
+  app.post(
+    "/batches/:id/cancel",
+    { schema: { tags, summary: "Cancel a batch", params: IdParams, body: Type.Optional(Type.Any()) } },
+    async (request, reply) => {
+      const result = await ctx.store.cancelBatch(request.workspace.id, request.params.id, Date.now());
+      if (result.kind === "not_found") throw notFound("Batch");
+      if (result.kind === "conflict") {
+        throw conflict(
+          `Batch ${result.batch.id} is ${result.batch.status}; only an in_progress or paused batch can be cancelled`,
+        );
+      }
+      if (result.changed) {
+        request.log.info({ batch_id: result.batch.id }, "batch cancelled");
+        ctx.signals.notifyBatchChanged({ batchIds: [result.batch.id], transitions: result.transitions });
+      }
+      return reply.code(202).send(ok(batchToWire(result.batch)));
+    },
+  );
+}

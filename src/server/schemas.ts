@@ -1,0 +1,106 @@
+/**
+ * Request schemas: the single source that validates requests, types the handlers and
+ * documents the API in /openapi.json.
+ */
+import { type TSchema, Type } from "@sinclair/typebox";
+
+/** A value of `schema` or null (JSON Schema type arrays keep validation messages readable). */
+export function Nullable<T extends TSchema>(schema: T) {
+  return Type.Unsafe<T["static"] | null>({ ...schema, type: [schema.type, "null"] });
+}
+
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: Record<string, unknown> = {},
+) {
+  return Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
+}
+
+export const BATCH_STATUSES = [
+  "validating",
+  "in_progress",
+  "paused",
+  "completed",
+  "failed",
+  "cancelling",
+  "cancelled",
+] as const;
+export const ITEM_STATUSES = ["pending", "processing", "success", "failed"] as const;
+export const BATCH_WEBHOOK_EVENTS = ["completed", "failed", "cancelled"] as const;
+
+export const PageQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: "Results per page (max 1000)" }),
+  offset: Type.Integer({ minimum: 0, default: 0, description: "Number of results to skip" }),
+});
+
+export const IdParams = Type.Object({ id: Type.String({ description: "The resource id" }) });
+
+export const BatchRequestItem = Type.Object({
+  custom_id: Type.String({
+    minLength: 1,
+    maxLength: 256,
+    description: "Your correlation key, unique in the batch",
+  }),
+  message: Type.String({ minLength: 1, description: "The message to send" }),
+  agent_id: Type.Optional(Nullable(Type.String({ description: "Override agent for this request" }))),
+  external_user_id: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+  name: Type.Optional(Nullable(Type.String({ maxLength: 256, description: "Name for the created chat" }))),
+  attached_file_uuids: Type.Optional(Nullable(Type.Array(Type.String(), { maxItems: 20 }))),
+  history_id: Type.Optional(Nullable(Type.Integer({ minimum: 1, description: "Chat to continue" }))),
+});
+
+export const WebhookBody = Type.Object({
+  url: Type.String({ minLength: 1, maxLength: 2048, description: "Webhook URL (https)" }),
+  events: Type.Optional(Type.Array(StringEnum(BATCH_WEBHOOK_EVENTS), { uniqueItems: true })),
+  secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
+});
+
+export const CreateBatchBody = Type.Object({
+  agent_id: Type.String({ minLength: 1, description: "Default agent for all requests (must be published)" }),
+  requests: Type.Array(BatchRequestItem, { minItems: 1, maxItems: 1000 }),
+  webhook: Type.Optional(Nullable(WebhookBody)),
+  name: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+  metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+});
+
+export const ListBatchesQuery = Type.Composite([
+  PageQuery,
+  Type.Object({
+    status: Type.Optional(
+      Type.String({
+        description: "Filter by status; several may be given separated by commas (in_progress,paused)",
+      }),
+    ),
+  }),
+]);
+
+export const ListResultsQuery = Type.Composite([
+  PageQuery,
+  Type.Object({ status: Type.Optional(StringEnum(ITEM_STATUSES)) }),
+]);
+
+const AgentFields = {
+  name: Type.String({ minLength: 1, maxLength: 256 }),
+  description: Nullable(Type.String({ maxLength: 4000 })),
+  model: Type.String({
+    minLength: 3,
+    maxLength: 256,
+    description: "provider/model, e.g. simulated/echo or openai/gpt-4o-mini",
+  }),
+  system_prompt: Nullable(Type.String({ maxLength: 100_000 })),
+  temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
+  max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  settings: Type.Record(Type.String(), Type.Unknown(), { description: "Provider options" }),
+};
+
+export const CreateAgentBody = Type.Object({
+  name: AgentFields.name,
+  model: AgentFields.model,
+  description: Type.Optional(AgentFields.description),
+  system_prompt: Type.Optional(AgentFields.system_prompt),
+  temperature: Type.Optional(AgentFields.temperature),
+  max_tokens: Type.Optional(AgentFields.max_tokens),
+  settings: Type.Optional(AgentFields.settings),
+});
+
+export const UpdateAgentBody = Type.Partial(Type.Object(AgentFields), { minProperties: 1 });

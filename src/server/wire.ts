@@ -1,0 +1,82 @@
+/**
+ * How stored records look on the wire (seed 000's field names), in one place so every route
+ * and every later API shape presents them the same way.
+ */
+import type { Agent, Batch, BatchItem } from "../store/types.js";
+
+/** ISO 8601 in UTC without milliseconds, as the seed's examples write timestamps. */
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+export function batchToWire(b: Batch) {
+  const done = b.succeeded + b.failed;
+  return {
+    id: b.id,
+    status: b.status,
+    agent_id: b.agentId,
+    total_requests: b.total,
+    completed_requests: b.succeeded,
+    failed_requests: b.failed,
+    created_at: iso(b.createdAt),
+    completed_at: iso(b.completedAt),
+    cancelled_at: iso(b.cancelledAt),
+    // Extensions (fields the seed does not have; never a change of a seed field's meaning).
+    name: b.name,
+    metadata: b.metadata,
+    pending_requests: b.pending,
+    processing_requests: b.processing,
+    progress: b.total === 0 ? 1 : Math.round((done / b.total) * 10_000) / 10_000,
+    started_at: iso(b.startedAt),
+    paused_at: iso(b.pausedAt),
+    expires_at: iso(b.expiresAt),
+    error_message: b.errorMessage,
+    usage: {
+      prompt_tokens: b.promptTokens,
+      completion_tokens: b.completionTokens,
+      total_tokens: b.promptTokens + b.completionTokens,
+    },
+    total_cost: Math.round(b.cost * 1e6) / 1e6,
+    webhook: b.webhook
+      ? { url: b.webhook.url, events: b.webhook.events, has_secret: b.webhook.secret !== null }
+      : null,
+  };
+}
+
+export function itemToWire(it: BatchItem) {
+  const failed = it.status === "failed";
+  return {
+    custom_id: it.customId,
+    status: it.status,
+    response_content: it.responseContent,
+    response_usage: it.responseUsage,
+    error_code: failed ? it.errorCode : null,
+    error_message: failed ? it.errorMessage : null,
+    history_id: it.chatId,
+    conversation_id: it.conversationId,
+    processed_at: iso(it.processedAt),
+    // Extensions.
+    attempts: it.attempts,
+    agent_id: it.agentId,
+  };
+}
+
+export function agentToWire(a: Agent) {
+  return {
+    id: a.id,
+    name: a.name,
+    description: a.description,
+    workspace_id: a.workspaceId,
+    publish_state: a.publishedVersion === null ? "draft" : "published",
+    published_version: a.publishedVersion,
+    published_at: iso(a.publishedAt),
+    model: a.model,
+    llm_model: a.model,
+    system_prompt: a.systemPrompt,
+    temperature: a.temperature,
+    max_tokens: a.maxTokens,
+    settings: a.settings,
+    created_at: iso(a.createdAt),
+    updated_at: iso(a.updatedAt),
+  };
+}

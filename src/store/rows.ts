@@ -1,0 +1,209 @@
+/**
+ * Row mappers shared by both dialects: the column names are the same in SQLite and PostgreSQL.
+ * PostgreSQL returns BIGINT as strings, so numbers pass through `n()`.
+ */
+import type {
+  Agent,
+  AgentVersion,
+  Batch,
+  BatchItem,
+  BatchStatus,
+  Chat,
+  ClaimedItem,
+  ItemStatus,
+  MessageRecord,
+  Workspace,
+} from "./types.js";
+
+type Row = Record<string, any>;
+
+export function n(v: unknown): number {
+  return typeof v === "number" ? v : Number(v);
+}
+
+export function nOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : n(v);
+}
+
+/** JSON columns are TEXT in SQLite and JSONB in PostgreSQL (already parsed). */
+export function json<T>(v: unknown): T | null {
+  if (v === null || v === undefined) return null;
+  return (typeof v === "string" ? JSON.parse(v) : v) as T;
+}
+
+export function toWorkspace(r: Row): Workspace {
+  return {
+    id: r.id,
+    name: r.name,
+    whitelistEnabled: Boolean(r.whitelist_enabled),
+    createdAt: n(r.created_at),
+  };
+}
+
+export function toAgent(r: Row): Agent {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    name: r.name,
+    description: r.description ?? null,
+    model: r.model,
+    systemPrompt: r.system_prompt ?? null,
+    temperature: r.temperature ?? null,
+    maxTokens: nOrNull(r.max_tokens),
+    settings: json<Record<string, unknown>>(r.settings) ?? {},
+    publishedVersion: nOrNull(r.published_version),
+    publishedAt: nOrNull(r.published_at),
+    createdAt: n(r.created_at),
+    updatedAt: n(r.updated_at),
+  };
+}
+
+export function toAgentVersion(r: Row): AgentVersion {
+  return {
+    agentId: r.agent_id,
+    version: n(r.version),
+    name: r.name,
+    model: r.model,
+    systemPrompt: r.system_prompt ?? null,
+    temperature: r.temperature ?? null,
+    maxTokens: nOrNull(r.max_tokens),
+    settings: json<Record<string, unknown>>(r.settings) ?? {},
+    createdAt: n(r.created_at),
+  };
+}
+
+export function toChat(r: Row): Chat {
+  return {
+    id: n(r.id),
+    workspaceId: r.workspace_id,
+    agentId: r.agent_id ?? null,
+    name: r.name ?? null,
+    externalUserId: r.external_user_id ?? null,
+    createdAt: n(r.created_at),
+    updatedAt: n(r.updated_at),
+  };
+}
+
+export function toMessage(r: Row): MessageRecord {
+  return {
+    id: n(r.id),
+    chatId: n(r.chat_id),
+    groupId: n(r.group_id ?? r.id),
+    role: r.role,
+    content: r.content,
+    meta: json<Record<string, unknown>>(r.meta) ?? {},
+    createdAt: n(r.created_at),
+  };
+}
+
+export function toBatch(r: Row): Batch {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    agentId: r.agent_id,
+    name: r.name ?? null,
+    status: r.status as BatchStatus,
+    total: n(r.total),
+    succeeded: n(r.succeeded),
+    failed: n(r.failed),
+    pending: n(r.pending),
+    processing: n(r.processing),
+    webhook: json(r.webhook),
+    metadata: json(r.metadata),
+    promptTokens: n(r.prompt_tokens),
+    completionTokens: n(r.completion_tokens),
+    cost: n(r.cost),
+    errorMessage: r.error_message ?? null,
+    createdAt: n(r.created_at),
+    startedAt: nOrNull(r.started_at),
+    completedAt: nOrNull(r.completed_at),
+    cancelledAt: nOrNull(r.cancelled_at),
+    pausedAt: nOrNull(r.paused_at),
+    expiresAt: n(r.expires_at),
+  };
+}
+
+export function toBatchItem(r: Row): BatchItem {
+  return {
+    id: n(r.id),
+    batchId: r.batch_id,
+    seq: n(r.seq),
+    customId: r.custom_id,
+    agentId: r.agent_id,
+    agentVersion: n(r.agent_version),
+    message: r.message,
+    externalUserId: r.external_user_id ?? null,
+    name: r.name ?? null,
+    attachedFileUuids: json<string[]>(r.attached_file_uuids) ?? [],
+    historyId: nOrNull(r.history_id),
+    status: r.status as ItemStatus,
+    attempts: n(r.attempts),
+    responseContent: r.response_content ?? null,
+    responseUsage: json(r.response_usage),
+    errorCode: nOrNull(r.error_code),
+    errorMessage: r.error_message ?? null,
+    chatId: nOrNull(r.chat_id),
+    conversationId: nOrNull(r.conversation_id),
+    processedAt: nOrNull(r.processed_at),
+  };
+}
+
+export function toClaimedItem(r: Row, workspaceId: string): ClaimedItem {
+  return {
+    id: n(r.id),
+    batchId: r.batch_id,
+    workspaceId,
+    seq: n(r.seq),
+    customId: r.custom_id,
+    agentId: r.agent_id,
+    agentVersion: n(r.agent_version),
+    message: r.message,
+    externalUserId: r.external_user_id ?? null,
+    name: r.name ?? null,
+    attachedFileUuids: json<string[]>(r.attached_file_uuids) ?? [],
+    historyId: nOrNull(r.history_id),
+    attempt: n(r.attempts),
+  };
+}
+
+/** Splits `limit` claim slots round-robin across workspaces, then across each one's batches. */
+export function fairShares(
+  candidates: { id: string; workspaceId: string; pending: number }[],
+  limit: number,
+): Map<string, number> {
+  const byWorkspace = new Map<string, { id: string; pending: number }[]>();
+  for (const c of candidates) {
+    let list = byWorkspace.get(c.workspaceId);
+    if (!list) {
+      list = [];
+      byWorkspace.set(c.workspaceId, list);
+    }
+    list.push({ id: c.id, pending: c.pending });
+  }
+  const shares = new Map<string, number>();
+  const queues = [...byWorkspace.values()].map((batches) => ({ batches, next: 0 }));
+  let left = limit;
+  while (left > 0 && queues.length > 0) {
+    for (let q = 0; q < queues.length && left > 0; ) {
+      const queue = queues[q];
+      // Skip batches of this workspace that already got all their pending items.
+      let picked: { id: string; pending: number } | undefined;
+      for (let tries = 0; tries < queue.batches.length; tries++) {
+        const b = queue.batches[queue.next % queue.batches.length];
+        queue.next++;
+        if ((shares.get(b.id) ?? 0) < b.pending) {
+          picked = b;
+          break;
+        }
+      }
+      if (!picked) {
+        queues.splice(q, 1);
+        continue;
+      }
+      shares.set(picked.id, (shares.get(picked.id) ?? 0) + 1);
+      left--;
+      q++;
+    }
+  }
+  return shares;
+}

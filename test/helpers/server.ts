@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Config, loadConfig } from "../../src/config/index.js";
+import { generateApiKey, registerApiKey } from "../../src/server/auth.js";
+import { createLogger, type Service, startService } from "../../src/service.js";
+
+export interface TestServer {
+  url: string;
+  /** An API key of the default workspace. */
+  key: string;
+  service: Service;
+  /** Calls the API with the default key (or `key`), parsing the JSON body. */
+  api: (
+    method: string,
+    path: string,
+    body?: unknown,
+    key?: string,
+  ) => Promise<{ status: number; body: any; headers: Headers }>;
+  /** A key of a new workspace of that name. */
+  newWorkspaceKey: (name: string) => Promise<string>;
+  close: () => Promise<void>;
+}
+
+/** The database the tests run against: SQLite in a temp dir, or TEST_STORE=postgres. */
+export function testDbUrl(dir: string): string {
+  return `sqlite:${join(dir, "test.db")}`;
+}
+
+/**
+ * Starts the real service (HTTP API + engine) on an ephemeral port with a fresh database.
+ * `configure` adjusts the loaded config (engine timings, providers...).
+ */
+export async function startTestServer(
+  configure: (c: Config) => void = () => {},
+  options: { worker?: boolean; db?: string } = {},
+): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), "agentbatch-test-"));
+  const config = loadConfig({ port: 0, host: "127.0.0.1", db: options.db ?? testDbUrl(dir) }, {});
+  config.engine.pollIntervalMs = 50;
+  config.engine.commitIntervalMs = 20;
+  config.webhooks.allowHttp = true;
+  configure(config);
+  const service = await startService(config, {
+    api: true,
+    worker: options.worker ?? true,
+    logger: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
+  });
+  const key = generateApiKey();
+  await registerApiKey(service.store, key);
+  const url = service.url as string;
+  const api = async (method: string, path: string, body?: unknown, useKey: string = key) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { "x-api-key": useKey, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: any = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON: keep the text */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  return {
+    url,
+    key,
+    service,
+    api,
+    newWorkspaceKey: async (name: string) => {
+      const k = generateApiKey();
+      await registerApiKey(service.store, k, name);
+      return k;
+    },
+    close: async () => {
+      await service.close(2000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  { timeoutMs = 20_000, intervalMs = 25, what = "condition" } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+/** Creates and publishes an agent; returns its id. */
+export async function publishedAgent(
+  t: TestServer,
+  body: Record<string, unknown> = {},
+  key?: string,
+): Promise<string> {
+  const created = await t.api(
+    "POST",
+    "/api/v1/agents",
+    { name: "test agent", model: "simulated/echo", ...body },
+    key,
+  );
+  if (created.status !== 201) throw new Error(`agent create failed: ${JSON.stringify(created.body)}`);
+  const id = created.body.data.id as string;
+  const pub = await t.api("POST", `/api/v1/agents/${id}/publish`, undefined, key);
+  if (pub.status !== 200) throw new Error(`publish failed: ${JSON.stringify(pub.body)}`);
+  return id;
+}
+
+/** Waits until the batch reaches a final status and returns it. */
+export async function waitForBatch(
+  t: TestServer,
+  id: string,
+  key?: string,
+  timeoutMs = 30_000,
+): Promise<any> {
+  return waitFor(
+    async () => {
+      const r = await t.api("GET", `/api/v1/batches/${id}`, undefined, key);
+      return ["completed", "failed", "cancelled"].includes(r.body.data?.status) ? r.body.data : null;
+    },
+    { timeoutMs, what: `batch ${id} to finish` },
+  );
+}
