@@ -1,0 +1,135 @@
+import pg from "pg";
+import type { Migration, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
+
+/** `?` placeholders → `$1, $2, ...` (the store's SQL has no `?` inside literals). */
+function toPg(sql: string): string {
+  let i = 0;
+  return sql.replace(/\?/g, () => `$${++i}`);
+}
+
+const RETRYABLE = new Set(["40P01", "40001"]); // deadlock detected, serialization failure
+
+/**
+ * A pg Pool. BIGINT (epoch-ms times, ids, counts) is parsed as a JavaScript number: every value
+ * agentbatch stores fits in 2^53. A `schema=NAME` query parameter in the URL puts every
+ * connection on that schema (tests use one schema each so they do not collide).
+ */
+export class PostgresDriver implements SqlDriver {
+  readonly dialect = "postgres" as const;
+  readonly pool: pg.Pool;
+  readonly schema: string | null;
+  private readonly converted = new Map<string, string>();
+
+  constructor(url: string, poolSize = 10) {
+    const parsed = new URL(url);
+    this.schema = parsed.searchParams.get("schema");
+    parsed.searchParams.delete("schema");
+    if (this.schema && !/^[a-z_][a-z0-9_]*$/i.test(this.schema))
+      throw new Error(`--db: invalid schema name "${this.schema}"`);
+    this.pool = new pg.Pool({
+      connectionString: parsed.toString(),
+      max: poolSize,
+      ...(this.schema ? { options: `-c search_path=${this.schema}` } : {}),
+      types: {
+        getTypeParser: (oid: number, format?: any) =>
+          oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
+      } as any,
+    });
+    // An idle client's error (server restart) must not crash the process; the pool replaces it.
+    this.pool.on("error", () => {});
+  }
+
+  private sql(text: string): string {
+    let s = this.converted.get(text);
+    if (s === undefined) {
+      s = toPg(text);
+      this.converted.set(text, s);
+    }
+    return s;
+  }
+
+  private executor(q: pg.Pool | pg.PoolClient): SqlExecutor {
+    return {
+      all: async (sql, params = []) => (await q.query(this.sql(sql), params as unknown[])).rows as Row[],
+      get: async (sql, params = []) =>
+        (await q.query(this.sql(sql), params as unknown[])).rows[0] as Row | undefined,
+      run: async (sql, params = []) => (await q.query(this.sql(sql), params as unknown[])).rowCount ?? 0,
+    };
+  }
+
+  all(sql: string, params?: unknown[]): Promise<Row[]> {
+    return this.executor(this.pool).all(sql, params);
+  }
+
+  get(sql: string, params?: unknown[]): Promise<Row | undefined> {
+    return this.executor(this.pool).get(sql, params);
+  }
+
+  run(sql: string, params?: unknown[]): Promise<number> {
+    return this.executor(this.pool).run(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await fn(this.executor(client));
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        if (attempt < 8 && RETRYABLE.has((err as { code?: string }).code ?? "")) {
+          await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+          continue;
+        }
+        throw err;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async migrate(migrations: Migration[]): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      // One migrator at a time across every process starting against this database.
+      await client.query("SELECT pg_advisory_lock(727271)");
+      try {
+        if (this.schema) {
+          await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+          await client.query(`SET search_path TO "${this.schema}"`);
+        }
+        await client.query(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        );
+        const done = new Set(
+          (await client.query("SELECT version FROM schema_migrations")).rows.map((r) => r.version),
+        );
+        for (const m of migrations) {
+          if (done.has(m.version)) continue;
+          await client.query("BEGIN");
+          try {
+            await client.query(m.sql);
+            await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [
+              m.version,
+              Date.now(),
+            ]);
+            await client.query("COMMIT");
+          } catch (err) {
+            await client.query("ROLLBACK");
+            throw err;
+          }
+        }
+      } finally {
+        await client.query("SELECT pg_advisory_unlock(727271)");
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,126 @@
+/** Numbered schema migrations for PostgreSQL (the same schema as sqlite/migrations.ts in its dialect); each runs once, in order, inside a transaction. */
+export const postgresMigrations: { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE workspaces (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  whitelist_enabled INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE api_keys (
+  key_hash TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  prefix TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE agents (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  name TEXT NOT NULL,
+  description TEXT,
+  model TEXT NOT NULL,
+  system_prompt TEXT,
+  temperature DOUBLE PRECISION,
+  max_tokens BIGINT,
+  settings TEXT NOT NULL DEFAULT '{}',
+  published_version INTEGER,
+  published_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX agents_workspace ON agents(workspace_id, created_at);
+CREATE TABLE agent_versions (
+  agent_id TEXT NOT NULL REFERENCES agents(id),
+  version INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  model TEXT NOT NULL,
+  system_prompt TEXT,
+  temperature DOUBLE PRECISION,
+  max_tokens BIGINT,
+  settings TEXT NOT NULL DEFAULT '{}',
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (agent_id, version)
+);
+CREATE TABLE chats (
+  id BIGSERIAL PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  agent_id TEXT,
+  name TEXT,
+  external_user_id TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX chats_workspace ON chats(workspace_id, created_at);
+CREATE TABLE messages (
+  id BIGSERIAL PRIMARY KEY,
+  chat_id BIGINT NOT NULL REFERENCES chats(id),
+  group_id BIGINT,
+  role TEXT NOT NULL,
+  content TEXT NOT NULL,
+  meta TEXT NOT NULL DEFAULT '{}',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX messages_chat ON messages(chat_id, id);
+CREATE TABLE batches (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  agent_id TEXT NOT NULL,
+  name TEXT,
+  status TEXT NOT NULL,
+  total BIGINT NOT NULL,
+  succeeded BIGINT NOT NULL DEFAULT 0,
+  failed BIGINT NOT NULL DEFAULT 0,
+  pending BIGINT NOT NULL,
+  processing BIGINT NOT NULL DEFAULT 0,
+  webhook TEXT,
+  metadata TEXT,
+  prompt_tokens BIGINT NOT NULL DEFAULT 0,
+  completion_tokens BIGINT NOT NULL DEFAULT 0,
+  cost DOUBLE PRECISION NOT NULL DEFAULT 0,
+  error_message TEXT,
+  last_claimed_at BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  completed_at BIGINT,
+  cancelled_at BIGINT,
+  paused_at BIGINT,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX batches_workspace ON batches(workspace_id, created_at);
+CREATE INDEX batches_runnable ON batches(last_claimed_at) WHERE status = 'in_progress' AND pending > 0;
+CREATE INDEX batches_open ON batches(expires_at) WHERE status IN ('in_progress', 'paused', 'cancelling');
+CREATE TABLE batch_items (
+  id BIGSERIAL PRIMARY KEY,
+  batch_id TEXT NOT NULL REFERENCES batches(id),
+  seq INTEGER NOT NULL,
+  custom_id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  agent_version INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  external_user_id TEXT,
+  name TEXT,
+  attached_file_uuids TEXT,
+  history_id BIGINT,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_expires_at BIGINT,
+  not_before BIGINT NOT NULL DEFAULT 0,
+  response_content TEXT,
+  response_usage TEXT,
+  error_code INTEGER,
+  error_message TEXT,
+  chat_id BIGINT,
+  conversation_id BIGINT,
+  processed_at BIGINT,
+  UNIQUE (batch_id, custom_id),
+  UNIQUE (batch_id, seq)
+);
+CREATE INDEX items_runnable ON batch_items(batch_id, seq) WHERE status = 'pending';
+CREATE INDEX items_leased ON batch_items(lease_expires_at) WHERE status = 'processing';
+CREATE INDEX items_by_status ON batch_items(batch_id, status, seq);
+`,
+  },
+];

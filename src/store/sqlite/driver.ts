@@ -1,0 +1,106 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { Migration, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
+
+/**
+ * better-sqlite3 on one connection in WAL mode. Its calls are synchronous; a transaction spans
+ * several awaits, so a mutex keeps other statements of this process out of an open transaction
+ * (they would otherwise run inside it). `BEGIN IMMEDIATE` takes the write lock up front so that
+ * two processes on one file wait (busy_timeout) instead of failing on a lock upgrade.
+ */
+export class SqliteDriver implements SqlDriver {
+  readonly dialect = "sqlite" as const;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private lock: Promise<void> = Promise.resolve();
+  private locked = false;
+  private readonly direct: SqlExecutor;
+
+  constructor(path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 10000");
+    this.db.pragma("foreign_keys = ON");
+    this.direct = {
+      all: async (sql, params = []) => this.prepare(sql).all(...params) as Row[],
+      get: async (sql, params = []) => this.prepare(sql).get(...params) as Row | undefined,
+      run: async (sql, params = []) => this.prepare(sql).run(...params).changes,
+    };
+  }
+
+  /** Statements are prepared once and cached by their text. */
+  private prepare(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private async outside<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.locked) await this.lock;
+    return fn();
+  }
+
+  all(sql: string, params?: unknown[]): Promise<Row[]> {
+    return this.locked ? this.outside(() => this.direct.all(sql, params)) : this.direct.all(sql, params);
+  }
+
+  get(sql: string, params?: unknown[]): Promise<Row | undefined> {
+    return this.locked ? this.outside(() => this.direct.get(sql, params)) : this.direct.get(sql, params);
+  }
+
+  run(sql: string, params?: unknown[]): Promise<number> {
+    return this.locked ? this.outside(() => this.direct.run(sql, params)) : this.direct.run(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    while (this.locked) await this.lock;
+    this.locked = true;
+    let release!: () => void;
+    this.lock = new Promise<void>((r) => {
+      release = r;
+    });
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = await fn(this.direct);
+        this.db.exec("COMMIT");
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        throw err;
+      }
+    } finally {
+      this.locked = false;
+      release();
+    }
+  }
+
+  async migrate(migrations: Migration[]): Promise<void> {
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    );
+    const done = new Set(
+      (this.db.prepare("SELECT version FROM schema_migrations").all() as Row[]).map((r) => r.version),
+    );
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      await this.transaction(async () => {
+        this.db.exec(m.sql);
+        this.db
+          .prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+          .run(m.version, Date.now());
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    while (this.locked) await this.lock;
+    this.db.close();
+  }
+}
