@@ -6,6 +6,7 @@ import pino, { type Logger } from "pino";
 import type { Config } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
+import { FileStorage } from "./files/storage.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import { type App, buildApp } from "./server/app.js";
 import { KeyResolver, registerApiKey } from "./server/auth.js";
@@ -57,7 +58,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   let app: App | null = null;
   let url: string | null = null;
   if (options.api) {
-    app = await buildApp({ store, signals, config, keys: new KeyResolver(store), providers }, logger);
+    const files = new FileStorage(config.dataDir);
+    app = await buildApp({ store, signals, config, keys: new KeyResolver(store), providers, files }, logger);
     const address = await app.listen({ port: config.port, host: config.host });
     url = address.replace("[::1]", "localhost");
   }

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 
 /** A named upstream from the config file's `providers` map. */
 export interface ProviderConfig {
@@ -42,6 +43,10 @@ export interface WebhookConfig {
 
 export interface Config {
   db: string;
+  /** Where uploaded and produced files are kept (and the demo key). */
+  dataDir: string;
+  /** Largest file upload accepted. */
+  maxUploadBytes: number;
   port: number;
   host: string;
   /** Absolute base URL used for pagination links when the request does not say (proxy setups). */
@@ -90,6 +95,7 @@ interface RawConfigFile {
   prices?: Record<string, { input: number; output: number }>;
   public_url?: string;
   body_limit_bytes?: number;
+  max_upload_bytes?: number;
 }
 
 function num(v: unknown): number | undefined {
@@ -180,8 +186,14 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
 
   const rawHooks = raw.webhooks ?? {};
   const truthy = (v: unknown) => v === true || v === "1" || v === "true";
+  const db = overrides.db ?? env.AGENTBATCH_DB ?? "sqlite:./data/agentbatch.db";
+  const sqlitePath = db.startsWith("sqlite:") ? db.slice("sqlite:".length) : null;
   return {
-    db: overrides.db ?? env.AGENTBATCH_DB ?? "sqlite:./data/agentbatch.db",
+    db,
+    // Files sit beside the SQLite database by default, so one folder holds a whole instance.
+    dataDir:
+      env.AGENTBATCH_DATA_DIR ?? (sqlitePath && sqlitePath !== ":memory:" ? dirname(sqlitePath) : "./data"),
+    maxUploadBytes: num(env.AGENTBATCH_MAX_UPLOAD_BYTES) ?? num(raw.max_upload_bytes) ?? 512 * 1024 * 1024,
     port: overrides.port ?? num(env.PORT) ?? num(env.AGENTBATCH_PORT) ?? 8080,
     host: overrides.host ?? env.AGENTBATCH_HOST ?? "127.0.0.1",
     publicUrl: raw.public_url ?? env.AGENTBATCH_PUBLIC_URL,

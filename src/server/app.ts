@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -151,6 +152,8 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  // Multipart uploads are streamed by the routes (files/storage.ts); these limits bound the parts.
+  await app.register(multipart, { limits: { fileSize: ctx.config.maxUploadBytes, files: 1, fields: 20 } });
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

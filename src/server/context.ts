@@ -1,5 +1,6 @@
 import type { Config } from "../config/index.js";
 import type { Signals } from "../engine/signals.js";
+import type { FileStorage } from "../files/storage.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Store } from "../store/types.js";
 import type { KeyResolver } from "./auth.js";
@@ -11,4 +12,5 @@ export interface AppContext {
   config: Config;
   keys: KeyResolver;
   providers: ProviderRegistry;
+  files: FileStorage;
 }

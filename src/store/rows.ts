@@ -10,6 +10,7 @@ import type {
   BatchStatus,
   Chat,
   ClaimedItem,
+  FileRecord,
   ItemStatus,
   MessageRecord,
   Workspace,
@@ -206,4 +207,19 @@ export function fairShares(
     }
   }
   return shares;
+}
+
+export function toFile(r: Row): FileRecord {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    purpose: r.purpose,
+    scope: r.scope,
+    originalName: r.original_name,
+    contentType: r.content_type,
+    size: n(r.size),
+    storagePath: r.storage_path,
+    meta: json(r.meta),
+    createdAt: n(r.created_at),
+  };
 }

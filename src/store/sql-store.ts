@@ -7,6 +7,7 @@ import {
   toBatchItem,
   toChat,
   toClaimedItem,
+  toFile,
   toMessage,
   toWorkspace,
 } from "./rows.js";
@@ -23,6 +24,8 @@ import type {
   Chat,
   ClaimedItem,
   CommitReport,
+  FileListQuery,
+  FileRecord,
   ItemListQuery,
   ItemOutcome,
   MessageRecord,
@@ -286,6 +289,59 @@ export class SqlStore implements Store {
     return (await this.db.all("SELECT * FROM messages WHERE chat_id = ? ORDER BY id", [chatId])).map(
       toMessage,
     );
+  }
+
+  // ---- files ----
+
+  async createFile(f: FileRecord): Promise<FileRecord> {
+    const row = await this.db.get(
+      `INSERT INTO files (id, workspace_id, purpose, scope, original_name, content_type, size, storage_path, meta, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [
+        f.id,
+        f.workspaceId,
+        f.purpose,
+        f.scope,
+        f.originalName,
+        f.contentType,
+        f.size,
+        f.storagePath,
+        f.meta ? JSON.stringify(f.meta) : null,
+        f.createdAt,
+      ],
+    );
+    return toFile(row as Row);
+  }
+
+  async getFile(workspaceId: string, fileId: string): Promise<FileRecord | undefined> {
+    const row = await this.db.get(
+      "SELECT * FROM files WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
+      [fileId, workspaceId],
+    );
+    return row ? toFile(row) : undefined;
+  }
+
+  async listFiles(workspaceId: string, query: FileListQuery): Promise<Page<FileRecord>> {
+    const filter = query.purpose ? " AND purpose = ?" : "";
+    const params = query.purpose ? [workspaceId, query.purpose] : [workspaceId];
+    const rows = await this.db.all(
+      `SELECT * FROM files WHERE workspace_id = ? AND deleted_at IS NULL${filter}
+       ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+      [...params, query.limit, query.offset],
+    );
+    const total = (await this.db.get(
+      `SELECT COUNT(*) AS c FROM files WHERE workspace_id = ? AND deleted_at IS NULL${filter}`,
+      params,
+    )) as Row;
+    return { rows: rows.map(toFile), total: n(total.c) };
+  }
+
+  async deleteFile(workspaceId: string, fileId: string, now: number): Promise<FileRecord | undefined> {
+    const row = await this.db.get(
+      "UPDATE files SET deleted_at = ? WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL RETURNING *",
+      [now, fileId, workspaceId],
+    );
+    return row ? toFile(row) : undefined;
   }
 
   // ---- batches ----

@@ -222,6 +222,27 @@ export interface CommitReport {
   touchedBatchIds: string[];
 }
 
+/** What a file is for: a chat/batch attachment, a batch input file, or a file agentbatch produced. */
+export type FilePurpose = "attachment" | "batch_input" | "batch_output" | "batch_error";
+
+export interface FileRecord {
+  id: string;
+  workspaceId: string;
+  purpose: FilePurpose;
+  scope: "persistent" | "ephemeral";
+  originalName: string;
+  contentType: string;
+  size: number;
+  /** Path of the bytes relative to the data directory (files/ owns the layout). */
+  storagePath: string;
+  meta: Record<string, unknown> | null;
+  createdAt: number;
+}
+
+export interface FileListQuery extends PageQuery {
+  purpose?: FilePurpose;
+}
+
 export interface PageQuery {
   limit: number;
   offset: number;
@@ -274,6 +295,14 @@ export interface Store {
   getChat(workspaceId: string, chatId: number): Promise<Chat | undefined>;
   /** Messages of a chat, oldest first. */
   listMessages(chatId: number): Promise<MessageRecord[]>;
+
+  createFile(file: FileRecord): Promise<FileRecord>;
+  /** A file of the workspace that has not been deleted. */
+  getFile(workspaceId: string, fileId: string): Promise<FileRecord | undefined>;
+  /** Files of a workspace, newest first. */
+  listFiles(workspaceId: string, query: FileListQuery): Promise<Page<FileRecord>>;
+  /** Marks a file deleted and returns it (the caller removes its bytes), or undefined if there was none. */
+  deleteFile(workspaceId: string, fileId: string, now: number): Promise<FileRecord | undefined>;
 
   /** Creates a batch and all its items in one transaction. */
   createBatch(batch: NewBatch, items: NewBatchItem[]): Promise<Batch>;

@@ -21,7 +21,8 @@ function expectBadRequest(res: Api, field: string): void {
   expect(res.status, JSON.stringify(res.body)).toBe(400);
   expect(res.body).toMatchObject({ data: null, error_code: 10006 });
   expect(typeof res.body.message).toBe("string");
-  expect(res.body.message).toContain(field);
+  // The message starts with the field path (`requests[3].custom_id is required`, `agent_id: ...`).
+  expect(res.body.message.startsWith(field), `"${res.body.message}" should name ${field}`).toBe(true);
 }
 
 /** `n` simple requests `req-0..`. */
@@ -68,6 +69,17 @@ describe("POST /api/v1/batches validation", () => {
 
   it("rejects a body without requests", async () => {
     expectBadRequest(await t.api("POST", "/api/v1/batches", { agent_id: agentId }), "requests");
+  });
+
+  it("rejects a body without agent_id, or with requests that is not an array", async () => {
+    expectBadRequest(await t.api("POST", "/api/v1/batches", { requests: reqs(1) }), "agent_id");
+    expectBadRequest(
+      await t.api("POST", "/api/v1/batches", {
+        agent_id: agentId,
+        requests: { custom_id: "a", message: "b" },
+      }),
+      "requests",
+    );
   });
 
   it("rejects an empty requests array", async () => {
@@ -296,8 +308,7 @@ describe("webhook and body-size settings", () => {
     const agentId = await publishedAgent(small);
     const res = await small.api("POST", "/api/v1/batches", { agent_id: agentId, requests: reqs(200) });
     expect(res.status).toBe(413);
-    expect(res.body).toMatchObject({ data: null });
-    expect(res.body.error_code).not.toBe(0);
+    expect(res.body).toMatchObject({ data: null, error_code: 10006 });
     expect(
       (await small.api("POST", "/api/v1/batches", { agent_id: agentId, requests: reqs(2) })).status,
     ).toBe(202);
@@ -584,8 +595,21 @@ describe("pagination, status filters, history, isolation on one server", () => {
       await t.api("POST", "/api/v1/batches", { agent_id: own, requests }, other),
       "requests[1].agent_id",
     );
-    // The owner still sees its batch unchanged.
+    const ownBatch = await createBatch(t, { agent_id: own, requests: reqs(1) }, other);
+    expect((await waitForBatch(t, ownBatch.id, other)).status).toBe("completed");
+    const theirChat = (await allResults(t, batch.id))[0].history_id;
+    expectBadRequest(
+      await t.api(
+        "POST",
+        "/api/v1/batches",
+        { agent_id: own, requests: [{ custom_id: "x", message: "hi", history_id: theirChat }] },
+        other,
+      ),
+      "requests[0].history_id",
+    );
+    // The owner still sees its batch unchanged, and not the other workspace's.
     expect((await t.api("GET", `/api/v1/batches/${batch.id}`)).body.data.status).toBe("completed");
+    expect((await t.api("GET", `/api/v1/batches/${ownBatch.id}`)).status).toBe(404);
   });
 
   it("refuses to cancel a completed batch (409) and an unknown one (404)", async () => {

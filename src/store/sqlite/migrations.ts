@@ -123,4 +123,25 @@ CREATE INDEX items_leased ON batch_items(lease_expires_at) WHERE status = 'proce
 CREATE INDEX items_by_status ON batch_items(batch_id, status, seq);
 `,
   },
+  {
+    // Uploaded and produced files: attachments, batch input files, exports. Bytes live on disk
+    // under the data directory; this row is the index.
+    version: 2,
+    sql: `
+CREATE TABLE files (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  purpose TEXT NOT NULL,
+  scope TEXT NOT NULL DEFAULT 'persistent',
+  original_name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  storage_path TEXT NOT NULL,
+  meta TEXT,
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE INDEX files_workspace ON files(workspace_id, purpose, created_at);
+`,
+  },
 ];

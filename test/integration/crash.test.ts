@@ -1,0 +1,192 @@
+/**
+ * The crash test: the built server (`dist/cli/main.js serve`) is killed with SIGKILL while a batch
+ * of 1000 requests runs, and restarted on the same SQLite file, several times. Afterwards every
+ * request must have exactly one result, every one a success, and the counters must agree.
+ * Needs `npm run build` first (`npm test` does it).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { generateApiKey } from "../../src/server/auth.js";
+import { waitFor } from "../helpers/server.js";
+
+const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "..");
+const mainJs = join(repoRoot, "dist", "cli", "main.js");
+
+const TOTAL = 1000;
+/** Cycles of kill + restart while the batch runs, and how many results each waits for first. */
+const KILL_AFTER = [100, 350, 600];
+
+/** A port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      if (address === null || typeof address === "string") return reject(new Error("no port"));
+      srv.close(() => resolvePort(address.port));
+    });
+  });
+}
+
+interface Server {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+describe("crash recovery of the built server", () => {
+  const dir = mkdtempSync(join(tmpdir(), "agentbatch-crash-"));
+  const key = generateApiKey();
+  const servers: Server[] = [];
+  let port = 0;
+  let base = "";
+
+  /** Kills the whole process group of a server. */
+  const kill = async (s: Server) => {
+    if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+    try {
+      process.kill(-(s.child.pid as number), "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+    await s.exited;
+  };
+
+  afterAll(async () => {
+    for (const s of servers) await kill(s);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = async (): Promise<Server> => {
+    const child = spawn(
+      process.execPath,
+      [mainJs, "serve", "--port", String(port), "--host", "127.0.0.1", "--db", `sqlite:${join(dir, "db.sqlite")}`],
+      {
+        cwd: dir,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          AGENTBATCH_API_KEY: key,
+          AGENTBATCH_LEASE_MS: "1500",
+          AGENTBATCH_CONCURRENCY: "16",
+          AGENTBATCH_LOG_LEVEL: "warn",
+        },
+      },
+    );
+    const output: string[] = [];
+    child.stdout?.on("data", (d) => output.push(String(d)));
+    child.stderr?.on("data", (d) => output.push(String(d)));
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const server = { child, output, exited };
+    servers.push(server);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${output.join("")}`);
+        try {
+          return (await fetch(`${base}/healthz`)).ok;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 15_000, what: "the server to answer /healthz" },
+    );
+    return server;
+  };
+
+  const api = async (method: string, path: string, body?: unknown): Promise<any> => {
+    const res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json: any = await res.json();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+
+  it("loses and duplicates nothing across SIGKILLs and restarts", async () => {
+    expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);
+    port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    let server = await start();
+
+    const agent = (await api("POST", "/agents", { name: "crash", model: "simulated/echo?latency_ms=30" }))
+      .data;
+    await api("POST", `/agents/${agent.id}/publish`);
+    const batch = (
+      await api("POST", "/batches", {
+        agent_id: agent.id,
+        requests: Array.from({ length: TOTAL }, (_, i) => ({ custom_id: `c-${i}`, message: `message ${i}` })),
+      })
+    ).data;
+    expect(batch.total_requests).toBe(TOTAL);
+
+    const progress: number[] = [];
+    for (const threshold of KILL_AFTER) {
+      const seen = await waitFor(
+        async () => {
+          const b = (await api("GET", `/batches/${batch.id}`)).data;
+          return b.completed_requests + b.failed_requests >= threshold ? b : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 20, what: `${threshold} results` },
+      );
+      progress.push(seen.completed_requests + seen.failed_requests);
+      // Killed mid-batch, not after it finished (else the cycle proves nothing).
+      expect(seen.status).toBe("in_progress");
+      await kill(server);
+      server = await start();
+    }
+
+    const done = await waitFor(
+      async () => {
+        const b = (await api("GET", `/batches/${batch.id}`)).data;
+        return b.status === "in_progress" ? null : b;
+      },
+      { timeoutMs: 45_000, intervalMs: 50, what: "the batch to finish after the restarts" },
+    );
+    expect(done).toMatchObject({
+      status: "completed",
+      total_requests: TOTAL,
+      completed_requests: TOTAL,
+      failed_requests: 0,
+      pending_requests: 0,
+      processing_requests: 0,
+    });
+    expect(done.completed_requests + done.failed_requests).toBe(done.total_requests);
+
+    const results: any[] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const page = await api("GET", `/batches/${batch.id}/results?limit=1000&offset=${offset}`);
+      results.push(...page.data);
+      expect(page.pagination.total_records).toBe(TOTAL);
+      if (!page.pagination.next_page) break;
+    }
+    expect(results).toHaveLength(TOTAL);
+    const counts = new Map<string, number>();
+    for (const r of results) counts.set(r.custom_id, (counts.get(r.custom_id) ?? 0) + 1);
+    for (let i = 0; i < TOTAL; i++) expect(counts.get(`c-${i}`), `c-${i}`).toBe(1);
+    expect(counts.size).toBe(TOTAL);
+    for (const r of results) {
+      expect(r.status, `${r.custom_id}: ${r.error_message}`).toBe("success");
+      expect(r.response_content).toBe(`Echo: message ${r.custom_id.slice(2)}`);
+    }
+    const success = await api("GET", `/batches/${batch.id}/results?status=success&limit=1`);
+    expect(success.pagination.total_records).toBe(TOTAL);
+    // Some items were in flight at a kill and ran again on a later attempt.
+    expect(results.some((r) => r.attempts > 1)).toBe(true);
+    // Each chat holds exactly one turn: a result stored twice would have written a second one.
+    for (const r of results.slice(0, 20)) {
+      const messages = await api("GET", `/chats/${r.history_id}/messages`);
+      expect(messages.data).toHaveLength(2);
+    }
+    expect(progress.every((p, i) => i === 0 || p >= progress[i - 1])).toBe(true);
+  });
+});
