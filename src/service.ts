@@ -3,15 +3,19 @@
  * and wires them together. The CLI and the tests start agentbatch through here.
  */
 import pino, { type Logger } from "pino";
-import type { Config } from "./config/index.js";
+import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
+import { LimiterRegistry } from "./engine/rate-limiter.js";
+import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
 import { FileStorage } from "./files/storage.js";
+import { Metrics } from "./metrics/prometheus.js";
 import { ProviderRegistry } from "./providers/registry.js";
-import { type App, buildApp } from "./server/app.js";
+import type { App } from "./server/app.js";
 import { KeyResolver, registerApiKey } from "./server/auth.js";
-import { openStore } from "./store/index.js";
+import { openNotifier, openStore, type SqlStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
+import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 
 export interface ServiceOptions {
   /** Serve the HTTP API. */
@@ -26,6 +30,8 @@ export interface Service {
   store: Store;
   signals: Signals;
   engine: Engine | null;
+  /** Sends webhook deliveries; runs beside the engine unless `webhooks.dispatch` is off. */
+  dispatcher: WebhookDispatcher | null;
   app: App | null;
   providers: ProviderRegistry;
   /** The base URL the API listens on, once listening. */
@@ -34,32 +40,88 @@ export interface Service {
   close(graceMs?: number): Promise<void>;
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
+/** The JSON logger (stdout unless `destination` is given, e.g. a test capturing lines). */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: "agentbatch" },
-    redact: ["req.headers['x-api-key']", "req.headers.authorization"],
-  });
+    // Keys and secrets never reach the log, wherever a log object carries them (one level deep).
+    redact: {
+      paths: [
+        "req.headers['x-api-key']",
+        "req.headers.authorization",
+        "*.apiKey",
+        "*.api_key",
+        "*.secret",
+        "*.headers.authorization",
+        "*.headers['x-api-key']",
+      ],
+      censor: "[redacted]",
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/** The idle poll of a PostgreSQL worker; notifications wake it sooner. */
+const POSTGRES_POLL_INTERVAL_MS = 2000;
+
+/** In-process signals; on PostgreSQL they also cross processes through LISTEN/NOTIFY. */
+async function openSignals(store: SqlStore, logger: Logger): Promise<Signals> {
+  const notifier = await openNotifier(store, (err) =>
+    logger.warn({ err }, "LISTEN connection lost; reconnecting"),
+  );
+  if (!notifier) return new LocalSignals();
+  return new SharedSignals(notifier, (err) => logger.warn({ err }, "NOTIFY failed"));
 }
 
 export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = await openStore(config.db);
-  const signals: Signals = new LocalSignals();
+  const signals = await openSignals(store, logger);
+  const engineConfig = { ...config.engine };
+  // LISTEN/NOTIFY wakes idle PostgreSQL workers, so their fallback poll can be slow.
+  if (store.dialect === "postgres" && engineConfig.pollIntervalMs === defaultEngineConfig.pollIntervalMs) {
+    engineConfig.pollIntervalMs = POSTGRES_POLL_INTERVAL_MS;
+  }
   const providers = new ProviderRegistry(config.providers, { timeoutMs: config.engine.requestTimeoutMs });
   if (config.bootstrapApiKey) await registerApiKey(store, config.bootstrapApiKey);
+  const files = new FileStorage(config.dataDir);
+  // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
+  const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
+  const metrics = new Metrics(store);
 
   let engine: Engine | null = null;
   if (options.worker) {
-    engine = new Engine({ store, providers, signals, config: config.engine, prices: config.prices, logger });
+    engine = new Engine({
+      store,
+      providers,
+      signals,
+      config: engineConfig,
+      prices: config.prices,
+      logger,
+      files,
+      limiters,
+      metrics: metrics.engine,
+    });
+    const running = engine;
+    metrics.watchEngine(() => running.stats());
     engine.start();
+  }
+  let dispatcher: WebhookDispatcher | null = null;
+  if (options.worker && config.webhooks.dispatch) {
+    dispatcher = new WebhookDispatcher({ store, signals, config: config.webhooks, logger });
+    dispatcher.start();
   }
 
   let app: App | null = null;
   let url: string | null = null;
   if (options.api) {
-    const files = new FileStorage(config.dataDir);
-    app = await buildApp({ store, signals, config, keys: new KeyResolver(store), providers, files }, logger);
+    // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
+    const { buildApp } = await import("./server/app.js");
+    app = await buildApp(
+      { store, signals, config, keys: new KeyResolver(store), providers, files, limiters, metrics },
+      logger,
+    );
     const address = await app.listen({ port: config.port, host: config.host });
     url = address.replace("[::1]", "localhost");
   }
@@ -70,6 +132,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     store,
     signals,
     engine,
+    dispatcher,
     app,
     providers,
     url,
@@ -79,6 +142,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       closed = true;
       await app?.close();
       await engine?.stop(graceMs);
+      await dispatcher?.stop(graceMs);
+      limiters.close();
       await providers.closeAll();
       await signals.close();
       await store.close();

@@ -1,4 +1,5 @@
 import { type ProviderRegistry, parseModelRef } from "../providers/registry.js";
+import { contentText } from "../providers/simulator.js";
 import type {
   ChatMessage,
   ContentPart,
@@ -6,7 +7,7 @@ import type {
   ModelOutcome,
   ModelRequest,
 } from "../providers/types.js";
-import type { AgentConfig, MessageRecord } from "../store/types.js";
+import type { AgentConfig, ItemRequest, MessageRecord } from "../store/types.js";
 
 /** One agent turn: what a batch request and a chat message both are. */
 export interface AgentTurn {
@@ -16,6 +17,11 @@ export interface AgentTurn {
   history: MessageRecord[];
   /** Attached files, already turned into content parts (text inline, images as image parts). */
   attachments?: ContentPart[];
+}
+
+/** A whole model request (OpenAI / Anthropic batch shapes), already routed to `provider/model`. */
+export interface RequestTurn {
+  request: ItemRequest;
 }
 
 /** A turn resolved to one model call on one upstream, ready for the rate limiter. */
@@ -31,21 +37,32 @@ export type PrepareResult = { ok: true; turn: PreparedTurn } | { ok: false; code
 
 const DEFAULT_COMPLETION_BUDGET = 512;
 
-/** Builds the model call for a turn: system prompt, chat history, then the new message. */
-export function prepareTurn(turn: AgentTurn, providers: ProviderRegistry): PrepareResult {
+/** Resolves `provider/model` to a configured provider, or says why it cannot. */
+function routeModel(
+  model: string,
+  providers: ProviderRegistry,
+): { ok: true; provider: string; model: string } | { ok: false; code: number; message: string } {
   let ref: { provider: string; model: string };
   try {
-    ref = parseModelRef(turn.agent.model);
+    ref = parseModelRef(model);
   } catch (err) {
     return { ok: false, code: 400, message: (err as Error).message };
   }
   if (!providers.has(ref.provider)) {
-    return {
-      ok: false,
-      code: 400,
-      message: `unknown provider "${ref.provider}" in model "${turn.agent.model}"`,
-    };
+    return { ok: false, code: 400, message: `unknown provider "${ref.provider}" in model "${model}"` };
   }
+  return { ok: true, ...ref };
+}
+
+/**
+ * Builds the model call for a turn. An agent turn is the system prompt, the chat history, then
+ * the new message; a request turn is sent as it is. Both end in the same PreparedTurn, so they
+ * share the engine's one path for limits, execution, retries and commit.
+ */
+export function prepareTurn(turn: AgentTurn | RequestTurn, providers: ProviderRegistry): PrepareResult {
+  if ("request" in turn) return prepareRequestTurn(turn.request, providers);
+  const ref = routeModel(turn.agent.model, providers);
+  if (!ref.ok) return ref;
   const messages: ChatMessage[] = [];
   let promptChars = 0;
   if (turn.agent.systemPrompt) {
@@ -72,6 +89,20 @@ export function prepareTurn(turn: AgentTurn, providers: ProviderRegistry): Prepa
     options: turn.agent.settings,
   };
   const estimatedTokens = Math.ceil(promptChars / 4) + (turn.agent.maxTokens ?? DEFAULT_COMPLETION_BUDGET);
+  return { ok: true, turn: { provider: ref.provider, model: ref.model, request, estimatedTokens } };
+}
+
+function prepareRequestTurn(req: ItemRequest, providers: ProviderRegistry): PrepareResult {
+  const ref = routeModel(req.model, providers);
+  if (!ref.ok) return ref;
+  let promptChars = 0;
+  for (const m of req.messages) promptChars += contentText(m.content).length;
+  const request: ModelRequest = { model: ref.model, messages: req.messages };
+  if (req.temperature !== undefined) request.temperature = req.temperature;
+  if (req.maxTokens !== undefined) request.maxTokens = req.maxTokens;
+  if (req.topP !== undefined) request.topP = req.topP;
+  if (req.stop !== undefined) request.stop = req.stop;
+  const estimatedTokens = Math.ceil(promptChars / 4) + (req.maxTokens ?? DEFAULT_COMPLETION_BUDGET);
   return { ok: true, turn: { provider: ref.provider, model: ref.model, request, estimatedTokens } };
 }
 

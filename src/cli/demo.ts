@@ -54,6 +54,7 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
     [
       "",
       `agentbatch is running at ${url}`,
+      `  dashboard:  ${url}/#key=${encodeURIComponent(key)}  (signs you in with the demo key)`,
       `  API docs:   ${url}/docs`,
       `  API key:    ${key}`,
       `  agent id:   ${agent!.id}  (${DEMO_AGENT_NAME})`,

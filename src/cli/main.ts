@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "../config/index.js";
-import { startMockLlm } from "../mock-llm/server.js";
-import { generateApiKey, registerApiKey } from "../server/auth.js";
-import { startService } from "../service.js";
-import { openStore } from "../store/index.js";
-import { runDemo } from "./demo.js";
+import { registerClientCommands } from "./client-commands.js";
+
+// The server side (Fastify, the store, the engine) is imported only by the commands that run it,
+// so that the client commands (submit, status, results...) start in a fraction of the time.
+const serverSide = () => import("../service.js");
+const storeSide = async () => ({ ...(await import("../store/index.js")), ...(await import("../server/auth.js")) });
 
 function int(value: string): number {
   const n = Number(value);
@@ -51,6 +52,7 @@ program
   .option("--no-worker", "serve the API only; items are run by `agentbatch worker` processes")
   .action(async (opts) => {
     const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, configFile: opts.config });
+    const { startService } = await serverSide();
     const service = await startService(config, { api: true, worker: opts.worker });
     service.logger.info(
       { url: service.url, db: config.db.replace(/\/\/[^@]*@/, "//***@"), worker: opts.worker },
@@ -66,6 +68,7 @@ program
   .option("--config <file>", "JSON config file")
   .action(async (opts) => {
     const config = loadConfig({ db: opts.db, configFile: opts.config });
+    const { startService } = await serverSide();
     const service = await startService(config, { api: false, worker: true });
     service.logger.info({ owner: service.engine?.owner }, "agentbatch worker started");
     stopOnSignals(() => service.close());
@@ -77,6 +80,7 @@ program
   .option("--db <url>", "database: sqlite:PATH or postgres://...")
   .action(async (opts) => {
     const config = loadConfig({ db: opts.db });
+    const { openStore } = await storeSide();
     const store = await openStore(config.db);
     await store.close();
     process.stdout.write("schema is up to date\n");
@@ -90,6 +94,7 @@ keys
   .option("--db <url>", "database: sqlite:PATH or postgres://...")
   .action(async (opts) => {
     const config = loadConfig({ db: opts.db });
+    const { openStore, generateApiKey, registerApiKey } = await storeSide();
     const store = await openStore(config.db);
     const key = generateApiKey();
     const ws = await registerApiKey(store, key, opts.workspace);
@@ -107,6 +112,7 @@ program
   .option("--config <file>", "JSON config file")
   .action(async (opts) => {
     const config = loadConfig({ port: opts.port, host: opts.host, db: opts.db, configFile: opts.config });
+    const { runDemo } = await import("./demo.js");
     const close = await runDemo(config);
     stopOnSignals(close);
   });
@@ -122,6 +128,8 @@ program
   .option("--error-rate <f>", "share of requests answered with 500 (0..1)", float, 0)
   .option("--log <file>", "append every request to this JSONL file")
   .action(async (opts) => {
+    // Imported on use, as demo is: a worker process starts faster without them.
+    const { startMockLlm } = await import("../mock-llm/server.js");
     const mock = await startMockLlm({
       port: opts.port,
       host: opts.host,
@@ -134,6 +142,8 @@ program
     process.stdout.write(`mock-llm listening on ${mock.url}\n`);
     stopOnSignals(() => mock.close());
   });
+
+registerClientCommands(program);
 
 program.parseAsync().catch((err) => {
   process.stderr.write(`agentbatch: ${(err as Error).message}\n`);

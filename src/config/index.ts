@@ -36,9 +36,24 @@ export interface EngineConfig {
 }
 
 export interface WebhookConfig {
+  /** Send to targets that resolve to loopback, private, link-local or metadata addresses. */
   allowPrivateTargets: boolean;
+  /** Accept and send to http:// URLs (local development). */
   allowHttp: boolean;
+  /** Timeout of one delivery attempt. */
   timeoutMs: number;
+  /** Run the delivery worker in processes that run the engine. */
+  dispatch: boolean;
+  /** Delay before the first retry (doubling after, with jitter), its cap, and how long to keep trying. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  retryWindowMs: number;
+  /** Most deliveries one process sends at once. */
+  concurrency: number;
+  /** How often the idle dispatcher looks for due deliveries (it is also woken by batch changes). */
+  pollIntervalMs: number;
+  /** A PEM file of extra CA certificates trusted for https targets, besides the system roots. */
+  caFile?: string;
 }
 
 export interface Config {
@@ -47,6 +62,8 @@ export interface Config {
   dataDir: string;
   /** Largest file upload accepted. */
   maxUploadBytes: number;
+  /** Largest chat attachment (`POST /chats/upload-file`); capped by maxUploadBytes. */
+  maxAttachmentBytes: number;
   port: number;
   host: string;
   /** Absolute base URL used for pagination links when the request does not say (proxy setups). */
@@ -57,9 +74,25 @@ export interface Config {
   webhooks: WebhookConfig;
   /** USD per million tokens, by `provider/model` (or bare model name). */
   prices: Record<string, { input: number; output: number }>;
+  /**
+   * Model aliases for the OpenAI / Anthropic batch shapes: a request's `model` → `provider/model`
+   * (`{"gpt-4o-mini": "simulated/gpt-4o-mini"}` runs an unchanged OpenAI file offline).
+   */
+  models: Record<string, string>;
   /** Registered at start as a key of the default workspace when set. */
   bootstrapApiKey?: string;
   logLevel: string;
+  /** Live progress streams (SSE and WebSocket). */
+  progress: ProgressConfig;
+}
+
+export interface ProgressConfig {
+  /** Keepalive of idle streams (a comment on SSE, `{"type":"keepalive"}` on WebSocket). */
+  keepaliveMs: number;
+  /** Progress events of one stream are coalesced to at most one per this interval. */
+  minIntervalMs: number;
+  /** A stream also re-reads its batch this often (changes made by another process). */
+  pollMs: number;
 }
 
 export const defaultEngineConfig: EngineConfig = {
@@ -93,9 +126,11 @@ interface RawConfigFile {
   engine?: Record<string, unknown>;
   webhooks?: Record<string, unknown>;
   prices?: Record<string, { input: number; output: number }>;
+  models?: Record<string, unknown>;
   public_url?: string;
   body_limit_bytes?: number;
   max_upload_bytes?: number;
+  max_attachment_bytes?: number;
 }
 
 function num(v: unknown): number | undefined {
@@ -123,6 +158,17 @@ function parseProvider(name: string, raw: Record<string, unknown>): ProviderConf
     maxConcurrency: num(raw.max_concurrency),
     timeoutMs: num(raw.timeout_ms),
   };
+}
+
+function parseModelAliases(raw: Record<string, unknown>): Record<string, string> {
+  const models: Record<string, string> = {};
+  for (const [alias, target] of Object.entries(raw)) {
+    if (typeof target !== "string" || target.indexOf("/") <= 0) {
+      throw new Error(`config: models.${alias} must be "provider/model", got ${JSON.stringify(target)}`);
+    }
+    models[alias] = target;
+  }
+  return models;
 }
 
 export interface ConfigOverrides {
@@ -194,6 +240,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     dataDir:
       env.AGENTBATCH_DATA_DIR ?? (sqlitePath && sqlitePath !== ":memory:" ? dirname(sqlitePath) : "./data"),
     maxUploadBytes: num(env.AGENTBATCH_MAX_UPLOAD_BYTES) ?? num(raw.max_upload_bytes) ?? 512 * 1024 * 1024,
+    maxAttachmentBytes:
+      num(env.AGENTBATCH_MAX_ATTACHMENT_BYTES) ?? num(raw.max_attachment_bytes) ?? 20 * 1024 * 1024,
     port: overrides.port ?? num(env.PORT) ?? num(env.AGENTBATCH_PORT) ?? 8080,
     host: overrides.host ?? env.AGENTBATCH_HOST ?? "127.0.0.1",
     publicUrl: raw.public_url ?? env.AGENTBATCH_PUBLIC_URL,
@@ -204,10 +252,21 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       allowPrivateTargets:
         truthy(rawHooks.allow_private_targets) || truthy(env.AGENTBATCH_WEBHOOK_ALLOW_PRIVATE),
       allowHttp: truthy(rawHooks.allow_http) || truthy(env.AGENTBATCH_WEBHOOK_ALLOW_HTTP),
-      timeoutMs: num(rawHooks.timeout_ms) ?? 10_000,
+      timeoutMs: num(env.AGENTBATCH_WEBHOOK_TIMEOUT_MS) ?? num(rawHooks.timeout_ms) ?? 10_000,
+      dispatch: env.AGENTBATCH_WEBHOOK_DISPATCH
+        ? truthy(env.AGENTBATCH_WEBHOOK_DISPATCH)
+        : rawHooks.dispatch === undefined || truthy(rawHooks.dispatch),
+      retryBaseMs: num(env.AGENTBATCH_WEBHOOK_RETRY_BASE_MS) ?? num(rawHooks.retry_base_ms) ?? 5_000,
+      retryMaxMs: num(rawHooks.retry_max_ms) ?? 3600_000,
+      retryWindowMs: num(rawHooks.retry_window_ms) ?? 24 * 3600_000,
+      concurrency: num(rawHooks.concurrency) ?? 32,
+      pollIntervalMs: num(rawHooks.poll_interval_ms) ?? 2_000,
+      caFile: env.AGENTBATCH_WEBHOOK_CA_FILE || (rawHooks.ca_file as string | undefined) || undefined,
     },
     prices: { ...defaultPrices, ...(raw.prices ?? {}) },
+    models: parseModelAliases(raw.models ?? {}),
     bootstrapApiKey: env.AGENTBATCH_API_KEY || undefined,
     logLevel: env.AGENTBATCH_LOG_LEVEL ?? env.LOG_LEVEL ?? "info",
+    progress: { keepaliveMs: 30_000, minIntervalMs: 250, pollMs: 2_000 },
   };
 }

@@ -1,15 +1,25 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { executeTurn, prepareTurn } from "../agents/runner.js";
+import { executeTurn, type PrepareResult, prepareTurn } from "../agents/runner.js";
 import type { EngineConfig } from "../config/index.js";
+import { type LoadedAttachments, loadAttachments } from "../files/attachments.js";
+import type { FileStorage } from "../files/storage.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { ModelOutcome } from "../providers/types.js";
 import type { AgentVersion, ClaimedItem, CommitReport, ItemOutcome, Store } from "../store/types.js";
 import { retryDelayMs } from "./backoff.js";
 import { Completer } from "./completer.js";
+import type { EngineMetrics } from "./metrics.js";
 import { costOf, type PriceTable } from "./pricing.js";
 import { LimiterRegistry } from "./rate-limiter.js";
-import type { Signals } from "./signals.js";
+import type { BatchChange, Signals } from "./signals.js";
+
+/** How often a worker sharing limits with others records that it is alive. */
+const HEARTBEAT_MS = 2000;
+/** A worker not seen for this long is taken for dead and stops counting in the limit shares. */
+const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
+/** Batch statuses in which no item may start: items held but not started are handed back. */
+const HALTED_STATUSES = new Set(["paused", "cancelling", "cancelled"]);
 
 export interface EngineDeps {
   store: Store;
@@ -18,6 +28,12 @@ export interface EngineDeps {
   config: EngineConfig;
   prices: PriceTable;
   logger: Logger;
+  /** Where attached files are read from; items with attachments fail without it. */
+  files?: FileStorage;
+  /** Per-upstream limits shared with the API process's chat turns; the engine makes its own without. */
+  limiters?: LimiterRegistry;
+  /** Hooks for /metrics (upstream latency, 429s, retries). */
+  metrics?: EngineMetrics;
 }
 
 /** An item this process holds a lease on, from claim until its outcome is stored. */
@@ -53,12 +69,20 @@ export class Engine {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
+  private pokedWhileBusy = false;
   private timers: NodeJS.Timeout[] = [];
-  private unsubscribe: (() => void) | null = null;
+  private unsubscribe: (() => void)[] = [];
+  /**
+   * On PostgreSQL many workers share each upstream's limits: each heartbeats into the workers
+   * table and takes 1 / live workers of every limit. Maintenance runs in one process at a time.
+   */
+  private readonly sharesLimits: boolean;
   private counts = { claimed: 0, committed: 0, discarded: 0, inCall: 0 };
 
   constructor(private readonly deps: EngineDeps) {
-    this.limiters = new LimiterRegistry((p) => deps.providers.limitsFor(p), deps.config.concurrency);
+    this.limiters =
+      deps.limiters ?? new LimiterRegistry((p) => deps.providers.limitsFor(p), deps.config.concurrency);
+    this.sharesLimits = deps.store.dialect === "postgres";
     this.completer = new Completer(
       deps.store,
       deps.config.commitBatchSize,
@@ -88,10 +112,16 @@ export class Engine {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unsubscribe = this.deps.signals.onWork(() => this.poke());
+    this.unsubscribe = [
+      this.deps.signals.onWork(() => this.poke()),
+      this.deps.signals.onBatchChanged((change) => this.batchChanged(change)),
+    ];
     const { leaseMs, pollIntervalMs } = this.deps.config;
     this.timers.push(setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(leaseMs / 3))));
-    this.timers.push(setInterval(() => void this.maintain(), Math.max(pollIntervalMs, 1000)));
+    if (this.sharesLimits) this.timers.push(setInterval(() => void this.heartbeat(), HEARTBEAT_MS));
+    // Expired leases are returned within about half a lease (short leases: crashes heal fast).
+    const maintainMs = Math.max(1000, Math.min(pollIntervalMs, Math.floor(leaseMs / 2)));
+    this.timers.push(setInterval(() => void this.maintain(), maintainMs));
     this.loopDone = this.claimLoop();
     void this.maintain();
   }
@@ -103,7 +133,8 @@ export class Engine {
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.unsubscribe?.();
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
     this.poke();
     await this.loopDone;
     for (const t of this.timers) clearInterval(t);
@@ -121,17 +152,25 @@ export class Engine {
       this.held.clear();
     }
     this.limiters.close();
+    if (this.sharesLimits) {
+      await this.deps.store
+        .removeWorker(this.owner)
+        .catch((err) => this.deps.logger.warn({ err }, "could not remove this worker's heartbeat row"));
+    }
   }
 
   /** Wakes the claim loop (new work, or capacity freed). */
   private poke(): void {
     const w = this.wake;
     this.wake = null;
-    w?.();
+    if (w) w();
+    else this.pokedWhileBusy = true;
   }
 
   private async claimLoop(): Promise<void> {
     const { concurrency, claimBatchSize, leaseMs, pollIntervalMs } = this.deps.config;
+    // Know the share of the limits before the first call.
+    if (this.sharesLimits) await this.heartbeat();
     while (this.running) {
       const free = concurrency - this.held.size;
       let claimed = 0;
@@ -158,7 +197,15 @@ export class Engine {
       }
       if (!this.running) break;
       // Claimed a full group and have room: claim again at once. Otherwise sleep until poked.
+      // Either way yield to the event loop first: with an instant model (the simulator) every
+      // step resolves as a microtask, and without a macrotask turn HTTP requests would starve.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (claimed > 0 && claimed === Math.min(free, claimBatchSize) && this.held.size < concurrency) continue;
+      // A poke during the claim (a commit freed slots, work arrived) must not wait for the poll.
+      if (this.pokedWhileBusy) {
+        this.pokedWhileBusy = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           this.wake = null;
@@ -176,7 +223,10 @@ export class Engine {
     const held: HeldItem = { item, abort: new AbortController(), started: false };
     this.held.set(item.id, held);
     this.run(held).catch((err) => {
-      this.deps.logger.error({ err, batch_id: item.batchId, custom_id: item.customId }, "item run crashed");
+      this.deps.logger.error(
+        { err, batch_id: item.batchId, item_id: item.id, custom_id: item.customId },
+        "item run crashed",
+      );
       this.finish(held, {
         kind: "failed",
         errorCode: 500,
@@ -197,20 +247,36 @@ export class Engine {
     return p;
   }
 
-  private async run(held: HeldItem): Promise<void> {
-    const { item } = held;
-    const { store, providers, config, prices } = this.deps;
+  private attachments(item: ClaimedItem): Promise<LoadedAttachments> {
+    if (item.attachedFileUuids.length === 0) return Promise.resolve({ ok: true, parts: [] });
+    if (!this.deps.files) {
+      return Promise.resolve({ ok: false, message: "this worker has no file storage for attached files" });
+    }
+    return loadAttachments(this.deps.store, this.deps.files, item.workspaceId, item.attachedFileUuids);
+  }
+
+  /** The model call of an item: its own request (OpenAI / Anthropic shapes) or its agent's turn. */
+  private async prepare(item: ClaimedItem): Promise<PrepareResult> {
+    const { store, providers } = this.deps;
+    if (item.request) return prepareTurn({ request: item.request }, providers);
     const agent = await this.agentVersion(item.agentId, item.agentVersion);
     if (!agent) {
-      this.finish(held, {
-        kind: "failed",
-        errorCode: 400,
-        errorMessage: `agent ${item.agentId} version ${item.agentVersion} not found`,
-      });
-      return;
+      return {
+        ok: false,
+        code: 400,
+        message: `agent ${item.agentId} version ${item.agentVersion} not found`,
+      };
     }
     const history = item.historyId === null ? [] : await store.listMessages(item.historyId);
-    const prepared = prepareTurn({ agent, message: item.message, history }, providers);
+    const attachments = await this.attachments(item);
+    if (!attachments.ok) return { ok: false, code: 400, message: attachments.message };
+    return prepareTurn({ agent, message: item.message, history, attachments: attachments.parts }, providers);
+  }
+
+  private async run(held: HeldItem): Promise<void> {
+    const { item } = held;
+    const { providers, config, prices } = this.deps;
+    const prepared = await this.prepare(item);
     if (!prepared.ok) {
       this.finish(held, { kind: "failed", errorCode: prepared.code, errorMessage: prepared.message });
       return;
@@ -240,6 +306,13 @@ export class Engine {
     const usedTokens =
       outcome.kind === "success" ? outcome.usage.promptTokens + outcome.usage.completionTokens : undefined;
     permit.release(outcome, usedTokens);
+    this.deps.metrics?.upstreamCall({
+      provider: turn.provider,
+      model: turn.model,
+      durationMs: Date.now() - startedAt,
+      outcome: outcome.kind,
+      rateLimited: outcome.kind === "retryable" && outcome.rateLimited,
+    });
     if (outcome.kind === "success") {
       const { promptTokens, completionTokens } = outcome.usage;
       this.finish(held, {
@@ -271,9 +344,22 @@ export class Engine {
         chatName: item.name ?? item.message.slice(0, 64),
         externalUserId: item.externalUserId,
         historyId: item.historyId,
+        finishReason: outcome.finishReason ?? null,
       });
     } else if (outcome.kind === "retryable" && item.attempt < config.maxAttempts) {
       const wait = retryDelayMs(item.attempt, config.retryBaseMs, config.retryMaxMs, outcome.retryAfterMs);
+      this.deps.metrics?.itemRetried(turn.provider, turn.model, outcome.code);
+      this.deps.logger.debug(
+        {
+          batch_id: item.batchId,
+          item_id: item.id,
+          custom_id: item.customId,
+          attempt: item.attempt,
+          code: outcome.code,
+          retry_in_ms: wait,
+        },
+        "item will be retried",
+      );
       this.finish(held, {
         kind: "retry",
         notBefore: Date.now() + wait,
@@ -310,6 +396,21 @@ export class Engine {
         "results of items whose lease was lost were discarded",
       );
     }
+    for (const tr of report.transitions) {
+      this.deps.logger.info(
+        { batch_id: tr.batchId, workspace_id: tr.workspaceId, from: tr.from, to: tr.to },
+        "batch status changed",
+      );
+    }
+    // Ids and codes only: message text and model output never go to the log.
+    for (const o of outcomes) {
+      if (o.kind === "failed") {
+        this.deps.logger.debug(
+          { batch_id: o.batchId, item_id: o.itemId, attempt: o.attempt, code: o.errorCode },
+          "item failed",
+        );
+      }
+    }
     this.deps.signals.notifyBatchChanged({
       batchIds: report.touchedBatchIds,
       transitions: report.transitions,
@@ -327,7 +428,10 @@ export class Engine {
         const h = this.held.get(id);
         if (!h) continue;
         // Another worker owns it now (or it was cancelled): stop spending on it.
-        this.deps.logger.warn({ batch_id: h.item.batchId, custom_id: h.item.customId }, "lease lost");
+        this.deps.logger.warn(
+          { batch_id: h.item.batchId, item_id: id, custom_id: h.item.customId },
+          "lease lost",
+        );
         h.abort.abort();
         this.held.delete(id);
       }
@@ -336,31 +440,71 @@ export class Engine {
     }
   }
 
+  /** Records this worker as alive and takes its share (1 / live workers) of every upstream limit. */
+  private async heartbeat(): Promise<void> {
+    try {
+      const now = Date.now();
+      const live = await this.deps.store.heartbeatWorker(this.owner, now, now - WORKER_STALE_MS);
+      this.limiters.setShare(1 / live);
+    } catch (err) {
+      this.deps.logger.error({ err }, "worker heartbeat failed");
+    }
+  }
+
+  /**
+   * A batch paused or cancelled (here or on another node) starts no more items: the items this
+   * process holds of it that have not started (waiting for a rate-limit slot) are handed back,
+   * so they fail with 499 (cancel) or wait for a resume (pause) at once.
+   */
+  private batchChanged(change: BatchChange): void {
+    const halted = new Set(change.transitions.filter((t) => HALTED_STATUSES.has(t.to)).map((t) => t.batchId));
+    if (halted.size === 0) return;
+    const unstarted = [...this.held.values()].filter((h) => !h.started && halted.has(h.item.batchId));
+    if (unstarted.length === 0) return;
+    for (const h of unstarted) {
+      h.abort.abort();
+      this.held.delete(h.item.id);
+    }
+    const items = unstarted.map((h) => ({ itemId: h.item.id, attempt: h.item.attempt }));
+    this.deps.store.releaseItems(this.owner, items).then(
+      (transitions) => {
+        this.deps.signals.notifyBatchChanged({ batchIds: [...halted], transitions });
+        this.poke();
+      },
+      (err) => this.deps.logger.error({ err }, "handing back items of a halted batch failed"),
+    );
+  }
+
   private maintaining = false;
 
   private async maintain(): Promise<void> {
     if (this.maintaining) return;
     this.maintaining = true;
     try {
-      const now = Date.now();
-      const reaped = await this.deps.store.reapExpiredLeases(now, this.deps.config.maxAttempts);
-      const expired = await this.deps.store.expireBatches(now);
-      for (const report of [reaped, expired]) {
-        if (report.applied > 0 || report.transitions.length > 0) {
-          this.deps.signals.notifyBatchChanged({
-            batchIds: report.touchedBatchIds,
-            transitions: report.transitions,
-          });
-        }
-      }
-      if (reaped.applied > 0) {
-        this.deps.logger.info({ items: reaped.applied }, "returned items with expired leases");
-        this.deps.signals.notifyWork();
-      }
+      await this.deps.store.runAsLeader("maintenance", () => this.maintainAsLeader());
     } catch (err) {
       this.deps.logger.error({ err }, "maintenance failed");
     } finally {
       this.maintaining = false;
+    }
+  }
+
+  /** Returns expired leases and expires batches; one process at a time runs it. */
+  private async maintainAsLeader(): Promise<void> {
+    const now = Date.now();
+    const reaped = await this.deps.store.reapExpiredLeases(now, this.deps.config.maxAttempts);
+    const expired = await this.deps.store.expireBatches(now);
+    for (const report of [reaped, expired]) {
+      if (report.applied > 0 || report.transitions.length > 0) {
+        this.deps.signals.notifyBatchChanged({
+          batchIds: report.touchedBatchIds,
+          transitions: report.transitions,
+        });
+      }
+    }
+    if (reaped.applied > 0) {
+      this.deps.logger.info({ items: reaped.applied }, "returned items with expired leases");
+      this.deps.signals.notifyWork();
     }
   }
 }

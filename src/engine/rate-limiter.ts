@@ -18,7 +18,7 @@ class MinuteBucket {
   private level: number;
   private updatedAt: number;
 
-  constructor(readonly capacity: number) {
+  constructor(public capacity: number) {
     this.level = capacity;
     this.updatedAt = Date.now();
   }
@@ -48,6 +48,13 @@ class MinuteBucket {
   drain(): void {
     this.level = Math.min(this.level, 0);
   }
+
+  /** Changes the per-minute allowance (this process's share of a shared limit). */
+  resize(capacity: number): void {
+    this.refill(Date.now());
+    this.capacity = capacity;
+    this.level = Math.min(this.level, capacity);
+  }
 }
 
 /**
@@ -60,7 +67,7 @@ class MinuteBucket {
 export class UpstreamLimiter {
   private readonly rpm?: MinuteBucket;
   private readonly tpm?: MinuteBucket;
-  private readonly maxConcurrency: number;
+  private maxConcurrency: number;
   private concurrencyLimit: number;
   private inFlight = 0;
   private blockedUntil = 0;
@@ -69,11 +76,33 @@ export class UpstreamLimiter {
   /** Counts of 429s seen, for metrics. */
   rateLimitedCount = 0;
 
-  constructor(limits: UpstreamLimits, fallbackConcurrency: number) {
-    if (limits.rpm) this.rpm = new MinuteBucket(limits.rpm);
-    if (limits.tpm) this.tpm = new MinuteBucket(limits.tpm);
-    this.maxConcurrency = limits.maxConcurrency ?? fallbackConcurrency;
+  constructor(
+    private readonly limits: UpstreamLimits,
+    fallbackConcurrency: number,
+    share = 1,
+  ) {
+    if (limits.rpm) this.rpm = new MinuteBucket(shareOf(limits.rpm, share));
+    if (limits.tpm) this.tpm = new MinuteBucket(shareOf(limits.tpm, share));
+    this.maxConcurrency = limits.maxConcurrency ? shareOf(limits.maxConcurrency, share) : fallbackConcurrency;
     this.concurrencyLimit = this.maxConcurrency;
+  }
+
+  /**
+   * Sets this process's share (0..1] of the upstream's configured limits, which hold for all
+   * workers together: with n live workers each takes 1/n. The per-process concurrency fallback
+   * (no configured max_concurrency) is not split.
+   */
+  setShare(share: number): void {
+    if (this.limits.rpm) this.rpm?.resize(shareOf(this.limits.rpm, share));
+    if (this.limits.tpm) this.tpm?.resize(shareOf(this.limits.tpm, share));
+    if (this.limits.maxConcurrency) {
+      const max = shareOf(this.limits.maxConcurrency, share);
+      // A limit not lowered by 429s follows the share up; a lowered one keeps growing back (AIMD).
+      this.concurrencyLimit =
+        this.concurrencyLimit >= this.maxConcurrency ? max : Math.min(max, this.concurrencyLimit);
+      this.maxConcurrency = max;
+    }
+    this.pump();
   }
 
   get waiting(): number {
@@ -192,6 +221,7 @@ export class UpstreamLimiter {
  */
 export class LimiterRegistry {
   private readonly limiters = new Map<string, UpstreamLimiter>();
+  private share = 1;
 
   constructor(
     private readonly limitsFor: (provider: string) => UpstreamLimits,
@@ -201,10 +231,17 @@ export class LimiterRegistry {
   get(provider: string): UpstreamLimiter {
     let limiter = this.limiters.get(provider);
     if (!limiter) {
-      limiter = new UpstreamLimiter(this.limitsFor(provider), this.fallbackConcurrency);
+      limiter = new UpstreamLimiter(this.limitsFor(provider), this.fallbackConcurrency, this.share);
       this.limiters.set(provider, limiter);
     }
     return limiter;
+  }
+
+  /** This process's share of every upstream's limits (1 / live workers). */
+  setShare(share: number): void {
+    if (share === this.share) return;
+    this.share = share;
+    for (const l of this.limiters.values()) l.setShare(share);
   }
 
   entries(): [string, UpstreamLimiter][] {
@@ -214,4 +251,9 @@ export class LimiterRegistry {
   close(): void {
     for (const l of this.limiters.values()) l.close();
   }
+}
+
+/** A share of a limit, never below 1 (a worker must be able to make some progress). */
+function shareOf(limit: number, share: number): number {
+  return Math.max(1, Math.floor(limit * share));
 }

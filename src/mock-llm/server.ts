@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyReply } from "fastify";
 import { lastUserText, simulateReply, splitForStreaming } from "../providers/simulator.js";
 import type { ChatMessage, ContentPart } from "../providers/types.js";
+import { registerAnthropicMessages } from "./anthropic-messages.js";
 
 export interface MockLlmOptions {
   /** 0 (the default) picks a free port. */
@@ -279,6 +280,16 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
     }
     raw.end(tail);
   }
+
+  const bucketState = (b: MinuteBucket | undefined) =>
+    b ? { limit: b.capacity, remaining: b.remaining(), resetMs: b.msUntilFull() } : undefined;
+  registerAnthropicMessages(app, {
+    latencyMs,
+    errorRate,
+    admit,
+    record,
+    limits: () => ({ requests: bucketState(requestBucket), tokens: bucketState(tokenBucket) }),
+  });
 
   const host = opts.host ?? "127.0.0.1";
   await app.listen({ port: opts.port ?? 0, host });

@@ -26,7 +26,10 @@ type OpenAIContent =
 
 interface CompletionPayload {
   model?: string;
-  choices?: Array<{ message?: { content?: string | null; refusal?: string | null } }>;
+  choices?: Array<{
+    message?: { content?: string | null; refusal?: string | null };
+    finish_reason?: string | null;
+  }>;
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   error?: unknown;
 }
@@ -130,6 +133,8 @@ function requestBody(request: ModelRequest, stream: boolean): Record<string, unk
   };
   if (request.temperature !== undefined) body.temperature = request.temperature;
   if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.stop !== undefined && request.stop.length > 0) body.stop = request.stop;
   if (stream) {
     body.stream = true;
     body.stream_options = { include_usage: true };
@@ -169,12 +174,15 @@ function readCompletion(
   const text = message.content ?? message.refusal ?? "";
   // A server that ignored `stream` still owes the listener the text.
   if (onDelta && text) onDelta(text);
-  return success(
+  const outcome = success(
     text,
     payload.model ?? request.model,
     usageOrEstimate(payload.usage, request, text),
     rateLimit,
   );
+  const finishReason = payload.choices?.[0]?.finish_reason;
+  if (outcome.kind === "success" && finishReason) outcome.finishReason = finishReason;
+  return outcome;
 }
 
 /** Reads OpenAI's server-sent events as they arrive, passing each content delta on. */

@@ -1,7 +1,8 @@
 import type { ProviderConfig } from "../config/index.js";
+import { AnthropicProvider } from "./anthropic.js";
 import { OpenAICompatibleProvider } from "./openai-compatible.js";
 import { SimulatedProvider } from "./simulated.js";
-import type { ModelOutcome, ModelProvider, UpstreamLimits } from "./types.js";
+import type { ModelProvider, UpstreamLimits } from "./types.js";
 
 /**
  * Splits `provider/model` at the first slash, so model names may hold slashes of their own
@@ -61,25 +62,6 @@ function createProvider(name: string, cfg: ProviderConfig, defaults: { timeoutMs
     case "openai-compatible":
       return new OpenAICompatibleProvider(name, cfg, defaults);
     case "anthropic":
-      return new UnavailableProvider(name, "the anthropic provider is not available in this version");
-  }
-}
-
-/** A configured provider this build cannot call: every item using it fails with a clear reason. */
-class UnavailableProvider implements ModelProvider {
-  readonly name: string;
-  private readonly outcome: ModelOutcome;
-
-  constructor(name: string, reason: string) {
-    this.name = name;
-    this.outcome = { kind: "failed", code: 400, message: reason };
-  }
-
-  complete(): Promise<ModelOutcome> {
-    return Promise.resolve({ ...this.outcome });
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
+      return new AnthropicProvider(name, cfg, defaults);
   }
 }

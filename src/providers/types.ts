@@ -17,6 +17,9 @@ export interface ModelRequest {
   messages: ChatMessage[];
   temperature?: number;
   maxTokens?: number;
+  topP?: number;
+  /** Stop sequences. */
+  stop?: string[];
   /** Provider-specific options from the agent (e.g. the simulator's latency and error rate). */
   options?: Record<string, unknown>;
 }
@@ -40,7 +43,15 @@ export interface RateLimitHint {
  * whether the failure is worth retrying, and after how long if the upstream told them.
  */
 export type ModelOutcome =
-  | { kind: "success"; text: string; usage: TokenUsage; model: string; rateLimit?: RateLimitHint }
+  | {
+      kind: "success";
+      text: string;
+      usage: TokenUsage;
+      model: string;
+      rateLimit?: RateLimitHint;
+      /** Why the model stopped, in OpenAI's terms: stop, length, content_filter or tool_calls. */
+      finishReason?: string;
+    }
   | {
       kind: "retryable";
       /** The code the item ends with if no retry is left: 429, 500, 502 or 504. */

@@ -17,11 +17,20 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { Workspace } from "../store/types.js";
 import { keyFromHeaders } from "./auth.js";
+import { anthropicBatchApi } from "./batch-apis/anthropic-routes.js";
+import { openAIBatchApi } from "./batch-apis/openai-routes.js";
 import type { AppContext } from "./context.js";
+import { registerDashboard, sendDashboardFallback } from "./dashboard.js";
 import { ApiError, ErrorCodes, missingKey } from "./errors.js";
 import { agentRoutes } from "./routes/agents.js";
+import { batchControlRoutes } from "./routes/batch-control.js";
+import { batchFileRoutes } from "./routes/batch-files.js";
+import { batchProgressRoutes } from "./routes/batch-progress.js";
 import { batchRoutes } from "./routes/batches.js";
 import { chatRoutes } from "./routes/chats.js";
+import { webhookRoutes } from "./routes/webhooks.js";
+import { whitelistRoutes } from "./routes/whitelist.js";
+import { websocketPlugin } from "./websocket.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -106,6 +115,19 @@ function errorHandler(err: FastifyError, request: FastifyRequest, reply: Fastify
   return send(500, ErrorCodes.SERVER_ERROR, "Internal server error");
 }
 
+/**
+ * `?api_key=` for the progress streams only (a browser's WebSocket and EventSource cannot send
+ * headers); every other route takes the key from a header, so keys stay out of URLs.
+ */
+function streamQueryKey(request: FastifyRequest): string | undefined {
+  const streaming =
+    request.headers.upgrade?.toLowerCase() === "websocket" ||
+    (request.headers.accept ?? "").includes("text/event-stream");
+  if (!streaming) return undefined;
+  const key = (request.query as Record<string, unknown> | undefined)?.api_key;
+  return typeof key === "string" && key.length > 0 ? key : undefined;
+}
+
 export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -118,6 +140,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   app.setValidatorCompiler(validators());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
+    if (sendDashboardFallback(request, reply)) return;
     reply.code(404).send({
       data: null,
       message: `Route ${request.method} ${request.url.split("?")[0]} not found`,
@@ -154,24 +177,42 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
   // Multipart uploads are streamed by the routes (files/storage.ts); these limits bound the parts.
   await app.register(multipart, { limits: { fileSize: ctx.config.maxUploadBytes, files: 1, fields: 20 } });
+  // Batch progress over WebSocket (routes/batch-progress.ts).
+  await app.register(websocketPlugin);
 
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
+  const metrics = ctx.metrics;
+  if (metrics) {
+    // Unauthenticated like /healthz: counts only, no workspace data, for Prometheus to scrape.
+    app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(metrics.contentType).send(await metrics.render()),
+    );
+  }
+  await registerDashboard(app);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(
     async (api) => {
       api.addHook("onRequest", async (request) => {
-        const key = keyFromHeaders(request.headers);
+        const key = keyFromHeaders(request.headers) ?? streamQueryKey(request);
         if (!key) throw missingKey();
         const ws = await ctx.keys.resolve(key);
         if (!ws) throw missingKey();
         request.workspace = ws;
       });
       await batchRoutes(api, ctx);
+      await batchControlRoutes(api, ctx);
+      await batchProgressRoutes(api, ctx);
+      await batchFileRoutes(api, ctx);
       await agentRoutes(api, ctx);
       await chatRoutes(api, ctx);
+      await webhookRoutes(api, ctx);
+      await whitelistRoutes(api, ctx);
     },
     { prefix: "/api/v1" },
   );
+  // The OpenAI and Anthropic batch API shapes, each with its own auth and error shape (batch-apis/).
+  await app.register(async (v1) => openAIBatchApi(v1, ctx), { prefix: "/v1" });
+  await app.register(async (v1) => anthropicBatchApi(v1, ctx), { prefix: "/v1" });
   return app;
 }

@@ -1,12 +1,27 @@
 import type { Static } from "@sinclair/typebox";
-import type { Agent, Batch, NewBatchItem, Workspace } from "../store/types.js";
+import type { Agent, Batch, NewBatch, NewBatchItem, Workspace } from "../store/types.js";
+import { DEFAULT_BATCH_WEBHOOK_EVENTS, DEFAULT_REQUEST_WEBHOOK_EVENTS } from "../webhooks/payloads.js";
+import { attachmentProblems } from "./attachments.js";
 import type { AppContext } from "./context.js";
 import { badRequest } from "./errors.js";
 import type { CreateBatchBody } from "./schemas.js";
+import { assertRequestsWhitelisted } from "./whitelist.js";
 
 export type CreateBatchInput = Static<typeof CreateBatchBody>;
 
-const DEFAULT_WEBHOOK_EVENTS = ["completed", "failed"];
+/** A webhook URL as given, checked: absolute, and https unless `webhooks.allowHttp`. */
+function webhookUrl(ctx: AppContext, raw: string, field: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw badRequest(`${field}: must be an absolute URL`);
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && ctx.config.webhooks.allowHttp)) {
+    throw badRequest(`${field}: must be an https URL`);
+  }
+  return url.toString();
+}
 
 /**
  * Checks what the schema cannot (custom_id uniqueness, agents that exist and are published,
@@ -19,8 +34,25 @@ export async function createBatch(
   input: CreateBatchInput,
   now = Date.now(),
 ): Promise<Batch> {
+  const { batch: newBatch, items } = await prepareBatch(ctx, ws, input, now);
+  const batch = await ctx.store.createBatch(newBatch, items);
+  ctx.signals.notifyWork();
+  return batch;
+}
+
+/**
+ * The checks of `createBatch` without the write: the batch row and its inline items (none when
+ * the requests come from a file, see batch-submit.ts).
+ */
+export async function prepareBatch(
+  ctx: AppContext,
+  ws: Workspace,
+  input: CreateBatchInput,
+  now = Date.now(),
+): Promise<{ batch: NewBatch; items: NewBatchItem[] }> {
+  const requests = input.requests ?? [];
   const seen = new Map<string, number>();
-  input.requests.forEach((r, i) => {
+  requests.forEach((r, i) => {
     const first = seen.get(r.custom_id);
     if (first !== undefined) {
       throw badRequest(
@@ -46,11 +78,17 @@ export async function createBatch(
     return agent;
   };
   const defaultAgent = await publishedAgent(input.agent_id, "agent_id");
+  await assertRequestsWhitelisted(ctx.store, ws.id, requests);
+  const attachable = await attachmentProblems(
+    ctx.store,
+    ws.id,
+    requests.flatMap((r) => r.attached_file_uuids ?? []),
+  );
 
   const chats = new Set<number>();
   const items: NewBatchItem[] = [];
-  for (let i = 0; i < input.requests.length; i++) {
-    const r = input.requests[i];
+  for (let i = 0; i < requests.length; i++) {
+    const r = requests[i];
     const agent = r.agent_id ? await publishedAgent(r.agent_id, `requests[${i}].agent_id`) : defaultAgent;
     if (r.history_id != null && !chats.has(r.history_id)) {
       if (!(await ctx.store.getChat(ws.id, r.history_id))) {
@@ -58,9 +96,10 @@ export async function createBatch(
       }
       chats.add(r.history_id);
     }
-    const files = r.attached_file_uuids ?? [];
-    if (files.length > 0) {
-      throw badRequest(`requests[${i}].attached_file_uuids: file ${files[0]} not found in this workspace`);
+    const files = [...new Set(r.attached_file_uuids ?? [])];
+    for (const id of files) {
+      const problem = attachable.get(id);
+      if (problem) throw badRequest(`requests[${i}].attached_file_uuids: ${problem}`);
     }
     items.push({
       customId: r.custom_id,
@@ -71,40 +110,34 @@ export async function createBatch(
       name: r.name ?? null,
       attachedFileUuids: files,
       historyId: r.history_id ?? null,
+      webhook: r.webhook
+        ? {
+            url: webhookUrl(ctx, r.webhook.url, `requests[${i}].webhook.url`),
+            events: r.webhook.events ?? DEFAULT_REQUEST_WEBHOOK_EVENTS,
+            secret: r.webhook.secret ?? null,
+          }
+        : null,
     });
   }
 
   let webhook = null;
   if (input.webhook) {
-    let url: URL;
-    try {
-      url = new URL(input.webhook.url);
-    } catch {
-      throw badRequest("webhook.url: must be an absolute URL");
-    }
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && ctx.config.webhooks.allowHttp)) {
-      throw badRequest("webhook.url: must be an https URL");
-    }
     webhook = {
-      url: url.toString(),
-      events: input.webhook.events ?? DEFAULT_WEBHOOK_EVENTS,
+      url: webhookUrl(ctx, input.webhook.url, "webhook.url"),
+      events: input.webhook.events ?? DEFAULT_BATCH_WEBHOOK_EVENTS,
       secret: input.webhook.secret ?? null,
     };
   }
 
-  const batch = await ctx.store.createBatch(
-    {
-      id: crypto.randomUUID(),
-      workspaceId: ws.id,
-      agentId: defaultAgent.id,
-      name: input.name ?? null,
-      webhook,
-      metadata: input.metadata ?? null,
-      createdAt: now,
-      expiresAt: now + ctx.config.engine.completionWindowMs,
-    },
-    items,
-  );
-  ctx.signals.notifyWork();
-  return batch;
+  const batch: NewBatch = {
+    id: crypto.randomUUID(),
+    workspaceId: ws.id,
+    agentId: defaultAgent.id,
+    name: input.name ?? null,
+    webhook,
+    metadata: input.metadata ?? null,
+    createdAt: now,
+    expiresAt: now + ctx.config.engine.completionWindowMs,
+  };
+  return { batch, items };
 }

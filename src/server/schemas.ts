@@ -27,6 +27,21 @@ export const BATCH_STATUSES = [
 ] as const;
 export const ITEM_STATUSES = ["pending", "processing", "success", "failed"] as const;
 export const BATCH_WEBHOOK_EVENTS = ["completed", "failed", "cancelled"] as const;
+/** Per-request events (extension): a batch webhook opts into them by naming them in `events`. */
+export const REQUEST_WEBHOOK_EVENTS = ["request.succeeded", "request.failed"] as const;
+export const WEBHOOK_DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const;
+
+/** A request's own webhook (extension, like seed 002's per-run callback): request events only. */
+export const RequestWebhookBody = Type.Object({
+  url: Type.String({ minLength: 1, maxLength: 2048, description: "Webhook URL (https)" }),
+  events: Type.Optional(
+    Type.Array(StringEnum(REQUEST_WEBHOOK_EVENTS), {
+      uniqueItems: true,
+      description: "Default: both request.succeeded and request.failed",
+    }),
+  ),
+  secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
+});
 
 export const PageQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: "Results per page (max 1000)" }),
@@ -47,17 +62,75 @@ export const BatchRequestItem = Type.Object({
   name: Type.Optional(Nullable(Type.String({ maxLength: 256, description: "Name for the created chat" }))),
   attached_file_uuids: Type.Optional(Nullable(Type.Array(Type.String(), { maxItems: 20 }))),
   history_id: Type.Optional(Nullable(Type.Integer({ minimum: 1, description: "Chat to continue" }))),
+  webhook: Type.Optional(Nullable(RequestWebhookBody)),
 });
+
+/** Extension fields of a batch create: a client-chosen id and input from an uploaded file. */
+const BatchFileFields = {
+  id: Type.Optional(
+    Type.String({
+      pattern: "^[A-Za-z0-9_-]{1,128}$",
+      description:
+        "Client-chosen batch id (1-128 of A-Z a-z 0-9 _ -); repeating a create with the same id and body returns the same batch",
+    }),
+  ),
+  file_id: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: "An uploaded batch input file (POST /files), instead of requests",
+    }),
+  ),
+  input_format: Type.Optional(
+    StringEnum(["csv", "json", "jsonl"] as const, {
+      description: "Format of the file; by default from its name, content type or first bytes",
+    }),
+  ),
+  column_mapping: Type.Optional(
+    Type.Record(Type.String(), Type.String({ minLength: 1 }), {
+      description:
+        "Request field → file column: custom_id, message, agent_id, external_user_id, name, history_id, context.<key>, metadata.<key>",
+    }),
+  ),
+  on_invalid_rows: Type.Optional(
+    StringEnum(["fail", "skip"] as const, {
+      description:
+        "fail (default): any invalid row fails the batch; skip: invalid rows are left out and reported",
+    }),
+  ),
+};
 
 export const WebhookBody = Type.Object({
   url: Type.String({ minLength: 1, maxLength: 2048, description: "Webhook URL (https)" }),
-  events: Type.Optional(Type.Array(StringEnum(BATCH_WEBHOOK_EVENTS), { uniqueItems: true })),
+  events: Type.Optional(
+    Type.Array(StringEnum([...BATCH_WEBHOOK_EVENTS, ...REQUEST_WEBHOOK_EVENTS] as const), {
+      uniqueItems: true,
+      description:
+        'Events to notify: completed, failed, cancelled, request.succeeded, request.failed (default: ["completed", "failed"])',
+    }),
+  ),
   secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
 });
 
+export const WebhookDeliveryParams = Type.Object({
+  id: Type.String({ description: "The batch id" }),
+  delivery_id: Type.String({ description: "The delivery id (the webhook-id header)" }),
+});
+
+export const ListWebhookDeliveriesQuery = Type.Composite([
+  PageQuery,
+  Type.Object({ status: Type.Optional(StringEnum(WEBHOOK_DELIVERY_STATUSES)) }),
+]);
+
 export const CreateBatchBody = Type.Object({
   agent_id: Type.String({ minLength: 1, description: "Default agent for all requests (must be published)" }),
-  requests: Type.Array(BatchRequestItem, { minItems: 1, maxItems: 1000 }),
+  requests: Type.Optional(
+    Type.Array(BatchRequestItem, {
+      minItems: 1,
+      maxItems: 1000,
+      description: "The requests (at most 1000); for more, upload a file and send file_id instead",
+    }),
+  ),
+  ...BatchFileFields,
   webhook: Type.Optional(Nullable(WebhookBody)),
   name: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
   metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
@@ -76,7 +149,14 @@ export const ListBatchesQuery = Type.Composite([
 
 export const ListResultsQuery = Type.Composite([
   PageQuery,
-  Type.Object({ status: Type.Optional(StringEnum(ITEM_STATUSES)) }),
+  Type.Object({
+    status: Type.Optional(StringEnum(ITEM_STATUSES)),
+    format: Type.Optional(
+      StringEnum(["json", "jsonl", "csv"] as const, {
+        description: "Export every result (not paginated) as a streamed download in this format",
+      }),
+    ),
+  }),
 ]);
 
 const AgentFields = {

@@ -31,6 +31,10 @@ export function batchToWire(b: Batch) {
     paused_at: iso(b.pausedAt),
     expires_at: iso(b.expiresAt),
     error_message: b.errorMessage,
+    validation_errors: b.validationErrors,
+    input_file_id: b.inputFileId,
+    original_file_name: b.originalFileName,
+    input_format: b.inputFormat,
     usage: {
       prompt_tokens: b.promptTokens,
       completion_tokens: b.completionTokens,
@@ -58,6 +62,8 @@ export function itemToWire(it: BatchItem) {
     // Extensions.
     attempts: it.attempts,
     agent_id: it.agentId,
+    context: it.context ?? null,
+    metadata: it.metadata ?? null,
   };
 }
 

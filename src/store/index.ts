@@ -1,9 +1,11 @@
 import { PostgresDriver } from "./postgres/driver.js";
 import { postgresMigrations } from "./postgres/migrations.js";
+import { PostgresNotifier } from "./postgres/notifier.js";
 import { SqlStore } from "./sql-store.js";
 import { SqliteDriver } from "./sqlite/driver.js";
 import { sqliteMigrations } from "./sqlite/migrations.js";
 
+export { MAX_NOTIFY_PAYLOAD, PostgresNotifier } from "./postgres/notifier.js";
 export { SqlStore } from "./sql-store.js";
 export type { Store } from "./types.js";
 
@@ -27,4 +29,18 @@ export async function openStore(url: string): Promise<SqlStore> {
   }
   await store.migrate();
   return store;
+}
+
+/**
+ * The cross-process broadcast channel of a PostgreSQL store, listening once this resolves;
+ * null for SQLite, where one process owns the database and in-process signals suffice.
+ */
+export async function openNotifier(
+  store: SqlStore,
+  onError?: (err: Error) => void,
+): Promise<PostgresNotifier | null> {
+  if (!(store.driver instanceof PostgresDriver)) return null;
+  const notifier = new PostgresNotifier(store.driver, onError);
+  await notifier.start();
+  return notifier;
 }

@@ -12,6 +12,7 @@ import type {
   ClaimedItem,
   FileRecord,
   ItemStatus,
+  MessageFeedback,
   MessageRecord,
   Workspace,
 } from "./types.js";
@@ -121,6 +122,11 @@ export function toBatch(r: Row): Batch {
     cancelledAt: nOrNull(r.cancelled_at),
     pausedAt: nOrNull(r.paused_at),
     expiresAt: n(r.expires_at),
+    inputFileId: r.input_file_id ?? null,
+    originalFileName: r.original_file_name ?? null,
+    inputFormat: r.input_format ?? null,
+    validationErrors: json(r.validation_errors),
+    requestHash: r.request_hash ?? null,
   };
 }
 
@@ -137,6 +143,8 @@ export function toBatchItem(r: Row): BatchItem {
     name: r.name ?? null,
     attachedFileUuids: json<string[]>(r.attached_file_uuids) ?? [],
     historyId: nOrNull(r.history_id),
+    context: json(r.context),
+    metadata: json(r.metadata),
     status: r.status as ItemStatus,
     attempts: n(r.attempts),
     responseContent: r.response_content ?? null,
@@ -145,6 +153,8 @@ export function toBatchItem(r: Row): BatchItem {
     errorMessage: r.error_message ?? null,
     chatId: nOrNull(r.chat_id),
     conversationId: nOrNull(r.conversation_id),
+    request: json(r.request_json),
+    finishReason: r.finish_reason ?? null,
     processedAt: nOrNull(r.processed_at),
   };
 }
@@ -164,6 +174,7 @@ export function toClaimedItem(r: Row, workspaceId: string): ClaimedItem {
     attachedFileUuids: json<string[]>(r.attached_file_uuids) ?? [],
     historyId: nOrNull(r.history_id),
     attempt: n(r.attempts),
+    request: json(r.request_json),
   };
 }
 
@@ -220,6 +231,18 @@ export function toFile(r: Row): FileRecord {
     size: n(r.size),
     storagePath: r.storage_path,
     meta: json(r.meta),
+    createdAt: n(r.created_at),
+  };
+}
+
+export function toFeedback(r: Row): MessageFeedback {
+  return {
+    id: n(r.id),
+    chatId: n(r.chat_id),
+    messageId: n(r.message_id),
+    rating: r.rating,
+    comment: r.comment ?? null,
+    externalUserId: r.external_user_id ?? null,
     createdAt: n(r.created_at),
   };
 }

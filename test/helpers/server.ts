@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Logger } from "pino";
 import { type Config, loadConfig } from "../../src/config/index.js";
 import { generateApiKey, registerApiKey } from "../../src/server/auth.js";
 import { createLogger, type Service, startService } from "../../src/service.js";
+import { isPostgresUrl } from "../../src/store/index.js";
+import { dropSchema } from "../../src/store/postgres/admin.js";
 
 export interface TestServer {
   url: string;
@@ -22,9 +25,29 @@ export interface TestServer {
   close: () => Promise<void>;
 }
 
-/** The database the tests run against: SQLite in a temp dir, or TEST_STORE=postgres. */
+/** Which store the integration suite runs against (vitest.config.ts runs it once per store). */
+export const testStore: "sqlite" | "postgres" = process.env.TEST_STORE === "postgres" ? "postgres" : "sqlite";
+
+/** The PostgreSQL server of the postgres run; a missing TEST_DATABASE_URL fails, never skips. */
+export function testDatabaseUrl(): string {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url)
+    throw new Error(
+      "TEST_STORE=postgres needs TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)",
+    );
+  return url;
+}
+
+/** A URL of a fresh PostgreSQL schema of the test database (drop it with dropSchema). */
+export function freshPostgresUrl(): string {
+  const url = new URL(testDatabaseUrl());
+  url.searchParams.set("schema", `t_${crypto.randomUUID().replace(/-/g, "").slice(0, 16)}`);
+  return url.toString();
+}
+
+/** The database the tests run against: SQLite in a temp dir, or a fresh schema when TEST_STORE=postgres. */
 export function testDbUrl(dir: string): string {
-  return `sqlite:${join(dir, "test.db")}`;
+  return testStore === "postgres" ? freshPostgresUrl() : `sqlite:${join(dir, "test.db")}`;
 }
 
 /**
@@ -33,10 +56,11 @@ export function testDbUrl(dir: string): string {
  */
 export async function startTestServer(
   configure: (c: Config) => void = () => {},
-  options: { worker?: boolean; db?: string } = {},
+  options: { worker?: boolean; db?: string; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-test-"));
-  const config = loadConfig({ port: 0, host: "127.0.0.1", db: options.db ?? testDbUrl(dir) }, {});
+  const db = options.db ?? testDbUrl(dir);
+  const config = loadConfig({ port: 0, host: "127.0.0.1", db }, {});
   config.engine.pollIntervalMs = 50;
   config.engine.commitIntervalMs = 20;
   config.webhooks.allowHttp = true;
@@ -44,7 +68,7 @@ export async function startTestServer(
   const service = await startService(config, {
     api: true,
     worker: options.worker ?? true,
-    logger: createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
+    logger: options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? "silent"),
   });
   const key = generateApiKey();
   await registerApiKey(service.store, key);
@@ -77,6 +101,7 @@ export async function startTestServer(
     close: async () => {
       await service.close(2000);
       rmSync(dir, { recursive: true, force: true });
+      if (options.db === undefined && isPostgresUrl(db)) await dropSchema(db);
     },
   };
 }

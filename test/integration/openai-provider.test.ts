@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
+import { AnthropicProvider } from "../../src/providers/anthropic.js";
 import {
   OpenAICompatibleProvider,
   parseDurationMs,
@@ -248,11 +249,7 @@ describe("ProviderRegistry", () => {
     expect(sim).toBe(registry.get("sim"));
     expect(await sim?.complete(ask("hi", { model: "echo" }), never)).toMatchObject({ text: "Echo: hi" });
     expect(registry.get("openai")).toBeInstanceOf(OpenAICompatibleProvider);
-    expect(await registry.get("anthropic")?.complete(ask("hi"), never)).toEqual({
-      kind: "failed",
-      code: 400,
-      message: "the anthropic provider is not available in this version",
-    });
+    expect(registry.get("anthropic")).toBeInstanceOf(AnthropicProvider);
     expect(registry.limitsFor("openai")).toEqual({ rpm: undefined, tpm: 1000, maxConcurrency: 4 });
     expect(registry.limitsFor("nope")).toEqual({});
     await registry.closeAll();

@@ -1,10 +1,11 @@
 import { Type } from "@sinclair/typebox";
 import type { BatchStatus } from "../../store/types.js";
 import type { App } from "../app.js";
-import { createBatch } from "../batch-service.js";
+import { submitBatch } from "../batch-submit.js";
 import type { AppContext } from "../context.js";
 import { ok, okPage, pagination } from "../envelope.js";
 import { badRequest, conflict, notFound } from "../errors.js";
+import { sendResultsExport } from "../results-export.js";
 import { BATCH_STATUSES, CreateBatchBody, IdParams, ListBatchesQuery, ListResultsQuery } from "../schemas.js";
 import { batchToWire, itemToWire } from "../wire.js";
 
@@ -28,10 +29,24 @@ export function parseStatusFilter(raw: string | undefined): BatchStatus[] | unde
 export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
   app.post(
     "/batches",
-    { schema: { tags, summary: "Create a batch", body: CreateBatchBody } },
+    {
+      schema: {
+        tags,
+        summary: "Create a batch",
+        description:
+          "Send `requests` (at most 1000) or `file_id` (an uploaded input file). An `Idempotency-Key` header (or a client-chosen `id`) makes a retried create return the same batch (header `idempotent-replayed: true`); the same key or id with a different body is 409.",
+        body: CreateBatchBody,
+        headers: Type.Object({
+          "idempotency-key": Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+        }),
+      },
+    },
     async (request, reply) => {
-      const batch = await createBatch(ctx, request.workspace, request.body);
-      request.log.info({ batch_id: batch.id, total: batch.total }, "batch created");
+      const { batch, replayed } = await submitBatch(ctx, request.workspace, request.body, {
+        idempotencyKey: request.headers["idempotency-key"],
+      });
+      if (replayed) reply.header("idempotent-replayed", "true");
+      else request.log.info({ batch_id: batch.id, total: batch.total }, "batch created");
       return reply.code(202).send(ok(batchToWire(batch)));
     },
   );
@@ -69,10 +84,11 @@ export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
         querystring: ListResultsQuery,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
       if (!batch) throw notFound("Batch");
-      const { limit, offset, status } = request.query;
+      const { limit, offset, status, format } = request.query;
+      if (format) return sendResultsExport(ctx.store, reply, batch, format, status);
       const page = await ctx.store.listItems(batch.id, { limit, offset, status });
       return okPage(
         page.rows.map(itemToWire),

@@ -18,6 +18,8 @@ export class PostgresDriver implements SqlDriver {
   readonly dialect = "postgres" as const;
   readonly pool: pg.Pool;
   readonly schema: string | null;
+  /** How to open a connection of this database outside the pool (LISTEN needs its own). */
+  readonly clientConfig: pg.ClientConfig;
   private readonly converted = new Map<string, string>();
 
   constructor(url: string, poolSize = 10) {
@@ -26,15 +28,15 @@ export class PostgresDriver implements SqlDriver {
     parsed.searchParams.delete("schema");
     if (this.schema && !/^[a-z_][a-z0-9_]*$/i.test(this.schema))
       throw new Error(`--db: invalid schema name "${this.schema}"`);
-    this.pool = new pg.Pool({
+    this.clientConfig = {
       connectionString: parsed.toString(),
-      max: poolSize,
       ...(this.schema ? { options: `-c search_path=${this.schema}` } : {}),
       types: {
         getTypeParser: (oid: number, format?: any) =>
           oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
       } as any,
-    });
+    };
+    this.pool = new pg.Pool({ ...this.clientConfig, max: poolSize });
     // An idle client's error (server restart) must not crash the process; the pool replaces it.
     this.pool.on("error", () => {});
   }
@@ -87,6 +89,26 @@ export class PostgresDriver implements SqlDriver {
       } finally {
         client.release();
       }
+    }
+  }
+
+  async runExclusive<T>(task: string, fn: () => Promise<T>): Promise<T | undefined> {
+    const client = await this.pool.connect();
+    let locked = false;
+    try {
+      const key = "SELECT hashtext(current_schema() || ':' || $1) AS k";
+      const k = (await client.query(key, [task])).rows[0].k as number;
+      locked = (await client.query("SELECT pg_try_advisory_lock($1) AS ok", [k])).rows[0].ok === true;
+      if (!locked) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [k]);
+        locked = false;
+      }
+    } finally {
+      // A client whose unlock failed still holds the lock: destroy it rather than pool it.
+      client.release(locked ? true : undefined);
     }
   }
 

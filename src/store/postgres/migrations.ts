@@ -144,4 +144,130 @@ CREATE TABLE files (
 CREATE INDEX files_workspace ON files(workspace_id, purpose, created_at);
 `,
   },
+  {
+    // Live workers: each engine heartbeats its row; per-upstream limits are split among them.
+    version: 6,
+    sql: `
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  started_at BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL
+);
+`,
+  },
+  {
+    // The Chat API: which files a message carried, feedback on messages, and the per-workspace
+    // whitelist of external users (workspaces.whitelist_enabled switches it on).
+    version: 4,
+    sql: `
+CREATE TABLE message_files (
+  message_id BIGINT NOT NULL REFERENCES messages(id),
+  file_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (message_id, file_id)
+);
+CREATE TABLE message_feedbacks (
+  id BIGSERIAL PRIMARY KEY,
+  message_id BIGINT NOT NULL REFERENCES messages(id),
+  chat_id BIGINT NOT NULL REFERENCES chats(id),
+  rating TEXT NOT NULL,
+  comment TEXT,
+  external_user_id TEXT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX message_feedbacks_chat ON message_feedbacks(chat_id, message_id, id);
+CREATE TABLE whitelist_users (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  external_user_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, external_user_id)
+);
+CREATE INDEX chats_workspace_updated ON chats(workspace_id, updated_at);
+`,
+  },
+  {
+    // Batch input files, idempotent creates and client-chosen ids: what a batch was made from
+    // (file, format, row-level validation errors), the hash of the create request, and the
+    // per-item context/metadata objects folded from `context.*` / `metadata.*` columns.
+    version: 5,
+    sql: `
+ALTER TABLE batches ADD COLUMN input_file_id TEXT;
+ALTER TABLE batches ADD COLUMN original_file_name TEXT;
+ALTER TABLE batches ADD COLUMN input_format TEXT;
+ALTER TABLE batches ADD COLUMN validation_errors TEXT;
+ALTER TABLE batches ADD COLUMN request_hash TEXT;
+ALTER TABLE batch_items ADD COLUMN context TEXT;
+ALTER TABLE batch_items ADD COLUMN metadata TEXT;
+CREATE TABLE idempotency_keys (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  idem_key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, idem_key)
+);
+`,
+  },
+  {
+    // Webhooks: the outbox of deliveries (one row per event and target, written in the same
+    // transaction as the state change that causes it), per-request webhook targets on items, and
+    // a count of them on the batch so that bulk failures know whether to emit request events.
+    version: 3,
+    sql: `
+ALTER TABLE batch_items ADD COLUMN webhook TEXT;
+ALTER TABLE batches ADD COLUMN item_webhooks INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE webhook_deliveries (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  custom_id TEXT,
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  url TEXT NOT NULL,
+  secret TEXT,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  retry_since BIGINT NOT NULL,
+  last_status_code INTEGER,
+  last_error TEXT,
+  lease_owner TEXT,
+  lease_expires_at BIGINT,
+  created_at BIGINT NOT NULL,
+  delivered_at BIGINT
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+CREATE INDEX webhook_deliveries_batch ON webhook_deliveries(batch_id, created_at, id);
+`,
+  },
+  {
+    // The OpenAI and Anthropic batch API shapes (issue 9): a side table says which shape a batch
+    // was created through and holds what only that shape needs (its input file, line-level
+    // validation errors, the output and error files written once the batch ends); items may
+    // carry a whole provider-neutral model request instead of an agent turn.
+    version: 7,
+    sql: `
+CREATE TABLE api_batches (
+  batch_id TEXT PRIMARY KEY REFERENCES batches(id),
+  workspace_id TEXT NOT NULL,
+  shape TEXT NOT NULL,
+  endpoint TEXT,
+  input_file_id TEXT,
+  completion_window TEXT,
+  line_errors TEXT,
+  output_file_id TEXT,
+  error_file_id TEXT,
+  finalize_owner TEXT,
+  finalize_started_at BIGINT,
+  finalized_at BIGINT,
+  cancel_requested_at BIGINT,
+  deleted_at BIGINT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX api_batches_list ON api_batches(workspace_id, shape, created_at, batch_id);
+CREATE INDEX api_batches_unfinalized ON api_batches(created_at) WHERE finalized_at IS NULL;
+ALTER TABLE batch_items ADD COLUMN request_json TEXT;
+ALTER TABLE batch_items ADD COLUMN finish_reason TEXT;
+`,
+  },
 ];

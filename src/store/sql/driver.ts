@@ -26,6 +26,12 @@ export interface SqlDriver extends SqlExecutor {
    * outside the database.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` unless another process runs the task of that name right now (then returns
+   * undefined at once). PostgreSQL: a session advisory lock per schema; SQLite: one process
+   * owns the file, so `fn` always runs.
+   */
+  runExclusive<T>(task: string, fn: () => Promise<T>): Promise<T | undefined>;
   /** Applies the migrations not yet applied, in order, each in its own transaction. */
   migrate(migrations: Migration[]): Promise<void>;
   close(): Promise<void>;

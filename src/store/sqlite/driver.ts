@@ -81,6 +81,10 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
+  runExclusive<T>(_task: string, fn: () => Promise<T>): Promise<T | undefined> {
+    return fn();
+  }
+
   async migrate(migrations: Migration[]): Promise<void> {
     this.db.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",

@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+/**
+ * File I/O benchmark: ingest of a batch input CSV and export of a batch's results as CSV, at two
+ * sizes (default 100,000 and 1,000,000 rows) to show that peak RSS stays flat while the row
+ * count grows 10x (input is streamed into multi-row inserts; export streams keyset pages).
+ *
+ *   npm run bench:io
+ *   BENCH_IO_ROWS=10000,100000 node bench/io.mjs
+ *
+ * Each size runs in a fresh child process (this file with --rows N) so that peak RSS belongs to
+ * that size alone. In the child: the service in-process (HTTP API, no engine, SQLite in a temp
+ * dir); a CSV of N rows is written to disk, uploaded (POST /api/v1/files, streamed from disk)
+ * and turned into a batch (POST /api/v1/batches with file_id), timed from the create request
+ * to its answer (the ingest is synchronous). Then every item gets a result through the store
+ * (claim + commit, the engine's path, not timed), and GET /results?format=csv is read to the end
+ * as a stream, timed. Peak RSS is sampled every 20 ms (process.memoryUsage().rss) during each
+ * timed phase. Prints one JSON object.
+ */
+import { spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync, openAsBlob, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+const SIZES = (process.env.BENCH_IO_ROWS ?? "100000,1000000").split(",").map(Number);
+
+function rssSampler() {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return Math.round((peak / 1024 / 1024) * 10) / 10;
+  };
+}
+
+/** CPU time (user + system) of this process, in ms: robust to a machine shared with other work. */
+function cpuMs(usage) {
+  return (usage.user + usage.system) / 1000;
+}
+
+async function writeCsv(path, rows) {
+  const out = createWriteStream(path);
+  const write = (s) => (out.write(s) ? undefined : new Promise((r) => out.once("drain", r)));
+  await write("Ref,Question,Who,Topic\n");
+  let chunk = "";
+  for (let i = 1; i <= rows; i++) {
+    chunk += `ref-${i},"What is the capital of country number ${i}, and why?",user-${i % 1000},t-${i % 7}\n`;
+    if (chunk.length > 1 << 16) {
+      await write(chunk);
+      chunk = "";
+    }
+  }
+  await write(chunk);
+  await new Promise((r) => out.end(r));
+}
+
+async function child(rows) {
+  const { loadConfig } = await import(join(root, "dist/config/index.js"));
+  const { startService, createLogger } = await import(join(root, "dist/service.js"));
+  const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
+  const dir = mkdtempSync(join(tmpdir(), "agentbatch-bench-io-"));
+  try {
+    const config = loadConfig({ port: 0, host: "127.0.0.1", db: `sqlite:${join(dir, "db.sqlite")}` }, {});
+    const service = await startService(config, { api: true, worker: false, logger: createLogger("warn") });
+    const key = generateApiKey();
+    await registerApiKey(service.store, key);
+    const call = async (method, path, body) => {
+      const res = await fetch(`${service.url}${path}`, {
+        method,
+        headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const json = await res.json();
+      if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+      return json.data;
+    };
+    const agent = await call("POST", "/api/v1/agents", { name: "bench", model: "simulated/echo" });
+    await call("POST", `/api/v1/agents/${agent.id}/publish`);
+
+    const csvPath = join(dir, "input.csv");
+    await writeCsv(csvPath, rows);
+    const form = new FormData();
+    form.append("purpose", "batch_input");
+    form.append("file", await openAsBlob(csvPath, { type: "text/csv" }), "input.csv");
+    const up = await fetch(`${service.url}/api/v1/files`, {
+      method: "POST",
+      headers: { "x-api-key": key },
+      body: form,
+    });
+    const file = (await up.json()).data;
+
+    // Ingest: the create request parses, validates and stores every row before it answers.
+    const ingestRss = rssSampler();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const batch = await call("POST", "/api/v1/batches", {
+      agent_id: agent.id,
+      file_id: file.id,
+      column_mapping: {
+        custom_id: "Ref",
+        message: "Question",
+        external_user_id: "Who",
+        "context.topic": "Topic",
+      },
+    });
+    const ingestMs = performance.now() - t0;
+    const ingestCpu = cpuMs(process.cpuUsage(c0));
+    const ingestPeak = ingestRss();
+    if (batch.total_requests !== rows) throw new Error(`expected ${rows} items, got ${batch.total_requests}`);
+
+    // Results for every item, through the store (the engine's claim + group commit), untimed.
+    const store = service.store;
+    for (;;) {
+      const claimed = await store.claimItems("bench", 2000, 600_000, Date.now());
+      if (claimed.length === 0) break;
+      const outcomes = claimed.map((it) => ({
+        kind: "success",
+        itemId: it.id,
+        batchId: it.batchId,
+        leaseOwner: "bench",
+        attempt: it.attempt,
+        responseContent: `Echo: ${it.message}`,
+        responseUsage: {
+          tool_calls: [],
+          total_calls: 1,
+          total_tokens: 30,
+          main_response: null,
+          total_prompt_tokens: 20,
+          total_completion_tokens: 10,
+        },
+        promptTokens: 20,
+        completionTokens: 10,
+        cost: 0,
+        responseTimeMs: 1,
+        workspaceId: it.workspaceId,
+        agentId: it.agentId,
+        message: it.message,
+        chatName: it.name,
+        externalUserId: it.externalUserId,
+        historyId: it.historyId,
+      }));
+      await store.commitOutcomes(outcomes, Date.now());
+    }
+
+    // Export: the CSV read to the end as it streams (counting lines, holding nothing).
+    global.gc?.();
+    const exportRss = rssSampler();
+    const c1 = process.cpuUsage();
+    const t1 = performance.now();
+    const res = await fetch(`${service.url}/api/v1/batches/${batch.id}/results?format=csv`, {
+      headers: { "x-api-key": key },
+    });
+    let lines = 0;
+    let bytes = 0;
+    for await (const chunk of res.body) {
+      bytes += chunk.length;
+      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+    }
+    const exportMs = performance.now() - t1;
+    const exportCpu = cpuMs(process.cpuUsage(c1));
+    const exportPeak = exportRss();
+    if (lines - 1 < rows) throw new Error(`export had ${lines - 1} lines for ${rows} rows`);
+
+    await service.close(1000);
+    return {
+      rows,
+      input_mb: Math.round((file.bytes / 1024 / 1024) * 10) / 10,
+      ingest: {
+        ms: Math.round(ingestMs),
+        rows_per_s: Math.round(rows / (ingestMs / 1000)),
+        cpu_us_per_row: Math.round((ingestCpu * 1000) / rows),
+        peak_rss_mb: ingestPeak,
+      },
+      export_csv: {
+        ms: Math.round(exportMs),
+        rows_per_s: Math.round(rows / (exportMs / 1000)),
+        cpu_us_per_row: Math.round((exportCpu * 1000) / rows),
+        mb: Math.round((bytes / 1024 / 1024) * 10) / 10,
+        peak_rss_mb: exportPeak,
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runChild(rows) {
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), "--rows", String(rows)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += d;
+    });
+    p.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`bench child for ${rows} rows exited with ${code}`));
+      resolvePromise(JSON.parse(out.trim().split("\n").pop()));
+    });
+  });
+}
+
+const at = process.argv.indexOf("--rows");
+if (at !== -1) {
+  console.log(JSON.stringify(await child(Number(process.argv[at + 1]))));
+} else {
+  const runs = [];
+  for (const rows of SIZES) runs.push(await runChild(rows));
+  const first = runs[0];
+  const last = runs[runs.length - 1];
+  console.log(
+    JSON.stringify(
+      {
+        machine: {
+          cpus: cpus().length,
+          cpu: cpus()[0]?.model,
+          mem_gb: Math.round(totalmem() / 2 ** 30),
+          node: process.version,
+        },
+        store: "sqlite",
+        runs,
+        growth: {
+          rows: last.rows / first.rows,
+          ingest_peak_rss: Math.round((last.ingest.peak_rss_mb / first.ingest.peak_rss_mb) * 100) / 100,
+          export_peak_rss:
+            Math.round((last.export_csv.peak_rss_mb / first.export_csv.peak_rss_mb) * 100) / 100,
+        },
+      },
+      null,
+      2,
+    ),
+  );
+}

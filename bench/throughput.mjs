@@ -1,0 +1,257 @@
+#!/usr/bin/env node
+/**
+ * Throughput benchmark: what agentbatch costs on top of the upstream calls it makes.
+ *
+ *   npm run bench                      (builds, then runs this file)
+ *   BENCH_ITEMS=20000 BENCH_CONCURRENCY=64 node bench/throughput.mjs
+ *   BENCH_ENGINE='{"commitBatchSize":32}' node bench/throughput.mjs   (engine settings, experiments)
+ *
+ * The mock LLM (dist/cli/main.js mock-llm, zero latency) runs in a child process of its own so
+ * that its CPU is not counted. Each measured phase runs in a fresh child process too (this file
+ * with --phase), so CPU time and peak RSS belong to that phase alone:
+ *
+ *   baseline              a bare loop: ITEMS chat completions to the mock with CONCURRENCY calls
+ *                         in flight, undici Pool with keep-alive connections, no storage;
+ *   agentbatch_mock       the service in-process (HTTP API + engine, SQLite in a temp dir,
+ *                         provider `mock` = openai-compatible at the mock, engine concurrency
+ *                         CONCURRENCY); ITEMS requests as batches of 1000 POSTed over HTTP, timed
+ *                         from the first POST until every batch is completed (polled over HTTP);
+ *   agentbatch_simulated  the same on the in-process `simulated/echo` model: orchestration only.
+ *
+ * Every phase first runs a warm-up of 1000 items (not timed). Prints one JSON object.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..");
+const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const WARMUP = 1000;
+const PER_BATCH = 1000;
+const POLL_MS = 50;
+
+/** Samples RSS every 50 ms; `stop()` returns the peak in MB. */
+function rssSampler() {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return Math.round((peak / 1024 / 1024) * 10) / 10;
+  };
+}
+
+/** Runs `work` and measures wall time, CPU time of this process per item and peak RSS. */
+async function measure(items, work) {
+  const stopRss = rssSampler();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const extra = (await work()) ?? {};
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return {
+    items,
+    wall_ms: Math.round(wallMs),
+    items_per_s: Math.round((items / wallMs) * 1000),
+    cpu_ms_total: Math.round(cpuMs),
+    cpu_ms_per_item: Math.round((cpuMs / items) * 1000) / 1000,
+    peak_rss_mb: stopRss(),
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phases (run in a child process each)
+
+async function baseline(mockUrl) {
+  const { Pool } = await import("undici");
+  const base = new URL(mockUrl);
+  const path = `${base.pathname.replace(/\/+$/, "")}/chat/completions`;
+  const pool = new Pool(base.origin, { connections: CONCURRENCY, keepAliveTimeout: 30_000 });
+  const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+  let failures = 0;
+  const runLoop = async (count, prefix) => {
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const i = next++;
+        const body = JSON.stringify({
+          model: "mock-model",
+          messages: [{ role: "user", content: `${prefix} ${i}` }],
+        });
+        const res = await pool.request({ method: "POST", path, headers, body });
+        const payload = JSON.parse(await res.body.text());
+        if (res.statusCode !== 200 || typeof payload.choices?.[0]?.message?.content !== "string") failures++;
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  };
+  await runLoop(WARMUP, "Warm-up");
+  failures = 0;
+  const result = await measure(ITEMS, async () => {
+    await runLoop(ITEMS, "Question");
+    return {};
+  });
+  await pool.close();
+  return { ...result, failed: failures };
+}
+
+async function agentbatch(mockUrl, model) {
+  const { loadConfig } = await import(join(root, "dist/config/index.js"));
+  const { createLogger, startService } = await import(join(root, "dist/service.js"));
+  const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
+  const dir = mkdtempSync(join(tmpdir(), "agentbatch-bench-"));
+  const config = loadConfig({ port: 0, host: "127.0.0.1", db: `sqlite:${join(dir, "bench.db")}` }, {});
+  config.logLevel = "silent";
+  config.engine.concurrency = CONCURRENCY;
+  // For experiments only (the figures in README.md use the defaults): BENCH_ENGINE='{"commitBatchSize":32}'.
+  Object.assign(config.engine, JSON.parse(process.env.BENCH_ENGINE ?? "{}"));
+  config.providers.mock = { type: "openai-compatible", baseUrl: mockUrl, maxConcurrency: CONCURRENCY };
+  const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
+  const key = generateApiKey();
+  await registerApiKey(service.store, key);
+  const api = async (method, path, body) => {
+    const res = await fetch(`${service.url}/api/v1${path}`, {
+      method,
+      headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body,
+    });
+    const json = await res.json();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const agent = (await api("POST", "/agents", JSON.stringify({ name: "bench", model }))).data;
+  await api("POST", `/agents/${agent.id}/publish`);
+  const bodies = (count, prefix) =>
+    Array.from({ length: Math.ceil(count / PER_BATCH) }, (_, b) =>
+      JSON.stringify({
+        agent_id: agent.id,
+        requests: Array.from({ length: Math.min(PER_BATCH, count - b * PER_BATCH) }, (_, i) => ({
+          custom_id: `${prefix}-${b * PER_BATCH + i}`,
+          message: `${prefix} ${b * PER_BATCH + i}`,
+        })),
+      }),
+    );
+  let batchesSoFar = 0;
+  /** POSTs the batches one after the other, then polls until all of them are completed. */
+  const runBatches = async (payloads) => {
+    for (const body of payloads) await api("POST", "/batches", body);
+    batchesSoFar += payloads.length;
+    for (;;) {
+      const page = await api("GET", "/batches?status=completed&limit=1");
+      if (page.pagination.total_records >= batchesSoFar) return;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  };
+  await runBatches(bodies(WARMUP, "Warm-up"));
+  const timed = bodies(ITEMS, "Question");
+  const result = await measure(ITEMS, async () => {
+    await runBatches(timed);
+    return {};
+  });
+  let succeeded = 0;
+  let failed = 0;
+  const list = await api("GET", "/batches?limit=1000");
+  for (const b of list.data) {
+    succeeded += b.completed_requests;
+    failed += b.failed_requests;
+  }
+  await service.close(5000);
+  rmSync(dir, { recursive: true, force: true });
+  return { ...result, succeeded: succeeded - WARMUP, failed, batches: timed.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orchestrator
+
+function spawnNode(args, { onLine } = {}) {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d) => {
+    out += d;
+    if (onLine) for (const line of out.split("\n")) onLine(line);
+  });
+  const done = new Promise((ok, fail) => {
+    child.on("error", fail);
+    child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`${args.join(" ")} exited ${code}`))));
+  });
+  return { child, done };
+}
+
+async function startMock() {
+  let resolveUrl;
+  const url = new Promise((r) => {
+    resolveUrl = r;
+  });
+  const mock = spawnNode([join(root, "dist/cli/main.js"), "mock-llm", "--port", "0", "--latency-ms", "0"], {
+    onLine: (line) => {
+      const m = /mock-llm listening on (\S+)/.exec(line);
+      if (m) resolveUrl(m[1]);
+    },
+  });
+  mock.done.catch(() => {});
+  const found = await Promise.race([
+    url,
+    new Promise((_, fail) => setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref()),
+  ]);
+  return { url: found, stop: () => mock.child.kill("SIGKILL") };
+}
+
+async function runPhase(phase, mockUrl) {
+  const { done } = spawnNode([fileURLToPath(import.meta.url), "--phase", phase, "--mock-url", mockUrl]);
+  const out = await done;
+  return JSON.parse(out.trim().split("\n").at(-1));
+}
+
+async function main() {
+  const phaseArg = process.argv.indexOf("--phase");
+  if (phaseArg !== -1) {
+    const phase = process.argv[phaseArg + 1];
+    const mockUrl = process.argv[process.argv.indexOf("--mock-url") + 1];
+    const result =
+      phase === "baseline"
+        ? await baseline(mockUrl)
+        : phase === "agentbatch_mock"
+          ? await agentbatch(mockUrl, "mock/mock-model")
+          : await agentbatch(mockUrl, "simulated/echo");
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const mock = await startMock();
+  try {
+    const baselineResult = await runPhase("baseline", mock.url);
+    const mockResult = await runPhase("agentbatch_mock", mock.url);
+    const simulated = await runPhase("agentbatch_simulated", mock.url);
+    const summary = {
+      machine: {
+        cpus: cpus().length,
+        cpu_model: cpus()[0]?.model,
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+      },
+      items: ITEMS,
+      concurrency: CONCURRENCY,
+      engine_overrides: JSON.parse(process.env.BENCH_ENGINE ?? "{}"),
+      baseline: baselineResult,
+      agentbatch_mock: mockResult,
+      agentbatch_simulated: simulated,
+      ratio_mock_vs_baseline: Math.round((mockResult.items_per_s / baselineResult.items_per_s) * 1000) / 1000,
+    };
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } finally {
+    mock.stop();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,114 @@
+/**
+ * The client's types, derived from the schemas the server validates with and the functions that
+ * shape its responses, so that they cannot drift apart. Type-only imports: none of this exists
+ * at runtime, and the built client imports nothing outside dist/client.
+ */
+import type { Static } from "@sinclair/typebox";
+import type { CreateChatBody, ListChatsQuery, SendMessageBody } from "../server/chat-schemas.js";
+import type { chatToWire } from "../server/chat-wire.js";
+import type { Pagination } from "../server/envelope.js";
+import type { batchFileToWire } from "../server/routes/batch-files.js";
+import type { deliveryToWire } from "../server/routes/webhooks.js";
+import type {
+  BATCH_STATUSES,
+  BatchRequestItem,
+  CreateAgentBody,
+  CreateBatchBody,
+  ITEM_STATUSES,
+  UpdateAgentBody,
+  WebhookBody,
+} from "../server/schemas.js";
+import type { agentToWire, batchToWire, itemToWire } from "../server/wire.js";
+
+export type { Pagination };
+
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+/** Body of `POST /api/v1/batches`. */
+export type CreateBatchParams = Static<typeof CreateBatchBody>;
+export type BatchRequest = Static<typeof BatchRequestItem>;
+export type WebhookParams = Static<typeof WebhookBody>;
+/** Body of `POST /api/v1/agents`. */
+export type CreateAgentParams = Static<typeof CreateAgentBody>;
+/** Body of `PATCH /api/v1/agents/{id}`. */
+export type UpdateAgentParams = Static<typeof UpdateAgentBody>;
+
+/** Body of `POST /api/v1/chats`. */
+export type CreateChatParams = Static<typeof CreateChatBody>;
+/** Filters of `GET /api/v1/chats`. */
+export type ListChatsParams = Partial<Static<typeof ListChatsQuery>>;
+/** Body of `POST /api/v1/chats/{id}/messages`, without `stream` (the method chooses). */
+export type SendMessageParams = Omit<Static<typeof SendMessageBody>, "stream">;
+export type Chat = ReturnType<typeof chatToWire>;
+
+export type Batch = ReturnType<typeof batchToWire>;
+export type BatchResult = ReturnType<typeof itemToWire>;
+export type Agent = ReturnType<typeof agentToWire>;
+
+/** Every response body: seed 001's envelope. */
+export interface Envelope<T> {
+  data: T;
+  message: string | null;
+  error_code: number;
+  pagination?: Pagination;
+}
+
+/** One page of a list. */
+export interface Page<T> {
+  data: T[];
+  pagination: Pagination;
+}
+
+export interface PageParams {
+  /** Results per page (1..1000, server default 50). */
+  limit?: number;
+  offset?: number;
+}
+
+export interface ListBatchesParams extends PageParams {
+  /** One status, or several. */
+  status?: BatchStatus | BatchStatus[];
+}
+
+export interface ListResultsParams extends PageParams {
+  status?: ItemStatus;
+}
+
+export type ExportFormat = "csv" | "jsonl" | "json";
+
+/** A message of a chat (`GET /api/v1/chats/{id}/messages`). */
+export interface ChatMessage {
+  id: number;
+  group_id: number;
+  role: "system" | "user" | "assistant";
+  content: string;
+  meta: Record<string, unknown>;
+  attached_files: unknown[];
+  created_at: string | null;
+}
+
+/** An uploaded batch input file (`POST /api/v1/files`); pass its `id` as `file_id`. */
+export type UploadedFile = ReturnType<typeof batchFileToWire>;
+
+/** A webhook delivery of a batch (`GET /api/v1/batches/{id}/webhook-deliveries`). */
+export type WebhookDelivery = ReturnType<typeof deliveryToWire>;
+
+/** custom_ids grouped by request status (`GET /api/v1/batches/{id}/status-map`). */
+export interface StatusMap extends Record<ItemStatus, string[]> {
+  batch_id: string;
+  status: BatchStatus;
+  counts: Record<ItemStatus, number>;
+  limit: number;
+  offset: number;
+}
+
+/**
+ * An event of `GET /api/v1/batches/{id}/events` (Server-Sent Events): `snapshot` first,
+ * `progress` on change, `done` at the end; `data` is the batch.
+ */
+export interface BatchEvent {
+  id: string | null;
+  event: string;
+  data: unknown;
+}

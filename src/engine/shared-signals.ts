@@ -1,0 +1,141 @@
+import type { BatchTransition } from "../store/types.js";
+import { type BatchChange, LocalSignals, type Signals } from "./signals.js";
+
+/** A broadcast channel between processes (PostgreSQL LISTEN/NOTIFY in store/postgres/notifier.ts). */
+export interface Broadcast {
+  /** Largest message accepted, in bytes. */
+  readonly maxMessageBytes: number;
+  publish(message: string): Promise<void>;
+  subscribe(listener: (message: string) => void): () => void;
+  /** Messages sent while the channel was down are lost; listeners hear when it is back. */
+  onReconnect(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/** What goes over the wire: the sender, and work and/or batch changes. */
+interface Message {
+  o: string;
+  w?: 1;
+  b?: string[];
+  t?: BatchTransition[];
+}
+
+/** Events raised within this window are sent as one message. */
+const COALESCE_MS = 10;
+
+/**
+ * Signals shared by every process on one database: local listeners fire at once for local
+ * events (as with LocalSignals), and the events also go to the other processes over the
+ * broadcast channel, coalesced over a few milliseconds. A process ignores its own messages.
+ * After the channel reconnects, idle workers are woken, since a lost message may have been work.
+ */
+export class SharedSignals implements Signals {
+  private readonly local = new LocalSignals();
+  private readonly origin = crypto.randomUUID().slice(0, 12);
+  private pendingWork = false;
+  private readonly pendingBatchIds = new Set<string>();
+  private pendingTransitions: BatchTransition[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: (() => void)[];
+  private closed = false;
+
+  constructor(
+    private readonly broadcast: Broadcast,
+    private readonly onError: (err: Error) => void = () => {},
+  ) {
+    this.unsubscribe = [
+      broadcast.subscribe((m) => this.received(m)),
+      broadcast.onReconnect(() => this.local.notifyWork()),
+    ];
+  }
+
+  notifyWork(): void {
+    this.local.notifyWork();
+    this.pendingWork = true;
+    this.schedule();
+  }
+
+  onWork(listener: () => void): () => void {
+    return this.local.onWork(listener);
+  }
+
+  notifyBatchChanged(change: BatchChange): void {
+    if (change.batchIds.length === 0 && change.transitions.length === 0) return;
+    this.local.notifyBatchChanged(change);
+    for (const id of change.batchIds) this.pendingBatchIds.add(id);
+    this.pendingTransitions.push(...change.transitions);
+    this.schedule();
+  }
+
+  onBatchChanged(listener: (change: BatchChange) => void): () => void {
+    return this.local.onBatchChanged(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    for (const u of this.unsubscribe) u();
+    await this.broadcast.close();
+    await this.local.close();
+  }
+
+  private schedule(): void {
+    if (this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, COALESCE_MS);
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    const messages = this.split({
+      o: this.origin,
+      ...(this.pendingWork ? { w: 1 as const } : {}),
+      b: [...this.pendingBatchIds],
+      t: this.pendingTransitions,
+    });
+    this.pendingWork = false;
+    this.pendingBatchIds.clear();
+    this.pendingTransitions = [];
+    for (const m of messages) this.broadcast.publish(JSON.stringify(m)).catch((err) => this.onError(err));
+  }
+
+  /** Splits a message that would exceed the channel's size into several that do not. */
+  private split(m: Message): Message[] {
+    const b = m.b ?? [];
+    const t = m.t ?? [];
+    if (!m.w && b.length === 0 && t.length === 0) return [];
+    if (JSON.stringify(m).length <= this.broadcast.maxMessageBytes || (b.length + t.length <= 1 && !m.w)) {
+      return [m];
+    }
+    if (b.length + t.length <= 1)
+      return [
+        { o: m.o, w: 1 },
+        { o: m.o, b, t },
+      ];
+    const hb = Math.ceil(b.length / 2);
+    const ht = Math.ceil(t.length / 2);
+    return [
+      ...this.split({ o: m.o, ...(m.w ? { w: 1 as const } : {}), b: b.slice(0, hb), t: t.slice(0, ht) }),
+      ...this.split({ o: m.o, b: b.slice(hb), t: t.slice(ht) }),
+    ];
+  }
+
+  private received(payload: string): void {
+    let m: Message;
+    try {
+      m = JSON.parse(payload) as Message;
+    } catch {
+      return;
+    }
+    if (m.o === this.origin) return;
+    if (m.w) this.local.notifyWork();
+    const batchIds = m.b ?? [];
+    const transitions = m.t ?? [];
+    if (batchIds.length > 0 || transitions.length > 0)
+      this.local.notifyBatchChanged({ batchIds, transitions });
+  }
+}

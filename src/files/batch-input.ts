@@ -1,0 +1,255 @@
+/**
+ * Batch input files: CSV (header row required), JSON (a top-level array, or an object whose
+ * `requests` member is the array) and JSONL (one object per line), read as streams one record at
+ * a time, so a file of a million rows never sits in memory. Each record is mapped to the fields
+ * of a batch request (custom column names via `column_mapping`; `context.*` / `metadata.*`
+ * columns folded into objects) and checked on its own; the caller checks what needs the store.
+ */
+import { createInterface } from "node:readline";
+import { type Duplex, Readable } from "node:stream";
+import { parse as parseCsv } from "csv-parse";
+import { parser as jsonParser } from "stream-json";
+import pick from "stream-json/filters/pick.js";
+import streamArray from "stream-json/streamers/stream-array.js";
+
+export type InputFormat = "csv" | "json" | "jsonl";
+
+export const INPUT_FORMATS: readonly InputFormat[] = ["csv", "json", "jsonl"];
+
+/** The request fields a column can be mapped to (besides `context.<key>` and `metadata.<key>`). */
+export const MAPPABLE_FIELDS = [
+  "custom_id",
+  "message",
+  "agent_id",
+  "external_user_id",
+  "name",
+  "history_id",
+] as const;
+
+/** The whole file is unusable (not CSV/JSON, no header...): the create fails with a 400. */
+export class InputFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputFileError";
+  }
+}
+
+/** One record of an input file; `row` counts data records from 1 (a CSV header is not a row). */
+export type InputRecord = { row: number; record: Record<string, unknown> } | { row: number; error: string };
+
+/** The format a file's name, content type or first bytes say it has, or null. */
+export function detectInputFormat(fileName: string, contentType: string, head: Buffer): InputFormat | null {
+  const ext = fileName.toLowerCase().match(/\.(csv|jsonl|ndjson|json)$/)?.[1];
+  if (ext) return ext === "ndjson" ? "jsonl" : (ext as InputFormat);
+  const type = contentType.toLowerCase();
+  if (type.includes("csv")) return "csv";
+  if (type.includes("ndjson") || type.includes("jsonl")) return "jsonl";
+  const text = head
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart();
+  if (text.startsWith("[")) return "json";
+  if (text.startsWith("{")) {
+    // One object per line is JSONL; an object spanning lines (or holding `requests`) is JSON.
+    const firstLine = text.split("\n", 1)[0].trim();
+    if (/^\{\s*"requests"\s*:/.test(text) || !firstLine.endsWith("}")) return "json";
+    return "jsonl";
+  }
+  if (type.includes("json")) return "json";
+  return text.length > 0 ? "csv" : null;
+}
+
+/** Reads the records of an input file in order, one at a time. */
+export function readInputRecords(source: Readable, format: InputFormat): AsyncIterable<InputRecord> {
+  switch (format) {
+    case "csv":
+      return readCsv(source);
+    case "jsonl":
+      return readJsonl(source);
+    case "json":
+      return readJson(source);
+  }
+}
+
+async function* readCsv(source: Readable): AsyncIterable<InputRecord> {
+  const rows = source.pipe(
+    parseCsv({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true }),
+  );
+  source.on("error", (err) => rows.destroy(err));
+  let row = 0;
+  try {
+    for await (const record of rows) yield { row: ++row, record: record as Record<string, unknown> };
+  } catch (err) {
+    if (err instanceof InputFileError) throw err;
+    const e = err as Error & { lines?: number };
+    throw new InputFileError(`CSV parse error${e.lines ? ` on line ${e.lines}` : ""}: ${e.message}`);
+  }
+}
+
+async function* readJsonl(source: Readable): AsyncIterable<InputRecord> {
+  const lines = createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY });
+  let row = 0;
+  for await (const raw of lines) {
+    const line = row === 0 ? raw.replace(/^\uFEFF/, "") : raw;
+    if (line.trim() === "") continue;
+    row++;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      yield { row, error: `invalid JSON: ${(err as Error).message}` };
+      continue;
+    }
+    yield asRecord(row, value);
+  }
+}
+
+async function* readJson(source: Readable): AsyncIterable<InputRecord> {
+  // Peek at the first significant character: `[` is a bare array, `{` holds `requests`. One
+  // iterator throughout: leaving a for-await loop early would destroy the source.
+  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const peeked: Buffer[] = [];
+  let first = "";
+  while (first === "") {
+    const next = await chunks.next();
+    if (next.done) break;
+    peeked.push(next.value);
+    const text = Buffer.concat(peeked)
+      .toString("utf8")
+      .replace(/^\uFEFF/, "")
+      .trimStart();
+    if (text.length > 0) first = text[0];
+  }
+  if (first !== "[" && first !== "{") {
+    throw new InputFileError('a JSON input file must be an array of requests or {"requests": [...]}');
+  }
+  async function* replay() {
+    yield* peeked;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  }
+  const stages: Duplex[] =
+    first === "["
+      ? [jsonParser.asStream(), streamArray.asStream()]
+      : [jsonParser.asStream(), pick.asStream({ filter: "requests" }), streamArray.asStream()];
+  const last = stages[stages.length - 1];
+  let upstream: Readable = Readable.from(replay());
+  for (const stage of stages) {
+    // An error of any stage ends the last one, so the loop below sees it.
+    upstream.on("error", (err) => last.destroy(err));
+    upstream = upstream.pipe(stage);
+  }
+  const values = last as AsyncIterable<{ key: number; value: unknown }>;
+  let row = 0;
+  try {
+    for await (const { value } of values) yield asRecord(++row, value);
+  } catch (err) {
+    throw new InputFileError(`JSON parse error after row ${row}: ${(err as Error).message}`);
+  }
+}
+
+function asRecord(row: number, value: unknown): InputRecord {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { row, error: "a request must be a JSON object" };
+  }
+  return { row, record: value as Record<string, unknown> };
+}
+
+/** Which source column feeds each request field: `{custom_id: "ID", "context.topic": "Topic"}`. */
+export type ColumnMapping = Record<string, string>;
+
+/** The fields of one request, checked for what a row alone can tell. */
+export interface InputRequest {
+  customId: string;
+  message: string;
+  agentId: string | null;
+  externalUserId: string | null;
+  name: string | null;
+  historyId: number | null;
+  context: Record<string, unknown> | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/** Checks a mapping's targets; returns the first bad key, or null. */
+export function invalidMappingKey(mapping: ColumnMapping): string | null {
+  for (const key of Object.keys(mapping)) {
+    if ((MAPPABLE_FIELDS as readonly string[]).includes(key)) continue;
+    if (/^(context|metadata)\.[^.].*$/.test(key)) continue;
+    return key;
+  }
+  return null;
+}
+
+/** Empty CSV cells count as absent. */
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== "";
+}
+
+function text(v: unknown): string | null {
+  if (!present(v)) return null;
+  return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : null;
+}
+
+/**
+ * Maps a record to a request and checks it. Unmapped columns named like a request field are
+ * used as they are; `context.*` / `metadata.*` columns (and `context` / `metadata` objects in
+ * JSON) fold into objects; other columns are ignored.
+ */
+export function toInputRequest(
+  record: Record<string, unknown>,
+  mapping: ColumnMapping,
+): InputRequest | { error: string } {
+  const mappedSources = new Set(Object.values(mapping));
+  const field = (name: string): unknown => {
+    const source = mapping[name];
+    return source !== undefined ? record[source] : record[name];
+  };
+  const label = (name: string) =>
+    mapping[name] !== undefined ? `${name} (column "${mapping[name]}")` : name;
+
+  const customId = text(field("custom_id"));
+  if (customId === null) return { error: `${label("custom_id")} is required` };
+  if (customId.length > 256) return { error: `${label("custom_id")} is longer than 256 characters` };
+  const message = field("message");
+  if (!present(message)) return { error: `${label("message")} is required` };
+  if (typeof message !== "string") return { error: `${label("message")} must be a string` };
+  const out: InputRequest = {
+    customId,
+    message,
+    agentId: text(field("agent_id")),
+    externalUserId: text(field("external_user_id")),
+    name: text(field("name")),
+    historyId: null,
+    context: null,
+    metadata: null,
+  };
+  for (const key of ["external_user_id", "name"] as const) {
+    const v = key === "name" ? out.name : out.externalUserId;
+    if (v !== null && v.length > 256) return { error: `${label(key)} is longer than 256 characters` };
+  }
+  const history = field("history_id");
+  if (present(history)) {
+    const id = typeof history === "number" ? history : Number(String(history).trim());
+    if (!Number.isInteger(id) || id < 1)
+      return { error: `${label("history_id")} must be a positive integer` };
+    out.historyId = id;
+  }
+  for (const group of ["context", "metadata"] as const) {
+    const folded: Record<string, unknown> = {};
+    const own = record[group];
+    if (own !== null && typeof own === "object" && !Array.isArray(own) && !mappedSources.has(group)) {
+      Object.assign(folded, own);
+    }
+    for (const [column, value] of Object.entries(record)) {
+      if (column.startsWith(`${group}.`) && !mappedSources.has(column) && present(value)) {
+        folded[column.slice(group.length + 1)] = value;
+      }
+    }
+    for (const [target, source] of Object.entries(mapping)) {
+      if (target.startsWith(`${group}.`) && present(record[source])) {
+        folded[target.slice(group.length + 1)] = record[source];
+      }
+    }
+    if (Object.keys(folded).length > 0) out[group] = folded;
+  }
+  return out;
+}

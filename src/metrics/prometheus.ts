@@ -1,0 +1,133 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { EngineMetrics, UpstreamCallReport } from "../engine/metrics.js";
+import type { ItemStatus, Store } from "../store/types.js";
+
+/** What the engine of this process reports about itself (Engine.stats()), when it runs here. */
+export interface EngineGauges {
+  held: number;
+  running: number;
+  buffered: number;
+}
+
+const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "success", "failed"];
+
+/**
+ * The Prometheus registry of one process. Counts of items, batches and webhook deliveries are
+ * read from the store at scrape time, so every node of a PostgreSQL deployment reports the same
+ * totals and they always equal the batch counters. Upstream calls, 429s and retries are counted
+ * by this process's engine through the EngineMetrics hooks.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly engine: EngineMetrics;
+  private engineGauges: () => EngineGauges | null = () => null;
+
+  private readonly items = new Gauge({
+    name: "agentbatch_items",
+    help: "Batch items by status, over every batch (from the batch counters)",
+    labelNames: ["status"],
+    registers: [this.registry],
+  });
+  private readonly batches = new Gauge({
+    name: "agentbatch_batches",
+    help: "Batches by status",
+    labelNames: ["status"],
+    registers: [this.registry],
+  });
+  private readonly queueDepth = new Gauge({
+    name: "agentbatch_queue_depth",
+    help: "Pending items of in_progress batches (runnable now or after a retry delay)",
+    registers: [this.registry],
+  });
+  private readonly deliveries = new Gauge({
+    name: "agentbatch_webhook_deliveries",
+    help: "Webhook deliveries in the outbox by status (pending, delivered, failed)",
+    labelNames: ["status"],
+    registers: [this.registry],
+  });
+  private readonly deliveryAttempts = new Gauge({
+    name: "agentbatch_webhook_delivery_attempts",
+    help: "Attempts made on the webhook deliveries of each status",
+    labelNames: ["status"],
+    registers: [this.registry],
+  });
+  private readonly engineItems = new Gauge({
+    name: "agentbatch_engine_items",
+    help: "Items this process's engine holds: leased, in a model call, or awaiting group commit",
+    labelNames: ["state"],
+    registers: [this.registry],
+  });
+  private readonly upstreamSeconds = new Histogram({
+    name: "agentbatch_upstream_request_duration_seconds",
+    help: "Latency of model calls by upstream and outcome",
+    labelNames: ["provider", "model", "outcome"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 60, 120],
+    registers: [this.registry],
+  });
+  private readonly upstreamRequests = new Counter({
+    name: "agentbatch_upstream_requests_total",
+    help: "Model calls by upstream and outcome (success, retryable, failed)",
+    labelNames: ["provider", "model", "outcome"],
+    registers: [this.registry],
+  });
+  private readonly rateLimited = new Counter({
+    name: "agentbatch_upstream_rate_limited_total",
+    help: "Model calls the upstream answered 429 (rate limited)",
+    labelNames: ["provider", "model"],
+    registers: [this.registry],
+  });
+  private readonly retries = new Counter({
+    name: "agentbatch_item_retries_total",
+    help: "Items put back for another attempt after a retryable failure, by upstream and error code",
+    labelNames: ["provider", "model", "code"],
+    registers: [this.registry],
+  });
+
+  constructor(
+    private readonly store: Store,
+    options: { processMetrics?: boolean } = {},
+  ) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.engine = {
+      upstreamCall: (r: UpstreamCallReport) => {
+        const labels = { provider: r.provider, model: r.model, outcome: r.outcome };
+        this.upstreamSeconds.observe(labels, r.durationMs / 1000);
+        this.upstreamRequests.inc(labels);
+        if (r.rateLimited) this.rateLimited.inc({ provider: r.provider, model: r.model });
+      },
+      itemRetried: (provider, model, code) => this.retries.inc({ provider, model, code: String(code) }),
+    };
+  }
+
+  /** Reports the engine of this process (its held/running/buffered items) at every scrape. */
+  watchEngine(stats: () => EngineGauges | null): void {
+    this.engineGauges = stats;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition, with the store-derived gauges read now. */
+  async render(): Promise<string> {
+    const snap = await this.store.metricsSnapshot();
+    for (const status of ITEM_STATUSES) this.items.set({ status }, snap.items[status]);
+    this.batches.reset();
+    for (const [status, count] of Object.entries(snap.batches)) this.batches.set({ status }, count ?? 0);
+    this.queueDepth.set(snap.queueDepth);
+    this.deliveries.reset();
+    this.deliveryAttempts.reset();
+    for (const [status, d] of Object.entries(snap.webhookDeliveries)) {
+      this.deliveries.set({ status }, d?.deliveries ?? 0);
+      this.deliveryAttempts.set({ status }, d?.attempts ?? 0);
+    }
+    const engine = this.engineGauges();
+    this.engineItems.reset();
+    if (engine) {
+      this.engineItems.set({ state: "held" }, engine.held);
+      this.engineItems.set({ state: "running" }, engine.running);
+      this.engineItems.set({ state: "buffered" }, engine.buffered);
+    }
+    return this.registry.metrics();
+  }
+}

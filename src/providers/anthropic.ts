@@ -1,0 +1,361 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { Pool } from "undici";
+import type { ProviderConfig } from "../config/index.js";
+import { parseRetryAfterMs } from "./openai-compatible.js";
+import { abortedOutcome, outcomeForHttpError, retryable } from "./outcomes.js";
+import type {
+  ChatMessage,
+  DeltaListener,
+  ModelOutcome,
+  ModelProvider,
+  ModelRequest,
+  RateLimitHint,
+} from "./types.js";
+
+const DEFAULT_BASE_URL = "https://api.anthropic.com";
+const API_VERSION = "2023-06-01";
+/** Anthropic requires max_tokens; this is used when neither the agent nor the request sets it. */
+export const DEFAULT_MAX_TOKENS = 1024;
+const DEFAULT_CONNECTIONS = 256;
+const KEEP_ALIVE_MS = 30_000;
+const MAX_ERROR_CHARS = 500;
+
+type Block =
+  | { type: "text"; text: string }
+  | { type: "image"; source: { type: "base64"; media_type: string; data: string } };
+
+interface MessagePayload {
+  model?: string;
+  content?: Array<{ type?: string; text?: string }>;
+  stop_reason?: string | null;
+  usage?: { input_tokens?: number; output_tokens?: number };
+}
+
+type ResponseBody = AsyncIterable<Buffer> & {
+  text(): Promise<string>;
+  destroy(err?: Error): unknown;
+  readableEnded: boolean;
+};
+
+/** Anthropic's stop reasons in the OpenAI terms the engine stores. */
+const FINISH_REASONS: Record<string, string> = {
+  end_turn: "stop",
+  stop_sequence: "stop",
+  max_tokens: "length",
+  tool_use: "tool_calls",
+  refusal: "content_filter",
+  pause_turn: "stop",
+};
+
+/**
+ * Anthropic's Messages API (`POST {base}/v1/messages`) over one keep-alive undici pool: the
+ * system prompt goes top-level, images as base64 blocks, streaming as SSE text deltas, and the
+ * `anthropic-ratelimit-*` headers feed the engine's limiter.
+ */
+export class AnthropicProvider implements ModelProvider {
+  readonly name: string;
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+
+  constructor(name: string, cfg: ProviderConfig, defaults: { timeoutMs: number }) {
+    this.name = name;
+    this.timeoutMs = cfg.timeoutMs ?? defaults.timeoutMs;
+    const base = new URL(cfg.baseUrl ?? DEFAULT_BASE_URL);
+    const prefix = base.pathname.replace(/\/+$/, "");
+    // Accept a base URL with or without its /v1.
+    this.path = prefix.endsWith("/v1") ? `${prefix}/messages` : `${prefix}/v1/messages`;
+    this.headers = {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "anthropic-version": API_VERSION,
+    };
+    if (cfg.apiKey) this.headers["x-api-key"] = cfg.apiKey;
+    this.pool = new Pool(base.origin, {
+      connections: cfg.maxConcurrency ?? DEFAULT_CONNECTIONS,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+  }
+
+  async complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
+    if (signal.aborted) return abortedOutcome();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    const onAbort = () => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    let body: ResponseBody | undefined;
+    try {
+      const response = await this.pool.request({
+        method: "POST",
+        path: this.path,
+        headers: this.headers,
+        body: JSON.stringify(anthropicRequestBody(request, onDelta !== undefined)),
+        signal: controller.signal,
+      });
+      body = response.body as unknown as ResponseBody;
+      const rateLimit = parseAnthropicRateLimit(response.headers);
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        const message = `upstream ${response.statusCode}: ${errorMessage(await body.text())}`;
+        return outcomeForHttpError(response.statusCode, message, {
+          retryAfterMs: parseRetryAfterMs(response.headers),
+          rateLimit,
+        });
+      }
+      const type = response.headers["content-type"];
+      const isStream = onDelta !== undefined && String(type ?? "").includes("event-stream");
+      return isStream
+        ? await readStream(body, request, onDelta, rateLimit)
+        : readMessage(await body.text(), request, onDelta, rateLimit);
+    } catch (err) {
+      if (timedOut) return retryable(504, `upstream timed out after ${this.timeoutMs} ms`, false);
+      if (signal.aborted) return abortedOutcome();
+      const e = err as { code?: string; message?: string };
+      const timeout = e.code?.endsWith("_TIMEOUT") ?? false;
+      return retryable(
+        timeout ? 504 : 502,
+        `upstream connection error: ${truncate(e.message ?? String(err))}`,
+        false,
+      );
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      if (body && !body.readableEnded) body.destroy();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** The Messages API body: system messages joined into the top-level `system`, the rest as turns. */
+export function anthropicRequestBody(request: ModelRequest, stream: boolean): Record<string, unknown> {
+  const system: string[] = [];
+  const messages: { role: "user" | "assistant"; content: string | Block[] }[] = [];
+  for (const m of request.messages) {
+    if (m.role === "system") system.push(typeof m.content === "string" ? m.content : textOf(m));
+    else messages.push({ role: m.role, content: toBlocks(m.content) });
+  }
+  const body: Record<string, unknown> = {
+    model: request.model,
+    max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
+    messages,
+  };
+  if (system.length > 0) body.system = system.join("\n");
+  if (request.temperature !== undefined) body.temperature = Math.min(1, request.temperature);
+  if (request.topP !== undefined) body.top_p = request.topP;
+  if (request.stop !== undefined && request.stop.length > 0) body.stop_sequences = request.stop;
+  if (stream) body.stream = true;
+  return body;
+}
+
+function textOf(m: ChatMessage): string {
+  if (typeof m.content === "string") return m.content;
+  return m.content.map((p) => (p.type === "text" ? p.text : "")).join("\n");
+}
+
+function toBlocks(content: ChatMessage["content"]): string | Block[] {
+  if (typeof content === "string") return content;
+  return content.map((p) =>
+    p.type === "text"
+      ? { type: "text", text: p.text }
+      : { type: "image", source: { type: "base64", media_type: p.mediaType, data: p.dataBase64 } },
+  );
+}
+
+function readMessage(
+  raw: string,
+  request: ModelRequest,
+  onDelta: DeltaListener | undefined,
+  rateLimit: RateLimitHint | undefined,
+): ModelOutcome {
+  let payload: MessagePayload;
+  try {
+    payload = JSON.parse(raw) as MessagePayload;
+  } catch {
+    return retryable(502, `upstream sent invalid JSON: ${truncate(raw)}`, false, { rateLimit });
+  }
+  if (!Array.isArray(payload.content)) {
+    return retryable(502, `upstream sent no content: ${truncate(raw)}`, false, { rateLimit });
+  }
+  const text = payload.content.map((b) => (b.type === "text" ? (b.text ?? "") : "")).join("");
+  if (onDelta && text) onDelta(text);
+  return success(text, payload.model ?? request.model, payload.usage, payload.stop_reason, rateLimit);
+}
+
+/** Reads Anthropic's SSE events: text from content_block_delta, usage from message_start / message_delta. */
+async function readStream(
+  body: ResponseBody,
+  request: ModelRequest,
+  onDelta: DeltaListener,
+  rateLimit: RateLimitHint | undefined,
+): Promise<ModelOutcome> {
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let pending = "";
+  let data = "";
+  let model: string | undefined;
+  let inputTokens: number | undefined;
+  let outputTokens: number | undefined;
+  let stopReason: string | null | undefined;
+  let upstreamError: { type: string; message: string } | undefined;
+  let stopped = false;
+
+  const dispatch = (raw: string) => {
+    if (stopped || upstreamError) return;
+    let event: any;
+    try {
+      event = JSON.parse(raw);
+    } catch {
+      upstreamError = {
+        type: "invalid_event",
+        message: `upstream sent an invalid stream event: ${truncate(raw)}`,
+      };
+      return;
+    }
+    switch (event?.type) {
+      case "message_start":
+        model = event.message?.model ?? model;
+        inputTokens = event.message?.usage?.input_tokens ?? inputTokens;
+        outputTokens = event.message?.usage?.output_tokens ?? outputTokens;
+        break;
+      case "content_block_delta":
+        if (event.delta?.type === "text_delta" && typeof event.delta.text === "string" && event.delta.text) {
+          parts.push(event.delta.text);
+          onDelta(event.delta.text);
+        }
+        break;
+      case "message_delta":
+        stopReason = event.delta?.stop_reason ?? stopReason;
+        outputTokens = event.usage?.output_tokens ?? outputTokens;
+        if (typeof event.usage?.input_tokens === "number") inputTokens = event.usage.input_tokens;
+        break;
+      case "message_stop":
+        stopped = true;
+        break;
+      case "error":
+        upstreamError = {
+          type: event.error?.type ?? "api_error",
+          message: event.error?.message ?? "upstream stream error",
+        };
+        break;
+    }
+  };
+  const readLine = (line: string) => {
+    if (line === "") {
+      if (data) dispatch(data);
+      data = "";
+    } else if (line.startsWith("data:")) {
+      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+      data = data ? `${data}\n${value}` : value;
+    }
+  };
+  const consume = () => {
+    let start = 0;
+    for (let nl = pending.indexOf("\n"); nl !== -1; nl = pending.indexOf("\n", start)) {
+      const end = nl > start && pending.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      readLine(pending.slice(start, end));
+      start = nl + 1;
+    }
+    pending = pending.slice(start);
+  };
+  for await (const chunk of body) {
+    pending += decoder.decode(chunk, { stream: true });
+    consume();
+  }
+  pending += decoder.decode();
+  consume();
+  readLine(pending);
+  readLine("");
+
+  if (upstreamError) {
+    const message = `upstream stream error: ${upstreamError.type}: ${truncate(upstreamError.message)}`;
+    if (upstreamError.type === "rate_limit_error") return retryable(429, message, true, { rateLimit });
+    if (upstreamError.type === "invalid_request_error") return { kind: "failed", code: 400, message };
+    return retryable(502, message, false, { rateLimit });
+  }
+  if (!stopped) return retryable(502, "upstream stream ended early", false, { rateLimit });
+  return success(
+    parts.join(""),
+    model ?? request.model,
+    { input_tokens: inputTokens, output_tokens: outputTokens },
+    stopReason,
+    rateLimit,
+  );
+}
+
+function success(
+  text: string,
+  model: string,
+  usage: MessagePayload["usage"],
+  stopReason: string | null | undefined,
+  rateLimit: RateLimitHint | undefined,
+): ModelOutcome {
+  const outcome: ModelOutcome = {
+    kind: "success",
+    text,
+    model,
+    usage: { promptTokens: usage?.input_tokens ?? 0, completionTokens: usage?.output_tokens ?? 0 },
+    finishReason: FINISH_REASONS[stopReason ?? "end_turn"] ?? "stop",
+  };
+  if (rateLimit) outcome.rateLimit = rateLimit;
+  return outcome;
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function count(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const v = Number(value);
+  return Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+/** Milliseconds until an RFC 3339 reset time (`anthropic-ratelimit-*-reset`). */
+function untilMs(value: string | undefined, now: number): number | undefined {
+  if (!value) return undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Anthropic's `anthropic-ratelimit-{requests,tokens}-{remaining,reset}` headers. */
+export function parseAnthropicRateLimit(
+  headers: IncomingHttpHeaders,
+  now = Date.now(),
+): RateLimitHint | undefined {
+  const hint: RateLimitHint = {};
+  const remainingRequests = count(header(headers, "anthropic-ratelimit-requests-remaining"));
+  const remainingTokens = count(header(headers, "anthropic-ratelimit-tokens-remaining"));
+  const resetRequestsMs = untilMs(header(headers, "anthropic-ratelimit-requests-reset"), now);
+  const resetTokensMs = untilMs(header(headers, "anthropic-ratelimit-tokens-reset"), now);
+  if (remainingRequests !== undefined) hint.remainingRequests = remainingRequests;
+  if (remainingTokens !== undefined) hint.remainingTokens = remainingTokens;
+  if (resetRequestsMs !== undefined) hint.resetRequestsMs = resetRequestsMs;
+  if (resetTokensMs !== undefined) hint.resetTokensMs = resetTokensMs;
+  return Object.keys(hint).length > 0 ? hint : undefined;
+}
+
+/** Anthropic's `{type: "error", error: {type, message}}`, or the raw text. */
+function errorMessage(raw: string): string {
+  try {
+    const parsed = JSON.parse(raw) as { error?: { type?: string; message?: string } | string };
+    if (typeof parsed.error === "string") return truncate(parsed.error);
+    if (parsed.error?.message) return truncate(`${parsed.error.type ?? "error"}: ${parsed.error.message}`);
+  } catch {
+    // Not JSON: the raw text is the best explanation there is.
+  }
+  return truncate(raw.trim()) || "no error message";
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
+}

@@ -1,0 +1,75 @@
+/**
+ * Request schemas of the Chat API and the whitelist (validation and OpenAPI at once), apart
+ * from schemas.ts so that the chat surface is read in one place.
+ */
+import { Type } from "@sinclair/typebox";
+import { Nullable, PageQuery, StringEnum } from "./schemas.js";
+
+export const CHAT_ORDERS = ["-created_at", "created_at", "-updated_at", "updated_at"] as const;
+export const FEEDBACK_RATINGS = ["helpful", "improve"] as const;
+export const FILE_SCOPES = ["persistent", "ephemeral"] as const;
+
+export const ChatParams = Type.Object({ chatId: Type.Integer({ minimum: 1, description: "The chat id" }) });
+
+export const MessageParams = Type.Object({
+  chatId: Type.Integer({ minimum: 1 }),
+  messageId: Type.Integer({ minimum: 1 }),
+});
+
+export const FileParams = Type.Object({ uuid: Type.String({ minLength: 1, maxLength: 64 }) });
+
+const ExternalUserId = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  description: "Your end user's id; required for a workspace in whitelist mode",
+});
+
+export const CreateChatBody = Type.Object({
+  name: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+  agent_id: Type.String({ minLength: 1, description: "A published agent of the workspace" }),
+  external_user_id: Type.Optional(Nullable(ExternalUserId)),
+});
+
+export const RenameChatBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 256 }) });
+
+export const ListChatsQuery = Type.Composite([
+  PageQuery,
+  Type.Object({
+    order_by: StringEnum(CHAT_ORDERS, {
+      default: "-created_at",
+      description: "Sort order; - for newest first",
+    }),
+    agent_id: Type.Optional(Type.String({ minLength: 1 })),
+    external_user_id: Type.Optional(Type.String({ minLength: 1 })),
+  }),
+]);
+
+export const SendMessageBody = Type.Object({
+  message: Type.String({ minLength: 1, maxLength: 1_000_000, description: "The user's message" }),
+  agent_id: Type.Optional(
+    Nullable(Type.String({ minLength: 1, description: "Answer with this agent instead of the chat's" })),
+  ),
+  attached_file_uuids: Type.Optional(
+    Nullable(Type.Array(Type.String({ minLength: 1 }), { maxItems: 20, description: "From upload-file" })),
+  ),
+  stream: Type.Boolean({ default: true, description: "Server-Sent Events (true) or one JSON answer" }),
+});
+
+export const FeedbackBody = Type.Object({
+  rating: StringEnum(FEEDBACK_RATINGS),
+  comment: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
+  external_user_id: Type.Optional(Nullable(ExternalUserId)),
+});
+
+export const WhitelistSettingsBody = Type.Object({ enabled: Type.Boolean() });
+
+export const WhitelistUsersBody = Type.Object({
+  external_user_ids: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+    minItems: 1,
+    maxItems: 1000,
+  }),
+});
+
+export const WhitelistUserParams = Type.Object({
+  externalUserId: Type.String({ minLength: 1, maxLength: 256 }),
+});

@@ -1,0 +1,76 @@
+/**
+ * `GET /batches/{id}/results?format=json|jsonl|csv`: every result of a batch, streamed from the
+ * store in keyset pages of 1000 (`seq > last`), never the whole batch in memory.
+ */
+import type { FastifyReply } from "fastify";
+import { EXPORT_CONTENT_TYPES, type ExportFormat, exportStream } from "../files/batch-export.js";
+import type { Batch, ItemStatus, Store } from "../store/types.js";
+import { itemToWire } from "./wire.js";
+
+const PAGE = 1000;
+
+/** The CSV columns of an export, in order (documented in README.md; do not reorder). */
+export const RESULT_CSV_COLUMNS = [
+  "custom_id",
+  "status",
+  "response_content",
+  "error_code",
+  "error_message",
+  "prompt_tokens",
+  "completion_tokens",
+  "total_tokens",
+  "history_id",
+  "conversation_id",
+  "processed_at",
+  "attempts",
+  "agent_id",
+] as const;
+
+type WireResult = ReturnType<typeof itemToWire>;
+
+function csvRow(r: WireResult): unknown[] {
+  const u = r.response_usage;
+  return [
+    r.custom_id,
+    r.status,
+    r.response_content,
+    r.error_code,
+    r.error_message,
+    u?.total_prompt_tokens ?? null,
+    u?.total_completion_tokens ?? null,
+    u?.total_tokens ?? null,
+    r.history_id,
+    r.conversation_id,
+    r.processed_at,
+    r.attempts,
+    r.agent_id,
+  ];
+}
+
+async function* allResults(store: Store, batchId: string, status?: ItemStatus): AsyncIterable<WireResult> {
+  let after = -1;
+  for (;;) {
+    const page = await store.listItemsAfter(batchId, after, PAGE, status);
+    for (const item of page) yield itemToWire(item);
+    if (page.length < PAGE) return;
+    after = page[page.length - 1].seq;
+  }
+}
+
+export function sendResultsExport(
+  store: Store,
+  reply: FastifyReply,
+  batch: Batch,
+  format: ExportFormat,
+  status?: ItemStatus,
+) {
+  const body = exportStream(allResults(store, batch.id, status), format, {
+    columns: RESULT_CSV_COLUMNS,
+    row: csvRow,
+  });
+  return reply
+    .header("content-type", EXPORT_CONTENT_TYPES[format])
+    .header("content-disposition", `attachment; filename="batch-${batch.id}-results.${format}"`)
+    .header("cache-control", "no-store")
+    .send(body);
+}

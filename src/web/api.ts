@@ -1,0 +1,219 @@
+/**
+ * The dashboard's HTTP layer: the API key (localStorage), JSON calls in the API's envelope,
+ * file downloads and the live progress stream. Every call sends the key as `x-api-key`.
+ */
+
+const KEY_STORAGE = "agentbatch.apiKey";
+export const API = "/api/v1";
+
+export function getKey(): string | null {
+  return localStorage.getItem(KEY_STORAGE);
+}
+
+export function setKey(key: string): void {
+  localStorage.setItem(KEY_STORAGE, key.trim());
+}
+
+export function clearKey(): void {
+  localStorage.removeItem(KEY_STORAGE);
+  window.dispatchEvent(new Event("agentbatch:signed-out"));
+}
+
+/** Stores a key given as `#key=…` or `?key=…` and removes it from the address bar and history. */
+export function takeKeyFromUrl(): boolean {
+  const url = new URL(window.location.href);
+  const hash = new URLSearchParams(url.hash.replace(/^#/, ""));
+  const key = url.searchParams.get("key") ?? hash.get("key");
+  if (!key) return false;
+  setKey(key);
+  url.searchParams.delete("key");
+  hash.delete("key");
+  const rest = hash.toString();
+  window.history.replaceState(null, "", `${url.pathname}${url.search}${rest ? `#${rest}` : ""}`);
+  return true;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly errorCode: number | null,
+    readonly body: unknown = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface Pagination {
+  total_records: number;
+  current_page: number;
+  total_pages: number;
+  next_page: string | null;
+  prev_page: string | null;
+  limit: number;
+  offset: number;
+}
+
+export interface Envelope<T> {
+  data: T;
+  message: string;
+  error_code: number;
+  pagination?: Pagination;
+}
+
+function headers(extra: Record<string, string> = {}): Record<string, string> {
+  const key = getKey();
+  return { ...(key ? { "x-api-key": key } : {}), ...extra };
+}
+
+async function failure(res: Response): Promise<ApiError> {
+  const text = await res.text();
+  let body: any = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  const message = body?.message ?? (text.slice(0, 200) || res.statusText);
+  const err = new ApiError(message, res.status, body?.error_code ?? null, body);
+  // 10001: the key is missing or no longer valid; ask for another one.
+  if (err.errorCode === 10001 && (res.status === 400 || res.status === 401)) clearKey();
+  return err;
+}
+
+/** One API call; resolves to the whole envelope, rejects with ApiError carrying the API's message. */
+export async function call<T>(method: string, path: string, body?: unknown): Promise<Envelope<T>> {
+  const isForm = body instanceof FormData;
+  const res = await fetch(`${API}${path}`, {
+    method,
+    headers: headers(body === undefined || isForm ? {} : { "content-type": "application/json" }),
+    body: body === undefined ? undefined : isForm ? body : JSON.stringify(body),
+  });
+  if (!res.ok) throw await failure(res);
+  return (await res.json()) as Envelope<T>;
+}
+
+export const get = <T>(path: string) => call<T>("GET", path).then((e) => e.data);
+export const post = <T>(path: string, body?: unknown) => call<T>("POST", path, body).then((e) => e.data);
+export const patch = <T>(path: string, body: unknown) => call<T>("PATCH", path, body).then((e) => e.data);
+
+/** Fetches `path` with the key and saves the response as a file (a link cannot send headers). */
+export async function download(path: string, filename: string): Promise<void> {
+  const res = await fetch(`${API}${path}`, { headers: headers() });
+  if (!res.ok) throw await failure(res);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export interface StreamEvent {
+  event: string;
+  id: string | null;
+  data: unknown;
+}
+
+/**
+ * Reads a Server-Sent Events stream with fetch (EventSource cannot send the key header),
+ * reconnecting with Last-Event-ID until `signal` aborts or `shouldStop` says the stream is done.
+ * Rejects with ApiError when the route answers with an error (a 404: no live progress here).
+ */
+export async function subscribe(
+  path: string,
+  onEvent: (e: StreamEvent) => void,
+  signal: AbortSignal,
+  shouldStop: () => boolean = () => false,
+): Promise<void> {
+  let lastId: string | null = null;
+  let backoffMs = 500;
+  while (!signal.aborted && !shouldStop()) {
+    let res: Response;
+    try {
+      res = await fetch(`${API}${path}`, {
+        headers: headers({ accept: "text/event-stream", ...(lastId ? { "last-event-id": lastId } : {}) }),
+        signal,
+        cache: "no-store",
+      });
+    } catch {
+      // The connection failed (server restarting, network): retry with backoff.
+      if (signal.aborted) return;
+      await sleep(backoffMs, signal);
+      backoffMs = Math.min(backoffMs * 2, 10_000);
+      continue;
+    }
+    if (res.status === 204) return; // the stream has nothing more to say (the batch ended)
+    if (!res.ok || !res.body) throw await failure(res);
+    backoffMs = 500;
+    try {
+      for await (const e of parseSse(res.body)) {
+        if (e.id) lastId = e.id;
+        onEvent(e);
+        if (shouldStop()) break;
+      }
+    } catch {
+      if (signal.aborted) return;
+    }
+    if (!signal.aborted && !shouldStop()) await sleep(backoffMs, signal);
+  }
+}
+
+async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let cut = buffer.search(/\r?\n\r?\n/);
+      while (cut >= 0) {
+        const frame = buffer.slice(0, cut);
+        buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
+        const parsed = parseFrame(frame);
+        if (parsed) yield parsed;
+        cut = buffer.search(/\r?\n\r?\n/);
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function parseFrame(frame: string): StreamEvent | null {
+  let event = "message";
+  let id: string | null = null;
+  const data: string[] = [];
+  for (const line of frame.split(/\r?\n/)) {
+    if (!line || line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") event = value;
+    else if (field === "id") id = value;
+    else if (field === "data") data.push(value);
+  }
+  if (data.length === 0) return null;
+  const text = data.join("\n");
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* plain text data */
+  }
+  return { event, id, data: parsed };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,214 @@
+import { useEffect, useState } from "preact/hooks";
+import { call } from "../api";
+import { errorText, fmtTime } from "../format";
+import type { BatchResult, ItemStatus } from "../types";
+
+const PAGE = 50;
+/** Search runs in the browser over at most this many results (the API has no text search). */
+const SEARCH_LIMIT = 5000;
+
+async function loadPage(batchId: string, status: string, offset: number, limit: number) {
+  const q = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+  if (status) q.set("status", status);
+  const env = await call<BatchResult[]>("GET", `/batches/${batchId}/results?${q}`);
+  return { rows: env.data, total: env.pagination?.total_records ?? env.data.length };
+}
+
+async function search(batchId: string, status: string, text: string) {
+  const needle = text.toLowerCase();
+  const matches: BatchResult[] = [];
+  let scanned = 0;
+  let total = 0;
+  do {
+    const page = await loadPage(batchId, status, scanned, 1000);
+    total = page.total;
+    scanned += page.rows.length;
+    for (const r of page.rows) {
+      const hay = `${r.custom_id}\n${r.response_content ?? ""}\n${r.error_message ?? ""}`.toLowerCase();
+      if (hay.includes(needle)) matches.push(r);
+    }
+    if (page.rows.length === 0) break;
+  } while (scanned < total && scanned < SEARCH_LIMIT);
+  return { rows: matches, total: matches.length, scanned, capped: scanned < total };
+}
+
+/** The batch's results: status filter, search by custom_id or text, pages, and each row's details. */
+export function ResultsTable(props: { batchId: string; version: number; focus: string | null }) {
+  const [status, setStatus] = useState<"" | ItemStatus>("");
+  const [text, setText] = useState("");
+  const [offset, setOffset] = useState(0);
+  const [data, setData] = useState<{ rows: BatchResult[]; total: number; note?: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [expanded, setExpanded] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (props.focus) {
+      setText(props.focus);
+      setStatus("");
+      setExpanded(props.focus);
+    }
+  }, [props.focus]);
+
+  useEffect(() => {
+    let stale = false;
+    const needle = text.trim();
+    const load = () =>
+      needle
+        ? search(props.batchId, status, needle).then((r) => ({
+            rows: r.rows.slice(0, 200),
+            total: r.total,
+            note: `${r.total} match${r.total === 1 ? "" : "es"} in ${r.scanned} results${r.capped ? " (search covers the first 5,000)" : ""}`,
+          }))
+        : loadPage(props.batchId, status, offset, PAGE);
+    // Typing waits for a pause before searching; paging and live refreshes load at once.
+    const timer = setTimeout(
+      () =>
+        load()
+          .then((d) => {
+            if (stale) return;
+            setData(d);
+            setError(null);
+          })
+          .catch((err) => !stale && setError(errorText(err))),
+      needle ? 250 : 0,
+    );
+    return () => {
+      stale = true;
+      clearTimeout(timer);
+    };
+  }, [props.batchId, props.version, status, text, offset]);
+
+  const total = data?.total ?? 0;
+  return (
+    <div class="results">
+      <div class="toolbar">
+        <label>
+          Status{" "}
+          <select
+            data-testid="results-status"
+            value={status}
+            onChange={(e) => {
+              setStatus((e.target as HTMLSelectElement).value as ItemStatus | "");
+              setOffset(0);
+            }}
+          >
+            <option value="">all</option>
+            <option value="pending">pending</option>
+            <option value="processing">processing</option>
+            <option value="success">success</option>
+            <option value="failed">failed</option>
+          </select>
+        </label>
+        <input
+          type="search"
+          placeholder="Search custom_id or text"
+          data-testid="results-search"
+          value={text}
+          onInput={(e) => {
+            setText((e.target as HTMLInputElement).value);
+            setOffset(0);
+          }}
+        />
+        <span class="muted">
+          {data?.note ?? (data ? `${offset + 1}–${Math.min(offset + PAGE, total)} of ${total}` : "")}
+        </span>
+        {!text.trim() && (
+          <span class="pager">
+            <button
+              type="button"
+              disabled={offset === 0}
+              onClick={() => setOffset(Math.max(0, offset - PAGE))}
+            >
+              ‹ Prev
+            </button>
+            <button type="button" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>
+              Next ›
+            </button>
+          </span>
+        )}
+      </div>
+      {error && <p class="error">{error}</p>}
+      <table class="table" data-testid="results-table">
+        <thead>
+          <tr>
+            <th>custom_id</th>
+            <th>status</th>
+            <th>response / error</th>
+            <th>attempts</th>
+            <th>processed</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data?.rows.map((r) => (
+            <ResultRow
+              key={r.custom_id}
+              r={r}
+              open={expanded === r.custom_id}
+              toggle={() => setExpanded(expanded === r.custom_id ? null : r.custom_id)}
+            />
+          ))}
+          {data && data.rows.length === 0 && (
+            <tr>
+              <td colSpan={5} class="muted">
+                No results.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function ResultRow(props: { r: BatchResult; open: boolean; toggle: () => void }) {
+  const { r } = props;
+  const summary =
+    r.status === "failed"
+      ? `${r.error_code ?? ""} ${r.error_message ?? ""}`.trim()
+      : (r.response_content ?? "").slice(0, 140);
+  return (
+    <>
+      <tr class={`row i-${r.status}${props.open ? " open" : ""}`} onClick={props.toggle}>
+        <td class="mono">{r.custom_id}</td>
+        <td>
+          <i class={`dot i-${r.status}`} /> {r.status}
+        </td>
+        <td class={r.status === "failed" ? "err-text" : ""}>{summary}</td>
+        <td>{r.attempts ?? "—"}</td>
+        <td>{fmtTime(r.processed_at)}</td>
+      </tr>
+      {props.open && (
+        <tr class="details">
+          <td colSpan={5}>
+            {r.status === "failed" && (
+              <p class="error">
+                Error {r.error_code}: {r.error_message}
+              </p>
+            )}
+            {r.response_content && <pre>{r.response_content}</pre>}
+            <dl>
+              {r.history_id !== null && (
+                <>
+                  <dt>chat</dt>
+                  <dd>{r.history_id}</dd>
+                </>
+              )}
+              {r.agent_id && (
+                <>
+                  <dt>agent</dt>
+                  <dd class="mono">{r.agent_id}</dd>
+                </>
+              )}
+              {r.response_usage && (
+                <>
+                  <dt>usage</dt>
+                  <dd class="mono">{JSON.stringify(r.response_usage)}</dd>
+                </>
+              )}
+            </dl>
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}

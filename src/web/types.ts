@@ -1,0 +1,76 @@
+/** The wire shapes the dashboard reads (src/server/wire.ts); extensions it tolerates are optional. */
+
+export type BatchStatus =
+  | "validating"
+  | "in_progress"
+  | "paused"
+  | "completed"
+  | "failed"
+  | "cancelling"
+  | "cancelled";
+
+export type ItemStatus = "pending" | "processing" | "success" | "failed";
+
+export const FINAL_STATUSES: BatchStatus[] = ["completed", "failed", "cancelled"];
+
+export interface ValidationError {
+  row: number;
+  error: string;
+}
+
+export interface Batch {
+  id: string;
+  status: BatchStatus;
+  agent_id: string;
+  total_requests: number;
+  completed_requests: number;
+  failed_requests: number;
+  created_at: string | null;
+  completed_at: string | null;
+  cancelled_at: string | null;
+  name: string | null;
+  metadata: Record<string, unknown> | null;
+  pending_requests: number;
+  processing_requests: number;
+  progress: number;
+  started_at: string | null;
+  paused_at: string | null;
+  expires_at: string | null;
+  error_message: string | null;
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  total_cost?: number;
+  validation_errors?: ValidationError[] | null;
+  input_file_id?: string | null;
+  file_id?: string | null;
+}
+
+export interface BatchResult {
+  custom_id: string;
+  status: ItemStatus;
+  response_content: string | null;
+  response_usage: Record<string, unknown> | null;
+  error_code: number | null;
+  error_message: string | null;
+  history_id: number | null;
+  processed_at: string | null;
+  attempts?: number;
+  agent_id?: string | null;
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  description: string | null;
+  publish_state: "draft" | "published";
+  published_version: number | null;
+  published_at: string | null;
+  model: string;
+  system_prompt: string | null;
+  temperature: number | null;
+  max_tokens: number | null;
+  settings: Record<string, unknown>;
+  created_at: string | null;
+  updated_at: string | null;
+}
+
+export const isFinal = (s: BatchStatus) => FINAL_STATUSES.includes(s);

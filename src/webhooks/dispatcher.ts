@@ -1,0 +1,264 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { rootCertificates } from "node:tls";
+import type { Logger } from "pino";
+import { Agent, request } from "undici";
+import type { WebhookConfig } from "../config/index.js";
+import type { Signals } from "../engine/signals.js";
+import type { DeliveryAttemptResult, Store, WebhookDelivery } from "../store/types.js";
+import { checkTargetUrl, guardedLookup, TargetRefusedError } from "./guard.js";
+import { nextAttemptAt } from "./retry-policy.js";
+import { deliveryHeaders } from "./signing.js";
+
+export interface DispatcherDeps {
+  store: Store;
+  signals: Signals;
+  config: WebhookConfig;
+  logger: Logger;
+}
+
+export interface DispatcherStats {
+  inFlight: number;
+  delivered: number;
+  retried: number;
+  failed: number;
+}
+
+/** Most deliveries taken in one claim. */
+const CLAIM_GROUP = 50;
+/** Shortest pause between two looks at the outbox. */
+const MIN_SLEEP_MS = 20;
+/** Most bytes of a failed response's body kept in `last_error`. */
+const MAX_BODY_SNIPPET = 300;
+
+interface Sending {
+  attempt: number;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * The delivery worker of one process: claims due outbox rows in groups (leased, so several
+ * workers never send one row at once), POSTs each signed body through the guard with a timeout,
+ * and records the result: 2xx delivered; anything else retried with backoff until the retry
+ * window is spent; a target the guard refuses failed at once. It sleeps until a batch changes,
+ * the next retry is due, or the slow poll; all its state is in the outbox, so it resumes after a
+ * restart.
+ */
+export class WebhookDispatcher {
+  readonly owner = `${hostname()}:${process.pid}:webhooks:${crypto.randomUUID().slice(0, 8)}`;
+  private readonly agent: Agent;
+  private readonly sending = new Map<string, Sending>();
+  private readonly counts = { delivered: 0, retried: 0, failed: 0 };
+  private running = false;
+  private stopping = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private wake: (() => void) | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    const { config } = deps;
+    // Extra CAs are added to the system roots (setting `ca` alone would replace them).
+    const ca = config.caFile ? [...rootCertificates, readFileSync(config.caFile, "utf8")] : undefined;
+    this.agent = new Agent({
+      connect: { lookup: guardedLookup(config), ...(ca ? { ca } : {}) },
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.timeoutMs,
+    });
+  }
+
+  stats(): DispatcherStats {
+    return { inFlight: this.sending.size, ...this.counts };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    // Events are written with the batch changes; a change is the moment to look.
+    this.unsubscribe = this.deps.signals.onBatchChanged(() => this.poke());
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming, lets sends finish for up to `graceMs`, and hands the rest back due at once. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.poke();
+    await this.loopDone;
+    const deadline = Date.now() + graceMs;
+    while (this.sending.size > 0 && Date.now() < deadline) await Promise.race([...this.all(), delay(50)]);
+    this.stopping = true;
+    for (const s of this.sending.values()) s.abort.abort();
+    await Promise.all(this.all());
+    await this.agent.close();
+  }
+
+  private all(): Promise<void>[] {
+    return [...this.sending.values()].map((s) => s.done);
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private async loop(): Promise<void> {
+    const { concurrency, pollIntervalMs, timeoutMs } = this.deps.config;
+    // A claim outlives any attempt; a sender that dies leaves its rows due again after it.
+    const leaseMs = timeoutMs + 30_000;
+    while (this.running) {
+      let sleepMs = pollIntervalMs;
+      try {
+        const want = Math.min(concurrency - this.sending.size, CLAIM_GROUP);
+        // With every slot busy, a finished send wakes the loop. Otherwise a cheap read of the
+        // due index comes first: most batch changes queue no event, and need no write.
+        let next = want > 0 ? await this.deps.store.webhooks.nextDueAt() : null;
+        if (next !== null && next <= Date.now()) {
+          const claimed = await this.deps.store.webhooks.claimDue(this.owner, want, leaseMs, Date.now());
+          for (const d of claimed) this.begin(d);
+          if (claimed.length === want) continue;
+          next = await this.deps.store.webhooks.nextDueAt();
+        }
+        if (next !== null) sleepMs = Math.min(pollIntervalMs, Math.max(MIN_SLEEP_MS, next - Date.now()));
+      } catch (err) {
+        this.deps.logger.error({ err }, "claiming webhook deliveries failed");
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          this.wake = null;
+          resolve();
+        }, sleepMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      // Coalesces a burst of wake-ups (every group commit signals) into one look.
+      await delay(MIN_SLEEP_MS);
+    }
+  }
+
+  private begin(d: WebhookDelivery): void {
+    const abort = new AbortController();
+    const sending: Sending = { attempt: d.attempts, abort, done: Promise.resolve() };
+    sending.done = this.deliver(d, abort.signal)
+      .catch((err) => this.deps.logger.error({ err, delivery_id: d.id }, "webhook delivery crashed"))
+      .finally(() => {
+        this.sending.delete(d.id);
+        this.poke();
+      });
+    this.sending.set(d.id, sending);
+  }
+
+  private async deliver(d: WebhookDelivery, stop: AbortSignal): Promise<void> {
+    const outcome = await this.attempt(d, stop);
+    const { store, logger, config } = this.deps;
+    const now = Date.now();
+    if (outcome === "aborted") {
+      await store.webhooks.release(this.owner, [{ id: d.id, attempt: d.attempts }], now);
+      return;
+    }
+    let result: DeliveryAttemptResult;
+    if (outcome.ok) {
+      result = { kind: "delivered", statusCode: outcome.statusCode as number };
+      this.counts.delivered++;
+    } else if (outcome.final) {
+      result = { kind: "failed", statusCode: outcome.statusCode, error: outcome.error };
+    } else {
+      const at = nextAttemptAt(d.attempts, now, d.retrySince, config);
+      result =
+        at === null
+          ? {
+              kind: "failed",
+              statusCode: outcome.statusCode,
+              error: `gave up after ${d.attempts} attempts: ${outcome.error}`,
+            }
+          : { kind: "retry", nextAttemptAt: at, statusCode: outcome.statusCode, error: outcome.error };
+    }
+    if (result.kind === "retry") this.counts.retried++;
+    if (result.kind === "failed") {
+      this.counts.failed++;
+      logger.warn(
+        { delivery_id: d.id, batch_id: d.batchId, event: d.event, error: result.error },
+        "webhook delivery failed",
+      );
+    }
+    const stored = await store.webhooks.recordAttempt(d.id, this.owner, d.attempts, result, now);
+    if (!stored)
+      logger.info({ delivery_id: d.id }, "webhook attempt result discarded (redelivered meanwhile)");
+  }
+
+  /** One POST. Never throws: the result says whether to retry. */
+  private async attempt(
+    d: WebhookDelivery,
+    stop: AbortSignal,
+  ): Promise<{ ok: boolean; final: boolean; statusCode: number | null; error: string } | "aborted"> {
+    const { config } = this.deps;
+    try {
+      checkTargetUrl(d.url, config);
+      const res = await request(d.url, {
+        method: "POST",
+        headers: deliveryHeaders(d, Date.now()),
+        body: d.payload,
+        dispatcher: this.agent,
+        signal: AbortSignal.any([stop, AbortSignal.timeout(config.timeoutMs)]),
+      });
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        await res.body.dump();
+        return { ok: true, final: false, statusCode: res.statusCode, error: "" };
+      }
+      const snippet = await readSnippet(res.body);
+      return {
+        ok: false,
+        final: false,
+        statusCode: res.statusCode,
+        error: `HTTP ${res.statusCode}${snippet ? `: ${snippet}` : ""}`,
+      };
+    } catch (err) {
+      if (this.stopping && stop.aborted) return "aborted";
+      if (err instanceof TargetRefusedError)
+        return { ok: false, final: true, statusCode: null, error: err.message };
+      return { ok: false, final: false, statusCode: null, error: describeError(err, config.timeoutMs) };
+    }
+  }
+}
+
+async function readSnippet(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= MAX_BODY_SNIPPET) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString("utf8").slice(0, MAX_BODY_SNIPPET).trim();
+}
+
+function describeError(err: unknown, timeoutMs: number): string {
+  const e = err as {
+    name?: string;
+    code?: string;
+    message?: string;
+    cause?: { code?: string; message?: string };
+  };
+  if (
+    e.name === "TimeoutError" ||
+    e.code === "UND_ERR_HEADERS_TIMEOUT" ||
+    e.code === "UND_ERR_BODY_TIMEOUT"
+  ) {
+    return `timed out after ${timeoutMs} ms`;
+  }
+  const code = e.code ?? e.cause?.code;
+  const message = e.message ?? String(err);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

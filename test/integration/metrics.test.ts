@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publishedAgent, startTestServer, type TestServer, waitForBatch } from "../helpers/server.js";
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text exposition format (0.0.4), checking every line's syntax. */
+function parsePrometheus(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const samples: Sample[] = [];
+  const types = new Map<string, string>();
+  const sampleLine = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+-?\d+)?$/;
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("# HELP ")) continue;
+    if (line.startsWith("# TYPE ")) {
+      const [, , name, type] = line.split(" ");
+      expect(["counter", "gauge", "histogram", "summary", "untyped"]).toContain(type);
+      types.set(name, type);
+      continue;
+    }
+    const m = sampleLine.exec(line);
+    expect(m, `not a Prometheus sample line: ${line}`).not.toBeNull();
+    const labels: Record<string, string> = {};
+    for (const l of (m?.[3] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]] = l[2];
+    const value = Number(m?.[4] === "+Inf" ? Infinity : m?.[4] === "-Inf" ? -Infinity : m?.[4]);
+    expect(Number.isNaN(value) && m?.[4] !== "NaN", `bad value in: ${line}`).toBe(false);
+    samples.push({ name: m?.[1] as string, labels, value });
+  }
+  return { samples, types };
+}
+
+const value = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
+  samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
+
+describe("/metrics", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer((c) => {
+      c.engine.maxAttempts = 2;
+      c.engine.retryBaseMs = 10;
+      c.engine.retryMaxMs = 20;
+    });
+  });
+  afterAll(async () => t.close());
+
+  it("parses as Prometheus text and its item counts equal the batch counters", async () => {
+    const ok = await publishedAgent(t);
+    const limited = await publishedAgent(t, { settings: { error_rate: 1, fail_status: 429 } });
+    const slow = await publishedAgent(t, { settings: { latency_ms: 5000 } });
+    const requests = (n: number, p: string) =>
+      Array.from({ length: n }, (_, i) => ({ custom_id: `${p}${i}`, message: `m${i}` }));
+    const a = await t.api("POST", "/api/v1/batches", { agent_id: ok, requests: requests(30, "a") });
+    const b = await t.api("POST", "/api/v1/batches", { agent_id: limited, requests: requests(4, "b") });
+    const other = await t.newWorkspaceKey("metrics-other");
+    const otherAgent = await publishedAgent(t, {}, other);
+    const c = await t.api(
+      "POST",
+      "/api/v1/batches",
+      { agent_id: otherAgent, requests: requests(5, "c") },
+      other,
+    );
+    await waitForBatch(t, a.body.data.id);
+    await waitForBatch(t, b.body.data.id);
+    await waitForBatch(t, c.body.data.id, other);
+    // A paused batch keeps its items pending: items, but not queue depth.
+    const d = await t.api("POST", "/api/v1/batches", { agent_id: slow, requests: requests(3, "d") });
+    await t.api("POST", `/api/v1/batches/${d.body.data.id}/pause`);
+
+    const res = await fetch(`${t.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const { samples, types } = parsePrometheus(await res.text());
+    expect(types.get("agentbatch_items")).toBe("gauge");
+    expect(types.get("agentbatch_upstream_request_duration_seconds")).toBe("histogram");
+
+    // The batch counters of every batch of both workspaces, as the API shows them.
+    const batches = [
+      ...(await t.api("GET", "/api/v1/batches?limit=1000")).body.data,
+      ...(await t.api("GET", "/api/v1/batches?limit=1000", undefined, other)).body.data,
+    ];
+    const sum = (f: string) => batches.reduce((s: number, x: any) => s + x[f], 0);
+    expect(value(samples, "agentbatch_items", { status: "success" })).toBe(sum("completed_requests"));
+    expect(value(samples, "agentbatch_items", { status: "failed" })).toBe(sum("failed_requests"));
+    expect(
+      value(samples, "agentbatch_items", { status: "pending" }) +
+        value(samples, "agentbatch_items", { status: "processing" }),
+    ).toBe(sum("pending_requests") + sum("processing_requests"));
+    expect(value(samples, "agentbatch_items")).toBe(sum("total_requests"));
+    expect(value(samples, "agentbatch_items", { status: "success" })).toBe(35);
+    expect(value(samples, "agentbatch_items", { status: "failed" })).toBe(4);
+    expect(value(samples, "agentbatch_batches", { status: "completed" })).toBe(3);
+
+    // Engine counters: every model call timed per provider; the 429s and their retries counted.
+    const calls = value(samples, "agentbatch_upstream_request_duration_seconds_count", {
+      provider: "simulated",
+    });
+    expect(calls).toBeGreaterThanOrEqual(35 + 8);
+    expect(
+      value(samples, "agentbatch_upstream_requests_total", { provider: "simulated", outcome: "success" }),
+    ).toBe(35);
+    expect(value(samples, "agentbatch_upstream_rate_limited_total", { provider: "simulated" })).toBe(8);
+    expect(value(samples, "agentbatch_item_retries_total", { provider: "simulated", code: "429" })).toBe(4);
+    // The paused batch's pending items are not runnable, and every other batch is done.
+    expect(value(samples, "agentbatch_queue_depth")).toBe(0);
+    expect(samples.some((s) => s.name === "process_cpu_user_seconds_total")).toBe(true);
+  });
+});

@@ -1,0 +1,39 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const dir = join(import.meta.dirname, "../../dist/client");
+
+/** Every module specifier a built file imports (static, dynamic, re-export). */
+function specifiers(code: string): string[] {
+  const out: string[] = [];
+  for (const re of [
+    /\bfrom\s*["']([^"']+)["']/g,
+    /\bimport\s*\(\s*["']([^"']+)["']/g,
+    /\bimport\s+["']([^"']+)["']/g,
+  ]) {
+    for (const m of code.matchAll(re)) out.push(m[1]);
+  }
+  return out;
+}
+
+describe("the built client (dist/client)", () => {
+  it("imports nothing outside dist/client: no node: modules, no packages, no server code", () => {
+    expect(existsSync(join(dir, "index.js")), "dist/client is missing: run `npm run build` first").toBe(true);
+    const files = readdirSync(dir).filter((f) => f.endsWith(".js"));
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) {
+      for (const spec of specifiers(readFileSync(join(dir, f), "utf8"))) {
+        expect(spec, `${f} imports ${spec}`).toMatch(/^\.\/[a-z0-9-]+\.js$/);
+        expect(existsSync(join(dir, spec)), `${f} imports ${spec}, which is not in dist/client`).toBe(true);
+      }
+    }
+  });
+
+  it("loads by its package name and works without the server's modules", async () => {
+    const mod = await import("agentbatch/client");
+    expect(typeof mod.AgentbatchClient).toBe("function");
+    expect(typeof mod.verifyWebhook).toBe("function");
+    expect(new mod.AgentbatchError("x", 404, 10003)).toBeInstanceOf(Error);
+  });
+});
