@@ -6,7 +6,10 @@ import { registerClientCommands } from "./client-commands.js";
 // The server side (Fastify, the store, the engine) is imported only by the commands that run it,
 // so that the client commands (submit, status, results...) start in a fraction of the time.
 const serverSide = () => import("../service.js");
-const storeSide = async () => ({ ...(await import("../store/index.js")), ...(await import("../server/auth.js")) });
+const storeSide = async () => ({
+  ...(await import("../store/index.js")),
+  ...(await import("../server/auth.js")),
+});
 
 function int(value: string): number {
   const n = Number(value);

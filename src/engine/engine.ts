@@ -42,6 +42,8 @@ interface HeldItem {
   abort: AbortController;
   /** True once the model call started (an unstarted item can be handed back untouched). */
   started: boolean;
+  /** True once its outcome is buffered for commit: it no longer takes a concurrency slot. */
+  done: boolean;
 }
 
 export interface EngineStats {
@@ -63,6 +65,8 @@ export interface EngineStats {
 export class Engine {
   readonly owner = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
   private readonly held = new Map<number, HeldItem>();
+  /** Held items whose outcome waits in the completer; they keep their lease but not a slot. */
+  private doneCount = 0;
   private readonly limiters: LimiterRegistry;
   private readonly completer: Completer;
   private readonly versions = new Map<string, Promise<AgentVersion | undefined>>();
@@ -150,6 +154,7 @@ export class Engine {
     if (left.length > 0) {
       await this.deps.store.releaseItems(this.owner, left);
       this.held.clear();
+      this.doneCount = 0;
     }
     this.limiters.close();
     if (this.sharesLimits) {
@@ -172,7 +177,7 @@ export class Engine {
     // Know the share of the limits before the first call.
     if (this.sharesLimits) await this.heartbeat();
     while (this.running) {
-      const free = concurrency - this.held.size;
+      const free = concurrency - this.busy;
       let claimed = 0;
       if (free > 0) {
         try {
@@ -200,7 +205,7 @@ export class Engine {
       // Either way yield to the event loop first: with an instant model (the simulator) every
       // step resolves as a microtask, and without a macrotask turn HTTP requests would starve.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (claimed > 0 && claimed === Math.min(free, claimBatchSize) && this.held.size < concurrency) continue;
+      if (claimed > 0 && claimed === Math.min(free, claimBatchSize) && this.busy < concurrency) continue;
       // A poke during the claim (a commit freed slots, work arrived) must not wait for the poll.
       if (this.pokedWhileBusy) {
         this.pokedWhileBusy = false;
@@ -219,8 +224,21 @@ export class Engine {
     }
   }
 
+  /** Items that take a concurrency slot: claimed and not yet finished. */
+  private get busy(): number {
+    return this.held.size - this.doneCount;
+  }
+
+  /** Forgets a held item (committed, lease lost, or handed back). */
+  private drop(itemId: number): void {
+    const h = this.held.get(itemId);
+    if (!h) return;
+    if (h.done) this.doneCount--;
+    this.held.delete(itemId);
+  }
+
   private begin(item: ClaimedItem): void {
-    const held: HeldItem = { item, abort: new AbortController(), started: false };
+    const held: HeldItem = { item, abort: new AbortController(), started: false, done: false };
     this.held.set(item.id, held);
     this.run(held).catch((err) => {
       this.deps.logger.error(
@@ -377,6 +395,14 @@ export class Engine {
   ): void {
     if (held.abort.signal.aborted && !this.running && outcome.kind !== "success") return; // handed back on stop
     const { item } = held;
+    // The slot frees now, not at the group commit: the next item need not wait for the flush.
+    if (!held.done && this.held.get(item.id) === held) {
+      held.done = true;
+      this.doneCount++;
+      // Wake the claimer once a worthwhile group of slots is free, not for every single one.
+      const { concurrency } = this.deps.config;
+      if (concurrency - this.busy >= Math.max(1, Math.floor(concurrency / 4))) this.poke();
+    }
     this.completer.add({
       ...outcome,
       itemId: item.id,
@@ -387,7 +413,7 @@ export class Engine {
   }
 
   private committed(outcomes: ItemOutcome[], report: CommitReport): void {
-    for (const o of outcomes) this.held.delete(o.itemId);
+    for (const o of outcomes) this.drop(o.itemId);
     this.counts.committed += report.applied;
     this.counts.discarded += report.discarded;
     if (report.discarded > 0) {
@@ -433,7 +459,7 @@ export class Engine {
           "lease lost",
         );
         h.abort.abort();
-        this.held.delete(id);
+        this.drop(id);
       }
     } catch (err) {
       this.deps.logger.error({ err }, "renewing leases failed");
@@ -463,7 +489,7 @@ export class Engine {
     if (unstarted.length === 0) return;
     for (const h of unstarted) {
       h.abort.abort();
-      this.held.delete(h.item.id);
+      this.drop(h.item.id);
     }
     const items = unstarted.map((h) => ({ itemId: h.item.id, attempt: h.item.attempt }));
     this.deps.store.releaseItems(this.owner, items).then(
