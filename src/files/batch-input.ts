@@ -229,7 +229,7 @@ export function toInputRequest(
   const history = field("history_id");
   if (present(history)) {
     const id = typeof history === "number" ? history : Number(String(history).trim());
-    if (!Number.isInteger(id) || id < 1)
+    if (!Number.isSafeInteger(id) || id < 1)
       return { error: `${label("history_id")} must be a positive integer` };
     out.historyId = id;
   }

@@ -21,7 +21,7 @@ import { anthropicBatchApi } from "./batch-apis/anthropic-routes.js";
 import { openAIBatchApi } from "./batch-apis/openai-routes.js";
 import type { AppContext } from "./context.js";
 import { registerDashboard, sendDashboardFallback } from "./dashboard.js";
-import { ApiError, ErrorCodes, missingKey } from "./errors.js";
+import { ApiError, ErrorCodes, isMalformedUpload, missingKey } from "./errors.js";
 import { agentRoutes } from "./routes/agents.js";
 import { batchControlRoutes } from "./routes/batch-control.js";
 import { batchFileRoutes } from "./routes/batch-files.js";
@@ -108,6 +108,8 @@ function errorHandler(err: FastifyError, request: FastifyRequest, reply: Fastify
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return send(415, ErrorCodes.BAD_REQUEST, "Unsupported Content-Type; send application/json");
   }
+  if (isMalformedUpload(err))
+    return send(400, ErrorCodes.BAD_REQUEST, `Malformed multipart body: ${err.message}`);
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return send(err.statusCode, ErrorCodes.BAD_REQUEST, err.message);
   }
@@ -119,11 +121,10 @@ function errorHandler(err: FastifyError, request: FastifyRequest, reply: Fastify
  * `?api_key=` for the progress streams only (a browser's WebSocket and EventSource cannot send
  * headers); every other route takes the key from a header, so keys stay out of URLs.
  */
+const STREAM_ROUTES = new Set(["/api/v1/batches/:id/events", "/api/v1/batches/:id/ws"]);
+
 function streamQueryKey(request: FastifyRequest): string | undefined {
-  const streaming =
-    request.headers.upgrade?.toLowerCase() === "websocket" ||
-    (request.headers.accept ?? "").includes("text/event-stream");
-  if (!streaming) return undefined;
+  if (!STREAM_ROUTES.has(request.routeOptions.url ?? "")) return undefined;
   const key = (request.query as Record<string, unknown> | undefined)?.api_key;
   return typeof key === "string" && key.length > 0 ? key : undefined;
 }

@@ -107,7 +107,8 @@ export async function submitBatch(
     case "existing":
       return replay(result.batch, result.sameRequest, result.by);
     case "id_taken":
-      throw conflict(`id: a batch with id ${batch.id} already exists; choose another id`);
+      // Batch ids are global; the message must not tell one workspace what ids another uses.
+      throw conflict(`id: "${batch.id}" cannot be used; choose another id`);
     case "empty":
       throw badRequest(`file_id: file ${input.file_id} has no data rows`);
   }

@@ -9,11 +9,13 @@ export const CHAT_ORDERS = ["-created_at", "created_at", "-updated_at", "updated
 export const FEEDBACK_RATINGS = ["helpful", "improve"] as const;
 export const FILE_SCOPES = ["persistent", "ephemeral"] as const;
 
-export const ChatParams = Type.Object({ chatId: Type.Integer({ minimum: 1, description: "The chat id" }) });
+export const ChatParams = Type.Object({
+  chatId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "The chat id" }),
+});
 
 export const MessageParams = Type.Object({
-  chatId: Type.Integer({ minimum: 1 }),
-  messageId: Type.Integer({ minimum: 1 }),
+  chatId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+  messageId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
 });
 
 export const FileParams = Type.Object({ uuid: Type.String({ minLength: 1, maxLength: 64 }) });

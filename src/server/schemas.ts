@@ -45,7 +45,12 @@ export const RequestWebhookBody = Type.Object({
 
 export const PageQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: "Results per page (max 1000)" }),
-  offset: Type.Integer({ minimum: 0, default: 0, description: "Number of results to skip" }),
+  offset: Type.Integer({
+    minimum: 0,
+    maximum: 2_147_483_647,
+    default: 0,
+    description: "Number of results to skip",
+  }),
 });
 
 export const IdParams = Type.Object({ id: Type.String({ description: "The resource id" }) });
@@ -61,7 +66,9 @@ export const BatchRequestItem = Type.Object({
   external_user_id: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
   name: Type.Optional(Nullable(Type.String({ maxLength: 256, description: "Name for the created chat" }))),
   attached_file_uuids: Type.Optional(Nullable(Type.Array(Type.String(), { maxItems: 20 }))),
-  history_id: Type.Optional(Nullable(Type.Integer({ minimum: 1, description: "Chat to continue" }))),
+  history_id: Type.Optional(
+    Nullable(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Chat to continue" })),
+  ),
   webhook: Type.Optional(Nullable(RequestWebhookBody)),
 });
 

@@ -870,6 +870,12 @@ export class SqlStore implements Store {
         [batchId],
       );
       if (moved === 0) return { kind: "conflict" as const, batch: toBatch(row) };
+      // An OpenAI-shaped batch gets its output and error files written again when it finishes anew.
+      await tx.run(
+        `UPDATE api_batches SET output_file_id = NULL, error_file_id = NULL, finalize_owner = NULL,
+           finalize_started_at = NULL, finalized_at = NULL WHERE batch_id = ? AND shape = 'openai'`,
+        [batchId],
+      );
       const batch = await tx.get(
         `UPDATE batches SET status = 'in_progress', failed = failed - ?, pending = pending + ?,
            completed_at = NULL, cancelled_at = NULL, paused_at = NULL, error_message = NULL,
@@ -1062,10 +1068,21 @@ export class SqlStore implements Store {
    * webhook event of that status in the same transaction.
    */
   private async settle(tx: SqlExecutor, batchId: string, now: number): Promise<BatchTransition | null> {
-    const b = (await tx.get("SELECT workspace_id, status, pending, processing FROM batches WHERE id = ?", [
-      batchId,
-    ])) as Row;
+    const read = async () =>
+      (await tx.get("SELECT workspace_id, status, pending, processing FROM batches WHERE id = ?", [
+        batchId,
+      ])) as Row;
+    let b = await read();
     const from = b.status as BatchStatus;
+    if (from === "cancelling" && n(b.pending) > 0) {
+      // On PostgreSQL a commit that read the batch as in_progress (unlocked) can return an item to
+      // pending while a cancel commits; by now this transaction holds the batch row and sees the
+      // cancel, so such an item fails here like every other pending item of a cancelled batch.
+      const deltas = new Deltas();
+      await this.failPending(tx, batchId, 499, CANCELLED_MESSAGE, now, deltas);
+      await deltas.write(tx);
+      b = await read();
+    }
     if ((from === "in_progress" || from === "paused") && n(b.pending) === 0 && n(b.processing) === 0) {
       await tx.run("UPDATE batches SET status = 'completed', completed_at = ? WHERE id = ?", [now, batchId]);
       await enqueueBatchEvent(tx, batchId, now);

@@ -8,6 +8,7 @@ import type { App } from "../app.js";
 import { keyFromHeaders } from "../auth.js";
 import type { AppContext } from "../context.js";
 import { baseUrl } from "../envelope.js";
+import { isMalformedUpload } from "../errors.js";
 import {
   ANTHROPIC_BATCH_AGENT,
   MAX_ANTHROPIC_REQUESTS,
@@ -51,6 +52,8 @@ function anthropicErrorHandler(err: FastifyError, request: FastifyRequest, reply
     );
   }
   if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return send(413, "request_too_large", err.message);
+  if (isMalformedUpload(err))
+    return send(400, "invalid_request_error", `Malformed multipart body: ${err.message}`);
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return send(err.statusCode, "invalid_request_error", err.message);
   }
@@ -121,7 +124,9 @@ export async function anthropicBatchApi(app: App, ctx: AppContext): Promise<void
     "/messages/batches",
     {
       schema: { tags, summary: "Create a Message Batch", body: CreateBody },
-      bodyLimit: config.maxUploadBytes,
+      // The JSON body is parsed whole (Anthropic's shape has no file upload), so it is capped
+      // well below the upload limit: parsed objects take several times the raw size in memory.
+      bodyLimit: Math.min(config.maxUploadBytes, 64 * 1024 * 1024),
     },
     async (request) => {
       const ws = request.workspace;

@@ -7,6 +7,7 @@ import type { FileRecord, Workspace } from "../../store/types.js";
 import type { App } from "../app.js";
 import { keyFromHeaders } from "../auth.js";
 import type { AppContext } from "../context.js";
+import { isMalformedUpload } from "../errors.js";
 import { routeModel } from "./model-routing.js";
 import {
   CHAT_COMPLETIONS_ENDPOINT,
@@ -64,6 +65,9 @@ function openAIErrorHandler(err: FastifyError, request: FastifyRequest, reply: F
         ? `Missing required parameter: '${param}'.`
         : `Invalid '${param}': ${first.message}.`;
     return send(400, message, "invalid_request_error", param || null, null);
+  }
+  if (isMalformedUpload(err)) {
+    return send(400, `Malformed multipart body: ${err.message}`, "invalid_request_error", "file", null);
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return send(err.statusCode, err.message, "invalid_request_error", null, null);
