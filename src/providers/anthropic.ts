@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { Pool } from "undici";
 import type { ProviderConfig } from "../config/index.js";
+import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
 import { parseRetryAfterMs } from "./openai-compatible.js";
-import { abortedOutcome, outcomeForHttpError, retryable } from "./outcomes.js";
+import { outcomeForHttpError, retryable } from "./outcomes.js";
 import type {
   ChatMessage,
   DeltaListener,
@@ -16,9 +16,6 @@ const DEFAULT_BASE_URL = "https://api.anthropic.com";
 const API_VERSION = "2023-06-01";
 /** Anthropic requires max_tokens; this is used when neither the agent nor the request sets it. */
 export const DEFAULT_MAX_TOKENS = 1024;
-const DEFAULT_CONNECTIONS = 256;
-const KEEP_ALIVE_MS = 30_000;
-const MAX_ERROR_CHARS = 500;
 
 type Block =
   | { type: "text"; text: string }
@@ -30,12 +27,6 @@ interface MessagePayload {
   stop_reason?: string | null;
   usage?: { input_tokens?: number; output_tokens?: number };
 }
-
-type ResponseBody = AsyncIterable<Buffer> & {
-  text(): Promise<string>;
-  destroy(err?: Error): unknown;
-  readableEnded: boolean;
-};
 
 /** Anthropic's stop reasons in the OpenAI terms the engine stores. */
 const FINISH_REASONS: Record<string, string> = {
@@ -54,14 +45,12 @@ const FINISH_REASONS: Record<string, string> = {
  */
 export class AnthropicProvider implements ModelProvider {
   readonly name: string;
-  private readonly pool: Pool;
+  private readonly upstream: HttpUpstream;
   private readonly path: string;
   private readonly headers: Record<string, string>;
-  private readonly timeoutMs: number;
 
   constructor(name: string, cfg: ProviderConfig, defaults: { timeoutMs: number }) {
     this.name = name;
-    this.timeoutMs = cfg.timeoutMs ?? defaults.timeoutMs;
     const base = new URL(cfg.baseUrl ?? DEFAULT_BASE_URL);
     const prefix = base.pathname.replace(/\/+$/, "");
     // Accept a base URL with or without its /v1.
@@ -72,66 +61,31 @@ export class AnthropicProvider implements ModelProvider {
       "anthropic-version": API_VERSION,
     };
     if (cfg.apiKey) this.headers["x-api-key"] = cfg.apiKey;
-    this.pool = new Pool(base.origin, {
-      connections: cfg.maxConcurrency ?? DEFAULT_CONNECTIONS,
-      keepAliveTimeout: KEEP_ALIVE_MS,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+    this.upstream = new HttpUpstream(base.origin, cfg.timeoutMs ?? defaults.timeoutMs, cfg.maxConcurrency);
   }
 
-  async complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
-    if (signal.aborted) return abortedOutcome();
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.timeoutMs);
-    const onAbort = () => controller.abort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    let body: ResponseBody | undefined;
-    try {
-      const response = await this.pool.request({
-        method: "POST",
-        path: this.path,
-        headers: this.headers,
-        body: JSON.stringify(anthropicRequestBody(request, onDelta !== undefined)),
-        signal: controller.signal,
-      });
-      body = response.body as unknown as ResponseBody;
+  complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
+    const body = anthropicRequestBody(request, onDelta !== undefined);
+    return this.upstream.post(this.path, this.headers, body, signal, async (response) => {
       const rateLimit = parseAnthropicRateLimit(response.headers);
       if (response.statusCode < 200 || response.statusCode >= 300) {
-        const message = `upstream ${response.statusCode}: ${errorMessage(await body.text())}`;
+        const message = `upstream ${response.statusCode}: ${errorMessage(await response.body.text())}`;
         return outcomeForHttpError(response.statusCode, message, {
           retryAfterMs: parseRetryAfterMs(response.headers),
           rateLimit,
         });
       }
-      const type = response.headers["content-type"];
-      const isStream = onDelta !== undefined && String(type ?? "").includes("event-stream");
+      const isStream =
+        onDelta !== undefined &&
+        String(header(response.headers, "content-type") ?? "").includes("event-stream");
       return isStream
-        ? await readStream(body, request, onDelta, rateLimit)
-        : readMessage(await body.text(), request, onDelta, rateLimit);
-    } catch (err) {
-      if (timedOut) return retryable(504, `upstream timed out after ${this.timeoutMs} ms`, false);
-      if (signal.aborted) return abortedOutcome();
-      const e = err as { code?: string; message?: string };
-      const timeout = e.code?.endsWith("_TIMEOUT") ?? false;
-      return retryable(
-        timeout ? 504 : 502,
-        `upstream connection error: ${truncate(e.message ?? String(err))}`,
-        false,
-      );
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      if (body && !body.readableEnded) body.destroy();
-    }
+        ? await readStream(response.body, request, onDelta, rateLimit)
+        : readMessage(await response.body.text(), request, onDelta, rateLimit);
+    });
   }
 
   close(): Promise<void> {
-    return this.pool.close();
+    return this.upstream.close();
   }
 }
 
@@ -309,11 +263,6 @@ function success(
   return outcome;
 }
 
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
 function count(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === "") return undefined;
   const v = Number(value);
@@ -354,8 +303,4 @@ function errorMessage(raw: string): string {
     // Not JSON: the raw text is the best explanation there is.
   }
   return truncate(raw.trim()) || "no error message";
-}
-
-function truncate(text: string): string {
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
 }

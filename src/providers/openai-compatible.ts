@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { Pool } from "undici";
 import type { ProviderConfig } from "../config/index.js";
-import { abortedOutcome, outcomeForHttpError, retryable } from "./outcomes.js";
+import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
+import { outcomeForHttpError, retryable } from "./outcomes.js";
 import { contentText, countTokens } from "./simulator.js";
 import type {
   ChatMessage,
@@ -15,10 +15,7 @@ import type {
 
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
 /** Enough sockets for the engine's default concurrency without queueing inside undici. */
-const DEFAULT_CONNECTIONS = 256;
-const KEEP_ALIVE_MS = 30_000;
 /** Upstream error text kept in an item's error message. */
-const MAX_ERROR_CHARS = 500;
 
 type OpenAIContent =
   | string
@@ -41,88 +38,50 @@ interface ChunkPayload {
   error?: unknown;
 }
 
-type ResponseBody = AsyncIterable<Buffer> & {
-  text(): Promise<string>;
-  destroy(err?: Error): unknown;
-  readableEnded: boolean;
-};
-
 /**
  * Any server speaking OpenAI's chat completions API (OpenAI, vLLM, Ollama, llama.cpp, the mock).
- * Uses one keep-alive undici pool per provider: at thousands of calls a second, fetch's
- * per-request overhead and connection churn would dominate.
  */
 export class OpenAICompatibleProvider implements ModelProvider {
   readonly name: string;
-  private readonly pool: Pool;
+  private readonly upstream: HttpUpstream;
   private readonly path: string;
   private readonly headers: Record<string, string>;
-  private readonly timeoutMs: number;
 
   constructor(name: string, cfg: ProviderConfig, defaults: { timeoutMs: number }) {
     this.name = name;
-    this.timeoutMs = cfg.timeoutMs ?? defaults.timeoutMs;
     const base = new URL(cfg.baseUrl ?? DEFAULT_BASE_URL);
     this.path = `${base.pathname.replace(/\/+$/, "")}/chat/completions`;
     this.headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
     if (cfg.apiKey) this.headers.authorization = `Bearer ${cfg.apiKey}`;
-    this.pool = new Pool(base.origin, {
-      connections: cfg.maxConcurrency ?? DEFAULT_CONNECTIONS,
-      keepAliveTimeout: KEEP_ALIVE_MS,
-      // Our own timer bounds the whole call; these only stop undici's 300 s defaults from
-      // outliving a longer configured timeout.
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+    this.upstream = new HttpUpstream(base.origin, cfg.timeoutMs ?? defaults.timeoutMs, cfg.maxConcurrency);
   }
 
-  async complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
-    if (signal.aborted) return abortedOutcome();
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.timeoutMs);
-    const onAbort = () => controller.abort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    let body: ResponseBody | undefined;
-    try {
-      const response = await this.pool.request({
-        method: "POST",
-        path: this.path,
-        headers: this.headers,
-        body: JSON.stringify(requestBody(request, onDelta !== undefined)),
-        signal: controller.signal,
-      });
-      body = response.body as unknown as ResponseBody;
-      const rateLimit = parseRateLimitHint(response.headers);
-      if (response.statusCode < 200 || response.statusCode >= 300) {
-        const message = `upstream ${response.statusCode}: ${errorMessage(await body.text())}`;
-        return outcomeForHttpError(response.statusCode, message, {
-          retryAfterMs: parseRetryAfterMs(response.headers),
-          rateLimit,
-        });
-      }
-      const isStream =
-        onDelta !== undefined && header(response.headers, "content-type")?.includes("event-stream");
-      return isStream
-        ? await readStream(body, request, onDelta, rateLimit)
-        : readCompletion(await body.text(), request, onDelta, rateLimit);
-    } catch (err) {
-      if (timedOut) return retryable(504, `upstream timed out after ${this.timeoutMs} ms`, false);
-      if (signal.aborted) return abortedOutcome();
-      return connectionErrorOutcome(err);
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      // An unread body would hold its connection; destroying a finished one is harmless.
-      if (body && !body.readableEnded) body.destroy();
-    }
+  complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
+    return this.upstream.post(
+      this.path,
+      this.headers,
+      requestBody(request, onDelta !== undefined),
+      signal,
+      async (response) => {
+        const rateLimit = parseRateLimitHint(response.headers);
+        if (response.statusCode < 200 || response.statusCode >= 300) {
+          const message = `upstream ${response.statusCode}: ${errorMessage(await response.body.text())}`;
+          return outcomeForHttpError(response.statusCode, message, {
+            retryAfterMs: parseRetryAfterMs(response.headers),
+            rateLimit,
+          });
+        }
+        const isStream =
+          onDelta !== undefined && header(response.headers, "content-type")?.includes("event-stream");
+        return isStream
+          ? await readStream(response.body, request, onDelta, rateLimit)
+          : readCompletion(await response.body.text(), request, onDelta, rateLimit);
+      },
+    );
   }
 
   close(): Promise<void> {
-    return this.pool.close();
+    return this.upstream.close();
   }
 }
 
@@ -289,17 +248,6 @@ function usageOrEstimate(usage: CompletionPayload["usage"], request: ModelReques
   return { promptTokens, completionTokens: countTokens(text) };
 }
 
-const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
-
-function connectionErrorOutcome(err: unknown): ModelOutcome {
-  const error = err as { code?: string; message?: string };
-  const detail = error.message ?? String(err);
-  if (error.code && TIMEOUT_CODES.has(error.code)) {
-    return retryable(504, `upstream timed out: ${detail}`, false);
-  }
-  return retryable(502, `upstream connection error: ${truncate(detail)}`, false);
-}
-
 /** The upstream's own explanation: OpenAI's `{error: {message}}`, other shapes, or raw text. */
 function errorMessage(raw: string): string {
   try {
@@ -315,15 +263,6 @@ function errorMessage(raw: string): string {
     // Not JSON: the raw text is the best explanation there is.
   }
   return truncate(raw.trim()) || "no error message";
-}
-
-function truncate(text: string): string {
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
-}
-
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** `retry-after-ms` when sent (more precise), else `retry-after` in seconds or as an HTTP date. */

@@ -28,8 +28,8 @@ export async function registerDashboard(app: FastifyInstance): Promise<void> {
     wildcard: false,
     index: ["index.html"],
     cacheControl: false,
-    setHeaders: (reply, path) => {
-      reply.header(
+    setHeaders: (res, path) => {
+      res.setHeader(
         "cache-control",
         path.includes("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
       );

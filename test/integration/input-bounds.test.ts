@@ -24,7 +24,11 @@ describe("bad input gets a 4xx, and keys stay out of URLs", () => {
     for (const path of ["/api/v1/files", "/api/v1/chats/upload-file", "/v1/files"]) {
       const res = await fetch(`${t.url}${path}`, {
         method: "POST",
-        headers: { "x-api-key": t.key, authorization: `Bearer ${t.key}`, "content-type": "multipart/form-data" },
+        headers: {
+          "x-api-key": t.key,
+          authorization: `Bearer ${t.key}`,
+          "content-type": "multipart/form-data",
+        },
         body: "not really multipart",
       });
       expect(res.status, path).toBe(400);
@@ -32,7 +36,9 @@ describe("bad input gets a 4xx, and keys stay out of URLs", () => {
   });
 
   it("accepts ?api_key= only on the progress streams", async () => {
-    const res = await fetch(`${t.url}/api/v1/batches?api_key=${t.key}`, { headers: { accept: "text/event-stream" } });
+    const res = await fetch(`${t.url}/api/v1/batches?api_key=${t.key}`, {
+      headers: { accept: "text/event-stream" },
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error_code: number }).error_code).toBe(10001);
   });

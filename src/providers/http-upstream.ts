@@ -1,0 +1,108 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { Pool } from "undici";
+import { abortedOutcome, retryable } from "./outcomes.js";
+import type { ModelOutcome } from "./types.js";
+
+const DEFAULT_CONNECTIONS = 256;
+const KEEP_ALIVE_MS = 30_000;
+const MAX_ERROR_CHARS = 500;
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
+
+export type ResponseBody = AsyncIterable<Buffer> & {
+  text(): Promise<string>;
+  destroy(err?: Error): unknown;
+  readableEnded: boolean;
+};
+
+export interface UpstreamResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: ResponseBody;
+}
+
+/**
+ * One HTTP upstream of a model provider: a keep-alive undici pool (at thousands of calls a
+ * second, fetch's per-request overhead and connection churn would dominate) and the part of a
+ * call every provider shares: the call timeout, the caller's abort, connection errors turned
+ * into retryable outcomes, and the response body always released.
+ */
+export class HttpUpstream {
+  private readonly pool: Pool;
+
+  constructor(
+    origin: string,
+    readonly timeoutMs: number,
+    connections = DEFAULT_CONNECTIONS,
+  ) {
+    this.pool = new Pool(origin, {
+      connections,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      // Our own timer bounds the whole call; these only stop undici's 300 s defaults from
+      // outliving a longer configured timeout.
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+  }
+
+  /** POSTs `body` as JSON; `read` turns the response (any status) into the outcome. */
+  async post(
+    path: string,
+    headers: Record<string, string>,
+    body: unknown,
+    signal: AbortSignal,
+    read: (response: UpstreamResponse) => Promise<ModelOutcome> | ModelOutcome,
+  ): Promise<ModelOutcome> {
+    if (signal.aborted) return abortedOutcome();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.timeoutMs);
+    const onAbort = () => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    let responseBody: ResponseBody | undefined;
+    try {
+      const response = await this.pool.request({
+        method: "POST",
+        path,
+        headers,
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+      responseBody = response.body as unknown as ResponseBody;
+      return await read({ statusCode: response.statusCode, headers: response.headers, body: responseBody });
+    } catch (err) {
+      if (timedOut) return retryable(504, `upstream timed out after ${this.timeoutMs} ms`, false);
+      if (signal.aborted) return abortedOutcome();
+      return connectionErrorOutcome(err);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      // An unread body would hold its connection; destroying a finished one is harmless.
+      if (responseBody && !responseBody.readableEnded) responseBody.destroy();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+function connectionErrorOutcome(err: unknown): ModelOutcome {
+  const error = err as { code?: string; message?: string };
+  const detail = error.message ?? String(err);
+  if (error.code && TIMEOUT_CODES.has(error.code)) {
+    return retryable(504, `upstream timed out: ${truncate(detail)}`, false);
+  }
+  return retryable(502, `upstream connection error: ${truncate(detail)}`, false);
+}
+
+export function truncate(text: string): string {
+  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
+}
+
+export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
