@@ -4,122 +4,52 @@
  * request must have exactly one result, every one a success, and the counters must agree.
  * Needs `npm run build` first (`npm test` does it).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../src/server/auth.js";
+import {
+  type CliProcess,
+  callApi,
+  freePort,
+  killHard,
+  mainJs,
+  startCli,
+  waitForHttp,
+} from "../helpers/processes.js";
 import { waitFor } from "../helpers/server.js";
-
-const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "..");
-const mainJs = join(repoRoot, "dist", "cli", "main.js");
 
 const TOTAL = 1000;
 /** Cycles of kill + restart while the batch runs, and how many results each waits for first. */
 const KILL_AFTER = [150, 500];
 
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      if (address === null || typeof address === "string") return reject(new Error("no port"));
-      srv.close(() => resolvePort(address.port));
-    });
-  });
-}
-
-interface Server {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-}
-
 describe("crash recovery of the built server", () => {
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-crash-"));
   const key = generateApiKey();
-  const servers: Server[] = [];
+  const servers: CliProcess[] = [];
   let port = 0;
   let base = "";
-
-  /** Kills the whole process group of a server. */
-  const kill = async (s: Server) => {
-    if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-    try {
-      process.kill(-(s.child.pid as number), "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-    await s.exited;
-  };
+  const kill = killHard;
 
   afterAll(async () => {
     for (const s of servers) await kill(s);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const start = async (): Promise<Server> => {
-    const child = spawn(
-      process.execPath,
-      [
-        mainJs,
-        "serve",
-        "--port",
-        String(port),
-        "--host",
-        "127.0.0.1",
-        "--db",
-        `sqlite:${join(dir, "db.sqlite")}`,
-      ],
-      {
-        cwd: dir,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          AGENTBATCH_API_KEY: key,
-          AGENTBATCH_LEASE_MS: "1500",
-          AGENTBATCH_CONCURRENCY: "16",
-          AGENTBATCH_LOG_LEVEL: "warn",
-        },
-      },
+  const start = async (): Promise<CliProcess> => {
+    const server = startCli(
+      ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", `sqlite:${join(dir, "db.sqlite")}`],
+      { AGENTBATCH_API_KEY: key, AGENTBATCH_LEASE_MS: "1500", AGENTBATCH_CONCURRENCY: "16" },
+      dir,
     );
-    const output: string[] = [];
-    child.stdout?.on("data", (d) => output.push(String(d)));
-    child.stderr?.on("data", (d) => output.push(String(d)));
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-    const server = { child, output, exited };
     servers.push(server);
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${output.join("")}`);
-        try {
-          return (await fetch(`${base}/healthz`)).ok;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 50, what: "the server to answer /healthz" },
-    );
+    await waitForHttp(server, `${base}/healthz`, 30_000);
     return server;
   };
 
-  const api = async (method: string, path: string, body?: unknown): Promise<any> => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json: any = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const api = (method: string, path: string, body?: unknown): Promise<any> =>
+    callApi(base, key, method, path, body);
 
   it("loses and duplicates nothing across SIGKILLs and restarts", async () => {
     expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);

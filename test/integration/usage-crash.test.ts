@@ -5,52 +5,33 @@
  * sum over its items' `response_usage` (priced by the default price table).
  * Needs `npm run build` first (`npm test` does it).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../src/server/auth.js";
 import { isPostgresUrl } from "../../src/store/index.js";
 import { dropSchema } from "../../src/store/postgres/admin.js";
+import {
+  type CliProcess,
+  callApi,
+  freePort,
+  killHard,
+  mainJs,
+  startCli,
+  waitForHttp,
+} from "../helpers/processes.js";
 import { testDbUrl, waitFor } from "../helpers/server.js";
 
-const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "..");
-const mainJs = join(repoRoot, "dist", "cli", "main.js");
 const TOTAL = 200;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      if (address === null || typeof address === "string") return reject(new Error("no port"));
-      srv.close(() => resolvePort(address.port));
-    });
-  });
-}
 
 describe("usage totals across a crash", () => {
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-usage-"));
   const db = testDbUrl(dir);
   const key = generateApiKey();
-  const children: ChildProcess[] = [];
+  const children: CliProcess[] = [];
   let base = "";
-
-  const kill = async (child: ChildProcess) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    try {
-      process.kill(-(child.pid as number), "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-    await exited;
-  };
+  const kill = killHard;
 
   afterAll(async () => {
     for (const c of children) await kill(c);
@@ -58,51 +39,19 @@ describe("usage totals across a crash", () => {
     if (isPostgresUrl(db)) await dropSchema(db);
   });
 
-  const start = async (port: number): Promise<ChildProcess> => {
-    const child = spawn(
-      process.execPath,
-      [mainJs, "serve", "--port", String(port), "--host", "127.0.0.1", "--db", db],
-      {
-        cwd: dir,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          AGENTBATCH_API_KEY: key,
-          AGENTBATCH_LEASE_MS: "1000",
-          AGENTBATCH_CONCURRENCY: "16",
-          AGENTBATCH_LOG_LEVEL: "warn",
-        },
-      },
+  const start = async (port: number): Promise<CliProcess> => {
+    const server = startCli(
+      ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", db],
+      { AGENTBATCH_API_KEY: key, AGENTBATCH_LEASE_MS: "1000", AGENTBATCH_CONCURRENCY: "16" },
+      dir,
     );
-    const output: string[] = [];
-    child.stdout?.on("data", (d) => output.push(String(d)));
-    child.stderr?.on("data", (d) => output.push(String(d)));
-    children.push(child);
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${output.join("")}`);
-        try {
-          return (await fetch(`${base}/healthz`)).ok;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 15_000, what: "the server to answer /healthz" },
-    );
-    return child;
+    children.push(server);
+    await waitForHttp(server, `${base}/healthz`, 15_000);
+    return server;
   };
 
-  const api = async (method: string, path: string, body?: unknown): Promise<any> => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json: any = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const api = (method: string, path: string, body?: unknown): Promise<any> =>
+    callApi(base, key, method, path, body);
 
   it("batch usage and cost equal the sum over items after SIGKILL and restart", async () => {
     expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);
@@ -127,9 +76,10 @@ describe("usage totals across a crash", () => {
     const seen = await waitFor(
       async () => {
         const b = (await api("GET", `/batches/${batch.id}`)).data;
-        return b.completed_requests >= TOTAL / 3 ? b : null;
+        // Kill while items are claimed, so that some of them surely run a second time.
+        return b.completed_requests >= TOTAL / 3 && b.processing_requests > 0 ? b : null;
       },
-      { timeoutMs: 30_000, intervalMs: 20, what: "a third of the results" },
+      { timeoutMs: 30_000, intervalMs: 20, what: "a third of the results, with items in flight" },
     );
     expect(seen.status).toBe("in_progress");
     await kill(server);
