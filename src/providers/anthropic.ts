@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProviderConfig } from "../config/index.js";
-import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
+import { HttpUpstream, header, type ResponseBody, readSseEvents, truncate } from "./http-upstream.js";
 import { parseRetryAfterMs } from "./openai-compatible.js";
 import { outcomeForHttpError, retryable } from "./outcomes.js";
 import type {
@@ -151,10 +151,7 @@ async function readStream(
   onDelta: DeltaListener,
   rateLimit: RateLimitHint | undefined,
 ): Promise<ModelOutcome> {
-  const decoder = new TextDecoder();
   const parts: string[] = [];
-  let pending = "";
-  let data = "";
   let model: string | undefined;
   let inputTokens: number | undefined;
   let outputTokens: number | undefined;
@@ -202,32 +199,7 @@ async function readStream(
         break;
     }
   };
-  const readLine = (line: string) => {
-    if (line === "") {
-      if (data) dispatch(data);
-      data = "";
-    } else if (line.startsWith("data:")) {
-      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-      data = data ? `${data}\n${value}` : value;
-    }
-  };
-  const consume = () => {
-    let start = 0;
-    for (let nl = pending.indexOf("\n"); nl !== -1; nl = pending.indexOf("\n", start)) {
-      const end = nl > start && pending.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      readLine(pending.slice(start, end));
-      start = nl + 1;
-    }
-    pending = pending.slice(start);
-  };
-  for await (const chunk of body) {
-    pending += decoder.decode(chunk, { stream: true });
-    consume();
-  }
-  pending += decoder.decode();
-  consume();
-  readLine(pending);
-  readLine("");
+  await readSseEvents(body, dispatch);
 
   if (upstreamError) {
     const message = `upstream stream error: ${upstreamError.type}: ${truncate(upstreamError.message)}`;

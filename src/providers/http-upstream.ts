@@ -106,3 +106,40 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
+
+/**
+ * Reads a Server-Sent Events body to its end (so the connection goes back to the pool) and hands
+ * each event's data to `onEvent`: `data:` lines accumulate into one event, a blank line ends it,
+ * other fields are ignored; a last event without its closing blank line still counts.
+ */
+export async function readSseEvents(body: ResponseBody, onEvent: (data: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  let data = "";
+  const readLine = (line: string) => {
+    if (line === "") {
+      if (data) onEvent(data);
+      data = "";
+    } else if (line.startsWith("data:")) {
+      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+      data = data ? `${data}\n${value}` : value;
+    }
+  };
+  const consumeLines = () => {
+    let start = 0;
+    for (let newline = pending.indexOf("\n"); newline !== -1; newline = pending.indexOf("\n", start)) {
+      const end = newline > start && pending.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
+      readLine(pending.slice(start, end));
+      start = newline + 1;
+    }
+    pending = pending.slice(start);
+  };
+  for await (const chunk of body) {
+    pending += decoder.decode(chunk, { stream: true });
+    consumeLines();
+  }
+  pending += decoder.decode();
+  consumeLines();
+  readLine(pending);
+  readLine("");
+}

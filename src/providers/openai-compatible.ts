@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProviderConfig } from "../config/index.js";
-import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
+import { HttpUpstream, header, type ResponseBody, readSseEvents, truncate } from "./http-upstream.js";
 import { outcomeForHttpError, retryable } from "./outcomes.js";
 import { contentText, countTokens } from "./simulator.js";
 import type {
@@ -151,10 +151,7 @@ async function readStream(
   onDelta: DeltaListener,
   rateLimit: RateLimitHint | undefined,
 ): Promise<ModelOutcome> {
-  const decoder = new TextDecoder();
   const parts: string[] = [];
-  let pending = "";
-  let eventData = "";
   let model: string | undefined;
   let usage: CompletionPayload["usage"];
   let upstreamError: string | undefined;
@@ -190,36 +187,7 @@ async function readStream(
     if (choice?.finish_reason) finished = true;
   };
 
-  // SSE: `data:` lines accumulate into one event, a blank line ends it; other fields are ignored.
-  const readLine = (line: string) => {
-    if (line === "") {
-      if (eventData) dispatch(eventData);
-      eventData = "";
-    } else if (line.startsWith("data:")) {
-      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-      eventData = eventData ? `${eventData}\n${value}` : value;
-    }
-  };
-  const consumeLines = () => {
-    let start = 0;
-    for (let newline = pending.indexOf("\n"); newline !== -1; newline = pending.indexOf("\n", start)) {
-      const end = newline > start && pending.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
-      readLine(pending.slice(start, end));
-      start = newline + 1;
-    }
-    pending = pending.slice(start);
-  };
-
-  // Read to the end even after [DONE], so the connection goes back to the pool.
-  for await (const chunk of body) {
-    pending += decoder.decode(chunk, { stream: true });
-    consumeLines();
-  }
-  pending += decoder.decode();
-  consumeLines();
-  // A server that does not end its last event with a blank line still meant it.
-  readLine(pending);
-  readLine("");
+  await readSseEvents(body, dispatch);
 
   if (upstreamError !== undefined) return retryable(502, upstreamError, false, { rateLimit });
   if (!complete && !finished) return retryable(502, "upstream stream ended early", false, { rateLimit });
