@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { executeTurn, type PrepareResult, prepareTurn } from "../agents/runner.js";
 import type { EngineConfig } from "../config/index.js";
+import { costOf, type PriceTable } from "../domain/pricing.js";
 import { type LoadedAttachments, loadAttachments } from "../files/attachments.js";
 import type { FileStorage } from "../files/storage.js";
 import type { ProviderRegistry } from "../providers/registry.js";
@@ -10,7 +11,6 @@ import type { AgentVersion, ClaimedItem, CommitReport, ItemOutcome, Store } from
 import { retryDelayMs } from "./backoff.js";
 import { Completer } from "./completer.js";
 import type { EngineMetrics } from "./metrics.js";
-import { costOf, type PriceTable } from "./pricing.js";
 import { LimiterRegistry } from "./rate-limiter.js";
 import type { BatchChange, Signals } from "./signals.js";
 

@@ -1,6 +1,6 @@
 import type { Static } from "@sinclair/typebox";
+import { DEFAULT_BATCH_WEBHOOK_EVENTS, DEFAULT_REQUEST_WEBHOOK_EVENTS } from "../domain/webhook-events.js";
 import type { Agent, Batch, NewBatch, NewBatchItem, Workspace } from "../store/types.js";
-import { DEFAULT_BATCH_WEBHOOK_EVENTS, DEFAULT_REQUEST_WEBHOOK_EVENTS } from "../webhooks/payloads.js";
 import { attachmentProblems } from "./attachments.js";
 import type { AppContext } from "./context.js";
 import { badRequest } from "./errors.js";

@@ -11,7 +11,8 @@
  * read, raised above the previous id when the clock did not move. A resumed stream
  * (`Last-Event-ID`) starts with the current state as a `progress` event instead of `snapshot`.
  */
-import { type Batch, TERMINAL_BATCH_STATUSES } from "../store/types.js";
+import { TERMINAL_BATCH_STATUSES } from "../domain/statuses.js";
+import type { Batch } from "../store/types.js";
 import type { AppContext } from "./context.js";
 import { batchToWire } from "./wire.js";
 

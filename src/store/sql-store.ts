@@ -1,3 +1,4 @@
+import { TERMINAL_BATCH_STATUSES } from "../domain/statuses.js";
 import { type ApiBatchStore, SqlApiBatchStore } from "./api-batches.js";
 import { replyMeta } from "./chat-turns.js";
 import {
@@ -61,7 +62,6 @@ import type {
   WhitelistEntry,
   Workspace,
 } from "./types.js";
-import { TERMINAL_BATCH_STATUSES } from "./types.js";
 import {
   enqueueBatchEvent,
   enqueueItemEvent,

@@ -3,19 +3,12 @@
  * dialect (sqlite/, postgres/); nothing outside store/ writes SQL. All times are epoch
  * milliseconds; the HTTP layer formats them.
  */
+import type { BatchStatus, ItemStatus } from "../domain/statuses.js";
+import type { ResponseUsage } from "../domain/usage.js";
+import type { WebhookSettings } from "../domain/webhook-events.js";
 import type { ApiBatchStore } from "./api-batches.js";
 
-export type BatchStatus =
-  | "validating"
-  | "in_progress"
-  | "paused"
-  | "completed"
-  | "failed"
-  | "cancelling"
-  | "cancelled";
-export type ItemStatus = "pending" | "processing" | "success" | "failed";
-
-export const TERMINAL_BATCH_STATUSES: readonly BatchStatus[] = ["completed", "failed", "cancelled"];
+export type { BatchStatus, ItemStatus, ResponseUsage, WebhookSettings };
 
 export interface Workspace {
   id: string;
@@ -148,28 +141,6 @@ export type NewFeedback = Omit<MessageFeedback, "id" | "createdAt">;
 export interface WhitelistEntry {
   externalUserId: string;
   createdAt: number;
-}
-
-export interface WebhookSettings {
-  url: string;
-  events: string[];
-  secret: string | null;
-}
-
-/** Usage in the shape of seed 000's `response_usage`. */
-export interface ResponseUsage {
-  tool_calls: {
-    model: string;
-    call_type: string;
-    total_tokens: number;
-    prompt_tokens: number;
-    completion_tokens: number;
-  }[];
-  total_calls: number;
-  total_tokens: number;
-  main_response: null;
-  total_prompt_tokens: number;
-  total_completion_tokens: number;
 }
 
 export interface Batch {

@@ -12,7 +12,7 @@ import {
   requestEventPayload,
   wantsAnyRequestEvent,
   wantsRequestEvent,
-} from "../webhooks/payloads.js";
+} from "../domain/webhook-events.js";
 import { json, n, nOrNull } from "./rows.js";
 import type { Row, SqlDriver, SqlExecutor } from "./sql/driver.js";
 import type {

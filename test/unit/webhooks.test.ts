@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { MAX_INLINE_CONTENT_BYTES, requestEventPayload } from "../../src/domain/webhook-events.js";
 import {
   checkTargetUrl,
   forbiddenAddressKind,
   guardedLookup,
   TargetRefusedError,
 } from "../../src/webhooks/guard.js";
-import { MAX_INLINE_CONTENT_BYTES, requestEventPayload } from "../../src/webhooks/payloads.js";
 import { nextAttemptAt, retryDelayMs } from "../../src/webhooks/retry-policy.js";
 import { codeerSignature, deliveryHeaders, standardSignature } from "../../src/webhooks/signing.js";
 

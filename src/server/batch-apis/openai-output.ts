@@ -3,10 +3,11 @@ import { hostname } from "node:os";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { Logger } from "pino";
+import { TERMINAL_BATCH_STATUSES } from "../../domain/statuses.js";
 import type { Signals } from "../../engine/signals.js";
 import type { FileStorage } from "../../files/storage.js";
 import type { ApiBatch } from "../../store/api-batches.js";
-import { type FilePurpose, type FileRecord, type Store, TERMINAL_BATCH_STATUSES } from "../../store/types.js";
+import type { FilePurpose, FileRecord, Store } from "../../store/types.js";
 import { errorLine, outputLine } from "./openai-wire.js";
 
 /** Items read per keyset page while writing: memory stays bounded whatever the batch size. */

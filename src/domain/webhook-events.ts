@@ -2,7 +2,15 @@
  * The webhook events and their bodies. The store calls these inside the transaction that causes
  * an event, and stores the resulting text as the exact bytes to send (and sign).
  */
-import type { ResponseUsage, WebhookSettings } from "../store/types.js";
+import { iso } from "./time.js";
+import type { ResponseUsage } from "./usage.js";
+
+/** A webhook target: where events go, which ones, and the signing secret. */
+export interface WebhookSettings {
+  url: string;
+  events: string[];
+  secret: string | null;
+}
 
 /** The seed's batch events, named in `webhook.events` without their `batch.` prefix. */
 export const BATCH_EVENTS = ["completed", "failed", "cancelled"] as const;
@@ -17,11 +25,6 @@ export const DEFAULT_REQUEST_WEBHOOK_EVENTS: string[] = [...REQUEST_EVENTS];
 
 /** A `response_content` larger than this is replaced by a pointer to the results endpoint. */
 export const MAX_INLINE_CONTENT_BYTES = 64 * 1024;
-
-/** ISO 8601 in UTC without milliseconds, as the seed writes timestamps. */
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 /** The event a batch status sends (`batch.completed`...), if the webhook asked for it. */
 export function batchEventFor(status: string, webhook: WebhookSettings | null): string | null {

@@ -1,0 +1,60 @@
+/**
+ * The batch lifecycle as pure rules: when a batch settles into its final status, and which state
+ * changes (pause, resume, cancel, retry) its current status allows. The store applies them inside
+ * its transactions; nothing else decides them.
+ */
+import { type BatchStatus, isTerminalBatchStatus } from "./statuses.js";
+
+/** What the lifecycle rules read of a batch: its status and the counters of unfinished items. */
+export interface BatchProgress {
+  status: BatchStatus;
+  pending: number;
+  processing: number;
+}
+
+/**
+ * The final status a batch moves to once nothing of it is left to run, or null while it is not
+ * done: a running or paused batch with no pending or processing item is `completed`; a cancelling
+ * batch with nothing in flight is `cancelled`.
+ */
+export function settledStatus(b: BatchProgress): "completed" | "cancelled" | null {
+  if ((b.status === "in_progress" || b.status === "paused") && b.pending === 0 && b.processing === 0) {
+    return "completed";
+  }
+  if (b.status === "cancelling" && b.processing === 0 && b.pending === 0) return "cancelled";
+  return null;
+}
+
+/**
+ * A cancelling batch must not keep pending items: an item a retry put back to pending while the
+ * cancel committed (PostgreSQL reads the batch unlocked) fails like every other pending item.
+ */
+export function hasPendingAfterCancel(b: BatchProgress): boolean {
+  return b.status === "cancelling" && b.pending > 0;
+}
+
+/** What a requested state change does: move the batch, leave it as it is (already there), or refuse. */
+export type StateChangeRule = "change" | "unchanged" | "conflict";
+
+/** Pause: only a running batch pauses; a paused one stays paused. */
+export function pauseRule(status: BatchStatus): StateChangeRule {
+  if (status === "in_progress") return "change";
+  return status === "paused" ? "unchanged" : "conflict";
+}
+
+/** Resume: only a paused batch resumes; a running one stays running. */
+export function resumeRule(status: BatchStatus): StateChangeRule {
+  if (status === "paused") return "change";
+  return status === "in_progress" ? "unchanged" : "conflict";
+}
+
+/** Cancel: a running or paused batch is cancelled; one already cancelling or cancelled stays so. */
+export function cancelRule(status: BatchStatus): StateChangeRule {
+  if (status === "in_progress" || status === "paused") return "change";
+  return status === "cancelling" || status === "cancelled" ? "unchanged" : "conflict";
+}
+
+/** Retry of the failed items: only a batch that has ended with failed items. */
+export function retryRule(status: BatchStatus, failed: number): StateChangeRule {
+  return isTerminalBatchStatus(status) && failed > 0 ? "change" : "conflict";
+}

@@ -1,0 +1,52 @@
+/**
+ * Token usage of an agent turn in the shape of seed 000's `response_usage`: one entry per model
+ * call the agent made while answering, with the totals summed. Stored with each result and
+ * returned as is.
+ */
+
+export interface ModelCallUsage {
+  model: string;
+  /** `llm_call` for a model call. */
+  callType: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface ResponseUsage {
+  tool_calls: {
+    model: string;
+    call_type: string;
+    total_tokens: number;
+    prompt_tokens: number;
+    completion_tokens: number;
+  }[];
+  total_calls: number;
+  total_tokens: number;
+  main_response: null;
+  total_prompt_tokens: number;
+  total_completion_tokens: number;
+}
+
+export function responseUsage(calls: ModelCallUsage[]): ResponseUsage {
+  let prompt = 0;
+  let completion = 0;
+  const entries = calls.map((c) => {
+    prompt += c.promptTokens;
+    completion += c.completionTokens;
+    return {
+      model: c.model,
+      call_type: c.callType,
+      total_tokens: c.promptTokens + c.completionTokens,
+      prompt_tokens: c.promptTokens,
+      completion_tokens: c.completionTokens,
+    };
+  });
+  return {
+    tool_calls: entries,
+    total_calls: calls.length,
+    total_tokens: prompt + completion,
+    main_response: null,
+    total_prompt_tokens: prompt,
+    total_completion_tokens: completion,
+  };
+}

@@ -1,0 +1,131 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { fairShares } from "../../src/domain/fair-share.js";
+import { CANCELLED, EXPIRED, expiredLeaseRule, finalErrorForRetry } from "../../src/domain/final-errors.js";
+import {
+  cancelRule,
+  hasPendingAfterCancel,
+  pauseRule,
+  resumeRule,
+  retryRule,
+  settledStatus,
+} from "../../src/domain/lifecycle.js";
+import { BATCH_STATUSES, isTerminalBatchStatus } from "../../src/domain/statuses.js";
+import { iso } from "../../src/domain/time.js";
+import { responseUsage } from "../../src/domain/usage.js";
+import { VERSION } from "../../src/domain/version.js";
+
+describe("batch lifecycle", () => {
+  it("completes a running or paused batch once nothing is pending or processing", () => {
+    expect(settledStatus({ status: "in_progress", pending: 0, processing: 0 })).toBe("completed");
+    expect(settledStatus({ status: "paused", pending: 0, processing: 0 })).toBe("completed");
+    expect(settledStatus({ status: "in_progress", pending: 1, processing: 0 })).toBeNull();
+    expect(settledStatus({ status: "in_progress", pending: 0, processing: 2 })).toBeNull();
+  });
+
+  it("cancels a cancelling batch once nothing is in flight, never an ended one", () => {
+    expect(settledStatus({ status: "cancelling", pending: 0, processing: 0 })).toBe("cancelled");
+    expect(settledStatus({ status: "cancelling", pending: 0, processing: 1 })).toBeNull();
+    for (const status of ["completed", "failed", "cancelled", "validating"] as const) {
+      expect(settledStatus({ status, pending: 0, processing: 0 })).toBeNull();
+    }
+  });
+
+  it("fails items left pending in a cancelling batch", () => {
+    expect(hasPendingAfterCancel({ status: "cancelling", pending: 2, processing: 0 })).toBe(true);
+    expect(hasPendingAfterCancel({ status: "in_progress", pending: 2, processing: 0 })).toBe(false);
+  });
+
+  it("allows each state change from the statuses the seeds allow it from", () => {
+    const table = Object.fromEntries(
+      BATCH_STATUSES.map((s) => [s, [pauseRule(s), resumeRule(s), cancelRule(s), retryRule(s, 1)]]),
+    );
+    expect(table).toEqual({
+      validating: ["conflict", "conflict", "conflict", "conflict"],
+      in_progress: ["change", "unchanged", "change", "conflict"],
+      paused: ["unchanged", "change", "change", "conflict"],
+      completed: ["conflict", "conflict", "conflict", "change"],
+      failed: ["conflict", "conflict", "conflict", "change"],
+      cancelling: ["conflict", "conflict", "unchanged", "conflict"],
+      cancelled: ["conflict", "conflict", "unchanged", "change"],
+    });
+    expect(retryRule("completed", 0)).toBe("conflict");
+    expect(BATCH_STATUSES.filter(isTerminalBatchStatus)).toEqual(["completed", "failed", "cancelled"]);
+  });
+});
+
+describe("final errors", () => {
+  it("turns a retry into 499 when the batch is cancelled and 408 past the completion window", () => {
+    expect(finalErrorForRetry("cancelling", 10, 100)).toEqual(CANCELLED);
+    expect(finalErrorForRetry("cancelled", 10, 100)).toEqual(CANCELLED);
+    expect(finalErrorForRetry("in_progress", 100, 100)).toEqual(EXPIRED);
+    expect(finalErrorForRetry("in_progress", 99, 100)).toBeNull();
+    expect(finalErrorForRetry("paused", 99, 100)).toBeNull();
+  });
+
+  it("gives up on an expired lease once the attempts are spent", () => {
+    expect(expiredLeaseRule(5, 6).kind).toBe("retry");
+    expect(expiredLeaseRule(6, 6)).toEqual({
+      kind: "failed",
+      error: { code: 500, message: "The worker running this request stopped responding" },
+    });
+  });
+});
+
+describe("fair shares", () => {
+  it("splits slots round-robin across workspaces before batches", () => {
+    const shares = fairShares(
+      [
+        { id: "a1", workspaceId: "A", pending: 1000 },
+        { id: "a2", workspaceId: "A", pending: 1000 },
+        { id: "a3", workspaceId: "A", pending: 1000 },
+        { id: "b1", workspaceId: "B", pending: 1000 },
+      ],
+      12,
+    );
+    expect(shares.get("b1")).toBe(6);
+    expect((shares.get("a1") ?? 0) + (shares.get("a2") ?? 0) + (shares.get("a3") ?? 0)).toBe(6);
+    expect(shares.get("a1")).toBe(2);
+  });
+
+  it("never gives a batch more than it has pending, and hands the rest to others", () => {
+    const shares = fairShares(
+      [
+        { id: "small", workspaceId: "A", pending: 2 },
+        { id: "big", workspaceId: "B", pending: 100 },
+      ],
+      10,
+    );
+    expect(shares.get("small")).toBe(2);
+    expect(shares.get("big")).toBe(8);
+    expect(fairShares([{ id: "x", workspaceId: "A", pending: 3 }], 10).get("x")).toBe(3);
+    expect(fairShares([], 10).size).toBe(0);
+  });
+});
+
+describe("usage, time, version", () => {
+  it("sums every model call of a turn in seed 000's response_usage shape", () => {
+    const u = responseUsage([
+      { model: "m1", callType: "llm_call", promptTokens: 10, completionTokens: 5 },
+      { model: "m2", callType: "llm_call", promptTokens: 20, completionTokens: 1 },
+    ]);
+    expect(u).toEqual({
+      tool_calls: [
+        { model: "m1", call_type: "llm_call", total_tokens: 15, prompt_tokens: 10, completion_tokens: 5 },
+        { model: "m2", call_type: "llm_call", total_tokens: 21, prompt_tokens: 20, completion_tokens: 1 },
+      ],
+      total_calls: 2,
+      total_tokens: 36,
+      main_response: null,
+      total_prompt_tokens: 30,
+      total_completion_tokens: 6,
+    });
+  });
+
+  it("writes times as the seeds do and reports package.json's version", () => {
+    expect(iso(Date.UTC(2025, 0, 2, 3, 4, 5, 678))).toBe("2025-01-02T03:04:05Z");
+    expect(iso(null)).toBeNull();
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    expect(VERSION).toBe(pkg.version);
+  });
+});
