@@ -1,8 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * `vitest run` runs every test on SQLite, then the API integration suite (test/integration) and
- * the PostgreSQL-only tests (test/postgres) again on PostgreSQL: test/helpers/server.ts reads
+ * `vitest run` runs every test on SQLite, then the API integration suite (test/integration), the
+ * store conformance suite (test/store) and the PostgreSQL-only tests (test/postgres) again on PostgreSQL: test/helpers/server.ts reads
  * TEST_STORE and gives each server a fresh schema of TEST_DATABASE_URL. An unreachable
  * PostgreSQL fails the run (test/helpers/postgres-setup.ts); it is never skipped.
  */
@@ -30,7 +30,7 @@ export default defineConfig({
         test: {
           ...shared,
           name: "postgres",
-          include: ["test/integration/**/*.test.ts", "test/postgres/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "test/postgres/**/*.test.ts", "test/store/**/*.test.ts"],
           // Spawns its own SQLite server; test/integration/chaos.test.ts covers PostgreSQL.
           exclude: ["test/integration/crash.test.ts"],
           globalSetup: ["test/helpers/postgres-setup.ts"],

@@ -116,7 +116,7 @@ async function child(rows) {
     // Results for every item, through the store (the engine's claim + group commit), untimed.
     const store = service.store;
     for (;;) {
-      const claimed = await store.claimItems("bench", 2000, 600_000, Date.now());
+      const claimed = await store.items.claim("bench", 2000, 600_000, Date.now());
       if (claimed.length === 0) break;
       const outcomes = claimed.map((it) => ({
         kind: "success",
@@ -144,7 +144,7 @@ async function child(rows) {
         externalUserId: it.externalUserId,
         historyId: it.historyId,
       }));
-      await store.commitOutcomes(outcomes, Date.now());
+      await store.items.commit(outcomes, Date.now());
     }
 
     // Export: the CSV read to the end as it streams (counting lines, holding nothing).

@@ -13,7 +13,7 @@ import { Metrics } from "./metrics/prometheus.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
 import { KeyResolver, registerApiKey } from "./server/auth.js";
-import { openNotifier, openStore, type SqlStore } from "./store/index.js";
+import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
 import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 
@@ -66,12 +66,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 const POSTGRES_POLL_INTERVAL_MS = 2000;
 
 /** In-process signals; on PostgreSQL they also cross processes through LISTEN/NOTIFY. */
-async function openSignals(store: SqlStore, logger: Logger): Promise<Signals> {
-  const notifier = await openNotifier(store, (err) =>
+async function openSignals(store: Store, logger: Logger): Promise<Signals> {
+  const broadcast = await store.openBroadcast((err) =>
     logger.warn({ err }, "LISTEN connection lost; reconnecting"),
   );
-  if (!notifier) return new LocalSignals();
-  return new SharedSignals(notifier, (err) => logger.warn({ err }, "NOTIFY failed"));
+  if (!broadcast) return new LocalSignals();
+  return new SharedSignals(broadcast, (err) => logger.warn({ err }, "NOTIFY failed"));
 }
 
 export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
@@ -79,8 +79,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const store = await openStore(config.db);
   const signals = await openSignals(store, logger);
   const engineConfig = { ...config.engine };
-  // LISTEN/NOTIFY wakes idle PostgreSQL workers, so their fallback poll can be slow.
-  if (store.dialect === "postgres" && engineConfig.pollIntervalMs === defaultEngineConfig.pollIntervalMs) {
+  // Notifications (LISTEN/NOTIFY) wake idle workers, so their fallback poll can be slow.
+  if (store.capabilities.broadcast && engineConfig.pollIntervalMs === defaultEngineConfig.pollIntervalMs) {
     engineConfig.pollIntervalMs = POSTGRES_POLL_INTERVAL_MS;
   }
   const providers = new ProviderRegistry(config.providers, { timeoutMs: config.engine.requestTimeoutMs });

@@ -1,10 +1,10 @@
 import { executeTurn, prepareTurn } from "../agents/runner.js";
+import { replyMeta } from "../domain/usage.js";
 import type { LimiterRegistry } from "../engine/rate-limiter.js";
 import { loadAttachments } from "../files/attachments.js";
 import type { FileStorage } from "../files/storage.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { DeltaListener, ModelOutcome } from "../providers/types.js";
-import { replyMeta } from "../store/chat-turns.js";
 import type { AgentConfig, Chat, Store, StoredChatTurn } from "../store/types.js";
 
 export interface ChatTurnDeps {
@@ -51,7 +51,7 @@ export async function runChatTurn(
   onDelta?: DeltaListener,
 ): Promise<ChatTurnResult> {
   const { store, providers, limiters } = deps;
-  const history = await store.listMessages(input.chat.id);
+  const history = await store.chats.listMessages(input.chat.id);
   const attachments = await loadAttachments(store, deps.files, input.chat.workspaceId, input.attachedFileIds);
   if (!attachments.ok) return { kind: "failed", code: 400, message: attachments.message };
   const prepared = prepareTurn(
@@ -83,7 +83,7 @@ export async function runChatTurn(
   if (outcome.kind !== "success") return { kind: "failed", code: outcome.code, message: outcome.message };
 
   const { promptTokens, completionTokens } = outcome.usage;
-  const stored = await store.appendChatTurn(
+  const stored = await store.chats.appendTurn(
     {
       workspaceId: input.chat.workspaceId,
       chatId: input.chat.id,

@@ -26,12 +26,12 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
   const key = demoKey(config);
   const service = await startService({ ...config, bootstrapApiKey: key }, { api: true, worker: true });
   const ws = await registerApiKey(service.store, key);
-  const existing = await service.store.listAgents(ws.id, { limit: 1000, offset: 0 }, true);
+  const existing = await service.store.agents.list(ws.id, { limit: 1000, offset: 0 }, true);
   let agent = existing.rows.find((a) => a.name === DEMO_AGENT_NAME);
   if (!agent) {
     const now = Date.now();
-    await service.store
-      .createAgent(
+    await service.store.agents
+      .create(
         {
           id: crypto.randomUUID(),
           workspaceId: ws.id,
@@ -46,7 +46,7 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
         now,
       )
       .then((a) => (agent = a));
-    agent = await service.store.publishAgent(ws.id, agent!.id, now);
+    agent = await service.store.agents.publish(ws.id, agent!.id, now);
   }
   const url = service.url as string;
   const api = `${url}/api/v1`;

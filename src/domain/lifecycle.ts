@@ -58,3 +58,11 @@ export function cancelRule(status: BatchStatus): StateChangeRule {
 export function retryRule(status: BatchStatus, failed: number): StateChangeRule {
   return isTerminalBatchStatus(status) && failed > 0 ? "change" : "conflict";
 }
+
+/** A batch that moved to another status inside a store call, for progress events and webhooks. */
+export interface BatchTransition {
+  batchId: string;
+  workspaceId: string;
+  from: BatchStatus;
+  to: BatchStatus;
+}

@@ -43,7 +43,7 @@ export class Completer {
     this.flushing = this.flushing.then(async () => {
       if (outcomes.length === 0) return;
       try {
-        const report = await this.store.commitOutcomes(outcomes, Date.now());
+        const report = await this.store.items.commit(outcomes, Date.now());
         this.onCommitted(outcomes, report);
       } catch (err) {
         // The items keep their leases; if the store stays down they are reaped and retried.

@@ -86,7 +86,7 @@ export class Engine {
   constructor(private readonly deps: EngineDeps) {
     this.limiters =
       deps.limiters ?? new LimiterRegistry((p) => deps.providers.limitsFor(p), deps.config.concurrency);
-    this.sharesLimits = deps.store.dialect === "postgres";
+    this.sharesLimits = deps.store.capabilities.sharedByProcesses;
     this.completer = new Completer(
       deps.store,
       deps.config.commitBatchSize,
@@ -152,14 +152,14 @@ export class Engine {
     await this.completer.flush();
     const left = [...this.held.values()].map((h) => ({ itemId: h.item.id, attempt: h.item.attempt }));
     if (left.length > 0) {
-      await this.deps.store.releaseItems(this.owner, left);
+      await this.deps.store.items.release(this.owner, left);
       this.held.clear();
       this.doneCount = 0;
     }
     this.limiters.close();
     if (this.sharesLimits) {
-      await this.deps.store
-        .removeWorker(this.owner)
+      await this.deps.store.workers
+        .remove(this.owner)
         .catch((err) => this.deps.logger.warn({ err }, "could not remove this worker's heartbeat row"));
     }
   }
@@ -181,7 +181,7 @@ export class Engine {
       let claimed = 0;
       if (free > 0) {
         try {
-          const items = await this.deps.store.claimItems(
+          const items = await this.deps.store.items.claim(
             this.owner,
             Math.min(free, claimBatchSize),
             leaseMs,
@@ -258,7 +258,7 @@ export class Engine {
     let p = this.versions.get(key);
     if (!p) {
       // Published versions never change, so they are cached for the life of the process.
-      p = this.deps.store.getAgentVersion(agentId, version);
+      p = this.deps.store.agents.getVersion(agentId, version);
       this.versions.set(key, p);
       p.catch(() => this.versions.delete(key));
     }
@@ -285,7 +285,7 @@ export class Engine {
         message: `agent ${item.agentId} version ${item.agentVersion} not found`,
       };
     }
-    const history = item.historyId === null ? [] : await store.listMessages(item.historyId);
+    const history = item.historyId === null ? [] : await store.chats.listMessages(item.historyId);
     const attachments = await this.attachments(item);
     if (!attachments.ok) return { ok: false, code: 400, message: attachments.message };
     return prepareTurn({ agent, message: item.message, history, attachments: attachments.parts }, providers);
@@ -449,7 +449,11 @@ export class Engine {
     if (this.held.size === 0) return;
     const ids = [...this.held.keys()];
     try {
-      const lost = await this.deps.store.renewLeases(this.owner, ids, Date.now() + this.deps.config.leaseMs);
+      const lost = await this.deps.store.items.renewLeases(
+        this.owner,
+        ids,
+        Date.now() + this.deps.config.leaseMs,
+      );
       for (const id of lost) {
         const h = this.held.get(id);
         if (!h) continue;
@@ -470,7 +474,7 @@ export class Engine {
   private async heartbeat(): Promise<void> {
     try {
       const now = Date.now();
-      const live = await this.deps.store.heartbeatWorker(this.owner, now, now - WORKER_STALE_MS);
+      const live = await this.deps.store.workers.heartbeat(this.owner, now, now - WORKER_STALE_MS);
       this.limiters.setShare(1 / live);
     } catch (err) {
       this.deps.logger.error({ err }, "worker heartbeat failed");
@@ -492,7 +496,7 @@ export class Engine {
       this.drop(h.item.id);
     }
     const items = unstarted.map((h) => ({ itemId: h.item.id, attempt: h.item.attempt }));
-    this.deps.store.releaseItems(this.owner, items).then(
+    this.deps.store.items.release(this.owner, items).then(
       (transitions) => {
         this.deps.signals.notifyBatchChanged({ batchIds: [...halted], transitions });
         this.poke();
@@ -507,7 +511,7 @@ export class Engine {
     if (this.maintaining) return;
     this.maintaining = true;
     try {
-      await this.deps.store.runAsLeader("maintenance", () => this.maintainAsLeader());
+      await this.deps.store.workers.runAsLeader("maintenance", () => this.maintainAsLeader());
     } catch (err) {
       this.deps.logger.error({ err }, "maintenance failed");
     } finally {
@@ -518,8 +522,8 @@ export class Engine {
   /** Returns expired leases and expires batches; one process at a time runs it. */
   private async maintainAsLeader(): Promise<void> {
     const now = Date.now();
-    const reaped = await this.deps.store.reapExpiredLeases(now, this.deps.config.maxAttempts);
-    const expired = await this.deps.store.expireBatches(now);
+    const reaped = await this.deps.store.items.reapExpired(now, this.deps.config.maxAttempts);
+    const expired = await this.deps.store.batches.expire(now);
     for (const report of [reaped, expired]) {
       if (report.applied > 0 || report.transitions.length > 0) {
         this.deps.signals.notifyBatchChanged({

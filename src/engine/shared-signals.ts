@@ -1,16 +1,5 @@
-import type { BatchTransition } from "../store/types.js";
+import type { BatchTransition, Broadcast } from "../store/types.js";
 import { type BatchChange, LocalSignals, type Signals } from "./signals.js";
-
-/** A broadcast channel between processes (PostgreSQL LISTEN/NOTIFY in store/postgres/notifier.ts). */
-export interface Broadcast {
-  /** Largest message accepted, in bytes. */
-  readonly maxMessageBytes: number;
-  publish(message: string): Promise<void>;
-  subscribe(listener: (message: string) => void): () => void;
-  /** Messages sent while the channel was down are lost; listeners hear when it is back. */
-  onReconnect(listener: () => void): () => void;
-  close(): Promise<void>;
-}
 
 /** What goes over the wire: the sender, and work and/or batch changes. */
 interface Message {

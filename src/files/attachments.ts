@@ -79,7 +79,7 @@ export async function loadAttachments(
   fileIds: string[],
 ): Promise<LoadedAttachments> {
   if (fileIds.length === 0) return { ok: true, parts: [] };
-  const found = new Map((await store.getFiles(workspaceId, fileIds)).map((f) => [f.id, f]));
+  const found = new Map((await store.files.getMany(workspaceId, fileIds)).map((f) => [f.id, f]));
   const parts: ContentPart[] = [];
   for (const id of fileIds) {
     const file = found.get(id);

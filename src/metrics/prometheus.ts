@@ -110,7 +110,7 @@ export class Metrics {
 
   /** The Prometheus text exposition, with the store-derived gauges read now. */
   async render(): Promise<string> {
-    const snap = await this.store.metricsSnapshot();
+    const snap = await this.store.metrics.snapshot();
     for (const status of ITEM_STATUSES) this.items.set({ status }, snap.items[status]);
     this.batches.reset();
     for (const [status, count] of Object.entries(snap.batches)) this.batches.set({ status }, count ?? 0);

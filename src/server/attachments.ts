@@ -13,7 +13,7 @@ export async function attachmentProblems(
 ): Promise<Map<string, string>> {
   const problems = new Map<string, string>();
   if (fileIds.length === 0) return problems;
-  const found = new Map((await store.getFiles(workspaceId, fileIds)).map((f) => [f.id, f]));
+  const found = new Map((await store.files.getMany(workspaceId, fileIds)).map((f) => [f.id, f]));
   for (const id of new Set(fileIds)) {
     const file = found.get(id);
     if (!file) problems.set(id, `file ${id} not found in this workspace`);

@@ -21,8 +21,8 @@ export async function registerApiKey(
   key: string,
   workspaceName = "default",
 ): Promise<Workspace> {
-  const ws = await store.ensureWorkspace(workspaceName);
-  await store.addApiKey(ws.id, hashApiKey(key), keyPrefix(key));
+  const ws = await store.workspaces.ensure(workspaceName);
+  await store.workspaces.addKey(ws.id, hashApiKey(key), keyPrefix(key));
   return ws;
 }
 
@@ -43,7 +43,7 @@ export class KeyResolver {
     const hit = this.cache.get(hash);
     const now = Date.now();
     if (hit && now - hit.at < this.ttlMs) return hit.ws;
-    const ws = await this.store.findWorkspaceByKeyHash(hash);
+    const ws = await this.store.workspaces.findByKeyHash(hash);
     if (ws) {
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(hash, { ws, at: now });

@@ -1,6 +1,6 @@
 import type { Static } from "@sinclair/typebox";
 import { DEFAULT_BATCH_WEBHOOK_EVENTS, DEFAULT_REQUEST_WEBHOOK_EVENTS } from "../domain/webhook-events.js";
-import type { Agent, Batch, NewBatch, NewBatchItem, Workspace } from "../store/types.js";
+import type { Agent, NewBatch, NewBatchItem, Workspace } from "../store/types.js";
 import { attachmentProblems } from "./attachments.js";
 import type { AppContext } from "./context.js";
 import { badRequest } from "./errors.js";
@@ -25,24 +25,9 @@ function webhookUrl(ctx: AppContext, raw: string, field: string): string {
 
 /**
  * Checks what the schema cannot (custom_id uniqueness, agents that exist and are published,
- * chats that exist, the webhook target) and creates the batch with every item in one
- * transaction. Each failure is a 400 whose message names the field path.
- */
-export async function createBatch(
-  ctx: AppContext,
-  ws: Workspace,
-  input: CreateBatchInput,
-  now = Date.now(),
-): Promise<Batch> {
-  const { batch: newBatch, items } = await prepareBatch(ctx, ws, input, now);
-  const batch = await ctx.store.createBatch(newBatch, items);
-  ctx.signals.notifyWork();
-  return batch;
-}
-
-/**
- * The checks of `createBatch` without the write: the batch row and its inline items (none when
- * the requests come from a file, see batch-submit.ts).
+ * chats that exist, the webhook target) and builds the batch row and its inline items (none when
+ * the requests come from a file, see batch-submit.ts). Each failure is a 400 whose message names
+ * the field path.
  */
 export async function prepareBatch(
   ctx: AppContext,
@@ -66,7 +51,7 @@ export async function prepareBatch(
   const publishedAgent = async (id: string, field: string): Promise<Agent> => {
     let agent = agents.get(id);
     if (!agent) {
-      agent = await ctx.store.getAgent(ws.id, id);
+      agent = await ctx.store.agents.get(ws.id, id);
       if (!agent) throw badRequest(`${field}: agent ${id} not found in this workspace`);
       agents.set(id, agent);
     }
@@ -91,7 +76,7 @@ export async function prepareBatch(
     const r = requests[i];
     const agent = r.agent_id ? await publishedAgent(r.agent_id, `requests[${i}].agent_id`) : defaultAgent;
     if (r.history_id != null && !chats.has(r.history_id)) {
-      if (!(await ctx.store.getChat(ws.id, r.history_id))) {
+      if (!(await ctx.store.chats.get(ws.id, r.history_id))) {
         throw badRequest(`requests[${i}].history_id: chat ${r.history_id} not found in this workspace`);
       }
       chats.add(r.history_id);

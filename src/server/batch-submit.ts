@@ -73,7 +73,7 @@ export async function submitBatch(
   const hash = requestHash(input);
   if (input.id !== undefined) {
     // A repeated create with the same id: answer without re-reading its input.
-    const existing = await ctx.store.getBatch(ws.id, input.id);
+    const existing = await ctx.store.batches.get(ws.id, input.id);
     if (existing) return replay(existing, existing.requestHash === hash, "id");
   }
 
@@ -89,9 +89,9 @@ export async function submitBatch(
     };
   }
 
-  let result: Awaited<ReturnType<typeof ctx.store.ingestBatch>>;
+  let result: Awaited<ReturnType<typeof ctx.store.batches.ingest>>;
   try {
-    result = await ctx.store.ingestBatch(batch, entries, {
+    result = await ctx.store.batches.ingest(batch, entries, {
       onInvalidRows: input.on_invalid_rows ?? "fail",
       maxReportedErrors: MAX_REPORTED_ROW_ERRORS,
       idempotencyKey: options.idempotencyKey,
@@ -133,7 +133,7 @@ async function fileEntries(
   batch: NewBatch,
 ): Promise<(lookups: IngestLookups) => AsyncIterable<IngestEntry>> {
   const fileId = input.file_id as string;
-  const file = await ctx.store.getFile(ws.id, fileId);
+  const file = await ctx.store.files.get(ws.id, fileId);
   if (!file) throw badRequest(`file_id: file ${fileId} not found in this workspace`);
   if (file.purpose !== "batch_input") {
     throw badRequest(`file_id: file ${fileId} is not a batch input file (its purpose is ${file.purpose})`);
@@ -149,7 +149,7 @@ async function fileEntries(
   batch.inputFileId = file.id;
   batch.originalFileName = file.originalName;
   batch.inputFormat = format;
-  const whitelist = (await ctx.store.getWorkspace(ws.id))?.whitelistEnabled ?? false;
+  const whitelist = (await ctx.store.workspaces.get(ws.id))?.whitelistEnabled ?? false;
   const defaultAgentId = batch.agentId;
 
   return async function* (lookups: IngestLookups) {

@@ -84,7 +84,7 @@ export function watchBatch(
     }
     reading = true;
     try {
-      const batch = await ctx.store.getBatch(initial.workspaceId, initial.id);
+      const batch = await ctx.store.batches.get(initial.workspaceId, initial.id);
       if (stopped) return;
       if (!batch) {
         stop();

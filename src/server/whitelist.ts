@@ -7,7 +7,7 @@ import { notWhitelisted } from "./errors.js";
  * read fresh from the store, not from the key cache, so switching it takes effect at once.
  */
 export async function whitelistEnabled(store: Store, workspaceId: string): Promise<boolean> {
-  return (await store.getWorkspace(workspaceId))?.whitelistEnabled ?? false;
+  return (await store.workspaces.get(workspaceId))?.whitelistEnabled ?? false;
 }
 
 /** Throws 403/14103 naming `field` unless the user may talk to the workspace's agents. */
@@ -21,7 +21,7 @@ export async function assertWhitelisted(
   if (!externalUserId) {
     throw notWhitelisted(`${field} is required: this workspace is in whitelist mode`);
   }
-  const allowed = await store.whitelistedAmong(workspaceId, [externalUserId]);
+  const allowed = await store.workspaces.whitelistedAmong(workspaceId, [externalUserId]);
   if (!allowed.has(externalUserId)) {
     throw notWhitelisted(`${field}: "${externalUserId}" is not on this workspace's whitelist`);
   }
@@ -35,7 +35,7 @@ export async function assertRequestsWhitelisted(
 ): Promise<void> {
   if (!(await whitelistEnabled(store, workspaceId))) return;
   const ids = requests.map((r) => r.external_user_id).filter((id): id is string => Boolean(id));
-  const allowed = await store.whitelistedAmong(workspaceId, ids);
+  const allowed = await store.workspaces.whitelistedAmong(workspaceId, ids);
   requests.forEach((r, i) => {
     const field = `requests[${i}].external_user_id`;
     if (!r.external_user_id) {

@@ -114,12 +114,12 @@ export class WebhookDispatcher {
         const want = Math.min(concurrency - this.sending.size, CLAIM_GROUP);
         // With every slot busy, a finished send wakes the loop. Otherwise a cheap read of the
         // due index comes first: most batch changes queue no event, and need no write.
-        let next = want > 0 ? await this.deps.store.webhooks.nextDueAt() : null;
+        let next = want > 0 ? await this.deps.store.outbox.nextDueAt() : null;
         if (next !== null && next <= Date.now()) {
-          const claimed = await this.deps.store.webhooks.claimDue(this.owner, want, leaseMs, Date.now());
+          const claimed = await this.deps.store.outbox.claimDue(this.owner, want, leaseMs, Date.now());
           for (const d of claimed) this.begin(d);
           if (claimed.length === want) continue;
-          next = await this.deps.store.webhooks.nextDueAt();
+          next = await this.deps.store.outbox.nextDueAt();
         }
         if (next !== null) sleepMs = Math.min(pollIntervalMs, Math.max(MIN_SLEEP_MS, next - Date.now()));
       } catch (err) {
@@ -158,7 +158,7 @@ export class WebhookDispatcher {
     const { store, logger, config } = this.deps;
     const now = Date.now();
     if (outcome === "aborted") {
-      await store.webhooks.release(this.owner, [{ id: d.id, attempt: d.attempts }], now);
+      await store.outbox.release(this.owner, [{ id: d.id, attempt: d.attempts }], now);
       return;
     }
     let result: DeliveryAttemptResult;
@@ -186,7 +186,7 @@ export class WebhookDispatcher {
         "webhook delivery failed",
       );
     }
-    const stored = await store.webhooks.recordAttempt(d.id, this.owner, d.attempts, result, now);
+    const stored = await store.outbox.recordAttempt(d.id, this.owner, d.attempts, result, now);
     if (!stored)
       logger.info({ delivery_id: d.id }, "webhook attempt result discarded (redelivered meanwhile)");
   }

@@ -7,18 +7,18 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SharedSignals } from "../../src/engine/shared-signals.js";
 import type { BatchChange } from "../../src/engine/signals.js";
-import { openNotifier, openStore, type SqlStore } from "../../src/store/index.js";
+import { openStore, type Store } from "../../src/store/index.js";
 import { dropSchema } from "../../src/store/postgres/admin.js";
 import { freshPostgresUrl, testDatabaseUrl, waitFor } from "../helpers/server.js";
 
 const db = freshPostgresUrl();
-const stores: SqlStore[] = [];
+const stores: Store[] = [];
 const signals: SharedSignals[] = [];
 
 async function node(): Promise<SharedSignals> {
   const store = await openStore(db);
   stores.push(store);
-  const notifier = await openNotifier(store);
+  const notifier = await store.openBroadcast();
   if (!notifier) throw new Error("no notifier on PostgreSQL");
   const s = new SharedSignals(notifier);
   signals.push(s);

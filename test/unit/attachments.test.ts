@@ -34,7 +34,9 @@ async function stored(id: string, contentType: string, bytes: Buffer): Promise<F
 }
 
 function storeOf(files: FileRecord[]): Store {
-  return { getFiles: async (_ws: string, ids: string[]) => files.filter((f) => ids.includes(f.id)) } as Store;
+  return {
+    files: { getMany: async (_ws: string, ids: string[]) => files.filter((f) => ids.includes(f.id)) },
+  } as unknown as Store;
 }
 
 describe("attachments", () => {

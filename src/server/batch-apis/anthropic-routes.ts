@@ -87,7 +87,7 @@ const RESULTS_PAGE = 1000;
 async function* resultLines(store: Store, batchId: string): AsyncIterable<string> {
   let afterSeq = -1;
   for (;;) {
-    const items = await store.apiBatches.itemsAfter(batchId, afterSeq, RESULTS_PAGE);
+    const items = await store.items.listAfter(batchId, afterSeq, RESULTS_PAGE);
     if (items.length === 0) return;
     let chunk = "";
     for (const it of items) chunk += `${JSON.stringify(resultLine(it))}\n`;
@@ -111,7 +111,7 @@ export async function anthropicBatchApi(app: App, ctx: AppContext): Promise<void
   });
 
   const present = async (ab: ApiBatch, request: FastifyRequest) => {
-    const counts = ab.batch.failed > 0 ? await store.apiBatches.failedByCode(ab.batch.id) : new Map();
+    const counts = ab.batch.failed > 0 ? await store.items.countFailedByCode(ab.batch.id) : new Map();
     return messageBatchObject(ab, counts, baseUrl(request, config.publicUrl));
   };
   const find = async (request: { workspace: { id: string }; params: { id: string } }): Promise<ApiBatch> => {
@@ -201,7 +201,7 @@ export async function anthropicBatchApi(app: App, ctx: AppContext): Promise<void
     async (request) => {
       const ab = await find(request);
       const now = Date.now();
-      const result = await store.cancelBatch(request.workspace.id, ab.batch.id, now);
+      const result = await store.batches.cancel(request.workspace.id, ab.batch.id, now);
       if (result.kind === "not_found") throw notFound(request.params.id);
       if (result.kind === "ok" && result.changed) {
         await store.apiBatches.markCancelRequested(ab.batch.id, now);

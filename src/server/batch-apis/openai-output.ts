@@ -144,7 +144,7 @@ export class OpenAIOutputWriter {
     try {
       let afterSeq = -1;
       for (;;) {
-        const items = await this.store.apiBatches.itemsAfter(batch.id, afterSeq, PAGE);
+        const items = await this.store.items.listAfter(batch.id, afterSeq, PAGE);
         if (items.length === 0) break;
         let out = "";
         let err = "";

@@ -172,7 +172,7 @@ export async function openAIBatchApi(app: App, ctx: AppContext): Promise<void> {
           "purpose",
         );
       }
-      const record = await store.createFile({
+      const record = await store.files.create({
         id: saved.id,
         workspaceId: request.workspace.id,
         purpose: "batch_input",
@@ -208,7 +208,7 @@ export async function openAIBatchApi(app: App, ctx: AppContext): Promise<void> {
     "/files/:id",
     { schema: { tags, summary: "Retrieve a file", params: IdParams } },
     async (request) => {
-      const f = await store.getFile(request.workspace.id, request.params.id);
+      const f = await store.files.get(request.workspace.id, request.params.id);
       if (!f) throw noSuch("File object", request.params.id);
       return fileObject(f);
     },
@@ -218,7 +218,7 @@ export async function openAIBatchApi(app: App, ctx: AppContext): Promise<void> {
     "/files/:id/content",
     { schema: { tags, summary: "Download a file's content (streamed)", params: IdParams } },
     async (request, reply) => {
-      const f = await store.getFile(request.workspace.id, request.params.id);
+      const f = await store.files.get(request.workspace.id, request.params.id);
       if (!f) throw noSuch("File object", request.params.id);
       return reply.type(f.contentType || "application/octet-stream").send(files.open(f.storagePath));
     },
@@ -228,7 +228,7 @@ export async function openAIBatchApi(app: App, ctx: AppContext): Promise<void> {
     "/files/:id",
     { schema: { tags, summary: "Delete a file", params: IdParams } },
     async (request) => {
-      const f = await store.deleteFile(request.workspace.id, request.params.id, Date.now());
+      const f = await store.files.delete(request.workspace.id, request.params.id, Date.now());
       if (!f) throw noSuch("File object", request.params.id);
       await files.remove(f.storagePath);
       return { id: f.id, object: "file", deleted: true };
@@ -239,7 +239,7 @@ export async function openAIBatchApi(app: App, ctx: AppContext): Promise<void> {
 
   const present = async (ab: Parameters<typeof batchObject>[0]) => {
     const counted = ab.batch.status === "completed" && ab.batch.failed > 0;
-    const expired = counted ? ((await store.apiBatches.failedByCode(ab.batch.id)).get(408) ?? 0) : 0;
+    const expired = counted ? ((await store.items.countFailedByCode(ab.batch.id)).get(408) ?? 0) : 0;
     const obj = batchObject(ab, expired);
     if (obj.status === "finalizing" || (obj.status === "cancelling" && ab.batch.status === "cancelled"))
       writer.kick();
@@ -266,7 +266,7 @@ export async function openAIBatchApi(app: App, ctx: AppContext): Promise<void> {
           "completion_window",
         );
       }
-      const file = await store.getFile(ws.id, input_file_id);
+      const file = await store.files.get(ws.id, input_file_id);
       if (!file) throw noSuch("File object", input_file_id, "input_file_id");
       if (file.purpose !== "batch_input") {
         throw invalid(`File ${input_file_id} was not uploaded with purpose batch.`, "input_file_id");
@@ -339,7 +339,7 @@ export async function openAIBatchApi(app: App, ctx: AppContext): Promise<void> {
       const found = await store.apiBatches.get(ws.id, request.params.id, "openai");
       if (!found) throw noSuch("batch", request.params.id);
       const now = Date.now();
-      const result = await store.cancelBatch(ws.id, found.batch.id, now);
+      const result = await store.batches.cancel(ws.id, found.batch.id, now);
       if (result.kind === "not_found") throw noSuch("batch", request.params.id);
       if (result.kind === "conflict") {
         throw invalid(
@@ -370,7 +370,7 @@ async function listFilesPage(
     q.purpose === undefined || fileObject(f).purpose === q.purpose || f.purpose === q.purpose;
   const all: FileRecord[] = [];
   for (let offset = 0; ; offset += 1000) {
-    const page = await ctx.store.listFiles(ws.id, { limit: 1000, offset });
+    const page = await ctx.store.files.list(ws.id, { limit: 1000, offset });
     all.push(...page.rows.filter(wanted));
     if (page.rows.length < 1000) break;
   }

@@ -30,7 +30,7 @@ export async function agentRoutes(app: App, ctx: AppContext): Promise<void> {
     async (request, reply) => {
       const b = request.body;
       checkModel(b.model);
-      const agent = await ctx.store.createAgent(
+      const agent = await ctx.store.agents.create(
         {
           id: crypto.randomUUID(),
           workspaceId: request.workspace.id,
@@ -53,7 +53,7 @@ export async function agentRoutes(app: App, ctx: AppContext): Promise<void> {
     { schema: { tags, summary: "List agents", querystring: PageQuery } },
     async (request) => {
       const { limit, offset } = request.query;
-      const page = await ctx.store.listAgents(request.workspace.id, { limit, offset });
+      const page = await ctx.store.agents.list(request.workspace.id, { limit, offset });
       return okPage(
         page.rows.map(agentToWire),
         pagination(request, page.total, limit, offset, ctx.config.publicUrl),
@@ -62,7 +62,7 @@ export async function agentRoutes(app: App, ctx: AppContext): Promise<void> {
   );
 
   app.get("/agents/:id", { schema: { tags, summary: "Get an agent", params: IdParams } }, async (request) => {
-    const agent = await ctx.store.getAgent(request.workspace.id, request.params.id);
+    const agent = await ctx.store.agents.get(request.workspace.id, request.params.id);
     if (!agent) throw notFound("Agent");
     return ok(agentToWire(agent));
   });
@@ -80,7 +80,7 @@ export async function agentRoutes(app: App, ctx: AppContext): Promise<void> {
     async (request) => {
       const b = request.body;
       if (b.model !== undefined) checkModel(b.model);
-      const agent = await ctx.store.updateAgent(
+      const agent = await ctx.store.agents.update(
         request.workspace.id,
         request.params.id,
         {
@@ -103,7 +103,7 @@ export async function agentRoutes(app: App, ctx: AppContext): Promise<void> {
     "/agents/:id/publish",
     { schema: { tags, summary: "Publish the agent's current config as a new version", params: IdParams } },
     async (request) => {
-      const agent = await ctx.store.publishAgent(request.workspace.id, request.params.id, Date.now());
+      const agent = await ctx.store.agents.publish(request.workspace.id, request.params.id, Date.now());
       if (!agent) throw notFound("Agent");
       return ok(agentToWire(agent));
     },

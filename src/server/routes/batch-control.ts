@@ -46,7 +46,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
     },
     async (request) => {
       const { limit, offset } = request.query;
-      const page = await ctx.store.listBatches(request.workspace.id, {
+      const page = await ctx.store.batches.list(request.workspace.id, {
         limit,
         offset,
         statuses: [...ACTIVE_STATUSES],
@@ -70,7 +70,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
     },
     async (request) =>
       answer(
-        await ctx.store.pauseBatch(request.workspace.id, request.params.id, Date.now()),
+        await ctx.store.batches.pause(request.workspace.id, request.params.id, Date.now()),
         (status, id) => `Batch ${id} is ${status}; only an in_progress batch can be paused`,
         "paused",
         (msg, id) => request.log.info({ batch_id: id }, msg),
@@ -88,7 +88,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
       },
     },
     async (request) => {
-      const result = await ctx.store.resumeBatch(request.workspace.id, request.params.id, Date.now());
+      const result = await ctx.store.batches.resume(request.workspace.id, request.params.id, Date.now());
       const response = answer(
         result,
         (status, id) => `Batch ${id} is ${status}; only a paused batch can be resumed`,
@@ -112,7 +112,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
     },
     async (request, reply) => {
       const now = Date.now();
-      const result = await ctx.store.retryFailedItems(
+      const result = await ctx.store.batches.retryFailed(
         request.workspace.id,
         request.params.id,
         now,
@@ -142,9 +142,9 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
       },
     },
     async (request) => {
-      const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
+      const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
       if (!batch) throw notFound("Batch");
-      const item = await ctx.store.getItemByCustomId(batch.id, request.params.custom_id);
+      const item = await ctx.store.items.getByCustomId(batch.id, request.params.custom_id);
       if (!item) throw notFound(`Request ${request.params.custom_id}`);
       return ok(itemToWire(item));
     },
@@ -163,10 +163,10 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
       },
     },
     async (request) => {
-      const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
+      const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
       if (!batch) throw notFound("Batch");
       const { limit, offset } = request.query;
-      const map = await ctx.store.statusMap(batch.id, { limit, offset });
+      const map = await ctx.store.items.statusMap(batch.id, { limit, offset });
       return ok({
         batch_id: batch.id,
         status: batch.status,

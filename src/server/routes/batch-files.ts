@@ -98,7 +98,7 @@ export async function batchFileRoutes(app: App, ctx: AppContext): Promise<void> 
       }
       let file: FileRecord;
       try {
-        file = await ctx.store.createFile(saved);
+        file = await ctx.store.files.create(saved);
       } catch (err) {
         await ctx.files.remove(saved.storagePath);
         throw err;
@@ -118,7 +118,7 @@ export async function batchFileRoutes(app: App, ctx: AppContext): Promise<void> 
       },
     },
     async (request) => {
-      const file = await ctx.store.getFile(request.workspace.id, request.params.id);
+      const file = await ctx.store.files.get(request.workspace.id, request.params.id);
       if (file?.purpose !== "batch_input") throw notFound("File");
       return ok(batchFileToWire(file));
     },

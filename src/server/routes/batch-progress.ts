@@ -24,7 +24,7 @@ const EventsQuery = Type.Object({
  */
 export async function batchProgressRoutes(app: App, ctx: AppContext): Promise<void> {
   const loadBatch = async (workspaceId: string, id: string) => {
-    const batch = await ctx.store.getBatch(workspaceId, id);
+    const batch = await ctx.store.batches.get(workspaceId, id);
     if (!batch) throw notFound("Batch");
     return batch;
   };

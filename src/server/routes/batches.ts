@@ -56,7 +56,7 @@ export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
     { schema: { tags, summary: "List batches", querystring: ListBatchesQuery } },
     async (request) => {
       const { limit, offset, status } = request.query;
-      const page = await ctx.store.listBatches(request.workspace.id, {
+      const page = await ctx.store.batches.list(request.workspace.id, {
         limit,
         offset,
         statuses: parseStatusFilter(status),
@@ -69,7 +69,7 @@ export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
   );
 
   app.get("/batches/:id", { schema: { tags, summary: "Get a batch", params: IdParams } }, async (request) => {
-    const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
+    const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
     if (!batch) throw notFound("Batch");
     return ok(batchToWire(batch));
   });
@@ -85,11 +85,11 @@ export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request, reply) => {
-      const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
+      const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
       if (!batch) throw notFound("Batch");
       const { limit, offset, status, format } = request.query;
       if (format) return sendResultsExport(ctx.store, reply, batch, format, status);
-      const page = await ctx.store.listItems(batch.id, { limit, offset, status });
+      const page = await ctx.store.items.list(batch.id, { limit, offset, status });
       return okPage(
         page.rows.map(itemToWire),
         pagination(request, page.total, limit, offset, ctx.config.publicUrl),
@@ -101,7 +101,7 @@ export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
     "/batches/:id/cancel",
     { schema: { tags, summary: "Cancel a batch", params: IdParams, body: Type.Optional(Type.Any()) } },
     async (request, reply) => {
-      const result = await ctx.store.cancelBatch(request.workspace.id, request.params.id, Date.now());
+      const result = await ctx.store.batches.cancel(request.workspace.id, request.params.id, Date.now());
       if (result.kind === "not_found") throw notFound("Batch");
       if (result.kind === "conflict") {
         throw conflict(

@@ -63,7 +63,7 @@ export async function uploadRoutes(app: App, ctx: AppContext): Promise<void> {
       if (!saved) throw badRequest("file is required: send it in a multipart part named `file`");
       let file: FileRecord;
       try {
-        file = await ctx.store.createFile({ ...saved, scope });
+        file = await ctx.store.files.create({ ...saved, scope });
       } catch (err) {
         await ctx.files.remove(saved.storagePath);
         throw err;
@@ -77,7 +77,7 @@ export async function uploadRoutes(app: App, ctx: AppContext): Promise<void> {
     "/chats/files/:uuid",
     { schema: { tags, summary: "Download an attached file", params: FileParams } },
     async (request, reply) => {
-      const file = await ctx.store.getFile(request.workspace.id, request.params.uuid);
+      const file = await ctx.store.files.get(request.workspace.id, request.params.uuid);
       if (file?.purpose !== "attachment") throw notFound("File");
       return reply
         .header("content-type", file.contentType)

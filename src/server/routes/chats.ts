@@ -30,7 +30,7 @@ async function publishedAgent(
   agentId: string,
   field: string,
 ): Promise<Agent> {
-  const agent = await ctx.store.getAgent(ws.id, agentId);
+  const agent = await ctx.store.agents.get(ws.id, agentId);
   if (!agent) throw badRequest(`${field}: agent ${agentId} not found in this workspace`);
   if (agent.publishedVersion === null) {
     throw badRequest(
@@ -41,7 +41,7 @@ async function publishedAgent(
 }
 
 async function chatOf(ctx: AppContext, ws: Workspace, chatId: number): Promise<Chat> {
-  const chat = await ctx.store.getChat(ws.id, chatId);
+  const chat = await ctx.store.chats.get(ws.id, chatId);
   if (!chat) throw notFound("Chat");
   return chat;
 }
@@ -60,7 +60,7 @@ export async function chatRoutes(app: App, ctx: AppContext): Promise<void> {
     { schema: { tags, summary: "List published agents", querystring: PageQuery } },
     async (request) => {
       const { limit, offset } = request.query;
-      const page = await ctx.store.listAgents(request.workspace.id, { limit, offset }, true);
+      const page = await ctx.store.agents.list(request.workspace.id, { limit, offset }, true);
       return okPage(
         page.rows.map(agentToWire),
         pagination(request, page.total, limit, offset, ctx.config.publicUrl),
@@ -76,7 +76,7 @@ export async function chatRoutes(app: App, ctx: AppContext): Promise<void> {
       const { name, agent_id, external_user_id } = request.body;
       const agent = await publishedAgent(ctx, ws, agent_id, "agent_id");
       await assertWhitelisted(ctx.store, ws.id, external_user_id, "external_user_id");
-      const chat = await ctx.store.createChat(
+      const chat = await ctx.store.chats.create(
         {
           workspaceId: ws.id,
           agentId: agent.id,
@@ -94,7 +94,7 @@ export async function chatRoutes(app: App, ctx: AppContext): Promise<void> {
     { schema: { tags, summary: "List chats", querystring: ListChatsQuery } },
     async (request) => {
       const { limit, offset, order_by, agent_id, external_user_id } = request.query;
-      const page = await ctx.store.listChats(request.workspace.id, {
+      const page = await ctx.store.chats.list(request.workspace.id, {
         limit,
         offset,
         orderBy: order_by,
@@ -118,7 +118,7 @@ export async function chatRoutes(app: App, ctx: AppContext): Promise<void> {
     "/chats/:chatId",
     { schema: { tags, summary: "Rename a chat", params: ChatParams, body: RenameChatBody } },
     async (request) => {
-      const chat = await ctx.store.renameChat(
+      const chat = await ctx.store.chats.rename(
         request.workspace.id,
         request.params.chatId,
         request.body.name,
@@ -141,9 +141,9 @@ export async function chatRoutes(app: App, ctx: AppContext): Promise<void> {
     async (request) => {
       const chat = await chatOf(ctx, request.workspace, request.params.chatId);
       const [messages, files, feedbacks] = await Promise.all([
-        ctx.store.listMessages(chat.id),
-        ctx.store.listMessageFiles(chat.id),
-        ctx.store.listFeedbacks(chat.id),
+        ctx.store.chats.listMessages(chat.id),
+        ctx.store.chats.listMessageFiles(chat.id),
+        ctx.store.chats.listFeedbacks(chat.id),
       ]);
       const filesOf = groupBy(
         files,
@@ -180,7 +180,7 @@ export async function chatRoutes(app: App, ctx: AppContext): Promise<void> {
       const agentId = body.agent_id ?? chat.agentId;
       if (!agentId) throw badRequest("agent_id is required: this chat has no agent");
       const agent = await publishedAgent(ctx, ws, agentId, "agent_id");
-      const version = await ctx.store.getAgentVersion(agent.id, agent.publishedVersion as number);
+      const version = await ctx.store.agents.getVersion(agent.id, agent.publishedVersion as number);
       if (!version) throw notFound("Published agent version");
       const fileIds = [...new Set(body.attached_file_uuids ?? [])];
       const problems = await attachmentProblems(ctx.store, ws.id, fileIds);
@@ -250,14 +250,14 @@ export async function chatRoutes(app: App, ctx: AppContext): Promise<void> {
     },
     async (request, reply) => {
       const chat = await chatOf(ctx, request.workspace, request.params.chatId);
-      const message = await ctx.store.getMessage(chat.id, request.params.messageId);
+      const message = await ctx.store.chats.getMessage(chat.id, request.params.messageId);
       if (!message) throw notFound("Message");
       if (message.role !== "assistant") {
         throw badRequest(
           `message_id: message ${message.id} is a ${message.role} message; feedback is on answers`,
         );
       }
-      const feedback = await ctx.store.addFeedback(
+      const feedback = await ctx.store.chats.addFeedback(
         {
           chatId: chat.id,
           messageId: message.id,

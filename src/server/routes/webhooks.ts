@@ -38,10 +38,10 @@ export async function webhookRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request) => {
-      const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
+      const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
       if (!batch) throw notFound("Batch");
       const { limit, offset, status } = request.query;
-      const page = await ctx.store.webhooks.list(batch.id, { limit, offset, status });
+      const page = await ctx.store.outbox.list(batch.id, { limit, offset, status });
       return okPage(
         page.rows.map(deliveryToWire),
         pagination(request, page.total, limit, offset, ctx.config.publicUrl),
@@ -59,9 +59,9 @@ export async function webhookRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request, reply) => {
-      const batch = await ctx.store.getBatch(request.workspace.id, request.params.id);
+      const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
       if (!batch) throw notFound("Batch");
-      const delivery = await ctx.store.webhooks.redeliver(batch.id, request.params.delivery_id, Date.now());
+      const delivery = await ctx.store.outbox.redeliver(batch.id, request.params.delivery_id, Date.now());
       if (!delivery) throw notFound("Webhook delivery");
       request.log.info({ batch_id: batch.id, delivery_id: delivery.id }, "webhook redelivery queued");
       // Wakes the dispatchers (they look for due deliveries when a batch changes).

@@ -14,9 +14,9 @@ const tags = ["Whitelist"];
  */
 export async function whitelistRoutes(app: App, ctx: AppContext): Promise<void> {
   const settings = async (workspaceId: string) => {
-    const ws = await ctx.store.getWorkspace(workspaceId);
+    const ws = await ctx.store.workspaces.get(workspaceId);
     if (!ws) throw notFound("Workspace");
-    const users = await ctx.store.listWhitelistUsers(workspaceId, { limit: 1, offset: 0 });
+    const users = await ctx.store.workspaces.listWhitelistUsers(workspaceId, { limit: 1, offset: 0 });
     return { enabled: ws.whitelistEnabled, total_users: users.total };
   };
 
@@ -30,7 +30,7 @@ export async function whitelistRoutes(app: App, ctx: AppContext): Promise<void> 
     "/workspace/whitelist",
     { schema: { tags, summary: "Turn whitelist mode on or off", body: WhitelistSettingsBody } },
     async (request) => {
-      await ctx.store.setWhitelistEnabled(request.workspace.id, request.body.enabled);
+      await ctx.store.workspaces.setWhitelistEnabled(request.workspace.id, request.body.enabled);
       request.log.info({ enabled: request.body.enabled }, "whitelist mode changed");
       return ok(await settings(request.workspace.id));
     },
@@ -41,7 +41,7 @@ export async function whitelistRoutes(app: App, ctx: AppContext): Promise<void> 
     { schema: { tags, summary: "Whitelisted external user ids", querystring: PageQuery } },
     async (request) => {
       const { limit, offset } = request.query;
-      const page = await ctx.store.listWhitelistUsers(request.workspace.id, { limit, offset });
+      const page = await ctx.store.workspaces.listWhitelistUsers(request.workspace.id, { limit, offset });
       return okPage(
         page.rows.map((u) => ({ external_user_id: u.externalUserId, created_at: iso(u.createdAt) })),
         pagination(request, page.total, limit, offset, ctx.config.publicUrl),
@@ -53,7 +53,7 @@ export async function whitelistRoutes(app: App, ctx: AppContext): Promise<void> 
     "/workspace/whitelist/users",
     { schema: { tags, summary: "Add external user ids to the whitelist", body: WhitelistUsersBody } },
     async (request) => {
-      const added = await ctx.store.addWhitelistUsers(
+      const added = await ctx.store.workspaces.addWhitelistUsers(
         request.workspace.id,
         request.body.external_user_ids,
         Date.now(),
@@ -68,7 +68,7 @@ export async function whitelistRoutes(app: App, ctx: AppContext): Promise<void> 
       schema: { tags, summary: "Remove an external user id from the whitelist", params: WhitelistUserParams },
     },
     async (request) => {
-      const removed = await ctx.store.removeWhitelistUser(
+      const removed = await ctx.store.workspaces.removeWhitelistUser(
         request.workspace.id,
         request.params.externalUserId,
       );

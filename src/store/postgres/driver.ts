@@ -1,5 +1,8 @@
 import pg from "pg";
-import type { Migration, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
+import type { Broadcast } from "../broadcast.js";
+import type { Migration } from "../migrations/index.js";
+import type { DriverCapabilities, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
+import { PostgresNotifier } from "./notifier.js";
 
 /** `?` placeholders → `$1, $2, ...` (the store's SQL has no `?` inside literals). */
 function toPg(sql: string): string {
@@ -15,7 +18,9 @@ const RETRYABLE = new Set(["40P01", "40001"]); // deadlock detected, serializati
  * connection on that schema (tests use one schema each so they do not collide).
  */
 export class PostgresDriver implements SqlDriver {
-  readonly dialect = "postgres" as const;
+  /** Many API nodes and workers share one database; LISTEN/NOTIFY carries signals between them. */
+  readonly capabilities: DriverCapabilities = { rowLocks: true, sharedByProcesses: true, broadcast: true };
+  readonly types = { bigint: "BIGINT", real: "DOUBLE PRECISION", serialPk: "BIGSERIAL PRIMARY KEY" };
   readonly pool: pg.Pool;
   readonly schema: string | null;
   /** How to open a connection of this database outside the pool (LISTEN needs its own). */
@@ -112,7 +117,7 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
-  async migrate(migrations: Migration[]): Promise<void> {
+  async migrate(migrations: readonly Migration[]): Promise<void> {
     const client = await this.pool.connect();
     try {
       // One migrator at a time across every process starting against this database.
@@ -132,7 +137,7 @@ export class PostgresDriver implements SqlDriver {
           if (done.has(m.version)) continue;
           await client.query("BEGIN");
           try {
-            await client.query(m.sql);
+            await client.query(m.sql(this.types));
             await client.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", [
               m.version,
               Date.now(),
@@ -149,6 +154,12 @@ export class PostgresDriver implements SqlDriver {
     } finally {
       client.release();
     }
+  }
+
+  async openBroadcast(onError: (err: Error) => void): Promise<Broadcast | null> {
+    const notifier = new PostgresNotifier(this, onError);
+    await notifier.start();
+    return notifier;
   }
 
   async close(): Promise<void> {

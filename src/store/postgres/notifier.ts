@@ -1,5 +1,12 @@
 import pg from "pg";
-import type { PostgresDriver } from "./driver.js";
+import type { Broadcast } from "../broadcast.js";
+
+/** What the notifier needs of the driver: a way to open its own connection, and to send. */
+export interface NotifierDriver {
+  readonly schema: string | null;
+  readonly clientConfig: pg.ClientConfig;
+  run(sql: string, params?: unknown[]): Promise<number>;
+}
 
 /** Largest NOTIFY payload PostgreSQL accepts is 8000 bytes; callers split above this. */
 export const MAX_NOTIFY_PAYLOAD = 7900;
@@ -11,7 +18,7 @@ export const MAX_NOTIFY_PAYLOAD = 7900;
  * The connection comes back after a loss; `onReconnect` listeners hear about it, because
  * messages sent while it was down are lost.
  */
-export class PostgresNotifier {
+export class PostgresNotifier implements Broadcast {
   readonly channel: string;
   readonly maxMessageBytes = MAX_NOTIFY_PAYLOAD;
   private client: pg.Client | null = null;
@@ -22,7 +29,7 @@ export class PostgresNotifier {
   private readonly reconnectListeners = new Set<() => void>();
 
   constructor(
-    private readonly driver: PostgresDriver,
+    private readonly driver: NotifierDriver,
     private readonly onError: (err: Error) => void = () => {},
   ) {
     this.channel = `agentbatch_${driver.schema ?? "public"}`.toLowerCase().slice(0, 63);

@@ -1,3 +1,6 @@
+import type { Broadcast } from "../broadcast.js";
+import type { Migration, SqlTypes } from "../migrations/index.js";
+
 /** A row as the database driver returns it. */
 export type Row = Record<string, any>;
 
@@ -12,14 +15,27 @@ export interface SqlExecutor {
   run(sql: string, params?: unknown[]): Promise<number>;
 }
 
-export interface Migration {
-  version: number;
-  sql: string;
+/**
+ * What a dialect can do. The store's SQL adapts to these capabilities, never to a dialect's
+ * name (as Kysely's adapters and River's driver interface do).
+ */
+export interface DriverCapabilities {
+  /**
+   * Row locks a transaction can take (`SELECT ... FOR UPDATE`) and other claimers skip
+   * (`SKIP LOCKED`). Without them (SQLite) a write transaction already excludes every other.
+   */
+  rowLocks: boolean;
+  /** Several processes work on this database at once (heartbeats, limit shares, a leader). */
+  sharedByProcesses: boolean;
+  /** The database can carry messages between processes (`openBroadcast`). */
+  broadcast: boolean;
 }
 
 /** One database connection (SQLite) or pool (PostgreSQL) behind the dialect-neutral store. */
 export interface SqlDriver extends SqlExecutor {
-  readonly dialect: "sqlite" | "postgres";
+  readonly capabilities: DriverCapabilities;
+  /** The column types of this dialect, for migrations written once. */
+  readonly types: SqlTypes;
   /**
    * Runs `fn` in one transaction that takes write locks up front, and retries it when the
    * database aborts it for a deadlock or serialization conflict, so `fn` must have no effects
@@ -32,7 +48,32 @@ export interface SqlDriver extends SqlExecutor {
    * owns the file, so `fn` always runs.
    */
   runExclusive<T>(task: string, fn: () => Promise<T>): Promise<T | undefined>;
-  /** Applies the migrations not yet applied, in order, each in its own transaction. */
-  migrate(migrations: Migration[]): Promise<void>;
+  /** Applies the migrations not yet applied, in version order, each in its own transaction. */
+  migrate(migrations: readonly Migration[]): Promise<void>;
+  /** The cross-process channel, listening once this resolves (only with `capabilities.broadcast`). */
+  openBroadcast(onError: (err: Error) => void): Promise<Broadcast | null>;
   close(): Promise<void>;
 }
+
+/** `FOR UPDATE [OF alias] SKIP LOCKED` where rows can be locked, nothing where they cannot. */
+export function skipLocked(db: { capabilities: DriverCapabilities }, alias?: string): string {
+  if (!db.capabilities.rowLocks) return "";
+  return alias ? ` FOR UPDATE OF ${alias} SKIP LOCKED` : " FOR UPDATE SKIP LOCKED";
+}
+
+/** `ORDER BY id FOR UPDATE` where rows can be locked: takes the locks in id order (no deadlocks). */
+export function lockInIdOrder(db: { capabilities: DriverCapabilities }): string {
+  return db.capabilities.rowLocks ? " ORDER BY id FOR UPDATE" : "";
+}
+
+/** Most `?` parameters put in one IN list. */
+export const IN_CHUNK = 500;
+
+export function chunks<T>(list: T[], size = IN_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+/** `?, ?, ?` for k parameters. */
+export const marks = (k: number): string => new Array(k).fill("?").join(", ");

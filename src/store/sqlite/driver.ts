@@ -1,7 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { Migration, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
+import type { Broadcast } from "../broadcast.js";
+import type { Migration } from "../migrations/index.js";
+import type { DriverCapabilities, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
 
 /**
  * better-sqlite3 on one connection in WAL mode. Its calls are synchronous; a transaction spans
@@ -10,7 +12,9 @@ import type { Migration, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
  * two processes on one file wait (busy_timeout) instead of failing on a lock upgrade.
  */
 export class SqliteDriver implements SqlDriver {
-  readonly dialect = "sqlite" as const;
+  /** One process owns the file: no row locks to skip, no other process to tell. */
+  readonly capabilities: DriverCapabilities = { rowLocks: false, sharedByProcesses: false, broadcast: false };
+  readonly types = { bigint: "INTEGER", real: "REAL", serialPk: "INTEGER PRIMARY KEY AUTOINCREMENT" };
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private lock: Promise<void> = Promise.resolve();
@@ -85,7 +89,7 @@ export class SqliteDriver implements SqlDriver {
     return fn();
   }
 
-  async migrate(migrations: Migration[]): Promise<void> {
+  async migrate(migrations: readonly Migration[]): Promise<void> {
     this.db.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     );
@@ -95,12 +99,16 @@ export class SqliteDriver implements SqlDriver {
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       await this.transaction(async () => {
-        this.db.exec(m.sql);
+        this.db.exec(m.sql(this.types));
         this.db
           .prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
           .run(m.version, Date.now());
       });
     }
+  }
+
+  async openBroadcast(): Promise<Broadcast | null> {
+    return null;
   }
 
   async close(): Promise<void> {

@@ -2,22 +2,14 @@
  * Row mappers shared by both dialects: the column names are the same in SQLite and PostgreSQL.
  * PostgreSQL returns BIGINT as strings, so numbers pass through `n()`.
  */
-import type {
-  Agent,
-  AgentVersion,
-  Batch,
-  BatchItem,
-  BatchStatus,
-  Chat,
-  ClaimedItem,
-  FileRecord,
-  ItemStatus,
-  MessageFeedback,
-  MessageRecord,
-  Workspace,
-} from "./types.js";
-
-type Row = Record<string, any>;
+import type { BatchStatus, ItemStatus } from "../../domain/statuses.js";
+import type { Agent, AgentVersion } from "../agents.js";
+import type { Batch } from "../batches.js";
+import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
+import type { FileRecord } from "../files.js";
+import type { BatchItem, ClaimedItem, NewBatchItem } from "../items.js";
+import type { Workspace } from "../workspaces.js";
+import type { Row } from "./driver.js";
 
 export function n(v: unknown): number {
   return typeof v === "number" ? v : Number(v);
@@ -130,11 +122,9 @@ export function toBatch(r: Row): Batch {
   };
 }
 
-export function toBatchItem(r: Row): BatchItem {
+/** The fields an item was created with, as a claim and a read both return them. */
+function newItemFields(r: Row): NewBatchItem {
   return {
-    id: n(r.id),
-    batchId: r.batch_id,
-    seq: n(r.seq),
     customId: r.custom_id,
     agentId: r.agent_id,
     agentVersion: n(r.agent_version),
@@ -145,6 +135,17 @@ export function toBatchItem(r: Row): BatchItem {
     historyId: nOrNull(r.history_id),
     context: json(r.context),
     metadata: json(r.metadata),
+    webhook: json(r.webhook),
+    request: json(r.request_json),
+  };
+}
+
+export function toBatchItem(r: Row): BatchItem {
+  return {
+    ...newItemFields(r),
+    id: n(r.id),
+    batchId: r.batch_id,
+    seq: n(r.seq),
     status: r.status as ItemStatus,
     attempts: n(r.attempts),
     responseContent: r.response_content ?? null,
@@ -153,7 +154,6 @@ export function toBatchItem(r: Row): BatchItem {
     errorMessage: r.error_message ?? null,
     chatId: nOrNull(r.chat_id),
     conversationId: nOrNull(r.conversation_id),
-    request: json(r.request_json),
     finishReason: r.finish_reason ?? null,
     processedAt: nOrNull(r.processed_at),
   };
@@ -161,63 +161,13 @@ export function toBatchItem(r: Row): BatchItem {
 
 export function toClaimedItem(r: Row, workspaceId: string): ClaimedItem {
   return {
+    ...newItemFields(r),
     id: n(r.id),
     batchId: r.batch_id,
     workspaceId,
     seq: n(r.seq),
-    customId: r.custom_id,
-    agentId: r.agent_id,
-    agentVersion: n(r.agent_version),
-    message: r.message,
-    externalUserId: r.external_user_id ?? null,
-    name: r.name ?? null,
-    attachedFileUuids: json<string[]>(r.attached_file_uuids) ?? [],
-    historyId: nOrNull(r.history_id),
     attempt: n(r.attempts),
-    request: json(r.request_json),
   };
-}
-
-/** Splits `limit` claim slots round-robin across workspaces, then across each one's batches. */
-export function fairShares(
-  candidates: { id: string; workspaceId: string; pending: number }[],
-  limit: number,
-): Map<string, number> {
-  const byWorkspace = new Map<string, { id: string; pending: number }[]>();
-  for (const c of candidates) {
-    let list = byWorkspace.get(c.workspaceId);
-    if (!list) {
-      list = [];
-      byWorkspace.set(c.workspaceId, list);
-    }
-    list.push({ id: c.id, pending: c.pending });
-  }
-  const shares = new Map<string, number>();
-  const queues = [...byWorkspace.values()].map((batches) => ({ batches, next: 0 }));
-  let left = limit;
-  while (left > 0 && queues.length > 0) {
-    for (let q = 0; q < queues.length && left > 0; ) {
-      const queue = queues[q];
-      // Skip batches of this workspace that already got all their pending items.
-      let picked: { id: string; pending: number } | undefined;
-      for (let tries = 0; tries < queue.batches.length; tries++) {
-        const b = queue.batches[queue.next % queue.batches.length];
-        queue.next++;
-        if ((shares.get(b.id) ?? 0) < b.pending) {
-          picked = b;
-          break;
-        }
-      }
-      if (!picked) {
-        queues.splice(q, 1);
-        continue;
-      }
-      shares.set(picked.id, (shares.get(picked.id) ?? 0) + 1);
-      left--;
-      q++;
-    }
-  }
-  return shares;
 }
 
 export function toFile(r: Row): FileRecord {

@@ -1,0 +1,52 @@
+/** Agents and their published versions (a batch runs the version published when it was created). */
+import type { Page, PageQuery } from "./page.js";
+
+export interface AgentConfig {
+  model: string;
+  systemPrompt: string | null;
+  temperature: number | null;
+  maxTokens: number | null;
+  /** Provider options (e.g. the simulator's latency_ms / error_rate). */
+  settings: Record<string, unknown>;
+}
+
+export interface Agent extends AgentConfig {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string | null;
+  /** Latest published version number, or null if never published. */
+  publishedVersion: number | null;
+  publishedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AgentVersion extends AgentConfig {
+  agentId: string;
+  version: number;
+  name: string;
+  createdAt: number;
+}
+
+export interface NewAgent extends AgentConfig {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string | null;
+}
+
+export type AgentPatch = Partial<
+  Pick<NewAgent, "name" | "description" | "model" | "systemPrompt" | "temperature" | "maxTokens" | "settings">
+>;
+
+export interface AgentStore {
+  create(agent: NewAgent, now: number): Promise<Agent>;
+  get(workspaceId: string, agentId: string): Promise<Agent | undefined>;
+  /** Agents of a workspace, newest first; `publishedOnly` keeps those with a published version. */
+  list(workspaceId: string, page: PageQuery, publishedOnly?: boolean): Promise<Page<Agent>>;
+  update(workspaceId: string, agentId: string, patch: AgentPatch, now: number): Promise<Agent | undefined>;
+  /** Snapshots the agent's current config as a new published version. */
+  publish(workspaceId: string, agentId: string, now: number): Promise<Agent | undefined>;
+  getVersion(agentId: string, version: number): Promise<AgentVersion | undefined>;
+}

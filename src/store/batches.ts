@@ -1,0 +1,136 @@
+/** Batches: creation (inline or streamed from a file), reads, and the state changes a client asks for. */
+import type { BatchTransition } from "../domain/lifecycle.js";
+import type { BatchStatus } from "../domain/statuses.js";
+import type { WebhookSettings } from "../domain/webhook-events.js";
+import type { Agent } from "./agents.js";
+import type { CommitReport, NewBatchItem } from "./items.js";
+import type { Page, PageQuery } from "./page.js";
+
+export interface Batch {
+  id: string;
+  workspaceId: string;
+  agentId: string;
+  name: string | null;
+  status: BatchStatus;
+  total: number;
+  succeeded: number;
+  failed: number;
+  pending: number;
+  processing: number;
+  webhook: WebhookSettings | null;
+  metadata: Record<string, unknown> | null;
+  promptTokens: number;
+  completionTokens: number;
+  /** USD. */
+  cost: number;
+  errorMessage: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  completedAt: number | null;
+  cancelledAt: number | null;
+  pausedAt: number | null;
+  expiresAt: number;
+  /** The uploaded file the batch was made from, its name and format (null for inline requests). */
+  inputFileId: string | null;
+  originalFileName: string | null;
+  inputFormat: InputFormat | null;
+  /** Rows of the input file that failed validation (the first ones, up to a cap), or null. */
+  validationErrors: RowError[] | null;
+  /** SHA-256 of the create request, to tell a retried create from a different one. */
+  requestHash: string | null;
+}
+
+export type InputFormat = "csv" | "json" | "jsonl";
+
+/** A row of an input file that failed validation; `row` counts data rows from 1. */
+export interface RowError {
+  row: number;
+  error: string;
+}
+
+export interface NewBatch {
+  id: string;
+  workspaceId: string;
+  agentId: string;
+  name: string | null;
+  webhook: WebhookSettings | null;
+  metadata: Record<string, unknown> | null;
+  createdAt: number;
+  expiresAt: number;
+  inputFileId?: string | null;
+  originalFileName?: string | null;
+  inputFormat?: InputFormat | null;
+  requestHash?: string | null;
+}
+
+/** One row of a batch being ingested: a valid item or the reason it is not. */
+export type IngestEntry = { row: number; item: NewBatchItem } | { row: number; error: string };
+
+/** Reads an ingest needs while its transaction is open (on the transaction's connection). */
+export interface IngestLookups {
+  getAgent(workspaceId: string, agentId: string): Promise<Agent | undefined>;
+  chatExists(workspaceId: string, chatId: number): Promise<boolean>;
+  isWhitelisted(workspaceId: string, externalUserId: string): Promise<boolean>;
+}
+
+export interface IngestOptions {
+  /** `fail`: any bad row fails the batch and no item is stored; `skip`: bad rows are left out. */
+  onInvalidRows: "fail" | "skip";
+  /** Most row errors kept in `validation_errors` (all are counted in `error_message`). */
+  maxReportedErrors: number;
+  /** Makes the create idempotent per workspace: the same key returns the batch it created. */
+  idempotencyKey?: string;
+}
+
+export type CreateBatchResult =
+  | { kind: "created"; batch: Batch }
+  /** The id or idempotency key was used before: the batch it made, and whether the request matched. */
+  | { kind: "existing"; batch: Batch; sameRequest: boolean; by: "id" | "idempotency_key" }
+  /** A client-chosen id another workspace already uses. */
+  | { kind: "id_taken" }
+  /** Nothing to ingest: the source had no rows at all. */
+  | { kind: "empty" };
+
+export interface BatchListQuery extends PageQuery {
+  statuses?: BatchStatus[];
+}
+
+export type StateChangeResult =
+  | { kind: "not_found" }
+  | { kind: "conflict"; batch: Batch }
+  | { kind: "ok"; batch: Batch; changed: boolean; transitions: BatchTransition[] };
+
+export interface BatchStore {
+  get(workspaceId: string, batchId: string): Promise<Batch | undefined>;
+  /** Batches of a workspace, newest first. */
+  list(workspaceId: string, query: BatchListQuery): Promise<Page<Batch>>;
+  /**
+   * Creates a batch from a stream of validated rows in ONE transaction, inserting items in
+   * multi-row groups (only the current group is held in memory). A custom_id seen before in the
+   * batch becomes a row error (the UNIQUE constraint detects it). With `fail`, any row error
+   * stores no item and the batch is created `failed` with its validation errors.
+   */
+  ingest(
+    batch: NewBatch,
+    entries: (lookups: IngestLookups) => AsyncIterable<IngestEntry>,
+    options: IngestOptions,
+  ): Promise<CreateBatchResult>;
+  /** Cancels an in-progress or paused batch: pending items fail with 499 at once. */
+  cancel(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult>;
+  /** An in_progress batch stops starting items (in-flight ones finish). */
+  pause(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult>;
+  resume(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult>;
+  /**
+   * Re-queues the failed items of a finished batch (attempts reset, successes kept) and moves it
+   * back to in_progress with the completion window extended to at least `expiresAt`. A batch that
+   * is not finished, or has no failed item, is a conflict.
+   */
+  retryFailed(
+    workspaceId: string,
+    batchId: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<StateChangeResult>;
+  /** Pending items of batches past their completion window fail with 408. */
+  expire(now: number): Promise<CommitReport>;
+}

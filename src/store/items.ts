@@ -1,0 +1,149 @@
+/**
+ * Batch items, and the item table as the queue: claims, lease renewals, hand-backs, group
+ * commits of outcomes (fenced by lease owner and attempt) and the reaper.
+ */
+import type { BatchTransition } from "../domain/lifecycle.js";
+import type { ItemStatus } from "../domain/statuses.js";
+import type { ResponseUsage } from "../domain/usage.js";
+import type { WebhookSettings } from "../domain/webhook-events.js";
+import type { Page, PageQuery } from "./page.js";
+
+/** Custom ids of a batch grouped by item status (seed 002's status map), one page per status. */
+export type StatusMap = Record<ItemStatus, string[]>;
+
+/**
+ * A whole model request carried by an item instead of an agent turn (the OpenAI and Anthropic
+ * batch shapes): provider-neutral, with the model already routed to `provider/model`.
+ */
+export interface ItemRequest {
+  /** `provider/model` after alias routing. */
+  model: string;
+  /** The model as the client wrote it, echoed in the shaped responses. */
+  requestedModel: string;
+  messages: {
+    role: "system" | "user" | "assistant";
+    content:
+      | string
+      | ({ type: "text"; text: string } | { type: "image"; mediaType: string; dataBase64: string })[];
+  }[];
+  temperature?: number;
+  maxTokens?: number;
+  topP?: number;
+  stop?: string[];
+}
+
+/** One request of a batch as created: the agent version is fixed at creation time. */
+export interface NewBatchItem {
+  customId: string;
+  agentId: string;
+  agentVersion: number;
+  message: string;
+  externalUserId: string | null;
+  name: string | null;
+  attachedFileUuids: string[];
+  historyId: number | null;
+  /** This request's own webhook target for `request.*` events (extension; seed 002's per-run callback). */
+  webhook?: WebhookSettings | null;
+  /** Objects folded from an input file's `context.*` / `metadata.*` columns. */
+  context?: Record<string, unknown> | null;
+  metadata?: Record<string, unknown> | null;
+  /** A whole model request (OpenAI / Anthropic batch shapes): run as is, without the agent. */
+  request?: ItemRequest | null;
+}
+
+export interface BatchItem extends NewBatchItem {
+  id: number;
+  batchId: string;
+  seq: number;
+  status: ItemStatus;
+  attempts: number;
+  responseContent: string | null;
+  responseUsage: ResponseUsage | null;
+  errorCode: number | null;
+  errorMessage: string | null;
+  chatId: number | null;
+  conversationId: number | null;
+  processedAt: number | null;
+  /** Why the model stopped (`stop`, `length`, ...), when the provider said. */
+  finishReason?: string | null;
+}
+
+/** An item handed to a worker by a claim; `attempt` and `leaseOwner` fence its result. */
+export interface ClaimedItem extends NewBatchItem {
+  id: number;
+  batchId: string;
+  workspaceId: string;
+  seq: number;
+  attempt: number;
+}
+
+interface OutcomeBase {
+  itemId: number;
+  batchId: string;
+  leaseOwner: string;
+  attempt: number;
+}
+
+export type ItemOutcome =
+  | (OutcomeBase & {
+      kind: "success";
+      responseContent: string;
+      responseUsage: ResponseUsage;
+      promptTokens: number;
+      completionTokens: number;
+      cost: number;
+      responseTimeMs: number;
+      /** Filled by the worker from the claimed item, so the store can write the chat turn. */
+      workspaceId: string;
+      agentId: string;
+      message: string;
+      chatName: string | null;
+      externalUserId: string | null;
+      historyId: number | null;
+      /** Why the model stopped (`stop`, `length`, `content_filter`, `tool_calls`), when known. */
+      finishReason?: string | null;
+    })
+  | (OutcomeBase & { kind: "retry"; notBefore: number; errorCode: number; errorMessage: string })
+  | (OutcomeBase & { kind: "failed"; errorCode: number; errorMessage: string });
+
+export interface CommitReport {
+  /** Outcomes written; the rest were fenced off (their worker had lost the lease). */
+  applied: number;
+  discarded: number;
+  transitions: BatchTransition[];
+  /** Batches whose counters moved. */
+  touchedBatchIds: string[];
+}
+
+export interface ItemListQuery extends PageQuery {
+  status?: ItemStatus;
+}
+
+export interface ItemQueue {
+  /**
+   * Leases up to `limit` runnable items to `owner`, spread round-robin across workspaces and
+   * batches (domain/fair-share.ts), and moves them to processing with their attempt count raised.
+   */
+  claim(owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]>;
+  /** Extends the leases `owner` still holds; returns the ids it no longer holds. */
+  renewLeases(owner: string, itemIds: number[], leaseExpiresAt: number): Promise<number[]>;
+  /**
+   * Returns unstarted items to pending without counting the attempt (graceful shutdown, or a
+   * batch paused or cancelled while they waited); items of a cancelling batch fail with 499.
+   * Returns the batches that moved (e.g. cancelling → cancelled).
+   */
+  release(owner: string, items: { itemId: number; attempt: number }[]): Promise<BatchTransition[]>;
+  /** Writes finished, retried and failed items in one transaction, fenced by owner and attempt. */
+  commit(outcomes: ItemOutcome[], now: number): Promise<CommitReport>;
+  /** Items whose lease ran out go back to pending, or fail with 500 once attempts are spent. */
+  reapExpired(now: number, maxAttempts: number): Promise<CommitReport>;
+  /** Items of a batch in submission order; the total is read from the batch counters. */
+  list(batchId: string, query: ItemListQuery): Promise<Page<BatchItem>>;
+  /** Up to `limit` items after `afterSeq` in submission order (keyset pages for exports). */
+  listAfter(batchId: string, afterSeq: number, limit: number, status?: ItemStatus): Promise<BatchItem[]>;
+  getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined>;
+  /** Custom ids per item status, `page` applying to each status list. */
+  statusMap(batchId: string, page: PageQuery): Promise<StatusMap>;
+  /** How many failed items of a batch ended with each error code (499 cancelled, 408 expired...). */
+  countFailedByCode(batchId: string): Promise<Map<number, number>>;
+}

@@ -1,0 +1,21 @@
+import { migration001 } from "./001-core.js";
+import { migration002 } from "./002-files.js";
+import { migration003 } from "./003-webhooks.js";
+import { migration004 } from "./004-chat-api.js";
+import { migration005 } from "./005-batch-input.js";
+import { migration006 } from "./006-workers.js";
+import { migration007 } from "./007-api-batches.js";
+import type { Migration } from "./migration.js";
+
+export type { Migration, SqlTypes } from "./migration.js";
+
+/** Every migration, in version order (the order they are applied in). */
+export const migrations: readonly Migration[] = [
+  migration001,
+  migration002,
+  migration003,
+  migration004,
+  migration005,
+  migration006,
+  migration007,
+].sort((a, b) => a.version - b.version);

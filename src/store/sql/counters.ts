@@ -1,0 +1,171 @@
+/**
+ * Batch counters and settlement, shared by every transaction that moves items: counter deltas
+ * gathered over a transaction and written once at its end, the batch lifecycle rules
+ * (domain/lifecycle.ts) applied with the batch row locked, and the bulk failure of pending items
+ * (cancel, expiry) with their webhook events.
+ */
+import type { FinalError } from "../../domain/final-errors.js";
+import { CANCELLED } from "../../domain/final-errors.js";
+import { type BatchTransition, hasPendingAfterCancel, settledStatus } from "../../domain/lifecycle.js";
+import type { BatchStatus } from "../../domain/statuses.js";
+import type { Row, SqlExecutor } from "./driver.js";
+import {
+  enqueueBatchEvent,
+  enqueueItemEvent,
+  type OutboxBatch,
+  outboxBatch,
+  wantsItemEvents,
+} from "./outbox-rows.js";
+import { n } from "./rows.js";
+
+/** Counter changes of one batch. */
+export interface Delta {
+  pending: number;
+  processing: number;
+  succeeded: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+}
+
+/** Counter changes of every batch a transaction touches, written once at its end. */
+export class Deltas {
+  private readonly map = new Map<string, Delta>();
+
+  of(batchId: string): Delta {
+    let d = this.map.get(batchId);
+    if (!d) {
+      d = {
+        pending: 0,
+        processing: 0,
+        succeeded: 0,
+        failed: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        cost: 0,
+      };
+      this.map.set(batchId, d);
+    }
+    return d;
+  }
+
+  /** Batch ids in a fixed order: every transaction locks batch rows in the same order (no deadlocks). */
+  ids(): string[] {
+    return [...this.map.keys()].sort();
+  }
+
+  async write(tx: SqlExecutor): Promise<void> {
+    for (const id of this.ids()) {
+      const d = this.map.get(id) as Delta;
+      await tx.run(
+        `UPDATE batches SET pending = pending + ?, processing = processing + ?, succeeded = succeeded + ?,
+           failed = failed + ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,
+           cost = cost + ? WHERE id = ?`,
+        [d.pending, d.processing, d.succeeded, d.failed, d.promptTokens, d.completionTokens, d.cost, id],
+      );
+    }
+  }
+}
+
+/** Fails every pending item of a batch at once with one error (cancel, expiry); returns how many. */
+export async function failPending(
+  tx: SqlExecutor,
+  batchId: string,
+  error: FinalError,
+  now: number,
+  deltas: Deltas,
+): Promise<number> {
+  const batchRow = await tx.get("SELECT workspace_id, webhook, item_webhooks FROM batches WHERE id = ?", [
+    batchId,
+  ]);
+  const batch = outboxBatch(batchRow as Row);
+  const changed = wantsItemEvents(batch)
+    ? await failPendingWithEvents(tx, batch, batchId, error, now)
+    : await tx.run(
+        `UPDATE batch_items SET status = 'failed', error_code = ?, error_message = ?, processed_at = ?
+         WHERE batch_id = ? AND status = 'pending'`,
+        [error.code, error.message, now, batchId],
+      );
+  const d = deltas.of(batchId);
+  d.pending -= changed;
+  d.failed += changed;
+  return changed;
+}
+
+/** failPending for a batch that sends request events: in groups, queuing `request.failed` per item. */
+async function failPendingWithEvents(
+  tx: SqlExecutor,
+  batch: OutboxBatch,
+  batchId: string,
+  error: FinalError,
+  now: number,
+): Promise<number> {
+  const group = 500;
+  let changed = 0;
+  for (;;) {
+    const rows = await tx.all(
+      `UPDATE batch_items SET status = 'failed', error_code = ?, error_message = ?, processed_at = ?
+       WHERE id IN (SELECT id FROM batch_items WHERE batch_id = ? AND status = 'pending' ORDER BY seq LIMIT ?)
+       RETURNING *`,
+      [error.code, error.message, now, batchId, group],
+    );
+    for (const item of rows) await enqueueItemEvent(tx, batch, item, now);
+    changed += rows.length;
+    if (rows.length < group) return changed;
+  }
+}
+
+/** Queues the `request.*` events of an item that just reached its final status. */
+export async function enqueueOutcomeEvent(tx: SqlExecutor, batch: OutboxBatch, itemId: number, now: number) {
+  if (!wantsItemEvents(batch)) return;
+  const item = (await tx.get("SELECT * FROM batch_items WHERE id = ?", [itemId])) as Row;
+  await enqueueItemEvent(tx, batch, item, now);
+}
+
+async function readProgress(tx: SqlExecutor, batchId: string) {
+  const b = (await tx.get("SELECT workspace_id, status, pending, processing FROM batches WHERE id = ?", [
+    batchId,
+  ])) as Row;
+  return {
+    workspaceId: b.workspace_id as string,
+    status: b.status as BatchStatus,
+    pending: n(b.pending),
+    processing: n(b.processing),
+  };
+}
+
+/**
+ * Moves a batch to its final status once nothing of it is left to run (domain/lifecycle.ts), and
+ * queues the webhook event of that status in the same transaction.
+ */
+export async function settle(tx: SqlExecutor, batchId: string, now: number): Promise<BatchTransition | null> {
+  let b = await readProgress(tx, batchId);
+  if (hasPendingAfterCancel(b)) {
+    const deltas = new Deltas();
+    await failPending(tx, batchId, CANCELLED, now, deltas);
+    await deltas.write(tx);
+    b = await readProgress(tx, batchId);
+  }
+  const to = settledStatus(b);
+  if (!to) return null;
+  const stamp = to === "completed" ? "completed_at" : "cancelled_at";
+  await tx.run(`UPDATE batches SET status = ?, ${stamp} = ? WHERE id = ?`, [to, now, batchId]);
+  await enqueueBatchEvent(tx, batchId, now);
+  return { batchId, workspaceId: b.workspaceId, from: b.status, to };
+}
+
+/** Writes the deltas and settles every batch they touch; returns the batches that moved. */
+export async function writeAndSettle(
+  tx: SqlExecutor,
+  deltas: Deltas,
+  now: number,
+): Promise<BatchTransition[]> {
+  await deltas.write(tx);
+  const transitions: BatchTransition[] = [];
+  for (const id of deltas.ids()) {
+    const t = await settle(tx, id, now);
+    if (t) transitions.push(t);
+  }
+  return transitions;
+}

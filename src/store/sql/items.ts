@@ -1,0 +1,233 @@
+import { fairShares } from "../../domain/fair-share.js";
+import { CANCELLED, expiredLeaseRule } from "../../domain/final-errors.js";
+import type { BatchTransition } from "../../domain/lifecycle.js";
+import { ITEM_STATUSES, type ItemStatus } from "../../domain/statuses.js";
+import type {
+  BatchItem,
+  ClaimedItem,
+  CommitReport,
+  ItemListQuery,
+  ItemOutcome,
+  ItemQueue,
+  StatusMap,
+} from "../items.js";
+import type { Page, PageQuery } from "../page.js";
+import { Deltas, failPending, writeAndSettle } from "./counters.js";
+import {
+  chunks,
+  lockInIdOrder,
+  marks,
+  type Row,
+  type SqlDriver,
+  type SqlExecutor,
+  skipLocked,
+} from "./driver.js";
+import { applyOutcomes } from "./outcomes.js";
+import { n, toBatchItem, toClaimedItem } from "./rows.js";
+
+/** The counter column that counts items of each status. */
+const STATUS_COUNTER = {
+  pending: "pending",
+  processing: "processing",
+  success: "succeeded",
+  failed: "failed",
+} as const satisfies Record<ItemStatus, string>;
+
+/** Batches looked at by one claim: the least recently claimed runnable ones. */
+const CLAIM_CANDIDATES = 100;
+
+const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
+
+/**
+ * The item table as the queue. Lock order in every transaction: item rows first (in id order),
+ * then batch rows in id order; with that, concurrent claims, commits, reaps and cancels on
+ * PostgreSQL cannot deadlock each other.
+ */
+export class SqlItemQueue implements ItemQueue {
+  constructor(private readonly db: SqlDriver) {}
+
+  async claim(owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]> {
+    const candidates = (
+      await this.db.all(
+        `SELECT id, workspace_id, pending FROM batches WHERE status = 'in_progress' AND pending > 0
+         ORDER BY last_claimed_at, created_at LIMIT ${CLAIM_CANDIDATES}`,
+      )
+    ).map((r) => ({ id: r.id as string, workspaceId: r.workspace_id as string, pending: n(r.pending) }));
+    if (candidates.length === 0) return [];
+    const shares = fairShares(candidates, limit);
+    const workspaceOf = new Map(candidates.map((c) => [c.id, c.workspaceId]));
+    return this.db.transaction(async (tx) => {
+      const claimed: ClaimedItem[] = [];
+      const deltas = new Deltas();
+      for (const batchId of [...shares.keys()].sort()) {
+        const rows = await this.claimFromBatch(
+          tx,
+          owner,
+          batchId,
+          shares.get(batchId) as number,
+          leaseMs,
+          now,
+        );
+        const d = deltas.of(batchId);
+        d.pending -= rows.length;
+        d.processing += rows.length;
+        for (const r of rows) claimed.push(toClaimedItem(r, workspaceOf.get(batchId) as string));
+      }
+      await deltas.write(tx);
+      for (const group of chunks(deltas.ids())) {
+        await tx.run(
+          `UPDATE batches SET last_claimed_at = ?, started_at = COALESCE(started_at, ?) WHERE id IN (${marks(group.length)})`,
+          [now, now, ...group],
+        );
+      }
+      return claimed;
+    });
+  }
+
+  /** One claim statement; a batch paused or cancelled since the candidate read gives nothing. */
+  private claimFromBatch(
+    tx: SqlExecutor,
+    owner: string,
+    batchId: string,
+    count: number,
+    leaseMs: number,
+    now: number,
+  ): Promise<Row[]> {
+    return tx.all(
+      `UPDATE batch_items SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
+       WHERE id IN (SELECT i.id FROM batch_items i JOIN batches b ON b.id = i.batch_id
+                    WHERE i.batch_id = ? AND i.status = 'pending' AND i.not_before <= ? AND b.status = 'in_progress'
+                    ORDER BY i.seq LIMIT ?${skipLocked(this.db, "i")})
+       RETURNING *`,
+      [owner, now + leaseMs, batchId, now, count],
+    );
+  }
+
+  async renewLeases(owner: string, itemIds: number[], leaseExpiresAt: number): Promise<number[]> {
+    const held = new Set<number>();
+    // Item rows are locked in id order, as commits lock them: in any other order a renewal and
+    // a group commit of the same worker deadlock on PostgreSQL.
+    for (const group of chunks([...itemIds].sort((a, b) => a - b))) {
+      const rows = await this.db.all(
+        `UPDATE batch_items SET lease_expires_at = ?
+         WHERE id IN (SELECT id FROM batch_items WHERE lease_owner = ? AND status = 'processing'
+                      AND id IN (${marks(group.length)})${lockInIdOrder(this.db)})
+           AND lease_owner = ? AND status = 'processing' RETURNING id`,
+        [leaseExpiresAt, owner, ...group, owner],
+      );
+      for (const r of rows) held.add(n(r.id));
+    }
+    return itemIds.filter((id) => !held.has(id));
+  }
+
+  async release(owner: string, items: { itemId: number; attempt: number }[]): Promise<BatchTransition[]> {
+    if (items.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      const now = Date.now();
+      const deltas = new Deltas();
+      for (const it of [...items].sort((a, b) => a.itemId - b.itemId)) {
+        const row = await tx.get(
+          `UPDATE batch_items SET status = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL
+           WHERE id = ? AND lease_owner = ? AND attempts = ? AND status = 'processing' RETURNING batch_id`,
+          [it.itemId, owner, it.attempt],
+        );
+        if (!row) continue;
+        const d = deltas.of(row.batch_id);
+        d.pending += 1;
+        d.processing -= 1;
+      }
+      // A batch cancelled while these items waited fails them now, as it did its other pending items.
+      for (const batchId of deltas.ids()) {
+        const status = ((await tx.get("SELECT status FROM batches WHERE id = ?", [batchId])) as Row).status;
+        if (status === "cancelling") await failPending(tx, batchId, CANCELLED, now, deltas);
+      }
+      return writeAndSettle(tx, deltas, now);
+    });
+  }
+
+  async commit(outcomes: ItemOutcome[], now: number): Promise<CommitReport> {
+    if (outcomes.length === 0) return NOTHING;
+    return this.db.transaction((tx) => applyOutcomes(tx, outcomes, now));
+  }
+
+  async reapExpired(now: number, maxAttempts: number): Promise<CommitReport> {
+    return this.db.transaction(async (tx) => {
+      const expired = await tx.all(
+        `SELECT id, batch_id, lease_owner, attempts FROM batch_items
+         WHERE status = 'processing' AND lease_expires_at < ? LIMIT 1000`,
+        [now],
+      );
+      const outcomes = expired.map((r): ItemOutcome => {
+        const base = {
+          itemId: n(r.id),
+          batchId: r.batch_id,
+          leaseOwner: r.lease_owner,
+          attempt: n(r.attempts),
+        };
+        const rule = expiredLeaseRule(n(r.attempts), maxAttempts);
+        const error = { errorCode: rule.error.code, errorMessage: rule.error.message };
+        return rule.kind === "failed"
+          ? { ...base, kind: "failed", ...error }
+          : { ...base, kind: "retry", notBefore: now, ...error };
+      });
+      return applyOutcomes(tx, outcomes, now);
+    });
+  }
+
+  async list(batchId: string, query: ItemListQuery): Promise<Page<BatchItem>> {
+    const counters = await this.db.get("SELECT * FROM batches WHERE id = ?", [batchId]);
+    if (!counters) return { rows: [], total: 0 };
+    const filter = query.status ? " AND status = ?" : "";
+    const params = query.status ? [batchId, query.status] : [batchId];
+    const rows = await this.db.all(
+      `SELECT * FROM batch_items WHERE batch_id = ?${filter} ORDER BY seq LIMIT ? OFFSET ?`,
+      [...params, query.limit, query.offset],
+    );
+    // The batch counters move in the same transactions as the items, so they are exact counts.
+    const total = query.status ? counters[STATUS_COUNTER[query.status]] : counters.total;
+    return { rows: rows.map(toBatchItem), total: n(total) };
+  }
+
+  async listAfter(
+    batchId: string,
+    afterSeq: number,
+    limit: number,
+    status?: ItemStatus,
+  ): Promise<BatchItem[]> {
+    const filter = status ? " AND status = ?" : "";
+    const params = status ? [batchId, status] : [batchId];
+    const rows = await this.db.all(
+      `SELECT * FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
+      [...params, afterSeq, limit],
+    );
+    return rows.map(toBatchItem);
+  }
+
+  async getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined> {
+    const row = await this.db.get("SELECT * FROM batch_items WHERE batch_id = ? AND custom_id = ?", [
+      batchId,
+      customId,
+    ]);
+    return row ? toBatchItem(row) : undefined;
+  }
+
+  async statusMap(batchId: string, page: PageQuery): Promise<StatusMap> {
+    const map = {} as StatusMap;
+    for (const status of ITEM_STATUSES) {
+      const rows = await this.db.all(
+        "SELECT custom_id FROM batch_items WHERE batch_id = ? AND status = ? ORDER BY seq LIMIT ? OFFSET ?",
+        [batchId, status, page.limit, page.offset],
+      );
+      map[status] = rows.map((r) => r.custom_id as string);
+    }
+    return map;
+  }
+
+  async countFailedByCode(batchId: string): Promise<Map<number, number>> {
+    const rows = await this.db.all(
+      "SELECT error_code, COUNT(*) AS c FROM batch_items WHERE batch_id = ? AND status = 'failed' GROUP BY error_code",
+      [batchId],
+    );
+    return new Map(rows.map((r) => [n(r.error_code ?? 0), n(r.c)]));
+  }
+}

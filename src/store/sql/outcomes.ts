@@ -1,0 +1,126 @@
+/**
+ * Writing item outcomes (the group commit and the reaper share it): each outcome is applied only
+ * if its worker still holds the item (lease owner and attempt), then the batch counters move and
+ * the batches settle, in the caller's transaction.
+ */
+import { type FinalError, finalErrorForRetry } from "../../domain/final-errors.js";
+import type { BatchStatus } from "../../domain/statuses.js";
+import type { CommitReport, ItemOutcome } from "../items.js";
+import { writeChatTurn } from "./chat-rows.js";
+import { type Delta, Deltas, enqueueOutcomeEvent, writeAndSettle } from "./counters.js";
+import { chunks, marks, type SqlExecutor } from "./driver.js";
+import { type OutboxBatch, outboxBatch } from "./outbox-rows.js";
+import { json, n } from "./rows.js";
+
+/** What an outcome's transaction needs to know about its batch. */
+type OutcomeBatch = OutboxBatch & { status: BatchStatus; expiresAt: number };
+
+/** The fence of every outcome write: the worker still holds this attempt of the item. */
+const FENCE = "WHERE id = ? AND lease_owner = ? AND attempts = ? AND status = 'processing'";
+const fenceParams = (o: ItemOutcome) => [o.itemId, o.leaseOwner, o.attempt];
+
+export async function applyOutcomes(
+  tx: SqlExecutor,
+  outcomes: ItemOutcome[],
+  now: number,
+): Promise<CommitReport> {
+  const batches = await readBatches(tx, outcomes);
+  const deltas = new Deltas();
+  let applied = 0;
+  // Item rows in id order (the order renewals lock them in), then batch rows in id order.
+  for (const o of [...outcomes].sort((a, b) => a.itemId - b.itemId)) {
+    const batch = batches.get(o.batchId);
+    if (batch && (await applyOutcome(tx, o, batch, now, deltas.of(o.batchId)))) applied++;
+  }
+  const transitions = await writeAndSettle(tx, deltas, now);
+  return { applied, discarded: outcomes.length - applied, transitions, touchedBatchIds: deltas.ids() };
+}
+
+async function readBatches(tx: SqlExecutor, outcomes: ItemOutcome[]): Promise<Map<string, OutcomeBatch>> {
+  const batches = new Map<string, OutcomeBatch>();
+  for (const group of chunks([...new Set(outcomes.map((o) => o.batchId))])) {
+    const rows = await tx.all(
+      `SELECT id, status, expires_at, workspace_id, webhook, item_webhooks FROM batches WHERE id IN (${marks(group.length)})`,
+      group,
+    );
+    for (const r of rows)
+      batches.set(r.id, { status: r.status, expiresAt: n(r.expires_at), ...outboxBatch(r) });
+  }
+  return batches;
+}
+
+/** Writes one outcome if its worker still holds the item; returns false when fenced off. */
+async function applyOutcome(
+  tx: SqlExecutor,
+  o: ItemOutcome,
+  batch: OutcomeBatch,
+  now: number,
+  d: Delta,
+): Promise<boolean> {
+  if (o.kind === "success") return applySuccess(tx, o, batch, now, d);
+  const final: FinalError | null =
+    o.kind === "failed"
+      ? { code: o.errorCode, message: o.errorMessage }
+      : finalErrorForRetry(batch.status, o.notBefore, batch.expiresAt);
+  if (final) return applyFailure(tx, o, final, batch, now, d);
+  const retry = o as Extract<ItemOutcome, { kind: "retry" }>;
+  const ok = await tx.run(
+    `UPDATE batch_items SET status = 'pending', not_before = ?, error_code = ?, error_message = ?,
+       lease_owner = NULL, lease_expires_at = NULL ${FENCE}`,
+    [retry.notBefore, retry.errorCode, retry.errorMessage, ...fenceParams(o)],
+  );
+  if (ok === 0) return false;
+  d.processing -= 1;
+  d.pending += 1;
+  return true;
+}
+
+async function applySuccess(
+  tx: SqlExecutor,
+  o: Extract<ItemOutcome, { kind: "success" }>,
+  batch: OutcomeBatch,
+  now: number,
+  d: Delta,
+): Promise<boolean> {
+  const item = await tx.get(
+    `UPDATE batch_items SET status = 'success', response_content = ?, response_usage = ?, finish_reason = ?,
+       error_code = NULL, error_message = NULL, processed_at = ?, lease_owner = NULL, lease_expires_at = NULL ${FENCE}
+     RETURNING attached_file_uuids`,
+    [o.responseContent, JSON.stringify(o.responseUsage), o.finishReason ?? null, now, ...fenceParams(o)],
+  );
+  if (!item) return false;
+  const files = json<string[]>(item.attached_file_uuids) ?? [];
+  const { chatId, groupId } = await writeChatTurn(tx, o, files, now);
+  await tx.run("UPDATE batch_items SET chat_id = ?, conversation_id = ? WHERE id = ?", [
+    chatId,
+    groupId,
+    o.itemId,
+  ]);
+  await enqueueOutcomeEvent(tx, batch, o.itemId, now);
+  d.processing -= 1;
+  d.succeeded += 1;
+  d.promptTokens += o.promptTokens;
+  d.completionTokens += o.completionTokens;
+  d.cost += o.cost;
+  return true;
+}
+
+async function applyFailure(
+  tx: SqlExecutor,
+  o: ItemOutcome,
+  final: FinalError,
+  batch: OutcomeBatch,
+  now: number,
+  d: Delta,
+): Promise<boolean> {
+  const ok = await tx.run(
+    `UPDATE batch_items SET status = 'failed', error_code = ?, error_message = ?, processed_at = ?,
+       lease_owner = NULL, lease_expires_at = NULL ${FENCE}`,
+    [final.code, final.message, now, ...fenceParams(o)],
+  );
+  if (ok === 0) return false;
+  await enqueueOutcomeEvent(tx, batch, o.itemId, now);
+  d.processing -= 1;
+  d.failed += 1;
+  return true;
+}

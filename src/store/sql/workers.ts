@@ -1,0 +1,27 @@
+import type { WorkerRegistry } from "../workers.js";
+import type { Row, SqlDriver } from "./driver.js";
+import { n } from "./rows.js";
+
+/** Worker heartbeats and the maintenance leader (the driver's exclusive run). */
+export class SqlWorkerRegistry implements WorkerRegistry {
+  constructor(private readonly db: SqlDriver) {}
+
+  runAsLeader<T>(task: string, fn: () => Promise<T>): Promise<T | undefined> {
+    return this.db.runExclusive(task, fn);
+  }
+
+  async heartbeat(workerId: string, now: number, staleBefore: number): Promise<number> {
+    await this.db.run(
+      `INSERT INTO workers (id, started_at, last_seen) VALUES (?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen`,
+      [workerId, now, now],
+    );
+    await this.db.run("DELETE FROM workers WHERE last_seen < ?", [staleBefore]);
+    const row = (await this.db.get("SELECT COUNT(*) AS c FROM workers")) as Row;
+    return Math.max(1, n(row.c));
+  }
+
+  async remove(workerId: string): Promise<void> {
+    await this.db.run("DELETE FROM workers WHERE id = ?", [workerId]);
+  }
+}

@@ -1,0 +1,96 @@
+import type { Page, PageQuery } from "../page.js";
+import type { WhitelistEntry, Workspace, WorkspaceStore } from "../workspaces.js";
+import { chunks, marks, type Row, type SqlDriver } from "./driver.js";
+import { n, toWorkspace } from "./rows.js";
+/** Workspaces, API keys (by hash) and the whitelist. */
+export class SqlWorkspaceStore implements WorkspaceStore {
+  constructor(private readonly db: SqlDriver) {}
+
+  async ensure(name: string): Promise<Workspace> {
+    await this.db.run(
+      "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+      [crypto.randomUUID(), name, Date.now()],
+    );
+    return toWorkspace((await this.db.get("SELECT * FROM workspaces WHERE name = ?", [name])) as Row);
+  }
+
+  async get(workspaceId: string): Promise<Workspace | undefined> {
+    const row = await this.db.get("SELECT * FROM workspaces WHERE id = ?", [workspaceId]);
+    return row ? toWorkspace(row) : undefined;
+  }
+
+  async addKey(workspaceId: string, keyHash: string, prefix: string): Promise<void> {
+    await this.db.run(
+      "INSERT INTO api_keys (key_hash, workspace_id, prefix, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key_hash) DO NOTHING",
+      [keyHash, workspaceId, prefix, Date.now()],
+    );
+  }
+
+  async findByKeyHash(keyHash: string): Promise<Workspace | undefined> {
+    const row = await this.db.get(
+      "SELECT w.* FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = ?",
+      [keyHash],
+    );
+    return row ? toWorkspace(row) : undefined;
+  }
+
+  async setWhitelistEnabled(workspaceId: string, enabled: boolean): Promise<Workspace | undefined> {
+    const row = await this.db.get("UPDATE workspaces SET whitelist_enabled = ? WHERE id = ? RETURNING *", [
+      enabled ? 1 : 0,
+      workspaceId,
+    ]);
+    return row ? toWorkspace(row) : undefined;
+  }
+
+  async addWhitelistUsers(workspaceId: string, externalUserIds: string[], now: number): Promise<number> {
+    const unique = [...new Set(externalUserIds)];
+    if (unique.length === 0) return 0;
+    return this.db.transaction(async (tx) => {
+      let added = 0;
+      for (const group of chunks(unique, 300)) {
+        const params = group.flatMap((id) => [workspaceId, id, now]);
+        added += await tx.run(
+          `INSERT INTO whitelist_users (workspace_id, external_user_id, created_at)
+           VALUES ${group.map(() => "(?, ?, ?)").join(", ")} ON CONFLICT (workspace_id, external_user_id) DO NOTHING`,
+          params,
+        );
+      }
+      return added;
+    });
+  }
+
+  async removeWhitelistUser(workspaceId: string, externalUserId: string): Promise<boolean> {
+    const removed = await this.db.run(
+      "DELETE FROM whitelist_users WHERE workspace_id = ? AND external_user_id = ?",
+      [workspaceId, externalUserId],
+    );
+    return removed > 0;
+  }
+
+  async listWhitelistUsers(workspaceId: string, page: PageQuery): Promise<Page<WhitelistEntry>> {
+    const rows = await this.db.all(
+      `SELECT external_user_id, created_at FROM whitelist_users WHERE workspace_id = ?
+       ORDER BY created_at, external_user_id LIMIT ? OFFSET ?`,
+      [workspaceId, page.limit, page.offset],
+    );
+    const total = (await this.db.get("SELECT COUNT(*) AS c FROM whitelist_users WHERE workspace_id = ?", [
+      workspaceId,
+    ])) as Row;
+    return {
+      rows: rows.map((r) => ({ externalUserId: r.external_user_id, createdAt: n(r.created_at) })),
+      total: n(total.c),
+    };
+  }
+
+  async whitelistedAmong(workspaceId: string, externalUserIds: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const group of chunks([...new Set(externalUserIds)])) {
+      const rows = await this.db.all(
+        `SELECT external_user_id FROM whitelist_users WHERE workspace_id = ? AND external_user_id IN (${marks(group.length)})`,
+        [workspaceId, ...group],
+      );
+      for (const r of rows) found.add(r.external_user_id);
+    }
+    return found;
+  }
+}

@@ -1,0 +1,191 @@
+/** Store conformance: creating batches and the state changes clients ask for (SQLite and PostgreSQL). */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Store } from "../../src/store/index.js";
+import type { IngestEntry } from "../../src/store/types.js";
+import {
+  createBatch,
+  item,
+  newBatch,
+  openTestStore,
+  seedWorkspace,
+  type TestStore,
+} from "../helpers/store.js";
+
+let t: TestStore;
+let store: Store;
+beforeEach(async () => {
+  t = await openTestStore();
+  store = t.store;
+});
+afterEach(async () => t.close());
+
+function rows(entries: IngestEntry[]) {
+  return async function* () {
+    yield* entries;
+  };
+}
+
+describe("ingest", () => {
+  it("stores every row as a pending item, or reports duplicate custom_ids as row errors in skip mode", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const result = await store.batches.ingest(
+      newBatch(workspaceId, agentId),
+      rows([
+        { row: 1, item: item(agentId, "a") },
+        { row: 2, error: "message is required" },
+        { row: 3, item: item(agentId, "a") },
+        { row: 4, item: item(agentId, "b") },
+      ]),
+      { onInvalidRows: "skip", maxReportedErrors: 10 },
+    );
+    expect(result.kind).toBe("created");
+    if (result.kind !== "created") return;
+    expect(result.batch).toMatchObject({ status: "in_progress", total: 2, pending: 2 });
+    expect(result.batch.validationErrors).toEqual([
+      { row: 2, error: "message is required" },
+      { row: 3, error: expect.stringContaining('custom_id: "a" is used by an earlier row') },
+    ]);
+  });
+
+  it("fails the whole batch in fail mode and stores no item", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const result = await store.batches.ingest(
+      newBatch(workspaceId, agentId),
+      rows([
+        { row: 1, item: item(agentId, "a") },
+        { row: 2, error: "bad" },
+      ]),
+      { onInvalidRows: "fail", maxReportedErrors: 10 },
+    );
+    if (result.kind !== "created") throw new Error(result.kind);
+    expect(result.batch).toMatchObject({ status: "failed", total: 0, errorMessage: "1 validation error(s)" });
+    expect((await store.items.list(result.batch.id, { limit: 10, offset: 0 })).rows).toEqual([]);
+  });
+
+  it("answers an empty source, a repeated id, a taken id and a repeated idempotency key", async () => {
+    const a = await seedWorkspace(store, "a");
+    const b = await seedWorkspace(store, "b");
+    const opts = { onInvalidRows: "fail" as const, maxReportedErrors: 10 };
+    expect((await store.batches.ingest(newBatch(a.workspaceId, a.agentId), rows([]), opts)).kind).toBe(
+      "empty",
+    );
+    const first = newBatch(a.workspaceId, a.agentId, { id: "client-id", requestHash: "h1" });
+    const one = [{ row: 1, item: item(a.agentId, "x") }];
+    expect((await store.batches.ingest(first, rows(one), opts)).kind).toBe("created");
+    expect(await store.batches.ingest({ ...first, requestHash: "h1" }, rows(one), opts)).toMatchObject({
+      kind: "existing",
+      sameRequest: true,
+      by: "id",
+    });
+    expect(await store.batches.ingest({ ...first, requestHash: "h2" }, rows(one), opts)).toMatchObject({
+      kind: "existing",
+      sameRequest: false,
+    });
+    const other = newBatch(b.workspaceId, b.agentId, { id: "client-id" });
+    expect((await store.batches.ingest(other, rows(one), opts)).kind).toBe("id_taken");
+    const keyed = { ...opts, idempotencyKey: "k" };
+    const made = await store.batches.ingest(
+      newBatch(a.workspaceId, a.agentId, { requestHash: "r" }),
+      rows(one),
+      keyed,
+    );
+    const again = await store.batches.ingest(
+      newBatch(a.workspaceId, a.agentId, { requestHash: "r" }),
+      rows(one),
+      keyed,
+    );
+    if (made.kind !== "created") throw new Error(made.kind);
+    expect(again).toMatchObject({
+      kind: "existing",
+      by: "idempotency_key",
+      sameRequest: true,
+      batch: { id: made.batch.id },
+    });
+  });
+});
+
+describe("state changes", () => {
+  it("pauses a running batch, resumes a paused one, and refuses what the lifecycle forbids", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2);
+    const paused = await store.batches.pause(workspaceId, batch.id, 5);
+    expect(paused).toMatchObject({ kind: "ok", changed: true, batch: { status: "paused", pausedAt: 5 } });
+    expect(await store.batches.pause(workspaceId, batch.id, 6)).toMatchObject({ kind: "ok", changed: false });
+    expect(await store.batches.resume(workspaceId, batch.id, 7)).toMatchObject({
+      changed: true,
+      batch: { status: "in_progress" },
+    });
+    expect((await store.batches.retryFailed(workspaceId, batch.id, 8, 9)).kind).toBe("conflict");
+    expect((await store.batches.pause("other-ws", batch.id, 9)).kind).toBe("not_found");
+  });
+
+  it("cancels: pending items fail with 499 at once and the batch ends cancelled when nothing runs", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 3);
+    const [running] = await store.items.claim("w", 1, 60_000, Date.now());
+    const cancel = await store.batches.cancel(workspaceId, batch.id, Date.now());
+    expect(cancel).toMatchObject({
+      kind: "ok",
+      changed: true,
+      batch: { status: "cancelling", failed: 2, processing: 1 },
+    });
+    const report = await store.items.commit(
+      [
+        {
+          kind: "failed",
+          itemId: running.id,
+          batchId: batch.id,
+          leaseOwner: "w",
+          attempt: 1,
+          errorCode: 502,
+          errorMessage: "x",
+        },
+      ],
+      Date.now(),
+    );
+    expect(report.transitions.map((tr) => [tr.from, tr.to])).toEqual([["cancelling", "cancelled"]]);
+    expect(await store.batches.cancel(workspaceId, batch.id, Date.now())).toMatchObject({
+      kind: "ok",
+      changed: false,
+    });
+    expect((await store.batches.pause(workspaceId, batch.id, Date.now())).kind).toBe("conflict");
+  });
+
+  it("retries only the failed items of an ended batch and extends its window", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2);
+    await store.batches.cancel(workspaceId, batch.id, Date.now());
+    const far = Date.now() + 10 * 3_600_000;
+    const retried = await store.batches.retryFailed(workspaceId, batch.id, Date.now(), far);
+    expect(retried).toMatchObject({
+      kind: "ok",
+      batch: { status: "in_progress", pending: 2, failed: 0, expiresAt: far },
+    });
+    const claimed = await store.items.claim("w", 5, 60_000, Date.now());
+    expect(claimed.map((c) => c.attempt)).toEqual([1, 1]);
+  });
+
+  it("expires pending items of a batch past its window with 408", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2, { expiresAt: Date.now() + 1000 });
+    expect((await store.batches.expire(Date.now())).applied).toBe(0);
+    const report = await store.batches.expire(Date.now() + 2000);
+    expect(report).toMatchObject({ applied: 2, touchedBatchIds: [batch.id] });
+    expect(report.transitions.map((tr) => tr.to)).toEqual(["completed"]);
+    expect(await store.items.getByCustomId(batch.id, "c0")).toMatchObject({
+      status: "failed",
+      errorCode: 408,
+    });
+  });
+
+  it("lists a workspace's batches newest first, filtered by status", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const older = await createBatch(store, workspaceId, agentId, 1, { createdAt: 1 });
+    const newer = await createBatch(store, workspaceId, agentId, 1, { createdAt: 2 });
+    await store.batches.pause(workspaceId, newer.id, 3);
+    const all = await store.batches.list(workspaceId, { limit: 10, offset: 0 });
+    expect(all.rows.map((b) => b.id)).toEqual([newer.id, older.id]);
+    const paused = await store.batches.list(workspaceId, { limit: 10, offset: 0, statuses: ["paused"] });
+    expect(paused).toMatchObject({ total: 1, rows: [{ id: newer.id }] });
+  });
+});

@@ -1,0 +1,110 @@
+/** Store conformance: the webhook outbox, API-shaped batches, workers and metrics (SQLite and PostgreSQL). */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Store } from "../../src/store/index.js";
+import {
+  createBatch,
+  item,
+  newBatch,
+  openTestStore,
+  seedWorkspace,
+  type TestStore,
+} from "../helpers/store.js";
+
+let t: TestStore;
+let store: Store;
+beforeEach(async () => {
+  t = await openTestStore();
+  store = t.store;
+});
+afterEach(async () => t.close());
+
+describe("webhook outbox", () => {
+  it("queues the batch event in the transaction that ends the batch; claims are leased and fenced", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const webhook = { url: "https://example.com/hook", events: ["completed", "cancelled"], secret: "s" };
+    const batch = await createBatch(store, workspaceId, agentId, 1, { webhook });
+    await store.batches.cancel(workspaceId, batch.id, 10);
+    const [delivery] = await store.outbox.claimDue("d1", 10, 30_000, Date.now());
+    expect(delivery).toMatchObject({ event: "batch.cancelled", attempts: 1, url: webhook.url });
+    expect(JSON.parse(delivery.payload)).toMatchObject({ event: "batch.cancelled", data: { id: batch.id } });
+    expect(await store.outbox.claimDue("d2", 10, 30_000, Date.now())).toHaveLength(0);
+    const result = { kind: "retry", nextAttemptAt: 0, statusCode: 500, error: "HTTP 500" } as const;
+    expect(await store.outbox.recordAttempt(delivery.id, "d2", 1, result, Date.now())).toBe(false);
+    expect(await store.outbox.recordAttempt(delivery.id, "d1", 1, result, Date.now())).toBe(true);
+    expect(await store.outbox.nextDueAt()).toBe(0);
+    const [again] = await store.outbox.claimDue("d1", 10, 30_000, Date.now());
+    await store.outbox.recordAttempt(again.id, "d1", 2, { kind: "delivered", statusCode: 200 }, Date.now());
+    const listed = await store.outbox.list(batch.id, { limit: 10, offset: 0 });
+    expect(listed.rows.map((d) => [d.status, d.attempts, d.lastStatusCode])).toEqual([["delivered", 2, 200]]);
+    expect(await store.outbox.redeliver(batch.id, delivery.id, Date.now())).toMatchObject({
+      status: "pending",
+      attempts: 0,
+    });
+  });
+});
+
+describe("API-shaped batches", () => {
+  it("creates a batch of requests, pages the shape's list, and finalizes once", async () => {
+    const ws = await store.workspaces.ensure("ws");
+    const created = [];
+    for (let i = 0; i < 3; i++) {
+      const b = newBatch(ws.id, "openai-shape", { id: `batch_${i}`, createdAt: i });
+      created.push(
+        await store.apiBatches.create(
+          b,
+          {
+            shape: "openai",
+            endpoint: "/v1/chat/completions",
+            inputFileId: "file-1",
+            completionWindow: "24h",
+            lineErrors: [],
+          },
+          1,
+          [[item("openai-shape", `line-${i}`)]],
+          i,
+        ),
+      );
+    }
+    expect(created[0]).toMatchObject({
+      batch: { status: "in_progress", total: 1, inputFileId: "file-1" },
+      api: { shape: "openai" },
+    });
+    const first = await store.apiBatches.list(ws.id, "openai", { limit: 2 });
+    expect(first.rows.map((r) => r.batch.id)).toEqual(["batch_2", "batch_1"]);
+    expect(first.hasMore).toBe(true);
+    const next = await store.apiBatches.list(ws.id, "openai", { limit: 2, afterId: "batch_1" });
+    expect(next).toMatchObject({ hasMore: false, rows: [{ batch: { id: "batch_0" } }] });
+    expect(await store.apiBatches.get(ws.id, "batch_0", "anthropic")).toBeUndefined();
+    await store.batches.cancel(ws.id, "batch_0", 5);
+    const taken = await store.apiBatches.claimFinalization("writer", Date.now(), 60_000, 10);
+    expect(taken.map((a) => a.batch.id)).toEqual(["batch_0"]);
+    expect(await store.apiBatches.claimFinalization("other", Date.now(), 60_000, 10)).toEqual([]);
+    expect(
+      await store.apiBatches.completeFinalization("batch_0", "writer", { output: null, error: null }, 6),
+    ).toBe(true);
+    expect((await store.apiBatches.get(ws.id, "batch_0", "openai"))?.api.finalizedAt).toBe(6);
+  });
+});
+
+describe("workers and metrics", () => {
+  it("counts live workers and forgets stale and removed ones", async () => {
+    expect(await store.workers.heartbeat("a", 100, 0)).toBe(1);
+    expect(await store.workers.heartbeat("b", 200, 0)).toBe(2);
+    expect(await store.workers.heartbeat("b", 1000, 150)).toBe(1);
+    await store.workers.remove("b");
+    expect(await store.workers.heartbeat("c", 1000, 0)).toBe(1);
+    expect(await store.workers.runAsLeader("maintenance", async () => "ran")).toBe("ran");
+  });
+
+  it("reads item and batch totals from the counters", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    await createBatch(store, workspaceId, agentId, 3);
+    await store.items.claim("w", 1, 60_000, Date.now());
+    const snap = await store.metrics.snapshot();
+    expect(snap).toMatchObject({
+      items: { pending: 2, processing: 1, success: 0, failed: 0 },
+      queueDepth: 2,
+      batches: { in_progress: 1 },
+    });
+  });
+});

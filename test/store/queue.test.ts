@@ -1,0 +1,285 @@
+/**
+ * Store conformance: the item table as the queue. Runs against SQLite and PostgreSQL alike
+ * (vitest.config.ts runs test/store in both projects).
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { responseUsage } from "../../src/domain/usage.js";
+import type { Store } from "../../src/store/index.js";
+import type { ClaimedItem, ItemOutcome } from "../../src/store/types.js";
+import { createBatch, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+
+let t: TestStore;
+let store: Store;
+beforeEach(async () => {
+  t = await openTestStore();
+  store = t.store;
+});
+afterEach(async () => t.close());
+
+const LEASE = 60_000;
+
+function success(c: ClaimedItem, owner: string, extra: Partial<ItemOutcome> = {}): ItemOutcome {
+  return {
+    kind: "success",
+    itemId: c.id,
+    batchId: c.batchId,
+    leaseOwner: owner,
+    attempt: c.attempt,
+    responseContent: `answer ${c.customId}`,
+    responseUsage: responseUsage([
+      { model: "echo", callType: "llm_call", promptTokens: 3, completionTokens: 2 },
+    ]),
+    promptTokens: 3,
+    completionTokens: 2,
+    cost: 0.5,
+    responseTimeMs: 7,
+    workspaceId: c.workspaceId,
+    agentId: c.agentId,
+    message: c.message,
+    chatName: null,
+    externalUserId: null,
+    historyId: null,
+    ...extra,
+  } as ItemOutcome;
+}
+
+/** Every counter of the batch equals the count of its items in that status. */
+async function expectCountersExact(batchId: string, workspaceId: string) {
+  const b = await store.batches.get(workspaceId, batchId);
+  const all = await store.items.list(batchId, { limit: 10_000, offset: 0 });
+  const count = (s: string) => all.rows.filter((i) => i.status === s).length;
+  expect({
+    pending: b?.pending,
+    processing: b?.processing,
+    succeeded: b?.succeeded,
+    failed: b?.failed,
+  }).toEqual({
+    pending: count("pending"),
+    processing: count("processing"),
+    succeeded: count("success"),
+    failed: count("failed"),
+  });
+}
+
+describe("claims", () => {
+  it("leases items to one owner, raises the attempt and moves the counters", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 5);
+    const claimed = await store.items.claim("w1", 3, LEASE, Date.now());
+    expect(claimed.map((c) => c.customId)).toEqual(["c0", "c1", "c2"]);
+    expect(claimed.every((c) => c.attempt === 1 && c.workspaceId === workspaceId)).toBe(true);
+    expect(await store.items.claim("w2", 10, LEASE, Date.now())).toHaveLength(2);
+    expect(await store.items.claim("w3", 10, LEASE, Date.now())).toHaveLength(0);
+    const b = await store.batches.get(workspaceId, batch.id);
+    expect(b?.processing).toBe(5);
+    expect(b?.startedAt).not.toBeNull();
+    await expectCountersExact(batch.id, workspaceId);
+  });
+
+  it("splits a claim across workspaces, so a big batch does not starve a small one", async () => {
+    const a = await seedWorkspace(store, "a");
+    const b = await seedWorkspace(store, "b");
+    await createBatch(store, a.workspaceId, a.agentId, 50);
+    await createBatch(store, a.workspaceId, a.agentId, 50);
+    await createBatch(store, b.workspaceId, b.agentId, 5);
+    const claimed = await store.items.claim("w", 10, LEASE, Date.now());
+    expect(claimed.filter((c) => c.workspaceId === b.workspaceId)).toHaveLength(5);
+    expect(claimed).toHaveLength(10);
+  });
+
+  it("takes nothing from a paused batch and nothing before an item's not_before", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2);
+    await store.batches.pause(workspaceId, batch.id, Date.now());
+    expect(await store.items.claim("w", 10, LEASE, Date.now())).toHaveLength(0);
+    await store.batches.resume(workspaceId, batch.id, Date.now());
+    const [first] = await store.items.claim("w", 1, LEASE, Date.now());
+    const retryAt = Date.now() + 60_000;
+    const report = await store.items.commit(
+      [
+        {
+          kind: "retry",
+          itemId: first.id,
+          batchId: batch.id,
+          leaseOwner: "w",
+          attempt: 1,
+          notBefore: retryAt,
+          errorCode: 502,
+          errorMessage: "upstream",
+        },
+      ],
+      Date.now(),
+    );
+    expect(report.applied).toBe(1);
+    const now = await store.items.claim("w", 10, LEASE, Date.now());
+    expect(now.map((c) => c.customId)).toEqual(["c1"]);
+    const later = await store.items.claim("w", 10, LEASE, retryAt + 1);
+    expect(later.map((c) => [c.customId, c.attempt])).toEqual([["c0", 2]]);
+  });
+});
+
+describe("group commit", () => {
+  it("stores results with their chat turn, usage and cost, and completes the batch", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 3);
+    const claimed = await store.items.claim("w", 10, LEASE, Date.now());
+    const report = await store.items.commit(
+      claimed.map((c) => success(c, "w")),
+      Date.now(),
+    );
+    expect(report).toMatchObject({ applied: 3, discarded: 0, touchedBatchIds: [batch.id] });
+    expect(report.transitions).toEqual([
+      { batchId: batch.id, workspaceId, from: "in_progress", to: "completed" },
+    ]);
+    const b = await store.batches.get(workspaceId, batch.id);
+    expect(b).toMatchObject({
+      status: "completed",
+      succeeded: 3,
+      promptTokens: 9,
+      completionTokens: 6,
+      cost: 1.5,
+    });
+    const item = await store.items.getByCustomId(batch.id, "c1");
+    expect(item).toMatchObject({ status: "success", responseContent: "answer c1" });
+    const messages = await store.chats.listMessages(item?.chatId as number);
+    expect(messages.map((m) => [m.role, m.content])).toEqual([
+      ["user", "message c1"],
+      ["assistant", "answer c1"],
+    ]);
+    expect(messages[1].meta).toMatchObject({ token_usage: { total_tokens: 5 }, batch_id: batch.id });
+  });
+
+  it("discards a result whose worker lost the lease (fenced by owner and attempt)", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 1);
+    const [c] = await store.items.claim("w1", 1, LEASE, Date.now());
+    const wrongOwner = await store.items.commit([success(c, "w2")], Date.now());
+    const wrongAttempt = await store.items.commit(
+      [{ ...success(c, "w1"), attempt: 7 } as ItemOutcome],
+      Date.now(),
+    );
+    expect([wrongOwner.discarded, wrongAttempt.discarded]).toEqual([1, 1]);
+    expect((await store.items.getByCustomId(batch.id, "c0"))?.status).toBe("processing");
+    await expectCountersExact(batch.id, workspaceId);
+  });
+
+  it("turns a retry into 408 past the completion window and into 499 once cancelled", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 3);
+    const [a, b] = await store.items.claim("w", 2, LEASE, Date.now());
+    const retry = (c: ClaimedItem, notBefore: number): ItemOutcome => ({
+      kind: "retry",
+      itemId: c.id,
+      batchId: c.batchId,
+      leaseOwner: "w",
+      attempt: c.attempt,
+      notBefore,
+      errorCode: 429,
+      errorMessage: "rate limited",
+    });
+    await store.items.commit([retry(a, batch.expiresAt + 1)], Date.now());
+    expect(await store.items.getByCustomId(batch.id, "c0")).toMatchObject({
+      status: "failed",
+      errorCode: 408,
+    });
+    await store.batches.cancel(workspaceId, batch.id, Date.now());
+    expect(await store.items.getByCustomId(batch.id, "c2")).toMatchObject({
+      status: "failed",
+      errorCode: 499,
+    });
+    const report = await store.items.commit([retry(b, Date.now())], Date.now());
+    expect(await store.items.getByCustomId(batch.id, "c1")).toMatchObject({
+      status: "failed",
+      errorCode: 499,
+    });
+    expect(report.transitions.map((tr) => tr.to)).toEqual(["cancelled"]);
+    await expectCountersExact(batch.id, workspaceId);
+  });
+});
+
+describe("leases", () => {
+  it("renews what the owner holds and reports the rest as lost", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    await createBatch(store, workspaceId, agentId, 2);
+    const claimed = await store.items.claim("w", 2, LEASE, Date.now());
+    const lost = await store.items.renewLeases(
+      "w",
+      [...claimed.map((c) => c.id), 999_999],
+      Date.now() + LEASE,
+    );
+    expect(lost).toEqual([999_999]);
+    expect(await store.items.renewLeases("other", [claimed[0].id], Date.now() + LEASE)).toEqual([
+      claimed[0].id,
+    ]);
+  });
+
+  it("hands unstarted items back without spending an attempt", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2);
+    const claimed = await store.items.claim("w", 2, LEASE, Date.now());
+    await store.items.release(
+      "w",
+      claimed.map((c) => ({ itemId: c.id, attempt: c.attempt })),
+    );
+    const again = await store.items.claim("w", 2, LEASE, Date.now());
+    expect(again.map((c) => c.attempt)).toEqual([1, 1]);
+    await expectCountersExact(batch.id, workspaceId);
+  });
+
+  it("reaps expired leases: back to pending, or failed with 500 once attempts are spent", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 1);
+    const [c] = await store.items.claim("w", 1, 10, Date.now());
+    const first = await store.items.reapExpired(Date.now() + 1000, 2);
+    expect(first.applied).toBe(1);
+    expect(await store.items.getByCustomId(batch.id, c.customId)).toMatchObject({
+      status: "pending",
+      errorCode: 500,
+    });
+    await store.items.claim("w", 1, 10, Date.now() + 2000);
+    const second = await store.items.reapExpired(Date.now() + 3000, 2);
+    expect(second.transitions.map((tr) => tr.to)).toEqual(["completed"]);
+    expect(await store.items.getByCustomId(batch.id, c.customId)).toMatchObject({
+      status: "failed",
+      errorCode: 500,
+    });
+    await expectCountersExact(batch.id, workspaceId);
+  });
+});
+
+describe("reads", () => {
+  it("pages items by offset and by keyset, maps statuses and counts failures by code", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 5);
+    const [c0, c1] = await store.items.claim("w", 2, LEASE, Date.now());
+    await store.items.commit(
+      [
+        success(c0, "w"),
+        {
+          kind: "failed",
+          itemId: c1.id,
+          batchId: batch.id,
+          leaseOwner: "w",
+          attempt: 1,
+          errorCode: 400,
+          errorMessage: "bad",
+        },
+      ],
+      Date.now(),
+    );
+    const page = await store.items.list(batch.id, { limit: 2, offset: 1 });
+    expect(page.total).toBe(5);
+    expect(page.rows.map((r) => r.customId)).toEqual(["c1", "c2"]);
+    expect((await store.items.list(batch.id, { limit: 10, offset: 0, status: "pending" })).total).toBe(3);
+    const after = await store.items.listAfter(batch.id, page.rows[0].seq, 10);
+    expect(after.map((r) => r.customId)).toEqual(["c2", "c3", "c4"]);
+    expect((await store.items.listAfter(batch.id, -1, 10, "failed")).map((r) => r.customId)).toEqual(["c1"]);
+    expect(await store.items.statusMap(batch.id, { limit: 2, offset: 0 })).toEqual({
+      pending: ["c2", "c3"],
+      processing: [],
+      success: ["c0"],
+      failed: ["c1"],
+    });
+    expect([...(await store.items.countFailedByCode(batch.id))]).toEqual([[400, 1]]);
+  });
+});

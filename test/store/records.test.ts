@@ -1,0 +1,123 @@
+/** Store conformance: workspaces, keys, whitelist, agents, chats and files (SQLite and PostgreSQL). */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Store } from "../../src/store/index.js";
+import type { FileRecord } from "../../src/store/types.js";
+import { openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+
+let t: TestStore;
+let store: Store;
+beforeEach(async () => {
+  t = await openTestStore();
+  store = t.store;
+});
+afterEach(async () => t.close());
+
+describe("workspaces and keys", () => {
+  it("finds a workspace by the hash of its key; ensure is idempotent", async () => {
+    const ws = await store.workspaces.ensure("team");
+    expect((await store.workspaces.ensure("team")).id).toBe(ws.id);
+    await store.workspaces.addKey(ws.id, "hash-1", "ab_xxxx");
+    await store.workspaces.addKey(ws.id, "hash-1", "ab_xxxx");
+    expect((await store.workspaces.findByKeyHash("hash-1"))?.id).toBe(ws.id);
+    expect(await store.workspaces.findByKeyHash("nope")).toBeUndefined();
+  });
+
+  it("keeps a whitelist per workspace", async () => {
+    const ws = await store.workspaces.ensure("team");
+    const other = await store.workspaces.ensure("other");
+    expect((await store.workspaces.setWhitelistEnabled(ws.id, true))?.whitelistEnabled).toBe(true);
+    expect(await store.workspaces.addWhitelistUsers(ws.id, ["u1", "u2", "u1"], 1)).toBe(2);
+    expect(await store.workspaces.addWhitelistUsers(ws.id, ["u2", "u3"], 2)).toBe(1);
+    expect([...(await store.workspaces.whitelistedAmong(ws.id, ["u1", "u9"]))]).toEqual(["u1"]);
+    expect((await store.workspaces.whitelistedAmong(other.id, ["u1"])).size).toBe(0);
+    expect(await store.workspaces.removeWhitelistUser(ws.id, "u1")).toBe(true);
+    expect(await store.workspaces.removeWhitelistUser(ws.id, "u1")).toBe(false);
+    const page = await store.workspaces.listWhitelistUsers(ws.id, { limit: 1, offset: 0 });
+    expect(page).toMatchObject({ total: 2, rows: [{ externalUserId: "u2" }] });
+  });
+});
+
+describe("agents", () => {
+  it("numbers published versions and keeps each version as it was published", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    await store.agents.update(workspaceId, agentId, { systemPrompt: "v2 prompt", settings: { a: 1 } }, 3);
+    const agent = await store.agents.publish(workspaceId, agentId, 4);
+    expect(agent?.publishedVersion).toBe(2);
+    expect((await store.agents.getVersion(agentId, 1))?.systemPrompt).toBeNull();
+    expect(await store.agents.getVersion(agentId, 2)).toMatchObject({
+      systemPrompt: "v2 prompt",
+      settings: { a: 1 },
+    });
+    expect(await store.agents.get("other", agentId)).toBeUndefined();
+    const listed = await store.agents.list(workspaceId, { limit: 10, offset: 0 }, true);
+    expect(listed.total).toBe(1);
+  });
+});
+
+describe("chats and files", () => {
+  const file = (id: string, workspaceId: string, createdAt: number): FileRecord => ({
+    id,
+    workspaceId,
+    purpose: "attachment",
+    scope: "persistent",
+    originalName: `${id}.txt`,
+    contentType: "text/plain",
+    size: 3,
+    storagePath: `files/${id}`,
+    meta: null,
+    createdAt,
+  });
+
+  it("stores a turn with its files, lists messages oldest first, and keeps feedback", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    await store.files.create(file("f1", workspaceId, 1));
+    const chat = await store.chats.create({ workspaceId, agentId, name: "c", externalUserId: "u" }, 1);
+    const turn = await store.chats.appendTurn(
+      {
+        workspaceId,
+        chatId: chat.id,
+        agentId,
+        chatName: null,
+        externalUserId: "u",
+        message: "hi",
+        reply: "hello",
+        attachedFileIds: ["f1"],
+        questionMeta: {},
+        replyMeta: { response_time_ms: 1 },
+      },
+      2,
+    );
+    expect(turn.answer.groupId).toBe(turn.question.id);
+    expect((await store.chats.listMessages(chat.id)).map((m) => m.content)).toEqual(["hi", "hello"]);
+    expect((await store.chats.listMessageFiles(chat.id)).map((f) => [f.messageId, f.file.id])).toEqual([
+      [turn.question.id, "f1"],
+    ]);
+    await store.chats.addFeedback(
+      { chatId: chat.id, messageId: turn.answer.id, rating: "helpful", comment: null, externalUserId: "u" },
+      3,
+    );
+    expect((await store.chats.listFeedbacks(chat.id)).map((f) => f.rating)).toEqual(["helpful"]);
+    expect((await store.chats.rename(workspaceId, chat.id, "renamed", 4))?.name).toBe("renamed");
+    const listed = await store.chats.list(workspaceId, {
+      limit: 10,
+      offset: 0,
+      orderBy: "-updated_at",
+      externalUserId: "u",
+    });
+    expect(listed.total).toBe(1);
+  });
+
+  it("indexes files per workspace and hides deleted ones", async () => {
+    const { workspaceId } = await seedWorkspace(store);
+    await store.files.create(file("f1", workspaceId, 1));
+    await store.files.create(file("f2", workspaceId, 2));
+    expect((await store.files.list(workspaceId, { limit: 10, offset: 0 })).rows.map((f) => f.id)).toEqual([
+      "f2",
+      "f1",
+    ]);
+    expect((await store.files.delete(workspaceId, "f1", 3))?.id).toBe("f1");
+    expect(await store.files.get(workspaceId, "f1")).toBeUndefined();
+    expect((await store.files.getMany(workspaceId, ["f1", "f2", "f3"])).map((f) => f.id)).toEqual(["f2"]);
+    expect(await store.files.get("other", "f2")).toBeUndefined();
+  });
+});
