@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { lastUserText, simulateReply, splitForStreaming } from "../providers/simulator.js";
+import { simulateReply } from "../providers/simulator.js";
+import { splitForStreaming } from "../providers/stream-chunks.js";
+import { lastUserText } from "../providers/text.js";
 import type { ChatMessage, ContentPart } from "../providers/types.js";
 
 /** What the mock's OpenAI route shares with this one: its limits, fault injection and request log. */

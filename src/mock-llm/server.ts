@@ -1,7 +1,9 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyReply } from "fastify";
-import { lastUserText, simulateReply, splitForStreaming } from "../providers/simulator.js";
+import { simulateReply } from "../providers/simulator.js";
+import { splitForStreaming } from "../providers/stream-chunks.js";
+import { lastUserText } from "../providers/text.js";
 import type { ChatMessage, ContentPart } from "../providers/types.js";
 import { registerAnthropicMessages } from "./anthropic-messages.js";
 

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { ProviderConfig } from "../config/index.js";
 import { HttpUpstream, header, type ResponseBody, readSseEvents, truncate } from "./http-upstream.js";
 import { outcomeForHttpError, retryable } from "./outcomes.js";
-import { contentText, countTokens } from "./simulator.js";
+import { contentText, countTokens } from "./text.js";
 import type {
   ChatMessage,
   DeltaListener,
