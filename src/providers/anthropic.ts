@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProviderConfig } from "../config/index.js";
-import { HttpUpstream, header, type ResponseBody, readSseEvents, truncate } from "./http-upstream.js";
+import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
 import { parseRetryAfterMs } from "./openai-compatible.js";
 import { outcomeForHttpError, retryable } from "./outcomes.js";
+import { readSseEvents } from "./sse.js";
 import type {
   ChatMessage,
   DeltaListener,
@@ -199,7 +200,7 @@ async function readStream(
         break;
     }
   };
-  await readSseEvents(body, dispatch);
+  for await (const event of readSseEvents(body)) dispatch(event.data);
 
   if (upstreamError) {
     const message = `upstream stream error: ${upstreamError.type}: ${truncate(upstreamError.message)}`;
