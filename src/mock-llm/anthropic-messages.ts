@@ -7,7 +7,7 @@ import type { Refusal } from "./limits.js";
 import {
   delay,
   type EventStreamParts,
-  injectedFault,
+  injectsFault,
   type MockRouteDeps,
   retryAfterSeconds,
   writeEventStream,
@@ -52,7 +52,8 @@ export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteD
       return sendRateLimited(reply, deps, refused);
     }
     const headers = deps.limits.anthropicHeaders();
-    if (await injectedFault(deps)) {
+    if (injectsFault(deps)) {
+      if (deps.latencyMs > 0) await delay(deps.latencyMs);
       deps.log.record(500, model, userText);
       return reply.code(500).send(anthropicError("api_error", "injected fault"));
     }

@@ -6,7 +6,7 @@ import type { ChatMessage, ContentPart } from "../providers/types.js";
 import { formatDuration, type Refusal } from "./limits.js";
 import {
   delay,
-  injectedFault,
+  injectsFault,
   type MockRouteDeps,
   retryAfterSeconds,
   writeEventStream,
@@ -53,7 +53,8 @@ export function registerOpenAIChat(app: FastifyInstance, deps: MockRouteDeps): v
       return sendRateLimited(reply, deps, model, refused);
     }
     const headers = deps.limits.openAIHeaders();
-    if (await injectedFault(deps)) {
+    if (injectsFault(deps)) {
+      if (deps.latencyMs > 0) await delay(deps.latencyMs);
       deps.log.record(500, model, userText);
       return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });
     }
