@@ -1,5 +1,5 @@
 import { type ProviderRegistry, parseModelRef } from "../providers/registry.js";
-import { contentText } from "../providers/simulator.js";
+import { contentText } from "../providers/text.js";
 import type {
   ChatMessage,
   ContentPart,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "../config/index.js";
+import { VERSION } from "../domain/version.js";
 import { registerClientCommands } from "./client-commands.js";
 
 // The server side (Fastify, the store, the engine) is imported only by the commands that run it,
@@ -43,7 +44,7 @@ function stopOnSignals(close: () => Promise<void>): void {
 }
 
 const program = new Command();
-program.name("agentbatch").description("Self-hosted Batch API for AI agents").version("0.1.0");
+program.name("agentbatch").description("Self-hosted Batch API for AI agents").version(VERSION);
 
 program
   .command("serve")

@@ -1,24 +1,17 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { lastUserText, simulateReply, splitForStreaming } from "../providers/simulator.js";
+import { type SimulatedReply, simulateReply } from "../providers/simulator.js";
+import { splitForStreaming } from "../providers/stream-chunks.js";
+import { lastUserText } from "../providers/text.js";
 import type { ChatMessage, ContentPart } from "../providers/types.js";
-
-/** What the mock's OpenAI route shares with this one: its limits, fault injection and request log. */
-export interface AnthropicMockDeps {
-  latencyMs: number;
-  errorRate: number;
-  /** Takes a request (and its tokens) from the minute buckets, or says how long until it may. */
-  admit(tokens: number): { waitMs: number; limit: "requests" | "tokens" } | undefined;
-  /** The limits' state now, for the `anthropic-ratelimit-*` headers. */
-  limits(): { requests?: LimitState; tokens?: LimitState };
-  record(status: number, model: string, lastUserMessage: string): void;
-}
-
-export interface LimitState {
-  limit: number;
-  remaining: number;
-  /** Milliseconds until the bucket is full again. */
-  resetMs: number;
-}
+import type { Refusal } from "./limits.js";
+import {
+  delay,
+  type EventStreamParts,
+  injectsFault,
+  type MockRouteDeps,
+  retryAfterSeconds,
+  writeEventStream,
+} from "./route-support.js";
 
 interface MessagesBody {
   model?: unknown;
@@ -32,76 +25,75 @@ function anthropicError(type: string, message: string) {
   return { type: "error", error: { type, message } };
 }
 
+/** A finished message, as the JSON answer and the stream's events both describe it. */
+type Message = { usage: { input_tokens: number; output_tokens: number } } & Record<string, unknown>;
+
 /**
  * Anthropic's Messages API on the mock (`POST /v1/messages`, streaming too), answering with the
- * same simulator as its OpenAI route, so the same request gives the same text and token counts
- * through either shape.
+ * same simulator, limits and log as its OpenAI route, so the same request gives the same text
+ * and token counts through either shape.
  */
-export function registerAnthropicMessages(app: FastifyInstance, deps: AnthropicMockDeps): void {
+export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteDeps): void {
   let seq = 0;
-
-  const limitHeaders = (): Record<string, string> => {
-    const headers: Record<string, string> = {};
-    const now = Date.now();
-    for (const [name, state] of Object.entries(deps.limits())) {
-      if (!state) continue;
-      headers[`anthropic-ratelimit-${name}-limit`] = String(state.limit);
-      headers[`anthropic-ratelimit-${name}-remaining`] = String(state.remaining);
-      headers[`anthropic-ratelimit-${name}-reset`] = new Date(now + state.resetMs).toISOString();
-    }
-    return headers;
-  };
-
   app.post("/v1/messages", async (request, reply) => {
     const body = (request.body ?? {}) as MessagesBody;
     const model = typeof body.model === "string" ? body.model : "";
     const invalid = validate(body);
     if (invalid) {
-      deps.record(400, model, "");
+      deps.log.record(400, model, "");
       return reply.code(400).send(anthropicError("invalid_request_error", invalid));
     }
     const messages = toChatMessages(body);
     const userText = lastUserText(messages);
     const answer = simulateReply(messages);
-    const refused = deps.admit(answer.promptTokens + answer.completionTokens);
+    const refused = deps.limits.admit(answer.promptTokens + answer.completionTokens);
     if (refused) {
-      deps.record(429, model, userText);
-      const waitMs = Math.max(1, Math.ceil(refused.waitMs));
-      return reply
-        .code(429)
-        .headers(limitHeaders())
-        .header("retry-after", String(Math.max(1, Math.ceil(waitMs / 1000))))
-        .send(
-          anthropicError(
-            "rate_limit_error",
-            `Number of ${refused.limit} has exceeded your per-minute rate limit`,
-          ),
-        );
+      deps.log.record(429, model, userText);
+      return sendRateLimited(reply, deps, refused);
     }
-    const headers = limitHeaders();
-    if (deps.errorRate > 0 && Math.random() < deps.errorRate) {
+    const headers = deps.limits.anthropicHeaders();
+    if (injectsFault(deps)) {
       if (deps.latencyMs > 0) await delay(deps.latencyMs);
-      deps.record(500, model, userText);
+      deps.log.record(500, model, userText);
       return reply.code(500).send(anthropicError("api_error", "injected fault"));
     }
-    deps.record(200, model, userText);
-    const message = {
-      id: `msg_mock${++seq}`,
-      type: "message",
-      role: "assistant",
-      model,
-      content: [{ type: "text", text: answer.text }],
-      stop_reason: "end_turn",
-      stop_sequence: null,
-      usage: { input_tokens: answer.promptTokens, output_tokens: answer.completionTokens },
-    };
+    deps.log.record(200, model, userText);
+    const message = toMessage(`msg_mock${++seq}`, model, answer);
     if (body.stream === true) {
-      await streamMessage(reply, headers, message, answer.text, deps.latencyMs);
+      await writeEventStream(reply, headers, messageStream(message, answer.text), deps.latencyMs);
       return reply;
     }
     if (deps.latencyMs > 0) await delay(deps.latencyMs);
     return reply.headers(headers).send(message);
   });
+}
+
+function toMessage(id: string, model: string, answer: SimulatedReply): Message {
+  return {
+    id,
+    type: "message",
+    role: "assistant",
+    model,
+    content: [{ type: "text", text: answer.text }],
+    stop_reason: "end_turn",
+    stop_sequence: null,
+    usage: { input_tokens: answer.promptTokens, output_tokens: answer.completionTokens },
+  };
+}
+
+/** 429 with `retry-after`, the `anthropic-ratelimit-*` headers and Anthropic's error. */
+function sendRateLimited(reply: FastifyReply, deps: MockRouteDeps, refused: Refusal) {
+  const waitMs = Math.max(1, Math.ceil(refused.waitMs));
+  return reply
+    .code(429)
+    .headers(deps.limits.anthropicHeaders())
+    .header("retry-after", retryAfterSeconds(waitMs))
+    .send(
+      anthropicError(
+        "rate_limit_error",
+        `Number of ${refused.limit} has exceeded your per-minute rate limit`,
+      ),
+    );
 }
 
 function validate(body: MessagesBody): string | undefined {
@@ -148,27 +140,12 @@ function toContent(content: unknown): string | ContentPart[] {
 }
 
 /** Anthropic's SSE stream: message_start, one text block in deltas over the latency, message_delta, message_stop. */
-async function streamMessage(
-  reply: FastifyReply,
-  headers: Record<string, string>,
-  message: { usage: { input_tokens: number; output_tokens: number } } & Record<string, unknown>,
-  text: string,
-  latencyMs: number,
-): Promise<void> {
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache" });
+function messageStream(message: Message, text: string): EventStreamParts {
   const event = (type: string, data: Record<string, unknown>) =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const startUsage = { input_tokens: message.usage.input_tokens, output_tokens: 1 };
   const head =
-    event("message_start", {
-      message: {
-        ...message,
-        content: [],
-        stop_reason: null,
-        usage: { input_tokens: message.usage.input_tokens, output_tokens: 1 },
-      },
-    }) +
+    event("message_start", { message: { ...message, content: [], stop_reason: null, usage: startUsage } }) +
     event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) +
     event("ping", {});
   const deltas = splitForStreaming(text).map((t) =>
@@ -181,20 +158,5 @@ async function streamMessage(
       usage: { output_tokens: message.usage.output_tokens },
     }) +
     event("message_stop", {});
-  if (latencyMs <= 0) {
-    raw.end(head + deltas.join("") + tail);
-    return;
-  }
-  raw.write(head);
-  const step = latencyMs / Math.max(1, deltas.length);
-  for (const d of deltas) {
-    await delay(step);
-    if (raw.destroyed) return;
-    raw.write(d);
-  }
-  raw.end(tail);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return { head, deltas, tail };
 }

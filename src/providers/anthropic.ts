@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProviderConfig } from "../config/index.js";
-import { HttpUpstream, header, type ResponseBody, readSseEvents, truncate } from "./http-upstream.js";
+import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
 import { parseRetryAfterMs } from "./openai-compatible.js";
 import { outcomeForHttpError, retryable } from "./outcomes.js";
+import { readSseEvents } from "./sse.js";
 import type {
   ChatMessage,
   DeltaListener,
@@ -144,6 +145,17 @@ function readMessage(
   return success(text, payload.model ?? request.model, payload.usage, payload.stop_reason, rateLimit);
 }
 
+/** What an Anthropic stream has said so far. */
+interface StreamState {
+  parts: string[];
+  model?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  stopReason?: string | null;
+  error?: { type: string; message: string };
+  stopped: boolean;
+}
+
 /** Reads Anthropic's SSE events: text from content_block_delta, usage from message_start / message_delta. */
 async function readStream(
   body: ResponseBody,
@@ -151,70 +163,71 @@ async function readStream(
   onDelta: DeltaListener,
   rateLimit: RateLimitHint | undefined,
 ): Promise<ModelOutcome> {
-  const parts: string[] = [];
-  let model: string | undefined;
-  let inputTokens: number | undefined;
-  let outputTokens: number | undefined;
-  let stopReason: string | null | undefined;
-  let upstreamError: { type: string; message: string } | undefined;
-  let stopped = false;
-
-  const dispatch = (raw: string) => {
-    if (stopped || upstreamError) return;
-    let event: any;
-    try {
-      event = JSON.parse(raw);
-    } catch {
-      upstreamError = {
-        type: "invalid_event",
-        message: `upstream sent an invalid stream event: ${truncate(raw)}`,
-      };
-      return;
-    }
-    switch (event?.type) {
-      case "message_start":
-        model = event.message?.model ?? model;
-        inputTokens = event.message?.usage?.input_tokens ?? inputTokens;
-        outputTokens = event.message?.usage?.output_tokens ?? outputTokens;
-        break;
-      case "content_block_delta":
-        if (event.delta?.type === "text_delta" && typeof event.delta.text === "string" && event.delta.text) {
-          parts.push(event.delta.text);
-          onDelta(event.delta.text);
-        }
-        break;
-      case "message_delta":
-        stopReason = event.delta?.stop_reason ?? stopReason;
-        outputTokens = event.usage?.output_tokens ?? outputTokens;
-        if (typeof event.usage?.input_tokens === "number") inputTokens = event.usage.input_tokens;
-        break;
-      case "message_stop":
-        stopped = true;
-        break;
-      case "error":
-        upstreamError = {
-          type: event.error?.type ?? "api_error",
-          message: event.error?.message ?? "upstream stream error",
-        };
-        break;
-    }
-  };
-  await readSseEvents(body, dispatch);
-
-  if (upstreamError) {
-    const message = `upstream stream error: ${upstreamError.type}: ${truncate(upstreamError.message)}`;
-    if (upstreamError.type === "rate_limit_error") return retryable(429, message, true, { rateLimit });
-    if (upstreamError.type === "invalid_request_error") return { kind: "failed", code: 400, message };
-    return retryable(502, message, false, { rateLimit });
+  const state: StreamState = { parts: [], stopped: false };
+  // Read to the end even after message_stop or an error, so the connection goes back to the pool.
+  for await (const event of readSseEvents(body)) {
+    if (!state.stopped && !state.error) applyStreamEvent(state, event.data, onDelta);
   }
-  if (!stopped) return retryable(502, "upstream stream ended early", false, { rateLimit });
+  if (state.error) return streamErrorOutcome(state.error, rateLimit);
+  if (!state.stopped) return retryable(502, "upstream stream ended early", false, { rateLimit });
   return success(
-    parts.join(""),
-    model ?? request.model,
-    { input_tokens: inputTokens, output_tokens: outputTokens },
-    stopReason,
+    state.parts.join(""),
+    state.model ?? request.model,
+    { input_tokens: state.inputTokens, output_tokens: state.outputTokens },
+    state.stopReason,
     rateLimit,
   );
+}
+
+function applyStreamEvent(state: StreamState, raw: string, onDelta: DeltaListener): void {
+  let event: any;
+  try {
+    event = JSON.parse(raw);
+  } catch {
+    state.error = {
+      type: "invalid_event",
+      message: `upstream sent an invalid stream event: ${truncate(raw)}`,
+    };
+    return;
+  }
+  switch (event?.type) {
+    case "message_start":
+      state.model = event.message?.model ?? state.model;
+      state.inputTokens = event.message?.usage?.input_tokens ?? state.inputTokens;
+      state.outputTokens = event.message?.usage?.output_tokens ?? state.outputTokens;
+      break;
+    case "content_block_delta":
+      if (event.delta?.type === "text_delta" && typeof event.delta.text === "string" && event.delta.text) {
+        state.parts.push(event.delta.text);
+        onDelta(event.delta.text);
+      }
+      break;
+    case "message_delta":
+      state.stopReason = event.delta?.stop_reason ?? state.stopReason;
+      state.outputTokens = event.usage?.output_tokens ?? state.outputTokens;
+      if (typeof event.usage?.input_tokens === "number") state.inputTokens = event.usage.input_tokens;
+      break;
+    case "message_stop":
+      state.stopped = true;
+      break;
+    case "error":
+      state.error = {
+        type: event.error?.type ?? "api_error",
+        message: event.error?.message ?? "upstream stream error",
+      };
+      break;
+  }
+}
+
+/** An `error` event mid-stream: rate limits retry after a while, bad requests fail, the rest retry. */
+function streamErrorOutcome(
+  error: { type: string; message: string },
+  rateLimit: RateLimitHint | undefined,
+): ModelOutcome {
+  const message = `upstream stream error: ${error.type}: ${truncate(error.message)}`;
+  if (error.type === "rate_limit_error") return retryable(429, message, true, { rateLimit });
+  if (error.type === "invalid_request_error") return { kind: "failed", code: 400, message };
+  return retryable(502, message, false, { rateLimit });
 }
 
 function success(

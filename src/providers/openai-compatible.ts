@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProviderConfig } from "../config/index.js";
-import { HttpUpstream, header, type ResponseBody, readSseEvents, truncate } from "./http-upstream.js";
+import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
 import { outcomeForHttpError, retryable } from "./outcomes.js";
-import { contentText, countTokens } from "./simulator.js";
+import { readSseEvents } from "./sse.js";
+import { contentText, countTokens } from "./text.js";
 import type {
   ChatMessage,
   DeltaListener,
@@ -187,7 +188,7 @@ async function readStream(
     if (choice?.finish_reason) finished = true;
   };
 
-  await readSseEvents(body, dispatch);
+  for await (const event of readSseEvents(body)) dispatch(event.data);
 
   if (upstreamError !== undefined) return retryable(502, upstreamError, false, { rateLimit });
   if (!complete && !finished) return retryable(502, "upstream stream ended early", false, { rateLimit });

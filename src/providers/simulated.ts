@@ -1,5 +1,6 @@
 import { abortedOutcome, outcomeForHttpError } from "./outcomes.js";
-import { simulateReply, splitForStreaming } from "./simulator.js";
+import { simulateReply } from "./simulator.js";
+import { splitForStreaming } from "./stream-chunks.js";
 import type { DeltaListener, ModelOutcome, ModelProvider, ModelRequest } from "./types.js";
 
 /** How the simulated model behaves for one call. */

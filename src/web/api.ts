@@ -3,6 +3,8 @@
  * file downloads and the live progress stream. Every call sends the key as `x-api-key`.
  */
 
+import { readSseEvents, type SseEvent } from "../providers/sse.js";
+
 const KEY_STORAGE = "agentbatch.apiKey";
 export const API = "/api/v1";
 
@@ -149,7 +151,8 @@ export async function subscribe(
     if (!res.ok || !res.body) throw await failure(res);
     backoffMs = 500;
     try {
-      for await (const e of parseSse(res.body)) {
+      for await (const sse of readSseEvents(chunksOf(res.body))) {
+        const e = toStreamEvent(sse);
         if (e.id) lastId = e.id;
         onEvent(e);
         if (shouldStop()) break;
@@ -161,51 +164,29 @@ export async function subscribe(
   }
 }
 
-async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
+/** A fetch body as the chunks readSseEvents takes (Safari's ReadableStream is not async iterable). */
+async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
   try {
     while (true) {
       const { value, done } = await reader.read();
       if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let cut = buffer.search(/\r?\n\r?\n/);
-      while (cut >= 0) {
-        const frame = buffer.slice(0, cut);
-        buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
-        const parsed = parseFrame(frame);
-        if (parsed) yield parsed;
-        cut = buffer.search(/\r?\n\r?\n/);
-      }
+      yield value;
     }
   } finally {
     reader.releaseLock();
   }
 }
 
-function parseFrame(frame: string): StreamEvent | null {
-  let event = "message";
-  let id: string | null = null;
-  const data: string[] = [];
-  for (const line of frame.split(/\r?\n/)) {
-    if (!line || line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "event") event = value;
-    else if (field === "id") id = value;
-    else if (field === "data") data.push(value);
-  }
-  if (data.length === 0) return null;
-  const text = data.join("\n");
-  let parsed: unknown = text;
+/** The dashboard's view of an event: `message` when unnamed, data parsed as JSON when it is JSON. */
+function toStreamEvent(event: SseEvent): StreamEvent {
+  let data: unknown = event.data;
   try {
-    parsed = JSON.parse(text);
+    data = JSON.parse(event.data);
   } catch {
     /* plain text data */
   }
-  return { event, id, data: parsed };
+  return { event: event.event ?? "message", id: event.id ?? null, data };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

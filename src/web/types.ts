@@ -1,17 +1,11 @@
-/** The wire shapes the dashboard reads (src/server/wire.ts); extensions it tolerates are optional. */
+/**
+ * The wire shapes the dashboard reads (src/server/wire.ts); extensions it tolerates are optional.
+ * Statuses and which of them are final come from domain/ (pure, so the bundle can take it).
+ */
+import type { BatchStatus, ItemStatus } from "../domain/statuses.js";
 
-export type BatchStatus =
-  | "validating"
-  | "in_progress"
-  | "paused"
-  | "completed"
-  | "failed"
-  | "cancelling"
-  | "cancelled";
-
-export type ItemStatus = "pending" | "processing" | "success" | "failed";
-
-export const FINAL_STATUSES: BatchStatus[] = ["completed", "failed", "cancelled"];
+export type { BatchStatus, ItemStatus } from "../domain/statuses.js";
+export { isTerminalBatchStatus as isFinal } from "../domain/statuses.js";
 
 export interface ValidationError {
   row: number;
@@ -72,5 +66,3 @@ export interface Agent {
   created_at: string | null;
   updated_at: string | null;
 }
-
-export const isFinal = (s: BatchStatus) => FINAL_STATUSES.includes(s);

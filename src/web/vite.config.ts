@@ -14,6 +14,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 200,
   },
   server: {
-    proxy: { "/api": "http://127.0.0.1:8080" },
+    // "/api/", not "/api": the prefix would also catch the dashboard's own module /api.ts.
+    proxy: { "/api/": "http://127.0.0.1:8080" },
   },
 });

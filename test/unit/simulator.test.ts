@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseSimulatorSettings, SimulatedProvider } from "../../src/providers/simulated.js";
-import { countTokens, simulateReply, splitForStreaming } from "../../src/providers/simulator.js";
+import { simulateReply } from "../../src/providers/simulator.js";
+import { splitForStreaming } from "../../src/providers/stream-chunks.js";
+import { countTokens } from "../../src/providers/text.js";
 import type { ChatMessage, ModelRequest } from "../../src/providers/types.js";
 
 const never = new AbortController().signal;

@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { lastUserText } from "../../providers/simulator.js";
+import { lastUserText } from "../../providers/text.js";
 import type { ApiBatchLineError } from "../../store/api-batches.js";
 import type { ItemRequest, NewBatchItem } from "../../store/types.js";
 import type { RoutedModel } from "./model-routing.js";

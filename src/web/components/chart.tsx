@@ -116,16 +116,22 @@ export function ProgressChart(props: { samples: Sample[]; total: number }) {
           {secs >= 120 ? `${Math.round(secs / 60)}m` : `${Math.round(secs)}s`}
         </text>
       </svg>
-      <figcaption class="legend">
-        {LAYERS.map((l) => (
-          <span key={l.key}>
-            <i style={{ background: l.color }} /> {l.label}
-          </span>
-        ))}
-        <span>
-          <i class="rate-swatch" /> throughput (items/s)
-        </span>
-      </figcaption>
+      <ChartLegend />
     </figure>
+  );
+}
+
+function ChartLegend() {
+  return (
+    <figcaption class="legend">
+      {LAYERS.map((l) => (
+        <span key={l.key}>
+          <i style={{ background: l.color }} /> {l.label}
+        </span>
+      ))}
+      <span>
+        <i class="rate-swatch" /> throughput (items/s)
+      </span>
+    </figcaption>
   );
 }

@@ -6,6 +6,14 @@ import type { BatchResult, ItemStatus } from "../types";
 const PAGE = 50;
 /** Search runs in the browser over at most this many results (the API has no text search). */
 const SEARCH_LIMIT = 5000;
+/** Typing waits this long for a pause before searching; paging and live refreshes load at once. */
+const SEARCH_DEBOUNCE_MS = 250;
+
+interface ResultsData {
+  rows: BatchResult[];
+  total: number;
+  note?: string;
+}
 
 async function loadPage(batchId: string, status: string, offset: number, limit: number) {
   const q = new URLSearchParams({ limit: String(limit), offset: String(offset) });
@@ -32,35 +40,34 @@ async function search(batchId: string, status: string, text: string) {
   return { rows: matches, total: matches.length, scanned, capped: scanned < total };
 }
 
-/** The batch's results: status filter, search by custom_id or text, pages, and each row's details. */
-export function ResultsTable(props: { batchId: string; version: number; focus: string | null }) {
-  const [status, setStatus] = useState<"" | ItemStatus>("");
-  const [text, setText] = useState("");
-  const [offset, setOffset] = useState(0);
-  const [data, setData] = useState<{ rows: BatchResult[]; total: number; note?: string } | null>(null);
+/** The first 200 matches of a search, with a note saying how many there are and where it looked. */
+async function searchResults(batchId: string, status: string, needle: string): Promise<ResultsData> {
+  const r = await search(batchId, status, needle);
+  return {
+    rows: r.rows.slice(0, 200),
+    total: r.total,
+    note: `${r.total} match${r.total === 1 ? "" : "es"} in ${r.scanned} results${r.capped ? " (search covers the first 5,000)" : ""}`,
+  };
+}
+
+interface ResultsQuery {
+  batchId: string;
+  version: number;
+  status: "" | ItemStatus;
+  text: string;
+  offset: number;
+}
+
+/** The page (or the search matches) for a query, re-read whenever any part of it changes. */
+function useResults(query: ResultsQuery) {
+  const [data, setData] = useState<ResultsData | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [expanded, setExpanded] = useState<string | null>(null);
-
-  useEffect(() => {
-    if (props.focus) {
-      setText(props.focus);
-      setStatus("");
-      setExpanded(props.focus);
-    }
-  }, [props.focus]);
-
+  const { batchId, version, status, text, offset } = query;
   useEffect(() => {
     let stale = false;
     const needle = text.trim();
     const load = () =>
-      needle
-        ? search(props.batchId, status, needle).then((r) => ({
-            rows: r.rows.slice(0, 200),
-            total: r.total,
-            note: `${r.total} match${r.total === 1 ? "" : "es"} in ${r.scanned} results${r.capped ? " (search covers the first 5,000)" : ""}`,
-          }))
-        : loadPage(props.batchId, status, offset, PAGE);
-    // Typing waits for a pause before searching; paging and live refreshes load at once.
+      needle ? searchResults(batchId, status, needle) : loadPage(batchId, status, offset, PAGE);
     const timer = setTimeout(
       () =>
         load()
@@ -70,93 +77,154 @@ export function ResultsTable(props: { batchId: string; version: number; focus: s
             setError(null);
           })
           .catch((err) => !stale && setError(errorText(err))),
-      needle ? 250 : 0,
+      needle ? SEARCH_DEBOUNCE_MS : 0,
     );
     return () => {
       stale = true;
       clearTimeout(timer);
     };
-  }, [props.batchId, props.version, status, text, offset]);
+  }, [batchId, version, status, text, offset]);
+  return { data, error };
+}
 
-  const total = data?.total ?? 0;
+/** The batch's results: status filter, search by custom_id or text, pages, and each row's details. */
+export function ResultsTable(props: { batchId: string; version: number; focus: string | null }) {
+  const [status, setStatus] = useState<"" | ItemStatus>("");
+  const [text, setText] = useState("");
+  const [offset, setOffset] = useState(0);
+  const [expanded, setExpanded] = useState<string | null>(null);
+  useEffect(() => {
+    if (props.focus) {
+      setText(props.focus);
+      setStatus("");
+      setExpanded(props.focus);
+    }
+  }, [props.focus]);
+  const { data, error } = useResults({
+    batchId: props.batchId,
+    version: props.version,
+    status,
+    text,
+    offset,
+  });
+
   return (
     <div class="results">
-      <div class="toolbar">
-        <label>
-          Status{" "}
-          <select
-            data-testid="results-status"
-            value={status}
-            onChange={(e) => {
-              setStatus((e.target as HTMLSelectElement).value as ItemStatus | "");
-              setOffset(0);
-            }}
-          >
-            <option value="">all</option>
-            <option value="pending">pending</option>
-            <option value="processing">processing</option>
-            <option value="success">success</option>
-            <option value="failed">failed</option>
-          </select>
-        </label>
-        <input
-          type="search"
-          placeholder="Search custom_id or text"
-          data-testid="results-search"
-          value={text}
-          onInput={(e) => {
-            setText((e.target as HTMLInputElement).value);
-            setOffset(0);
-          }}
-        />
-        <span class="muted">
-          {data?.note ?? (data ? `${offset + 1}–${Math.min(offset + PAGE, total)} of ${total}` : "")}
-        </span>
-        {!text.trim() && (
-          <span class="pager">
-            <button
-              type="button"
-              disabled={offset === 0}
-              onClick={() => setOffset(Math.max(0, offset - PAGE))}
-            >
-              ‹ Prev
-            </button>
-            <button type="button" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>
-              Next ›
-            </button>
-          </span>
-        )}
-      </div>
+      <ResultsToolbar
+        status={status}
+        text={text}
+        offset={offset}
+        data={data}
+        onStatus={(s) => {
+          setStatus(s);
+          setOffset(0);
+        }}
+        onText={(t) => {
+          setText(t);
+          setOffset(0);
+        }}
+        onOffset={setOffset}
+      />
       {error && <p class="error">{error}</p>}
-      <table class="table" data-testid="results-table">
-        <thead>
-          <tr>
-            <th>custom_id</th>
-            <th>status</th>
-            <th>response / error</th>
-            <th>attempts</th>
-            <th>processed</th>
-          </tr>
-        </thead>
-        <tbody>
-          {data?.rows.map((r) => (
-            <ResultRow
-              key={r.custom_id}
-              r={r}
-              open={expanded === r.custom_id}
-              toggle={() => setExpanded(expanded === r.custom_id ? null : r.custom_id)}
-            />
-          ))}
-          {data && data.rows.length === 0 && (
-            <tr>
-              <td colSpan={5} class="muted">
-                No results.
-              </td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+      <ResultRows data={data} expanded={expanded} toggle={(id) => setExpanded(expanded === id ? null : id)} />
     </div>
+  );
+}
+
+function ResultsToolbar(props: {
+  status: "" | ItemStatus;
+  text: string;
+  offset: number;
+  data: ResultsData | null;
+  onStatus: (s: "" | ItemStatus) => void;
+  onText: (t: string) => void;
+  onOffset: (o: number) => void;
+}) {
+  const { offset, data } = props;
+  const total = data?.total ?? 0;
+  return (
+    <div class="toolbar">
+      <label>
+        Status{" "}
+        <select
+          data-testid="results-status"
+          value={props.status}
+          onChange={(e) => props.onStatus((e.target as HTMLSelectElement).value as ItemStatus | "")}
+        >
+          <option value="">all</option>
+          <option value="pending">pending</option>
+          <option value="processing">processing</option>
+          <option value="success">success</option>
+          <option value="failed">failed</option>
+        </select>
+      </label>
+      <input
+        type="search"
+        placeholder="Search custom_id or text"
+        data-testid="results-search"
+        value={props.text}
+        onInput={(e) => props.onText((e.target as HTMLInputElement).value)}
+      />
+      <span class="muted">
+        {data?.note ?? (data ? `${offset + 1}–${Math.min(offset + PAGE, total)} of ${total}` : "")}
+      </span>
+      {!props.text.trim() && (
+        <span class="pager">
+          <button
+            type="button"
+            disabled={offset === 0}
+            onClick={() => props.onOffset(Math.max(0, offset - PAGE))}
+          >
+            ‹ Prev
+          </button>
+          <button
+            type="button"
+            disabled={offset + PAGE >= total}
+            onClick={() => props.onOffset(offset + PAGE)}
+          >
+            Next ›
+          </button>
+        </span>
+      )}
+    </div>
+  );
+}
+
+function ResultRows(props: {
+  data: ResultsData | null;
+  expanded: string | null;
+  toggle: (customId: string) => void;
+}) {
+  const { data } = props;
+  return (
+    <table class="table" data-testid="results-table">
+      <thead>
+        <tr>
+          <th>custom_id</th>
+          <th>status</th>
+          <th>response / error</th>
+          <th>attempts</th>
+          <th>processed</th>
+        </tr>
+      </thead>
+      <tbody>
+        {data?.rows.map((r) => (
+          <ResultRow
+            key={r.custom_id}
+            r={r}
+            open={props.expanded === r.custom_id}
+            toggle={() => props.toggle(r.custom_id)}
+          />
+        ))}
+        {data && data.rows.length === 0 && (
+          <tr>
+            <td colSpan={5} class="muted">
+              No results.
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
   );
 }
 
@@ -177,38 +245,43 @@ function ResultRow(props: { r: BatchResult; open: boolean; toggle: () => void })
         <td>{r.attempts ?? "—"}</td>
         <td>{fmtTime(r.processed_at)}</td>
       </tr>
-      {props.open && (
-        <tr class="details">
-          <td colSpan={5}>
-            {r.status === "failed" && (
-              <p class="error">
-                Error {r.error_code}: {r.error_message}
-              </p>
-            )}
-            {r.response_content && <pre>{r.response_content}</pre>}
-            <dl>
-              {r.history_id !== null && (
-                <>
-                  <dt>chat</dt>
-                  <dd>{r.history_id}</dd>
-                </>
-              )}
-              {r.agent_id && (
-                <>
-                  <dt>agent</dt>
-                  <dd class="mono">{r.agent_id}</dd>
-                </>
-              )}
-              {r.response_usage && (
-                <>
-                  <dt>usage</dt>
-                  <dd class="mono">{JSON.stringify(r.response_usage)}</dd>
-                </>
-              )}
-            </dl>
-          </td>
-        </tr>
-      )}
+      {props.open && <ResultDetails r={r} />}
     </>
+  );
+}
+
+function ResultDetails(props: { r: BatchResult }) {
+  const { r } = props;
+  return (
+    <tr class="details">
+      <td colSpan={5}>
+        {r.status === "failed" && (
+          <p class="error">
+            Error {r.error_code}: {r.error_message}
+          </p>
+        )}
+        {r.response_content && <pre>{r.response_content}</pre>}
+        <dl>
+          {r.history_id !== null && (
+            <>
+              <dt>chat</dt>
+              <dd>{r.history_id}</dd>
+            </>
+          )}
+          {r.agent_id && (
+            <>
+              <dt>agent</dt>
+              <dd class="mono">{r.agent_id}</dd>
+            </>
+          )}
+          {r.response_usage && (
+            <>
+              <dt>usage</dt>
+              <dd class="mono">{JSON.stringify(r.response_usage)}</dd>
+            </>
+          )}
+        </dl>
+      </td>
+    </tr>
   );
 }

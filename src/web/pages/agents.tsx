@@ -43,14 +43,11 @@ function bodyOf(d: Draft) {
   };
 }
 
-/** Agents: list, create, edit, and publish (a batch uses the published version). */
-export function AgentsPage() {
+/** The workspace's agents, and running a change to them: busy while it runs, then re-read. */
+function useAgentList() {
   const [agents, setAgents] = useState<Agent[] | null>(null);
-  const [editing, setEditing] = useState<string | "new" | null>(null);
-  const [draft, setDraft] = useState<Draft>(EMPTY);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-
   const load = () =>
     get<Agent[]>("/agents?limit=1000")
       .then(setAgents)
@@ -58,7 +55,6 @@ export function AgentsPage() {
   useEffect(() => {
     void load();
   }, []);
-
   const run = async (work: () => Promise<unknown>) => {
     setBusy(true);
     setError(null);
@@ -71,138 +67,192 @@ export function AgentsPage() {
       setBusy(false);
     }
   };
+  return { agents, error, busy, run };
+}
 
-  const save = (e: Event) => {
-    e.preventDefault();
-    void run(async () => {
+type Editing = string | "new" | null;
+
+/** Agents: list, create, edit, and publish (a batch uses the published version). */
+export function AgentsPage() {
+  const { agents, error, busy, run } = useAgentList();
+  const [editing, setEditing] = useState<Editing>(null);
+  const [draft, setDraft] = useState<Draft>(EMPTY);
+
+  const save = () =>
+    run(async () => {
       if (editing === "new") await post("/agents", bodyOf(draft));
       else if (editing) await patch(`/agents/${editing}`, bodyOf(draft));
       setEditing(null);
     });
+  const edit = (next: Draft, target: Editing) => {
+    setDraft(next);
+    setEditing(target);
   };
-
-  const field = (key: keyof Draft) => ({
-    name: key,
-    value: draft[key],
-    onInput: (e: Event) => setDraft({ ...draft, [key]: (e.target as HTMLInputElement).value }),
-  });
 
   return (
     <section>
       <div class="page-head">
         <h1>Agents</h1>
-        <button
-          type="button"
-          class="primary"
-          onClick={() => {
-            setDraft(EMPTY);
-            setEditing("new");
-          }}
-        >
+        <button type="button" class="primary" onClick={() => edit(EMPTY, "new")}>
           New agent
         </button>
       </div>
       {error && <p class="error">{error}</p>}
       {editing && (
-        <form class="card stack" onSubmit={save} data-testid="agent-form">
-          <h2>{editing === "new" ? "New agent" : "Edit agent"}</h2>
-          <div class="row2">
-            <label>
-              Name
-              <input {...field("name")} required maxLength={256} />
-            </label>
-            <label>
-              Model <span class="muted">(provider/model)</span>
-              <input {...field("model")} required placeholder="simulated/echo" />
-            </label>
-          </div>
-          <label>
-            Description
-            <input {...field("description")} />
-          </label>
-          <label>
-            System prompt
-            <textarea {...field("system_prompt")} rows={5} />
-          </label>
-          <div class="row2">
-            <label>
-              Temperature
-              <input {...field("temperature")} type="number" min={0} max={2} step={0.1} />
-            </label>
-            <label>
-              Max tokens
-              <input {...field("max_tokens")} type="number" min={1} step={1} />
-            </label>
-          </div>
-          <div class="actions">
-            <button type="submit" class="primary" disabled={busy}>
-              Save
-            </button>
-            <button type="button" onClick={() => setEditing(null)}>
-              Cancel
-            </button>
-            {editing !== "new" && <span class="muted">Publish again to use a change in new batches.</span>}
-          </div>
-        </form>
+        <AgentForm
+          editing={editing}
+          draft={draft}
+          busy={busy}
+          onChange={setDraft}
+          onSave={save}
+          onCancel={() => setEditing(null)}
+        />
       )}
       {agents && agents.length === 0 && !editing && <p class="card empty">No agents yet.</p>}
       {agents && agents.length > 0 && (
-        <table class="table" data-testid="agents-table">
-          <thead>
-            <tr>
-              <th>name</th>
-              <th>model</th>
-              <th>state</th>
-              <th>updated</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {agents.map((a) => (
-              <tr key={a.id} data-agent-id={a.id}>
-                <td>
-                  <b>{a.name}</b>
-                  <div class="muted mono small">{a.id}</div>
-                </td>
-                <td class="mono">{a.model}</td>
-                <td>
-                  {a.publish_state === "published" ? (
-                    <span class="badge s-completed">published v{a.published_version}</span>
-                  ) : (
-                    <span class="badge s-paused">draft</span>
-                  )}
-                  {a.publish_state === "published" &&
-                    a.updated_at &&
-                    a.published_at &&
-                    Date.parse(a.updated_at) > Date.parse(a.published_at) && (
-                      <div class="muted small">unpublished changes</div>
-                    )}
-                </td>
-                <td>{fmtTime(a.updated_at)}</td>
-                <td class="actions">
-                  <button
-                    type="button"
-                    onClick={() => {
-                      setDraft(draftOf(a));
-                      setEditing(a.id);
-                    }}
-                  >
-                    Edit
-                  </button>
-                  <button
-                    type="button"
-                    data-action="publish"
-                    disabled={busy}
-                    onClick={() => run(() => post(`/agents/${a.id}/publish`))}
-                  >
-                    Publish
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <AgentsTable
+          agents={agents}
+          busy={busy}
+          onEdit={(a) => edit(draftOf(a), a.id)}
+          onPublish={(a) => run(() => post(`/agents/${a.id}/publish`))}
+        />
       )}
     </section>
+  );
+}
+
+/** The props that bind an input to one field of the draft. */
+function fieldBinder(draft: Draft, onChange: (d: Draft) => void) {
+  return (key: keyof Draft) => ({
+    name: key,
+    value: draft[key],
+    onInput: (e: Event) => onChange({ ...draft, [key]: (e.target as HTMLInputElement).value }),
+  });
+}
+
+function AgentForm(props: {
+  editing: string;
+  draft: Draft;
+  busy: boolean;
+  onChange: (d: Draft) => void;
+  onSave: () => void;
+  onCancel: () => void;
+}) {
+  const { editing } = props;
+  const field = fieldBinder(props.draft, props.onChange);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    props.onSave();
+  };
+  return (
+    <form class="card stack" onSubmit={submit} data-testid="agent-form">
+      <h2>{editing === "new" ? "New agent" : "Edit agent"}</h2>
+      <div class="row2">
+        <label>
+          Name
+          <input {...field("name")} required maxLength={256} />
+        </label>
+        <label>
+          Model <span class="muted">(provider/model)</span>
+          <input {...field("model")} required placeholder="simulated/echo" />
+        </label>
+      </div>
+      <label>
+        Description
+        <input {...field("description")} />
+      </label>
+      <label>
+        System prompt
+        <textarea {...field("system_prompt")} rows={5} />
+      </label>
+      <div class="row2">
+        <label>
+          Temperature
+          <input {...field("temperature")} type="number" min={0} max={2} step={0.1} />
+        </label>
+        <label>
+          Max tokens
+          <input {...field("max_tokens")} type="number" min={1} step={1} />
+        </label>
+      </div>
+      <div class="actions">
+        <button type="submit" class="primary" disabled={props.busy}>
+          Save
+        </button>
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+        {editing !== "new" && <span class="muted">Publish again to use a change in new batches.</span>}
+      </div>
+    </form>
+  );
+}
+
+function AgentsTable(props: {
+  agents: Agent[];
+  busy: boolean;
+  onEdit: (a: Agent) => void;
+  onPublish: (a: Agent) => void;
+}) {
+  return (
+    <table class="table" data-testid="agents-table">
+      <thead>
+        <tr>
+          <th>name</th>
+          <th>model</th>
+          <th>state</th>
+          <th>updated</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {props.agents.map((a) => (
+          <tr key={a.id} data-agent-id={a.id}>
+            <td>
+              <b>{a.name}</b>
+              <div class="muted mono small">{a.id}</div>
+            </td>
+            <td class="mono">{a.model}</td>
+            <td>
+              <PublishState agent={a} />
+            </td>
+            <td>{fmtTime(a.updated_at)}</td>
+            <td class="actions">
+              <button type="button" onClick={() => props.onEdit(a)}>
+                Edit
+              </button>
+              <button
+                type="button"
+                data-action="publish"
+                disabled={props.busy}
+                onClick={() => props.onPublish(a)}
+              >
+                Publish
+              </button>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Published (with its version) or draft, and whether it changed since it was published. */
+function PublishState(props: { agent: Agent }) {
+  const a = props.agent;
+  const changedSincePublished =
+    a.publish_state === "published" &&
+    a.updated_at &&
+    a.published_at &&
+    Date.parse(a.updated_at) > Date.parse(a.published_at);
+  return (
+    <>
+      {a.publish_state === "published" ? (
+        <span class="badge s-completed">published v{a.published_version}</span>
+      ) : (
+        <span class="badge s-paused">draft</span>
+      )}
+      {changedSincePublished && <div class="muted small">unpublished changes</div>}
+    </>
   );
 }

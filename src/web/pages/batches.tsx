@@ -10,16 +10,16 @@ const PAGE = 25;
 /** Live streams kept open at once: browsers allow about six connections per host. */
 const MAX_STREAMS = 3;
 const ACTIVE = "validating,in_progress,paused,cancelling";
+/** How often the list is re-read while something runs (new batches, others' progress). */
+const REFRESH_MS = 3000;
 
-/** The batches of the workspace, newest first, with live progress bars for running ones. */
-export function BatchesPage() {
-  const [filter, setFilter] = useState<"" | "active">("");
-  const [offset, setOffset] = useState(0);
+type Filter = "" | "active";
+
+/** One page of the list, re-read every few seconds while any batch on it runs. */
+function useBatchList(filter: Filter, offset: number) {
   const [rows, setRows] = useState<Batch[] | null>(null);
   const [total, setTotal] = useState(0);
   const [error, setError] = useState<string | null>(null);
-  const [live, setLive] = useState<Record<string, Partial<Batch>>>({});
-
   const load = async () => {
     const q = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
     if (filter) q.set("status", ACTIVE);
@@ -32,20 +32,21 @@ export function BatchesPage() {
       setError(errorText(err));
     }
   };
-
   useEffect(() => {
     void load();
   }, [filter, offset]);
-
-  // The list itself is re-read every few seconds while something runs (new batches, others' progress).
   const anyActive = (rows ?? []).some((b) => !isFinal(b.status));
   useEffect(() => {
     if (!anyActive) return;
-    const t = setInterval(() => void load(), 3000);
+    const t = setInterval(() => void load(), REFRESH_MS);
     return () => clearInterval(t);
   }, [anyActive, filter, offset]);
+  return { rows, total, error };
+}
 
-  // The first few running batches follow their live progress stream.
+/** The first few running batches of the list follow their live progress stream. */
+function useLiveRows(rows: Batch[] | null): Record<string, Partial<Batch>> {
+  const [live, setLive] = useState<Record<string, Partial<Batch>>>({});
   const streamed = (rows ?? [])
     .filter((b) => !isFinal(b.status))
     .slice(0, MAX_STREAMS)
@@ -62,30 +63,29 @@ export function BatchesPage() {
     }
     return () => controller.abort();
   }, [key]);
+  return live;
+}
+
+/** The batches of the workspace, newest first, with live progress bars for running ones. */
+export function BatchesPage() {
+  const [filter, setFilter] = useState<Filter>("");
+  const [offset, setOffset] = useState(0);
+  const { rows, total, error } = useBatchList(filter, offset);
+  const live = useLiveRows(rows);
+  const choose = (f: Filter) => {
+    setFilter(f);
+    setOffset(0);
+  };
 
   return (
     <section>
       <div class="page-head">
         <h1>Batches</h1>
         <div class="tabs">
-          <button
-            type="button"
-            class={filter === "" ? "active" : ""}
-            onClick={() => {
-              setFilter("");
-              setOffset(0);
-            }}
-          >
+          <button type="button" class={filter === "" ? "active" : ""} onClick={() => choose("")}>
             All
           </button>
-          <button
-            type="button"
-            class={filter === "active" ? "active" : ""}
-            onClick={() => {
-              setFilter("active");
-              setOffset(0);
-            }}
-          >
+          <button type="button" class={filter === "active" ? "active" : ""} onClick={() => choose("active")}>
             Active
           </button>
         </div>
@@ -102,57 +102,74 @@ export function BatchesPage() {
           </Link>
         </div>
       )}
-      {rows && rows.length > 0 && (
-        <table class="table" data-testid="batches-table">
-          <thead>
-            <tr>
-              <th>batch</th>
-              <th>status</th>
-              <th class="wide">progress</th>
-              <th class="num">done / total</th>
-              <th class="num">failed</th>
-              <th>created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => {
-              const b = { ...row, ...live[row.id] } as Batch;
-              return (
-                <tr key={b.id} data-batch-id={b.id}>
-                  <td>
-                    <Link href={`/batches/${encodeURIComponent(b.id)}`}>{b.name || shortId(b.id)}</Link>
-                    {b.name && <div class="muted mono small">{shortId(b.id)}</div>}
-                  </td>
-                  <td>
-                    <StatusBadge status={b.status} />
-                  </td>
-                  <td class="wide">
-                    <ProgressBar batch={b} />
-                  </td>
-                  <td class="num">
-                    {fmtNumber(b.completed_requests + b.failed_requests)} / {fmtNumber(b.total_requests)}
-                  </td>
-                  <td class="num">{b.failed_requests > 0 ? fmtNumber(b.failed_requests) : "—"}</td>
-                  <td>{fmtTime(b.created_at)}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
-      {total > PAGE && (
-        <div class="pager">
-          <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-            ‹ Newer
-          </button>
-          <span class="muted">
-            {offset + 1}–{Math.min(offset + PAGE, total)} of {total}
-          </span>
-          <button type="button" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>
-            Older ›
-          </button>
-        </div>
-      )}
+      {rows && rows.length > 0 && <BatchesTable rows={rows} live={live} />}
+      {total > PAGE && <Pager offset={offset} total={total} onOffset={setOffset} />}
     </section>
+  );
+}
+
+function BatchesTable(props: { rows: Batch[]; live: Record<string, Partial<Batch>> }) {
+  return (
+    <table class="table" data-testid="batches-table">
+      <thead>
+        <tr>
+          <th>batch</th>
+          <th>status</th>
+          <th class="wide">progress</th>
+          <th class="num">done / total</th>
+          <th class="num">failed</th>
+          <th>created</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map((row) => (
+          <BatchRow key={row.id} b={{ ...row, ...props.live[row.id] } as Batch} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function BatchRow(props: { b: Batch }) {
+  const { b } = props;
+  return (
+    <tr data-batch-id={b.id}>
+      <td>
+        <Link href={`/batches/${encodeURIComponent(b.id)}`}>{b.name || shortId(b.id)}</Link>
+        {b.name && <div class="muted mono small">{shortId(b.id)}</div>}
+      </td>
+      <td>
+        <StatusBadge status={b.status} />
+      </td>
+      <td class="wide">
+        <ProgressBar batch={b} />
+      </td>
+      <td class="num">
+        {fmtNumber(b.completed_requests + b.failed_requests)} / {fmtNumber(b.total_requests)}
+      </td>
+      <td class="num">{b.failed_requests > 0 ? fmtNumber(b.failed_requests) : "—"}</td>
+      <td>{fmtTime(b.created_at)}</td>
+    </tr>
+  );
+}
+
+function Pager(props: { offset: number; total: number; onOffset: (o: number) => void }) {
+  const { offset, total } = props;
+  return (
+    <div class="pager">
+      <button
+        type="button"
+        disabled={offset === 0}
+        onClick={() => props.onOffset(Math.max(0, offset - PAGE))}
+      >
+        ‹ Newer
+      </button>
+      <span class="muted">
+        {offset + 1}–{Math.min(offset + PAGE, total)} of {total}
+      </span>
+      <button type="button" disabled={offset + PAGE >= total} onClick={() => props.onOffset(offset + PAGE)}>
+        Older ›
+      </button>
+    </div>
   );
 }
