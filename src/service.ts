@@ -85,7 +85,12 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   }
   const providers = new ProviderRegistry(config.providers, { timeoutMs: config.engine.requestTimeoutMs });
   if (config.bootstrapApiKey) await registerApiKey(store, config.bootstrapApiKey);
-  const files = new FileStorage(config.dataDir);
+  const files = new FileStorage({
+    dataDir: config.dataDir,
+    backend: config.files.backend,
+    blobs: store.blobs,
+    s3: config.files.s3,
+  });
   // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
   const metrics = new Metrics(store);
@@ -146,6 +151,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       limiters.close();
       await providers.closeAll();
       await signals.close();
+      await files.close();
       await store.close();
     },
   };

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { loadConfig } from "../config/index.js";
 import { VERSION } from "../domain/version.js";
 import { registerClientCommands } from "./client-commands.js";
+import { registerFilesCommands } from "./files-commands.js";
 
 // The server side (Fastify, the store, the engine) is imported only by the commands that run it,
 // so that the client commands (submit, status, results...) start in a fraction of the time.
@@ -89,6 +90,8 @@ program
     await store.close();
     process.stdout.write("schema is up to date\n");
   });
+
+registerFilesCommands(program);
 
 const keys = program.command("keys").description("API keys");
 keys

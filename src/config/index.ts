@@ -56,8 +56,23 @@ export interface WebhookConfig {
   caFile?: string;
 }
 
+/** Where file bytes go (see src/files/storage.ts). */
+export interface FilesConfig {
+  backend: "local" | "db" | "s3";
+  s3?: {
+    bucket: string;
+    prefix: string;
+    endpoint?: string;
+    region?: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+  };
+}
+
 export interface Config {
   db: string;
+  /** File bytes: the data directory, the database, or an S3-compatible bucket. */
+  files: FilesConfig;
   /** Where uploaded and produced files are kept (and the demo key). */
   dataDir: string;
   /** Largest file upload accepted. */
@@ -127,6 +142,7 @@ interface RawConfigFile {
   webhooks?: Record<string, unknown>;
   prices?: Record<string, { input: number; output: number }>;
   models?: Record<string, unknown>;
+  files?: Record<string, unknown>;
   public_url?: string;
   body_limit_bytes?: number;
   max_upload_bytes?: number;
@@ -169,6 +185,34 @@ function parseModelAliases(raw: Record<string, unknown>): Record<string, string>
     models[alias] = target;
   }
   return models;
+}
+
+/**
+ * The files backend: `AGENTBATCH_FILES_BACKEND` or the file's `files.backend`; by default the
+ * database on PostgreSQL (a deployment needs nothing but PostgreSQL) and the data directory on SQLite.
+ */
+function parseFiles(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, db: string): FilesConfig {
+  const backend = String(
+    env.AGENTBATCH_FILES_BACKEND ?? raw.backend ?? (/^postgres(ql)?:/.test(db) ? "db" : "local"),
+  );
+  if (!["local", "db", "s3"].includes(backend)) {
+    throw new Error(`config: files.backend must be local, db or s3, got ${JSON.stringify(backend)}`);
+  }
+  const s3raw = (raw.s3 ?? {}) as Record<string, unknown>;
+  const bucket = (env.AGENTBATCH_S3_BUCKET ?? s3raw.bucket) as string | undefined;
+  if (backend === "s3" && !bucket)
+    throw new Error("config: files.backend s3 needs files.s3.bucket (or AGENTBATCH_S3_BUCKET)");
+  const s3 = bucket
+    ? {
+        bucket,
+        prefix: String(env.AGENTBATCH_S3_PREFIX ?? s3raw.prefix ?? ""),
+        endpoint: (env.AGENTBATCH_S3_ENDPOINT ?? s3raw.endpoint) as string | undefined,
+        region: (env.AWS_REGION ?? s3raw.region) as string | undefined,
+        accessKeyId: s3raw.access_key_id as string | undefined,
+        secretAccessKey: s3raw.secret_access_key as string | undefined,
+      }
+    : undefined;
+  return { backend: backend as FilesConfig["backend"], ...(s3 ? { s3 } : {}) };
 }
 
 export interface ConfigOverrides {
@@ -236,6 +280,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   const sqlitePath = db.startsWith("sqlite:") ? db.slice("sqlite:".length) : null;
   return {
     db,
+    files: parseFiles(raw.files ?? {}, env, db),
     // Files sit beside the SQLite database by default, so one folder holds a whole instance.
     dataDir:
       env.AGENTBATCH_DATA_DIR ?? (sqlitePath && sqlitePath !== ":memory:" ? dirname(sqlitePath) : "./data"),

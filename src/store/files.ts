@@ -32,4 +32,8 @@ export interface FileStore {
   list(workspaceId: string, query: FileListQuery): Promise<Page<FileRecord>>;
   /** Marks a file deleted and returns it (the caller removes its bytes), or undefined if there was none. */
   delete(workspaceId: string, fileId: string, now: number): Promise<FileRecord | undefined>;
+  /** Files of every workspace that are not deleted, by id after `afterId` (moving bytes between backends). */
+  listAllAfter(afterId: string, limit: number): Promise<FileRecord[]>;
+  /** Points a file at where its bytes are now. */
+  setStoragePath(fileId: string, storagePath: string): Promise<void>;
 }

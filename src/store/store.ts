@@ -6,6 +6,7 @@
 import type { AgentStore } from "./agents.js";
 import type { ApiBatchStore } from "./api-batches.js";
 import type { BatchStore } from "./batches.js";
+import type { BlobStore } from "./blobs.js";
 import type { Broadcast } from "./broadcast.js";
 import type { ChatStore } from "./chats.js";
 import type { FileStore } from "./files.js";
@@ -32,6 +33,8 @@ export interface Store {
   readonly agents: AgentStore;
   readonly chats: ChatStore;
   readonly files: FileStore;
+  /** File bytes kept in the database (when files/ is set to store them there). */
+  readonly blobs: BlobStore;
   readonly batches: BatchStore;
   /** The item table as the queue. */
   readonly items: ItemQueue;

@@ -20,6 +20,7 @@ export type {
   RowError,
   StateChangeResult,
 } from "./batches.js";
+export type { BlobChunk, BlobStore } from "./blobs.js";
 export type { Broadcast } from "./broadcast.js";
 export type {
   Chat,

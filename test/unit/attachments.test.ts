@@ -13,7 +13,7 @@ import { FileStorage } from "../../src/files/storage.js";
 import type { FileRecord, Store } from "../../src/store/types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "agentbatch-attach-"));
-const storage = new FileStorage(dir);
+const storage = new FileStorage({ dataDir: dir, backend: "local", blobs: undefined as never });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function stored(id: string, contentType: string, bytes: Buffer): Promise<FileRecord> {

@@ -5,6 +5,7 @@ import { migration004 } from "./004-chat-api.js";
 import { migration005 } from "./005-batch-input.js";
 import { migration006 } from "./006-workers.js";
 import { migration007 } from "./007-api-batches.js";
+import { migration008 } from "./008-file-chunks.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration, SqlTypes } from "./migration.js";
@@ -18,4 +19,5 @@ export const migrations: readonly Migration[] = [
   migration005,
   migration006,
   migration007,
+  migration008,
 ].sort((a, b) => a.version - b.version);

@@ -6,6 +6,8 @@ export interface SqlTypes {
   real: string;
   /** An auto-numbered integer primary key. */
   serialPk: string;
+  /** Raw bytes (SQLite BLOB, PostgreSQL BYTEA). */
+  blob: string;
 }
 
 /** One schema change; each runs once, in version order, in its own transaction. */

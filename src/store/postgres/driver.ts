@@ -20,7 +20,12 @@ const RETRYABLE = new Set(["40P01", "40001"]); // deadlock detected, serializati
 export class PostgresDriver implements SqlDriver {
   /** Many API nodes and workers share one database; LISTEN/NOTIFY carries signals between them. */
   readonly capabilities: DriverCapabilities = { rowLocks: true, sharedByProcesses: true, broadcast: true };
-  readonly types = { bigint: "BIGINT", real: "DOUBLE PRECISION", serialPk: "BIGSERIAL PRIMARY KEY" };
+  readonly types = {
+    bigint: "BIGINT",
+    real: "DOUBLE PRECISION",
+    serialPk: "BIGSERIAL PRIMARY KEY",
+    blob: "BYTEA",
+  };
   readonly pool: pg.Pool;
   readonly schema: string | null;
   /** How to open a connection of this database outside the pool (LISTEN needs its own). */

@@ -54,4 +54,16 @@ export class SqlFileStore implements FileStore {
     );
     return row ? toFile(row) : undefined;
   }
+
+  async listAllAfter(afterId: string, limit: number): Promise<FileRecord[]> {
+    const rows = await this.db.all(
+      "SELECT * FROM files WHERE deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+      [afterId, limit],
+    );
+    return rows.map(toFile);
+  }
+
+  async setStoragePath(fileId: string, storagePath: string): Promise<void> {
+    await this.db.run("UPDATE files SET storage_path = ? WHERE id = ?", [storagePath, fileId]);
+  }
 }

@@ -4,6 +4,7 @@ import type { Store, StoreCapabilities } from "../store.js";
 import { SqlAgentStore } from "./agents.js";
 import { SqlApiBatchStore } from "./api-batches.js";
 import { SqlBatchStore } from "./batches.js";
+import { SqlBlobStore } from "./blobs.js";
 import { SqlChatStore } from "./chats.js";
 import type { SqlDriver } from "./driver.js";
 import { SqlFileStore } from "./files.js";
@@ -20,6 +21,7 @@ export class SqlStore implements Store {
   readonly agents: SqlAgentStore;
   readonly chats: SqlChatStore;
   readonly files: SqlFileStore;
+  readonly blobs: SqlBlobStore;
   readonly batches: SqlBatchStore;
   readonly items: SqlItemQueue;
   readonly outbox: SqlOutbox;
@@ -36,6 +38,7 @@ export class SqlStore implements Store {
     this.agents = new SqlAgentStore(db);
     this.chats = new SqlChatStore(db);
     this.files = new SqlFileStore(db);
+    this.blobs = new SqlBlobStore(db);
     this.batches = new SqlBatchStore(db);
     this.items = new SqlItemQueue(db);
     this.outbox = new SqlOutbox(db);

@@ -14,7 +14,12 @@ import type { DriverCapabilities, Row, SqlDriver, SqlExecutor } from "../sql/dri
 export class SqliteDriver implements SqlDriver {
   /** One process owns the file: no row locks to skip, no other process to tell. */
   readonly capabilities: DriverCapabilities = { rowLocks: false, sharedByProcesses: false, broadcast: false };
-  readonly types = { bigint: "INTEGER", real: "REAL", serialPk: "INTEGER PRIMARY KEY AUTOINCREMENT" };
+  readonly types = {
+    bigint: "INTEGER",
+    real: "REAL",
+    serialPk: "INTEGER PRIMARY KEY AUTOINCREMENT",
+    blob: "BLOB",
+  };
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private lock: Promise<void> = Promise.resolve();
