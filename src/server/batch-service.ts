@@ -4,7 +4,7 @@ import type { Agent, Batch, NewBatch, NewBatchItem, Workspace } from "../store/t
 import { attachmentProblems } from "./attachments.js";
 import type { AppContext } from "./context.js";
 import { badRequest } from "./errors.js";
-import type { CreateBatchBody } from "./schemas.js";
+import type { CreateBatchBody } from "./schemas/batches.js";
 import { assertRequestsWhitelisted } from "./whitelist.js";
 
 export type CreateBatchInput = Static<typeof CreateBatchBody>;

@@ -14,7 +14,7 @@
 import { TERMINAL_BATCH_STATUSES } from "../domain/statuses.js";
 import type { Batch } from "../store/types.js";
 import type { AppContext } from "./context.js";
-import { batchToWire } from "./wire.js";
+import { batchToWire } from "./wire/batches.js";
 
 export type ProgressKind = "snapshot" | "progress" | "done";
 

@@ -7,8 +7,8 @@ import type { Store } from "../../store/types.js";
 import type { App } from "../app.js";
 import { keyFromHeaders } from "../auth.js";
 import type { AppContext } from "../context.js";
-import { baseUrl } from "../envelope.js";
 import { isMalformedUpload } from "../errors.js";
+import { baseUrl } from "../wire/envelope.js";
 import {
   ANTHROPIC_BATCH_AGENT,
   MAX_ANTHROPIC_REQUESTS,

@@ -1,10 +1,11 @@
 import { parseModelRef } from "../../providers/registry.js";
 import type { App } from "../app.js";
 import type { AppContext } from "../context.js";
-import { ok, okPage, pagination } from "../envelope.js";
 import { badRequest, notFound } from "../errors.js";
-import { CreateAgentBody, IdParams, PageQuery, UpdateAgentBody } from "../schemas.js";
-import { agentToWire } from "../wire.js";
+import { CreateAgentBody, UpdateAgentBody } from "../schemas/agents.js";
+import { IdParams, PageQuery } from "../schemas/common.js";
+import { agentToWire } from "../wire/agents.js";
+import { ok, okPage, pagination } from "../wire/envelope.js";
 
 const tags = ["Agents"];
 

@@ -1,18 +1,14 @@
-import { Type } from "@sinclair/typebox";
+import { ACTIVE_BATCH_STATUSES } from "../../domain/statuses.js";
 import type { StateChangeResult } from "../../store/types.js";
 import type { App } from "../app.js";
 import type { AppContext } from "../context.js";
-import { ok, okPage, pagination } from "../envelope.js";
 import { conflict, notFound } from "../errors.js";
-import { IdParams, PageQuery } from "../schemas.js";
-import { batchToWire, itemToWire } from "../wire.js";
+import { ResultParams, StatusMapQuery } from "../schemas/batches.js";
+import { IdParams, OptionalBody, PageQuery } from "../schemas/common.js";
+import { batchToWire, itemToWire } from "../wire/batches.js";
+import { ok, okPage, pagination } from "../wire/envelope.js";
 
 const tags = ["Batches"];
-
-/** Statuses `GET /batches/active` lists: batches that are not finished. */
-const ACTIVE_STATUSES = ["validating", "in_progress", "paused", "cancelling"] as const;
-
-const StatusMapQuery = Type.Composite([PageQuery]);
 
 /**
  * Seed 004's job control (pause, resume, the active list), retry of the failed requests of a
@@ -49,7 +45,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
       const page = await ctx.store.listBatches(request.workspace.id, {
         limit,
         offset,
-        statuses: [...ACTIVE_STATUSES],
+        statuses: [...ACTIVE_BATCH_STATUSES],
       });
       return okPage(
         page.rows.map(batchToWire),
@@ -65,7 +61,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
         tags,
         summary: "Pause a batch: no new request starts; requests already running finish",
         params: IdParams,
-        body: Type.Optional(Type.Any()),
+        body: OptionalBody,
       },
     },
     async (request) =>
@@ -84,7 +80,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
         tags,
         summary: "Resume a paused batch",
         params: IdParams,
-        body: Type.Optional(Type.Any()),
+        body: OptionalBody,
       },
     },
     async (request) => {
@@ -107,7 +103,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
         tags,
         summary: "Run the failed requests of a finished batch again (successes are kept)",
         params: IdParams,
-        body: Type.Optional(Type.Any()),
+        body: OptionalBody,
       },
     },
     async (request, reply) => {
@@ -138,7 +134,7 @@ export async function batchControlRoutes(app: App, ctx: AppContext): Promise<voi
       schema: {
         tags,
         summary: "Get the result of one request by its custom_id",
-        params: Type.Object({ id: Type.String(), custom_id: Type.String() }),
+        params: ResultParams,
       },
     },
     async (request) => {

@@ -5,25 +5,11 @@ import type { FileRecord } from "../../store/types.js";
 import type { App } from "../app.js";
 import { readHead } from "../batch-submit.js";
 import type { AppContext } from "../context.js";
-import { ok } from "../envelope.js";
 import { badRequest, notFound } from "../errors.js";
-import { iso } from "../wire.js";
+import { ok } from "../wire/envelope.js";
+import { batchFileToWire } from "../wire/files.js";
 
 const tags = ["Files"];
-
-/** How a file looks on the wire (the OpenAI Files shape, plus the detected input format). */
-export function batchFileToWire(f: FileRecord) {
-  return {
-    id: f.id,
-    object: "file",
-    filename: f.originalName,
-    bytes: f.size,
-    created_at: iso(f.createdAt),
-    purpose: f.purpose,
-    content_type: f.contentType,
-    format: (f.meta?.format as string | undefined) ?? null,
-  };
-}
 
 /**
  * `POST /files` (purpose batch_input) and `GET /files/{id}`: batch input files, streamed to disk

@@ -1,22 +1,12 @@
-import { Type } from "@sinclair/typebox";
 import type { App } from "../app.js";
 import { finishedAt, isFinished, type ProgressEvent, watchBatch } from "../batch-watch.js";
 import type { AppContext } from "../context.js";
 import { notFound } from "../errors.js";
-import { IdParams } from "../schemas.js";
+import { EventsQuery } from "../schemas/batches.js";
+import { IdParams } from "../schemas/common.js";
 import { websocketRoute } from "../websocket.js";
 
 const tags = ["Batches"];
-
-const EventsQuery = Type.Object({
-  last_event_id: Type.Optional(
-    Type.Integer({
-      minimum: 0,
-      description: "Resume after this event (the Last-Event-ID header does the same)",
-    }),
-  ),
-  api_key: Type.Optional(Type.String({ description: "The API key, for browsers that cannot send headers" })),
-});
 
 /**
  * Live progress of one batch: Server-Sent Events (`/events`) and WebSocket (`/ws`). Both are

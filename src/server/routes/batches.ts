@@ -1,13 +1,18 @@
-import { Type } from "@sinclair/typebox";
-import type { BatchStatus } from "../../store/types.js";
+import { BATCH_STATUSES, type BatchStatus } from "../../domain/statuses.js";
 import type { App } from "../app.js";
 import { submitBatch } from "../batch-submit.js";
 import type { AppContext } from "../context.js";
-import { ok, okPage, pagination } from "../envelope.js";
 import { badRequest, conflict, notFound } from "../errors.js";
 import { sendResultsExport } from "../results-export.js";
-import { BATCH_STATUSES, CreateBatchBody, IdParams, ListBatchesQuery, ListResultsQuery } from "../schemas.js";
-import { batchToWire, itemToWire } from "../wire.js";
+import {
+  CreateBatchBody,
+  IdempotencyHeaders,
+  ListBatchesQuery,
+  ListResultsQuery,
+} from "../schemas/batches.js";
+import { IdParams, OptionalBody } from "../schemas/common.js";
+import { batchToWire, itemToWire } from "../wire/batches.js";
+import { ok, okPage, pagination } from "../wire/envelope.js";
 
 const tags = ["Batches"];
 
@@ -36,9 +41,7 @@ export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
         description:
           "Send `requests` (at most 1000) or `file_id` (an uploaded input file). An `Idempotency-Key` header (or a client-chosen `id`) makes a retried create return the same batch (header `idempotent-replayed: true`); the same key or id with a different body is 409.",
         body: CreateBatchBody,
-        headers: Type.Object({
-          "idempotency-key": Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-        }),
+        headers: IdempotencyHeaders,
       },
     },
     async (request, reply) => {
@@ -99,7 +102,7 @@ export async function batchRoutes(app: App, ctx: AppContext): Promise<void> {
 
   app.post(
     "/batches/:id/cancel",
-    { schema: { tags, summary: "Cancel a batch", params: IdParams, body: Type.Optional(Type.Any()) } },
+    { schema: { tags, summary: "Cancel a batch", params: IdParams, body: OptionalBody } },
     async (request, reply) => {
       const result = await ctx.store.cancelBatch(request.workspace.id, request.params.id, Date.now());
       if (result.kind === "not_found") throw notFound("Batch");

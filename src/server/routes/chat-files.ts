@@ -3,11 +3,11 @@ import { ACCEPTED_ATTACHMENT_TYPES, attachmentContentType, attachmentKind } from
 import { FileTooLargeError } from "../../files/storage.js";
 import type { FileRecord } from "../../store/types.js";
 import type { App } from "../app.js";
-import { FILE_SCOPES, FileParams } from "../chat-schemas.js";
-import { fileToWire } from "../chat-wire.js";
 import type { AppContext } from "../context.js";
-import { baseUrl, ok } from "../envelope.js";
 import { badRequest, notFound } from "../errors.js";
+import { FILE_SCOPES, FileParams } from "../schemas/chats.js";
+import { fileToWire } from "../wire/chats.js";
+import { baseUrl, ok } from "../wire/envelope.js";
 
 const tags = ["Chats"];
 

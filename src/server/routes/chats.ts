@@ -2,6 +2,9 @@ import { runChatTurn } from "../../chats/run-chat-turn.js";
 import type { Agent, Chat, Workspace } from "../../store/types.js";
 import type { App } from "../app.js";
 import { attachmentProblems } from "../attachments.js";
+import { ChatEventStream } from "../chat-stream.js";
+import type { AppContext } from "../context.js";
+import { ApiError, badRequest, ErrorCodes, notFound } from "../errors.js";
 import {
   ChatParams,
   CreateChatBody,
@@ -10,15 +13,12 @@ import {
   MessageParams,
   RenameChatBody,
   SendMessageBody,
-} from "../chat-schemas.js";
-import { ChatEventStream } from "../chat-stream.js";
-import { chatToWire, feedbackToWire, messageToWire } from "../chat-wire.js";
-import type { AppContext } from "../context.js";
-import { baseUrl, ok, okPage, pagination } from "../envelope.js";
-import { ApiError, badRequest, ErrorCodes, notFound } from "../errors.js";
-import { PageQuery } from "../schemas.js";
+} from "../schemas/chats.js";
+import { PageQuery } from "../schemas/common.js";
 import { assertWhitelisted } from "../whitelist.js";
-import { agentToWire } from "../wire.js";
+import { agentToWire } from "../wire/agents.js";
+import { chatToWire, feedbackToWire, messageToWire } from "../wire/chats.js";
+import { baseUrl, ok, okPage, pagination } from "../wire/envelope.js";
 import { uploadRoutes } from "./chat-files.js";
 
 const tags = ["Chats"];

@@ -1,29 +1,12 @@
-import type { WebhookDelivery } from "../../store/types.js";
 import type { App } from "../app.js";
 import type { AppContext } from "../context.js";
-import { ok, okPage, pagination } from "../envelope.js";
 import { notFound } from "../errors.js";
-import { IdParams, ListWebhookDeliveriesQuery, WebhookDeliveryParams } from "../schemas.js";
-import { iso } from "../wire.js";
+import { IdParams } from "../schemas/common.js";
+import { ListWebhookDeliveriesQuery, WebhookDeliveryParams } from "../schemas/webhooks.js";
+import { ok, okPage, pagination } from "../wire/envelope.js";
+import { deliveryToWire } from "../wire/webhooks.js";
 
 const tags = ["Webhooks"];
-
-/** A delivery as the API shows it: its history, never its secret or body. */
-export function deliveryToWire(d: WebhookDelivery) {
-  return {
-    id: d.id,
-    event: d.event,
-    custom_id: d.customId,
-    url: d.url,
-    status: d.status,
-    attempts: d.attempts,
-    last_status_code: d.lastStatusCode,
-    last_error: d.lastError,
-    next_attempt_at: d.status === "pending" ? iso(d.nextAttemptAt) : null,
-    created_at: iso(d.createdAt),
-    delivered_at: iso(d.deliveredAt),
-  };
-}
 
 /** The webhook deliveries of a batch (extension): what was sent, how it went, and a redeliver. */
 export async function webhookRoutes(app: App, ctx: AppContext): Promise<void> {

@@ -1,10 +1,10 @@
 import type { App } from "../app.js";
-import { WhitelistSettingsBody, WhitelistUserParams, WhitelistUsersBody } from "../chat-schemas.js";
 import type { AppContext } from "../context.js";
-import { ok, okPage, pagination } from "../envelope.js";
 import { notFound } from "../errors.js";
-import { PageQuery } from "../schemas.js";
-import { iso } from "../wire.js";
+import { PageQuery } from "../schemas/common.js";
+import { WhitelistSettingsBody, WhitelistUserParams, WhitelistUsersBody } from "../schemas/whitelist.js";
+import { ok, okPage, pagination } from "../wire/envelope.js";
+import { whitelistUserToWire } from "../wire/whitelist.js";
 
 const tags = ["Whitelist"];
 
@@ -43,7 +43,7 @@ export async function whitelistRoutes(app: App, ctx: AppContext): Promise<void> 
       const { limit, offset } = request.query;
       const page = await ctx.store.listWhitelistUsers(request.workspace.id, { limit, offset });
       return okPage(
-        page.rows.map((u) => ({ external_user_id: u.externalUserId, created_at: iso(u.createdAt) })),
+        page.rows.map(whitelistUserToWire),
         pagination(request, page.total, limit, offset, ctx.config.publicUrl),
       );
     },
