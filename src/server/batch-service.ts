@@ -1,9 +1,11 @@
 import type { Static } from "@sinclair/typebox";
+import { newUuid } from "../domain/ids.js";
 import { DEFAULT_BATCH_WEBHOOK_EVENTS, DEFAULT_REQUEST_WEBHOOK_EVENTS } from "../domain/webhook-events.js";
 import type { Agent, Batch, NewBatch, NewBatchItem, Workspace } from "../store/types.js";
 import { attachmentProblems } from "./attachments.js";
 import type { AppContext } from "./context.js";
 import { badRequest } from "./errors.js";
+import { unpublishedAgentProblem } from "./published-agent.js";
 import type { CreateBatchBody } from "./schemas/batches.js";
 import { assertRequestsWhitelisted } from "./whitelist.js";
 
@@ -62,20 +64,13 @@ export async function prepareBatch(
     seen.set(r.custom_id, i);
   });
 
-  const agents = new Map<string, Agent>();
+  const agents = new Map<string, Agent | undefined>();
   const publishedAgent = async (id: string, field: string): Promise<Agent> => {
-    let agent = agents.get(id);
-    if (!agent) {
-      agent = await ctx.store.getAgent(ws.id, id);
-      if (!agent) throw badRequest(`${field}: agent ${id} not found in this workspace`);
-      agents.set(id, agent);
-    }
-    if (agent.publishedVersion === null) {
-      throw badRequest(
-        `${field}: agent ${id} has no published version; publish it first (POST /api/v1/agents/${id}/publish)`,
-      );
-    }
-    return agent;
+    if (!agents.has(id)) agents.set(id, await ctx.store.getAgent(ws.id, id));
+    const agent = agents.get(id);
+    const problem = unpublishedAgentProblem(agent, id);
+    if (problem) throw badRequest(`${field}: ${problem}`);
+    return agent as Agent;
   };
   const defaultAgent = await publishedAgent(input.agent_id, "agent_id");
   await assertRequestsWhitelisted(ctx.store, ws.id, requests);
@@ -130,7 +125,7 @@ export async function prepareBatch(
   }
 
   const batch: NewBatch = {
-    id: crypto.randomUUID(),
+    id: newUuid(),
     workspaceId: ws.id,
     agentId: defaultAgent.id,
     name: input.name ?? null,

@@ -26,6 +26,7 @@ import type {
 import { type CreateBatchInput, prepareBatch } from "./batch-service.js";
 import type { AppContext } from "./context.js";
 import { badRequest, conflict } from "./errors.js";
+import { unpublishedAgentProblem } from "./published-agent.js";
 
 /** Row errors kept on the batch (`validation_errors`); `error_message` counts them all. */
 export const MAX_REPORTED_ROW_ERRORS = 1000;
@@ -163,9 +164,8 @@ async function fileEntries(
         agent = (await lookups.getAgent(ws.id, id)) ?? null;
         agents.set(id, agent);
       }
-      if (!agent) return `agent_id: agent ${id} not found in this workspace`;
-      if (agent.publishedVersion === null) return `agent_id: agent ${id} has no published version`;
-      return agent;
+      const problem = unpublishedAgentProblem(agent, id);
+      return problem ? `agent_id: ${problem}` : (agent as Agent);
     };
     for await (const rec of readInputRecords(ctx.files.open(file.storagePath), format)) {
       if ("error" in rec) {
