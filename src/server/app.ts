@@ -13,7 +13,8 @@ import { anthropicBatchApi } from "./batch-apis/anthropic-routes.js";
 import { openAIBatchApi } from "./batch-apis/openai-routes.js";
 import type { AppContext } from "./context.js";
 import { registerDashboard, sendDashboardFallback } from "./dashboard.js";
-import { errorHandlerFor, sendRouteNotFound } from "./error-layer/handlers.js";
+import { errorHandlerFor, frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers.js";
+import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS } from "./request-parsing.js";
 import { codeerApi } from "./routes/codeer-api.js";
 import { websocketPlugin } from "./websocket.js";
 
@@ -75,7 +76,10 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     // One debug line per request (below); Fastify's own two info lines per request are noise at scale.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
+    frameworkErrors: frameworkErrorHandler,
   });
+  acceptEmptyJsonBodies(fastify);
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validators());

@@ -6,7 +6,12 @@ import { ParamsError } from "../../src/server/batch-apis/anthropic-params.js";
 import { OpenAIApiError } from "../../src/server/batch-apis/openai-errors.js";
 import { classifyError, routeNotFound } from "../../src/server/error-layer/classify.js";
 import { fieldPath, pointerSegments } from "../../src/server/error-layer/field-path.js";
-import { anthropicError, codeerError, openAIError } from "../../src/server/error-layer/formats.js";
+import {
+  anthropicError,
+  codeerError,
+  openAIError,
+  shapeOfUrl,
+} from "../../src/server/error-layer/formats.js";
 import { conflict, notWhitelisted, rateLimited } from "../../src/server/errors.js";
 
 /** A Fastify error as the framework throws it. */
@@ -137,7 +142,23 @@ describe("classifyError", () => {
     expect(shapes(root).anthropic.error.message).toBe("body: must be object");
   });
 
-  it("classifies Fastify's body and media type errors", () => {
+  it("names a missing body as such, whatever the shape", () => {
+    const root = validationError({
+      keyword: "type",
+      instancePath: "",
+      params: {},
+      message: "must be object",
+    });
+    const { d, openai } = shapes(root, { body: undefined });
+    expect(d).toMatchObject({
+      status: 400,
+      message: "The request body is empty; send a JSON object",
+      violation: null,
+    });
+    expect(openai.error.message).toBe("The request body is empty; send a JSON object");
+  });
+
+  it("classifies Fastify's body, media type and URL errors", () => {
     expect(
       shapes(fastifyError("FST_ERR_CTP_INVALID_JSON_BODY", "Body is not valid JSON", 400)).codeer.message,
     ).toBe("Malformed JSON body: Body is not valid JSON");
@@ -157,6 +178,17 @@ describe("classifyError", () => {
       status: 415,
       message: "Unsupported Content-Type; send application/json",
     });
+    const badUrl = shapes(
+      fastifyError("FST_ERR_BAD_URL", "'/api/v1/batches/%zz' is not a valid url component", 400),
+    );
+    expect(badUrl.codeer).toEqual({
+      data: null,
+      message: "Malformed URL: '/api/v1/batches/%zz' is not a valid url component",
+      error_code: 10006,
+    });
+    const longParam = shapes(fastifyError("FST_ERR_MAX_PARAM_LENGTH", "too long", 414));
+    expect(longParam.d).toMatchObject({ status: 414, kind: "invalid_request" });
+    expect(longParam.openai.error.type).toBe("invalid_request_error");
   });
 
   it("classifies upload errors: a file over the limit, a multipart body that cannot be read", () => {
@@ -188,5 +220,16 @@ describe("classifyError", () => {
     expect(d).toMatchObject({ status: 404, kind: "not_found", message: "Route GET /v1/nope not found" });
     expect(anthropicError(d).error.type).toBe("not_found_error");
     expect(codeerError(d).error_code).toBe(10003);
+  });
+});
+
+describe("shapeOfUrl", () => {
+  it("gives /v1/messages/batches to Anthropic, the rest of /v1 to OpenAI, everything else to Codeer", () => {
+    expect(shapeOfUrl("/v1/messages/batches")).toBe("anthropic");
+    expect(shapeOfUrl("/v1/messages/batches/msgbatch_1/results?x=1")).toBe("anthropic");
+    expect(shapeOfUrl("/v1/batches/%zz")).toBe("openai");
+    expect(shapeOfUrl("/v1/messages/batchesque")).toBe("openai");
+    expect(shapeOfUrl("/api/v1/batches")).toBe("codeer");
+    expect(shapeOfUrl("/v10/x")).toBe("codeer");
   });
 });

@@ -11,6 +11,7 @@ import { AnthropicApiError } from "../batch-apis/anthropic-errors.js";
 import { ParamsError } from "../batch-apis/anthropic-params.js";
 import { OpenAIApiError } from "../batch-apis/openai-errors.js";
 import { ApiError } from "../errors.js";
+import { MAX_PATH_PARAM_CHARS } from "../request-parsing.js";
 import { type FieldPath, fieldPath, pointerSegments } from "./field-path.js";
 
 export type ErrorKind =
@@ -103,7 +104,7 @@ export function routeNotFound(method: string, url: string): ErrorDescription {
 export function classifyError(err: unknown, request: FailedRequest): ErrorDescription {
   return (
     thrownByAnApi(err) ??
-    schemaViolation(err as FastifyError) ??
+    schemaViolation(err as FastifyError, request) ??
     frameworkError(err as FastifyError, request) ??
     clientError(err as FastifyError) ??
     describeError(500, "Internal server error", { unexpected: true })
@@ -132,9 +133,10 @@ function thrownByAnApi(err: unknown): ErrorDescription | null {
 }
 
 /** A request that does not match its route's schema (ajv's first error). */
-function schemaViolation(err: FastifyError): ErrorDescription | null {
+function schemaViolation(err: FastifyError, request: FailedRequest): ErrorDescription | null {
   if (!err.validation) return null;
   const part = err.validationContext ?? "body";
+  if (part === "body" && request.body === undefined) return emptyBody();
   const e = err.validation[0] as ErrorObject;
   const missing =
     e.keyword === "required" ? (e.params as { missingProperty: string }).missingProperty : undefined;
@@ -152,7 +154,7 @@ function schemaViolation(err: FastifyError): ErrorDescription | null {
 
 const emptyBody = () => describeError(400, "The request body is empty; send a JSON object");
 
-/** Fastify's own errors: the body and the upload it could not take. */
+/** Fastify's own errors: the body, the upload and the URL it could not take. */
 function frameworkError(err: FastifyError, request: FailedRequest): ErrorDescription | null {
   switch (err.code) {
     case "FST_ERR_CTP_INVALID_JSON_BODY":
@@ -166,6 +168,13 @@ function frameworkError(err: FastifyError, request: FailedRequest): ErrorDescrip
       );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return describeError(415, "Unsupported Content-Type; send application/json");
+    case "FST_ERR_BAD_URL":
+      return describeError(400, `Malformed URL: ${err.message}`);
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return describeError(
+        414,
+        `A path segment of the URL is longer than ${MAX_PATH_PARAM_CHARS} characters`,
+      );
   }
   if (err instanceof FileTooLargeError || err.code === "FST_REQ_FILE_TOO_LARGE") {
     return describeError(413, err.message, { field: ["file"], codes: { openAICode: "file_too_large" } });

@@ -9,6 +9,17 @@ import { fieldPath } from "./field-path.js";
 
 export type ApiShape = "codeer" | "openai" | "anthropic";
 
+/**
+ * The API a URL belongs to, for errors raised before a route is known: `/v1/messages/batches...`
+ * is Anthropic's, any other `/v1/...` OpenAI's, everything else the Codeer API's.
+ */
+export function shapeOfUrl(url: string): ApiShape {
+  const path = url.split("?")[0];
+  if (path === "/v1/messages/batches" || path.startsWith("/v1/messages/batches/")) return "anthropic";
+  if (path === "/v1" || path.startsWith("/v1/")) return "openai";
+  return "codeer";
+}
+
 const CODEER_CODES: Record<ErrorKind, number> = {
   invalid_request: ErrorCodes.BAD_REQUEST,
   authentication: ErrorCodes.PERMISSION_DENIED,

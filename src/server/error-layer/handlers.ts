@@ -1,10 +1,11 @@
 /**
- * The error layer as Fastify sees it: each API plugin sets `errorHandlerFor(its shape)`; a
- * request no route matches is answered in the Codeer envelope.
+ * The error layer as Fastify sees it: each API plugin sets `errorHandlerFor(its shape)`; errors
+ * Fastify raises before routing (`frameworkErrors`) and requests no route matches are answered
+ * in the shape of the API their URL belongs to.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { classifyError, type ErrorDescription, routeNotFound } from "./classify.js";
-import { type ApiShape, ERROR_FORMATS } from "./formats.js";
+import { type ApiShape, ERROR_FORMATS, shapeOfUrl } from "./formats.js";
 
 function sendError(
   shape: ApiShape,
@@ -23,7 +24,12 @@ export function errorHandlerFor(shape: ApiShape) {
     sendError(shape, classifyError(err, request), request, reply, err);
 }
 
+/** Fastify's `frameworkErrors` option: a malformed URL, a path parameter over the length limit. */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  return sendError(shapeOfUrl(request.url), classifyError(err, request), request, reply, err);
+}
+
 /** A request no route matches. */
 export function sendRouteNotFound(request: FastifyRequest, reply: FastifyReply) {
-  return sendError("codeer", routeNotFound(request.method, request.url), request, reply);
+  return sendError(shapeOfUrl(request.url), routeNotFound(request.method, request.url), request, reply);
 }
