@@ -4,7 +4,7 @@ import { newUuid } from "../../domain/ids.js";
 import { detectInputFormat } from "../../files/batch-input.js";
 import type { FileRecord } from "../../store/types.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
-import { readHead } from "../batch-submit.js";
+import { readHead } from "../batch-file-rows.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
 import { receiveUpload, storeUpload } from "../uploads.js";
