@@ -11,7 +11,7 @@
  * read, raised above the previous id when the clock did not move. A resumed stream
  * (`Last-Event-ID`) starts with the current state as a `progress` event instead of `snapshot`.
  */
-import { TERMINAL_BATCH_STATUSES } from "../domain/statuses.js";
+import { isTerminalBatchStatus } from "../domain/statuses.js";
 import type { Batch } from "../store/types.js";
 import type { AppContext } from "./context.js";
 import { batchToWire } from "./wire/batches.js";
@@ -25,7 +25,7 @@ export interface ProgressEvent {
 }
 
 export function isFinished(batch: Batch): boolean {
-  return TERMINAL_BATCH_STATUSES.includes(batch.status);
+  return isTerminalBatchStatus(batch.status);
 }
 
 /** When a finished batch finished (the id of its `done` event is never below this). */

@@ -4,8 +4,6 @@ import { Type } from "@sinclair/typebox";
 /** Anthropic's own limit of requests in one Message Batch. */
 export const MAX_ANTHROPIC_REQUESTS = 100_000;
 
-export const IdParams = Type.Object({ id: Type.String() });
-
 export const CreateBody = Type.Object({
   requests: Type.Array(
     Type.Object({

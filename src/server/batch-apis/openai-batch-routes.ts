@@ -2,7 +2,7 @@ import { newOpenAIBatchId } from "../../domain/ids.js";
 import type { ApiBatch } from "../../store/api-batches.js";
 import type { ApiPlugin, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
-import { OptionalBody } from "../schemas/common.js";
+import { IdParams, OptionalBody } from "../schemas/common.js";
 import { routeModel } from "./model-routing.js";
 import { invalidRequest, noSuch } from "./openai-errors.js";
 import {
@@ -12,7 +12,7 @@ import {
   OPENAI_BATCH_AGENT,
   validateInputFile,
 } from "./openai-input.js";
-import { CreateBatchBody, IdParams, ListBatchesQuery } from "./openai-schemas.js";
+import { CreateBatchBody, ListBatchesQuery } from "./openai-schemas.js";
 import { batchObject } from "./openai-wire.js";
 
 const tags = ["OpenAI Batch API"];

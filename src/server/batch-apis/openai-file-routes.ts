@@ -2,8 +2,9 @@ import { newOpenAIFileId } from "../../domain/ids.js";
 import type { FileRecord, Workspace } from "../../store/types.js";
 import type { ApiPlugin, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
+import { IdParams } from "../schemas/common.js";
 import { invalidRequest, noSuch } from "./openai-errors.js";
-import { IdParams, ListFilesQuery } from "./openai-schemas.js";
+import { ListFilesQuery } from "./openai-schemas.js";
 import { fileObject } from "./openai-wire.js";
 
 const tags = ["OpenAI Batch API"];

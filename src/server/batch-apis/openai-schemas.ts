@@ -1,8 +1,6 @@
 /** Request schemas of the OpenAI Files and Batch APIs, as OpenAI documents their parameters. */
 import { Type } from "@sinclair/typebox";
 
-export const IdParams = Type.Object({ id: Type.String() });
-
 export const CreateBatchBody = Type.Object({
   input_file_id: Type.String({ minLength: 1, description: "A file uploaded with purpose batch" }),
   endpoint: Type.String({ description: "Only /v1/chat/completions can run on agentbatch" }),

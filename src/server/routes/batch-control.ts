@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from "fastify";
-import { ACTIVE_BATCH_STATUSES } from "../../domain/statuses.js";
+import { ACTIVE_BATCH_STATUSES, type BatchStatus, isTerminalBatchStatus } from "../../domain/statuses.js";
 import type { StateChangeResult } from "../../store/types.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
@@ -66,7 +66,7 @@ function answer(
   log: FastifyBaseLogger,
   result: StateChangeResult,
   what: string,
-  conflictMessage: (status: string, id: string) => string,
+  conflictMessage: (status: BatchStatus, id: string) => string,
 ) {
   if (result.kind === "not_found") throw notFound("Batch");
   if (result.kind === "conflict") throw conflict(conflictMessage(result.batch.status, result.batch.id));
@@ -127,7 +127,7 @@ async function retryBatch(
     now + ctx.config.engine.completionWindowMs,
   );
   const response = answer(ctx, request.log, result, "retried", (status, id) =>
-    status === "completed" || status === "cancelled" || status === "failed"
+    isTerminalBatchStatus(status)
       ? `Batch ${id} is ${status} and has no failed requests to retry`
       : `Batch ${id} is ${status}; only a completed, cancelled or failed batch can be retried`,
   );
