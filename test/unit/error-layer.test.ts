@@ -208,6 +208,8 @@ describe("classifyError", () => {
     const limit = shapes(fastifyError("FST_FILES_LIMIT", "reach files limit", 413));
     expect(limit.d).toMatchObject({ status: 413, kind: "invalid_request", unexpected: false });
     expect(limit.codeer.error_code).toBe(10006);
+    expect(shapes(null).d).toMatchObject({ status: 500, unexpected: true });
+    expect(shapes("a string").d).toMatchObject({ status: 500, unexpected: true });
     const crash = shapes(new TypeError("x is undefined"));
     expect(crash.d).toMatchObject({ status: 500, kind: "server", unexpected: true });
     expect(crash.codeer).toEqual({ data: null, message: "Internal server error", error_code: 10005 });

@@ -2,7 +2,7 @@
 import { Type } from "@sinclair/typebox";
 
 /** Anthropic's own limit of requests in one Message Batch. */
-export const MAX_ANTHROPIC_REQUESTS = 100_000;
+const MAX_ANTHROPIC_REQUESTS = 100_000;
 
 export const CreateBody = Type.Object({
   requests: Type.Array(

@@ -79,7 +79,7 @@ function kindOfStatus(status: number): ErrorKind {
 }
 
 /** A description with the defaults filled in. */
-export function describeError(
+function describeError(
   status: number,
   message: string,
   more: Partial<Omit<ErrorDescription, "status" | "message">> = {},
@@ -102,11 +102,13 @@ export function routeNotFound(method: string, url: string): ErrorDescription {
 }
 
 export function classifyError(err: unknown, request: FailedRequest): ErrorDescription {
+  // Anything may be thrown; what is not an object says nothing about the client.
+  const e = (typeof err === "object" && err !== null ? err : {}) as FastifyError;
   return (
     thrownByAnApi(err) ??
-    schemaViolation(err as FastifyError, request) ??
-    frameworkError(err as FastifyError, request) ??
-    clientError(err as FastifyError) ??
+    schemaViolation(e, request) ??
+    frameworkError(e, request) ??
+    clientError(e) ??
     describeError(500, "Internal server error", { unexpected: true })
   );
 }
