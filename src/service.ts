@@ -13,6 +13,7 @@ import { Metrics } from "./metrics/prometheus.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
 import { KeyResolver, registerApiKey } from "./server/auth.js";
+import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
 import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
 import { WebhookDispatcher } from "./webhooks/dispatcher.js";
@@ -120,15 +121,30 @@ export async function startService(config: Config, options: ServiceOptions): Pro
 
   let app: App | null = null;
   let url: string | null = null;
+  let openAIOutput: OpenAIOutputWriter | null = null;
   if (options.api) {
     // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
     const { buildApp } = await import("./server/app.js");
+    const { OpenAIOutputWriter } = await import("./server/batch-apis/openai-output.js");
+    openAIOutput = new OpenAIOutputWriter(store, files, signals, logger);
     app = await buildApp(
-      { store, signals, config, keys: new KeyResolver(store), providers, files, limiters, metrics },
+      {
+        store,
+        signals,
+        config,
+        keys: new KeyResolver(store),
+        providers,
+        files,
+        limiters,
+        metrics,
+        openAIOutput,
+      },
       logger,
     );
     const address = await app.listen({ port: config.port, host: config.host });
     url = address.replace("[::1]", "localhost");
+    // Writes the output files of ended OpenAI-shaped batches, in every API process.
+    openAIOutput.start();
   }
 
   let closed = false;
@@ -146,6 +162,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       if (closed) return;
       closed = true;
       await app?.close();
+      await openAIOutput?.stop();
       await engine?.stop(graceMs);
       await dispatcher?.stop(graceMs);
       limiters.close();

@@ -4,21 +4,16 @@
  * at runtime, and the built client imports nothing outside dist/client.
  */
 import type { Static } from "@sinclair/typebox";
-import type { CreateChatBody, ListChatsQuery, SendMessageBody } from "../server/chat-schemas.js";
-import type { chatToWire } from "../server/chat-wire.js";
-import type { Pagination } from "../server/envelope.js";
-import type { batchFileToWire } from "../server/routes/batch-files.js";
-import type { deliveryToWire } from "../server/routes/webhooks.js";
-import type {
-  BATCH_STATUSES,
-  BatchRequestItem,
-  CreateAgentBody,
-  CreateBatchBody,
-  ITEM_STATUSES,
-  UpdateAgentBody,
-  WebhookBody,
-} from "../server/schemas.js";
-import type { agentToWire, batchToWire, itemToWire } from "../server/wire.js";
+import type { BATCH_STATUSES, ITEM_STATUSES } from "../domain/statuses.js";
+import type { CreateAgentBody, UpdateAgentBody } from "../server/schemas/agents.js";
+import type { BatchRequestItem, CreateBatchBody, WebhookBody } from "../server/schemas/batches.js";
+import type { CreateChatBody, ListChatsQuery, SendMessageBody } from "../server/schemas/chats.js";
+import type { agentToWire } from "../server/wire/agents.js";
+import type { batchToWire, itemToWire } from "../server/wire/batches.js";
+import type { chatToWire } from "../server/wire/chats.js";
+import type { Pagination } from "../server/wire/envelope.js";
+import type { batchFileToWire } from "../server/wire/files.js";
+import type { deliveryToWire } from "../server/wire/webhooks.js";
 
 export type { Pagination };
 

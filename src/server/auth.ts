@@ -65,3 +65,18 @@ export function keyFromHeaders(headers: Record<string, string | string[] | undef
   }
   return undefined;
 }
+
+/**
+ * The workspace of the caller's key, for each API's authentication hook: `missing` is thrown
+ * without a key and `invalid` for a key no workspace has, each in that API's error shape.
+ */
+export async function workspaceOf(
+  keys: KeyResolver,
+  key: string | undefined,
+  errors: { missing: () => Error; invalid: () => Error },
+): Promise<Workspace> {
+  if (!key) throw errors.missing();
+  const ws = await keys.resolve(key);
+  if (!ws) throw errors.invalid();
+  return ws;
+}

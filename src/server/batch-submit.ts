@@ -2,27 +2,20 @@
  * Creating a batch, whichever way its requests arrive: inline (`requests`, at most 1000) or from
  * an uploaded input file (`file_id`, any number of rows, streamed). Both go through the store's
  * `ingestBatch`, which also makes the create idempotent: a repeated `Idempotency-Key`, or a
- * repeated client-chosen `id`, returns the batch the first create made.
+ * repeated client-chosen `id`, returns the batch the first create made. A file's rows are read
+ * by batch-file-rows.ts.
  */
 import { createHash } from "node:crypto";
-import {
-  type ColumnMapping,
-  detectInputFormat,
-  InputFileError,
-  type InputFormat,
-  invalidMappingKey,
-  readInputRecords,
-  toInputRequest,
-} from "../files/batch-input.js";
+import { InputFileError } from "../files/batch-input.js";
 import type {
-  Agent,
   Batch,
-  FileRecord,
+  CreateBatchResult,
   IngestEntry,
   IngestLookups,
   NewBatch,
   Workspace,
 } from "../store/types.js";
+import { fileEntries } from "./batch-file-rows.js";
 import { type CreateBatchInput, prepareBatch } from "./batch-service.js";
 import type { AppContext } from "./context.js";
 import { badRequest, conflict } from "./errors.js";
@@ -59,17 +52,7 @@ export async function submitBatch(
   options: { idempotencyKey?: string } = {},
   now = Date.now(),
 ): Promise<SubmitResult> {
-  if (input.requests && input.file_id !== undefined) {
-    throw badRequest("file_id: send either requests or file_id, not both");
-  }
-  if (!input.requests && input.file_id === undefined) {
-    throw badRequest("requests is required (or file_id, the id of an uploaded batch input file)");
-  }
-  if (input.file_id === undefined) {
-    for (const field of ["input_format", "column_mapping", "on_invalid_rows"] as const) {
-      if (input[field] !== undefined) throw badRequest(`${field}: applies only to a batch made from file_id`);
-    }
-  }
+  checkRequestSource(input);
   const hash = requestHash(input);
   if (input.id !== undefined) {
     // A repeated create with the same id: answer without re-reading its input.
@@ -88,18 +71,49 @@ export async function submitBatch(
       for (let i = 0; i < items.length; i++) yield { row: i + 1, item: items[i] };
     };
   }
+  return answerIngest(ctx, input, batch, await ingest(ctx, input, batch, entries, options.idempotencyKey));
+}
 
-  let result: Awaited<ReturnType<typeof ctx.store.batches.ingest>>;
+/** Requests come inline or from a file, never both; the file's options only with a file. */
+function checkRequestSource(input: CreateBatchInput): void {
+  if (input.requests && input.file_id !== undefined) {
+    throw badRequest("file_id: send either requests or file_id, not both");
+  }
+  if (!input.requests && input.file_id === undefined) {
+    throw badRequest("requests is required (or file_id, the id of an uploaded batch input file)");
+  }
+  if (input.file_id === undefined) {
+    for (const field of ["input_format", "column_mapping", "on_invalid_rows"] as const) {
+      if (input[field] !== undefined) throw badRequest(`${field}: applies only to a batch made from file_id`);
+    }
+  }
+}
+
+async function ingest(
+  ctx: AppContext,
+  input: CreateBatchInput,
+  batch: NewBatch,
+  entries: (lookups: IngestLookups) => AsyncIterable<IngestEntry>,
+  idempotencyKey: string | undefined,
+): Promise<CreateBatchResult> {
   try {
-    result = await ctx.store.batches.ingest(batch, entries, {
+    return await ctx.store.batches.ingest(batch, entries, {
       onInvalidRows: input.on_invalid_rows ?? "fail",
       maxReportedErrors: MAX_REPORTED_ROW_ERRORS,
-      idempotencyKey: options.idempotencyKey,
+      idempotencyKey,
     });
   } catch (err) {
     if (err instanceof InputFileError) throw badRequest(`file_id: ${err.message}`);
     throw err;
   }
+}
+
+function answerIngest(
+  ctx: AppContext,
+  input: CreateBatchInput,
+  batch: NewBatch,
+  result: CreateBatchResult,
+): SubmitResult {
   switch (result.kind) {
     case "created":
       if (result.batch.status === "in_progress") ctx.signals.notifyWork();
@@ -123,121 +137,4 @@ function replay(batch: Batch, sameRequest: boolean, by: "id" | "idempotency_key"
     );
   }
   return { batch, replayed: true };
-}
-
-/** The rows of an uploaded file as ingest entries: parsed, mapped and checked one at a time. */
-async function fileEntries(
-  ctx: AppContext,
-  ws: Workspace,
-  input: CreateBatchInput,
-  batch: NewBatch,
-): Promise<(lookups: IngestLookups) => AsyncIterable<IngestEntry>> {
-  const fileId = input.file_id as string;
-  const file = await ctx.store.files.get(ws.id, fileId);
-  if (!file) throw badRequest(`file_id: file ${fileId} not found in this workspace`);
-  if (file.purpose !== "batch_input") {
-    throw badRequest(`file_id: file ${fileId} is not a batch input file (its purpose is ${file.purpose})`);
-  }
-  const mapping: ColumnMapping = input.column_mapping ?? {};
-  const badKey = invalidMappingKey(mapping);
-  if (badKey !== null) {
-    throw badRequest(
-      `column_mapping.${badKey}: not a request field; map custom_id, message, agent_id, external_user_id, name, history_id, context.<key> or metadata.<key>`,
-    );
-  }
-  const format = input.input_format ?? (await formatOf(ctx, file));
-  batch.inputFileId = file.id;
-  batch.originalFileName = file.originalName;
-  batch.inputFormat = format;
-  const whitelist = (await ctx.store.workspaces.get(ws.id))?.whitelistEnabled ?? false;
-  const defaultAgentId = batch.agentId;
-
-  return async function* (lookups: IngestLookups) {
-    // Per-ingest caches: agents are few; chats and users are bounded by clearing when large.
-    const agents = new Map<string, Agent | null>();
-    const chats = new Set<number>();
-    const users = new Set<string>();
-    const agentProblem = async (id: string): Promise<Agent | string> => {
-      let agent = agents.get(id);
-      if (agent === undefined) {
-        agent = (await lookups.getAgent(ws.id, id)) ?? null;
-        agents.set(id, agent);
-      }
-      if (!agent) return `agent_id: agent ${id} not found in this workspace`;
-      if (agent.publishedVersion === null) return `agent_id: agent ${id} has no published version`;
-      return agent;
-    };
-    for await (const rec of readInputRecords(ctx.files.open(file.storagePath), format)) {
-      if ("error" in rec) {
-        yield rec;
-        continue;
-      }
-      const req = toInputRequest(rec.record, mapping);
-      if ("error" in req) {
-        yield { row: rec.row, error: req.error };
-        continue;
-      }
-      const agent = await agentProblem(req.agentId ?? defaultAgentId);
-      if (typeof agent === "string") {
-        yield { row: rec.row, error: agent };
-        continue;
-      }
-      if (req.historyId !== null && !chats.has(req.historyId)) {
-        if (!(await lookups.chatExists(ws.id, req.historyId))) {
-          yield { row: rec.row, error: `history_id: chat ${req.historyId} not found in this workspace` };
-          continue;
-        }
-        if (chats.size > 10_000) chats.clear();
-        chats.add(req.historyId);
-      }
-      if (whitelist) {
-        const user = req.externalUserId;
-        if (!user) {
-          yield { row: rec.row, error: "external_user_id is required: this workspace is in whitelist mode" };
-          continue;
-        }
-        if (!users.has(user)) {
-          if (!(await lookups.isWhitelisted(ws.id, user))) {
-            yield { row: rec.row, error: `external_user_id: "${user}" is not on this workspace's whitelist` };
-            continue;
-          }
-          if (users.size > 10_000) users.clear();
-          users.add(user);
-        }
-      }
-      yield {
-        row: rec.row,
-        item: {
-          customId: req.customId,
-          agentId: agent.id,
-          agentVersion: agent.publishedVersion as number,
-          message: req.message,
-          externalUserId: req.externalUserId,
-          name: req.name,
-          attachedFileUuids: [],
-          historyId: req.historyId,
-          context: req.context,
-          metadata: req.metadata,
-        },
-      };
-    }
-  };
-}
-
-/** The format recorded at upload, else what the name and first bytes say. */
-async function formatOf(ctx: AppContext, file: FileRecord): Promise<InputFormat> {
-  const recorded = file.meta?.format;
-  if (recorded === "csv" || recorded === "json" || recorded === "jsonl") return recorded;
-  const head = await readHead(ctx, file);
-  const detected = detectInputFormat(file.originalName, file.contentType, head);
-  if (!detected)
-    throw badRequest("input_format: cannot tell the file's format; send input_format (csv, json or jsonl)");
-  return detected;
-}
-
-export async function readHead(ctx: AppContext, file: { storagePath: string }): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of ctx.files.open(file.storagePath, { start: 0, end: 4095 }))
-    chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

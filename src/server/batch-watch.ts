@@ -11,10 +11,10 @@
  * read, raised above the previous id when the clock did not move. A resumed stream
  * (`Last-Event-ID`) starts with the current state as a `progress` event instead of `snapshot`.
  */
-import { TERMINAL_BATCH_STATUSES } from "../domain/statuses.js";
+import { isTerminalBatchStatus } from "../domain/statuses.js";
 import type { Batch } from "../store/types.js";
 import type { AppContext } from "./context.js";
-import { batchToWire } from "./wire.js";
+import { batchToWire } from "./wire/batches.js";
 
 export type ProgressKind = "snapshot" | "progress" | "done";
 
@@ -25,7 +25,7 @@ export interface ProgressEvent {
 }
 
 export function isFinished(batch: Batch): boolean {
-  return TERMINAL_BATCH_STATUSES.includes(batch.status);
+  return isTerminalBatchStatus(batch.status);
 }
 
 /** When a finished batch finished (the id of its `done` event is never below this). */
@@ -44,80 +44,97 @@ export function watchBatch(
   emit: (event: ProgressEvent) => void,
   end: () => void,
 ): () => void {
-  const { minIntervalMs, pollMs } = ctx.config.progress;
-  let lastId = 0;
-  let lastSent = "";
-  let lastEmitAt = 0;
-  let timer: NodeJS.Timeout | null = null;
-  let reading = false;
-  let again = false;
-  let stopped = false;
+  const watcher = new BatchWatcher(ctx, initial, emit, end);
+  watcher.begin(resumed);
+  return () => watcher.stop();
+}
 
-  const send = (kind: ProgressKind, batch: Batch) => {
+/** One stream's follower: re-reads the batch on changes, at most once per `minIntervalMs`. */
+class BatchWatcher {
+  private lastId = 0;
+  private lastSent = "";
+  private lastEmitAt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private reading = false;
+  private again = false;
+  private stopped = false;
+  private readonly unsubscribe: () => void;
+  private readonly poll: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly initial: Batch,
+    private readonly emit: (event: ProgressEvent) => void,
+    private readonly end: () => void,
+  ) {
+    this.unsubscribe = ctx.signals.onBatchChanged((change) => {
+      if (change.batchIds.includes(initial.id) || change.transitions.some((t) => t.batchId === initial.id)) {
+        this.schedule();
+      }
+    });
+    this.poll = setInterval(() => this.schedule(), ctx.config.progress.pollMs);
+  }
+
+  begin(resumed: boolean): void {
+    this.send(resumed ? "progress" : "snapshot", this.initial);
+    if (isFinished(this.initial)) this.finish(this.initial);
+    else this.schedule(); // catches a change between the caller's read and the subscription
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    clearInterval(this.poll);
+    this.unsubscribe();
+  }
+
+  private send(kind: ProgressKind, batch: Batch): void {
     const wire = batchToWire(batch);
-    lastId = Math.max(Date.now(), lastId + 1);
-    lastSent = JSON.stringify(wire);
-    lastEmitAt = Date.now();
-    emit({ id: lastId, kind, batch: wire });
-  };
+    this.lastId = Math.max(Date.now(), this.lastId + 1);
+    this.lastSent = JSON.stringify(wire);
+    this.lastEmitAt = Date.now();
+    this.emit({ id: this.lastId, kind, batch: wire });
+  }
 
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    clearInterval(poll);
-    unsubscribe();
-  };
+  private finish(batch: Batch): void {
+    this.send("done", batch);
+    this.stop();
+    this.end();
+  }
 
-  const finish = (batch: Batch) => {
-    send("done", batch);
-    stop();
-    end();
-  };
+  private schedule(): void {
+    if (this.stopped || this.timer) return;
+    const wait = Math.max(0, this.lastEmitAt + this.ctx.config.progress.minIntervalMs - Date.now());
+    this.timer = setTimeout(() => void this.refresh(), wait);
+  }
 
-  const refresh = async () => {
-    timer = null;
-    if (stopped) return;
-    if (reading) {
-      again = true;
+  private async refresh(): Promise<void> {
+    this.timer = null;
+    if (this.stopped) return;
+    if (this.reading) {
+      this.again = true;
       return;
     }
-    reading = true;
+    this.reading = true;
     try {
-      const batch = await ctx.store.batches.get(initial.workspaceId, initial.id);
-      if (stopped) return;
+      const batch = await this.ctx.store.batches.get(this.initial.workspaceId, this.initial.id);
+      if (this.stopped) return;
       if (!batch) {
-        stop();
-        end();
+        this.stop();
+        this.end();
         return;
       }
-      if (isFinished(batch)) return finish(batch);
-      if (JSON.stringify(batchToWire(batch)) !== lastSent) send("progress", batch);
+      if (isFinished(batch)) return this.finish(batch);
+      if (JSON.stringify(batchToWire(batch)) !== this.lastSent) this.send("progress", batch);
     } catch {
       // A failed read is retried by the next change or poll.
     } finally {
-      reading = false;
-      if (again && !stopped) {
-        again = false;
-        schedule();
+      this.reading = false;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.schedule();
       }
     }
-  };
-
-  const schedule = () => {
-    if (stopped || timer) return;
-    timer = setTimeout(() => void refresh(), Math.max(0, lastEmitAt + minIntervalMs - Date.now()));
-  };
-
-  const unsubscribe = ctx.signals.onBatchChanged((change) => {
-    if (change.batchIds.includes(initial.id) || change.transitions.some((t) => t.batchId === initial.id)) {
-      schedule();
-    }
-  });
-  const poll = setInterval(schedule, pollMs);
-
-  send(resumed ? "progress" : "snapshot", initial);
-  if (isFinished(initial)) finish(initial);
-  else schedule(); // catches a change between the caller's read and the subscription
-  return stop;
+  }
 }

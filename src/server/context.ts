@@ -4,8 +4,21 @@ import type { Signals } from "../engine/signals.js";
 import type { FileStorage } from "../files/storage.js";
 import type { Metrics } from "../metrics/prometheus.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import type { Store } from "../store/types.js";
+import type { Store, Workspace } from "../store/types.js";
 import type { KeyResolver } from "./auth.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The caller's workspace, set by each API's authentication hook before any handler runs. */
+    workspace: Workspace;
+  }
+}
+
+/** What the OpenAI routes ask of the output writer the service runs (batch-apis/openai-output.ts). */
+export interface OutputFileWriter {
+  /** Write the files of ended batches now rather than at the next sweep. */
+  kick(): void;
+}
 
 /**
  * What the routes get to work with. Routes never call providers themselves: batch items go to
@@ -20,6 +33,8 @@ export interface AppContext {
   files: FileStorage;
   /** Per-upstream limits, shared with the engine: chat messages run interactively in the API process. */
   limiters: LimiterRegistry;
+  /** Writes the output files of OpenAI-shaped batches; started and stopped by the service. */
+  openAIOutput: OutputFileWriter;
   /** The Prometheus registry served at /metrics (absent: no /metrics route). */
   metrics?: Metrics;
 }

@@ -43,13 +43,3 @@ export const rateLimited = (retryAfterSeconds: number) =>
     "retry-after": String(retryAfterSeconds),
   });
 export const serverError = () => new ApiError(500, ErrorCodes.SERVER_ERROR, "Internal server error");
-
-/**
- * The multipart parser (busboy, under @fastify/multipart) throws plain Errors for a body it
- * cannot read (no boundary, truncated form); they are the client's fault, not a 500.
- */
-export function isMalformedUpload(err: Error): boolean {
-  return /^(Multipart: |Unexpected end of (form|multipart data)|Malformed part header|Malformed urlencoded form)/.test(
-    err.message,
-  );
-}

@@ -5,7 +5,7 @@
 import type { FastifyReply } from "fastify";
 import { EXPORT_CONTENT_TYPES, type ExportFormat, exportStream } from "../files/batch-export.js";
 import type { Batch, ItemStatus, Store } from "../store/types.js";
-import { itemToWire } from "./wire.js";
+import { itemToWire } from "./wire/batches.js";
 
 const PAGE = 1000;
 

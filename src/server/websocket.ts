@@ -7,7 +7,7 @@
  */
 import { createRequire } from "node:module";
 import type { FastifyPluginAsync, FastifyRequest, FastifySchema, RouteOptions } from "fastify";
-import type { App } from "./app.js";
+import type { ApiInstance } from "./api-plugin.js";
 
 const require = createRequire(import.meta.url);
 
@@ -30,6 +30,6 @@ export interface WebsocketRoute<Params, Query> {
   handler: (socket: WebSocket, request: FastifyRequest<{ Params: Params; Querystring: Query }>) => unknown;
 }
 
-export function websocketRoute<Params, Query>(app: App, route: WebsocketRoute<Params, Query>): void {
+export function websocketRoute<Params, Query>(app: ApiInstance, route: WebsocketRoute<Params, Query>): void {
   app.route({ method: "GET", websocket: true, ...route } as unknown as RouteOptions);
 }

@@ -3,7 +3,6 @@ import type { ModelRouter } from "./openai-input.js";
 
 /** The sentinel agent of Anthropic-shaped items (no agent row: each item carries its request). */
 export const ANTHROPIC_BATCH_AGENT = "__anthropic_batch__";
-export const MAX_ANTHROPIC_REQUESTS = 100_000;
 const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** A request of a Message Batch that Anthropic would refuse; `message` names the field path. */

@@ -1,4 +1,5 @@
 /** How agentbatch's records look in the Anthropic Message Batches API. */
+import { isTerminalBatchStatus } from "../../domain/statuses.js";
 import type { ApiBatch } from "../../store/api-batches.js";
 import type { BatchItem } from "../../store/types.js";
 
@@ -6,16 +7,8 @@ import type { BatchItem } from "../../store/types.js";
 const rfc3339 = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function processingStatus(ab: ApiBatch): "in_progress" | "canceling" | "ended" {
-  switch (ab.batch.status) {
-    case "completed":
-    case "failed":
-    case "cancelled":
-      return "ended";
-    case "cancelling":
-      return "canceling";
-    default:
-      return "in_progress";
-  }
+  if (isTerminalBatchStatus(ab.batch.status)) return "ended";
+  return ab.batch.status === "cancelling" ? "canceling" : "in_progress";
 }
 
 /** `failedByCode`: failed items per error code (499 cancelled, 408 expired, the rest errored). */

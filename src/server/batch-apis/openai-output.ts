@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { Logger } from "pino";
+import { newOpenAIFileId, newOwnerId } from "../../domain/ids.js";
 import { TERMINAL_BATCH_STATUSES } from "../../domain/statuses.js";
 import type { Signals } from "../../engine/signals.js";
 import type { FileStorage } from "../../files/storage.js";
@@ -13,15 +14,11 @@ import { errorLine, outputLine } from "./openai-wire.js";
 /** Items read per keyset page while writing: memory stays bounded whatever the batch size. */
 const PAGE = 1000;
 
-export function newFileId(): string {
-  return `file-${crypto.randomUUID().replace(/-/g, "")}`;
-}
-
 /** A JSONL file being written, opened on its first line (a batch with no failures gets no error file). */
 class JsonlFileWriter {
   private stream: Writable | null = null;
   private bytes = 0;
-  readonly id = newFileId();
+  readonly id = newOpenAIFileId();
 
   constructor(
     private readonly files: FileStorage,
@@ -70,7 +67,7 @@ class JsonlFileWriter {
  * API processes sweep at once.
  */
 export class OpenAIOutputWriter {
-  readonly owner = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  readonly owner = newOwnerId(hostname(), process.pid);
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private running: Promise<void> | null = null;

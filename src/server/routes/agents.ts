@@ -1,111 +1,115 @@
+import { newUuid } from "../../domain/ids.js";
 import { parseModelRef } from "../../providers/registry.js";
-import type { App } from "../app.js";
+import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
-import { ok, okPage, pagination } from "../envelope.js";
 import { badRequest, notFound } from "../errors.js";
-import { CreateAgentBody, IdParams, PageQuery, UpdateAgentBody } from "../schemas.js";
-import { agentToWire } from "../wire.js";
+import { CreateAgentBody, UpdateAgentBody } from "../schemas/agents.js";
+import { IdParams, PageQuery } from "../schemas/common.js";
+import { agentToWire } from "../wire/agents.js";
+import { ok, okPage, pagination } from "../wire/envelope.js";
 
 const tags = ["Agents"];
 
-export async function agentRoutes(app: App, ctx: AppContext): Promise<void> {
-  /** The model must name a configured provider, so that a typo fails here and not in every item. */
-  const checkModel = (model: string) => {
-    let provider: string;
-    try {
-      provider = parseModelRef(model).provider;
-    } catch (err) {
-      throw badRequest(`model: ${(err as Error).message}`);
-    }
-    if (!ctx.providers.has(provider)) {
-      throw badRequest(
-        `model: unknown provider "${provider}"; configured providers: ${Object.keys(ctx.config.providers).join(", ")}`,
-      );
-    }
-  };
+const createSchema = { tags, summary: "Create an agent", body: CreateAgentBody };
+const listSchema = { tags, summary: "List agents", querystring: PageQuery };
+const getSchema = { tags, summary: "Get an agent", params: IdParams };
+const updateSchema = {
+  tags,
+  summary: "Change an agent (publish again to use the change in new batches)",
+  params: IdParams,
+  body: UpdateAgentBody,
+};
+const publishSchema = {
+  tags,
+  summary: "Publish the agent's current config as a new version",
+  params: IdParams,
+};
 
-  app.post(
-    "/agents",
-    { schema: { tags, summary: "Create an agent", body: CreateAgentBody } },
-    async (request, reply) => {
-      const b = request.body;
-      checkModel(b.model);
-      const agent = await ctx.store.agents.create(
-        {
-          id: crypto.randomUUID(),
-          workspaceId: request.workspace.id,
-          name: b.name,
-          description: b.description ?? null,
-          model: b.model,
-          systemPrompt: b.system_prompt ?? null,
-          temperature: b.temperature ?? null,
-          maxTokens: b.max_tokens ?? null,
-          settings: b.settings ?? {},
-        },
-        Date.now(),
-      );
-      return reply.code(201).send(ok(agentToWire(agent)));
-    },
-  );
+export const agentRoutes: ApiPlugin = async (app, { ctx }) => {
+  app.post("/agents", { schema: createSchema }, (request, reply) => createAgent(ctx, request, reply));
+  app.get("/agents", { schema: listSchema }, (request) => listAgents(ctx, request));
+  app.get("/agents/:id", { schema: getSchema }, (request) => getAgent(ctx, request));
+  app.patch("/agents/:id", { schema: updateSchema }, (request) => updateAgent(ctx, request));
+  app.post("/agents/:id/publish", { schema: publishSchema }, (request) => publishAgent(ctx, request));
+};
 
-  app.get(
-    "/agents",
-    { schema: { tags, summary: "List agents", querystring: PageQuery } },
-    async (request) => {
-      const { limit, offset } = request.query;
-      const page = await ctx.store.agents.list(request.workspace.id, { limit, offset });
-      return okPage(
-        page.rows.map(agentToWire),
-        pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-      );
-    },
-  );
+/** The model must name a configured provider, so that a typo fails here and not in every item. */
+function checkModel(ctx: AppContext, model: string): void {
+  let provider: string;
+  try {
+    provider = parseModelRef(model).provider;
+  } catch (err) {
+    throw badRequest(`model: ${(err as Error).message}`);
+  }
+  if (!ctx.providers.has(provider)) {
+    throw badRequest(
+      `model: unknown provider "${provider}"; configured providers: ${Object.keys(ctx.config.providers).join(", ")}`,
+    );
+  }
+}
 
-  app.get("/agents/:id", { schema: { tags, summary: "Get an agent", params: IdParams } }, async (request) => {
-    const agent = await ctx.store.agents.get(request.workspace.id, request.params.id);
-    if (!agent) throw notFound("Agent");
-    return ok(agentToWire(agent));
-  });
-
-  app.patch(
-    "/agents/:id",
+async function createAgent(
+  ctx: AppContext,
+  request: ApiRequest<typeof createSchema>,
+  reply: ApiReply<typeof createSchema>,
+) {
+  const b = request.body;
+  checkModel(ctx, b.model);
+  const agent = await ctx.store.agents.create(
     {
-      schema: {
-        tags,
-        summary: "Change an agent (publish again to use the change in new batches)",
-        params: IdParams,
-        body: UpdateAgentBody,
-      },
+      id: newUuid(),
+      workspaceId: request.workspace.id,
+      name: b.name,
+      description: b.description ?? null,
+      model: b.model,
+      systemPrompt: b.system_prompt ?? null,
+      temperature: b.temperature ?? null,
+      maxTokens: b.max_tokens ?? null,
+      settings: b.settings ?? {},
     },
-    async (request) => {
-      const b = request.body;
-      if (b.model !== undefined) checkModel(b.model);
-      const agent = await ctx.store.agents.update(
-        request.workspace.id,
-        request.params.id,
-        {
-          name: b.name,
-          description: b.description,
-          model: b.model,
-          systemPrompt: b.system_prompt,
-          temperature: b.temperature,
-          maxTokens: b.max_tokens,
-          settings: b.settings,
-        },
-        Date.now(),
-      );
-      if (!agent) throw notFound("Agent");
-      return ok(agentToWire(agent));
-    },
+    Date.now(),
   );
+  return reply.code(201).send(ok(agentToWire(agent)));
+}
 
-  app.post(
-    "/agents/:id/publish",
-    { schema: { tags, summary: "Publish the agent's current config as a new version", params: IdParams } },
-    async (request) => {
-      const agent = await ctx.store.agents.publish(request.workspace.id, request.params.id, Date.now());
-      if (!agent) throw notFound("Agent");
-      return ok(agentToWire(agent));
-    },
+async function listAgents(ctx: AppContext, request: ApiRequest<typeof listSchema>) {
+  const { limit, offset } = request.query;
+  const page = await ctx.store.agents.list(request.workspace.id, { limit, offset });
+  return okPage(
+    page.rows.map(agentToWire),
+    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
   );
+}
+
+async function getAgent(ctx: AppContext, request: ApiRequest<typeof getSchema>) {
+  const agent = await ctx.store.agents.get(request.workspace.id, request.params.id);
+  if (!agent) throw notFound("Agent");
+  return ok(agentToWire(agent));
+}
+
+async function updateAgent(ctx: AppContext, request: ApiRequest<typeof updateSchema>) {
+  const b = request.body;
+  if (b.model !== undefined) checkModel(ctx, b.model);
+  const agent = await ctx.store.agents.update(
+    request.workspace.id,
+    request.params.id,
+    {
+      name: b.name,
+      description: b.description,
+      model: b.model,
+      systemPrompt: b.system_prompt,
+      temperature: b.temperature,
+      maxTokens: b.max_tokens,
+      settings: b.settings,
+    },
+    Date.now(),
+  );
+  if (!agent) throw notFound("Agent");
+  return ok(agentToWire(agent));
+}
+
+async function publishAgent(ctx: AppContext, request: ApiRequest<typeof publishSchema>) {
+  const agent = await ctx.store.agents.publish(request.workspace.id, request.params.id, Date.now());
+  if (!agent) throw notFound("Agent");
+  return ok(agentToWire(agent));
 }

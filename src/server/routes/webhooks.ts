@@ -1,72 +1,59 @@
-import type { WebhookDelivery } from "../../store/types.js";
-import type { App } from "../app.js";
+import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
-import { ok, okPage, pagination } from "../envelope.js";
 import { notFound } from "../errors.js";
-import { IdParams, ListWebhookDeliveriesQuery, WebhookDeliveryParams } from "../schemas.js";
-import { iso } from "../wire.js";
+import { IdParams } from "../schemas/common.js";
+import { ListWebhookDeliveriesQuery, WebhookDeliveryParams } from "../schemas/webhooks.js";
+import { ok, okPage, pagination } from "../wire/envelope.js";
+import { deliveryToWire } from "../wire/webhooks.js";
 
 const tags = ["Webhooks"];
 
-/** A delivery as the API shows it: its history, never its secret or body. */
-export function deliveryToWire(d: WebhookDelivery) {
-  return {
-    id: d.id,
-    event: d.event,
-    custom_id: d.customId,
-    url: d.url,
-    status: d.status,
-    attempts: d.attempts,
-    last_status_code: d.lastStatusCode,
-    last_error: d.lastError,
-    next_attempt_at: d.status === "pending" ? iso(d.nextAttemptAt) : null,
-    created_at: iso(d.createdAt),
-    delivered_at: iso(d.deliveredAt),
-  };
-}
+const listSchema = {
+  tags,
+  summary: "List a batch's webhook deliveries (attempts, status codes, next try, last error)",
+  params: IdParams,
+  querystring: ListWebhookDeliveriesQuery,
+};
+const redeliverSchema = {
+  tags,
+  summary: "Send a delivery again now (same webhook-id, fresh retry window)",
+  params: WebhookDeliveryParams,
+};
 
 /** The webhook deliveries of a batch (extension): what was sent, how it went, and a redeliver. */
-export async function webhookRoutes(app: App, ctx: AppContext): Promise<void> {
-  app.get(
-    "/batches/:id/webhook-deliveries",
-    {
-      schema: {
-        tags,
-        summary: "List a batch's webhook deliveries (attempts, status codes, next try, last error)",
-        params: IdParams,
-        querystring: ListWebhookDeliveriesQuery,
-      },
-    },
-    async (request) => {
-      const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
-      if (!batch) throw notFound("Batch");
-      const { limit, offset, status } = request.query;
-      const page = await ctx.store.outbox.list(batch.id, { limit, offset, status });
-      return okPage(
-        page.rows.map(deliveryToWire),
-        pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-      );
-    },
+export const webhookRoutes: ApiPlugin = async (app, { ctx }) => {
+  app.get("/batches/:id/webhook-deliveries", { schema: listSchema }, (request) =>
+    listDeliveries(ctx, request),
   );
-
   app.post(
     "/batches/:id/webhook-deliveries/:delivery_id/redeliver",
-    {
-      schema: {
-        tags,
-        summary: "Send a delivery again now (same webhook-id, fresh retry window)",
-        params: WebhookDeliveryParams,
-      },
-    },
-    async (request, reply) => {
-      const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
-      if (!batch) throw notFound("Batch");
-      const delivery = await ctx.store.outbox.redeliver(batch.id, request.params.delivery_id, Date.now());
-      if (!delivery) throw notFound("Webhook delivery");
-      request.log.info({ batch_id: batch.id, delivery_id: delivery.id }, "webhook redelivery queued");
-      // Wakes the dispatchers (they look for due deliveries when a batch changes).
-      ctx.signals.notifyBatchChanged({ batchIds: [batch.id], transitions: [] });
-      return reply.code(202).send(ok(deliveryToWire(delivery)));
-    },
+    { schema: redeliverSchema },
+    (request, reply) => redeliver(ctx, request, reply),
   );
+};
+
+async function listDeliveries(ctx: AppContext, request: ApiRequest<typeof listSchema>) {
+  const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
+  if (!batch) throw notFound("Batch");
+  const { limit, offset, status } = request.query;
+  const page = await ctx.store.outbox.list(batch.id, { limit, offset, status });
+  return okPage(
+    page.rows.map(deliveryToWire),
+    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
+  );
+}
+
+async function redeliver(
+  ctx: AppContext,
+  request: ApiRequest<typeof redeliverSchema>,
+  reply: ApiReply<typeof redeliverSchema>,
+) {
+  const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
+  if (!batch) throw notFound("Batch");
+  const delivery = await ctx.store.outbox.redeliver(batch.id, request.params.delivery_id, Date.now());
+  if (!delivery) throw notFound("Webhook delivery");
+  request.log.info({ batch_id: batch.id, delivery_id: delivery.id }, "webhook redelivery queued");
+  // Wakes the dispatchers (they look for due deliveries when a batch changes).
+  ctx.signals.notifyBatchChanged({ batchIds: [batch.id], transitions: [] });
+  return reply.code(202).send(ok(deliveryToWire(delivery)));
 }

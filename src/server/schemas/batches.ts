@@ -1,59 +1,20 @@
-/**
- * Request schemas: the single source that validates requests, types the handlers and
- * documents the API in /openapi.json.
- */
-import { type TSchema, Type } from "@sinclair/typebox";
-
-/** A value of `schema` or null (JSON Schema type arrays keep validation messages readable). */
-export function Nullable<T extends TSchema>(schema: T) {
-  return Type.Unsafe<T["static"] | null>({ ...schema, type: [schema.type, "null"] });
-}
-
-export function StringEnum<const T extends readonly string[]>(
-  values: T,
-  options: Record<string, unknown> = {},
-) {
-  return Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
-}
-
-export const BATCH_STATUSES = [
-  "validating",
-  "in_progress",
-  "paused",
-  "completed",
-  "failed",
-  "cancelling",
-  "cancelled",
-] as const;
-export const ITEM_STATUSES = ["pending", "processing", "success", "failed"] as const;
-export const BATCH_WEBHOOK_EVENTS = ["completed", "failed", "cancelled"] as const;
-/** Per-request events (extension): a batch webhook opts into them by naming them in `events`. */
-export const REQUEST_WEBHOOK_EVENTS = ["request.succeeded", "request.failed"] as const;
-export const WEBHOOK_DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const;
+/** Request schemas of the Batch API (seed 000 and its extensions). */
+import { Type } from "@sinclair/typebox";
+import { ITEM_STATUSES } from "../../domain/statuses.js";
+import { BATCH_EVENTS, REQUEST_EVENTS } from "../../domain/webhook-events.js";
+import { Nullable, PageQuery, StringEnum } from "./common.js";
 
 /** A request's own webhook (extension, like seed 002's per-run callback): request events only. */
 export const RequestWebhookBody = Type.Object({
   url: Type.String({ minLength: 1, maxLength: 2048, description: "Webhook URL (https)" }),
   events: Type.Optional(
-    Type.Array(StringEnum(REQUEST_WEBHOOK_EVENTS), {
+    Type.Array(StringEnum(REQUEST_EVENTS), {
       uniqueItems: true,
       description: "Default: both request.succeeded and request.failed",
     }),
   ),
   secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
 });
-
-export const PageQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: "Results per page (max 1000)" }),
-  offset: Type.Integer({
-    minimum: 0,
-    maximum: 2_147_483_647,
-    default: 0,
-    description: "Number of results to skip",
-  }),
-});
-
-export const IdParams = Type.Object({ id: Type.String({ description: "The resource id" }) });
 
 export const BatchRequestItem = Type.Object({
   custom_id: Type.String({
@@ -109,7 +70,7 @@ const BatchFileFields = {
 export const WebhookBody = Type.Object({
   url: Type.String({ minLength: 1, maxLength: 2048, description: "Webhook URL (https)" }),
   events: Type.Optional(
-    Type.Array(StringEnum([...BATCH_WEBHOOK_EVENTS, ...REQUEST_WEBHOOK_EVENTS] as const), {
+    Type.Array(StringEnum([...BATCH_EVENTS, ...REQUEST_EVENTS] as const), {
       uniqueItems: true,
       description:
         'Events to notify: completed, failed, cancelled, request.succeeded, request.failed (default: ["completed", "failed"])',
@@ -117,16 +78,6 @@ export const WebhookBody = Type.Object({
   ),
   secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
 });
-
-export const WebhookDeliveryParams = Type.Object({
-  id: Type.String({ description: "The batch id" }),
-  delivery_id: Type.String({ description: "The delivery id (the webhook-id header)" }),
-});
-
-export const ListWebhookDeliveriesQuery = Type.Composite([
-  PageQuery,
-  Type.Object({ status: Type.Optional(StringEnum(WEBHOOK_DELIVERY_STATUSES)) }),
-]);
 
 export const CreateBatchBody = Type.Object({
   agent_id: Type.String({ minLength: 1, description: "Default agent for all requests (must be published)" }),
@@ -141,6 +92,10 @@ export const CreateBatchBody = Type.Object({
   webhook: Type.Optional(Nullable(WebhookBody)),
   name: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
   metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+});
+
+export const IdempotencyHeaders = Type.Object({
+  "idempotency-key": Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 });
 
 export const ListBatchesQuery = Type.Composite([
@@ -166,28 +121,17 @@ export const ListResultsQuery = Type.Composite([
   }),
 ]);
 
-const AgentFields = {
-  name: Type.String({ minLength: 1, maxLength: 256 }),
-  description: Nullable(Type.String({ maxLength: 4000 })),
-  model: Type.String({
-    minLength: 3,
-    maxLength: 256,
-    description: "provider/model, e.g. simulated/echo or openai/gpt-4o-mini",
-  }),
-  system_prompt: Nullable(Type.String({ maxLength: 100_000 })),
-  temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
-  max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-  settings: Type.Record(Type.String(), Type.Unknown(), { description: "Provider options" }),
-};
+export const ResultParams = Type.Object({ id: Type.String(), custom_id: Type.String() });
 
-export const CreateAgentBody = Type.Object({
-  name: AgentFields.name,
-  model: AgentFields.model,
-  description: Type.Optional(AgentFields.description),
-  system_prompt: Type.Optional(AgentFields.system_prompt),
-  temperature: Type.Optional(AgentFields.temperature),
-  max_tokens: Type.Optional(AgentFields.max_tokens),
-  settings: Type.Optional(AgentFields.settings),
+export const StatusMapQuery = Type.Composite([PageQuery]);
+
+/** The progress streams' query (SSE and WebSocket). */
+export const EventsQuery = Type.Object({
+  last_event_id: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: "Resume after this event (the Last-Event-ID header does the same)",
+    }),
+  ),
+  api_key: Type.Optional(Type.String({ description: "The API key, for browsers that cannot send headers" })),
 });
-
-export const UpdateAgentBody = Type.Partial(Type.Object(AgentFields), { minProperties: 1 });

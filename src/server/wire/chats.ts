@@ -1,6 +1,6 @@
 /** How chats, messages, files and feedback look on the wire (Codeer Chat API field names). */
-import type { Chat, FileRecord, MessageFeedback, MessageRecord } from "../store/types.js";
-import { iso } from "./wire.js";
+import { iso } from "../../domain/time.js";
+import type { Chat, FileRecord, MessageFeedback, MessageRecord } from "../../store/types.js";
 
 export function chatToWire(c: Chat) {
   return {

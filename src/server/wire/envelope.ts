@@ -1,6 +1,7 @@
-import type { FastifyRequest } from "fastify";
-
-/** The Codeer response envelope (seed 001): every response has this shape. */
+/**
+ * The Codeer response envelope (seed 001): every response has this shape. Takes only the parts
+ * of a request it reads, so that the client's types can import this module without Fastify.
+ */
 export function ok<T>(data: T, message: string | null = null) {
   return { data, message, error_code: 0 };
 }
@@ -15,15 +16,22 @@ export interface Pagination {
   prev_page: string | null;
 }
 
+/** What the links are built from: a Fastify request has these. */
+export interface RequestUrl {
+  url: string;
+  protocol: string;
+  host: string;
+}
+
 /** The base URL clients reached us at, for absolute pagination links. */
-export function baseUrl(request: FastifyRequest, publicUrl?: string): string {
+export function baseUrl(request: RequestUrl, publicUrl?: string): string {
   if (publicUrl) return publicUrl.replace(/\/$/, "");
   return `${request.protocol}://${request.host}`;
 }
 
 /** Builds seed 001's pagination object, keeping the request's other query parameters in the links. */
 export function pagination(
-  request: FastifyRequest,
+  request: RequestUrl,
   total: number,
   limit: number,
   offset: number,

@@ -1,9 +1,6 @@
-/**
- * Request schemas of the Chat API and the whitelist (validation and OpenAPI at once), apart
- * from schemas.ts so that the chat surface is read in one place.
- */
+/** Request schemas of the Chat API (chats, messages, feedback, attachments). */
 import { Type } from "@sinclair/typebox";
-import { Nullable, PageQuery, StringEnum } from "./schemas.js";
+import { Nullable, PageQuery, StringEnum } from "./common.js";
 
 export const CHAT_ORDERS = ["-created_at", "created_at", "-updated_at", "updated_at"] as const;
 export const FEEDBACK_RATINGS = ["helpful", "improve"] as const;
@@ -61,17 +58,4 @@ export const FeedbackBody = Type.Object({
   rating: StringEnum(FEEDBACK_RATINGS),
   comment: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
   external_user_id: Type.Optional(Nullable(ExternalUserId)),
-});
-
-export const WhitelistSettingsBody = Type.Object({ enabled: Type.Boolean() });
-
-export const WhitelistUsersBody = Type.Object({
-  external_user_ids: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
-    minItems: 1,
-    maxItems: 1000,
-  }),
-});
-
-export const WhitelistUserParams = Type.Object({
-  externalUserId: Type.String({ minLength: 1, maxLength: 256 }),
 });

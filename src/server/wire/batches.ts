@@ -1,13 +1,6 @@
-/**
- * How stored records look on the wire (seed 000's field names), in one place so every route
- * and every later API shape presents them the same way.
- */
-import type { Agent, Batch, BatchItem } from "../store/types.js";
-
-/** ISO 8601 in UTC without milliseconds, as the seed's examples write timestamps. */
-export function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
+/** How batches and their results look on the wire (seed 000's field names, then extensions). */
+import { iso } from "../../domain/time.js";
+import type { Batch, BatchItem } from "../../store/types.js";
 
 export function batchToWire(b: Batch) {
   const done = b.succeeded + b.failed;
@@ -64,25 +57,5 @@ export function itemToWire(it: BatchItem) {
     agent_id: it.agentId,
     context: it.context ?? null,
     metadata: it.metadata ?? null,
-  };
-}
-
-export function agentToWire(a: Agent) {
-  return {
-    id: a.id,
-    name: a.name,
-    description: a.description,
-    workspace_id: a.workspaceId,
-    publish_state: a.publishedVersion === null ? "draft" : "published",
-    published_version: a.publishedVersion,
-    published_at: iso(a.publishedAt),
-    model: a.model,
-    llm_model: a.model,
-    system_prompt: a.systemPrompt,
-    temperature: a.temperature,
-    max_tokens: a.maxTokens,
-    settings: a.settings,
-    created_at: iso(a.createdAt),
-    updated_at: iso(a.updatedAt),
   };
 }

@@ -1,0 +1,26 @@
+/** Request schemas of the OpenAI Files and Batch APIs, as OpenAI documents their parameters. */
+import { Type } from "@sinclair/typebox";
+
+export const CreateBatchBody = Type.Object({
+  input_file_id: Type.String({ minLength: 1, description: "A file uploaded with purpose batch" }),
+  endpoint: Type.String({ description: "Only /v1/chat/completions can run on agentbatch" }),
+  completion_window: Type.String({ description: "24h" }),
+  metadata: Type.Optional(
+    Type.Union([
+      Type.Record(Type.String(), Type.String({ maxLength: 512 }), { maxProperties: 16 }),
+      Type.Null(),
+    ]),
+  ),
+});
+
+export const ListBatchesQuery = Type.Object({
+  after: Type.Optional(Type.String()),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+});
+
+export const ListFilesQuery = Type.Object({
+  after: Type.Optional(Type.String()),
+  limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 10_000 }),
+  order: Type.Union([Type.Literal("asc"), Type.Literal("desc")], { default: "desc" }),
+  purpose: Type.Optional(Type.String()),
+});

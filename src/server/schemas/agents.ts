@@ -1,0 +1,29 @@
+/** Request schemas of the agents API. */
+import { Type } from "@sinclair/typebox";
+import { Nullable } from "./common.js";
+
+const AgentFields = {
+  name: Type.String({ minLength: 1, maxLength: 256 }),
+  description: Nullable(Type.String({ maxLength: 4000 })),
+  model: Type.String({
+    minLength: 3,
+    maxLength: 256,
+    description: "provider/model, e.g. simulated/echo or openai/gpt-4o-mini",
+  }),
+  system_prompt: Nullable(Type.String({ maxLength: 100_000 })),
+  temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
+  max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  settings: Type.Record(Type.String(), Type.Unknown(), { description: "Provider options" }),
+};
+
+export const CreateAgentBody = Type.Object({
+  name: AgentFields.name,
+  model: AgentFields.model,
+  description: Type.Optional(AgentFields.description),
+  system_prompt: Type.Optional(AgentFields.system_prompt),
+  temperature: Type.Optional(AgentFields.temperature),
+  max_tokens: Type.Optional(AgentFields.max_tokens),
+  settings: Type.Optional(AgentFields.settings),
+});
+
+export const UpdateAgentBody = Type.Partial(Type.Object(AgentFields), { minProperties: 1 });

@@ -1,0 +1,36 @@
+/**
+ * Schema helpers and the parameters every resource shares. Schema modules are the single source
+ * that validates requests, types the handlers, documents the API in /openapi.json and types the
+ * client: they import only TypeBox, `domain/` and store record types, never Fastify.
+ */
+import { type TSchema, Type } from "@sinclair/typebox";
+
+/** A value of `schema` or null (JSON Schema type arrays keep validation messages readable). */
+export function Nullable<T extends TSchema>(schema: T) {
+  return Type.Unsafe<T["static"] | null>({ ...schema, type: [schema.type, "null"] });
+}
+
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: Record<string, unknown> = {},
+) {
+  return Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
+}
+
+export const PageQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: "Results per page (max 1000)" }),
+  offset: Type.Integer({
+    minimum: 0,
+    maximum: 2_147_483_647,
+    default: 0,
+    description: "Number of results to skip",
+  }),
+});
+
+export const IdParams = Type.Object({ id: Type.String({ description: "The resource id" }) });
+
+/**
+ * The body of a state change (cancel, pause, resume, retry): none is needed, anything sent is
+ * ignored, so that clients that always send `{}` keep working.
+ */
+export const OptionalBody = Type.Optional(Type.Any());
