@@ -5,11 +5,11 @@
 import pino, { type Logger } from "pino";
 import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
-import { LimiterRegistry } from "./engine/rate-limiter.js";
 import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
 import { FileStorage } from "./files/storage.js";
 import { Metrics } from "./metrics/prometheus.js";
+import { LimiterRegistry } from "./providers/rate-limiter.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
 import { KeyResolver, registerApiKey } from "./server/auth.js";

@@ -1,8 +1,8 @@
 import { executeTurn, prepareTurn } from "../agents/runner.js";
 import { replyMeta } from "../domain/usage.js";
-import type { LimiterRegistry } from "../engine/rate-limiter.js";
 import { loadAttachments } from "../files/attachments.js";
 import type { FileStorage } from "../files/storage.js";
+import type { LimiterRegistry } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { DeltaListener, ModelOutcome } from "../providers/types.js";
 import type { AgentConfig, Chat, Store, StoredChatTurn } from "../store/types.js";

@@ -5,13 +5,13 @@ import type { EngineConfig } from "../config/index.js";
 import { costOf, type PriceTable } from "../domain/pricing.js";
 import { type LoadedAttachments, loadAttachments } from "../files/attachments.js";
 import type { FileStorage } from "../files/storage.js";
+import { LimiterRegistry } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { ModelOutcome } from "../providers/types.js";
 import type { AgentVersion, ClaimedItem, CommitReport, ItemOutcome, Store } from "../store/types.js";
 import { retryDelayMs } from "./backoff.js";
 import { Completer } from "./completer.js";
 import type { EngineMetrics } from "./metrics.js";
-import { LimiterRegistry } from "./rate-limiter.js";
 import type { BatchChange, Signals } from "./signals.js";
 
 /** How often a worker sharing limits with others records that it is alive. */

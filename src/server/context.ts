@@ -1,8 +1,8 @@
 import type { Config } from "../config/index.js";
-import type { LimiterRegistry } from "../engine/rate-limiter.js";
 import type { Signals } from "../engine/signals.js";
 import type { FileStorage } from "../files/storage.js";
 import type { Metrics } from "../metrics/prometheus.js";
+import type { LimiterRegistry } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Store } from "../store/types.js";
 import type { KeyResolver } from "./auth.js";
