@@ -7,6 +7,7 @@ import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
 import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
+import { loadAttachments } from "./files/attachments.js";
 import { FileStorage } from "./files/storage.js";
 import { Metrics } from "./metrics/prometheus.js";
 import { LimiterRegistry } from "./providers/rate-limiter.js";
@@ -99,7 +100,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       config: engineConfig,
       prices: config.prices,
       logger,
-      files,
+      attachments: (workspaceId, fileIds) => loadAttachments(store, files, workspaceId, fileIds),
       limiters,
       metrics: metrics.engine,
     });

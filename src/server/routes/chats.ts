@@ -1,4 +1,4 @@
-import { runChatTurn } from "../../chats/run-chat-turn.js";
+import { runChatMessage as runChatTurn } from "../../agents/chat-message.js";
 import type { Agent, Chat, Workspace } from "../../store/types.js";
 import type { App } from "../app.js";
 import { attachmentProblems } from "../attachments.js";
@@ -192,6 +192,7 @@ export async function chatRoutes(app: App, ctx: AppContext): Promise<void> {
         store: ctx.store,
         providers: ctx.providers,
         limiters: ctx.limiters,
+        metrics: ctx.metrics?.engine,
         files: ctx.files,
         timeoutMs: 2 * ctx.config.engine.requestTimeoutMs,
       };
