@@ -12,6 +12,7 @@ interface FakeItem {
   item: ClaimedItem;
   status: "pending" | "processing" | "success" | "failed";
   leaseOwner: string | null;
+  leaseExpiresAt: number;
   notBefore: number;
 }
 
@@ -30,10 +31,15 @@ export class FakeStore {
   readonly commits: ItemOutcome[][] = [];
   readonly releases: { owner: string; items: { itemId: number; attempt: number }[] }[] = [];
   readonly heartbeats: number[] = [];
+  renewals = 0;
   /** Ids `renewLeases` reports as lost (another worker took them). */
   readonly lostLeases = new Set<number>();
   /** How many of the next commits throw (the database is down). */
   failingCommits = 0;
+  /** Batches paused or cancelled: their items are not claimed. */
+  readonly haltedBatches = new Set<string>();
+  /** The reaper returns expired leases (off: a test's items never come back on their own). */
+  reaping = true;
   /** How many workers the heartbeat reports alive. */
   liveWorkers = 1;
   agent: AgentVersion = {
@@ -72,6 +78,7 @@ export class FakeStore {
         },
         status: "pending",
         leaseOwner: null,
+        leaseExpiresAt: 0,
         notBefore: 0,
       });
     }
@@ -88,20 +95,30 @@ export class FakeStore {
   }
 
   readonly items = {
-    claim: async (owner: string, limit: number, _leaseMs: number, now: number): Promise<ClaimedItem[]> => {
+    claim: async (owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]> => {
       const out: ClaimedItem[] = [];
       for (const row of this.rows.values()) {
         if (out.length >= limit) break;
-        if (row.status !== "pending" || row.notBefore > now) continue;
+        if (row.status !== "pending" || row.notBefore > now || this.haltedBatches.has(row.item.batchId))
+          continue;
         row.status = "processing";
         row.leaseOwner = owner;
+        row.leaseExpiresAt = now + leaseMs;
         row.item = { ...row.item, attempt: row.item.attempt + 1 };
         out.push(row.item);
       }
       return out;
     },
-    renewLeases: async (owner: string, itemIds: number[], _expiresAt: number): Promise<number[]> =>
-      itemIds.filter((id) => this.lostLeases.has(id) || this.rows.get(id)?.leaseOwner !== owner),
+    renewLeases: async (owner: string, itemIds: number[], expiresAt: number): Promise<number[]> => {
+      this.renewals++;
+      const lost: number[] = [];
+      for (const id of itemIds) {
+        const row = this.rows.get(id);
+        if (this.lostLeases.has(id) || row?.leaseOwner !== owner) lost.push(id);
+        else row.leaseExpiresAt = expiresAt;
+      }
+      return lost;
+    },
     release: async (
       owner: string,
       items: { itemId: number; attempt: number }[],
@@ -136,7 +153,17 @@ export class FakeStore {
       const touchedBatchIds = [...new Set(outcomes.map((o) => o.batchId))];
       return { applied, discarded: outcomes.length - applied, transitions: [], touchedBatchIds };
     },
-    reapExpired: async (_now: number, _maxAttempts: number): Promise<CommitReport> => EMPTY_REPORT,
+    reapExpired: async (now: number, maxAttempts: number): Promise<CommitReport> => {
+      let applied = 0;
+      if (!this.reaping) return EMPTY_REPORT;
+      for (const row of this.rows.values()) {
+        if (row.status !== "processing" || row.leaseExpiresAt > now) continue;
+        applied++;
+        row.leaseOwner = null;
+        row.status = row.item.attempt >= maxAttempts ? "failed" : "pending";
+      }
+      return { ...EMPTY_REPORT, applied };
+    },
   };
 
   readonly batches = {
