@@ -5,11 +5,12 @@
 import pino, { type Logger } from "pino";
 import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
-import { LimiterRegistry } from "./engine/rate-limiter.js";
 import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
+import { loadAttachments } from "./files/attachments.js";
 import { FileStorage } from "./files/storage.js";
 import { Metrics } from "./metrics/prometheus.js";
+import { LimiterRegistry } from "./providers/rate-limiter.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
 import { KeyResolver, registerApiKey } from "./server/auth.js";
@@ -105,7 +106,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       config: engineConfig,
       prices: config.prices,
       logger,
-      files,
+      attachments: (workspaceId, fileIds) => loadAttachments(store, files, workspaceId, fileIds),
       limiters,
       metrics: metrics.engine,
     });

@@ -1,33 +1,58 @@
-import type { CommitReport, ItemOutcome, Store } from "../store/types.js";
+import type { Logger } from "pino";
+import type { EngineConfig } from "../config/index.js";
+import type { CommitReport, ItemOutcome } from "../store/types.js";
+import type { EngineStore } from "./engine-store.js";
+import type { HeldItem, HeldItems } from "./held-items.js";
+import type { ItemResult } from "./outcomes.js";
+import type { Signals } from "./signals.js";
+
+export interface CompleterDeps {
+  store: Pick<EngineStore, "items">;
+  held: HeldItems;
+  owner: string;
+  config: Pick<EngineConfig, "commitBatchSize" | "commitIntervalMs">;
+  signals: Signals;
+  logger: Logger;
+  /** An item's concurrency slot freed (its outcome is buffered). */
+  onSlotFreed: () => void;
+  /** A group was written (or failed to be): its items are no longer held. */
+  onCommitted: () => void;
+}
 
 /**
- * Group commit of item outcomes: results are buffered and written in one transaction every
- * `maxBatch` outcomes or `intervalMs`, whichever comes first. One transaction per item would
- * cap throughput at the disk's fsync rate.
+ * Group commit of item outcomes (River's batch completer): outcomes are buffered and written in
+ * one transaction every `commitBatchSize` outcomes or `commitIntervalMs`, whichever comes first,
+ * fenced by lease owner and attempt. One transaction per item would cap throughput at the disk's
+ * fsync rate. An item's slot frees when its outcome is buffered, not at the write.
  */
 export class Completer {
   private buffer: ItemOutcome[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Outcomes stored, and outcomes fenced off (their lease was lost), since start. */
+  readonly counts = { committed: 0, discarded: 0 };
 
-  constructor(
-    private readonly store: Store,
-    private readonly maxBatch: number,
-    private readonly intervalMs: number,
-    private readonly onCommitted: (outcomes: ItemOutcome[], report: CommitReport) => void,
-    private readonly onError: (err: unknown) => void,
-  ) {}
+  constructor(private readonly deps: CompleterDeps) {}
 
   get buffered(): number {
     return this.buffer.length;
   }
 
-  add(outcome: ItemOutcome): void {
-    this.buffer.push(outcome);
-    if (this.buffer.length >= this.maxBatch) {
+  /** Buffers a held item's outcome for the next group commit and frees its slot. */
+  finish(held: HeldItem, result: ItemResult): void {
+    const { item } = held;
+    if (this.deps.held.markDone(held)) this.deps.onSlotFreed();
+    this.buffer.push({
+      ...result,
+      itemId: item.id,
+      batchId: item.batchId,
+      leaseOwner: this.deps.owner,
+      attempt: item.attempt,
+    } as ItemOutcome);
+    if (this.buffer.length >= this.deps.config.commitBatchSize) {
       void this.flush();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+      this.timer = setTimeout(() => void this.flush(), this.deps.config.commitIntervalMs);
     }
   }
 
@@ -40,22 +65,53 @@ export class Completer {
     const outcomes = this.buffer;
     this.buffer = [];
     // Flushes are chained so that outcomes reach the store in the order they were produced.
-    this.flushing = this.flushing.then(async () => {
-      if (outcomes.length === 0) return;
-      try {
-        const report = await this.store.items.commit(outcomes, Date.now());
-        this.onCommitted(outcomes, report);
-      } catch (err) {
-        // The items keep their leases; if the store stays down they are reaped and retried.
-        this.onError(err);
-        this.onCommitted(outcomes, {
-          applied: 0,
-          discarded: outcomes.length,
-          transitions: [],
-          touchedBatchIds: [],
-        });
-      }
-    });
+    this.flushing = this.flushing.then(() => (outcomes.length > 0 ? this.write(outcomes) : undefined));
     return this.flushing;
+  }
+
+  private async write(outcomes: ItemOutcome[]): Promise<void> {
+    let report: CommitReport;
+    try {
+      report = await this.deps.store.items.commit(outcomes, Date.now());
+    } catch (err) {
+      // The items keep their leases in the store: the reaper returns them once those run out.
+      this.deps.logger.error({ err }, "storing results failed; the items will be retried after their lease");
+      this.forget(outcomes);
+      this.deps.onCommitted();
+      return;
+    }
+    this.committed(outcomes, report);
+  }
+
+  /** Stops holding the items of written outcomes (a later claim of the same item is kept). */
+  private forget(outcomes: ItemOutcome[]): void {
+    for (const o of outcomes) this.deps.held.drop(o.itemId, o.attempt);
+  }
+
+  private committed(outcomes: ItemOutcome[], report: CommitReport): void {
+    const { logger, signals } = this.deps;
+    this.forget(outcomes);
+    this.counts.committed += report.applied;
+    this.counts.discarded += report.discarded;
+    if (report.discarded > 0) {
+      logger.warn({ discarded: report.discarded }, "results of items whose lease was lost were discarded");
+    }
+    for (const tr of report.transitions) {
+      logger.info(
+        { batch_id: tr.batchId, workspace_id: tr.workspaceId, from: tr.from, to: tr.to },
+        "batch status changed",
+      );
+    }
+    // Ids and codes only: message text and model output never go to the log.
+    for (const o of outcomes) {
+      if (o.kind !== "failed") continue;
+      logger.debug(
+        { batch_id: o.batchId, item_id: o.itemId, attempt: o.attempt, code: o.errorCode },
+        "item failed",
+      );
+    }
+    signals.notifyBatchChanged({ batchIds: report.touchedBatchIds, transitions: report.transitions });
+    if (outcomes.some((o) => o.kind === "retry")) signals.notifyWork();
+    this.deps.onCommitted();
   }
 }

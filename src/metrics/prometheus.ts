@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { EngineMetrics, UpstreamCallReport } from "../engine/metrics.js";
+import type { UpstreamCallReport } from "../agents/metrics.js";
+import type { EngineMetrics } from "../engine/metrics.js";
 import type { ItemStatus, Store } from "../store/types.js";
 
 /** What the engine of this process reports about itself (Engine.stats()), when it runs here. */

@@ -1,8 +1,8 @@
 import type { Config } from "../config/index.js";
-import type { LimiterRegistry } from "../engine/rate-limiter.js";
 import type { Signals } from "../engine/signals.js";
 import type { FileStorage } from "../files/storage.js";
 import type { Metrics } from "../metrics/prometheus.js";
+import type { LimiterRegistry } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Store, Workspace } from "../store/types.js";
 import type { KeyResolver } from "./auth.js";
@@ -22,7 +22,7 @@ export interface OutputFileWriter {
 
 /**
  * What the routes get to work with. Routes never call providers themselves: batch items go to
- * the engine, and a chat message is run by chats/run-chat-turn.ts.
+ * the engine, and a chat message is run by agents/chat-message.ts.
  */
 export interface AppContext {
   store: Store;

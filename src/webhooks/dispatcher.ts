@@ -4,6 +4,7 @@ import { rootCertificates } from "node:tls";
 import type { Logger } from "pino";
 import { Agent, request } from "undici";
 import type { WebhookConfig } from "../config/index.js";
+import { BackgroundLoop } from "../engine/loop.js";
 import type { Signals } from "../engine/signals.js";
 import type { DeliveryAttemptResult, Store, WebhookDelivery } from "../store/types.js";
 import { checkTargetUrl, guardedLookup, TargetRefusedError } from "./guard.js";
@@ -50,10 +51,8 @@ export class WebhookDispatcher {
   private readonly agent: Agent;
   private readonly sending = new Map<string, Sending>();
   private readonly counts = { delivered: 0, retried: 0, failed: 0 };
-  private running = false;
+  private readonly loop: BackgroundLoop;
   private stopping = false;
-  private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly deps: DispatcherDeps) {
@@ -65,6 +64,13 @@ export class WebhookDispatcher {
       headersTimeout: config.timeoutMs,
       bodyTimeout: config.timeoutMs,
     });
+    this.loop = new BackgroundLoop({
+      iteration: () => this.claimDue(),
+      intervalMs: config.pollIntervalMs,
+      // Coalesces a burst of wake-ups (every group commit signals) into one look.
+      pokeDelayMs: MIN_SLEEP_MS,
+      onError: (err) => deps.logger.error({ err }, "claiming webhook deliveries failed"),
+    });
   }
 
   stats(): DispatcherStats {
@@ -72,20 +78,17 @@ export class WebhookDispatcher {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.loop.active) return;
     // Events are written with the batch changes; a change is the moment to look.
-    this.unsubscribe = this.deps.signals.onBatchChanged(() => this.poke());
-    this.loopDone = this.loop();
+    this.unsubscribe = this.deps.signals.onBatchChanged(() => this.loop.poke());
+    this.loop.start();
   }
 
   /** Stops claiming, lets sends finish for up to `graceMs`, and hands the rest back due at once. */
   async stop(graceMs = 10_000): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
+    if (!this.loop.active) return;
     this.unsubscribe?.();
-    this.poke();
-    await this.loopDone;
+    await this.loop.stop();
     const deadline = Date.now() + graceMs;
     while (this.sending.size > 0 && Date.now() < deadline) await Promise.race([...this.all(), delay(50)]);
     this.stopping = true;
@@ -98,47 +101,23 @@ export class WebhookDispatcher {
     return [...this.sending.values()].map((s) => s.done);
   }
 
-  private poke(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private async loop(): Promise<void> {
-    const { concurrency, pollIntervalMs, timeoutMs } = this.deps.config;
+  /** One look at the outbox; resolves to how long to sleep before the next (0: at once). */
+  private async claimDue(): Promise<number> {
+    const { store, config } = this.deps;
     // A claim outlives any attempt; a sender that dies leaves its rows due again after it.
-    const leaseMs = timeoutMs + 30_000;
-    while (this.running) {
-      let sleepMs = pollIntervalMs;
-      try {
-        const want = Math.min(concurrency - this.sending.size, CLAIM_GROUP);
-        // With every slot busy, a finished send wakes the loop. Otherwise a cheap read of the
-        // due index comes first: most batch changes queue no event, and need no write.
-        let next = want > 0 ? await this.deps.store.outbox.nextDueAt() : null;
-        if (next !== null && next <= Date.now()) {
-          const claimed = await this.deps.store.outbox.claimDue(this.owner, want, leaseMs, Date.now());
-          for (const d of claimed) this.begin(d);
-          if (claimed.length === want) continue;
-          next = await this.deps.store.outbox.nextDueAt();
-        }
-        if (next !== null) sleepMs = Math.min(pollIntervalMs, Math.max(MIN_SLEEP_MS, next - Date.now()));
-      } catch (err) {
-        this.deps.logger.error({ err }, "claiming webhook deliveries failed");
-      }
-      if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.wake = null;
-          resolve();
-        }, sleepMs);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      // Coalesces a burst of wake-ups (every group commit signals) into one look.
-      await delay(MIN_SLEEP_MS);
+    const leaseMs = config.timeoutMs + 30_000;
+    const want = Math.min(config.concurrency - this.sending.size, CLAIM_GROUP);
+    // With every slot busy, a finished send wakes the loop. Otherwise a cheap read of the due
+    // index comes first: most batch changes queue no event, and need no write.
+    let next = want > 0 ? await store.outbox.nextDueAt() : null;
+    if (next !== null && next <= Date.now()) {
+      const claimed = await store.outbox.claimDue(this.owner, want, leaseMs, Date.now());
+      for (const d of claimed) this.begin(d);
+      if (claimed.length === want) return 0;
+      next = await store.outbox.nextDueAt();
     }
+    if (next === null) return config.pollIntervalMs;
+    return Math.min(config.pollIntervalMs, Math.max(MIN_SLEEP_MS, next - Date.now()));
   }
 
   private begin(d: WebhookDelivery): void {
@@ -148,7 +127,7 @@ export class WebhookDispatcher {
       .catch((err) => this.deps.logger.error({ err, delivery_id: d.id }, "webhook delivery crashed"))
       .finally(() => {
         this.sending.delete(d.id);
-        this.poke();
+        this.loop.poke();
       });
     this.sending.set(d.id, sending);
   }

@@ -110,4 +110,19 @@ describe("/metrics", () => {
     expect(value(samples, "agentbatch_queue_depth")).toBe(0);
     expect(samples.some((s) => s.name === "process_cpu_user_seconds_total")).toBe(true);
   });
+
+  it("counts the model calls of chat messages too", async () => {
+    const agentId = await publishedAgent(t, { model: "simulated/chat-metrics" });
+    const chat = await t.api("POST", "/api/v1/chats", { agent_id: agentId });
+    expect(chat.status).toBe(201);
+    const said = await t.api("POST", `/api/v1/chats/${chat.body.data.id}/messages`, {
+      message: "hello",
+      stream: false,
+    });
+    expect(said.status).toBe(200);
+    const { samples } = parsePrometheus(await (await fetch(`${t.url}/metrics`)).text());
+    const labels = { provider: "simulated", model: "chat-metrics", outcome: "success" };
+    expect(value(samples, "agentbatch_upstream_requests_total", labels)).toBe(1);
+    expect(value(samples, "agentbatch_upstream_request_duration_seconds_count", labels)).toBe(1);
+  });
 });

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { LimiterRegistry, UpstreamLimiter } from "../../src/engine/rate-limiter.js";
+import { LimiterRegistry, UpstreamLimiter } from "../../src/providers/rate-limiter.js";
 
 /** How many permits are granted at once (without waiting) before one would wait. */
 async function grantedAtOnce(limiter: UpstreamLimiter, max: number): Promise<number> {

@@ -5,6 +5,7 @@ import { finished } from "node:stream/promises";
 import type { Logger } from "pino";
 import { newOpenAIFileId, newOwnerId } from "../../domain/ids.js";
 import { TERMINAL_BATCH_STATUSES } from "../../domain/statuses.js";
+import { BackgroundLoop } from "../../engine/loop.js";
 import type { Signals } from "../../engine/signals.js";
 import type { FileStorage } from "../../files/storage.js";
 import type { ApiBatch } from "../../store/api-batches.js";
@@ -68,11 +69,8 @@ class JsonlFileWriter {
  */
 export class OpenAIOutputWriter {
   readonly owner = newOwnerId(hostname(), process.pid);
-  private timer: NodeJS.Timeout | null = null;
+  private readonly loop: BackgroundLoop;
   private unsubscribe: (() => void) | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
 
   constructor(
     private readonly store: Store,
@@ -80,38 +78,30 @@ export class OpenAIOutputWriter {
     private readonly signals: Signals,
     private readonly logger: Logger,
     private readonly opts: { sweepMs: number; staleMs: number } = { sweepMs: 1000, staleMs: 120_000 },
-  ) {}
+  ) {
+    this.loop = new BackgroundLoop({
+      iteration: () => this.sweep(),
+      intervalMs: opts.sweepMs,
+      unref: true,
+      onError: (err) => logger.error({ err }, "writing batch output files failed"),
+    });
+  }
 
   start(): void {
     this.unsubscribe = this.signals.onBatchChanged((change) => {
       if (change.transitions.some((t) => TERMINAL_BATCH_STATUSES.includes(t.to))) this.kick();
     });
-    this.timer = setInterval(() => this.kick(), this.opts.sweepMs);
-    this.timer.unref();
-    this.kick();
+    this.loop.start();
   }
 
   /** Runs a sweep now (or right after the one in progress). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.sweep().finally(() => {
-      this.running = null;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    this.loop.poke();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.unsubscribe?.();
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   private async sweep(): Promise<void> {
@@ -125,7 +115,7 @@ export class OpenAIOutputWriter {
         );
         if (taken.length === 0) return;
         for (const ab of taken) {
-          if (this.stopped) return;
+          if (!this.loop.active) return;
           await this.write(ab);
         }
       }

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from "fastify";
-import { type ChatTurnDeps, type ChatTurnInput, runChatTurn } from "../../chats/run-chat-turn.js";
+import { type ChatMessageDeps, type ChatMessageInput, runChatMessage } from "../../agents/chat-message.js";
 import { newResponseId } from "../../domain/ids.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import { attachmentProblems } from "../attachments.js";
@@ -30,7 +30,7 @@ const sendSchema = {
 /**
  * The messages of a chat: read them, or send one and get the answer, streamed as Server-Sent
  * Events (chat-stream.ts) or as one JSON answer. The turn runs in this process
- * (chats/run-chat-turn.ts), never through a provider called from here.
+ * (agents/chat-message.ts), never through a provider called from here.
  */
 export const chatMessageRoutes: ApiPlugin = async (app, { ctx }) => {
   app.get("/chats/:chatId/messages", { schema: listSchema }, (request) => listMessages(ctx, request));
@@ -66,15 +66,16 @@ async function sendMessage(
   reply: ApiReply<typeof sendSchema>,
 ) {
   const input = await turnInput(ctx, request);
-  const deps: ChatTurnDeps = {
+  const deps: ChatMessageDeps = {
     store: ctx.store,
     providers: ctx.providers,
     limiters: ctx.limiters,
+    metrics: ctx.metrics?.engine,
     files: ctx.files,
     timeoutMs: 2 * ctx.config.engine.requestTimeoutMs,
   };
   if (!request.body.stream) {
-    const result = await runChatTurn(deps, input);
+    const result = await runChatMessage(deps, input);
     if (result.kind === "failed") throw turnError(result.code, result.message);
     return ok(result.text);
   }
@@ -83,7 +84,7 @@ async function sendMessage(
 }
 
 /** The checks a message must pass before its turn runs: chat, whitelist, agent, attachments. */
-async function turnInput(ctx: AppContext, request: ApiRequest<typeof sendSchema>): Promise<ChatTurnInput> {
+async function turnInput(ctx: AppContext, request: ApiRequest<typeof sendSchema>): Promise<ChatMessageInput> {
   const ws = request.workspace;
   const chat = await chatOf(ctx, ws, request.params.chatId);
   const body = request.body;
@@ -109,14 +110,14 @@ async function turnInput(ctx: AppContext, request: ApiRequest<typeof sendSchema>
 
 /** Runs the turn, streaming its deltas and then its end (or its error) in the Codeer frames. */
 async function streamTurn(
-  deps: ChatTurnDeps,
-  input: ChatTurnInput,
+  deps: ChatMessageDeps,
+  input: ChatMessageInput,
   stream: ChatEventStream,
   log: FastifyBaseLogger,
 ): Promise<void> {
   stream.send("response.created");
   try {
-    const result = await runChatTurn(deps, input, (delta) =>
+    const result = await runChatMessage(deps, input, (delta) =>
       stream.send("response.output_text.delta", { delta }),
     );
     if (result.kind === "success") {

@@ -1,4 +1,4 @@
-import type { ModelOutcome, UpstreamLimits } from "../providers/types.js";
+import type { ModelOutcome, UpstreamLimits } from "./types.js";
 
 /** A granted call slot; `release` settles the tokens actually used and feeds back the outcome. */
 export interface Permit {

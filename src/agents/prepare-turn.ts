@@ -1,12 +1,6 @@
 import { type ProviderRegistry, parseModelRef } from "../providers/registry.js";
 import { contentText } from "../providers/text.js";
-import type {
-  ChatMessage,
-  ContentPart,
-  DeltaListener,
-  ModelOutcome,
-  ModelRequest,
-} from "../providers/types.js";
+import type { ChatMessage, ContentPart, ModelRequest } from "../providers/types.js";
 import type { AgentConfig, ItemRequest, MessageRecord } from "../store/types.js";
 
 /** One agent turn: what a batch request and a chat message both are. */
@@ -56,8 +50,8 @@ function routeModel(
 
 /**
  * Builds the model call for a turn. An agent turn is the system prompt, the chat history, then
- * the new message; a request turn is sent as it is. Both end in the same PreparedTurn, so they
- * share the engine's one path for limits, execution, retries and commit.
+ * the new message; a request turn is sent as it is. Both end in the same PreparedTurn, run by
+ * `runTurn` under the same limits.
  */
 export function prepareTurn(turn: AgentTurn | RequestTurn, providers: ProviderRegistry): PrepareResult {
   if ("request" in turn) return prepareRequestTurn(turn.request, providers);
@@ -104,18 +98,4 @@ function prepareRequestTurn(req: ItemRequest, providers: ProviderRegistry): Prep
   if (req.stop !== undefined) request.stop = req.stop;
   const estimatedTokens = Math.ceil(promptChars / 4) + (req.maxTokens ?? DEFAULT_COMPLETION_BUDGET);
   return { ok: true, turn: { provider: ref.provider, model: ref.model, request, estimatedTokens } };
-}
-
-/** Runs a prepared turn on its provider. */
-export function executeTurn(
-  prepared: PreparedTurn,
-  providers: ProviderRegistry,
-  signal: AbortSignal,
-  onDelta?: DeltaListener,
-): Promise<ModelOutcome> {
-  const provider = providers.get(prepared.provider);
-  if (!provider) {
-    return Promise.resolve({ kind: "failed", code: 400, message: `unknown provider "${prepared.provider}"` });
-  }
-  return provider.complete(prepared.request, signal, onDelta);
 }

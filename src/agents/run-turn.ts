@@ -1,0 +1,143 @@
+import type { ModelCallUsage } from "../domain/usage.js";
+import type { LimiterRegistry, Permit, UpstreamLimiter } from "../providers/rate-limiter.js";
+import type { ProviderRegistry } from "../providers/registry.js";
+import type { DeltaListener, ModelOutcome, TokenUsage } from "../providers/types.js";
+import type { UpstreamCallMetrics } from "./metrics.js";
+import { type AgentTurn, type PreparedTurn, prepareTurn, type RequestTurn } from "./prepare-turn.js";
+
+/** What a turn needs of its process: the providers, their per-upstream limits, the metrics hook. */
+export interface TurnDeps {
+  providers: ProviderRegistry;
+  /** One registry per process, so batch items and chat messages share each upstream's budget. */
+  limiters: LimiterRegistry;
+  metrics?: UpstreamCallMetrics;
+}
+
+export interface TurnOptions {
+  /** Aborts the wait for a rate-limit permit and the model call. */
+  signal: AbortSignal;
+  /** Receives the text as the provider streams it. */
+  onDelta?: DeltaListener;
+  /** Called once the permit is granted, right before the model is called. */
+  onCallStart?: () => void;
+}
+
+/** The upstream a turn was routed to: a configured provider and the model name it knows. */
+export interface Upstream {
+  provider: string;
+  model: string;
+}
+
+/** The typed result of a turn; the engine maps it to an item outcome, the chat path stores it. */
+export type TurnResult =
+  | {
+      kind: "success";
+      upstream: Upstream;
+      text: string;
+      /** The model as the upstream named it in its reply (the routed name when it did not). */
+      model: string;
+      finishReason: string | null;
+      usage: TokenUsage;
+      /** One entry per model call of the turn, for `responseUsage()`. */
+      calls: ModelCallUsage[];
+      /** How long the model calls took, waiting for permits not included. */
+      callMs: number;
+    }
+  | { kind: "retryable"; upstream: Upstream; code: number; message: string; retryAfterMs?: number }
+  | { kind: "failed"; upstream: Upstream | null; code: number; message: string }
+  /** Stopped (the signal) before the model was called: nothing was sent upstream. */
+  | { kind: "aborted" };
+
+/**
+ * Runs one turn: builds the model call, takes the upstream's rate-limit permit (abortable), calls
+ * the provider, and gives the permit back on every path (success, typed failure, a provider that
+ * throws, abort) with the real usage and what the outcome taught the limiter. Every call is
+ * reported to the metrics hook. A provider that throws is a bug, not an upstream failure: the
+ * error is passed on to the caller once the permit is back.
+ */
+export async function runTurn(
+  deps: TurnDeps,
+  turn: AgentTurn | RequestTurn,
+  options: TurnOptions,
+): Promise<TurnResult> {
+  const prepared = prepareTurn(turn, deps.providers);
+  if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
+  const call = prepared.turn;
+  const upstream = { provider: call.provider, model: call.model };
+  const provider = deps.providers.get(call.provider);
+  if (!provider) {
+    return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
+  }
+  const permit = await takePermit(deps.limiters.get(call.provider), call, options.signal);
+  if (!permit) return { kind: "aborted" };
+  options.onCallStart?.();
+  const startedAt = Date.now();
+  let outcome: ModelOutcome | null = null;
+  try {
+    outcome = await provider.complete(call.request, options.signal, options.onDelta);
+  } finally {
+    const used =
+      outcome?.kind === "success" ? outcome.usage.promptTokens + outcome.usage.completionTokens : undefined;
+    permit.release(outcome, used);
+    deps.metrics?.upstreamCall({
+      ...upstream,
+      durationMs: Date.now() - startedAt,
+      outcome: outcome?.kind ?? "failed",
+      rateLimited: outcome?.kind === "retryable" && outcome.rateLimited,
+    });
+  }
+  return turnResult(upstream, outcome, Date.now() - startedAt);
+}
+
+/** The permit for a call, or null when the signal ended the wait (or the limiter closed). */
+async function takePermit(
+  limiter: UpstreamLimiter,
+  call: PreparedTurn,
+  signal: AbortSignal,
+): Promise<Permit | null> {
+  let permit: Permit;
+  try {
+    permit = await limiter.acquire(call.estimatedTokens, signal);
+  } catch {
+    return null;
+  }
+  // Granted at once although already aborted: nothing is sent.
+  if (signal.aborted) {
+    permit.release(null);
+    return null;
+  }
+  return permit;
+}
+
+function turnResult(upstream: Upstream, outcome: ModelOutcome, callMs: number): TurnResult {
+  if (outcome.kind === "failed")
+    return { kind: "failed", upstream, code: outcome.code, message: outcome.message };
+  if (outcome.kind === "retryable") {
+    const { code, message, retryAfterMs } = outcome;
+    return {
+      kind: "retryable",
+      upstream,
+      code,
+      message,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
+  }
+  const model = outcome.model || upstream.model;
+  return {
+    kind: "success",
+    upstream,
+    text: outcome.text,
+    model,
+    finishReason: outcome.finishReason ?? null,
+    usage: outcome.usage,
+    calls: [
+      {
+        model,
+        callType: "llm_call",
+        promptTokens: outcome.usage.promptTokens,
+        completionTokens: outcome.usage.completionTokens,
+      },
+    ],
+    callMs,
+  };
+}

@@ -1,0 +1,120 @@
+import type { Logger } from "pino";
+import type { AgentTurn, RequestTurn } from "../agents/prepare-turn.js";
+import { runTurn, type TurnDeps, type TurnResult } from "../agents/run-turn.js";
+import { loadAgentTurn, type TurnSources } from "../agents/turn-input.js";
+import type { PriceTable } from "../domain/pricing.js";
+import type { LoadedAttachments } from "../files/attachments.js";
+import type { AgentVersion, ClaimedItem } from "../store/types.js";
+import type { EngineStore } from "./engine-store.js";
+import type { HeldItem } from "./held-items.js";
+import type { EngineMetrics } from "./metrics.js";
+import { type ItemResult, type RetryPolicy, retryOrFail, successResult } from "./outcomes.js";
+
+/** Reads an item's attached files as content parts; the engine has none without file storage. */
+export type AttachmentLoader = (workspaceId: string, fileIds: string[]) => Promise<LoadedAttachments>;
+
+type ItemTurn = { ok: true; turn: AgentTurn | RequestTurn } | { ok: false; code: number; message: string };
+
+export interface ExecutorDeps {
+  store: Pick<EngineStore, "agents" | "chats">;
+  attachments?: AttachmentLoader;
+  turns: TurnDeps;
+  policy: RetryPolicy;
+  prices: PriceTable;
+  metrics?: EngineMetrics;
+  logger: Logger;
+}
+
+/**
+ * Runs one item: its turn (its own request, or its agent version's with the history and files it
+ * names) through `runTurn`, then the typed result as the item's outcome under the retry policy.
+ */
+export class ItemExecutor {
+  private readonly versions = new Map<string, Promise<AgentVersion | undefined>>();
+  private readonly sources: TurnSources;
+
+  constructor(private readonly deps: ExecutorDeps) {
+    const { store, attachments } = deps;
+    this.sources = {
+      history: (chatId) => store.chats.listMessages(chatId),
+      attachments:
+        attachments ??
+        (async () => ({ ok: false, message: "this worker has no file storage for attached files" })),
+    };
+  }
+
+  /**
+   * The item's outcome, or null when it was stopped before its model call (it stays held, to be
+   * handed back). `onCallStart` marks the moment the model is called. Throws what the provider threw.
+   */
+  async execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
+    const { item } = held;
+    const loaded = await this.turnOf(item);
+    if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
+    const result = await runTurn(this.deps.turns, loaded.turn, { signal: held.abort.signal, onCallStart });
+    return this.outcomeOf(item, result);
+  }
+
+  private async turnOf(item: ClaimedItem): Promise<ItemTurn> {
+    if (item.request) return { ok: true, turn: { request: item.request } };
+    const agent = await this.agentVersion(item.agentId, item.agentVersion);
+    if (!agent) {
+      return {
+        ok: false,
+        code: 400,
+        message: `agent ${item.agentId} version ${item.agentVersion} not found`,
+      };
+    }
+    return loadAgentTurn(this.sources, {
+      agent,
+      message: item.message,
+      workspaceId: item.workspaceId,
+      historyId: item.historyId,
+      attachedFileIds: item.attachedFileUuids,
+    });
+  }
+
+  private agentVersion(agentId: string, version: number): Promise<AgentVersion | undefined> {
+    const key = `${agentId}@${version}`;
+    let p = this.versions.get(key);
+    if (!p) {
+      // Published versions never change, so they are cached for the life of the process.
+      p = this.deps.store.agents.getVersion(agentId, version);
+      this.versions.set(key, p);
+      p.catch(() => this.versions.delete(key));
+    }
+    return p;
+  }
+
+  private outcomeOf(item: ClaimedItem, result: TurnResult): ItemResult | null {
+    switch (result.kind) {
+      case "aborted":
+        return null;
+      case "success":
+        return successResult(item, result, this.deps.prices);
+      case "failed":
+        return { kind: "failed", errorCode: result.code, errorMessage: result.message };
+      case "retryable": {
+        const outcome = retryOrFail(item, result, this.deps.policy, Date.now());
+        if (outcome.kind === "retry") this.retrying(item, result, outcome.notBefore);
+        return outcome;
+      }
+    }
+  }
+
+  private retrying(item: ClaimedItem, result: Extract<TurnResult, { kind: "retryable" }>, at: number): void {
+    const { provider, model } = result.upstream;
+    this.deps.metrics?.itemRetried(provider, model, result.code);
+    this.deps.logger.debug(
+      {
+        batch_id: item.batchId,
+        item_id: item.id,
+        custom_id: item.customId,
+        attempt: item.attempt,
+        code: result.code,
+        retry_in_ms: at - Date.now(),
+      },
+      "item will be retried",
+    );
+  }
+}

@@ -1,0 +1,98 @@
+import type { Logger } from "pino";
+import { HALTED_BATCH_STATUSES } from "../domain/statuses.js";
+import type { BatchTransition } from "../store/types.js";
+import type { EngineStore } from "./engine-store.js";
+import type { HeldItem, HeldItems } from "./held-items.js";
+import { BackgroundLoop } from "./loop.js";
+import type { BatchChange, Signals } from "./signals.js";
+
+export interface LeaseKeeperDeps {
+  store: Pick<EngineStore, "items">;
+  held: HeldItems;
+  owner: string;
+  leaseMs: number;
+  signals: Signals;
+  logger: Logger;
+  /** Items were handed back: slots are free to claim again. */
+  onHandedBack: () => void;
+}
+
+/**
+ * Keeps the leases of the items this process holds: renews them at a third of the lease, so an
+ * item outlives two failed renewals; stops (aborts) and forgets an item whose lease was lost (the
+ * reaper gave it to another worker, or it was cancelled), so its result is never stored; and
+ * hands back items that have not started, when their batch halts or the engine stops.
+ */
+export class LeaseKeeper {
+  private readonly loop: BackgroundLoop;
+
+  constructor(private readonly deps: LeaseKeeperDeps) {
+    this.loop = new BackgroundLoop({
+      iteration: () => this.renew(),
+      intervalMs: Math.max(50, Math.floor(deps.leaseMs / 3)),
+      runAtStart: false,
+      onError: (err) => deps.logger.error({ err }, "renewing leases failed"),
+    });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  private async renew(): Promise<void> {
+    const { store, held, owner, leaseMs, logger } = this.deps;
+    if (held.size === 0) return;
+    const lost = await store.items.renewLeases(owner, held.ids(), Date.now() + leaseMs);
+    for (const id of lost) {
+      const h = held.drop(id);
+      if (!h) continue;
+      logger.warn({ batch_id: h.item.batchId, item_id: id, custom_id: h.item.customId }, "lease lost");
+      h.abort.abort();
+    }
+  }
+
+  /**
+   * A batch paused or cancelled (here or on another node) starts no more items: the items this
+   * process holds of it that have not started (waiting for a rate-limit permit) are handed back,
+   * so they fail with 499 (cancel) or wait for a resume (pause) at once.
+   */
+  batchChanged(change: BatchChange): void {
+    const halted = new Set(
+      change.transitions.filter((t) => HALTED_BATCH_STATUSES.includes(t.to)).map((t) => t.batchId),
+    );
+    if (halted.size === 0) return;
+    const unstarted = this.deps.held.values().filter((h) => !h.started && halted.has(h.item.batchId));
+    if (unstarted.length === 0) return;
+    for (const h of unstarted) {
+      h.abort.abort();
+      this.deps.held.drop(h.item.id);
+    }
+    this.handBack(unstarted).then(
+      (transitions) => {
+        this.deps.signals.notifyBatchChanged({ batchIds: [...halted], transitions });
+        this.deps.onHandedBack();
+      },
+      (err) => this.deps.logger.error({ err }, "handing back items of a halted batch failed"),
+    );
+  }
+
+  /** Hands every item still held back to pending (the engine stops; their outcomes are stored). */
+  async releaseAll(): Promise<void> {
+    const left = this.deps.held.values();
+    if (left.length === 0) return;
+    for (const h of left) this.deps.held.drop(h.item.id);
+    await this.handBack(left);
+  }
+
+  private handBack(items: HeldItem[]): Promise<BatchTransition[]> {
+    const { store, owner } = this.deps;
+    return store.items.release(
+      owner,
+      items.map((h) => ({ itemId: h.item.id, attempt: h.item.attempt })),
+    );
+  }
+}

@@ -1,0 +1,59 @@
+import type { Logger } from "pino";
+import type { EngineConfig } from "../config/index.js";
+import type { EngineStore } from "./engine-store.js";
+import { BackgroundLoop } from "./loop.js";
+import type { Signals } from "./signals.js";
+
+export interface MaintenanceDeps {
+  store: Pick<EngineStore, "items" | "batches" | "workers">;
+  config: Pick<EngineConfig, "leaseMs" | "pollIntervalMs" | "maxAttempts">;
+  signals: Signals;
+  logger: Logger;
+}
+
+/**
+ * The maintenance services (River's rescuer and cleaner): returns items whose lease expired to
+ * pending (or fails them once their attempts are spent), and fails the pending items of batches
+ * past their completion window with 408. It runs through `workers.runAsLeader`, so one process
+ * at a time does it; expired leases come back within about half a lease, so crashes heal fast.
+ */
+export class Maintenance {
+  private readonly loop: BackgroundLoop;
+
+  constructor(private readonly deps: MaintenanceDeps) {
+    const { leaseMs, pollIntervalMs } = deps.config;
+    this.loop = new BackgroundLoop({
+      iteration: () => this.runAsLeader(),
+      intervalMs: Math.max(1000, Math.min(pollIntervalMs, Math.floor(leaseMs / 2))),
+      onError: (err) => deps.logger.error({ err }, "maintenance failed"),
+    });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  private async runAsLeader(): Promise<void> {
+    await this.deps.store.workers.runAsLeader("maintenance", () => this.reapAndExpire());
+  }
+
+  private async reapAndExpire(): Promise<void> {
+    const { store, config, signals, logger } = this.deps;
+    const now = Date.now();
+    const reaped = await store.items.reapExpired(now, config.maxAttempts);
+    const expired = await store.batches.expire(now);
+    for (const report of [reaped, expired]) {
+      if (report.applied > 0 || report.transitions.length > 0) {
+        signals.notifyBatchChanged({ batchIds: report.touchedBatchIds, transitions: report.transitions });
+      }
+    }
+    if (reaped.applied > 0) {
+      logger.info({ items: reaped.applied }, "returned items with expired leases");
+      signals.notifyWork();
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import type { TurnResult } from "../agents/run-turn.js";
+import type { EngineConfig } from "../config/index.js";
+import { costOf, type PriceTable } from "../domain/pricing.js";
+import { responseUsage } from "../domain/usage.js";
+import type { ClaimedItem, ItemOutcome } from "../store/types.js";
+import { retryDelayMs } from "./backoff.js";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An item's outcome before the fencing fields (owner, attempt) the completer adds. */
+export type ItemResult = DistributiveOmit<ItemOutcome, "itemId" | "batchId" | "leaseOwner" | "attempt">;
+
+export type RetryPolicy = Pick<EngineConfig, "maxAttempts" | "retryBaseMs" | "retryMaxMs">;
+
+type Success = Extract<TurnResult, { kind: "success" }>;
+type Retryable = Extract<TurnResult, { kind: "retryable" }>;
+
+/** What an item ends with when its run crashed (a bug, or a provider that threw). */
+export const INTERNAL_FAILURE: ItemResult = {
+  kind: "failed",
+  errorCode: 500,
+  errorMessage: "Internal server error during processing",
+};
+
+/** A successful turn as the item's result: seed 000's `response_usage`, cost, and the chat turn's fields. */
+export function successResult(item: ClaimedItem, turn: Success, prices: PriceTable): ItemResult {
+  const { promptTokens, completionTokens } = turn.usage;
+  const { provider, model } = turn.upstream;
+  return {
+    kind: "success",
+    responseContent: turn.text,
+    responseUsage: responseUsage(turn.calls),
+    promptTokens,
+    completionTokens,
+    cost: costOf(prices, provider, model, promptTokens, completionTokens),
+    responseTimeMs: turn.callMs,
+    workspaceId: item.workspaceId,
+    agentId: item.agentId,
+    message: item.message,
+    chatName: item.name ?? item.message.slice(0, 64),
+    externalUserId: item.externalUserId,
+    historyId: item.historyId,
+    finishReason: turn.finishReason,
+  };
+}
+
+/**
+ * A retryable failure: another attempt after an exponential, jittered delay that is never
+ * shorter than the upstream's Retry-After, or a final failure with its code once the item has
+ * had `maxAttempts`.
+ */
+export function retryOrFail(
+  item: ClaimedItem,
+  turn: Retryable,
+  policy: RetryPolicy,
+  now: number,
+): ItemResult {
+  if (item.attempt >= policy.maxAttempts) {
+    return { kind: "failed", errorCode: turn.code, errorMessage: turn.message };
+  }
+  const wait = retryDelayMs(item.attempt, policy.retryBaseMs, policy.retryMaxMs, turn.retryAfterMs);
+  return { kind: "retry", notBefore: now + wait, errorCode: turn.code, errorMessage: turn.message };
+}

@@ -1,0 +1,190 @@
+import type {
+  AgentVersion,
+  BatchTransition,
+  ClaimedItem,
+  CommitReport,
+  ItemOutcome,
+  MessageRecord,
+} from "../../../src/store/types.js";
+
+/** An item of the fake queue: the claimed shape plus where it stands. */
+interface FakeItem {
+  item: ClaimedItem;
+  status: "pending" | "processing" | "success" | "failed";
+  leaseOwner: string | null;
+  leaseExpiresAt: number;
+  notBefore: number;
+}
+
+const EMPTY_REPORT: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
+
+/**
+ * An in-memory stand-in for the parts of the store the engine uses (the item queue, batch
+ * expiry, worker heartbeats, agent versions, chat history, capabilities), with the calls it
+ * received recorded and knobs to make it misbehave. No database.
+ */
+export class FakeStore {
+  readonly capabilities = { sharedByProcesses: false, broadcast: false };
+  private readonly rows = new Map<number, FakeItem>();
+  private nextId = 1;
+  /** Every outcome the engine committed, and every hand-back, in order. */
+  readonly commits: ItemOutcome[][] = [];
+  readonly releases: { owner: string; items: { itemId: number; attempt: number }[] }[] = [];
+  readonly heartbeats: number[] = [];
+  renewals = 0;
+  /** Ids `renewLeases` reports as lost (another worker took them). */
+  readonly lostLeases = new Set<number>();
+  /** How many of the next commits throw (the database is down). */
+  failingCommits = 0;
+  /** Batches paused or cancelled: their items are not claimed. */
+  readonly haltedBatches = new Set<string>();
+  /** The reaper returns expired leases (off: a test's items never come back on their own). */
+  reaping = true;
+  /** How many workers the heartbeat reports alive. */
+  liveWorkers = 1;
+  agent: AgentVersion = {
+    agentId: "agent-1",
+    version: 1,
+    name: "agent",
+    model: "fake/model",
+    systemPrompt: null,
+    temperature: null,
+    maxTokens: null,
+    settings: {},
+    createdAt: 0,
+  };
+
+  /** Queues `n` pending items of batch `batchId`; returns their ids. */
+  addItems(n: number, batchId = "batch-1"): number[] {
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = this.nextId++;
+      ids.push(id);
+      this.rows.set(id, {
+        item: {
+          id,
+          batchId,
+          workspaceId: "ws-1",
+          seq: id,
+          attempt: 0,
+          customId: `c-${id}`,
+          agentId: this.agent.agentId,
+          agentVersion: this.agent.version,
+          message: `message ${id}`,
+          externalUserId: null,
+          name: null,
+          attachedFileUuids: [],
+          historyId: null,
+        },
+        status: "pending",
+        leaseOwner: null,
+        leaseExpiresAt: 0,
+        notBefore: 0,
+      });
+    }
+    return ids;
+  }
+
+  status(id: number): FakeItem["status"] | undefined {
+    return this.rows.get(id)?.status;
+  }
+
+  /** Every outcome committed so far, flattened. */
+  get committed(): ItemOutcome[] {
+    return this.commits.flat();
+  }
+
+  readonly items = {
+    claim: async (owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]> => {
+      const out: ClaimedItem[] = [];
+      for (const row of this.rows.values()) {
+        if (out.length >= limit) break;
+        if (row.status !== "pending" || row.notBefore > now || this.haltedBatches.has(row.item.batchId))
+          continue;
+        row.status = "processing";
+        row.leaseOwner = owner;
+        row.leaseExpiresAt = now + leaseMs;
+        row.item = { ...row.item, attempt: row.item.attempt + 1 };
+        out.push(row.item);
+      }
+      return out;
+    },
+    renewLeases: async (owner: string, itemIds: number[], expiresAt: number): Promise<number[]> => {
+      this.renewals++;
+      const lost: number[] = [];
+      for (const id of itemIds) {
+        const row = this.rows.get(id);
+        if (this.lostLeases.has(id) || row?.leaseOwner !== owner) lost.push(id);
+        else row.leaseExpiresAt = expiresAt;
+      }
+      return lost;
+    },
+    release: async (
+      owner: string,
+      items: { itemId: number; attempt: number }[],
+    ): Promise<BatchTransition[]> => {
+      this.releases.push({ owner, items });
+      for (const { itemId, attempt } of items) {
+        const row = this.rows.get(itemId);
+        if (!row || row.leaseOwner !== owner || row.item.attempt !== attempt) continue;
+        row.status = "pending";
+        row.leaseOwner = null;
+        row.item = { ...row.item, attempt: attempt - 1 };
+      }
+      return [];
+    },
+    commit: async (outcomes: ItemOutcome[], _now: number): Promise<CommitReport> => {
+      if (this.failingCommits > 0) {
+        this.failingCommits--;
+        throw new Error("database is down");
+      }
+      this.commits.push(outcomes);
+      let applied = 0;
+      for (const o of outcomes) {
+        const row = this.rows.get(o.itemId);
+        if (!row || row.leaseOwner !== o.leaseOwner || row.item.attempt !== o.attempt) continue;
+        applied++;
+        row.leaseOwner = null;
+        if (o.kind === "retry") {
+          row.status = "pending";
+          row.notBefore = o.notBefore;
+        } else row.status = o.kind;
+      }
+      const touchedBatchIds = [...new Set(outcomes.map((o) => o.batchId))];
+      return { applied, discarded: outcomes.length - applied, transitions: [], touchedBatchIds };
+    },
+    reapExpired: async (now: number, maxAttempts: number): Promise<CommitReport> => {
+      let applied = 0;
+      if (!this.reaping) return EMPTY_REPORT;
+      for (const row of this.rows.values()) {
+        if (row.status !== "processing" || row.leaseExpiresAt > now) continue;
+        applied++;
+        row.leaseOwner = null;
+        row.status = row.item.attempt >= maxAttempts ? "failed" : "pending";
+      }
+      return { ...EMPTY_REPORT, applied };
+    },
+  };
+
+  readonly batches = {
+    expire: async (_now: number): Promise<CommitReport> => EMPTY_REPORT,
+  };
+
+  readonly workers = {
+    heartbeat: async (_workerId: string, now: number, _staleBefore: number): Promise<number> => {
+      this.heartbeats.push(now);
+      return this.liveWorkers;
+    },
+    remove: async (_workerId: string): Promise<void> => {},
+    runAsLeader: async <T>(_task: string, fn: () => Promise<T>): Promise<T | undefined> => fn(),
+  };
+
+  readonly agents = {
+    getVersion: async (agentId: string, version: number): Promise<AgentVersion | undefined> =>
+      agentId === this.agent.agentId && version === this.agent.version ? this.agent : undefined,
+  };
+
+  readonly chats = {
+    listMessages: async (_chatId: number): Promise<MessageRecord[]> => [],
+  };
+}

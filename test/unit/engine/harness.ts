@@ -1,0 +1,117 @@
+import pino, { type Logger } from "pino";
+import { defaultEngineConfig, type EngineConfig } from "../../../src/config/index.js";
+import { Engine } from "../../../src/engine/engine.js";
+import type { EngineMetrics } from "../../../src/engine/metrics.js";
+import { LocalSignals } from "../../../src/engine/signals.js";
+import { LimiterRegistry } from "../../../src/providers/rate-limiter.js";
+import { ProviderRegistry } from "../../../src/providers/registry.js";
+import type {
+  DeltaListener,
+  ModelOutcome,
+  ModelProvider,
+  ModelRequest,
+} from "../../../src/providers/types.js";
+import { FakeStore } from "./fake-store.js";
+
+/** Waits for a condition, polling, until a deadline (never a fixed sleep). */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export type Complete = (
+  request: ModelRequest,
+  signal: AbortSignal,
+  onDelta?: DeltaListener,
+) => Promise<ModelOutcome>;
+
+/** A provider registry whose one provider, `fake`, answers with `complete`. */
+export function fakeProviders(complete: Complete): ProviderRegistry {
+  const provider: ModelProvider = { name: "fake", complete, close: async () => {} };
+  return new (class extends ProviderRegistry {
+    override get(name: string): ModelProvider | undefined {
+      return name === "fake" ? provider : undefined;
+    }
+  })({ fake: { type: "simulated" } } as never, { timeoutMs: 1000 });
+}
+
+export const success = (text = "ok"): ModelOutcome => ({
+  kind: "success",
+  text,
+  usage: { promptTokens: 3, completionTokens: 5 },
+  model: "fake-model-2025",
+  finishReason: "stop",
+});
+
+/** Log lines a test can look at. */
+export function captureLogger(): { logger: Logger; lines: { msg: string; level: number }[] } {
+  const lines: { msg: string; level: number }[] = [];
+  const logger = pino({ level: "debug" }, { write: (s: string) => lines.push(JSON.parse(s)) });
+  return { logger, lines };
+}
+
+/** Records every metrics hook call. */
+export function recordingMetrics(): EngineMetrics & { calls: unknown[]; retries: unknown[] } {
+  const calls: unknown[] = [];
+  const retries: unknown[] = [];
+  return {
+    calls,
+    retries,
+    upstreamCall: (r) => calls.push(r),
+    itemRetried: (provider, model, code) => retries.push({ provider, model, code }),
+  };
+}
+
+export interface Harness {
+  engine: Engine;
+  store: FakeStore;
+  limiters: LimiterRegistry;
+  signals: LocalSignals;
+}
+
+/** An engine over a fake store and the `fake` provider, with fast timings for tests. */
+export function engineWith(
+  complete: Complete,
+  options: {
+    store?: FakeStore;
+    config?: Partial<EngineConfig>;
+    maxConcurrency?: number;
+    logger?: Logger;
+    metrics?: EngineMetrics;
+  } = {},
+): Harness {
+  const store = options.store ?? new FakeStore();
+  const limiters = new LimiterRegistry(() => ({ maxConcurrency: options.maxConcurrency }), 64);
+  const signals = new LocalSignals();
+  const engine = new Engine({
+    store,
+    providers: fakeProviders(complete),
+    signals,
+    config: {
+      ...defaultEngineConfig,
+      concurrency: 8,
+      commitIntervalMs: 5,
+      pollIntervalMs: 20,
+      retryBaseMs: 1,
+      retryMaxMs: 2,
+      ...options.config,
+    },
+    prices: { "fake/model": { input: 1, output: 2 } },
+    logger: options.logger ?? pino({ level: "silent" }),
+    limiters,
+    metrics: options.metrics,
+  });
+  return { engine, store, limiters, signals };
+}
+
+/** A promise and the function that settles it. */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => {};
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
