@@ -76,8 +76,20 @@ async function openSignals(store: Store, logger: Logger): Promise<Signals> {
   return new SharedSignals(broadcast, (err) => logger.warn({ err }, "NOTIFY failed"));
 }
 
-export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+/** What every process opens, whatever it runs: the store, signals, providers, files, limits, metrics. */
+interface Core {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  signals: Signals;
+  providers: ProviderRegistry;
+  files: FileStorage;
+  limiters: LimiterRegistry;
+  metrics: Metrics;
+  engineConfig: Config["engine"];
+}
+
+async function openCore(config: Config, logger: Logger): Promise<Core> {
   const store = await openStore(config.db);
   const signals = await openSignals(store, logger);
   const engineConfig = { ...config.engine };
@@ -96,81 +108,90 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
   const metrics = new Metrics(store);
+  return { config, logger, store, signals, providers, files, limiters, metrics, engineConfig };
+}
 
-  let engine: Engine | null = null;
-  if (options.worker) {
-    engine = new Engine({
-      store,
-      providers,
-      signals,
-      config: engineConfig,
-      prices: config.prices,
-      logger,
-      attachments: (workspaceId, fileIds) => loadAttachments(store, files, workspaceId, fileIds),
-      limiters,
-      metrics: metrics.engine,
-    });
-    const running = engine;
-    metrics.watchEngine(() => running.stats());
-    engine.start();
-  }
+/** The engine and the webhook dispatcher of a process that runs items. */
+function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatcher | null } {
+  const { store, files, metrics, config } = core;
+  const engine = new Engine({
+    store,
+    providers: core.providers,
+    signals: core.signals,
+    config: core.engineConfig,
+    prices: config.prices,
+    logger: core.logger,
+    attachments: (workspaceId, fileIds) => loadAttachments(store, files, workspaceId, fileIds),
+    limiters: core.limiters,
+    metrics: metrics.engine,
+  });
+  metrics.watchEngine(() => engine.stats());
+  engine.start();
   let dispatcher: WebhookDispatcher | null = null;
-  if (options.worker && config.webhooks.dispatch) {
-    dispatcher = new WebhookDispatcher({ store, signals, config: config.webhooks, logger });
+  if (config.webhooks.dispatch) {
+    dispatcher = new WebhookDispatcher({
+      store,
+      signals: core.signals,
+      config: config.webhooks,
+      logger: core.logger,
+    });
     dispatcher.start();
   }
+  return { engine, dispatcher };
+}
 
-  let app: App | null = null;
-  let url: string | null = null;
-  let openAIOutput: OpenAIOutputWriter | null = null;
-  if (options.api) {
-    // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
-    const { buildApp } = await import("./server/app.js");
-    const { OpenAIOutputWriter } = await import("./server/batch-apis/openai-output.js");
-    openAIOutput = new OpenAIOutputWriter(store, files, signals, logger);
-    app = await buildApp(
-      {
-        store,
-        signals,
-        config,
-        keys: new KeyResolver(store),
-        providers,
-        files,
-        limiters,
-        metrics,
-        openAIOutput,
-      },
-      logger,
-    );
-    const address = await app.listen({ port: config.port, host: config.host });
-    url = address.replace("[::1]", "localhost");
-    // Writes the output files of ended OpenAI-shaped batches, in every API process.
-    openAIOutput.start();
-  }
+/** The HTTP API, listening, and the writer of OpenAI output files that runs in every API process. */
+async function startApi(core: Core): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter }> {
+  // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
+  const { buildApp } = await import("./server/app.js");
+  const { OpenAIOutputWriter } = await import("./server/batch-apis/openai-output.js");
+  const { store, files, signals, logger, config } = core;
+  const openAIOutput = new OpenAIOutputWriter(store, files, signals, logger);
+  const ctx = {
+    store,
+    signals,
+    config,
+    keys: new KeyResolver(store),
+    providers: core.providers,
+    files,
+    limiters: core.limiters,
+    metrics: core.metrics,
+    openAIOutput,
+  };
+  const app = await buildApp(ctx, logger);
+  const address = await app.listen({ port: config.port, host: config.host });
+  openAIOutput.start();
+  return { app, url: address.replace("[::1]", "localhost"), openAIOutput };
+}
 
+export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const core = await openCore(config, logger);
+  const worker = options.worker ? startWorker(core) : null;
+  const api = options.api ? await startApi(core) : null;
   let closed = false;
   return {
     config,
-    store,
-    signals,
-    engine,
-    dispatcher,
-    app,
-    providers,
-    url,
+    store: core.store,
+    signals: core.signals,
+    engine: worker?.engine ?? null,
+    dispatcher: worker?.dispatcher ?? null,
+    app: api?.app ?? null,
+    providers: core.providers,
+    url: api?.url ?? null,
     logger,
     async close(graceMs = 10_000) {
       if (closed) return;
       closed = true;
-      await app?.close();
-      await openAIOutput?.stop();
-      await engine?.stop(graceMs);
-      await dispatcher?.stop(graceMs);
-      limiters.close();
-      await providers.closeAll();
-      await signals.close();
-      await files.close();
-      await store.close();
+      await api?.app.close();
+      await api?.openAIOutput.stop();
+      await worker?.engine.stop(graceMs);
+      await worker?.dispatcher?.stop(graceMs);
+      core.limiters.close();
+      await core.providers.closeAll();
+      await core.signals.close();
+      await core.files.close();
+      await core.store.close();
     },
   };
 }

@@ -78,13 +78,10 @@ export class Engine {
       logger,
     });
     this.heartbeat = new Heartbeat({ store, owner, limiters, logger });
+    // What every role shares: the store, the items this process holds, its owner id, config, signals, log.
+    const shared = { store, held, owner, config, signals, logger };
     this.producer = new Producer({
-      store,
-      held,
-      owner,
-      config,
-      signals,
-      logger,
+      ...shared,
       ready: () => this.heartbeat.firstBeat,
       begin: (item) => this.begin(item),
     });
@@ -100,12 +97,7 @@ export class Engine {
     });
     this.maintenance = new Maintenance({ store, config, signals, logger });
     this.completer = new Completer({
-      store,
-      held,
-      owner,
-      config,
-      signals,
-      logger,
+      ...shared,
       onSlotFreed: () => this.producer.slotFreed(),
       onCommitted: poke,
     });

@@ -110,12 +110,12 @@ export async function startTestServer(
 export async function waitFor<T>(
   check: () => Promise<T> | T,
   { timeoutMs = 20_000, intervalMs = 25, what = "condition" } = {},
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {
     last = await check();
-    if (last) return last;
+    if (last) return last as NonNullable<T>;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);

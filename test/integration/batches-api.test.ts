@@ -447,6 +447,7 @@ describe("pagination, status filters, history, isolation on one server", () => {
         { custom_id: "ok-2", message: "four" },
       ],
     });
+    /** One page of results of a status; its total and its rows come from one snapshot. */
     const query = async (status: string) => {
       const res = await t.api("GET", `/api/v1/batches/${batch.id}/results?status=${status}`);
       expect(res.status).toBe(200);
@@ -454,14 +455,22 @@ describe("pagination, status filters, history, isolation on one server", () => {
       for (const r of res.body.data) expect(r.status).toBe(status);
       return res.body.data.map((r: any) => r.custom_id);
     };
-    await waitFor(async () => (await query("success")).length === 2 && (await query("failed")).length === 1, {
+    const count = async (status: string) =>
+      (await t.api("GET", `/api/v1/batches/${batch.id}/results?status=${status}`)).body.data?.length;
+    await waitFor(async () => (await count("success")) === 2 && (await count("failed")) === 1, {
       what: "two successes and one failure",
     });
     expect(await query("success")).toEqual(["ok-1", "ok-2"]);
     expect(await query("failed")).toEqual(["bad-1"]);
     // The flaky item waits between attempts as pending (it may briefly be processing while it runs).
-    await waitFor(async () => (await query("pending")).join() === "later-1", { what: "later-1 pending" });
-    const pending = await t.api("GET", `/api/v1/batches/${batch.id}/results?status=pending`);
+    const pending = await waitFor(
+      async () => {
+        const res = await t.api("GET", `/api/v1/batches/${batch.id}/results?status=pending`);
+        return res.body.data?.map((r: any) => r.custom_id).join() === "later-1" ? res : null;
+      },
+      { what: "later-1 pending" },
+    );
+    expect(pending.body.pagination.total_records).toBe(1);
     expect(pending.body.data[0]).toMatchObject({
       response_content: null,
       error_code: null,

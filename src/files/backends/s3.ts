@@ -1,18 +1,10 @@
 import { PassThrough, type Readable, Writable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { FilesConfig } from "../../config/types.js";
 import type { BlobBackend, ByteRange } from "./backend.js";
 
-/** Where an S3-compatible store keeps agentbatch's files. Credentials not given here come from the standard AWS chain. */
-export interface S3Settings {
-  bucket: string;
-  /** Put before every key (e.g. `agentbatch/`). */
-  prefix: string;
-  /** A non-AWS endpoint (MinIO, R2, Ceph...); path-style addressing is used with it. */
-  endpoint?: string;
-  region?: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-}
+/** Where an S3-compatible store keeps agentbatch's files (config/types.ts `files.s3`). */
+export type S3Settings = NonNullable<FilesConfig["s3"]>;
 
 /** Parts of a multipart upload; S3's minimum is 5 MiB. At most `queueSize` parts are in memory. */
 const PART_BYTES = 5 * 1024 * 1024;

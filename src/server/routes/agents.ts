@@ -6,7 +6,7 @@ import { badRequest, notFound } from "../errors.js";
 import { CreateAgentBody, UpdateAgentBody } from "../schemas/agents.js";
 import { IdParams, PageQuery } from "../schemas/common.js";
 import { agentToWire } from "../wire/agents.js";
-import { ok, okPage, pagination } from "../wire/envelope.js";
+import { ok, pageAnswer } from "../wire/envelope.js";
 
 const tags = ["Agents"];
 
@@ -75,10 +75,7 @@ async function createAgent(
 async function listAgents(ctx: AppContext, request: ApiRequest<typeof listSchema>) {
   const { limit, offset } = request.query;
   const page = await ctx.store.agents.list(request.workspace.id, { limit, offset });
-  return okPage(
-    page.rows.map(agentToWire),
-    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-  );
+  return pageAnswer(request, page, agentToWire, ctx.config.publicUrl);
 }
 
 async function getAgent(ctx: AppContext, request: ApiRequest<typeof getSchema>) {

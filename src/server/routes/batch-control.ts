@@ -7,7 +7,7 @@ import { conflict, notFound } from "../errors.js";
 import { ResultParams, StatusMapQuery } from "../schemas/batches.js";
 import { IdParams, OptionalBody, PageQuery } from "../schemas/common.js";
 import { batchToWire, itemToWire } from "../wire/batches.js";
-import { ok, okPage, pagination } from "../wire/envelope.js";
+import { ok, pageAnswer } from "../wire/envelope.js";
 
 const tags = ["Batches"];
 
@@ -84,10 +84,7 @@ async function listActive(ctx: AppContext, request: ApiRequest<typeof activeSche
     offset,
     statuses: [...ACTIVE_BATCH_STATUSES],
   });
-  return okPage(
-    page.rows.map(batchToWire),
-    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-  );
+  return pageAnswer(request, page, batchToWire, ctx.config.publicUrl);
 }
 
 async function pauseBatch(ctx: AppContext, request: ApiRequest<typeof pauseSchema>) {

@@ -12,7 +12,7 @@ import {
 } from "../schemas/batches.js";
 import { IdParams, OptionalBody } from "../schemas/common.js";
 import { batchToWire, itemToWire } from "../wire/batches.js";
-import { ok, okPage, pagination } from "../wire/envelope.js";
+import { ok, pageAnswer } from "../wire/envelope.js";
 
 const tags = ["Batches"];
 
@@ -82,10 +82,7 @@ async function listBatches(ctx: AppContext, request: ApiRequest<typeof listSchem
     offset,
     statuses: parseStatusFilter(status),
   });
-  return okPage(
-    page.rows.map(batchToWire),
-    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-  );
+  return pageAnswer(request, page, batchToWire, ctx.config.publicUrl);
 }
 
 async function getBatch(ctx: AppContext, request: ApiRequest<typeof getSchema>) {
@@ -104,10 +101,7 @@ async function listResults(
   const { limit, offset, status, format } = request.query;
   if (format) return sendResultsExport(ctx.store, reply, batch, format, status);
   const page = await ctx.store.items.list(batch.id, { limit, offset, status });
-  return okPage(
-    page.rows.map(itemToWire),
-    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-  );
+  return pageAnswer(request, page, itemToWire, ctx.config.publicUrl);
 }
 
 async function cancelBatch(

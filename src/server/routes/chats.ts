@@ -15,7 +15,7 @@ import { PageQuery } from "../schemas/common.js";
 import { assertWhitelisted } from "../whitelist.js";
 import { agentToWire } from "../wire/agents.js";
 import { chatToWire, feedbackToWire } from "../wire/chats.js";
-import { ok, okPage, pagination } from "../wire/envelope.js";
+import { ok, pageAnswer } from "../wire/envelope.js";
 
 const tags = ["Chats"];
 
@@ -59,10 +59,7 @@ export async function chatOf(ctx: AppContext, ws: Workspace, chatId: number): Pr
 async function listPublishedAgents(ctx: AppContext, request: ApiRequest<typeof publishedAgentsSchema>) {
   const { limit, offset } = request.query;
   const page = await ctx.store.agents.list(request.workspace.id, { limit, offset }, true);
-  return okPage(
-    page.rows.map(agentToWire),
-    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-  );
+  return pageAnswer(request, page, agentToWire, ctx.config.publicUrl);
 }
 
 async function createChat(
@@ -90,10 +87,7 @@ async function listChats(ctx: AppContext, request: ApiRequest<typeof listSchema>
     agentId: agent_id,
     externalUserId: external_user_id,
   });
-  return okPage(
-    page.rows.map(chatToWire),
-    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-  );
+  return pageAnswer(request, page, chatToWire, ctx.config.publicUrl);
 }
 
 async function renameChat(ctx: AppContext, request: ApiRequest<typeof renameSchema>) {

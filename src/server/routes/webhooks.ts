@@ -3,7 +3,7 @@ import type { AppContext } from "../context.js";
 import { notFound } from "../errors.js";
 import { IdParams } from "../schemas/common.js";
 import { ListWebhookDeliveriesQuery, WebhookDeliveryParams } from "../schemas/webhooks.js";
-import { ok, okPage, pagination } from "../wire/envelope.js";
+import { ok, pageAnswer } from "../wire/envelope.js";
 import { deliveryToWire } from "../wire/webhooks.js";
 
 const tags = ["Webhooks"];
@@ -37,10 +37,7 @@ async function listDeliveries(ctx: AppContext, request: ApiRequest<typeof listSc
   if (!batch) throw notFound("Batch");
   const { limit, offset, status } = request.query;
   const page = await ctx.store.outbox.list(batch.id, { limit, offset, status });
-  return okPage(
-    page.rows.map(deliveryToWire),
-    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-  );
+  return pageAnswer(request, page, deliveryToWire, ctx.config.publicUrl);
 }
 
 async function redeliver(

@@ -3,7 +3,7 @@ import type { AppContext } from "../context.js";
 import { notFound } from "../errors.js";
 import { PageQuery } from "../schemas/common.js";
 import { WhitelistSettingsBody, WhitelistUserParams, WhitelistUsersBody } from "../schemas/whitelist.js";
-import { ok, okPage, pagination } from "../wire/envelope.js";
+import { ok, pageAnswer } from "../wire/envelope.js";
 import { whitelistUserToWire } from "../wire/whitelist.js";
 
 const tags = ["Whitelist"];
@@ -50,10 +50,7 @@ async function setEnabled(ctx: AppContext, request: ApiRequest<typeof setSchema>
 async function listUsers(ctx: AppContext, request: ApiRequest<typeof listUsersSchema>) {
   const { limit, offset } = request.query;
   const page = await ctx.store.workspaces.listWhitelistUsers(request.workspace.id, { limit, offset });
-  return okPage(
-    page.rows.map(whitelistUserToWire),
-    pagination(request, page.total, limit, offset, ctx.config.publicUrl),
-  );
+  return pageAnswer(request, page, whitelistUserToWire, ctx.config.publicUrl);
 }
 
 async function addUsers(ctx: AppContext, request: ApiRequest<typeof addUsersSchema>) {

@@ -62,3 +62,14 @@ export function pagination(
 export function okPage<T>(data: T[], page: Pagination) {
   return { data, message: null, error_code: 0, pagination: page };
 }
+
+/** A page of records answered in the envelope with seed 001's pagination (limit/offset from the query). */
+export function pageAnswer<R, W>(
+  request: RequestUrl & { query: { limit: number; offset: number } },
+  page: { rows: R[]; total: number },
+  toWire: (row: R) => W,
+  publicUrl?: string,
+) {
+  const { limit, offset } = request.query;
+  return okPage(page.rows.map(toWire), pagination(request, page.total, limit, offset, publicUrl));
+}

@@ -1,20 +1,24 @@
-import type { Migration } from "./migration.js";
+import type { Migration, SqlTypes } from "./migration.js";
 
-export const migration001: Migration = {
-  version: 1,
-  sql: (t) => `
+const workspaces = (t: SqlTypes) => `
 CREATE TABLE workspaces (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
   whitelist_enabled INTEGER NOT NULL DEFAULT 0,
   created_at ${t.bigint} NOT NULL
 );
+`;
+
+const apiKeys = (t: SqlTypes) => `
 CREATE TABLE api_keys (
   key_hash TEXT PRIMARY KEY,
   workspace_id TEXT NOT NULL REFERENCES workspaces(id),
   prefix TEXT NOT NULL,
   created_at ${t.bigint} NOT NULL
 );
+`;
+
+const agents = (t: SqlTypes) => `
 CREATE TABLE agents (
   id TEXT PRIMARY KEY,
   workspace_id TEXT NOT NULL REFERENCES workspaces(id),
@@ -31,6 +35,9 @@ CREATE TABLE agents (
   updated_at ${t.bigint} NOT NULL
 );
 CREATE INDEX agents_workspace ON agents(workspace_id, created_at);
+`;
+
+const agentVersions = (t: SqlTypes) => `
 CREATE TABLE agent_versions (
   agent_id TEXT NOT NULL REFERENCES agents(id),
   version INTEGER NOT NULL,
@@ -43,6 +50,9 @@ CREATE TABLE agent_versions (
   created_at ${t.bigint} NOT NULL,
   PRIMARY KEY (agent_id, version)
 );
+`;
+
+const chats = (t: SqlTypes) => `
 CREATE TABLE chats (
   id ${t.serialPk},
   workspace_id TEXT NOT NULL REFERENCES workspaces(id),
@@ -53,6 +63,9 @@ CREATE TABLE chats (
   updated_at ${t.bigint} NOT NULL
 );
 CREATE INDEX chats_workspace ON chats(workspace_id, created_at);
+`;
+
+const messages = (t: SqlTypes) => `
 CREATE TABLE messages (
   id ${t.serialPk},
   chat_id ${t.bigint} NOT NULL REFERENCES chats(id),
@@ -63,6 +76,9 @@ CREATE TABLE messages (
   created_at ${t.bigint} NOT NULL
 );
 CREATE INDEX messages_chat ON messages(chat_id, id);
+`;
+
+const batches = (t: SqlTypes) => `
 CREATE TABLE batches (
   id TEXT PRIMARY KEY,
   workspace_id TEXT NOT NULL REFERENCES workspaces(id),
@@ -91,6 +107,9 @@ CREATE TABLE batches (
 CREATE INDEX batches_workspace ON batches(workspace_id, created_at);
 CREATE INDEX batches_runnable ON batches(last_claimed_at) WHERE status = 'in_progress' AND pending > 0;
 CREATE INDEX batches_open ON batches(expires_at) WHERE status IN ('in_progress', 'paused', 'cancelling');
+`;
+
+const batchItems = (t: SqlTypes) => `
 CREATE TABLE batch_items (
   id ${t.serialPk},
   batch_id TEXT NOT NULL REFERENCES batches(id),
@@ -121,5 +140,13 @@ CREATE TABLE batch_items (
 CREATE INDEX items_runnable ON batch_items(batch_id, seq) WHERE status = 'pending';
 CREATE INDEX items_leased ON batch_items(lease_expires_at) WHERE status = 'processing';
 CREATE INDEX items_by_status ON batch_items(batch_id, status, seq);
-`,
+`;
+
+/** The core schema: workspaces and keys, agents and versions, chats, batches and their items (the queue). */
+export const migration001: Migration = {
+  version: 1,
+  sql: (t) =>
+    [workspaces, apiKeys, agents, agentVersions, chats, messages, batches, batchItems]
+      .map((table) => table(t))
+      .join(""),
 };

@@ -102,6 +102,21 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
+  async readSnapshot<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      const result = await fn(this.executor(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   async runExclusive<T>(task: string, fn: () => Promise<T>): Promise<T | undefined> {
     const client = await this.pool.connect();
     let locked = false;

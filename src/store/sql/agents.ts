@@ -1,6 +1,7 @@
 import type { Agent, AgentPatch, AgentStore, AgentVersion, NewAgent } from "../agents.js";
 import type { Page, PageQuery } from "../page.js";
 import type { Row, SqlDriver } from "./driver.js";
+import { rowInWorkspace } from "./queries.js";
 import { n, toAgent, toAgentVersion } from "./rows.js";
 
 const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
@@ -39,10 +40,7 @@ export class SqlAgentStore implements AgentStore {
   }
 
   async get(workspaceId: string, agentId: string): Promise<Agent | undefined> {
-    const row = await this.db.get("SELECT * FROM agents WHERE id = ? AND workspace_id = ?", [
-      agentId,
-      workspaceId,
-    ]);
+    const row = await rowInWorkspace(this.db, "agents", agentId, workspaceId);
     return row ? toAgent(row) : undefined;
   }
 

@@ -24,6 +24,7 @@ import type { Page } from "../page.js";
 import { Deltas, failPending, settle, writeAndSettle } from "./counters.js";
 import { marks, type Row, type SqlDriver, type SqlExecutor } from "./driver.js";
 import { ingestInTransaction, Rollback } from "./ingest.js";
+import { rowInWorkspace } from "./queries.js";
 import { n, toBatch } from "./rows.js";
 
 const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
@@ -42,10 +43,7 @@ export class SqlBatchStore implements BatchStore {
   constructor(private readonly db: SqlDriver) {}
 
   async get(workspaceId: string, batchId: string): Promise<Batch | undefined> {
-    const row = await this.db.get("SELECT * FROM batches WHERE id = ? AND workspace_id = ?", [
-      batchId,
-      workspaceId,
-    ]);
+    const row = await rowInWorkspace(this.db, "batches", batchId, workspaceId);
     return row ? toBatch(row) : undefined;
   }
 
@@ -120,10 +118,7 @@ export class SqlBatchStore implements BatchStore {
     expiresAt: number,
   ): Promise<StateChangeResult> {
     return this.db.transaction(async (tx) => {
-      const row = await tx.get("SELECT * FROM batches WHERE id = ? AND workspace_id = ?", [
-        batchId,
-        workspaceId,
-      ]);
+      const row = await rowInWorkspace(tx, "batches", batchId, workspaceId);
       if (!row) return { kind: "not_found" as const };
       const from = row.status as BatchStatus;
       if (retryRule(from, n(row.failed)) !== "change")
@@ -156,10 +151,7 @@ export class SqlBatchStore implements BatchStore {
 
   async cancel(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult> {
     return this.db.transaction(async (tx) => {
-      const row = await tx.get("SELECT * FROM batches WHERE id = ? AND workspace_id = ?", [
-        batchId,
-        workspaceId,
-      ]);
+      const row = await rowInWorkspace(tx, "batches", batchId, workspaceId);
       if (!row) return { kind: "not_found" as const };
       const status = row.status as BatchStatus;
       const rule = cancelRule(status);

@@ -14,6 +14,7 @@ import type {
 import type { Page } from "../page.js";
 import { insertChatTurn } from "./chat-rows.js";
 import type { Row, SqlDriver } from "./driver.js";
+import { rowInWorkspace } from "./queries.js";
 import { n, toChat, toFeedback, toFile, toMessage } from "./rows.js";
 
 const CHAT_ORDER: Record<ChatOrder, string> = {
@@ -37,10 +38,7 @@ export class SqlChatStore implements ChatStore {
   }
 
   async get(workspaceId: string, chatId: number): Promise<Chat | undefined> {
-    const row = await this.db.get("SELECT * FROM chats WHERE id = ? AND workspace_id = ?", [
-      chatId,
-      workspaceId,
-    ]);
+    const row = await rowInWorkspace(this.db, "chats", chatId, workspaceId);
     return row ? toChat(row) : undefined;
   }
 

@@ -43,6 +43,11 @@ export interface SqlDriver extends SqlExecutor {
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /**
+   * Runs `fn`'s reads against one consistent snapshot (PostgreSQL: a read-only REPEATABLE READ
+   * transaction; SQLite: no write may interleave), for answers built from several statements.
+   */
+  readSnapshot<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
    * Runs `fn` unless another process runs the task of that name right now (then returns
    * undefined at once). PostgreSQL: a session advisory lock per schema; SQLite: one process
    * owns the file, so `fn` always runs.

@@ -15,6 +15,7 @@ import type { NewBatchItem } from "../items.js";
 import { insertBatchRow, insertItemGroup } from "./batch-rows.js";
 import type { Row, SqlExecutor } from "./driver.js";
 import { enqueueBatchEvent } from "./outbox-rows.js";
+import { rowInWorkspace } from "./queries.js";
 import { toAgent, toBatch } from "./rows.js";
 
 /** Items per multi-row INSERT while ingesting. */
@@ -31,10 +32,7 @@ export class Rollback extends Error {
 export function ingestLookups(tx: SqlExecutor): IngestLookups {
   return {
     getAgent: async (workspaceId, agentId) => {
-      const row = await tx.get("SELECT * FROM agents WHERE id = ? AND workspace_id = ?", [
-        agentId,
-        workspaceId,
-      ]);
+      const row = await rowInWorkspace(tx, "agents", agentId, workspaceId);
       return row ? toAgent(row) : undefined;
     },
     chatExists: async (workspaceId, chatId) =>
@@ -149,10 +147,7 @@ async function claimBatchIdentity(
     if (earlier) return earlier;
   }
   if (await insertBatchRow(tx, { batch: b, status: "in_progress", total: 0 })) return null;
-  const existing = await tx.get("SELECT * FROM batches WHERE id = ? AND workspace_id = ?", [
-    b.id,
-    b.workspaceId,
-  ]);
+  const existing = await rowInWorkspace(tx, "batches", b.id, b.workspaceId);
   if (!existing) return { kind: "id_taken" };
   const hash = b.requestHash ?? null;
   return {

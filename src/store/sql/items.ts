@@ -175,17 +175,20 @@ export class SqlItemQueue implements ItemQueue {
   }
 
   async list(batchId: string, query: ItemListQuery): Promise<Page<BatchItem>> {
-    const counters = await this.db.get("SELECT * FROM batches WHERE id = ?", [batchId]);
-    if (!counters) return { rows: [], total: 0 };
-    const filter = query.status ? " AND status = ?" : "";
-    const params = query.status ? [batchId, query.status] : [batchId];
-    const rows = await this.db.all(
-      `SELECT * FROM batch_items WHERE batch_id = ?${filter} ORDER BY seq LIMIT ? OFFSET ?`,
-      [...params, query.limit, query.offset],
-    );
-    // The batch counters move in the same transactions as the items, so they are exact counts.
-    const total = query.status ? counters[STATUS_COUNTER[query.status]] : counters.total;
-    return { rows: rows.map(toBatchItem), total: n(total) };
+    // The batch counters move in the same transactions as the items, so they are exact counts,
+    // provided they are read from the same snapshot as the page.
+    return this.db.readSnapshot(async (tx) => {
+      const counters = await tx.get("SELECT * FROM batches WHERE id = ?", [batchId]);
+      if (!counters) return { rows: [], total: 0 };
+      const filter = query.status ? " AND status = ?" : "";
+      const params = query.status ? [batchId, query.status] : [batchId];
+      const rows = await tx.all(
+        `SELECT * FROM batch_items WHERE batch_id = ?${filter} ORDER BY seq LIMIT ? OFFSET ?`,
+        [...params, query.limit, query.offset],
+      );
+      const total = query.status ? counters[STATUS_COUNTER[query.status]] : counters.total;
+      return { rows: rows.map(toBatchItem), total: n(total) };
+    });
   }
 
   async listAfter(

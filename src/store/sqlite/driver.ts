@@ -67,7 +67,8 @@ export class SqliteDriver implements SqlDriver {
     return this.locked ? this.outside(() => this.direct.run(sql, params)) : this.direct.run(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  /** Runs `fn` holding the connection: no other statement of this process interleaves. */
+  private async exclusively<T>(fn: () => Promise<T>): Promise<T> {
     while (this.locked) await this.lock;
     this.locked = true;
     let release!: () => void;
@@ -75,6 +76,15 @@ export class SqliteDriver implements SqlDriver {
       release = r;
     });
     try {
+      return await fn();
+    } finally {
+      this.locked = false;
+      release();
+    }
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.exclusively(async () => {
       this.db.exec("BEGIN IMMEDIATE");
       try {
         const result = await fn(this.direct);
@@ -84,10 +94,12 @@ export class SqliteDriver implements SqlDriver {
         if (this.db.inTransaction) this.db.exec("ROLLBACK");
         throw err;
       }
-    } finally {
-      this.locked = false;
-      release();
-    }
+    });
+  }
+
+  /** One process owns the file: holding the connection keeps every write of it out meanwhile. */
+  readSnapshot<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.exclusively(() => fn(this.direct));
   }
 
   runExclusive<T>(_task: string, fn: () => Promise<T>): Promise<T | undefined> {

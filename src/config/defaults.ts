@@ -1,0 +1,27 @@
+import type { EngineConfig } from "./types.js";
+
+export const defaultEngineConfig: EngineConfig = {
+  concurrency: 256,
+  maxAttempts: 6,
+  leaseMs: 60_000,
+  claimBatchSize: 200,
+  commitBatchSize: 100,
+  commitIntervalMs: 100,
+  pollIntervalMs: 500,
+  retryBaseMs: 1_000,
+  retryMaxMs: 60_000,
+  requestTimeoutMs: 120_000,
+  completionWindowMs: 24 * 3600_000,
+};
+
+/** Default prices (USD per million tokens) for common models; the config file overrides them. */
+export const defaultPrices: Record<string, { input: number; output: number }> = {
+  "gpt-4o": { input: 2.5, output: 10 },
+  "gpt-4o-mini": { input: 0.15, output: 0.6 },
+  "gpt-4.1": { input: 2, output: 8 },
+  "gpt-4.1-mini": { input: 0.4, output: 1.6 },
+  "gpt-4.1-nano": { input: 0.1, output: 0.4 },
+  "claude-sonnet-4": { input: 3, output: 15 },
+  "claude-haiku-4": { input: 1, output: 5 },
+  "claude-opus-4": { input: 15, output: 75 },
+};

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "agentbatch-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function fileWith(content: unknown): string {
+  const path = join(dir, `${crypto.randomUUID()}.json`);
+  writeFileSync(path, JSON.stringify(content));
+  return path;
+}
+
+describe("loadConfig", () => {
+  it("names a misspelt or unknown key instead of ignoring it", () => {
+    const misspelt = fileWith({ providers: { local: { type: "openai-compatible", baseUrl: "http://x" } } });
+    expect(() => loadConfig({ configFile: misspelt }, {})).toThrow(
+      /providers\.local\.baseUrl is not a known setting/,
+    );
+    expect(() => loadConfig({ configFile: fileWith({ engine: { concurency: 4 } }) }, {})).toThrow(
+      /engine\.concurency is not a known setting/,
+    );
+    expect(() => loadConfig({ configFile: fileWith({ surprise: true }) }, {})).toThrow(
+      /surprise is not a known setting/,
+    );
+  });
+
+  it("refuses values of the wrong type or shape, naming the key", () => {
+    expect(() => loadConfig({ configFile: fileWith({ engine: { concurrency: "many" } }) }, {})).toThrow(
+      /engine\.concurrency must be integer/,
+    );
+    expect(() => loadConfig({ configFile: fileWith({ models: { m: "no-slash" } }) }, {})).toThrow(
+      /models\.m must be "provider\/model"/,
+    );
+    expect(() => loadConfig({ configFile: fileWith({ providers: { p: { type: "magic" } } }) }, {})).toThrow(
+      /providers\.p\.type/,
+    );
+    expect(() => loadConfig({}, { AGENTBATCH_CONCURRENCY: "lots" })).toThrow(
+      /AGENTBATCH_CONCURRENCY must be a number/,
+    );
+    expect(() => loadConfig({ configFile: join(dir, "missing.json") }, {})).toThrow(/cannot read/);
+  });
+
+  it("layers defaults, the file, the environment and the flags", () => {
+    const file = fileWith({
+      providers: { local: { base_url: "http://127.0.0.1:11434/v1", rpm: 600 } },
+      engine: { concurrency: 64, lease_ms: 30_000 },
+      webhooks: { allow_http: true },
+      models: { "gpt-4o-mini": "local/llama3" },
+    });
+    const c = loadConfig({ configFile: file, port: 9000 }, { AGENTBATCH_CONCURRENCY: "8", PORT: "7000" });
+    expect(c.providers.local).toMatchObject({
+      type: "openai-compatible",
+      baseUrl: "http://127.0.0.1:11434/v1",
+      rpm: 600,
+    });
+    expect(c.providers.simulated.type).toBe("simulated");
+    expect(c.engine).toMatchObject({ concurrency: 8, leaseMs: 30_000, maxAttempts: 6 });
+    expect(c.webhooks.allowHttp).toBe(true);
+    expect(c.port).toBe(9000);
+    expect(c.models).toEqual({ "gpt-4o-mini": "local/llama3" });
+  });
+
+  it("keeps file bytes in the database on PostgreSQL and on disk with SQLite", () => {
+    expect(loadConfig({ db: "sqlite:/tmp/x/a.db" }, {}).files.backend).toBe("local");
+    expect(loadConfig({ db: "sqlite:/tmp/x/a.db" }, {}).dataDir).toBe("/tmp/x");
+    expect(loadConfig({ db: "postgres://u@h/d" }, {}).files.backend).toBe("db");
+    expect(() => loadConfig({}, { AGENTBATCH_FILES_BACKEND: "s3" })).toThrow(/needs files\.s3\.bucket/);
+    const s3 = loadConfig({}, { AGENTBATCH_FILES_BACKEND: "s3", AGENTBATCH_S3_BUCKET: "b" }).files;
+    expect(s3).toEqual({
+      backend: "s3",
+      s3: {
+        bucket: "b",
+        prefix: "",
+        endpoint: undefined,
+        region: undefined,
+        accessKeyId: undefined,
+        secretAccessKey: undefined,
+      },
+    });
+  });
+});
