@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProviderConfig } from "../config/index.js";
+import { ANTHROPIC_CAPABILITIES } from "./capabilities.js";
 import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
 import { parseRetryAfterMs } from "./openai-compatible.js";
 import { outcomeForHttpError, retryable } from "./outcomes.js";
@@ -46,6 +47,7 @@ const FINISH_REASONS: Record<string, string> = {
  */
 export class AnthropicProvider implements ModelProvider {
   readonly name: string;
+  readonly capabilities = ANTHROPIC_CAPABILITIES;
   private readonly upstream: HttpUpstream;
   private readonly path: string;
   private readonly headers: Record<string, string>;
@@ -96,7 +98,7 @@ export function anthropicRequestBody(request: ModelRequest, stream: boolean): Re
   const messages: { role: "user" | "assistant"; content: string | Block[] }[] = [];
   for (const m of request.messages) {
     if (m.role === "system") system.push(typeof m.content === "string" ? m.content : textOf(m));
-    else messages.push({ role: m.role, content: toBlocks(m.content) });
+    else messages.push({ role: m.role === "tool" ? "user" : m.role, content: toBlocks(m.content) });
   }
   const body: Record<string, unknown> = {
     model: request.model,

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProviderConfig } from "../config/index.js";
+import { OPENAI_COMPATIBLE_CAPABILITIES } from "./capabilities.js";
 import { HttpUpstream, header, type ResponseBody, truncate } from "./http-upstream.js";
 import { outcomeForHttpError, retryable } from "./outcomes.js";
 import { readSseEvents } from "./sse.js";
@@ -44,6 +45,7 @@ interface ChunkPayload {
  */
 export class OpenAICompatibleProvider implements ModelProvider {
   readonly name: string;
+  readonly capabilities = OPENAI_COMPATIBLE_CAPABILITIES;
   private readonly upstream: HttpUpstream;
   private readonly path: string;
   private readonly headers: Record<string, string>;

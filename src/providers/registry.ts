@@ -1,8 +1,9 @@
 import type { ProviderConfig } from "../config/index.js";
 import { AnthropicProvider } from "./anthropic.js";
+import { capabilitiesOf } from "./capabilities.js";
 import { OpenAICompatibleProvider } from "./openai-compatible.js";
 import { SimulatedProvider } from "./simulated.js";
-import type { ModelProvider, UpstreamLimits } from "./types.js";
+import type { ModelProvider, ProviderCapabilities, UpstreamLimits } from "./types.js";
 
 /**
  * Splits `provider/model` at the first slash, so model names may hold slashes of their own
@@ -40,6 +41,11 @@ export class ProviderRegistry {
     const provider = createProvider(name, this.configs[name], this.defaults);
     this.providers.set(name, provider);
     return provider;
+  }
+
+  /** What a configured provider honours, without opening it (undefined for an unknown name). */
+  capabilities(name: string): ProviderCapabilities | undefined {
+    return this.has(name) ? capabilitiesOf(this.configs[name].type) : undefined;
   }
 
   limitsFor(name: string): UpstreamLimits {

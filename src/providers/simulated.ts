@@ -1,3 +1,4 @@
+import { SIMULATED_CAPABILITIES } from "./capabilities.js";
 import { abortedOutcome, outcomeForHttpError } from "./outcomes.js";
 import { simulateReply } from "./simulator.js";
 import { splitForStreaming } from "./stream-chunks.js";
@@ -77,6 +78,7 @@ function applySetting(settings: SimulatorSettings, key: string, raw: unknown): v
  */
 export class SimulatedProvider implements ModelProvider {
   readonly name: string;
+  readonly capabilities = SIMULATED_CAPABILITIES;
   /** One random sequence per seed, shared by every call that names the seed. */
   private readonly seeded = new Map<number, () => number>();
 

@@ -3,6 +3,7 @@ import { defaultEngineConfig, type EngineConfig } from "../../../src/config/inde
 import { Engine } from "../../../src/engine/engine.js";
 import type { EngineMetrics } from "../../../src/engine/metrics.js";
 import { LocalSignals } from "../../../src/engine/signals.js";
+import { SIMULATED_CAPABILITIES } from "../../../src/providers/capabilities.js";
 import { LimiterRegistry } from "../../../src/providers/rate-limiter.js";
 import { ProviderRegistry } from "../../../src/providers/registry.js";
 import type {
@@ -30,7 +31,12 @@ export type Complete = (
 
 /** A provider registry whose one provider, `fake`, answers with `complete`. */
 export function fakeProviders(complete: Complete): ProviderRegistry {
-  const provider: ModelProvider = { name: "fake", complete, close: async () => {} };
+  const provider: ModelProvider = {
+    name: "fake",
+    capabilities: SIMULATED_CAPABILITIES,
+    complete,
+    close: async () => {},
+  };
   return new (class extends ProviderRegistry {
     override get(name: string): ModelProvider | undefined {
       return name === "fake" ? provider : undefined;
