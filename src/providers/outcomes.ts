@@ -1,4 +1,4 @@
-import type { ModelOutcome, RateLimitHint } from "./types.js";
+import type { FailedOutcome, RateLimitHint, RetryableOutcome } from "./types.js";
 
 /** What an upstream said beyond its status, worth passing on to the engine's rate limiter. */
 export interface UpstreamErrorDetails {
@@ -15,7 +15,7 @@ export function outcomeForHttpError(
   status: number,
   message: string,
   details: UpstreamErrorDetails = {},
-): ModelOutcome {
+): RetryableOutcome | FailedOutcome {
   if (status === 429) return retryable(429, message, true, details);
   if (status === 408) return retryable(504, message, false, details);
   if (status === 409 || status >= 500) return retryable(502, message, false, details);
@@ -28,14 +28,14 @@ export function retryable(
   message: string,
   rateLimited: boolean,
   details: UpstreamErrorDetails = {},
-): ModelOutcome {
-  const outcome: ModelOutcome = { kind: "retryable", code, message, rateLimited };
+): RetryableOutcome {
+  const outcome: RetryableOutcome = { kind: "retryable", code, message, rateLimited };
   if (details.retryAfterMs !== undefined) outcome.retryAfterMs = details.retryAfterMs;
   if (details.rateLimit !== undefined) outcome.rateLimit = details.rateLimit;
   return outcome;
 }
 
 /** The outcome of a call the caller gave up on (cancel, lost lease, shutdown). */
-export function abortedOutcome(): ModelOutcome {
+export function abortedOutcome(): RetryableOutcome {
   return { kind: "retryable", code: 504, message: "aborted", rateLimited: false };
 }

@@ -1,8 +1,17 @@
 import { SIMULATED_CAPABILITIES } from "./capabilities.js";
 import { abortedOutcome, outcomeForHttpError } from "./outcomes.js";
-import { simulateReply } from "./simulator.js";
+import { embeddingTokens, embedText, simulatedDimensions } from "./simulated-embeddings.js";
+import { simulateTurn } from "./simulated-turn.js";
 import { splitForStreaming } from "./stream-chunks.js";
-import type { DeltaListener, ModelOutcome, ModelProvider, ModelRequest } from "./types.js";
+import type {
+  DeltaListener,
+  EmbeddingOutcome,
+  EmbeddingRequest,
+  ModelOutcome,
+  ModelProvider,
+  ModelRequest,
+  ModelSuccess,
+} from "./types.js";
 
 /** How the simulated model behaves for one call. */
 export interface SimulatorSettings {
@@ -100,21 +109,51 @@ export class SimulatedProvider implements ModelProvider {
     return deliverAfterLatency(outcome, settings.latencyMs, signal, onDelta);
   }
 
+  /** Deterministic unit vectors (`simulated-embeddings.ts`), after the same latency and faults. */
+  embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingOutcome> {
+    if (signal.aborted) return Promise.resolve(abortedOutcome());
+    const settings = parseSimulatorSettings(request.model, request.options);
+    const fault = this.injectedFault(settings);
+    let outcome: EmbeddingOutcome;
+    if (fault) outcome = fault;
+    else {
+      const dimensions = simulatedDimensions(settings.model, request.dimensions);
+      outcome = {
+        kind: "success",
+        vectors: request.input.map((text) => embedText(text, dimensions)),
+        usage: { promptTokens: embeddingTokens(request.input) },
+        model: settings.model,
+      };
+    }
+    if (settings.latencyMs === 0) return Promise.resolve(outcome);
+    return sleep(settings.latencyMs, signal).then((done) => (done ? outcome : abortedOutcome()));
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
 
   private decideOutcome(request: ModelRequest, settings: SimulatorSettings): ModelOutcome {
+    const fault = this.injectedFault(settings);
+    if (fault) return fault;
+    const turn = simulateTurn(request);
+    const outcome: ModelSuccess = {
+      kind: "success",
+      text: turn.text,
+      usage: { promptTokens: turn.promptTokens, completionTokens: turn.completionTokens },
+      model: settings.model,
+      finishReason: turn.finishReason,
+    };
+    if (turn.toolCalls) outcome.toolCalls = turn.toolCalls;
+    if (turn.logprobs) outcome.logprobs = turn.logprobs;
+    return outcome;
+  }
+
+  private injectedFault(settings: SimulatorSettings) {
     if (settings.errorRate > 0 && settings.failStatus >= 400 && this.random(settings) < settings.errorRate) {
       return outcomeForHttpError(settings.failStatus, `simulated upstream error ${settings.failStatus}`);
     }
-    const reply = simulateReply(request.messages);
-    return {
-      kind: "success",
-      text: reply.text,
-      usage: { promptTokens: reply.promptTokens, completionTokens: reply.completionTokens },
-      model: settings.model,
-    };
+    return undefined;
   }
 
   private random(settings: SimulatorSettings): number {
