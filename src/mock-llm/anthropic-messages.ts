@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { type SimulatedReply, simulateReply } from "../providers/simulator.js";
+import { type SimulatedTurn, simulateTurn } from "../providers/simulated-turn.js";
 import { splitForStreaming } from "../providers/stream-chunks.js";
 import { lastUserText } from "../providers/text.js";
-import type { ChatMessage, ContentPart } from "../providers/types.js";
+import type { ModelRequest } from "../providers/types.js";
+import { parseMessagesBody } from "./anthropic-input.js";
 import type { Refusal } from "./limits.js";
 import {
   delay,
@@ -12,41 +13,40 @@ import {
   retryAfterSeconds,
   writeEventStream,
 } from "./route-support.js";
-
-interface MessagesBody {
-  model?: unknown;
-  max_tokens?: unknown;
-  system?: unknown;
-  messages?: unknown;
-  stream?: unknown;
-}
+import { isObject, type Json, WireError } from "./wire-error.js";
 
 function anthropicError(type: string, message: string) {
   return { type: "error", error: { type, message } };
 }
 
+type Block = Json & { type: string };
+
 /** A finished message, as the JSON answer and the stream's events both describe it. */
-type Message = { usage: { input_tokens: number; output_tokens: number } } & Record<string, unknown>;
+type Message = { content: Block[]; usage: { input_tokens: number; output_tokens: number } } & Json;
 
 /**
  * Anthropic's Messages API on the mock (`POST /v1/messages`, streaming too), answering with the
- * same simulator, limits and log as its OpenAI route, so the same request gives the same text
- * and token counts through either shape.
+ * same simulated model, limits and log as its OpenAI route: the same request gives the same
+ * text, tool calls (as `tool_use` blocks) and token counts through either shape. With thinking
+ * on, a thinking block comes first.
  */
 export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteDeps): void {
   let seq = 0;
   app.post("/v1/messages", async (request, reply) => {
-    const body = (request.body ?? {}) as MessagesBody;
+    const body = (isObject(request.body) ? request.body : {}) as Json;
+    deps.capture?.("/v1/messages", body);
     const model = typeof body.model === "string" ? body.model : "";
-    const invalid = validate(body);
-    if (invalid) {
+    let parsed: ModelRequest;
+    try {
+      parsed = parseMessagesBody(body);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
       deps.log.record(400, model, "");
-      return reply.code(400).send(anthropicError("invalid_request_error", invalid));
+      return reply.code(400).send(anthropicError("invalid_request_error", err.message));
     }
-    const messages = toChatMessages(body);
-    const userText = lastUserText(messages);
-    const answer = simulateReply(messages);
-    const refused = deps.limits.admit(answer.promptTokens + answer.completionTokens);
+    const userText = lastUserText(parsed.messages);
+    const turn = simulateTurn(parsed, "toolu_");
+    const refused = deps.limits.admit(turn.promptTokens + turn.completionTokens);
     if (refused) {
       deps.log.record(429, model, userText);
       return sendRateLimited(reply, deps, refused);
@@ -58,9 +58,14 @@ export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteD
       return reply.code(500).send(anthropicError("api_error", "injected fault"));
     }
     deps.log.record(200, model, userText);
-    const message = toMessage(`msg_mock${++seq}`, model, answer);
+    const message = toMessage(
+      `msg_mock${++seq}`,
+      model,
+      turn,
+      parsed.thinking?.type === "enabled" ? userText : undefined,
+    );
     if (body.stream === true) {
-      await writeEventStream(reply, headers, messageStream(message, answer.text), deps.latencyMs);
+      await writeEventStream(reply, headers, messageStream(message), deps.latencyMs);
       return reply;
     }
     if (deps.latencyMs > 0) await delay(deps.latencyMs);
@@ -68,16 +73,39 @@ export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteD
   });
 }
 
-function toMessage(id: string, model: string, answer: SimulatedReply): Message {
+/** A tool_use input must be an object: invalid arguments (the `[invalid-args]` marker) become `{}`. */
+function toolInput(args: string): Json {
+  try {
+    const value = JSON.parse(args);
+    return isObject(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+function toMessage(
+  id: string,
+  model: string,
+  turn: SimulatedTurn,
+  thinkingAbout: string | undefined,
+): Message {
+  const content: Block[] = [];
+  if (thinkingAbout !== undefined) {
+    content.push({ type: "thinking", thinking: `Thinking about: ${thinkingAbout}`, signature: `sig_${id}` });
+  }
+  if (turn.text !== "" || !turn.toolCalls) content.push({ type: "text", text: turn.text });
+  for (const call of turn.toolCalls ?? []) {
+    content.push({ type: "tool_use", id: call.id, name: call.name, input: toolInput(call.arguments) });
+  }
   return {
     id,
     type: "message",
     role: "assistant",
     model,
-    content: [{ type: "text", text: answer.text }],
-    stop_reason: "end_turn",
+    content,
+    stop_reason: turn.toolCalls ? "tool_use" : "end_turn",
     stop_sequence: null,
-    usage: { input_tokens: answer.promptTokens, output_tokens: answer.completionTokens },
+    usage: { input_tokens: turn.promptTokens, output_tokens: turn.completionTokens },
   };
 }
 
@@ -96,67 +124,46 @@ function sendRateLimited(reply: FastifyReply, deps: MockRouteDeps, refused: Refu
     );
 }
 
-function validate(body: MessagesBody): string | undefined {
-  if (typeof body.model !== "string" || body.model === "") return "model: Field required";
-  if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1)
-    return "max_tokens: Field required";
-  if (!Array.isArray(body.messages) || body.messages.length === 0)
-    return "messages: must be a non-empty list";
-  for (let i = 0; i < body.messages.length; i++) {
-    const m = body.messages[i] as { role?: unknown } | null;
-    if (!m || (m.role !== "user" && m.role !== "assistant"))
-      return `messages.${i}.role: must be user or assistant`;
-  }
-  if (body.system !== undefined && typeof body.system !== "string" && !Array.isArray(body.system)) {
-    return "system: must be a string or a list of text blocks";
-  }
-  return undefined;
-}
-
-/** The top-level system prompt back as a system message, so the simulator counts it as the OpenAI route does. */
-function toChatMessages(body: MessagesBody): ChatMessage[] {
-  const out: ChatMessage[] = [];
-  if (typeof body.system === "string") out.push({ role: "system", content: body.system });
-  else if (Array.isArray(body.system)) {
-    out.push({
-      role: "system",
-      content: body.system.map((b: { text?: unknown }) => String(b?.text ?? "")).join("\n"),
-    });
-  }
-  for (const m of body.messages as { role: "user" | "assistant"; content?: unknown }[]) {
-    out.push({ role: m.role, content: toContent(m.content) });
-  }
-  return out;
-}
-
-function toContent(content: unknown): string | ContentPart[] {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content.map((b: { type?: unknown; text?: unknown }): ContentPart => {
-    if (b?.type === "text") return { type: "text", text: typeof b.text === "string" ? b.text : "" };
-    if (b?.type === "image") return { type: "image", mediaType: "", dataBase64: "" };
-    return { type: "text", text: `[${String(b?.type)}]` };
-  });
-}
-
-/** Anthropic's SSE stream: message_start, one text block in deltas over the latency, message_delta, message_stop. */
-function messageStream(message: Message, text: string): EventStreamParts {
-  const event = (type: string, data: Record<string, unknown>) =>
+/**
+ * Anthropic's SSE stream: message_start, each content block (thinking in thinking_delta and
+ * signature_delta, text in text_delta pieces over the latency, tool_use input in
+ * input_json_delta pieces), message_delta with the stop reason, message_stop.
+ */
+function messageStream(message: Message): EventStreamParts {
+  const event = (type: string, data: Json) =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
   const startUsage = { input_tokens: message.usage.input_tokens, output_tokens: 1 };
   const head =
     event("message_start", { message: { ...message, content: [], stop_reason: null, usage: startUsage } }) +
-    event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) +
     event("ping", {});
-  const deltas = splitForStreaming(text).map((t) =>
-    event("content_block_delta", { index: 0, delta: { type: "text_delta", text: t } }),
-  );
+  const deltas: string[] = [];
+  message.content.forEach((block, index) => {
+    const delta = (d: Json) => event("content_block_delta", { index, delta: d });
+    const pieces: string[] = [];
+    if (block.type === "text") {
+      pieces.push(
+        ...splitForStreaming(String(block.text)).map((text) => delta({ type: "text_delta", text })),
+      );
+      block = { type: "text", text: "" };
+    } else if (block.type === "thinking") {
+      pieces.push(delta({ type: "thinking_delta", thinking: block.thinking }));
+      pieces.push(delta({ type: "signature_delta", signature: block.signature }));
+      block = { type: "thinking", thinking: "", signature: "" };
+    } else if (block.type === "tool_use") {
+      const json = JSON.stringify(block.input);
+      pieces.push(
+        ...splitForStreaming(json).map((partial_json) => delta({ type: "input_json_delta", partial_json })),
+      );
+      block = { ...block, input: {} };
+    }
+    pieces[0] = event("content_block_start", { index, content_block: block }) + (pieces[0] ?? "");
+    pieces[pieces.length - 1] += event("content_block_stop", { index });
+    deltas.push(...pieces);
+  });
   const tail =
-    event("content_block_stop", { index: 0 }) +
     event("message_delta", {
-      delta: { stop_reason: "end_turn", stop_sequence: null },
+      delta: { stop_reason: message.stop_reason, stop_sequence: null },
       usage: { output_tokens: message.usage.output_tokens },
-    }) +
-    event("message_stop", {});
+    }) + event("message_stop", {});
   return { head, deltas, tail };
 }

@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { type SimulatedReply, simulateReply } from "../providers/simulator.js";
+import { simulatedLogprobs } from "../providers/simulated-output.js";
+import { type SimulatedTurn, simulateTurn } from "../providers/simulated-turn.js";
 import { splitForStreaming } from "../providers/stream-chunks.js";
 import { lastUserText } from "../providers/text.js";
-import type { ChatMessage, ContentPart } from "../providers/types.js";
+import type { ModelRequest } from "../providers/types.js";
 import { formatDuration, type Refusal } from "./limits.js";
+import { parseChatCompletionBody } from "./openai-chat-input.js";
 import {
   delay,
   injectsFault,
@@ -11,43 +13,39 @@ import {
   retryAfterSeconds,
   writeEventStream,
 } from "./route-support.js";
-
-interface CompletionBody {
-  model?: unknown;
-  messages?: unknown;
-  stream?: unknown;
-  stream_options?: { include_usage?: unknown } | null;
-}
-
-type OpenAIMessage = { role: string; content?: unknown };
+import { isObject, type Json, WireError } from "./wire-error.js";
 
 /** One completion's identity and answer, as its JSON body and its stream chunks both carry them. */
 interface Completion {
   id: string;
   created: number;
   model: string;
-  text: string;
+  turn: SimulatedTurn;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
 
 /**
  * OpenAI's chat completions on the mock (`POST /v1/chat/completions`, JSON or SSE), answered
- * by the simulator under the mock's limits, latency and injected faults.
+ * by the simulated model (`providers/simulated-turn.ts`: echoes, tool calls, structured output,
+ * logprobs) under the mock's limits, latency and injected faults.
  */
 export function registerOpenAIChat(app: FastifyInstance, deps: MockRouteDeps): void {
   let seq = 0;
   app.post("/v1/chat/completions", async (request, reply) => {
-    const body = (request.body ?? {}) as CompletionBody;
+    const body = (isObject(request.body) ? request.body : {}) as Json;
+    deps.capture?.("/v1/chat/completions", body);
     const model = typeof body.model === "string" ? body.model : "";
-    const invalid = validateCompletionBody(body);
-    if (invalid) {
+    let parsed: ModelRequest;
+    try {
+      parsed = parseChatCompletionBody(body);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
       deps.log.record(400, model, "");
-      return reply.code(400).send(openAIError(invalid.message, "invalid_request_error", invalid.param));
+      return reply.code(400).send(openAIError(err.message, "invalid_request_error", err.param));
     }
-    const messages = toChatMessages(body.messages as OpenAIMessage[]);
-    const userText = lastUserText(messages);
-    const answer = simulateReply(messages);
-    const refused = deps.limits.admit(answer.promptTokens + answer.completionTokens);
+    const userText = lastUserText(parsed.messages);
+    const turn = simulateTurn(parsed, "call_");
+    const refused = deps.limits.admit(turn.promptTokens + turn.completionTokens);
     if (refused) {
       deps.log.record(429, model, userText);
       return sendRateLimited(reply, deps, model, refused);
@@ -58,7 +56,7 @@ export function registerOpenAIChat(app: FastifyInstance, deps: MockRouteDeps): v
       deps.log.record(500, model, userText);
       return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });
     }
-    const completion = toCompletion(`chatcmpl-mock${++seq}`, model, answer);
+    const completion = toCompletion(`chatcmpl-mock${++seq}`, model, turn);
     return answerCompletion(reply, deps, headers, body, completion, userText);
   });
 }
@@ -67,44 +65,52 @@ async function answerCompletion(
   reply: FastifyReply,
   deps: MockRouteDeps,
   headers: Record<string, string>,
-  body: CompletionBody,
+  body: Json,
   completion: Completion,
   userText: string,
 ): Promise<FastifyReply> {
   if (body.stream === true) {
     deps.log.record(200, completion.model, userText);
-    const includeUsage = body.stream_options?.include_usage === true;
-    await writeEventStream(reply, headers, completionStream(completion, includeUsage), deps.latencyMs);
+    const options = body.stream_options as { include_usage?: unknown } | null | undefined;
+    const stream = completionStream(completion, options?.include_usage === true);
+    await writeEventStream(reply, headers, stream, deps.latencyMs);
     return reply;
   }
   if (deps.latencyMs > 0) await delay(deps.latencyMs);
   deps.log.record(200, completion.model, userText);
+  const { turn } = completion;
+  const message: Json = { role: "assistant", content: turn.toolCalls ? null : turn.text, refusal: null };
+  if (turn.toolCalls) message.tool_calls = turn.toolCalls.map(wireToolCall);
   return reply.headers(headers).send({
     id: completion.id,
     object: "chat.completion",
     created: completion.created,
     model: completion.model,
-    choices: [{ index: 0, message: { role: "assistant", content: completion.text }, finish_reason: "stop" }],
+    choices: [{ index: 0, message, logprobs: turn.logprobs ?? null, finish_reason: turn.finishReason }],
     usage: completion.usage,
   });
 }
 
-function toCompletion(id: string, model: string, answer: SimulatedReply): Completion {
+function wireToolCall(call: { id: string; name: string; arguments: string }) {
+  return { id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } };
+}
+
+function toCompletion(id: string, model: string, turn: SimulatedTurn): Completion {
   return {
     id,
     created: Math.floor(Date.now() / 1000),
     model,
-    text: answer.text,
+    turn,
     usage: {
-      prompt_tokens: answer.promptTokens,
-      completion_tokens: answer.completionTokens,
-      total_tokens: answer.promptTokens + answer.completionTokens,
+      prompt_tokens: turn.promptTokens,
+      completion_tokens: turn.completionTokens,
+      total_tokens: turn.promptTokens + turn.completionTokens,
     },
   };
 }
 
 /** 429 with `retry-after`, `retry-after-ms`, the `x-ratelimit-*` headers and OpenAI's message. */
-function sendRateLimited(reply: FastifyReply, deps: MockRouteDeps, model: string, refused: Refusal) {
+export function sendRateLimited(reply: FastifyReply, deps: MockRouteDeps, model: string, refused: Refusal) {
   const waitMs = Math.max(1, Math.ceil(refused.waitMs));
   const message = `Rate limit reached for ${model} on ${refused.limit} per min. Please try again in ${formatDuration(waitMs)}.`;
   return reply
@@ -115,60 +121,40 @@ function sendRateLimited(reply: FastifyReply, deps: MockRouteDeps, model: string
     .send(openAIError(message, refused.limit, null, "rate_limit_exceeded"));
 }
 
-/** OpenAI's SSE stream: role and content chunks over the latency, finish, usage, [DONE]. */
+/**
+ * OpenAI's SSE stream: the text in content chunks (with their logprobs when asked), or each tool
+ * call as a chunk with its id and name then its arguments in pieces; finish, usage, [DONE].
+ */
 function completionStream(c: Completion, includeUsage: boolean) {
   const event = (choices: unknown[], extra?: Record<string, unknown>) =>
     `data: ${JSON.stringify({ id: c.id, object: "chat.completion.chunk", created: c.created, model: c.model, choices, ...extra })}\n\n`;
-  const deltas = splitForStreaming(c.text).map((content, i) =>
-    event([{ index: 0, delta: i === 0 ? { role: "assistant", content } : { content }, finish_reason: null }]),
-  );
-  let tail = event([{ index: 0, delta: {}, finish_reason: "stop" }]);
+  const chunk = (delta: Json, logprobs?: unknown) =>
+    event([{ index: 0, delta, ...(logprobs ? { logprobs } : {}), finish_reason: null }]);
+  const deltas: string[] = [];
+  const { turn } = c;
+  if (turn.toolCalls) {
+    turn.toolCalls.forEach((call, index) => {
+      const start = { index, id: call.id, type: "function", function: { name: call.name, arguments: "" } };
+      deltas.push(
+        chunk(
+          index === 0 ? { role: "assistant", content: null, tool_calls: [start] } : { tool_calls: [start] },
+        ),
+      );
+      for (const piece of splitForStreaming(call.arguments)) {
+        deltas.push(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }));
+      }
+    });
+  } else {
+    const top = turn.logprobs?.content?.[0]?.top_logprobs.length ?? 0;
+    splitForStreaming(turn.text).forEach((content, i) => {
+      const delta = i === 0 ? { role: "assistant", content } : { content };
+      deltas.push(chunk(delta, turn.logprobs ? simulatedLogprobs(content, top) : undefined));
+    });
+  }
+  let tail = event([{ index: 0, delta: {}, finish_reason: turn.finishReason }]);
   if (includeUsage) tail += event([], { usage: c.usage });
   tail += "data: [DONE]\n\n";
   return { head: "", deltas, tail };
-}
-
-function validateCompletionBody(body: CompletionBody): { message: string; param: string } | undefined {
-  if (typeof body.model !== "string" || body.model === "") {
-    return { message: "you must provide a model parameter", param: "model" };
-  }
-  if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    return { message: "'messages' must be a non-empty array", param: "messages" };
-  }
-  for (let i = 0; i < body.messages.length; i++) {
-    const message = body.messages[i] as OpenAIMessage | null;
-    if (typeof message !== "object" || message === null || typeof message.role !== "string") {
-      return { message: `'messages.${i}' must be an object with a role`, param: `messages.${i}` };
-    }
-    const content = message.content;
-    if (content !== undefined && content !== null && typeof content !== "string" && !Array.isArray(content)) {
-      return {
-        message: `'messages.${i}.content' must be a string or an array`,
-        param: `messages.${i}.content`,
-      };
-    }
-  }
-  return undefined;
-}
-
-/** OpenAI's content parts in the simulator's terms; only their text matters to the echo. */
-function toChatMessages(messages: OpenAIMessage[]): ChatMessage[] {
-  const out: ChatMessage[] = new Array(messages.length);
-  for (let i = 0; i < messages.length; i++) {
-    const { role, content } = messages[i];
-    out[i] = { role: role as ChatMessage["role"], content: toContent(content) };
-  }
-  return out;
-}
-
-function toContent(content: unknown): string | ContentPart[] {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content.map((part: { type?: unknown; text?: unknown }): ContentPart => {
-    if (part?.type === "text") return { type: "text", text: typeof part.text === "string" ? part.text : "" };
-    if (part?.type === "image_url") return { type: "image", mediaType: "", dataBase64: "" };
-    return { type: "text", text: `[${String(part?.type)}]` };
-  });
 }
 
 export function openAIError(

@@ -10,6 +10,8 @@ export interface MockRouteDeps {
   errorRate: number;
   limits: MockLimits;
   log: MockRequestLog;
+  /** Keeps each request body (for tests that look at the wire); absent unless asked for. */
+  capture?: (path: string, body: unknown) => void;
 }
 
 /** Whether this request gets the injected 500 (decided without awaiting: the common case is none). */

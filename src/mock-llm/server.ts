@@ -1,9 +1,11 @@
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import { registerAnthropicMessages } from "./anthropic-messages.js";
+import { registerEmbeddings } from "./embeddings.js";
 import { MockLimits } from "./limits.js";
 import { openAIError, registerOpenAIChat } from "./openai-chat.js";
 import { MockRequestLog, type MockRequestLogEntry } from "./request-log.js";
+import { registerResponses } from "./responses.js";
 import type { MockRouteDeps } from "./route-support.js";
 
 export type { MockRequestLogEntry } from "./request-log.js";
@@ -22,18 +24,28 @@ export interface MockLlmOptions {
   errorRate?: number;
   /** Appends one JSON line per request to this file. */
   logFile?: string;
+  /** Keeps every request body in `requests` (for tests that look at what reached the wire). */
+  captureBodies?: boolean;
+}
+
+/** One request as it arrived, kept with `captureBodies`. */
+export interface CapturedRequest {
+  path: string;
+  body: unknown;
 }
 
 export interface MockLlm {
   /** The OpenAI base URL, e.g. `http://127.0.0.1:PORT/v1`. */
   url: string;
   port: number;
-  /** Every chat completion request so far, in arrival order. */
+  /** Every model request so far (chat, messages, embeddings, responses), in arrival order. */
   log: MockRequestLogEntry[];
+  /** Request bodies in arrival order; empty unless `captureBodies`. */
+  requests: CapturedRequest[];
   close(): Promise<void>;
 }
 
-const MODELS = ["mock-model", "gpt-4o-mini", "echo"];
+const MODELS = ["mock-model", "gpt-4o-mini", "echo", "text-embedding-3-small"];
 
 /** An OpenAI-compatible upstream for the demo, tests and benchmarks; see README.md. */
 export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> {
@@ -43,11 +55,15 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
     limits: new MockLimits(opts.rpm, opts.tpm),
     log: new MockRequestLog(opts.logFile),
   };
+  const requests: CapturedRequest[] = [];
+  if (opts.captureBodies) deps.capture = (path, body) => requests.push({ path, body });
   const app = Fastify({ logger: false, bodyLimit: 50 * 1024 * 1024, forceCloseConnections: true });
   registerErrorHandlers(app, deps.log);
   registerMockRoutes(app, deps.log);
   registerOpenAIChat(app, deps);
   registerAnthropicMessages(app, deps);
+  registerEmbeddings(app, deps);
+  registerResponses(app, deps);
 
   const host = opts.host ?? "127.0.0.1";
   await app.listen({ port: opts.port ?? 0, host });
@@ -56,6 +72,7 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
     url: `${reachableOrigin(host, port)}/v1`,
     port,
     log: deps.log.entries,
+    requests,
     async close() {
       await app.close();
       await deps.log.close();
@@ -63,11 +80,13 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
   };
 }
 
+const MODEL_ROUTES = ["/v1/chat/completions", "/v1/messages", "/v1/embeddings", "/v1/responses"];
+
 /** Errors and unknown routes in OpenAI's error shape; a chat request that failed is still logged. */
 function registerErrorHandlers(app: FastifyInstance, log: MockRequestLog): void {
   app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-    if (request.url.startsWith("/v1/chat/completions")) log.record(status, "", "");
+    if (MODEL_ROUTES.some((route) => request.url.startsWith(route))) log.record(status, "", "");
     reply
       .code(status)
       .send(openAIError(err.message, status < 500 ? "invalid_request_error" : "server_error"));

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Pool } from "undici";
 import { abortedOutcome, retryable } from "./outcomes.js";
-import type { ModelOutcome } from "./types.js";
+import type { RetryableOutcome } from "./types.js";
 
 const DEFAULT_CONNECTIONS = 256;
 const KEEP_ALIVE_MS = 30_000;
@@ -45,13 +45,13 @@ export class HttpUpstream {
   }
 
   /** POSTs `body` as JSON; `read` turns the response (any status) into the outcome. */
-  async post(
+  async post<T>(
     path: string,
     headers: Record<string, string>,
     body: unknown,
     signal: AbortSignal,
-    read: (response: UpstreamResponse) => Promise<ModelOutcome> | ModelOutcome,
-  ): Promise<ModelOutcome> {
+    read: (response: UpstreamResponse) => Promise<T> | T,
+  ): Promise<T | RetryableOutcome> {
     if (signal.aborted) return abortedOutcome();
     const controller = new AbortController();
     let timedOut = false;
@@ -89,7 +89,7 @@ export class HttpUpstream {
   }
 }
 
-function connectionErrorOutcome(err: unknown): ModelOutcome {
+function connectionErrorOutcome(err: unknown): RetryableOutcome {
   const error = err as { code?: string; message?: string };
   const detail = error.message ?? String(err);
   if (error.code && TIMEOUT_CODES.has(error.code)) {

@@ -1,0 +1,97 @@
+import type { FastifyInstance } from "fastify";
+import { type SimulatedTurn, simulateTurn } from "../providers/simulated-turn.js";
+import { lastUserText } from "../providers/text.js";
+import type { ModelRequest } from "../providers/types.js";
+import { openAIError, sendRateLimited } from "./openai-chat.js";
+import { parseResponsesBody } from "./responses-input.js";
+import { delay, injectsFault, type MockRouteDeps } from "./route-support.js";
+import { isObject, type Json, WireError } from "./wire-error.js";
+
+/**
+ * OpenAI's Responses API on the mock (`POST /v1/responses`, without streaming or stored
+ * state): the simulated model's answer as a `message` item with `output_text`, or its tool
+ * calls as `function_call` items, with the Response object's other fields echoed from the
+ * request, under the same limits, faults and log as chat.
+ */
+export function registerResponses(app: FastifyInstance, deps: MockRouteDeps): void {
+  let seq = 0;
+  app.post("/v1/responses", async (request, reply) => {
+    const body = (isObject(request.body) ? request.body : {}) as Json;
+    deps.capture?.("/v1/responses", body);
+    const model = typeof body.model === "string" ? body.model : "";
+    let parsed: ModelRequest;
+    try {
+      parsed = parseResponsesBody(body);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      deps.log.record(400, model, "");
+      return reply.code(400).send(openAIError(err.message, "invalid_request_error", err.param));
+    }
+    const userText = lastUserText(parsed.messages);
+    const turn = simulateTurn(parsed, "call_");
+    const refused = deps.limits.admit(turn.promptTokens + turn.completionTokens);
+    if (refused) {
+      deps.log.record(429, model, userText);
+      return sendRateLimited(reply, deps, model, refused);
+    }
+    if (deps.latencyMs > 0) await delay(deps.latencyMs);
+    if (injectsFault(deps)) {
+      deps.log.record(500, model, userText);
+      return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });
+    }
+    deps.log.record(200, model, userText);
+    return reply.headers(deps.limits.openAIHeaders()).send(toResponse(`mock${++seq}`, body, turn));
+  });
+}
+
+function toResponse(id: string, body: Json, turn: SimulatedTurn): Json {
+  const output: Json[] = turn.toolCalls
+    ? turn.toolCalls.map((call, i) => ({
+        type: "function_call",
+        id: `fc_${id}_${i}`,
+        call_id: call.id,
+        name: call.name,
+        arguments: call.arguments,
+        status: "completed",
+      }))
+    : [
+        {
+          type: "message",
+          id: `msg_${id}`,
+          status: "completed",
+          role: "assistant",
+          content: [{ type: "output_text", text: turn.text, annotations: [], logprobs: [] }],
+        },
+      ];
+  return {
+    id: `resp_${id}`,
+    object: "response",
+    created_at: Math.floor(Date.now() / 1000),
+    status: "completed",
+    error: null,
+    incomplete_details: null,
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    model: body.model,
+    output,
+    parallel_tool_calls: body.parallel_tool_calls ?? true,
+    previous_response_id: null,
+    reasoning: { effort: null, summary: null, ...(isObject(body.reasoning) ? body.reasoning : {}) },
+    store: body.store ?? true,
+    temperature: body.temperature ?? 1,
+    text: isObject(body.text) ? body.text : { format: { type: "text" } },
+    tool_choice: body.tool_choice ?? "auto",
+    tools: body.tools ?? [],
+    top_p: body.top_p ?? 1,
+    truncation: body.truncation ?? "disabled",
+    usage: {
+      input_tokens: turn.promptTokens,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: turn.completionTokens,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: turn.promptTokens + turn.completionTokens,
+    },
+    user: body.user ?? null,
+    metadata: body.metadata ?? {},
+  };
+}
