@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
-import { AnthropicProvider, anthropicRequestBody } from "../../src/providers/anthropic.js";
+import { AnthropicProvider } from "../../src/providers/anthropic.js";
+import { anthropicRequestBody } from "../../src/providers/anthropic-request.js";
 import { simulateReply } from "../../src/providers/simulator.js";
 import type { ChatMessage } from "../../src/providers/types.js";
 
