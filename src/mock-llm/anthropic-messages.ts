@@ -45,7 +45,7 @@ export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteD
       return reply.code(400).send(anthropicError("invalid_request_error", err.message));
     }
     const userText = lastUserText(parsed.messages);
-    const turn = simulateTurn(parsed, "toolu_");
+    const turn = simulateTurn(parsed);
     const refused = deps.limits.admit(turn.promptTokens + turn.completionTokens);
     if (refused) {
       deps.log.record(429, model, userText);

@@ -44,7 +44,7 @@ export function registerOpenAIChat(app: FastifyInstance, deps: MockRouteDeps): v
       return reply.code(400).send(openAIError(err.message, "invalid_request_error", err.param));
     }
     const userText = lastUserText(parsed.messages);
-    const turn = simulateTurn(parsed, "call_");
+    const turn = simulateTurn(parsed);
     const refused = deps.limits.admit(turn.promptTokens + turn.completionTokens);
     if (refused) {
       deps.log.record(429, model, userText);

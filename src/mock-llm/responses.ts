@@ -28,7 +28,7 @@ export function registerResponses(app: FastifyInstance, deps: MockRouteDeps): vo
       return reply.code(400).send(openAIError(err.message, "invalid_request_error", err.param));
     }
     const userText = lastUserText(parsed.messages);
-    const turn = simulateTurn(parsed, "call_");
+    const turn = simulateTurn(parsed);
     const refused = deps.limits.admit(turn.promptTokens + turn.completionTokens);
     if (refused) {
       deps.log.record(429, model, userText);

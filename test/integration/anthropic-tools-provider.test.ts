@@ -56,7 +56,7 @@ describe("the Anthropic provider with tools, structured output, thinking and cac
       const first = expectSuccess(await provider.complete(request, never, onDelta(deltas)));
       expect(first.finishReason).toBe("tool_calls");
       expect(first.toolCalls?.map((c) => c.name)).toEqual(["get_weather", "get_time"]);
-      expect(first.toolCalls?.[0].id).toMatch(/^toolu_/);
+      expect(first.toolCalls?.[0].id).toMatch(/^call_sim_/);
       expect(JSON.parse(first.toolCalls?.[0].arguments ?? "")).toEqual({
         city: "get_weather and get_time in Rome",
         days: 1,
@@ -74,7 +74,9 @@ describe("the Anthropic provider with tools, structured output, thinking and cac
       const second = expectSuccess(await provider.complete({ ...request, messages }, never, onDelta(deltas)));
       expect(second.finishReason).toBe("stop");
       expect(second.toolCalls).toBeUndefined();
-      expect(second.text).toContain("[get_weather: sunny] [get_time failed: no clock]");
+      expect(second.text).toBe(
+        "Echo: get_weather and get_time in Rome\nTool results:\nget_weather: sunny\nget_time (error): no clock",
+      );
       if (streaming) expect(deltas.join("")).toBe(second.text);
       expect((lastBody().messages as unknown[]).slice(1)).toEqual([
         {
@@ -214,7 +216,7 @@ describe("the Anthropic provider with tools, structured output, thinking and cac
       });
       messages.push({ role: "tool", toolCallId: first.toolCalls?.[0].id, content: "noon" });
       const second = expectSuccess(await provider.complete(request, never, onDelta));
-      expect(second.text).toContain("[get_time: noon]");
+      expect(second.text).toContain("\nget_time: noon");
       expect((lastBody().messages as Array<{ content: unknown[] }>)[1].content[0]).toEqual(
         first.thinking?.[0],
       );

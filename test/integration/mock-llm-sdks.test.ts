@@ -58,7 +58,7 @@ describe("the openai SDK against mock-llm", () => {
     messages.push(choice.message, { role: "tool", tool_call_id: call.id, content: "22C" });
     const second = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, tools });
     expect(second.choices[0].finish_reason).toBe("stop");
-    expect(second.choices[0].message.content).toContain("[get_weather: 22C]");
+    expect(second.choices[0].message.content).toContain("\nget_weather: 22C");
   });
 
   it("streams tool calls the SDK's stream helper assembles", async () => {
@@ -142,7 +142,7 @@ describe("the openai SDK against mock-llm", () => {
         { type: "function_call_output", call_id: call.call_id, output: "14C" },
       ],
     });
-    expect(answered.output_text).toContain("[get_weather: 14C]");
+    expect(answered.output_text).toContain("\nget_weather: 14C");
 
     const parsed = await openai.responses.parse({
       model: "m",
@@ -176,7 +176,7 @@ describe("the @anthropic-ai/sdk against mock-llm", () => {
     const second = await anthropic.messages.create({ model: "claude-x", max_tokens: 256, messages, tools });
     expect(second.stop_reason).toBe("end_turn");
     const text = second.content[0];
-    expect(text.type === "text" && text.text).toContain("[get_weather: 5C]");
+    expect(text.type === "text" && text.text).toContain("\nget_weather: 5C");
   });
 
   it("streams tool_use input and thinking that the SDK's stream helper assembles", async () => {

@@ -95,8 +95,8 @@ describe("the OpenAI-compatible provider with tools, structured output, embeddin
       const second = expectSuccess(await provider.complete({ ...request, messages }, never, onDelta));
       expect(second.finishReason).toBe("stop");
       expect(second.toolCalls).toBeUndefined();
-      expect(second.text).toContain('[get_weather: {"temp":21}]');
-      expect(second.text).toContain("[get_time: Error: clock broken]");
+      expect(second.text).toContain('\nget_weather: {"temp":21}');
+      expect(second.text).toContain("\nget_time: Error: clock broken");
       if (streaming) expect(deltas.join("")).toBe(second.text);
       expect((lastBody().messages as unknown[]).slice(1)).toEqual([
         {

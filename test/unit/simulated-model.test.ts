@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { SimulatedProvider } from "../../src/providers/simulated.js";
 import { embedText, simulatedDimensions } from "../../src/providers/simulated-embeddings.js";
 import { simulateTurn } from "../../src/providers/simulated-turn.js";
-import { quoteToolResults, simulateToolCalls } from "../../src/providers/tool-choice.js";
+import { simulateToolUse } from "../../src/providers/tool-choice.js";
 import type { ChatMessage, ModelRequest, ToolSpec } from "../../src/providers/types.js";
 
 const never = new AbortController().signal;
@@ -28,32 +28,49 @@ const lookup: ToolSpec = {
 
 const user = (content: string): ChatMessage => ({ role: "user", content });
 
+/** The tool calls the simulated model makes, or undefined when it answers. */
+function calls(request: Pick<ModelRequest, "messages" | "tools" | "toolChoice" | "parallelToolCalls">) {
+  const use = simulateToolUse(request.messages, request.tools, request.toolChoice, request.parallelToolCalls);
+  return use?.kind === "call" ? use.calls : undefined;
+}
+
 describe("the simulated model's tool use", () => {
   it("calls the first tool with arguments from its schema when the message names none", () => {
-    const calls = simulateToolCalls({ messages: [user("Paris")], tools: [weather, lookup] });
-    expect(calls).toHaveLength(1);
-    expect(calls?.[0].name).toBe("get_weather");
-    expect(JSON.parse(calls?.[0].arguments ?? "")).toEqual({ city: "Paris", unit: "c", days: 1 });
-    expect(calls?.[0].id).toMatch(/^call_[0-9a-z]{24}$/);
+    const made = calls({ messages: [user("Paris")], tools: [weather, lookup] });
+    expect(made).toEqual([
+      { id: "call_sim_0", name: "get_weather", arguments: '{"city":"Paris","unit":"c","days":1}' },
+    ]);
   });
 
   it("calls every tool the message names, or only the first without parallel calls", () => {
     const messages = [user("use lookup and get_weather please")];
-    const both = simulateToolCalls({ messages, tools: [weather, lookup] });
-    expect(both?.map((c) => c.name)).toEqual(["get_weather", "lookup"]);
-    const one = simulateToolCalls({ messages, tools: [weather, lookup], parallelToolCalls: false });
+    expect(calls({ messages, tools: [weather, lookup] })?.map((c) => c.name)).toEqual([
+      "get_weather",
+      "lookup",
+    ]);
+    const one = calls({ messages, tools: [weather, lookup], parallelToolCalls: false });
     expect(one?.map((c) => c.name)).toEqual(["get_weather"]);
-    // A name inside another word is not a mention.
-    const none = simulateToolCalls({ messages: [user("lookups")], tools: [weather, lookup] });
-    expect(none?.map((c) => c.name)).toEqual(["get_weather"]);
   });
 
-  it("gives the same call the same id, and honours tool_choice none and {name}", () => {
+  it("honours tool_choice none and {name}, and numbers ids after the conversation's earlier calls", () => {
     const request = { messages: [user("x")], tools: [weather, lookup] };
-    expect(simulateToolCalls(request)).toEqual(simulateToolCalls(request));
-    expect(simulateToolCalls({ ...request, toolChoice: "none" })).toBeUndefined();
-    expect(simulateToolCalls({ ...request, toolChoice: { name: "lookup" } })?.[0].name).toBe("lookup");
-    expect(simulateToolCalls(request, "toolu_")?.[0].id).toMatch(/^toolu_/);
+    expect(simulateToolUse(request.messages, request.tools, "none")).toBeNull();
+    expect(calls({ ...request, toolChoice: { name: "lookup" } })?.[0].name).toBe("lookup");
+    const later = calls({
+      messages: [
+        user("a"),
+        {
+          role: "assistant",
+          content: "",
+          toolCalls: [{ id: "call_sim_0", name: "lookup", arguments: "{}" }],
+        },
+        { role: "tool", toolCallId: "call_sim_0", content: "r" },
+        { role: "assistant", content: "done" },
+        user("b"),
+      ],
+      tools: [lookup],
+    });
+    expect(later?.[0].id).toBe("call_sim_1");
   });
 
   it("answers quoting the results once the turn has them", () => {
@@ -62,18 +79,20 @@ describe("the simulated model's tool use", () => {
       { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "get_weather", arguments: "{}" }] },
       { role: "tool", toolCallId: "c1", content: '{"temp":21}' },
     ];
-    expect(simulateToolCalls({ messages, tools: [weather] })).toBeUndefined();
-    expect(quoteToolResults(messages)).toBe(' [get_weather: {"temp":21}]');
+    expect(simulateToolUse(messages, [weather])).toEqual({
+      kind: "answer",
+      text: 'Echo: weather in Paris?\nTool results:\nget_weather: {"temp":21}',
+    });
     const turn = simulateTurn({ model: "echo", messages, tools: [weather] });
     expect(turn).toMatchObject({
       finishReason: "stop",
-      text: 'Echo: weather in Paris? [get_weather: {"temp":21}]',
+      text: 'Echo: weather in Paris?\nTool results:\nget_weather: {"temp":21}',
     });
-    const failed = quoteToolResults([
-      ...messages.slice(0, 2),
-      { ...messages[2], isError: true, content: "down" },
-    ]);
-    expect(failed).toBe(" [get_weather failed: down]");
+    const failed = simulateToolUse(
+      [...messages.slice(0, 2), { ...messages[2], isError: true, content: "down" }],
+      [weather],
+    );
+    expect(failed).toMatchObject({ text: expect.stringContaining("get_weather (error): down") });
   });
 
   it("keeps calling untried tools under tool_choice required, then answers", () => {
@@ -82,24 +101,16 @@ describe("the simulated model's tool use", () => {
       { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "get_weather", arguments: "{}" }] },
       { role: "tool", toolCallId: "c1", content: "sunny" },
     ];
-    expect(simulateToolCalls({ messages, tools: [weather, lookup], toolChoice: "required" })?.[0].name).toBe(
-      "lookup",
-    );
-    expect(simulateToolCalls({ messages, tools: [weather], toolChoice: "required" })).toBeUndefined();
+    expect(calls({ messages, tools: [weather, lookup], toolChoice: "required" })?.[0].name).toBe("lookup");
+    expect(simulateToolUse(messages, [weather], "required")?.kind).toBe("answer");
   });
 
   it("writes invalid arguments on [invalid-args], in the last message or always", () => {
-    const bad = simulateToolCalls({ messages: [user("x [invalid-args]")], tools: [lookup] });
+    const bad = calls({ messages: [user("x [invalid-args]")], tools: [lookup] });
     expect(() => JSON.parse(bad?.[0].arguments ?? "")).toThrow();
-    const repaired = simulateToolCalls({
-      messages: [user("x [invalid-args]"), user("fix it")],
-      tools: [lookup],
-    });
+    const repaired = calls({ messages: [user("x [invalid-args]"), user("fix it")], tools: [lookup] });
     expect(JSON.parse(repaired?.[0].arguments ?? "")).toEqual({ query: "fix it" });
-    const always = simulateToolCalls({
-      messages: [user("x [invalid-args:always]"), user("fix it")],
-      tools: [lookup],
-    });
+    const always = calls({ messages: [user("x [invalid-args:always]"), user("fix it")], tools: [lookup] });
     expect(() => JSON.parse(always?.[0].arguments ?? "")).toThrow();
   });
 });
@@ -168,7 +179,7 @@ describe("the simulated provider", () => {
     );
     expect(outcome).toMatchObject({ kind: "success", text: "", finishReason: "tool_calls" });
     if (outcome.kind !== "success") throw new Error("expected success");
-    expect(outcome.toolCalls?.[0]).toMatchObject({ name: "lookup", arguments: '{"query":"x"}' });
+    expect(outcome.toolCalls).toEqual([{ id: "call_sim_0", name: "lookup", arguments: '{"query":"x"}' }]);
     expect(deltas).toEqual([]);
   });
 
