@@ -112,6 +112,7 @@ export class SimulatedProvider implements ModelProvider {
       text: reply.text,
       usage: { promptTokens: reply.promptTokens, completionTokens: reply.completionTokens },
       model: settings.model,
+      finishReason: "stop",
     };
   }
 

@@ -110,6 +110,7 @@ describe("SimulatedProvider", () => {
       text: "Echo: ping",
       usage: { promptTokens: expected.promptTokens, completionTokens: expected.completionTokens },
       model: "echo",
+      finishReason: "stop",
     });
   });
 
