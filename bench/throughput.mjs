@@ -16,7 +16,10 @@
  *                         provider `mock` = openai-compatible at the mock, engine concurrency
  *                         CONCURRENCY); ITEMS requests as batches of 1000 POSTed over HTTP, timed
  *                         from the first POST until every batch is completed (polled over HTTP);
- *   agentbatch_simulated  the same on the in-process `simulated/echo` model: orchestration only.
+ *   agentbatch_simulated  the same on the in-process `simulated/echo` model: orchestration only;
+ *   agentbatch_traced     agentbatch_simulated with OpenTelemetry tracing on, spans exported over
+ *                         OTLP/HTTP to a sink in this process that counts and discards them: the
+ *                         cost of tracing (off costs nothing: no SDK is loaded).
  *
  * Every phase first runs a warm-up of 1000 items (not timed). Prints one JSON object.
  */
@@ -103,7 +106,7 @@ async function baseline(mockUrl) {
   return { ...result, failed: failures };
 }
 
-async function agentbatch(mockUrl, model) {
+async function agentbatch(mockUrl, model, traceUrl) {
   const { loadConfig } = await import(join(root, "dist/config/index.js"));
   const { createLogger, startService } = await import(join(root, "dist/service.js"));
   const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
@@ -114,6 +117,8 @@ async function agentbatch(mockUrl, model) {
   // For experiments only (the figures in README.md use the defaults): BENCH_ENGINE='{"commitBatchSize":32}'.
   Object.assign(config.engine, JSON.parse(process.env.BENCH_ENGINE ?? "{}"));
   config.providers.mock = { type: "openai-compatible", baseUrl: mockUrl, maxConcurrency: CONCURRENCY };
+  if (traceUrl)
+    config.tracing = { endpoint: traceUrl, serviceName: "bench", includeContent: false, exportDelayMs: 1000 };
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
   const key = generateApiKey();
   await registerApiKey(service.store, key);
@@ -205,8 +210,33 @@ async function startMock() {
   return { url: found, stop: () => mock.child.kill("SIGKILL") };
 }
 
-async function runPhase(phase, mockUrl) {
-  const { done } = spawnNode([fileURLToPath(import.meta.url), "--phase", phase, "--mock-url", mockUrl]);
+/** An OTLP/HTTP endpoint that counts the spans' bytes and throws them away. */
+async function startTraceSink() {
+  const { createServer } = await import("node:http");
+  let bytes = 0;
+  const server = createServer((req, res) => {
+    req.on("data", (c) => {
+      bytes += c.length;
+    });
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/v1/traces`,
+    bytes: () => bytes,
+    stop: () => server.close(),
+  };
+}
+
+async function runPhase(phase, mockUrl, extra = []) {
+  const { done } = spawnNode([
+    fileURLToPath(import.meta.url),
+    "--phase",
+    phase,
+    "--mock-url",
+    mockUrl,
+    ...extra,
+  ]);
   const out = await done;
   return JSON.parse(out.trim().split("\n").at(-1));
 }
@@ -221,7 +251,13 @@ async function main() {
         ? await baseline(mockUrl)
         : phase === "agentbatch_mock"
           ? await agentbatch(mockUrl, "mock/mock-model")
-          : await agentbatch(mockUrl, "simulated/echo");
+          : phase === "agentbatch_traced"
+            ? await agentbatch(
+                mockUrl,
+                "simulated/echo",
+                process.argv[process.argv.indexOf("--trace-url") + 1],
+              )
+            : await agentbatch(mockUrl, "simulated/echo");
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
@@ -230,6 +266,9 @@ async function main() {
     const baselineResult = await runPhase("baseline", mock.url);
     const mockResult = await runPhase("agentbatch_mock", mock.url);
     const simulated = await runPhase("agentbatch_simulated", mock.url);
+    const sink = await startTraceSink();
+    const traced = await runPhase("agentbatch_traced", mock.url, ["--trace-url", sink.url]);
+    sink.stop();
     const summary = {
       machine: {
         cpus: cpus().length,
@@ -243,6 +282,12 @@ async function main() {
       baseline: baselineResult,
       agentbatch_mock: mockResult,
       agentbatch_simulated: simulated,
+      agentbatch_traced: { ...traced, otlp_bytes_received: sink.bytes() },
+      tracing_cost: {
+        items_per_s_ratio_on_vs_off: Math.round((traced.items_per_s / simulated.items_per_s) * 1000) / 1000,
+        cpu_ms_per_item_on: traced.cpu_ms_per_item,
+        cpu_ms_per_item_off: simulated.cpu_ms_per_item,
+      },
       ratio_mock_vs_baseline: Math.round((mockResult.items_per_s / baselineResult.items_per_s) * 1000) / 1000,
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

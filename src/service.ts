@@ -17,6 +17,7 @@ import { KeyResolver, registerApiKey } from "./server/auth.js";
 import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
 import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
+import { startTracing, type Tracing } from "./tracing/setup.js";
 import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 
 export interface ServiceOptions {
@@ -87,9 +88,11 @@ interface Core {
   limiters: LimiterRegistry;
   metrics: Metrics;
   engineConfig: Config["engine"];
+  tracing: Tracing;
 }
 
 async function openCore(config: Config, logger: Logger): Promise<Core> {
+  const tracing = await startTracing(config.tracing, logger);
   const store = await openStore(config.db);
   const signals = await openSignals(store, logger);
   const engineConfig = { ...config.engine };
@@ -108,7 +111,7 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
   // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
   const metrics = new Metrics(store);
-  return { config, logger, store, signals, providers, files, limiters, metrics, engineConfig };
+  return { config, logger, store, signals, providers, files, limiters, metrics, engineConfig, tracing };
 }
 
 /** The engine and the webhook dispatcher of a process that runs items. */
@@ -192,6 +195,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       await core.signals.close();
       await core.files.close();
       await core.store.close();
+      await core.tracing.shutdown();
     },
   };
 }

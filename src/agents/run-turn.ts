@@ -2,6 +2,8 @@ import type { ModelCallUsage } from "../domain/usage.js";
 import type { LimiterRegistry, Permit, UpstreamLimiter } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { DeltaListener, ModelOutcome, TokenUsage } from "../providers/types.js";
+import { modelCallAttributes, modelResultAttributes } from "../tracing/genai.js";
+import { inSpan, traceContent } from "../tracing/spans.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn, type RequestTurn } from "./prepare-turn.js";
 
@@ -74,7 +76,9 @@ export async function runTurn(
   const startedAt = Date.now();
   let outcome: ModelOutcome | null = null;
   try {
-    outcome = await provider.complete(call.request, options.signal, options.onDelta);
+    outcome = await tracedModelCall(call, () =>
+      provider.complete(call.request, options.signal, options.onDelta),
+    );
   } finally {
     const used =
       outcome?.kind === "success" ? outcome.usage.promptTokens + outcome.usage.completionTokens : undefined;
@@ -140,4 +144,27 @@ function turnResult(upstream: Upstream, outcome: ModelOutcome, callMs: number): 
     ],
     callMs,
   };
+}
+
+/** One model call as a `chat {model}` span with the GenAI attributes of its request and answer. */
+function tracedModelCall(call: PreparedTurn, complete: () => Promise<ModelOutcome>): Promise<ModelOutcome> {
+  const attributes = modelCallAttributes(call.provider, call.model, call.request.maxTokens);
+  return inSpan(`chat ${call.model}`, { attributes }, async (span) => {
+    const outcome = await complete();
+    if (outcome.kind === "success" && traceContent())
+      span.addEvent("gen_ai.choice", { content: outcome.text });
+    if (outcome.kind === "success") {
+      span.setAttributes(
+        modelResultAttributes({
+          ...outcome.usage,
+          model: outcome.model || call.model,
+          finishReason: outcome.finishReason,
+        }),
+      );
+    } else {
+      span.setAttributes({ "error.type": String(outcome.code) });
+      span.fail(outcome.message.slice(0, 200));
+    }
+    return outcome;
+  });
 }

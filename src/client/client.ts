@@ -113,8 +113,8 @@ export class ChatsApi extends Resource {
   }
 
   /** Messages of a chat, oldest first (a batch result's `history_id` is its chat). */
-  messages(chatId: number): Promise<ChatMessage[]> {
-    return this.data({ method: "GET", path: `/chats/${chatId}/messages` });
+  messages(chatId: number, params: PageParams = {}): PageIterator<ChatMessage> {
+    return this.paged<ChatMessage>(`/chats/${chatId}/messages`, params);
   }
 }
 

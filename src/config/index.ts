@@ -1,7 +1,14 @@
 import { dirname } from "node:path";
 import { defaultPrices } from "./defaults.js";
 import { type ConfigFile, readConfigFile } from "./file-schema.js";
-import { engineSection, envNumber, filesSection, providersSection, webhooksSection } from "./sections.js";
+import {
+  engineSection,
+  envNumber,
+  filesSection,
+  providersSection,
+  tracingSection,
+  webhooksSection,
+} from "./sections.js";
 import type { Config, ConfigOverrides } from "./types.js";
 
 export { defaultEngineConfig, defaultPrices } from "./defaults.js";
@@ -24,6 +31,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   const db = overrides.db ?? env.AGENTBATCH_DB ?? "sqlite:./data/agentbatch.db";
   return {
     db,
+    tracing: tracingSection(env),
     files: filesSection(file, env, db),
     dataDir: env.AGENTBATCH_DATA_DIR ?? defaultDataDir(db),
     maxUploadBytes:

@@ -1,7 +1,7 @@
 /** Each section of the configuration from the validated file and the environment (which wins). */
 import { defaultEngineConfig } from "./defaults.js";
 import type { ConfigFile } from "./file-schema.js";
-import type { EngineConfig, FilesConfig, ProviderConfig, WebhookConfig } from "./types.js";
+import type { EngineConfig, FilesConfig, ProviderConfig, TracingSettings, WebhookConfig } from "./types.js";
 
 type Env = NodeJS.ProcessEnv;
 
@@ -116,5 +116,20 @@ export function filesSection(file: ConfigFile, env: Env, db: string): FilesConfi
       accessKeyId: raw.s3?.access_key_id,
       secretAccessKey: raw.s3?.secret_access_key,
     },
+  };
+}
+
+/**
+ * Tracing from the standard OpenTelemetry variables: on when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+ * (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT` (+ `/v1/traces`) is set, unless `OTEL_SDK_DISABLED`.
+ */
+export function tracingSection(env: Env): TracingSettings {
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, "");
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || (base ? `${base}/v1/traces` : null);
+  return {
+    endpoint: truthy(env.OTEL_SDK_DISABLED) ? null : endpoint,
+    serviceName: env.OTEL_SERVICE_NAME || "agentbatch",
+    includeContent: truthy(env.AGENTBATCH_TRACE_CONTENT),
+    exportDelayMs: envNumber(env, "OTEL_BSP_SCHEDULE_DELAY") ?? 5_000,
   };
 }

@@ -71,8 +71,19 @@ export interface FilesConfig {
   };
 }
 
+/** OpenTelemetry traces (src/tracing), from the standard OTEL_* environment variables. */
+export interface TracingSettings {
+  /** OTLP/HTTP traces URL; null when tracing is off. */
+  endpoint: string | null;
+  serviceName: string;
+  /** Message and tool contents on spans (AGENTBATCH_TRACE_CONTENT). */
+  includeContent: boolean;
+  exportDelayMs: number;
+}
+
 export interface Config {
   db: string;
+  tracing: TracingSettings;
   /** File bytes: the data directory, the database, or an S3-compatible bucket. */
   files: FilesConfig;
   /** Where uploaded and produced files are kept (and the demo key). */

@@ -36,16 +36,21 @@ export function hasPendingAfterCancel(b: BatchProgress): boolean {
 /** What a requested state change does: move the batch, leave it as it is (already there), or refuse. */
 export type StateChangeRule = "change" | "unchanged" | "conflict";
 
-/** Pause: only a running batch pauses; a paused one stays paused. */
+/**
+ * Pause: only a running batch pauses. Pausing a paused batch changes nothing and is not an error
+ * (pause is safe to repeat; the README says so).
+ */
 export function pauseRule(status: BatchStatus): StateChangeRule {
   if (status === "in_progress") return "change";
   return status === "paused" ? "unchanged" : "conflict";
 }
 
-/** Resume: only a paused batch resumes; a running one stays running. */
+/**
+ * Resume: only a paused batch resumes. Resuming anything else, a running batch included, is an
+ * invalid state change (seed 004: 409).
+ */
 export function resumeRule(status: BatchStatus): StateChangeRule {
-  if (status === "paused") return "change";
-  return status === "in_progress" ? "unchanged" : "conflict";
+  return status === "paused" ? "change" : "conflict";
 }
 
 /** Cancel: a running or paused batch is cancelled; one already cancelling or cancelled stays so. */

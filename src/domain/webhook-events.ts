@@ -40,10 +40,22 @@ export function wantsAnyRequestEvent(webhook: WebhookSettings | null | undefined
   return REQUEST_EVENTS.some((e) => wantsRequestEvent(webhook, e));
 }
 
-/** Seed 000's payload: `{event, timestamp, data: {id, status, total_requests, completed_requests, failed_requests}}`. */
+/**
+ * Seed 000's payload: `{event, timestamp, data: {id, status, total_requests, completed_requests,
+ * failed_requests}}`, plus the batch's `metadata` and `context` when it has them (extensions).
+ */
 export function batchEventPayload(
   event: string,
-  batch: { id: string; status: string; total: number; succeeded: number; failed: number },
+  batch: {
+    id: string;
+    status: string;
+    total: number;
+    succeeded: number;
+    failed: number;
+    /** Extensions: the batch's own objects, as given on create (left out when none). */
+    metadata?: Record<string, unknown> | null;
+    context?: Record<string, unknown> | null;
+  },
   now: number,
 ): string {
   return JSON.stringify({
@@ -55,6 +67,8 @@ export function batchEventPayload(
       total_requests: batch.total,
       completed_requests: batch.succeeded,
       failed_requests: batch.failed,
+      ...(batch.metadata ? { metadata: batch.metadata } : {}),
+      ...(batch.context ? { context: batch.context } : {}),
     },
   });
 }

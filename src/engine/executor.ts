@@ -5,6 +5,8 @@ import { loadAgentTurn, type TurnSources } from "../agents/turn-input.js";
 import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
 import type { AgentVersion, ClaimedItem } from "../store/types.js";
+import { itemAttributes } from "../tracing/genai.js";
+import { inSpan } from "../tracing/spans.js";
 import type { EngineStore } from "./engine-store.js";
 import type { HeldItem } from "./held-items.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -47,12 +49,18 @@ export class ItemExecutor {
    * The item's outcome, or null when it was stopped before its model call (it stays held, to be
    * handed back). `onCallStart` marks the moment the model is called. Throws what the provider threw.
    */
-  async execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
+  execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
     const { item } = held;
-    const loaded = await this.turnOf(item);
-    if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
-    const result = await runTurn(this.deps.turns, loaded.turn, { signal: held.abort.signal, onCallStart });
-    return this.outcomeOf(item, result);
+    const attributes = itemAttributes({ ...item, itemId: item.id });
+    return inSpan("agentbatch.item", { attributes, startTime: held.claimedAt }, async (span) => {
+      const loaded = await this.turnOf(item);
+      if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
+      const result = await runTurn(this.deps.turns, loaded.turn, { signal: held.abort.signal, onCallStart });
+      const outcome = this.outcomeOf(item, result);
+      span.setAttributes({ "agentbatch.outcome": outcome?.kind ?? "handed_back" });
+      if (outcome && outcome.kind !== "success") span.fail(`${outcome.kind} ${outcome.errorCode}`);
+      return outcome;
+    });
   }
 
   private async turnOf(item: ClaimedItem): Promise<ItemTurn> {

@@ -9,6 +9,8 @@ export interface HeldItem {
   started: boolean;
   /** Its outcome waits for the group commit: it keeps its lease but no longer takes a slot. */
   done: boolean;
+  /** When this process claimed it (epoch ms). */
+  readonly claimedAt: number;
 }
 
 /**
@@ -21,7 +23,13 @@ export class HeldItems {
   private doneCount = 0;
 
   add(item: ClaimedItem): HeldItem {
-    const held: HeldItem = { item, abort: new AbortController(), started: false, done: false };
+    const held: HeldItem = {
+      item,
+      abort: new AbortController(),
+      started: false,
+      done: false,
+      claimedAt: Date.now(),
+    };
     this.byId.set(item.id, held);
     return held;
   }

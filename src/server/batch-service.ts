@@ -6,6 +6,7 @@ import type { Agent, NewBatch, NewBatchItem, Workspace } from "../store/types.js
 import { attachmentProblems } from "./attachments.js";
 import type { AppContext } from "./context.js";
 import { badRequest } from "./errors.js";
+import { assertJsonBounds } from "./json-bounds.js";
 import { unpublishedAgentProblem } from "./published-agent.js";
 import type { BatchRequestItem, CreateBatchBody } from "./schemas/batches.js";
 import { assertRequestsWhitelisted } from "./whitelist.js";
@@ -41,6 +42,8 @@ export async function prepareBatch(
 ): Promise<{ batch: NewBatch; items: NewBatchItem[] }> {
   const requests = input.requests ?? [];
   assertUniqueCustomIds(requests);
+  assertJsonBounds(input.metadata, "metadata");
+  assertJsonBounds(input.context, "context");
   const publishedAgent = publishedAgentLookup(ctx, ws);
   const defaultAgent = await publishedAgent(input.agent_id, "agent_id");
   await assertRequestsWhitelisted(ctx.store, ws.id, requests);
@@ -69,6 +72,7 @@ export async function prepareBatch(
     name: input.name ?? null,
     webhook: webhookSettings(ctx, input.webhook, "webhook", DEFAULT_BATCH_WEBHOOK_EVENTS),
     metadata: input.metadata ?? null,
+    context: input.context ?? null,
     createdAt: now,
     expiresAt: now + ctx.config.engine.completionWindowMs,
   };
@@ -108,6 +112,8 @@ function inlineItem(
   agent: Agent,
   attachable: Map<string, string>,
 ): NewBatchItem {
+  assertJsonBounds(r.context, `${at}.context`);
+  assertJsonBounds(r.metadata, `${at}.metadata`);
   const files = [...new Set(r.attached_file_uuids ?? [])];
   for (const id of files) {
     const problem = attachable.get(id);
@@ -123,6 +129,8 @@ function inlineItem(
     attachedFileUuids: files,
     historyId: r.history_id ?? null,
     webhook: webhookSettings(ctx, r.webhook, `${at}.webhook`, DEFAULT_REQUEST_WEBHOOK_EVENTS),
+    context: r.context ?? null,
+    metadata: r.metadata ?? null,
   };
 }
 

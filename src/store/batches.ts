@@ -19,6 +19,8 @@ export interface Batch {
   processing: number;
   webhook: WebhookSettings | null;
   metadata: Record<string, unknown> | null;
+  /** The batch's context (seed 003), returned with it and in its webhook events. */
+  context: Record<string, unknown> | null;
   promptTokens: number;
   completionTokens: number;
   /** USD. */
@@ -55,6 +57,7 @@ export interface NewBatch {
   name: string | null;
   webhook: WebhookSettings | null;
   metadata: Record<string, unknown> | null;
+  context?: Record<string, unknown> | null;
   createdAt: number;
   expiresAt: number;
   inputFileId?: string | null;

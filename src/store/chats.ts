@@ -92,11 +92,13 @@ export interface ChatStore {
   /** Stores a question and its answer in one transaction; opens the chat when `chatId` is null. */
   appendTurn(turn: ChatTurnRecord, now: number): Promise<StoredChatTurn>;
   getMessage(chatId: number, messageId: number): Promise<MessageRecord | undefined>;
-  /** Messages of a chat, oldest first. */
+  /** Every message of a chat, oldest first (the history a turn continues). */
   listMessages(chatId: number): Promise<MessageRecord[]>;
-  /** Files attached to the messages of a chat, in message order. */
-  listMessageFiles(chatId: number): Promise<MessageFile[]>;
+  /** One page of a chat's messages, oldest first, with the chat's message count. */
+  pageMessages(chatId: number, page: PageQuery): Promise<Page<MessageRecord>>;
+  /** Files attached to these messages, in message order. */
+  listMessageFiles(messageIds: number[]): Promise<MessageFile[]>;
   addFeedback(feedback: NewFeedback, now: number): Promise<MessageFeedback>;
-  /** Feedback on the messages of a chat, oldest first. */
-  listFeedbacks(chatId: number): Promise<MessageFeedback[]>;
+  /** Feedback on these messages, oldest first. */
+  listFeedbacks(messageIds: number[]): Promise<MessageFeedback[]>;
 }

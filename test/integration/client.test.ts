@@ -185,7 +185,7 @@ describe("the TypeScript client against the real server", () => {
     for await (const e of client.chats.sendStream(chat.id, { message: "Again" })) types.push(e.event);
     expect(types[0]).toBe("response.created");
     expect(types).toContain("response.output_text.completed");
-    const messages = await client.chats.messages(chat.id);
+    const messages = await client.chats.messages(chat.id, { limit: 3 }).toArray();
     expect(messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
     expect((await client.chats.list({ agent_id: agentId }).toArray()).map((c) => c.id)).toContain(chat.id);
     expect((await client.chats.get(chat.id)).name).toBe("client chat");

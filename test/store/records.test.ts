@@ -89,14 +89,20 @@ describe("chats and files", () => {
     );
     expect(turn.answer.groupId).toBe(turn.question.id);
     expect((await store.chats.listMessages(chat.id)).map((m) => m.content)).toEqual(["hi", "hello"]);
-    expect((await store.chats.listMessageFiles(chat.id)).map((f) => [f.messageId, f.file.id])).toEqual([
-      [turn.question.id, "f1"],
-    ]);
+    expect(
+      (await store.chats.listMessageFiles([turn.question.id, turn.answer.id])).map((f) => [
+        f.messageId,
+        f.file.id,
+      ]),
+    ).toEqual([[turn.question.id, "f1"]]);
     await store.chats.addFeedback(
       { chatId: chat.id, messageId: turn.answer.id, rating: "helpful", comment: null, externalUserId: "u" },
       3,
     );
-    expect((await store.chats.listFeedbacks(chat.id)).map((f) => f.rating)).toEqual(["helpful"]);
+    expect((await store.chats.listFeedbacks([turn.answer.id])).map((f) => f.rating)).toEqual(["helpful"]);
+    expect((await store.chats.listFeedbacks([turn.question.id])).length).toBe(0);
+    const page = await store.chats.pageMessages(chat.id, { limit: 1, offset: 1 });
+    expect(page).toMatchObject({ total: 2, rows: [{ content: "hello" }] });
     expect((await store.chats.rename(workspaceId, chat.id, "renamed", 4))?.name).toBe("renamed");
     const listed = await store.chats.list(workspaceId, {
       limit: 10,

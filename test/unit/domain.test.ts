@@ -42,7 +42,7 @@ describe("batch lifecycle", () => {
     );
     expect(table).toEqual({
       validating: ["conflict", "conflict", "conflict", "conflict"],
-      in_progress: ["change", "unchanged", "change", "conflict"],
+      in_progress: ["change", "conflict", "change", "conflict"],
       paused: ["unchanged", "change", "change", "conflict"],
       completed: ["conflict", "conflict", "conflict", "change"],
       failed: ["conflict", "conflict", "conflict", "change"],

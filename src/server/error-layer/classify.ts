@@ -142,11 +142,16 @@ function schemaViolation(err: FastifyError, request: FailedRequest): ErrorDescri
   const e = err.validation[0] as ErrorObject;
   const missing =
     e.keyword === "required" ? (e.params as { missingProperty: string }).missingProperty : undefined;
-  const field = pointerSegments(e.instancePath, missing);
+  const unknown =
+    e.keyword === "additionalProperties"
+      ? (e.params as { additionalProperty: string }).additionalProperty
+      : undefined;
+  const field = pointerSegments(e.instancePath, missing ?? unknown);
   const path = fieldPath(field);
   const detail = e.message ?? "is invalid";
   let message: string;
   if (missing) message = `${path} is required`;
+  else if (unknown !== undefined) message = `${path} is not a known field`;
   else if (e.keyword === "enum") {
     message = `${path || part}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
   } else if (!path) message = `${part === "body" ? "request body" : part} ${detail}`;

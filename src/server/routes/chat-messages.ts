@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import { type ChatMessageDeps, type ChatMessageInput, runChatMessage } from "../../agents/chat-message.js";
 import { newResponseId } from "../../domain/ids.js";
+import type { MessageRecord } from "../../store/types.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import { attachmentProblems } from "../attachments.js";
 import { ChatEventStream } from "../chat-stream.js";
@@ -8,17 +9,19 @@ import type { AppContext } from "../context.js";
 import { ApiError, badRequest, ErrorCodes, notFound } from "../errors.js";
 import { publishedAgent } from "../published-agent.js";
 import { ChatParams, SendMessageBody } from "../schemas/chats.js";
+import { PageQuery } from "../schemas/common.js";
 import { assertWhitelisted } from "../whitelist.js";
 import { messageToWire } from "../wire/chats.js";
-import { baseUrl, ok } from "../wire/envelope.js";
+import { baseUrl, ok, pageAnswer } from "../wire/envelope.js";
 import { chatOf } from "./chats.js";
 
 const tags = ["Chats"];
 
 const listSchema = {
   tags,
-  summary: "Messages of a chat, oldest first, with their attached files and feedback",
+  summary: "Messages of a chat, oldest first, a page at a time, with their attached files and feedback",
   params: ChatParams,
+  querystring: PageQuery,
 };
 const sendSchema = {
   tags,
@@ -41,10 +44,11 @@ export const chatMessageRoutes: ApiPlugin = async (app, { ctx }) => {
 
 async function listMessages(ctx: AppContext, request: ApiRequest<typeof listSchema>) {
   const chat = await chatOf(ctx, request.workspace, request.params.chatId);
-  const [messages, files, feedbacks] = await Promise.all([
-    ctx.store.chats.listMessages(chat.id),
-    ctx.store.chats.listMessageFiles(chat.id),
-    ctx.store.chats.listFeedbacks(chat.id),
+  const page = await ctx.store.chats.pageMessages(chat.id, request.query);
+  const ids = page.rows.map((m) => m.id);
+  const [files, feedbacks] = await Promise.all([
+    ctx.store.chats.listMessageFiles(ids),
+    ctx.store.chats.listFeedbacks(ids),
   ]);
   const filesOf = groupBy(
     files,
@@ -57,7 +61,9 @@ async function listMessages(ctx: AppContext, request: ApiRequest<typeof listSche
     (f) => f,
   );
   const base = baseUrl(request, ctx.config.publicUrl);
-  return ok(messages.map((m) => messageToWire(m, filesOf.get(m.id) ?? [], feedbackOf.get(m.id) ?? [], base)));
+  const toWire = (m: MessageRecord) =>
+    messageToWire(m, filesOf.get(m.id) ?? [], feedbackOf.get(m.id) ?? [], base);
+  return pageAnswer(request, page, toWire, ctx.config.publicUrl);
 }
 
 async function sendMessage(

@@ -1,6 +1,6 @@
 /** Request schemas of the agents API. */
 import { Type } from "@sinclair/typebox";
-import { Nullable } from "./common.js";
+import { Body, Nullable } from "./common.js";
 
 const AgentFields = {
   name: Type.String({ minLength: 1, maxLength: 256 }),
@@ -16,7 +16,7 @@ const AgentFields = {
   settings: Type.Record(Type.String(), Type.Unknown(), { description: "Provider options" }),
 };
 
-export const CreateAgentBody = Type.Object({
+export const CreateAgentBody = Body({
   name: AgentFields.name,
   model: AgentFields.model,
   description: Type.Optional(AgentFields.description),
@@ -26,4 +26,4 @@ export const CreateAgentBody = Type.Object({
   settings: Type.Optional(AgentFields.settings),
 });
 
-export const UpdateAgentBody = Type.Partial(Type.Object(AgentFields), { minProperties: 1 });
+export const UpdateAgentBody = Type.Partial(Body(AgentFields), { minProperties: 1 });

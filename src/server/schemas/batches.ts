@@ -2,10 +2,10 @@
 import { Type } from "@sinclair/typebox";
 import { ITEM_STATUSES } from "../../domain/statuses.js";
 import { BATCH_EVENTS, REQUEST_EVENTS } from "../../domain/webhook-events.js";
-import { Nullable, PageQuery, StringEnum } from "./common.js";
+import { Body, ClientObject, Nullable, PageQuery, StringEnum } from "./common.js";
 
 /** A request's own webhook (extension, like seed 002's per-run callback): request events only. */
-export const RequestWebhookBody = Type.Object({
+export const RequestWebhookBody = Body({
   url: Type.String({ minLength: 1, maxLength: 2048, description: "Webhook URL (https)" }),
   events: Type.Optional(
     Type.Array(StringEnum(REQUEST_EVENTS), {
@@ -16,7 +16,7 @@ export const RequestWebhookBody = Type.Object({
   secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
 });
 
-export const BatchRequestItem = Type.Object({
+export const BatchRequestItem = Body({
   custom_id: Type.String({
     minLength: 1,
     maxLength: 256,
@@ -31,6 +31,8 @@ export const BatchRequestItem = Type.Object({
     Nullable(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Chat to continue" })),
   ),
   webhook: Type.Optional(Nullable(RequestWebhookBody)),
+  context: Type.Optional(Nullable(ClientObject("Context for this request, returned with its result"))),
+  metadata: Type.Optional(Nullable(ClientObject("Your data for this request, returned with its result"))),
 });
 
 /** Extension fields of a batch create: a client-chosen id and input from an uploaded file. */
@@ -67,7 +69,7 @@ const BatchFileFields = {
   ),
 };
 
-export const WebhookBody = Type.Object({
+export const WebhookBody = Body({
   url: Type.String({ minLength: 1, maxLength: 2048, description: "Webhook URL (https)" }),
   events: Type.Optional(
     Type.Array(StringEnum([...BATCH_EVENTS, ...REQUEST_EVENTS] as const), {
@@ -79,7 +81,7 @@ export const WebhookBody = Type.Object({
   secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
 });
 
-export const CreateBatchBody = Type.Object({
+export const CreateBatchBody = Body({
   agent_id: Type.String({ minLength: 1, description: "Default agent for all requests (must be published)" }),
   requests: Type.Optional(
     Type.Array(BatchRequestItem, {
@@ -91,7 +93,12 @@ export const CreateBatchBody = Type.Object({
   ...BatchFileFields,
   webhook: Type.Optional(Nullable(WebhookBody)),
   name: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
-  metadata: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+  metadata: Type.Optional(
+    Nullable(ClientObject("Your data for the batch, returned with it and in its webhooks")),
+  ),
+  context: Type.Optional(
+    Nullable(ClientObject('Context of the batch (seed 003, e.g. {"source": "news-aggregator"})')),
+  ),
 });
 
 export const IdempotencyHeaders = Type.Object({

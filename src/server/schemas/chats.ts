@@ -1,6 +1,6 @@
 /** Request schemas of the Chat API (chats, messages, feedback, attachments). */
 import { Type } from "@sinclair/typebox";
-import { Nullable, PageQuery, StringEnum } from "./common.js";
+import { Body, Nullable, PageQuery, StringEnum } from "./common.js";
 
 export const CHAT_ORDERS = ["-created_at", "created_at", "-updated_at", "updated_at"] as const;
 export const FEEDBACK_RATINGS = ["helpful", "improve"] as const;
@@ -23,13 +23,13 @@ const ExternalUserId = Type.String({
   description: "Your end user's id; required for a workspace in whitelist mode",
 });
 
-export const CreateChatBody = Type.Object({
+export const CreateChatBody = Body({
   name: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
   agent_id: Type.String({ minLength: 1, description: "A published agent of the workspace" }),
   external_user_id: Type.Optional(Nullable(ExternalUserId)),
 });
 
-export const RenameChatBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 256 }) });
+export const RenameChatBody = Body({ name: Type.String({ minLength: 1, maxLength: 256 }) });
 
 export const ListChatsQuery = Type.Composite([
   PageQuery,
@@ -43,7 +43,7 @@ export const ListChatsQuery = Type.Composite([
   }),
 ]);
 
-export const SendMessageBody = Type.Object({
+export const SendMessageBody = Body({
   message: Type.String({ minLength: 1, maxLength: 1_000_000, description: "The user's message" }),
   agent_id: Type.Optional(
     Nullable(Type.String({ minLength: 1, description: "Answer with this agent instead of the chat's" })),
@@ -54,7 +54,7 @@ export const SendMessageBody = Type.Object({
   stream: Type.Boolean({ default: true, description: "Server-Sent Events (true) or one JSON answer" }),
 });
 
-export const FeedbackBody = Type.Object({
+export const FeedbackBody = Body({
   rating: StringEnum(FEEDBACK_RATINGS),
   comment: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
   external_user_id: Type.Optional(Nullable(ExternalUserId)),

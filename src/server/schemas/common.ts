@@ -3,11 +3,28 @@
  * that validates requests, types the handlers, documents the API in /openapi.json and types the
  * client: they import only TypeBox, `domain/` and store record types, never Fastify.
  */
-import { type TSchema, Type } from "@sinclair/typebox";
+import { type ObjectOptions, type TProperties, type TSchema, Type } from "@sinclair/typebox";
 
 /** A value of `schema` or null (JSON Schema type arrays keep validation messages readable). */
 export function Nullable<T extends TSchema>(schema: T) {
   return Type.Unsafe<T["static"] | null>({ ...schema, type: [schema.type, "null"] });
+}
+
+/**
+ * A request body object: a field the API does not know is a 400 naming it, never accepted and
+ * silently dropped (a misspelt `mesage` must not become a request without its message).
+ */
+export function Body<T extends TProperties>(properties: T, options: ObjectOptions = {}) {
+  return Type.Object(properties, { additionalProperties: false, ...options });
+}
+
+/**
+ * A free-form JSON object a client attaches (`metadata`, `context`), bounded: at most
+ * `maxProperties` keys here, and its serialised size and depth checked by the routes
+ * (json-bounds.ts), since JSON Schema cannot bound those.
+ */
+export function ClientObject(description: string) {
+  return Type.Record(Type.String({ maxLength: 256 }), Type.Unknown(), { maxProperties: 64, description });
 }
 
 export function StringEnum<const T extends readonly string[]>(

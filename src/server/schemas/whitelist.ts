@@ -1,9 +1,10 @@
 /** Request schemas of whitelist mode (seed 001, error 14103). */
 import { Type } from "@sinclair/typebox";
+import { Body } from "./common.js";
 
-export const WhitelistSettingsBody = Type.Object({ enabled: Type.Boolean() });
+export const WhitelistSettingsBody = Body({ enabled: Type.Boolean() });
 
-export const WhitelistUsersBody = Type.Object({
+export const WhitelistUsersBody = Body({
   external_user_ids: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
     minItems: 1,
     maxItems: 1000,

@@ -17,6 +17,7 @@ export function batchToWire(b: Batch) {
     // Extensions (fields the seed does not have; never a change of a seed field's meaning).
     name: b.name,
     metadata: b.metadata,
+    context: b.context,
     pending_requests: b.pending,
     processing_requests: b.processing,
     progress: b.total === 0 ? 1 : Math.round((done / b.total) * 10_000) / 10_000,

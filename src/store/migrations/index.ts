@@ -6,6 +6,7 @@ import { migration005 } from "./005-batch-input.js";
 import { migration006 } from "./006-workers.js";
 import { migration007 } from "./007-api-batches.js";
 import { migration008 } from "./008-file-chunks.js";
+import { migration009 } from "./009-batch-context.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration, SqlTypes } from "./migration.js";
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   migration006,
   migration007,
   migration008,
+  migration009,
 ].sort((a, b) => a.version - b.version);

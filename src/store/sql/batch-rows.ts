@@ -19,9 +19,10 @@ export interface BatchRow {
 export async function insertBatchRow(tx: SqlExecutor, r: BatchRow): Promise<boolean> {
   const b = r.batch;
   const row = await tx.get(
-    `INSERT INTO batches (id, workspace_id, agent_id, name, status, total, pending, webhook, metadata, error_message,
-       created_at, completed_at, expires_at, input_file_id, original_file_name, input_format, request_hash)
-     VALUES (${marks(17)}) ON CONFLICT (id) DO NOTHING RETURNING id`,
+    `INSERT INTO batches (id, workspace_id, agent_id, name, status, total, pending, webhook, metadata, context,
+       error_message, created_at, completed_at, expires_at, input_file_id, original_file_name, input_format,
+       request_hash)
+     VALUES (${marks(18)}) ON CONFLICT (id) DO NOTHING RETURNING id`,
     [
       b.id,
       b.workspaceId,
@@ -32,6 +33,7 @@ export async function insertBatchRow(tx: SqlExecutor, r: BatchRow): Promise<bool
       r.total,
       b.webhook ? JSON.stringify(b.webhook) : null,
       b.metadata ? JSON.stringify(b.metadata) : null,
+      b.context ? JSON.stringify(b.context) : null,
       r.errorMessage ?? null,
       b.createdAt,
       r.completedAt ?? null,

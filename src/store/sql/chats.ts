@@ -11,9 +11,9 @@ import type {
   NewFeedback,
   StoredChatTurn,
 } from "../chats.js";
-import type { Page } from "../page.js";
+import type { Page, PageQuery } from "../page.js";
 import { insertChatTurn } from "./chat-rows.js";
-import type { Row, SqlDriver } from "./driver.js";
+import { chunks, marks, type Row, type SqlDriver } from "./driver.js";
 import { rowInWorkspace } from "./queries.js";
 import { n, toChat, toFeedback, toFile, toMessage } from "./rows.js";
 
@@ -84,14 +84,29 @@ export class SqlChatStore implements ChatStore {
     );
   }
 
-  async listMessageFiles(chatId: number): Promise<MessageFile[]> {
-    const rows = await this.db.all(
-      `SELECT mf.message_id AS attached_to, f.* FROM message_files mf
-       JOIN messages m ON m.id = mf.message_id JOIN files f ON f.id = mf.file_id
-       WHERE m.chat_id = ? AND f.deleted_at IS NULL ORDER BY mf.message_id, mf.position`,
-      [chatId],
-    );
-    return rows.map((r) => ({ messageId: n(r.attached_to), file: toFile(r) }));
+  async pageMessages(chatId: number, page: PageQuery): Promise<Page<MessageRecord>> {
+    return this.db.readSnapshot(async (tx) => {
+      const rows = await tx.all("SELECT * FROM messages WHERE chat_id = ? ORDER BY id LIMIT ? OFFSET ?", [
+        chatId,
+        page.limit,
+        page.offset,
+      ]);
+      const total = (await tx.get("SELECT COUNT(*) AS c FROM messages WHERE chat_id = ?", [chatId])) as Row;
+      return { rows: rows.map(toMessage), total: n(total.c) };
+    });
+  }
+
+  async listMessageFiles(messageIds: number[]): Promise<MessageFile[]> {
+    const files: MessageFile[] = [];
+    for (const group of chunks([...new Set(messageIds)].sort((a, b) => a - b))) {
+      const rows = await this.db.all(
+        `SELECT mf.message_id AS attached_to, f.* FROM message_files mf JOIN files f ON f.id = mf.file_id
+         WHERE mf.message_id IN (${marks(group.length)}) AND f.deleted_at IS NULL ORDER BY mf.message_id, mf.position`,
+        group,
+      );
+      for (const r of rows) files.push({ messageId: n(r.attached_to), file: toFile(r) });
+    }
+    return files;
   }
 
   async addFeedback(f: NewFeedback, now: number): Promise<MessageFeedback> {
@@ -103,9 +118,15 @@ export class SqlChatStore implements ChatStore {
     return toFeedback(row as Row);
   }
 
-  async listFeedbacks(chatId: number): Promise<MessageFeedback[]> {
-    return (await this.db.all("SELECT * FROM message_feedbacks WHERE chat_id = ? ORDER BY id", [chatId])).map(
-      toFeedback,
-    );
+  async listFeedbacks(messageIds: number[]): Promise<MessageFeedback[]> {
+    const feedbacks: MessageFeedback[] = [];
+    for (const group of chunks([...new Set(messageIds)])) {
+      const rows = await this.db.all(
+        `SELECT * FROM message_feedbacks WHERE message_id IN (${marks(group.length)}) ORDER BY id`,
+        group,
+      );
+      for (const r of rows) feedbacks.push(toFeedback(r));
+    }
+    return feedbacks.sort((a, b) => a.id - b.id);
   }
 }

@@ -77,7 +77,7 @@ async function insertDelivery(
  */
 export async function enqueueBatchEvent(tx: SqlExecutor, batchId: string, now: number): Promise<void> {
   const b = (await tx.get(
-    "SELECT id, workspace_id, status, total, succeeded, failed, webhook FROM batches WHERE id = ?",
+    "SELECT id, workspace_id, status, total, succeeded, failed, webhook, metadata, context FROM batches WHERE id = ?",
     [batchId],
   )) as Row;
   const webhook = json<WebhookSettings>(b.webhook);
@@ -85,7 +85,15 @@ export async function enqueueBatchEvent(tx: SqlExecutor, batchId: string, now: n
   if (!event || !webhook) return;
   const payload = batchEventPayload(
     event,
-    { id: b.id, status: b.status, total: n(b.total), succeeded: n(b.succeeded), failed: n(b.failed) },
+    {
+      id: b.id,
+      status: b.status,
+      total: n(b.total),
+      succeeded: n(b.succeeded),
+      failed: n(b.failed),
+      metadata: json(b.metadata),
+      context: json(b.context),
+    },
     now,
   );
   await insertDelivery(

@@ -104,6 +104,7 @@ export function toBatch(r: Row): Batch {
     processing: n(r.processing),
     webhook: json(r.webhook),
     metadata: json(r.metadata),
+    context: json(r.context),
     promptTokens: n(r.prompt_tokens),
     completionTokens: n(r.completion_tokens),
     cost: n(r.cost),
