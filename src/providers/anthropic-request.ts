@@ -24,7 +24,8 @@ export function responseToolName(request: ModelRequest): string | undefined {
 
 /**
  * Why the request cannot be translated for Anthropic, if it cannot: its structured output is a
- * forced tool, which Anthropic refuses beside thinking, and whose name must not be a real tool's.
+ * forced tool, which Anthropic refuses beside thinking, and whose name must not be a real tool's;
+ * thinking also needs temperature 1.
  */
 export function anthropicRequestProblem(request: ModelRequest): string | undefined {
   const responseTool = responseToolName(request);
@@ -33,6 +34,9 @@ export function anthropicRequestProblem(request: ModelRequest): string | undefin
   }
   if (request.thinking?.type === "enabled") {
     const choice = request.toolChoice;
+    if (request.temperature !== undefined && request.temperature !== 1) {
+      return "Anthropic takes thinking only with temperature 1 (or none)";
+    }
     if (responseTool) return "Anthropic cannot combine thinking with response_format (a forced tool)";
     if (choice === "required" || typeof choice === "object") {
       return "Anthropic cannot combine thinking with a tool_choice that forces a tool";
