@@ -2,10 +2,12 @@ import type { ModelCallUsage } from "../domain/usage.js";
 import type { LimiterRegistry, Permit, UpstreamLimiter } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { DeltaListener, ModelOutcome, TokenUsage } from "../providers/types.js";
+import type { ResponseDetail } from "../store/types.js";
 import { modelCallAttributes, modelResultAttributes } from "../tracing/genai.js";
 import { inSpan, traceContent } from "../tracing/spans.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn, type RequestTurn } from "./prepare-turn.js";
+import { type CallResult, callProvider } from "./provider-call.js";
 
 /** What a turn needs of its process: the providers, their per-upstream limits, the metrics hook. */
 export interface TurnDeps {
@@ -44,6 +46,8 @@ export type TurnResult =
       calls: ModelCallUsage[];
       /** How long the model calls took, waiting for permits not included. */
       callMs: number;
+      /** Tool calls, logprobs, thinking, vectors or a Response object, when the answer has any. */
+      detail?: ResponseDetail;
     }
   | { kind: "retryable"; upstream: Upstream; code: number; message: string; retryAfterMs?: number }
   | { kind: "failed"; upstream: Upstream | null; code: number; message: string }
@@ -74,11 +78,13 @@ export async function runTurn(
   if (!permit) return { kind: "aborted" };
   options.onCallStart?.();
   const startedAt = Date.now();
+  let result: CallResult | null = null;
   let outcome: ModelOutcome | null = null;
   try {
-    outcome = await tracedModelCall(call, () =>
-      provider.complete(call.request, options.signal, options.onDelta),
+    result = await tracedModelCall(call, () =>
+      callProvider(provider, call.call, options.signal, options.onDelta),
     );
+    outcome = result.outcome;
   } finally {
     const used =
       outcome?.kind === "success" ? outcome.usage.promptTokens + outcome.usage.completionTokens : undefined;
@@ -90,7 +96,7 @@ export async function runTurn(
       rateLimited: outcome?.kind === "retryable" && outcome.rateLimited,
     });
   }
-  return turnResult(upstream, outcome, Date.now() - startedAt);
+  return turnResult(upstream, result, Date.now() - startedAt);
 }
 
 /** The permit for a call, or null when the signal ended the wait (or the limiter closed). */
@@ -113,7 +119,8 @@ async function takePermit(
   return permit;
 }
 
-function turnResult(upstream: Upstream, outcome: ModelOutcome, callMs: number): TurnResult {
+function turnResult(upstream: Upstream, result: CallResult, callMs: number): TurnResult {
+  const { outcome, detail } = result;
   if (outcome.kind === "failed")
     return { kind: "failed", upstream, code: outcome.code, message: outcome.message };
   if (outcome.kind === "retryable") {
@@ -143,14 +150,18 @@ function turnResult(upstream: Upstream, outcome: ModelOutcome, callMs: number): 
       },
     ],
     callMs,
+    ...(detail ? { detail } : {}),
   };
 }
 
 /** One model call as a `chat {model}` span with the GenAI attributes of its request and answer. */
-function tracedModelCall(call: PreparedTurn, complete: () => Promise<ModelOutcome>): Promise<ModelOutcome> {
-  const attributes = modelCallAttributes(call.provider, call.model, call.request.maxTokens);
-  return inSpan(`chat ${call.model}`, { attributes }, async (span) => {
-    const outcome = await complete();
+function tracedModelCall(call: PreparedTurn, run: () => Promise<CallResult>): Promise<CallResult> {
+  const maxTokens = call.call.operation === "complete" ? call.call.request.maxTokens : undefined;
+  const attributes = modelCallAttributes(call.provider, call.model, maxTokens);
+  const operation = call.call.operation === "embed" ? "embeddings" : "chat";
+  return inSpan(`${operation} ${call.model}`, { attributes }, async (span) => {
+    const result = await run();
+    const { outcome } = result;
     if (outcome.kind === "success" && traceContent())
       span.addEvent("gen_ai.choice", { content: outcome.text });
     if (outcome.kind === "success") {
@@ -165,6 +176,6 @@ function tracedModelCall(call: PreparedTurn, complete: () => Promise<ModelOutcom
       span.setAttributes({ "error.type": String(outcome.code) });
       span.fail(outcome.message.slice(0, 200));
     }
-    return outcome;
+    return result;
   });
 }

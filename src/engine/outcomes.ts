@@ -41,6 +41,7 @@ export function successResult(item: ClaimedItem, turn: Success, prices: PriceTab
     externalUserId: item.externalUserId,
     historyId: item.historyId,
     finishReason: turn.finishReason,
+    responseDetail: turn.detail ?? null,
   };
 }
 

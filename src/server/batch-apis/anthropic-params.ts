@@ -1,4 +1,4 @@
-import type { ItemRequest } from "../../store/types.js";
+import type { ChatItemRequest as ItemRequest } from "../../store/types.js";
 import type { ModelRouter } from "./openai-input.js";
 
 /** The sentinel agent of Anthropic-shaped items (no agent row: each item carries its request). */

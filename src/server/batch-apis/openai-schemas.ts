@@ -3,7 +3,7 @@ import { Type } from "@sinclair/typebox";
 
 export const CreateBatchBody = Type.Object({
   input_file_id: Type.String({ minLength: 1, description: "A file uploaded with purpose batch" }),
-  endpoint: Type.String({ description: "Only /v1/chat/completions can run on agentbatch" }),
+  endpoint: Type.String({ description: "/v1/chat/completions, /v1/embeddings or /v1/responses" }),
   completion_window: Type.String({ description: "24h" }),
   metadata: Type.Optional(
     Type.Union([

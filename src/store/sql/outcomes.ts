@@ -84,9 +84,16 @@ async function applySuccess(
 ): Promise<boolean> {
   const item = await tx.get(
     `UPDATE batch_items SET status = 'success', response_content = ?, response_usage = ?, finish_reason = ?,
-       error_code = NULL, error_message = NULL, processed_at = ?, lease_owner = NULL, lease_expires_at = NULL ${FENCE}
+       response_detail = ?, error_code = NULL, error_message = NULL, processed_at = ?, lease_owner = NULL, lease_expires_at = NULL ${FENCE}
      RETURNING attached_file_uuids`,
-    [o.responseContent, JSON.stringify(o.responseUsage), o.finishReason ?? null, now, ...fenceParams(o)],
+    [
+      o.responseContent,
+      JSON.stringify(o.responseUsage),
+      o.finishReason ?? null,
+      o.responseDetail ? JSON.stringify(o.responseDetail) : null,
+      now,
+      ...fenceParams(o),
+    ],
   );
   if (!item) return false;
   const files = json<string[]>(item.attached_file_uuids) ?? [];

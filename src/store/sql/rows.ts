@@ -156,6 +156,7 @@ export function toBatchItem(r: Row): BatchItem {
     chatId: nOrNull(r.chat_id),
     conversationId: nOrNull(r.conversation_id),
     finishReason: r.finish_reason ?? null,
+    responseDetail: json(r.response_detail),
     processedAt: nOrNull(r.processed_at),
   };
 }
