@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { DeltaListener, ModelOutcome, ModelProvider, ModelSuccess } from "../providers/types.js";
+import type {
+  DeltaListener,
+  EmbeddingOutcome,
+  ModelOutcome,
+  ModelProvider,
+  ModelSuccess,
+} from "../providers/types.js";
 import type { ResponseDetail } from "../store/types.js";
 import type { RequestCall } from "./request-turn.js";
 import { responseOfChat } from "./responses-via-chat.js";
@@ -23,16 +29,7 @@ export async function callProvider(
 ): Promise<CallResult> {
   if (call.operation === "embed") {
     if (!provider.embed) return { outcome: noOperation(provider, "embeddings") };
-    const out = await provider.embed(call.request, signal);
-    if (out.kind !== "success") return { outcome: out };
-    const outcome: ModelSuccess = {
-      kind: "success",
-      text: "",
-      usage: { promptTokens: out.usage.promptTokens, completionTokens: 0 },
-      model: out.model,
-      ...(out.rateLimit ? { rateLimit: out.rateLimit } : {}),
-    };
-    return { outcome, detail: { embeddings: out.vectors } };
+    return embeddingResult(await provider.embed(call.request, signal));
   }
   if (call.operation === "respond") {
     if (!provider.respond) return { outcome: noOperation(provider, "responses") };
@@ -55,6 +52,19 @@ export async function callProvider(
     return { outcome, detail: { response: responseOfChat(call.responsesBody, outcome, id, created) } };
   }
   return { outcome, detail: chatDetail(outcome) };
+}
+
+/** An embeddings outcome as a call result: no text, prompt tokens only, the vectors as detail. */
+export function embeddingResult(out: EmbeddingOutcome): CallResult {
+  if (out.kind !== "success") return { outcome: out };
+  const outcome: ModelSuccess = {
+    kind: "success",
+    text: "",
+    usage: { promptTokens: out.usage.promptTokens, completionTokens: 0 },
+    model: out.model,
+    ...(out.rateLimit ? { rateLimit: out.rateLimit } : {}),
+  };
+  return { outcome, detail: { embeddings: out.vectors } };
 }
 
 function chatDetail(outcome: ModelSuccess): ResponseDetail | undefined {

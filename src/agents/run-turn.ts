@@ -5,9 +5,10 @@ import type { DeltaListener, ModelOutcome, TokenUsage } from "../providers/types
 import type { ResponseDetail } from "../store/types.js";
 import { modelCallAttributes, modelResultAttributes } from "../tracing/genai.js";
 import { inSpan, traceContent } from "../tracing/spans.js";
+import type { EmbeddingBatcher } from "./embedding-batcher.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn, type RequestTurn } from "./prepare-turn.js";
-import { type CallResult, callProvider } from "./provider-call.js";
+import { type CallResult, callProvider, embeddingResult } from "./provider-call.js";
 
 /** What a turn needs of its process: the providers, their per-upstream limits, the metrics hook. */
 export interface TurnDeps {
@@ -15,6 +16,8 @@ export interface TurnDeps {
   /** One registry per process, so batch items and chat messages share each upstream's budget. */
   limiters: LimiterRegistry;
   metrics?: UpstreamCallMetrics;
+  /** Joins embeddings lines bound for one upstream into shared calls (absent: one call per line). */
+  embeddings?: EmbeddingBatcher;
 }
 
 export interface TurnOptions {
@@ -73,6 +76,18 @@ export async function runTurn(
   const provider = deps.providers.get(call.provider);
   if (!provider) {
     return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
+  }
+  if (call.call.operation === "embed" && deps.embeddings) {
+    const shared = {
+      provider,
+      providerName: call.provider,
+      limiter: deps.limiters.get(call.provider),
+      metrics: deps.metrics,
+    };
+    const startedAt = Date.now();
+    const out = await deps.embeddings.embed(shared, call.call.request, options.signal, options.onCallStart);
+    if (!out) return { kind: "aborted" };
+    return turnResult(upstream, embeddingResult(out), Date.now() - startedAt);
   }
   const permit = await takePermit(deps.limiters.get(call.provider), call, options.signal);
   if (!permit) return { kind: "aborted" };

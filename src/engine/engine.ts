@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { EmbeddingBatcher } from "../agents/embedding-batcher.js";
 import type { EngineConfig } from "../config/index.js";
 import type { PriceTable } from "../domain/pricing.js";
 import { LimiterRegistry } from "../providers/rate-limiter.js";
@@ -71,7 +72,7 @@ export class Engine {
     this.executor = new ItemExecutor({
       store,
       attachments: deps.attachments,
-      turns: { providers, limiters, metrics },
+      turns: { providers, limiters, metrics, embeddings: new EmbeddingBatcher() },
       policy: config,
       prices: deps.prices,
       metrics,

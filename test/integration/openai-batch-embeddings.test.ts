@@ -12,8 +12,9 @@ let client: OpenAI;
 let direct: OpenAI;
 
 beforeAll(async () => {
-  mock = await startMockLlm();
+  mock = await startMockLlm({ captureBodies: true });
   t = await startTestServer((c) => {
+    c.engine.concurrency = 32;
     c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
     c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
     c.models = {
@@ -92,5 +93,36 @@ describe("embeddings batches", () => {
     const exported = await t.api("GET", `/api/v1/batches/${run.batch.id}/results?format=csv`);
     expect(exported.status).toBe(200);
     expect(String(exported.body)).not.toMatch(/0\.\d{6,}/);
+  });
+
+  it("joins lines bound for one upstream into shared upstream calls, each line still getting its own vectors", async () => {
+    const before = mock.requests.filter((r) => r.path === "/v1/embeddings").length;
+    const lines = Array.from({ length: 120 }, (_, i) => ({
+      custom_id: `e${i}`,
+      body: {
+        model: "text-embedding-3-small",
+        input: i % 3 === 0 ? [`word ${i}`, `other ${i}`] : `word ${i}`,
+        dimensions: 32,
+        encoding_format: "float",
+      },
+    }));
+    const run = await runOpenAIBatch(client, "/v1/embeddings", lines);
+    expect(run.batch.request_counts).toEqual({ total: 120, completed: 120, failed: 0 });
+    const calls = mock.requests.filter((r) => r.path === "/v1/embeddings").slice(before);
+    const sent = calls.reduce((n, c) => n + (c.body.input as string[]).length, 0);
+    expect(sent).toBe(160);
+    expect(calls.length).toBeLessThan(120);
+    for (const i of [0, 1, 57, 119]) {
+      const body = run.output.get(`e${i}`).response.body;
+      const wanted = await direct.embeddings.create({ ...(lines[i].body as OpenAI.EmbeddingCreateParams) });
+      expect(body.data).toHaveLength(wanted.data.length);
+      body.data.forEach((d: { embedding: number[] }, j: number) => {
+        d.embedding.forEach((x, k) => {
+          expect(x).toBeCloseTo(wanted.data[j].embedding[k] as number, 6);
+        });
+      });
+    }
+    const tokens = [...run.output.values()].reduce((n, l) => n + l.response.body.usage.prompt_tokens, 0);
+    expect(run.batch.usage?.input_tokens).toBe(tokens);
   });
 });
