@@ -28,7 +28,7 @@ let client: Anthropic;
 let direct: Anthropic;
 
 beforeAll(async () => {
-  mock = await startMockLlm();
+  mock = await startMockLlm({ captureBodies: true });
   t = await startTestServer((c) => {
     c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
     c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
@@ -119,6 +119,13 @@ describe("Anthropic batch fields", () => {
       input: { city: "Weather in Bern?", unit: "celsius" },
     });
     expect(message(results.get("thinking")).content[0].type).toBe("thinking");
+    const sentSystems = mock.requests
+      .filter((r) => r.path === "/v1/messages" && Array.isArray(r.body.system))
+      .map((r) => r.body.system);
+    expect(sentSystems.length).toBeGreaterThanOrEqual(2);
+    for (const system of sentSystems) expect(system).toEqual(cachedParams.system);
+    const sentChoices = mock.requests.filter((r) => r.path === "/v1/messages" && r.body.tool_choice);
+    expect(sentChoices.every((r) => (r.body.tool_choice as { type: string }).type === "any")).toBe(true);
     const answer = message(results.get("result")).content.find((b) => b.type === "text");
     expect(answer?.type === "text" && answer.text).toContain("5C");
   });
@@ -183,5 +190,19 @@ describe("Anthropic batch fields", () => {
     });
     await expect(bad).rejects.toBeInstanceOf(Anthropic.BadRequestError);
     await expect(bad).rejects.toThrow(/requests\.0\.params\.tools\.0/);
+    const topK = client.messages.batches.create({
+      requests: [
+        {
+          custom_id: "b",
+          params: {
+            model: "claude-haiku",
+            max_tokens: 10,
+            top_k: 5,
+            messages: [{ role: "user", content: "hi" }],
+          },
+        },
+      ],
+    });
+    await expect(topK).rejects.toThrow(/requests\.0\.params\.top_k/);
   });
 });

@@ -68,8 +68,10 @@ export function messagesRequest(p: Json, at: string, route: ModelRouter): ItemRe
   toolFields(request, p, at);
   if (p.temperature !== undefined) request.temperature = numberIn(p.temperature, 0, 1, `${at}.temperature`);
   if (p.top_p !== undefined) request.topP = numberIn(p.top_p, 0, 1, `${at}.top_p`);
-  if (p.top_k !== undefined && (!Number.isInteger(p.top_k) || (p.top_k as number) < 0)) {
-    throw new ParamsError(`${at}.top_k: must be a non-negative integer`);
+  if (p.top_k !== undefined && p.top_k !== null) {
+    throw new ParamsError(
+      `${at}.top_k: not supported by agentbatch (it cannot be sent to every provider kind)`,
+    );
   }
   if (p.stop_sequences !== undefined) {
     if (!Array.isArray(p.stop_sequences) || p.stop_sequences.some((s) => typeof s !== "string")) {

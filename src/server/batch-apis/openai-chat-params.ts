@@ -27,16 +27,10 @@ const UNSUPPORTED = [
   "prediction",
   "web_search_options",
   "logit_bias",
-];
-/** Fields that change nothing about one answer here (storage, routing hints): accepted, not sent. */
-const IGNORED = [
-  "store",
-  "service_tier",
-  "prompt_cache_key",
-  "prompt_cache_retention",
-  "stream_options",
   "verbosity",
 ];
+/** Fields that change nothing about one answer here (storage, routing hints): accepted, not sent. */
+const IGNORED = ["store", "service_tier", "prompt_cache_key", "prompt_cache_retention", "stream_options"];
 const KNOWN = new Set([
   ...UNSUPPORTED,
   ...IGNORED,
