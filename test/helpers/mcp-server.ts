@@ -20,6 +20,8 @@ export interface TestMcpServer {
   sessionsOpened: number;
   /** `tools/call` requests received, by tool name. */
   calls: string[];
+  /** The `_meta` of the last `add` call. */
+  lastMeta: Record<string, unknown> | undefined;
   /** Calls of `hang` in flight. */
   hanging: number;
   /** Forgets every session, as a restarted server would (their requests then get 404). */
@@ -36,8 +38,9 @@ function buildMcp(state: TestMcpServer): McpServer {
       inputSchema: { a: z.number(), b: z.number() },
       outputSchema: { sum: z.number() },
     },
-    async ({ a, b }) => {
+    async ({ a, b }, extra) => {
       state.calls.push("add");
+      state.lastMeta = extra._meta;
       return { content: [{ type: "text", text: String(a + b) }], structuredContent: { sum: a + b } };
     },
   );

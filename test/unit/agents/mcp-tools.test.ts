@@ -142,6 +142,11 @@ describe("callMcpTool", () => {
     expect(await callMcpTool(def, "lookup", { key: "sky" }, opts)).toEqual({ ok: true, content: "blue" });
   });
 
+  it("sends the call id in _meta so the server can de-duplicate", async () => {
+    expect((await callMcpTool(def, "add", { a: 1, b: 1 }, { ...opts, callId: "call_7" })).ok).toBe(true);
+    expect(server.lastMeta).toMatchObject({ "agentbatch/call_id": "call_7" });
+  });
+
   it("turns an isError result into a tool_error failure with the tool's text", async () => {
     const res = await callMcpTool(def, "lookup", { key: "nope" }, opts);
     expect(res).toEqual({
