@@ -9,7 +9,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { Agent, fetch as undiciFetch } from "undici";
-import { checkTargetUrl, type GuardOptions, guardedLookup } from "../../webhooks/guard.js";
+import {
+  checkTargetUrl,
+  type GuardOptions,
+  guardedLookup,
+  TargetRefusedError,
+} from "../../webhooks/guard.js";
 
 /** A tool of type `mcp` on an agent. */
 export interface McpToolDef {
@@ -50,6 +55,10 @@ export async function connectMcp(
   guard: GuardOptions,
   options: { signal?: AbortSignal; timeoutMs: number },
 ): Promise<Client> {
+  // The scheme is checked here, so the refusal does not name the webhooks' setting.
+  if (/^http:/i.test(def.server_url) && !guard.allowHttp) {
+    throw new TargetRefusedError("refused: plain http MCP servers are not allowed; use https");
+  }
   const url = checkTargetUrl(def.server_url, guard);
   const transport = new StreamableHTTPClientTransport(url, {
     fetch: guardedFetch(guard),

@@ -130,7 +130,9 @@ describe("the private-network guard", () => {
   it("refuses plain http unless allowHttp is set", async () => {
     const res = await listMcpTools(def, { guard: { allowPrivateTargets: true, allowHttp: false } });
     expect(res).toMatchObject({ ok: false, code: "refused" });
-    expect(!res.ok && res.message).toContain("http:// targets are not allowed");
+    expect(!res.ok && res.message).toBe(
+      `MCP server ${server.url}: refused: plain http MCP servers are not allowed; use https`,
+    );
   });
 });
 
