@@ -109,7 +109,7 @@ describe("embeddings batches", () => {
     const run = await runOpenAIBatch(client, "/v1/embeddings", lines);
     expect(run.batch.request_counts).toEqual({ total: 120, completed: 120, failed: 0 });
     const calls = mock.requests.filter((r) => r.path === "/v1/embeddings").slice(before);
-    const sent = calls.reduce((n, c) => n + (c.body.input as string[]).length, 0);
+    const sent = calls.reduce((n, c) => n + (c.body as { input: string[] }).input.length, 0);
     expect(sent).toBe(160);
     expect(calls.length).toBeLessThan(120);
     for (const i of [0, 1, 57, 119]) {
