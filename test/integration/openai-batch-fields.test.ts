@@ -45,7 +45,11 @@ beforeAll(async () => {
   t = await startTestServer((c) => {
     c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
     c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
-    c.models = { "gpt-4o-mini": "mockoai/gpt-4o-mini", "claude-haiku": "mockant/claude-haiku" };
+    c.models = {
+      "gpt-4o-mini": "mockoai/gpt-4o-mini",
+      "claude-haiku": "mockant/claude-haiku",
+      "sim-mini": "simulated/gpt-4o-mini",
+    };
   });
   client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: t.key, maxRetries: 0 });
   direct = new OpenAI({ baseURL: mock.url, apiKey: "sk-test", maxRetries: 0 });
@@ -130,13 +134,14 @@ describe("chat-completions fields through the OpenAI batch shape", () => {
     const run = await runOpenAIBatch(
       client,
       "/v1/chat/completions",
-      Object.entries(bodies).map(([custom_id, body]) => ({
-        custom_id,
-        body: JSON.parse(JSON.stringify(body)),
-      })),
+      Object.entries(bodies).flatMap(([custom_id, body]) => [
+        { custom_id, body: JSON.parse(JSON.stringify(body)) },
+        // The same line on the built-in simulated model, which answers as mock-llm does.
+        { custom_id: `sim-${custom_id}`, body: JSON.parse(JSON.stringify({ ...body, model: "sim-mini" })) },
+      ]),
     );
     expect(run.batch.status).toBe("completed");
-    expect(run.batch.request_counts).toEqual({ total: 4, completed: 4, failed: 0 });
+    expect(run.batch.request_counts).toEqual({ total: 8, completed: 8, failed: 0 });
     for (const [id, body] of Object.entries(bodies)) {
       const line = run.output.get(id);
       expect(line.response.status_code).toBe(200);
@@ -144,6 +149,7 @@ describe("chat-completions fields through the OpenAI batch shape", () => {
         body as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
       );
       expect(gist(line.response.body), id).toEqual(gist(wanted));
+      expect(gist(run.output.get(`sim-${id}`).response.body), `sim-${id}`).toEqual(gist(wanted));
     }
     const parsed = parseChatCompletion(run.output.get("schema").response.body, schemaBody);
     expect(parsed.choices[0].message.parsed).toEqual({
