@@ -1,4 +1,4 @@
-import type { UpstreamLimiter } from "../providers/rate-limiter.js";
+import type { Permit, UpstreamLimiter } from "../providers/rate-limiter.js";
 import type { EmbeddingOutcome, EmbeddingRequest, ModelOutcome, ModelProvider } from "../providers/types.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import { embeddingTokenEstimate } from "./request-turn.js";
@@ -112,29 +112,55 @@ export class EmbeddingBatcher {
       return;
     }
     for (const m of members) m.onCallStart?.();
-    const first = members[0].request;
     const input = members.flatMap((m) => m.request.input);
-    const startedAt = Date.now();
-    let outcome: EmbeddingOutcome | null = null;
-    try {
-      outcome = (await deps.provider.embed?.({ ...first, input }, controller.signal)) ?? null;
-    } catch (err) {
-      outcome = { kind: "failed", code: 500, message: `embeddings call threw: ${(err as Error).message}` };
-    } finally {
-      permit.release(
-        asModelOutcome(outcome),
-        outcome?.kind === "success" ? outcome.usage.promptTokens : undefined,
-      );
-      deps.metrics?.upstreamCall({
-        provider: deps.providerName,
-        model: first.model,
-        durationMs: Date.now() - startedAt,
-        outcome: outcome?.kind ?? "failed",
-        rateLimited: outcome?.kind === "retryable" && outcome.rateLimited,
-      });
+    const outcome = await callOnce(deps, { ...members[0].request, input }, permit, controller.signal);
+    if (outcome.kind === "failed" && members.length > 1) {
+      // One line's input may be what the upstream refused: each line is sent alone, so only it fails.
+      await Promise.all(members.map((m) => this.alone(deps, m)));
+      return;
     }
-    share(members, outcome ?? { kind: "failed", code: 400, message: "provider has no embeddings endpoint" });
+    share(members, outcome);
   }
+
+  private async alone(deps: EmbeddingCallDeps, m: Member): Promise<void> {
+    const permit = await deps.limiter.acquire(m.tokens, m.signal).catch(() => null);
+    if (!permit) {
+      m.resolve(null);
+      return;
+    }
+    m.resolve(await callOnce(deps, m.request, permit, m.signal));
+  }
+}
+
+/** One upstream embeddings call under a permit it gives back, reported to the metrics hook. */
+async function callOnce(
+  deps: EmbeddingCallDeps,
+  request: EmbeddingRequest,
+  permit: Permit,
+  signal: AbortSignal,
+): Promise<EmbeddingOutcome> {
+  const startedAt = Date.now();
+  let outcome: EmbeddingOutcome | null = null;
+  try {
+    outcome = deps.provider.embed
+      ? await deps.provider.embed(request, signal)
+      : { kind: "failed", code: 400, message: `provider "${deps.providerName}" has no embeddings endpoint` };
+  } catch (err) {
+    outcome = { kind: "failed", code: 500, message: `embeddings call threw: ${(err as Error).message}` };
+  } finally {
+    permit.release(
+      asModelOutcome(outcome),
+      outcome?.kind === "success" ? outcome.usage.promptTokens : undefined,
+    );
+    deps.metrics?.upstreamCall({
+      provider: deps.providerName,
+      model: request.model,
+      durationMs: Date.now() - startedAt,
+      outcome: outcome?.kind ?? "failed",
+      rateLimited: outcome?.kind === "retryable" && outcome.rateLimited,
+    });
+  }
+  return outcome;
 }
 
 /** The group's outcome as each line's: its own vectors and its share of the tokens. */

@@ -84,4 +84,31 @@ describe("EmbeddingBatcher", () => {
     expect(calls.map((c) => c.input)).toEqual([["y"]]);
     expect(d.limiter.running).toBe(0);
   });
+
+  it("sends each line alone when the shared call is refused, so only the line the upstream refuses fails", async () => {
+    const { provider, calls } = fakeProvider(2048);
+    const embed = provider.embed?.bind(provider);
+    provider.embed = async (request, signal): Promise<EmbeddingOutcome> => {
+      if (!request.input.includes("bad")) return (embed as NonNullable<typeof embed>)(request, signal);
+      calls.push(request);
+      return { kind: "failed", code: 400, message: "input too long" };
+    };
+    const d = deps(provider);
+    const batcher = new EmbeddingBatcher(5);
+    const signal = new AbortController().signal;
+    const outs = await Promise.all([
+      batcher.embed(d, req(["ok"]), signal),
+      batcher.embed(d, req(["bad"]), signal),
+      batcher.embed(d, req(["fine"]), signal),
+    ]);
+    expect(outs.map((o) => o?.kind)).toEqual(["success", "failed", "success"]);
+    expect(calls[0].input).toEqual(["ok", "bad", "fine"]);
+    expect(
+      calls
+        .slice(1)
+        .map((c) => c.input)
+        .sort(),
+    ).toEqual([["bad"], ["fine"], ["ok"]]);
+    expect(d.limiter.running).toBe(0);
+  });
 });
