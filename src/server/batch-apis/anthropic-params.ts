@@ -40,8 +40,32 @@ export function parseBatchRequests(
   });
 }
 
+/** The Messages API params agentbatch reads; anything else is refused as Anthropic refuses unknown fields. */
+const KNOWN_PARAMS = new Set([
+  "model",
+  "max_tokens",
+  "messages",
+  "system",
+  "temperature",
+  "top_p",
+  "top_k",
+  "stop_sequences",
+  "stream",
+  "tools",
+  "tool_choice",
+  "thinking",
+  "metadata",
+]);
+
 /** A Messages API body (model, max_tokens, system, messages, temperature, ...) → ItemRequest. */
 export function messagesRequest(p: Json, at: string, route: ModelRouter): ItemRequest {
+  for (const key of Object.keys(p)) {
+    if (!KNOWN_PARAMS.has(key)) {
+      throw new ParamsError(
+        `${at}.${key}: Extra inputs are not permitted (agentbatch does not run this field)`,
+      );
+    }
+  }
   if (typeof p.model !== "string" || p.model === "") throw new ParamsError(`${at}.model: Field required`);
   const routed = route(p.model);
   if (!routed.ok) throw new ParamsError(`${at}.model: ${routed.message}`);

@@ -202,6 +202,7 @@ describe("Anthropic params", () => {
       [{ thinking: { type: "enabled", budget_tokens: 10 } }, /^p\.thinking\.budget_tokens:/],
       [{ metadata: { team: "x" } }, /^p\.metadata:/],
       [{ top_k: 3 }, /^p\.top_k:/],
+      [{ mcp_servers: [] }, /^p\.mcp_servers: Extra inputs are not permitted/],
     ];
     for (const [extra, message] of cases) {
       expect(() => messagesRequest({ ...base, ...extra }, "p", route)).toThrow(ParamsError);
