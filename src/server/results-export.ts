@@ -47,11 +47,11 @@ function csvRow(r: WireResult): unknown[] {
   ];
 }
 
-async function* allResults(store: Store, batchId: string, status?: ItemStatus): AsyncIterable<WireResult> {
+async function* allResults(store: Store, batchId: string, status?: ItemStatus): AsyncIterable<WireResult[]> {
   let after = -1;
   for (;;) {
     const page = await store.items.listAfter(batchId, after, PAGE, status);
-    for (const item of page) yield itemToWire(item);
+    yield page.map(itemToWire);
     if (page.length < PAGE) return;
     after = page[page.length - 1].seq;
   }
