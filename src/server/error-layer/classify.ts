@@ -151,8 +151,9 @@ function schemaViolation(err: FastifyError, request: FailedRequest): ErrorDescri
   const detail = e.message ?? "is invalid";
   let message: string;
   if (missing) message = `${path} is required`;
-  else if (unknown !== undefined) message = `${path} is not a known field`;
-  else if (e.keyword === "enum") {
+  else if (unknown !== undefined) {
+    message = `${path} is not a known ${part === "querystring" ? "query parameter" : "field"}`;
+  } else if (e.keyword === "enum") {
     message = `${path || part}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
   } else if (!path) message = `${part === "body" ? "request body" : part} ${detail}`;
   else message = `${path}: ${detail}`;
