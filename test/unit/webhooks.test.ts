@@ -174,3 +174,15 @@ describe("request event payload", () => {
     expect(body.data.result.results_url).toBe("/api/v1/batches/b1/results?status=success");
   });
 });
+
+describe("the guard's refusals", () => {
+  it("name the settings that lift them as the config file and the environment spell them", () => {
+    const strict = { allowPrivateTargets: false, allowHttp: false };
+    expect(() => checkTargetUrl("https://10.0.0.1/x", strict)).toThrow(
+      /webhooks\.allow_private_targets in the config file \(or AGENTBATCH_WEBHOOK_ALLOW_PRIVATE=1\)/,
+    );
+    expect(() => checkTargetUrl("http://example.com/x", strict)).toThrow(
+      /webhooks\.allow_http in the config file \(or AGENTBATCH_WEBHOOK_ALLOW_HTTP=1\)/,
+    );
+  });
+});
