@@ -171,7 +171,9 @@ describe("request event payload", () => {
     const body = JSON.parse(requestEventPayload("request.succeeded", big, 0));
     expect(body.data.result.response_content).toBeNull();
     expect(body.data.result.response_content_truncated).toBe(true);
-    expect(body.data.result.results_url).toBe("/api/v1/batches/b1/results?status=success");
+    expect(body.data.result.results_url).toBe("/api/v1/batches/b1/results/c1");
+    const odd = JSON.parse(requestEventPayload("request.succeeded", { ...big, customId: "row 7/a?b#c" }, 0));
+    expect(odd.data.result.results_url).toBe("/api/v1/batches/b1/results/row%207%2Fa%3Fb%23c");
   });
 });
 
