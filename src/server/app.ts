@@ -16,7 +16,7 @@ import type { AppContext } from "./context.js";
 import { registerDashboard, sendDashboardFallback } from "./dashboard.js";
 import { shapeOfUrl } from "./error-layer/formats.js";
 import { errorHandlerFor, frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers.js";
-import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS } from "./request-parsing.js";
+import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS, refuseOtherMediaTypes } from "./request-parsing.js";
 import { codeerApi } from "./routes/codeer-api.js";
 import { NoQuery } from "./schemas/common.js";
 import { websocketPlugin } from "./websocket.js";
@@ -96,6 +96,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     frameworkErrors: frameworkErrorHandler,
   });
   acceptEmptyJsonBodies(fastify);
+  refuseOtherMediaTypes(fastify);
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validators());

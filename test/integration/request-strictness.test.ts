@@ -90,3 +90,46 @@ describe("unknown query parameters", () => {
     expect((await t.api("GET", "/v1/messages/batches/msgbatch_x?foo=1")).status).toBe(400);
   });
 });
+
+describe("request bodies of other media types", () => {
+  const post = (path: string, body: string | undefined, contentType?: string) =>
+    fetch(`${t.url}${path}`, {
+      method: "POST",
+      headers: { "x-api-key": t.key, ...(contentType ? { "content-type": contentType } : {}) },
+      body,
+    });
+
+  it("answers a non-JSON body to a JSON route with 415 naming its content type", async () => {
+    const json = JSON.stringify({ agent_id: agentId, requests: [{ custom_id: "a", message: "one" }] });
+    for (const type of [
+      "text/plain",
+      "text/plain; charset=utf-8",
+      "application/x-www-form-urlencoded",
+      "application/xml",
+    ]) {
+      const res = await post("/api/v1/batches", json, type);
+      const body = await res.json();
+      expect(res.status, JSON.stringify(body)).toBe(415);
+      expect(body).toMatchObject({ data: null, error_code: 10006 });
+      expect(body.message).toContain(type.split(";")[0]);
+      expect(body.message).toContain("application/json");
+    }
+    const openai = await post("/v1/batches", "{}", "text/plain");
+    expect(openai.status).toBe(415);
+    expect((await openai.json()).error.message).toContain("text/plain");
+    const anthropic = await post("/v1/messages/batches", "{}", "text/plain");
+    expect(anthropic.status).toBe(415);
+    expect((await anthropic.json()).error.message).toContain("text/plain");
+  });
+
+  it("still takes JSON with a charset, and bodyless state changes with or without a content type", async () => {
+    const json = JSON.stringify({ agent_id: agentId, requests: [{ custom_id: "a", message: "one" }] });
+    const created = await post("/api/v1/batches", json, "application/json; charset=utf-8");
+    expect(created.status).toBe(202);
+    const id = (await created.json()).data.id;
+    for (const type of [undefined, "application/json", "text/plain", "application/x-www-form-urlencoded"]) {
+      const res = await post(`/api/v1/batches/${id}/cancel`, undefined, type);
+      expect(res.status, `${type}: ${await res.text()}`).toBeLessThan(300);
+    }
+  });
+});

@@ -60,6 +60,7 @@ export interface ErrorDescription {
 /** What the classifier reads of the request the error ended. */
 export interface FailedRequest {
   body?: unknown;
+  headers?: Record<string, string | string[] | undefined>;
   routeOptions?: { bodyLimit?: number };
 }
 
@@ -160,6 +161,15 @@ function schemaViolation(err: FastifyError, request: FailedRequest): ErrorDescri
   return describeError(400, message, { field, violation: { keyword: e.keyword, detail, part } });
 }
 
+/** A body of a type the API does not read: the message names the type sent. */
+function unsupportedMediaType(request: FailedRequest): ErrorDescription {
+  const type = String(request.headers?.["content-type"] ?? "")
+    .split(";")[0]
+    .trim();
+  const sent = type ? `Content-Type ${type} is not supported` : "Unsupported Content-Type";
+  return describeError(415, `${sent}; send a JSON body as application/json (uploads: multipart/form-data)`);
+}
+
 const emptyBody = () => describeError(400, "The request body is empty; send a JSON object");
 
 /** Fastify's own errors: the body, the upload and the URL it could not take. */
@@ -175,7 +185,7 @@ function frameworkError(err: FastifyError, request: FailedRequest): ErrorDescrip
         `The request body is larger than the limit of ${request.routeOptions?.bodyLimit ?? "the server"} bytes`,
       );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return describeError(415, "Unsupported Content-Type; send application/json");
+      return unsupportedMediaType(request);
     case "FST_ERR_BAD_URL":
       return describeError(400, `Malformed URL: ${err.message}`);
     case "FST_ERR_MAX_PARAM_LENGTH":
