@@ -89,7 +89,7 @@ export interface RequestEventItem {
 /**
  * `{event, timestamp, data: {batch_id, custom_id, status, error_code, error_message, result}}`,
  * where `result` is the request's row of the results endpoint. A response over 64 KB is left out
- * and `result.results_url` points at where to read it.
+ * and `result.results_url` is the path of that one request's result (its custom_id URL-encoded).
  */
 export function requestEventPayload(event: RequestEvent, item: RequestEventItem, now: number): string {
   const content = item.responseContent;
@@ -108,7 +108,7 @@ export function requestEventPayload(event: RequestEvent, item: RequestEventItem,
         ...(tooLarge
           ? {
               response_content_truncated: true,
-              results_url: `/api/v1/batches/${item.batchId}/results?status=${item.status}`,
+              results_url: `/api/v1/batches/${encodeURIComponent(item.batchId)}/results/${encodeURIComponent(item.customId)}`,
             }
           : {}),
         response_usage: item.responseUsage,
