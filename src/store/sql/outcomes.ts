@@ -83,10 +83,17 @@ async function applySuccess(
   d: Delta,
 ): Promise<boolean> {
   const item = await tx.get(
-    `UPDATE batch_items SET status = 'success', response_content = ?, response_usage = ?, finish_reason = ?,
-       error_code = NULL, error_message = NULL, processed_at = ?, lease_owner = NULL, lease_expires_at = NULL ${FENCE}
+    `UPDATE batch_items SET status = 'success', response_content = ?, response_usage = ?, response_json = ?,
+       finish_reason = ?, error_code = NULL, error_message = NULL, processed_at = ?, lease_owner = NULL, lease_expires_at = NULL ${FENCE}
      RETURNING attached_file_uuids`,
-    [o.responseContent, JSON.stringify(o.responseUsage), o.finishReason ?? null, now, ...fenceParams(o)],
+    [
+      o.responseContent,
+      JSON.stringify(o.responseUsage),
+      o.responseJson === undefined ? null : JSON.stringify(o.responseJson),
+      o.finishReason ?? null,
+      now,
+      ...fenceParams(o),
+    ],
   );
   if (!item) return false;
   const files = json<string[]>(item.attached_file_uuids) ?? [];
