@@ -7,6 +7,7 @@ import { CreateAgentBody, UpdateAgentBody } from "../schemas/agents.js";
 import { IdParams, PageQuery } from "../schemas/common.js";
 import { agentToWire } from "../wire/agents.js";
 import { ok, pageAnswer } from "../wire/envelope.js";
+import { responseFormatFromWire } from "../wire/response-format.js";
 
 const tags = ["Agents"];
 
@@ -66,6 +67,7 @@ async function createAgent(
       temperature: b.temperature ?? null,
       maxTokens: b.max_tokens ?? null,
       settings: b.settings ?? {},
+      responseFormat: responseFormatFromWire(b.response_format) ?? null,
     },
     Date.now(),
   );
@@ -98,6 +100,7 @@ async function updateAgent(ctx: AppContext, request: ApiRequest<typeof updateSch
       temperature: b.temperature,
       maxTokens: b.max_tokens,
       settings: b.settings,
+      responseFormat: responseFormatFromWire(b.response_format),
     },
     Date.now(),
   );

@@ -1,6 +1,7 @@
 /** How agents look on the wire (seed 001's published-agent fields, then extensions). */
 import { iso } from "../../domain/time.js";
 import type { Agent } from "../../store/types.js";
+import { responseFormatToWire } from "./response-format.js";
 
 export function agentToWire(a: Agent) {
   return {
@@ -17,6 +18,7 @@ export function agentToWire(a: Agent) {
     temperature: a.temperature,
     max_tokens: a.maxTokens,
     settings: a.settings,
+    response_format: responseFormatToWire(a.responseFormat),
     created_at: iso(a.createdAt),
     updated_at: iso(a.updatedAt),
   };
