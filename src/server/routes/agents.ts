@@ -3,11 +3,11 @@ import { parseModelRef } from "../../providers/registry.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
+import { responseFormatFromWire } from "../response-format.js";
 import { CreateAgentBody, UpdateAgentBody } from "../schemas/agents.js";
 import { IdParams, PageQuery } from "../schemas/common.js";
 import { agentToWire } from "../wire/agents.js";
 import { ok, pageAnswer } from "../wire/envelope.js";
-import { responseFormatFromWire } from "../wire/response-format.js";
 
 const tags = ["Agents"];
 

@@ -1,13 +1,9 @@
-/** An agent's `response_format` between the wire (snake_case) and the store, checked on the way in. */
-import { answerSchemaProblem } from "../../agents/structured-output.js";
-import type { AgentResponseFormat } from "../../store/types.js";
-import { badRequest } from "../errors.js";
-import { assertJsonBounds } from "../json-bounds.js";
-
-export interface WireResponseFormat {
-  type: "json_object" | "json_schema";
-  json_schema?: { name: string; schema: Record<string, unknown>; strict?: boolean; description?: string };
-}
+/** An agent's `response_format` from the wire (snake_case) to the store, checked on the way in. */
+import { answerSchemaProblem } from "../agents/structured-output.js";
+import type { AgentResponseFormat } from "../store/types.js";
+import { badRequest } from "./errors.js";
+import { assertJsonBounds } from "./json-bounds.js";
+import type { WireResponseFormat } from "./wire/agents.js";
 
 /** Largest answer schema: 64 KiB of JSON, 32 levels deep. */
 const SCHEMA_BOUNDS = { maxBytes: 64 * 1024, maxDepth: 32 };
@@ -33,12 +29,4 @@ export function responseFormatFromWire(
   const problem = answerSchemaProblem(js.schema);
   if (problem) throw badRequest(problem);
   return { type: "json_schema", jsonSchema: { ...js } };
-}
-
-export function responseFormatToWire(
-  format: AgentResponseFormat | null | undefined,
-): WireResponseFormat | null {
-  if (!format) return null;
-  if (format.type === "json_object") return { type: "json_object" };
-  return { type: "json_schema", json_schema: { ...format.jsonSchema } };
 }
