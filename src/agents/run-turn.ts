@@ -69,13 +69,18 @@ export async function runTurn(
   const prepared = prepareTurn(turn, deps.providers);
   if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
   const call = prepared.turn;
-  const first = await callModel(deps, call, options);
   const format = structuredFormat(call.request);
-  if (first.kind !== "success" || !format) return first;
-  // Structured output: validated, with one repair step through the same permit path.
-  return settleStructured(format, call.request, first, (request: ModelRequest) =>
-    callModel(deps, { ...call, request }, { ...options, onDelta: undefined }),
+  if (!format) return callModel(deps, call, options);
+  // Structured output: validated, with one repair step through the same permit path; only the
+  // validated answer reaches the listener, in one delta.
+  const quiet = { ...options, onDelta: undefined };
+  const first = await callModel(deps, call, quiet);
+  if (first.kind !== "success") return first;
+  const settled = await settleStructured(format, call.request, first, (request: ModelRequest) =>
+    callModel(deps, { ...call, request }, quiet),
   );
+  if (settled.kind === "success") options.onDelta?.(settled.text);
+  return settled;
 }
 
 /** One model call under the upstream's permit, reported to the metrics hook, as a turn result. */

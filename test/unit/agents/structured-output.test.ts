@@ -38,9 +38,11 @@ function agentTurn(responseFormat: AgentResponseFormat | null) {
 /** A provider answering `answers` in turn, recording each request. */
 function scripted(answers: string[]): TurnDeps & { requests: ModelRequest[] } {
   const requests: ModelRequest[] = [];
-  const complete: Complete = async (request) => {
+  const complete: Complete = async (request, _signal, onDelta) => {
     requests.push(request);
-    return success(answers[Math.min(requests.length - 1, answers.length - 1)]);
+    const text = answers[Math.min(requests.length - 1, answers.length - 1)];
+    onDelta?.(text);
+    return success(text);
   };
   return {
     providers: fakeProviders(complete),
@@ -102,6 +104,23 @@ describe("structured output in a turn", () => {
     expect(bad).toMatchObject({ kind: "failed", code: 422 });
     expect(String(d.requests[1].messages[2].content)).toContain("not a JSON object");
     expect(bad.kind === "failed" && bad.message).toContain("not valid JSON");
+  });
+
+  it("streams only the validated answer, in one delta", async () => {
+    const d = scripted(["{", valid]);
+    const deltas: string[] = [];
+    const result = await runTurn(d, agentTurn(jsonSchema), {
+      signal: new AbortController().signal,
+      onDelta: (delta) => deltas.push(delta),
+    });
+    expect(result).toMatchObject({ kind: "success", text: valid });
+    expect(deltas).toEqual([valid]);
+    const failed: string[] = [];
+    await runTurn(scripted(["{", "}"]), agentTurn(jsonSchema), {
+      signal: new AbortController().signal,
+      onDelta: (delta) => failed.push(delta),
+    });
+    expect(failed).toEqual([]);
   });
 
   it("leaves a free-text agent's answer alone (no json, no check)", async () => {
