@@ -113,6 +113,32 @@ describe("agents with response_format", () => {
   });
 });
 
+describe("a chat with a structured-output agent", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(async () => t.close());
+
+  it("answers validated JSON (repaired when needed); a still-invalid answer fails and stores nothing", async () => {
+    const agent = await publishedAgent(t, { response_format: responseFormat });
+    const chat = (await t.api("POST", "/api/v1/chats", { agent_id: agent, name: "c" })).body.data;
+    const send = (message: string) =>
+      t.api("POST", `/api/v1/chats/${chat.id}/messages`, { message, stream: false });
+    const plain = await send("hello");
+    expect(plain.status).toBe(200);
+    expect(validate(JSON.parse(plain.body.data))).toBe(true);
+    const repaired = await send("again [invalid-json]");
+    expect(repaired.status).toBe(200);
+    expect(validate(JSON.parse(repaired.body.data))).toBe(true);
+    const broken = await send("never [invalid-json:always]");
+    expect(broken.status).toBe(502);
+    expect(broken.body.message).toContain('does not match the response_format schema "review"');
+    const messages = await t.api("GET", `/api/v1/chats/${chat.id}/messages?limit=50`);
+    expect(messages.body.data).toHaveLength(4);
+  });
+});
+
 describe("a batch with a json_schema on the simulated model", () => {
   let t: TestServer;
   let batchId: string;
