@@ -5,6 +5,7 @@
  * counted in the turn's usage); still invalid, the turn fails with 422 and the errors.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import type { ModelCallUsage } from "../domain/usage.js";
 import type { ModelRequest, ResponseFormat, TokenUsage } from "../providers/types.js";
@@ -18,7 +19,14 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
  * all), formats checked, keywords ajv does not know tolerated (providers' schemas carry some),
  * and schemas with an `$id` not registered (two agents may reuse an id).
  */
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, addUsedSchema: false }));
+const options = { allErrors: true, strict: false, addUsedSchema: false, logger: false } as const;
+const ajv = addFormats(new Ajv(options));
+/** Schemas that declare draft 2020-12 (`$schema`) are compiled by ajv's 2020 dialect. */
+const ajv2020 = addFormats(new Ajv2020(options) as unknown as Ajv);
+
+function ajvFor(schema: Record<string, unknown>): Ajv {
+  return typeof schema.$schema === "string" && schema.$schema.includes("2020-12") ? ajv2020 : ajv;
+}
 
 /** Compiled validators by schema text: 10,000 items of one agent version compile once. */
 const compiled = new Map<string, ValidateFunction>();
@@ -38,7 +46,7 @@ export function compileSchema(schema: Record<string, unknown>): CompileResult {
   let validate = compiled.get(key);
   if (!validate) {
     try {
-      validate = ajv.compile(schema);
+      validate = ajvFor(schema).compile(schema);
     } catch (err) {
       return { ok: false, message: (err as Error).message };
     }
@@ -53,7 +61,8 @@ function evictOldest(): void {
   const oldest = compiled.entries().next().value;
   if (!oldest) return;
   compiled.delete(oldest[0]);
-  ajv.removeSchema(oldest[1].schema as object);
+  const schema = oldest[1].schema as Record<string, unknown>;
+  ajvFor(schema).removeSchema(schema);
 }
 
 /**

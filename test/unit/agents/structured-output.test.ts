@@ -162,6 +162,24 @@ describe("schemas", () => {
     );
   });
 
+  it("takes draft 2020-12 schemas ($schema), unknown formats and keywords; refuses remote $refs", () => {
+    const draft2020 = {
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      type: "object",
+      properties: { pair: { type: "array", prefixItems: [{ type: "string" }, { type: "integer" }] } },
+      required: ["pair"],
+    };
+    expect(answerSchemaProblem(draft2020)).toBeNull();
+    const format: StructuredFormat = { type: "json_schema", jsonSchema: { name: "d", schema: draft2020 } };
+    expect(checkAnswer(format, '{"pair": ["a", 1]}')).toMatchObject({ ok: true });
+    expect(checkAnswer(format, '{"pair": [1, "a"]}')).toMatchObject({ ok: false });
+    const lenient = { type: "object", properties: { a: { type: "string", format: "foo", "x-ui": 1 } } };
+    expect(answerSchemaProblem(lenient)).toBeNull();
+    expect(
+      answerSchemaProblem({ type: "object", properties: { a: { $ref: "https://example.com/x" } } }),
+    ).toMatch(/can't resolve reference/);
+  });
+
   it("checks formats and $defs references", () => {
     const format: StructuredFormat = {
       type: "json_schema",
