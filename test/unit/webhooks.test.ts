@@ -166,6 +166,16 @@ describe("request event payload", () => {
     });
   });
 
+  it("carries the parsed answer of structured output, left out with a huge response", () => {
+    const structured = { ...item, responseContent: '{"a":1}', responseJson: { a: 1 } };
+    const body = JSON.parse(requestEventPayload("request.succeeded", structured, 0));
+    expect(body.data.result.response_json).toEqual({ a: 1 });
+    const big = { ...structured, responseContent: "x".repeat(MAX_INLINE_CONTENT_BYTES + 1) };
+    expect(JSON.parse(requestEventPayload("request.succeeded", big, 0)).data.result).not.toHaveProperty(
+      "response_json",
+    );
+  });
+
   it("replaces a huge response by a pointer to the results", () => {
     const big = { ...item, responseContent: "x".repeat(MAX_INLINE_CONTENT_BYTES + 1) };
     const body = JSON.parse(requestEventPayload("request.succeeded", big, 0));
