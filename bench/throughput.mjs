@@ -110,22 +110,38 @@ async function baseline(mockUrl) {
   return { ...result, failed: failures };
 }
 
-/** CPU seconds used so far by every `postgres` process of this machine (from /proc; Linux only). */
-function postgresCpuMs() {
-  let ticks = 0;
+/** Ticks used so far by each live `postgres` process of this machine (from /proc; Linux only). */
+function postgresTicks() {
+  const ticks = new Map();
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (name !== "postgres") continue;
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "postgres") continue;
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime
     } catch {
       // the process ended meanwhile
     }
   }
-  return ticks * 10; // USER_HZ is 100 on Linux
+  return ticks;
+}
+
+/** PostgreSQL's CPU ms from now until `stop()`, sampled per backend (one that exits keeps its share). */
+function postgresCpu() {
+  const first = postgresTicks();
+  const last = new Map(first);
+  const sample = () => {
+    for (const [pid, t] of postgresTicks()) last.set(pid, t);
+  };
+  const timer = setInterval(sample, 100);
+  return () => {
+    clearInterval(timer);
+    sample();
+    let ticks = 0;
+    for (const [pid, t] of last) ticks += t - (first.get(pid) ?? 0);
+    return ticks * 10; // USER_HZ is 100 on Linux
+  };
 }
 
 /**
@@ -218,13 +234,13 @@ async function agentbatch(mockUrl, model, traceUrl) {
   await runBatches(bodies(WARMUP, "Warm-up"));
   const timed = bodies(ITEMS, "Question");
   statements?.reset();
-  const pgCpu0 = BENCH_DB ? postgresCpuMs() : 0;
+  const stopPgCpu = BENCH_DB ? postgresCpu() : null;
   const result = await measure(ITEMS, async () => {
     await runBatches(timed);
     if (!statements) return {};
     const total = statements.total();
     return {
-      postgres_cpu_ms_per_item: Math.round(((postgresCpuMs() - pgCpu0) / ITEMS) * 1000) / 1000,
+      postgres_cpu_ms_per_item: Math.round((stopPgCpu() / ITEMS) * 1000) / 1000,
       pg_statements_per_item: Math.round((total / ITEMS) * 100) / 100,
       pg_statements_by_kind: statements.snapshot(),
     };

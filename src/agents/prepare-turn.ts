@@ -83,6 +83,7 @@ export function prepareTurn(turn: AgentTurn | RequestTurn, providers: ProviderRe
     maxTokens: turn.agent.maxTokens ?? undefined,
     options: turn.agent.settings,
   };
+  if (turn.agent.responseFormat) request.responseFormat = turn.agent.responseFormat;
   const estimatedTokens = Math.ceil(promptChars / 4) + (turn.agent.maxTokens ?? DEFAULT_COMPLETION_BUDGET);
   const call: RequestCall = { operation: "complete", request };
   return { ok: true, turn: { provider: ref.provider, model: ref.model, call, estimatedTokens } };

@@ -1,7 +1,7 @@
 import type { ModelCallUsage } from "../domain/usage.js";
 import type { LimiterRegistry, Permit, UpstreamLimiter } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import type { DeltaListener, ModelOutcome, TokenUsage } from "../providers/types.js";
+import type { DeltaListener, ModelOutcome, ModelRequest, TokenUsage } from "../providers/types.js";
 import type { ResponseDetail } from "../store/types.js";
 import { modelCallAttributes, modelResultAttributes } from "../tracing/genai.js";
 import { inSpan, traceContent } from "../tracing/spans.js";
@@ -9,6 +9,7 @@ import type { EmbeddingBatcher } from "./embedding-batcher.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn, type RequestTurn } from "./prepare-turn.js";
 import { type CallResult, callProvider, embeddingResult } from "./provider-call.js";
+import { settleStructured, structuredFormat } from "./structured-output.js";
 
 /** What a turn needs of its process: the providers, their per-upstream limits, the metrics hook. */
 export interface TurnDeps {
@@ -49,6 +50,8 @@ export type TurnResult =
       calls: ModelCallUsage[];
       /** How long the model calls took, waiting for permits not included. */
       callMs: number;
+      /** The parsed answer, validated against the request's response format (structured output). */
+      json?: unknown;
       /** Tool calls, logprobs, thinking, vectors or a Response object, when the answer has any. */
       detail?: ResponseDetail;
     }
@@ -62,7 +65,8 @@ export type TurnResult =
  * the provider, and gives the permit back on every path (success, typed failure, a provider that
  * throws, abort) with the real usage and what the outcome taught the limiter. Every call is
  * reported to the metrics hook. A provider that throws is a bug, not an upstream failure: the
- * error is passed on to the caller once the permit is back.
+ * error is passed on to the caller once the permit is back. A request with structured output has
+ * its answer validated, with one repair call (`structured-output.ts`).
  */
 export async function runTurn(
   deps: TurnDeps,
@@ -72,6 +76,25 @@ export async function runTurn(
   const prepared = prepareTurn(turn, deps.providers);
   if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
   const call = prepared.turn;
+  // An agent's structured output is validated and repaired; the API shapes (request turns) get
+  // the answer as the provider gave it, as OpenAI and Anthropic return it.
+  const chat = call.call.operation === "complete" && !("request" in turn) ? call.call.request : undefined;
+  const format = chat ? structuredFormat(chat) : undefined;
+  if (!chat || !format) return callModel(deps, call, options);
+  // Structured output: validated, with one repair step through the same permit path; only the
+  // validated answer reaches the listener, in one delta.
+  const quiet = { ...options, onDelta: undefined };
+  const first = await callModel(deps, call, quiet);
+  if (first.kind !== "success") return first;
+  const settled = await settleStructured(format, chat, first, (request: ModelRequest) =>
+    callModel(deps, { ...call, call: { operation: "complete", request } }, quiet),
+  );
+  if (settled.kind === "success") options.onDelta?.(settled.text);
+  return settled;
+}
+
+/** One model call under the upstream's permit, reported to the metrics hook, as a turn result. */
+async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOptions): Promise<TurnResult> {
   const upstream = { provider: call.provider, model: call.model };
   const provider = deps.providers.get(call.provider);
   if (!provider) {

@@ -1,6 +1,17 @@
 /** Agents and their published versions (a batch runs the version published when it was created). */
 import type { Page, PageQuery } from "./page.js";
 
+/**
+ * Structured output an agent asks of its model: any JSON object, or JSON matching a schema
+ * (the same shape as the providers' `ResponseFormat`).
+ */
+export type AgentResponseFormat =
+  | { type: "json_object" }
+  | {
+      type: "json_schema";
+      jsonSchema: { name: string; schema: Record<string, unknown>; strict?: boolean; description?: string };
+    };
+
 export interface AgentConfig {
   model: string;
   systemPrompt: string | null;
@@ -8,6 +19,8 @@ export interface AgentConfig {
   maxTokens: number | null;
   /** Provider options (e.g. the simulator's latency_ms / error_rate). */
   settings: Record<string, unknown>;
+  /** Structured output (null or absent: free text). */
+  responseFormat?: AgentResponseFormat | null;
 }
 
 export interface Agent extends AgentConfig {
@@ -37,7 +50,17 @@ export interface NewAgent extends AgentConfig {
 }
 
 export type AgentPatch = Partial<
-  Pick<NewAgent, "name" | "description" | "model" | "systemPrompt" | "temperature" | "maxTokens" | "settings">
+  Pick<
+    NewAgent,
+    | "name"
+    | "description"
+    | "model"
+    | "systemPrompt"
+    | "temperature"
+    | "maxTokens"
+    | "settings"
+    | "responseFormat"
+  >
 >;
 
 export interface AgentStore {

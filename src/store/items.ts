@@ -92,6 +92,8 @@ export interface BatchItem extends NewBatchItem {
   attempts: number;
   responseContent: string | null;
   responseUsage: ResponseUsage | null;
+  /** The parsed answer of an agent with structured output (validated against its schema). */
+  responseJson?: unknown;
   errorCode: number | null;
   errorMessage: string | null;
   chatId: number | null;
@@ -124,6 +126,8 @@ export type ItemOutcome =
       kind: "success";
       responseContent: string;
       responseUsage: ResponseUsage;
+      /** The parsed answer, when the agent asked for structured output. */
+      responseJson?: unknown;
       promptTokens: number;
       completionTokens: number;
       cost: number;

@@ -169,6 +169,21 @@ describe("group commit", () => {
     expect((await store.items.getByCustomId(batch.id, b.customId))?.responseDetail).toBeNull();
   });
 
+  it("stores the parsed answer of structured output beside the text (null without it)", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2);
+    const [a, b] = await store.items.claim("w", 10, LEASE, Date.now());
+    const value = { label: "yes", score: 0.5, tags: ["x"], nested: { ok: true } };
+    await store.items.commit(
+      [success(a, "w", { responseJson: value, responseContent: JSON.stringify(value) }), success(b, "w")],
+      Date.now(),
+    );
+    expect((await store.items.getByCustomId(batch.id, a.customId))?.responseJson).toEqual(value);
+    expect((await store.items.getByCustomId(batch.id, b.customId))?.responseJson).toBeNull();
+    const [first] = await store.items.listAfter(batch.id, -1, 1);
+    expect(first.responseJson).toEqual(value);
+  });
+
   it("discards a result whose worker lost the lease (fenced by owner and attempt)", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 1);

@@ -3,6 +3,7 @@ import { parseModelRef } from "../../providers/registry.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
+import { responseFormatFromWire } from "../response-format.js";
 import { CreateAgentBody, UpdateAgentBody } from "../schemas/agents.js";
 import { IdParams, PageQuery } from "../schemas/common.js";
 import { agentToWire } from "../wire/agents.js";
@@ -66,6 +67,7 @@ async function createAgent(
       temperature: b.temperature ?? null,
       maxTokens: b.max_tokens ?? null,
       settings: b.settings ?? {},
+      responseFormat: responseFormatFromWire(b.response_format) ?? null,
     },
     Date.now(),
   );
@@ -98,6 +100,7 @@ async function updateAgent(ctx: AppContext, request: ApiRequest<typeof updateSch
       temperature: b.temperature,
       maxTokens: b.max_tokens,
       settings: b.settings,
+      responseFormat: responseFormatFromWire(b.response_format),
     },
     Date.now(),
   );

@@ -1,6 +1,25 @@
 /** Request schemas of the agents API. */
 import { Type } from "@sinclair/typebox";
-import { Body, Nullable } from "./common.js";
+import { Body, Nullable, StringEnum } from "./common.js";
+
+/** Structured output (OpenAI's `response_format`, without `text`: null is free text). */
+const ResponseFormat = Body(
+  {
+    type: StringEnum(["json_object", "json_schema"] as const),
+    json_schema: Type.Optional(
+      Body({
+        name: Type.String({ pattern: "^[a-zA-Z0-9_-]{1,64}$" }),
+        schema: Type.Record(Type.String(), Type.Unknown(), { description: "JSON Schema of the answer" }),
+        strict: Type.Optional(Type.Boolean()),
+        description: Type.Optional(Type.String({ maxLength: 4000 })),
+      }),
+    ),
+  },
+  {
+    description:
+      "Structured output: {type: json_object} or {type: json_schema, json_schema: {name, schema, strict?}}; every answer is validated",
+  },
+);
 
 const AgentFields = {
   name: Type.String({ minLength: 1, maxLength: 256 }),
@@ -14,6 +33,7 @@ const AgentFields = {
   temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
   max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   settings: Type.Record(Type.String(), Type.Unknown(), { description: "Provider options" }),
+  response_format: Nullable(ResponseFormat),
 };
 
 export const CreateAgentBody = Body({
@@ -24,6 +44,7 @@ export const CreateAgentBody = Body({
   temperature: Type.Optional(AgentFields.temperature),
   max_tokens: Type.Optional(AgentFields.max_tokens),
   settings: Type.Optional(AgentFields.settings),
+  response_format: Type.Optional(AgentFields.response_format),
 });
 
 export const UpdateAgentBody = Type.Partial(Body(AgentFields), { minProperties: 1 });

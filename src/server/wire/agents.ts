@@ -1,6 +1,19 @@
 /** How agents look on the wire (seed 001's published-agent fields, then extensions). */
 import { iso } from "../../domain/time.js";
-import type { Agent } from "../../store/types.js";
+import type { Agent, AgentResponseFormat } from "../../store/types.js";
+
+export interface WireResponseFormat {
+  type: "json_object" | "json_schema";
+  json_schema?: { name: string; schema: Record<string, unknown>; strict?: boolean; description?: string };
+}
+
+export function responseFormatToWire(
+  format: AgentResponseFormat | null | undefined,
+): WireResponseFormat | null {
+  if (!format) return null;
+  if (format.type === "json_object") return { type: "json_object" };
+  return { type: "json_schema", json_schema: { ...format.jsonSchema } };
+}
 
 export function agentToWire(a: Agent) {
   return {
@@ -17,6 +30,7 @@ export function agentToWire(a: Agent) {
     temperature: a.temperature,
     max_tokens: a.maxTokens,
     settings: a.settings,
+    response_format: responseFormatToWire(a.responseFormat),
     created_at: iso(a.createdAt),
     updated_at: iso(a.updatedAt),
   };

@@ -12,7 +12,11 @@ const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   temperature: "temperature",
   maxTokens: "max_tokens",
   settings: "settings",
+  responseFormat: "response_format",
 };
+
+/** Columns holding JSON text. */
+const JSON_COLUMNS = new Set(["settings", "responseFormat"]);
 
 /** Agents and their published versions (immutable snapshots). */
 export class SqlAgentStore implements AgentStore {
@@ -21,7 +25,7 @@ export class SqlAgentStore implements AgentStore {
   async create(a: NewAgent, now: number): Promise<Agent> {
     const row = await this.db.get(
       `INSERT INTO agents (id, workspace_id, name, description, model, system_prompt, temperature, max_tokens,
-         settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+         settings, response_format, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       [
         a.id,
         a.workspaceId,
@@ -32,6 +36,7 @@ export class SqlAgentStore implements AgentStore {
         a.temperature,
         a.maxTokens,
         JSON.stringify(a.settings),
+        a.responseFormat ? JSON.stringify(a.responseFormat) : null,
         now,
         now,
       ],
@@ -68,7 +73,7 @@ export class SqlAgentStore implements AgentStore {
       const v = patch[key as keyof AgentPatch];
       if (v === undefined) continue;
       sets.push(`${column} = ?`);
-      values.push(key === "settings" ? JSON.stringify(v) : v);
+      values.push(JSON_COLUMNS.has(key) ? (v === null ? null : JSON.stringify(v)) : v);
     }
     sets.push("updated_at = ?");
     values.push(now);
@@ -90,7 +95,7 @@ export class SqlAgentStore implements AgentStore {
       if (!agent) return undefined;
       await tx.run(
         `INSERT INTO agent_versions (agent_id, version, name, model, system_prompt, temperature, max_tokens, settings,
-           created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           response_format, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           agentId,
           agent.published_version,
@@ -100,6 +105,7 @@ export class SqlAgentStore implements AgentStore {
           agent.temperature,
           agent.max_tokens,
           agent.settings,
+          agent.response_format ?? null,
           now,
         ],
       );

@@ -3,7 +3,7 @@
  * PostgreSQL returns BIGINT as strings, so numbers pass through `n()`.
  */
 import type { BatchStatus, ItemStatus } from "../../domain/statuses.js";
-import type { Agent, AgentVersion } from "../agents.js";
+import type { Agent, AgentResponseFormat, AgentVersion } from "../agents.js";
 import type { Batch } from "../batches.js";
 import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
 import type { FileRecord } from "../files.js";
@@ -45,6 +45,7 @@ export function toAgent(r: Row): Agent {
     temperature: r.temperature ?? null,
     maxTokens: nOrNull(r.max_tokens),
     settings: json<Record<string, unknown>>(r.settings) ?? {},
+    responseFormat: json<AgentResponseFormat>(r.response_format) ?? null,
     publishedVersion: nOrNull(r.published_version),
     publishedAt: nOrNull(r.published_at),
     createdAt: n(r.created_at),
@@ -62,6 +63,7 @@ export function toAgentVersion(r: Row): AgentVersion {
     temperature: r.temperature ?? null,
     maxTokens: nOrNull(r.max_tokens),
     settings: json<Record<string, unknown>>(r.settings) ?? {},
+    responseFormat: json<AgentResponseFormat>(r.response_format) ?? null,
     createdAt: n(r.created_at),
   };
 }
@@ -151,6 +153,7 @@ export function toBatchItem(r: Row): BatchItem {
     attempts: n(r.attempts),
     responseContent: r.response_content ?? null,
     responseUsage: json(r.response_usage),
+    responseJson: json(r.response_json),
     errorCode: nOrNull(r.error_code),
     errorMessage: r.error_message ?? null,
     chatId: nOrNull(r.chat_id),

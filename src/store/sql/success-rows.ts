@@ -33,6 +33,10 @@ const ROWS_PER_STATEMENT = 100;
 const SUCCESS_COLUMNS: { name: string; cast?: string; value: (t: PlannedTurn) => unknown }[] = [
   { name: "response_content", value: (t) => t.o.responseContent },
   { name: "response_usage", value: (t) => JSON.stringify(t.o.responseUsage) },
+  {
+    name: "response_json",
+    value: (t) => (t.o.responseJson === undefined ? null : JSON.stringify(t.o.responseJson)),
+  },
   { name: "finish_reason", value: (t) => t.o.finishReason ?? null },
   {
     name: "response_detail",
