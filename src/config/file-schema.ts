@@ -65,6 +65,11 @@ const FilesSchema = Strict({
   ),
 });
 
+const RateLimitSchema = Strict({
+  enabled: Type.Optional(Type.Boolean()),
+  requests_per_minute: Type.Optional(Count),
+});
+
 const Price = Strict({ input: Type.Number({ minimum: 0 }), output: Type.Number({ minimum: 0 }) });
 
 export const ConfigFileSchema = Strict({
@@ -74,6 +79,7 @@ export const ConfigFileSchema = Strict({
   files: Type.Optional(FilesSchema),
   prices: Type.Optional(Type.Record(Type.String(), Price)),
   models: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: "^[^/]+/.+$" }))),
+  rate_limit: Type.Optional(RateLimitSchema),
   public_url: Type.Optional(Type.String()),
   body_limit_bytes: Type.Optional(Count),
   max_upload_bytes: Type.Optional(Count),

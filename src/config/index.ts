@@ -6,6 +6,7 @@ import {
   envNumber,
   filesSection,
   providersSection,
+  rateLimitSection,
   tracingSection,
   webhooksSection,
 } from "./sections.js";
@@ -50,5 +51,6 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     bootstrapApiKey: env.AGENTBATCH_API_KEY || undefined,
     logLevel: env.AGENTBATCH_LOG_LEVEL ?? env.LOG_LEVEL ?? "info",
     progress: { keepaliveMs: 30_000, minIntervalMs: 250, pollMs: 2_000 },
+    rateLimit: rateLimitSection(file, env),
   };
 }

@@ -1,7 +1,14 @@
 /** Each section of the configuration from the validated file and the environment (which wins). */
 import { defaultEngineConfig } from "./defaults.js";
 import type { ConfigFile } from "./file-schema.js";
-import type { EngineConfig, FilesConfig, ProviderConfig, TracingSettings, WebhookConfig } from "./types.js";
+import type {
+  EngineConfig,
+  FilesConfig,
+  ProviderConfig,
+  RateLimitConfig,
+  TracingSettings,
+  WebhookConfig,
+} from "./types.js";
 
 type Env = NodeJS.ProcessEnv;
 
@@ -132,4 +139,11 @@ export function tracingSection(env: Env): TracingSettings {
     includeContent: truthy(env.AGENTBATCH_TRACE_CONTENT),
     exportDelayMs: envNumber(env, "OTEL_BSP_SCHEDULE_DELAY") ?? 5_000,
   };
+}
+
+/** Per-key API limits: on by default; `AGENTBATCH_RATE_LIMIT_RPM=0` (or `enabled: false`) turns them off. */
+export function rateLimitSection(file: ConfigFile, env: Env): RateLimitConfig {
+  const r = file.rate_limit ?? {};
+  const rpm = envNumber(env, "AGENTBATCH_RATE_LIMIT_RPM") ?? r.requests_per_minute ?? 6000;
+  return { enabled: r.enabled !== false && rpm > 0, requestsPerMinute: rpm };
 }

@@ -112,6 +112,14 @@ export interface Config {
   logLevel: string;
   /** Live progress streams (SSE and WebSocket). */
   progress: ProgressConfig;
+  rateLimit: RateLimitConfig;
+}
+
+/** Per-key limits of the HTTP APIs (server/rate-limit.ts). */
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Requests one API key (or, without a key, one client address) may send a minute. */
+  requestsPerMinute: number;
 }
 
 export interface ProgressConfig {

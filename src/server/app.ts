@@ -13,7 +13,8 @@ import { anthropicBatchApi } from "./batch-apis/anthropic-routes.js";
 import { openAIBatchApi } from "./batch-apis/openai-routes.js";
 import type { AppContext } from "./context.js";
 import { registerDashboard, sendDashboardFallback } from "./dashboard.js";
-import { errorHandlerFor, frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers.js";
+import { frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers.js";
+import { registerRateLimit } from "./rate-limit.js";
 import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS } from "./request-parsing.js";
 import { codeerApi } from "./routes/codeer-api.js";
 import { websocketPlugin } from "./websocket.js";
@@ -83,7 +84,8 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validators());
-  app.setErrorHandler(errorHandlerFor("codeer"));
+  // Errors outside the three APIs' plugins (a limit hit on an unknown route...): the URL's shape.
+  app.setErrorHandler(frameworkErrorHandler);
   app.setNotFoundHandler((request, reply) => {
     if (!sendDashboardFallback(request, reply)) sendRouteNotFound(request, reply);
   });
@@ -107,6 +109,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   await app.register(websocketPlugin);
   registerServiceRoutes(app, ctx);
   await registerDashboard(app);
+  await registerRateLimit(app, ctx.config.rateLimit);
 
   await app.register(codeerApi, { prefix: "/api/v1", ctx });
   await app.register(openAIBatchApi, { prefix: "/v1", ctx });
