@@ -20,7 +20,8 @@ export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
 /**
  * A byte stream of `rows` in `format`. JSON is the API's envelope `{"data": [...], "message":
  * null, "error_code": 0}` without pagination; JSONL is one row per line; CSV has a header row of
- * `csvColumns` and one line per row (`csvRow` picks the cells; objects are written as JSON).
+ * `csvColumns` and one line per row (`csvRow` picks the cells; objects are written as JSON;
+ * formula-like cells are escaped).
  */
 export function exportStream<T extends object>(
   rows: AsyncIterable<T>,
@@ -33,7 +34,8 @@ export function exportStream<T extends object>(
         yield csv.row(r).map((v) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v));
       }
     };
-    const out = stringify({ header: true, columns: [...csv.columns] });
+    // Cells starting with = + - @ tab or CR get a leading ' (CSV injection: spreadsheets run them).
+    const out = stringify({ header: true, columns: [...csv.columns], escape_formulas: true });
     // pipeline (not pipe) so that a failed read destroys the output instead of leaving it open.
     pipeline(Readable.from(cells()), out).catch(() => {});
     return out;
