@@ -82,6 +82,7 @@ export const ConfigFileSchema = Strict({
   rate_limit: Type.Optional(RateLimitSchema),
   public_url: Type.Optional(Type.String()),
   body_limit_bytes: Type.Optional(Count),
+  max_record_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
   max_upload_bytes: Type.Optional(Count),
   max_attachment_bytes: Type.Optional(Count),
 });

@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { defaultPrices } from "./defaults.js";
+import { DEFAULT_MAX_RECORD_BYTES, defaultPrices } from "./defaults.js";
 import { type ConfigFile, readConfigFile } from "./file-schema.js";
 import {
   engineSection,
@@ -43,6 +43,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     host: overrides.host ?? env.AGENTBATCH_HOST ?? "127.0.0.1",
     publicUrl: file.public_url ?? env.AGENTBATCH_PUBLIC_URL,
     bodyLimitBytes: file.body_limit_bytes ?? 10 * 1024 * 1024,
+    maxRecordBytes:
+      envNumber(env, "AGENTBATCH_MAX_RECORD_BYTES") ?? file.max_record_bytes ?? DEFAULT_MAX_RECORD_BYTES,
     providers: providersSection(file, env),
     engine: engineSection(file, env),
     webhooks: webhooksSection(file, env),

@@ -97,6 +97,11 @@ export interface Config {
   /** Absolute base URL used for pagination links when the request does not say (proxy setups). */
   publicUrl?: string;
   bodyLimitBytes: number;
+  /**
+   * Largest record of an input file (a CSV record, a JSONL line) and of one Anthropic batch
+   * request's params: larger ones are a 400 naming the line or request.
+   */
+  maxRecordBytes: number;
   providers: Record<string, ProviderConfig>;
   engine: EngineConfig;
   webhooks: WebhookConfig;

@@ -1,9 +1,10 @@
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
+import { LineTooLongError, readBoundedLines } from "../../files/line-splitter.js";
 import { lastUserText } from "../../providers/text.js";
 import type { ApiBatchLineError } from "../../store/api-batches.js";
 import type { ItemRequest, NewBatchItem } from "../../store/types.js";
 import type { RoutedModel } from "./model-routing.js";
+import { invalidRequest } from "./openai-errors.js";
 
 export const CHAT_COMPLETIONS_ENDPOINT = "/v1/chat/completions";
 /** OpenAI's own limit of requests in one batch. */
@@ -170,13 +171,19 @@ function contentPart(p: unknown, param: string): Part {
   throw new LineError("invalid_value", `${param} must be a text or image_url part`, param);
 }
 
-/** Non-empty lines of a JSONL stream with their 1-based line numbers, read one at a time. */
-async function* jsonlLines(source: Readable): AsyncIterable<{ text: string; line: number }> {
-  const reader = createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY });
-  let line = 0;
-  for await (const text of reader) {
-    line++;
-    if (text.trim() !== "") yield { text, line };
+/**
+ * Non-empty lines of a JSONL stream with their 1-based line numbers, read one at a time; a line
+ * over `maxBytes` fails the whole file with 400 naming the line (it is never held in memory).
+ */
+async function* jsonlLines(
+  source: Readable,
+  maxBytes: number,
+): AsyncIterable<{ text: string; line: number }> {
+  try {
+    for await (const l of readBoundedLines(source, maxBytes)) if (l.text.trim() !== "") yield l;
+  } catch (err) {
+    if (!(err instanceof LineTooLongError)) throw err;
+    throw invalidRequest(`input_file_id: ${err.message}`, "input_file_id", "invalid_file");
   }
 }
 
@@ -188,6 +195,7 @@ export async function validateInputFile(
   source: Readable,
   endpoint: string,
   route: ModelRouter,
+  maxLineBytes: number,
 ): Promise<{ total: number; errors: ApiBatchLineError[] }> {
   const seen = new Set<string>();
   const errors: ApiBatchLineError[] = [];
@@ -197,7 +205,7 @@ export async function validateInputFile(
     errorCount++;
     if (errors.length < MAX_KEPT_ERRORS) errors.push(e);
   };
-  for await (const { text, line } of jsonlLines(source)) {
+  for await (const { text, line } of jsonlLines(source, maxLineBytes)) {
     total++;
     try {
       const parsed = parseInputLine(text, endpoint, route);
@@ -240,10 +248,11 @@ export async function* inputItemGroups(
   source: Readable,
   endpoint: string,
   route: ModelRouter,
+  maxLineBytes: number,
   groupSize = 500,
 ): AsyncIterable<NewBatchItem[]> {
   let group: NewBatchItem[] = [];
-  for await (const { text } of jsonlLines(source)) {
+  for await (const { text } of jsonlLines(source, maxLineBytes)) {
     const { customId, request } = parseInputLine(text, endpoint, route);
     group.push(requestItem(customId, request, OPENAI_BATCH_AGENT));
     if (group.length >= groupSize) {
