@@ -17,6 +17,7 @@ import { frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers
 import { registerRateLimit } from "./rate-limit.js";
 import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS } from "./request-parsing.js";
 import { codeerApi } from "./routes/codeer-api.js";
+import { docsPolicy, registerSecurityHeaders } from "./security-headers.js";
 import { websocketPlugin } from "./websocket.js";
 
 export type App = ApiInstance;
@@ -51,7 +52,8 @@ async function registerOpenApi(app: App): Promise<void> {
       security: [{ apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  // Swagger UI's inline code needs its own policy (the hashes it ships), over helmet's.
+  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsPolicy });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 }
 
@@ -102,6 +104,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     );
   });
 
+  await registerSecurityHeaders(app);
   await registerOpenApi(app);
   // Multipart uploads are streamed by the routes (files/storage.ts); these limits bound the parts.
   await app.register(multipart, { limits: { fileSize: ctx.config.maxUploadBytes, files: 1, fields: 20 } });
