@@ -6,8 +6,10 @@ import {
   envNumber,
   filesSection,
   providersSection,
+  publicUrlSetting,
   rateLimitSection,
   tracingSection,
+  trustProxySetting,
   webhooksSection,
 } from "./sections.js";
 import type { Config, ConfigOverrides } from "./types.js";
@@ -41,7 +43,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       envNumber(env, "AGENTBATCH_MAX_ATTACHMENT_BYTES") ?? file.max_attachment_bytes ?? 20 * 1024 * 1024,
     port: overrides.port ?? envNumber(env, "PORT") ?? envNumber(env, "AGENTBATCH_PORT") ?? 8080,
     host: overrides.host ?? env.AGENTBATCH_HOST ?? "127.0.0.1",
-    publicUrl: file.public_url ?? env.AGENTBATCH_PUBLIC_URL,
+    publicUrl: publicUrlSetting(env.AGENTBATCH_PUBLIC_URL || file.public_url),
+    trustProxy: trustProxySetting(env.AGENTBATCH_TRUST_PROXY ?? file.trust_proxy),
     bodyLimitBytes: file.body_limit_bytes ?? 10 * 1024 * 1024,
     maxRecordBytes:
       envNumber(env, "AGENTBATCH_MAX_RECORD_BYTES") ?? file.max_record_bytes ?? DEFAULT_MAX_RECORD_BYTES,

@@ -147,3 +147,34 @@ export function rateLimitSection(file: ConfigFile, env: Env): RateLimitConfig {
   const rpm = envNumber(env, "AGENTBATCH_RATE_LIMIT_RPM") ?? r.requests_per_minute ?? 6000;
   return { enabled: r.enabled !== false && rpm > 0, requestsPerMinute: rpm };
 }
+
+/** An absolute http(s) URL without query or fragment, trailing slash removed; else a start-up error. */
+export function publicUrlSetting(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    /* reported below */
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+    throw new Error(
+      `config: public_url (AGENTBATCH_PUBLIC_URL) must be an absolute http(s) URL like https://batch.example.com, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value.replace(/\/+$/, "");
+}
+
+/**
+ * Which proxies' X-Forwarded-* headers are believed: none by default (a client could otherwise
+ * pick its rate-limit address and the host of the links it is sent). `true`/`1`: any; a number
+ * of hops; or addresses / CIDRs, comma-separated (`127.0.0.1,10.0.0.0/8`).
+ */
+export function trustProxySetting(value: boolean | number | string | undefined): boolean | number | string {
+  if (value === undefined || value === "" || value === false || value === "0" || value === "false")
+    return false;
+  if (value === true || value === "true") return true;
+  if (typeof value === "number") return value;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}

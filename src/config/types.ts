@@ -94,8 +94,16 @@ export interface Config {
   maxAttachmentBytes: number;
   port: number;
   host: string;
-  /** Absolute base URL used for pagination links when the request does not say (proxy setups). */
+  /**
+   * The absolute URL clients reach agentbatch at (`https://batch.example.com`): pagination links,
+   * `file_url` and Anthropic's `results_url` use it instead of the request's Host.
+   */
   publicUrl?: string;
+  /**
+   * Fastify's trustProxy: believe X-Forwarded-For/-Proto/-Host (client address for rate limits,
+   * links' scheme and host) only from these proxies. false (the default): never.
+   */
+  trustProxy: boolean | number | string;
   bodyLimitBytes: number;
   /**
    * Largest record of an input file (a CSV record, a JSONL line) and of one Anthropic batch

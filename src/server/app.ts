@@ -78,7 +78,9 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     bodyLimit: ctx.config.bodyLimitBytes,
     // One debug line per request (below); Fastify's own two info lines per request are noise at scale.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: true,
+    // X-Forwarded-* only from trusted proxies (off by default); a number (hops) is accepted at
+    // run time though Fastify's type leaves it out.
+    trustProxy: ctx.config.trustProxy as boolean | string,
     routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
     frameworkErrors: frameworkErrorHandler,
   });
