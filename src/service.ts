@@ -13,7 +13,7 @@ import { Metrics } from "./metrics/prometheus.js";
 import { LimiterRegistry } from "./providers/rate-limiter.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
-import { KeyResolver, registerApiKey } from "./server/auth.js";
+import { KeyResolver, registerEnvKey } from "./server/auth.js";
 import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
 import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
@@ -101,7 +101,10 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
     engineConfig.pollIntervalMs = POSTGRES_POLL_INTERVAL_MS;
   }
   const providers = new ProviderRegistry(config.providers, { timeoutMs: config.engine.requestTimeoutMs });
-  if (config.bootstrapApiKey) await registerApiKey(store, config.bootstrapApiKey);
+  if (config.bootstrapApiKey) {
+    const revoked = await registerEnvKey(store, config.bootstrapApiKey);
+    if (revoked > 0) logger.warn({ revoked }, "AGENTBATCH_API_KEY changed: the previous env key is revoked");
+  }
   const files = new FileStorage({
     dataDir: config.dataDir,
     backend: config.files.backend,
