@@ -9,7 +9,7 @@ import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
 import { loadAttachments } from "./files/attachments.js";
 import { FileStorage } from "./files/storage.js";
-import { Metrics } from "./metrics/prometheus.js";
+import { type LabelBounds, Metrics } from "./metrics/prometheus.js";
 import { LimiterRegistry } from "./providers/rate-limiter.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
@@ -113,7 +113,7 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
   });
   // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
-  const metrics = new Metrics(store);
+  const metrics = new Metrics(store, { labels: metricLabelBounds(config) });
   return { config, logger, store, signals, providers, files, limiters, metrics, engineConfig, tracing };
 }
 
@@ -201,4 +201,15 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       await core.tracing.shutdown();
     },
   };
+}
+
+/** The providers and `provider/model` names metrics may label with (others count as `other`). */
+function metricLabelBounds(config: Config): LabelBounds {
+  const providers = Object.keys(config.providers);
+  const models = new Set<string>(Object.values(config.models));
+  for (const name of Object.keys(config.prices)) {
+    if (name.includes("/")) models.add(name);
+    else for (const p of providers) models.add(`${p}/${name}`);
+  }
+  return { providers, models };
 }

@@ -80,6 +80,7 @@ export const ConfigFileSchema = Strict({
   prices: Type.Optional(Type.Record(Type.String(), Price)),
   models: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: "^[^/]+/.+$" }))),
   rate_limit: Type.Optional(RateLimitSchema),
+  metrics_token: Type.Optional(Type.String({ minLength: 1 })),
   public_url: Type.Optional(Type.String({ pattern: "^https?://[^/?#]+(/[^?#]*)?$" })),
   trust_proxy: Type.Optional(Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.String()])),
   body_limit_bytes: Type.Optional(Count),

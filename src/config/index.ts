@@ -57,5 +57,6 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     logLevel: env.AGENTBATCH_LOG_LEVEL ?? env.LOG_LEVEL ?? "info",
     progress: { keepaliveMs: 30_000, minIntervalMs: 250, pollMs: 2_000 },
     rateLimit: rateLimitSection(file, env),
+    metricsToken: env.AGENTBATCH_METRICS_TOKEN || file.metrics_token || undefined,
   };
 }

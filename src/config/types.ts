@@ -126,6 +126,8 @@ export interface Config {
   /** Live progress streams (SSE and WebSocket). */
   progress: ProgressConfig;
   rateLimit: RateLimitConfig;
+  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
 }
 
 /** Per-key limits of the HTTP APIs (server/rate-limit.ts). */

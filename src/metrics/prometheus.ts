@@ -12,6 +12,41 @@ export interface EngineGauges {
 
 const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "success", "failed"];
 
+/** What labels may name: the configured providers and models; anything else is `other`. */
+export interface LabelBounds {
+  providers: Iterable<string>;
+  /** `provider/model` names (the model aliases' targets, the price table's keys). */
+  models: Iterable<string>;
+}
+
+/**
+ * Keeps label values to a known set, so that a client naming a new model per request (the
+ * simulated provider takes any name, an OpenAI-compatible server too) cannot grow the registry
+ * without bound: unknown providers and models are counted as `other`, codes outside 100-599 too.
+ */
+export class MetricLabels {
+  private readonly providers: Set<string>;
+  private readonly models: Set<string>;
+
+  constructor(bounds: LabelBounds) {
+    this.providers = new Set(bounds.providers);
+    this.models = new Set(bounds.models);
+  }
+
+  provider(provider: string): string {
+    return this.providers.has(provider) ? provider : "other";
+  }
+
+  model(provider: string, model: string): string {
+    return this.providers.has(provider) && this.models.has(`${provider}/${model}`) ? model : "other";
+  }
+
+  code(code: number | string): string {
+    const n = Number(code);
+    return Number.isInteger(n) && n >= 100 && n <= 599 ? String(n) : "other";
+  }
+}
+
 /**
  * The Prometheus registry of one process. Counts of items, batches and webhook deliveries are
  * read from the store at scrape time, so every node of a PostgreSQL deployment reports the same
@@ -86,17 +121,23 @@ export class Metrics {
 
   constructor(
     private readonly store: Store,
-    options: { processMetrics?: boolean } = {},
+    options: { processMetrics?: boolean; labels?: LabelBounds } = {},
   ) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    const bound = new MetricLabels(options.labels ?? { providers: [], models: [] });
+    const upstream = (provider: string, model: string) => ({
+      provider: bound.provider(provider),
+      model: bound.model(provider, model),
+    });
     this.engine = {
       upstreamCall: (r: UpstreamCallReport) => {
-        const labels = { provider: r.provider, model: r.model, outcome: r.outcome };
+        const labels = { ...upstream(r.provider, r.model), outcome: r.outcome };
         this.upstreamSeconds.observe(labels, r.durationMs / 1000);
         this.upstreamRequests.inc(labels);
-        if (r.rateLimited) this.rateLimited.inc({ provider: r.provider, model: r.model });
+        if (r.rateLimited) this.rateLimited.inc(upstream(r.provider, r.model));
       },
-      itemRetried: (provider, model, code) => this.retries.inc({ provider, model, code: String(code) }),
+      itemRetried: (provider, model, code) =>
+        this.retries.inc({ ...upstream(provider, model), code: bound.code(code) }),
     };
   }
 

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -14,6 +15,7 @@ import { openAIBatchApi } from "./batch-apis/openai-routes.js";
 import type { AppContext } from "./context.js";
 import { registerDashboard, sendDashboardFallback } from "./dashboard.js";
 import { frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers.js";
+import { ApiError, ErrorCodes } from "./errors.js";
 import { registerRateLimit } from "./rate-limit.js";
 import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS } from "./request-parsing.js";
 import { codeerApi } from "./routes/codeer-api.js";
@@ -57,14 +59,32 @@ async function registerOpenApi(app: App): Promise<void> {
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 }
 
-/** /healthz and /metrics: unauthenticated, counts only, no workspace data. */
+/** /healthz and /metrics: counts only, no workspace data; /metrics behind a bearer token when configured. */
 function registerServiceRoutes(app: App, ctx: AppContext): void {
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   const metrics = ctx.metrics;
   if (!metrics) return;
-  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(metrics.contentType).send(await metrics.render()),
-  );
+  const token = ctx.config.metricsToken;
+  app.get("/metrics", { schema: { hide: true } }, async (request, reply) => {
+    if (token && !bearerMatches(request.headers.authorization, token)) {
+      throw new ApiError(
+        401,
+        ErrorCodes.PERMISSION_DENIED,
+        "/metrics needs Authorization: Bearer <metrics token>",
+        {
+          "www-authenticate": 'Bearer realm="metrics"',
+        },
+      );
+    }
+    return reply.type(metrics.contentType).send(await metrics.render());
+  });
+}
+
+/** Compares in constant time (digests of equal length), so the token cannot be guessed byte by byte. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? "")?.[1] ?? "";
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(given), digest(token));
 }
 
 /**
