@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadConfig } from "../config/index.js";
+import type { ApiKeyInfo } from "../store/types.js";
 
 // The store and auth modules are loaded inside the actions, as main.ts does for the server side.
 const storeSide = async () => ({
@@ -8,6 +9,22 @@ const storeSide = async () => ({
 });
 
 const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
+
+/** `keys list` as a tab-separated table: never the key, only its id and prefix. */
+function keyTable(list: ApiKeyInfo[]): string {
+  const rows = list.map((k) =>
+    [
+      k.id,
+      `${k.prefix}…`,
+      k.workspaceName,
+      iso(k.createdAt),
+      iso(k.lastUsedAt),
+      k.revokedAt === null ? "active" : `revoked ${iso(k.revokedAt)}`,
+      k.source ?? "",
+    ].join("\t"),
+  );
+  return `${["id\tprefix\tworkspace\tcreated\tlast used\tstate\tsource", ...rows].join("\n")}\n`;
+}
 
 /** `agentbatch keys create|list|revoke`: API keys, straight on the database (no server needed). */
 export function registerKeyCommands(program: Command): void {
@@ -42,20 +59,7 @@ export function registerKeyCommands(program: Command): void {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
         return;
       }
-      const rows = list.map((k) =>
-        [
-          k.id,
-          `${k.prefix}…`,
-          k.workspaceName,
-          iso(k.createdAt),
-          iso(k.lastUsedAt),
-          k.revokedAt === null ? "active" : `revoked ${iso(k.revokedAt)}`,
-          k.source ?? "",
-        ].join("\t"),
-      );
-      process.stdout.write(
-        `${["id\tprefix\tworkspace\tcreated\tlast used\tstate\tsource", ...rows].join("\n")}\n`,
-      );
+      process.stdout.write(keyTable(list));
     });
   keys
     .command("revoke <id>")
