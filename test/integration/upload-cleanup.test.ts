@@ -1,0 +1,61 @@
+/**
+ * Uploads that fail half-way leave no file without a row (issue 16, item 9): when the file's
+ * bytes are stored but its row cannot be written, the upload fails and the bytes are removed,
+ * on the OpenAI and the Codeer upload routes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FileStorage } from "../../src/files/storage.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+describe("uploads that fail half-way", () => {
+  let t: TestServer;
+  const save = FileStorage.prototype.save;
+  const saved: { storage: FileStorage; path: string }[] = [];
+  beforeAll(async () => {
+    t = await startTestServer(() => {}, { worker: false });
+    FileStorage.prototype.save = async function (source, storagePath, maxBytes) {
+      const result = await save.call(this, source, storagePath, maxBytes);
+      saved.push({ storage: this, path: storagePath });
+      return result;
+    };
+  });
+  afterAll(async () => {
+    FileStorage.prototype.save = save;
+    await t.close();
+  });
+
+  for (const [route, purpose] of [
+    ["/v1/files", "batch"],
+    ["/api/v1/files", "batch_input"],
+  ] as const) {
+    it(`removes the stored bytes when the file's row cannot be written (${route})`, async () => {
+      saved.length = 0;
+      const files = t.service.store.files;
+      const create = files.create;
+      files.create = async () => {
+        throw new Error("database is gone");
+      };
+      try {
+        const form = new FormData();
+        form.append("purpose", purpose);
+        form.append("file", new Blob(['{"custom_id":"a","message":"hi"}\n']), "in.jsonl");
+        const res = await fetch(`${t.url}${route}`, {
+          method: "POST",
+          headers: { "x-api-key": t.key, authorization: `Bearer ${t.key}` },
+          body: form,
+        });
+        expect(res.status).toBe(500);
+      } finally {
+        files.create = create;
+      }
+      expect(saved).toHaveLength(1);
+      const { storage, path } = saved[0];
+      // A missing file: an error (data directory) or no bytes (database backend).
+      const stillThere = await storage.size(path).then(
+        (bytes) => bytes > 0,
+        () => false,
+      );
+      expect(stillThere).toBe(false);
+    });
+  }
+});
