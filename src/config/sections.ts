@@ -112,9 +112,12 @@ export function filesSection(file: ConfigFile, env: Env, db: string): FilesConfi
   if (backend === "s3" && !bucket) {
     throw new Error("config: files.backend s3 needs files.s3.bucket (or AGENTBATCH_S3_BUCKET)");
   }
-  if (!bucket) return { backend };
+  const workspaceQuotaBytes = envNumber(env, "AGENTBATCH_WORKSPACE_QUOTA_BYTES") ?? raw.workspace_quota_bytes;
+  const quota = workspaceQuotaBytes ? { workspaceQuotaBytes } : {};
+  if (!bucket) return { backend, ...quota };
   return {
     backend,
+    ...quota,
     s3: {
       bucket,
       prefix: env.AGENTBATCH_S3_PREFIX ?? raw.s3?.prefix ?? "",

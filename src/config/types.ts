@@ -58,6 +58,8 @@ export interface WebhookConfig {
 /** Where file bytes go (see src/files/storage.ts). */
 export interface FilesConfig {
   backend: "local" | "db" | "s3";
+  /** Most bytes of files one workspace may store (uploads past it: 413); unset: no quota. */
+  workspaceQuotaBytes?: number;
   /** Credentials not given here come from the standard AWS chain. */
   s3?: {
     bucket: string;

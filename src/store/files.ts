@@ -26,6 +26,8 @@ export interface FileStore {
   create(file: FileRecord): Promise<FileRecord>;
   /** A file of the workspace that has not been deleted. */
   get(workspaceId: string, fileId: string): Promise<FileRecord | undefined>;
+  /** Bytes of the workspace's files not deleted (its storage quota's use). */
+  totalBytes(workspaceId: string): Promise<number>;
   /** Those of `fileIds` that are files of the workspace and not deleted (any order). */
   getMany(workspaceId: string, fileIds: string[]): Promise<FileRecord[]>;
   /** Files of a workspace, newest first. */

@@ -59,3 +59,54 @@ describe("uploads that fail half-way", () => {
     });
   }
 });
+
+describe("the per-workspace storage quota", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(
+      (c) => {
+        c.files.workspaceQuotaBytes = 100;
+      },
+      { worker: false },
+    );
+  });
+  afterAll(async () => t.close());
+
+  const upload = async (route: string, purpose: string, bytes: number) => {
+    const form = new FormData();
+    form.append("purpose", purpose);
+    form.append("file", new Blob([`${"x".repeat(bytes - 1)}\n`]), "in.jsonl");
+    const res = await fetch(`${t.url}${route}`, {
+      method: "POST",
+      headers: { "x-api-key": t.key, authorization: `Bearer ${t.key}` },
+      body: form,
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it("refuses an upload past the quota with 413 saying so, counting both APIs' files, until files are deleted", async () => {
+    const first = await upload("/v1/files", "batch", 60);
+    expect(first.status).toBe(200);
+    const over = await upload("/api/v1/files", "batch_input", 60);
+    expect(over.status).toBe(413);
+    expect(over.body.message).toMatch(
+      /storage quota of 100 bytes would be exceeded \(60 bytes stored, this file 60\)/,
+    );
+    const overOpenAI = await upload("/v1/files", "batch", 60);
+    expect(overOpenAI.status).toBe(413);
+    expect(overOpenAI.body.error.message).toMatch(/storage quota/);
+    expect((await upload("/api/v1/files", "batch_input", 40)).status).toBe(201);
+    const other = await t.newWorkspaceKey("quota-other");
+    const form = new FormData();
+    form.append("purpose", "batch");
+    form.append("file", new Blob(["y".repeat(90)]), "in.jsonl");
+    const elsewhere = await fetch(`${t.url}/v1/files`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${other}` },
+      body: form,
+    });
+    expect(elsewhere.status).toBe(200);
+    expect((await t.api("DELETE", `/v1/files/${first.body.id}`)).status).toBe(200);
+    expect((await upload("/v1/files", "batch", 60)).status).toBe(200);
+  });
+});

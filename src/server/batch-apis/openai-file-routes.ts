@@ -3,6 +3,7 @@ import type { FileRecord, Workspace } from "../../store/types.js";
 import type { ApiPlugin, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
 import { IdParams } from "../schemas/common.js";
+import { assertWithinQuota } from "../uploads.js";
 import { invalidRequest, noSuch } from "./openai-errors.js";
 import { ListFilesQuery } from "./openai-schemas.js";
 import { fileObject } from "./openai-wire.js";
@@ -142,6 +143,7 @@ async function listFilesPage(
 /** Writes the file's row; if that fails, the stored bytes are removed (no file without a row). */
 async function storeOrRemove(ctx: AppContext, record: FileRecord): Promise<FileRecord> {
   try {
+    await assertWithinQuota(ctx, record);
     return await ctx.store.files.create(record);
   } catch (err) {
     await ctx.files.remove(record.storagePath);

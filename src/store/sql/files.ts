@@ -12,6 +12,14 @@ export class SqlFileStore implements FileStore {
     return insertFile(this.db, f);
   }
 
+  async totalBytes(workspaceId: string): Promise<number> {
+    const row = await this.db.get(
+      "SELECT COALESCE(SUM(size), 0) AS total FROM files WHERE workspace_id = ? AND deleted_at IS NULL",
+      [workspaceId],
+    );
+    return Number(row?.total ?? 0);
+  }
+
   async get(workspaceId: string, fileId: string): Promise<FileRecord | undefined> {
     const row = await this.db.get(
       "SELECT * FROM files WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
