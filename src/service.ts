@@ -5,9 +5,11 @@
 import pino, { type Logger } from "pino";
 import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
+import { BackgroundLoop } from "./engine/loop.js";
 import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
 import { loadAttachments } from "./files/attachments.js";
+import { deleteFilesCreatedBefore } from "./files/retention.js";
 import { FileStorage } from "./files/storage.js";
 import { type LabelBounds, Metrics } from "./metrics/prometheus.js";
 import { LimiterRegistry } from "./providers/rate-limiter.js";
@@ -118,7 +120,11 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
 }
 
 /** The engine and the webhook dispatcher of a process that runs items. */
-function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatcher | null } {
+function startWorker(core: Core): {
+  engine: Engine;
+  dispatcher: WebhookDispatcher | null;
+  retention: BackgroundLoop | null;
+} {
   const { store, files, metrics, config } = core;
   const engine = new Engine({
     store,
@@ -143,7 +149,28 @@ function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatche
     });
     dispatcher.start();
   }
-  return { engine, dispatcher };
+  return { engine, dispatcher, retention: startRetention(core) };
+}
+
+/** Deletes files older than `files.retentionDays`, as the cluster's leader, every `retentionSweepMs`. */
+function startRetention(core: Core): BackgroundLoop | null {
+  const { store, files, config, logger } = core;
+  const days = config.files.retentionDays;
+  if (!days) return null;
+  const loop = new BackgroundLoop({
+    iteration: () =>
+      store.workers.runAsLeader("file-retention", async () => {
+        const now = Date.now();
+        const deleted = await deleteFilesCreatedBefore(store, files, now - days * 86_400_000, now);
+        if (deleted > 0)
+          logger.info({ files: deleted, retention_days: days }, "deleted files past retention");
+      }),
+    intervalMs: config.files.retentionSweepMs ?? 3600_000,
+    unref: true,
+    onError: (err) => logger.error({ err }, "file retention failed"),
+  });
+  loop.start();
+  return loop;
 }
 
 /** The HTTP API, listening, and the writer of OpenAI output files that runs in every API process. */
@@ -193,6 +220,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       await api?.openAIOutput.stop();
       await worker?.engine.stop(graceMs);
       await worker?.dispatcher?.stop(graceMs);
+      await worker?.retention?.stop();
       core.limiters.close();
       await core.providers.closeAll();
       await core.signals.close();

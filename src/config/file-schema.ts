@@ -54,6 +54,7 @@ const WebhooksSchema = Strict({
 const FilesSchema = Strict({
   backend: Type.Optional(Type.Union([Type.Literal("local"), Type.Literal("db"), Type.Literal("s3")])),
   workspace_quota_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
+  retention_days: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   s3: Type.Optional(
     Strict({
       bucket: Type.String({ minLength: 1 }),

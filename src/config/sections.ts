@@ -113,7 +113,11 @@ export function filesSection(file: ConfigFile, env: Env, db: string): FilesConfi
     throw new Error("config: files.backend s3 needs files.s3.bucket (or AGENTBATCH_S3_BUCKET)");
   }
   const workspaceQuotaBytes = envNumber(env, "AGENTBATCH_WORKSPACE_QUOTA_BYTES") ?? raw.workspace_quota_bytes;
-  const quota = workspaceQuotaBytes ? { workspaceQuotaBytes } : {};
+  const retentionDays = envNumber(env, "AGENTBATCH_FILE_RETENTION_DAYS") ?? raw.retention_days;
+  const quota = {
+    ...(workspaceQuotaBytes ? { workspaceQuotaBytes } : {}),
+    ...(retentionDays && retentionDays > 0 ? { retentionDays } : {}),
+  };
   if (!bucket) return { backend, ...quota };
   return {
     backend,

@@ -60,6 +60,10 @@ export interface FilesConfig {
   backend: "local" | "db" | "s3";
   /** Most bytes of files one workspace may store (uploads past it: 413); unset: no quota. */
   workspaceQuotaBytes?: number;
+  /** Files older than this many days are deleted by the retention loop; unset: kept. */
+  retentionDays?: number;
+  /** How often the retention loop runs (default one hour). */
+  retentionSweepMs?: number;
   /** Credentials not given here come from the standard AWS chain. */
   s3?: {
     bucket: string;

@@ -36,6 +36,8 @@ export interface FileStore {
   delete(workspaceId: string, fileId: string, now: number): Promise<FileRecord | undefined>;
   /** Files of every workspace that are not deleted, by id after `afterId` (moving bytes between backends). */
   listAllAfter(afterId: string, limit: number): Promise<FileRecord[]>;
+  /** Files of every workspace, not deleted, created before `cutoff`, oldest first (retention). */
+  listCreatedBefore(cutoff: number, limit: number): Promise<FileRecord[]>;
   /** Points a file at where its bytes are now. */
   setStoragePath(fileId: string, storagePath: string): Promise<void>;
 }

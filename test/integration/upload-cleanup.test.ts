@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FileStorage } from "../../src/files/storage.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { startTestServer, type TestServer, waitFor } from "../helpers/server.js";
 
 describe("uploads that fail half-way", () => {
   let t: TestServer;
@@ -108,5 +108,30 @@ describe("the per-workspace storage quota", () => {
     expect(elsewhere.status).toBe(200);
     expect((await t.api("DELETE", `/v1/files/${first.body.id}`)).status).toBe(200);
     expect((await upload("/v1/files", "batch", 60)).status).toBe(200);
+  });
+});
+
+describe("file retention", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer((c) => {
+      c.files.retentionDays = 300 / 86_400_000; // 300 ms
+      c.files.retentionSweepMs = 50;
+    });
+  });
+  afterAll(async () => t.close());
+
+  it("deletes files older than the retention, rows and bytes", async () => {
+    const form = new FormData();
+    form.append("purpose", "batch");
+    form.append("file", new Blob(["z".repeat(50)]), "old.jsonl");
+    const auth = { authorization: `Bearer ${t.key}` };
+    const res = await fetch(`${t.url}/v1/files`, { method: "POST", headers: auth, body: form });
+    expect(res.status).toBe(200);
+    const id = ((await res.json()) as any).id as string;
+    await waitFor(async () => (await t.api("GET", `/v1/files/${id}`)).status === 404, {
+      what: "the file to pass its retention",
+    });
+    expect((await t.api("GET", `/v1/files/${id}/content`)).status).toBe(404);
   });
 });

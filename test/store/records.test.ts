@@ -159,4 +159,22 @@ describe("chats and files", () => {
     expect((await store.files.getMany(workspaceId, ["f1", "f2", "f3"])).map((f) => f.id)).toEqual(["f2"]);
     expect(await store.files.get("other", "f2")).toBeUndefined();
   });
+
+  it("sums a workspace's stored bytes and lists files created before a time, deleted ones left out", async () => {
+    const { workspaceId } = await seedWorkspace(store);
+    expect(await store.files.totalBytes(workspaceId)).toBe(0);
+    for (const [id, at] of [
+      ["f1", 10],
+      ["f2", 20],
+      ["f3", 30],
+    ] as const)
+      await store.files.create(file(id, workspaceId, at));
+    expect(await store.files.totalBytes(workspaceId)).toBe(9);
+    expect(await store.files.totalBytes("other")).toBe(0);
+    expect((await store.files.listCreatedBefore(25, 10)).map((f) => f.id)).toEqual(["f1", "f2"]);
+    expect((await store.files.listCreatedBefore(25, 1)).map((f) => f.id)).toEqual(["f1"]);
+    await store.files.delete(workspaceId, "f1", 40);
+    expect(await store.files.totalBytes(workspaceId)).toBe(6);
+    expect((await store.files.listCreatedBefore(25, 10)).map((f) => f.id)).toEqual(["f2"]);
+  });
 });

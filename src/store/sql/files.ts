@@ -63,6 +63,14 @@ export class SqlFileStore implements FileStore {
     return row ? toFile(row) : undefined;
   }
 
+  async listCreatedBefore(cutoff: number, limit: number): Promise<FileRecord[]> {
+    const rows = await this.db.all(
+      "SELECT * FROM files WHERE deleted_at IS NULL AND created_at < ? ORDER BY created_at, id LIMIT ?",
+      [cutoff, limit],
+    );
+    return rows.map(toFile);
+  }
+
   async listAllAfter(afterId: string, limit: number): Promise<FileRecord[]> {
     const rows = await this.db.all(
       "SELECT * FROM files WHERE deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?",
