@@ -115,7 +115,8 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
   });
   // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
-  const metrics = new Metrics(store, { labels: metricLabelBounds(config) });
+  // Scrapes within 5 s share one read of the store's aggregates.
+  const metrics = new Metrics(store, { labels: metricLabelBounds(config), snapshotTtlMs: 5_000 });
   return { config, logger, store, signals, providers, files, limiters, metrics, engineConfig, tracing };
 }
 

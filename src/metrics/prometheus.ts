@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { UpstreamCallReport } from "../agents/metrics.js";
 import type { EngineMetrics } from "../engine/metrics.js";
-import type { ItemStatus, Store } from "../store/types.js";
+import type { ItemStatus, MetricsSnapshot, Store } from "../store/types.js";
 
 /** What the engine of this process reports about itself (Engine.stats()), when it runs here. */
 export interface EngineGauges {
@@ -57,6 +57,9 @@ export class Metrics {
   readonly registry = new Registry();
   readonly engine: EngineMetrics;
   private engineGauges: () => EngineGauges | null = () => null;
+  /** The last store snapshot and when it was read: scrapes within `snapshotTtlMs` share it. */
+  private snapshot: { at: number; value: Promise<MetricsSnapshot> } | null = null;
+  private readonly snapshotTtlMs: number;
 
   private readonly items = new Gauge({
     name: "agentbatch_items",
@@ -121,8 +124,9 @@ export class Metrics {
 
   constructor(
     private readonly store: Store,
-    options: { processMetrics?: boolean; labels?: LabelBounds } = {},
+    options: { processMetrics?: boolean; labels?: LabelBounds; snapshotTtlMs?: number } = {},
   ) {
+    this.snapshotTtlMs = options.snapshotTtlMs ?? 0;
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     const bound = new MetricLabels(options.labels ?? { providers: [], models: [] });
     const upstream = (provider: string, model: string) => ({
@@ -150,9 +154,25 @@ export class Metrics {
     return this.registry.contentType;
   }
 
+  /**
+   * The store's aggregates, read at most once per `snapshotTtlMs` however many scrapers there
+   * are (concurrent scrapes share one read), so scraping cannot load the database.
+   */
+  private storeSnapshot(): Promise<MetricsSnapshot> {
+    const now = Date.now();
+    if (!this.snapshot || now - this.snapshot.at >= this.snapshotTtlMs) {
+      const value = this.store.metrics.snapshot();
+      this.snapshot = { at: now, value };
+      value.catch(() => {
+        this.snapshot = null;
+      });
+    }
+    return this.snapshot.value;
+  }
+
   /** The Prometheus text exposition, with the store-derived gauges read now. */
   async render(): Promise<string> {
-    const snap = await this.store.metrics.snapshot();
+    const snap = await this.storeSnapshot();
     for (const status of ITEM_STATUSES) this.items.set({ status }, snap.items[status]);
     this.batches.reset();
     for (const [status, count] of Object.entries(snap.batches)) this.batches.set({ status }, count ?? 0);
