@@ -5,15 +5,17 @@
 import pino, { type Logger } from "pino";
 import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
+import { BackgroundLoop } from "./engine/loop.js";
 import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
 import { loadAttachments } from "./files/attachments.js";
+import { deleteFilesCreatedBefore } from "./files/retention.js";
 import { FileStorage } from "./files/storage.js";
-import { Metrics } from "./metrics/prometheus.js";
+import { type LabelBounds, Metrics } from "./metrics/prometheus.js";
 import { LimiterRegistry } from "./providers/rate-limiter.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
-import { KeyResolver, registerApiKey } from "./server/auth.js";
+import { KeyResolver, registerEnvKey } from "./server/auth.js";
 import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
 import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
@@ -101,7 +103,10 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
     engineConfig.pollIntervalMs = POSTGRES_POLL_INTERVAL_MS;
   }
   const providers = new ProviderRegistry(config.providers, { timeoutMs: config.engine.requestTimeoutMs });
-  if (config.bootstrapApiKey) await registerApiKey(store, config.bootstrapApiKey);
+  if (config.bootstrapApiKey) {
+    const revoked = await registerEnvKey(store, config.bootstrapApiKey);
+    if (revoked > 0) logger.warn({ revoked }, "AGENTBATCH_API_KEY changed: the previous env key is revoked");
+  }
   const files = new FileStorage({
     dataDir: config.dataDir,
     backend: config.files.backend,
@@ -110,12 +115,17 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
   });
   // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
-  const metrics = new Metrics(store);
+  // Scrapes within 5 s share one read of the store's aggregates.
+  const metrics = new Metrics(store, { labels: metricLabelBounds(config), snapshotTtlMs: 5_000 });
   return { config, logger, store, signals, providers, files, limiters, metrics, engineConfig, tracing };
 }
 
 /** The engine and the webhook dispatcher of a process that runs items. */
-function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatcher | null } {
+function startWorker(core: Core): {
+  engine: Engine;
+  dispatcher: WebhookDispatcher | null;
+  retention: BackgroundLoop | null;
+} {
   const { store, files, metrics, config } = core;
   const engine = new Engine({
     store,
@@ -140,7 +150,28 @@ function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatche
     });
     dispatcher.start();
   }
-  return { engine, dispatcher };
+  return { engine, dispatcher, retention: startRetention(core) };
+}
+
+/** Deletes files older than `files.retentionDays`, as the cluster's leader, every `retentionSweepMs`. */
+function startRetention(core: Core): BackgroundLoop | null {
+  const { store, files, config, logger } = core;
+  const days = config.files.retentionDays;
+  if (!days) return null;
+  const loop = new BackgroundLoop({
+    iteration: () =>
+      store.workers.runAsLeader("file-retention", async () => {
+        const now = Date.now();
+        const deleted = await deleteFilesCreatedBefore(store, files, now - days * 86_400_000, now);
+        if (deleted > 0)
+          logger.info({ files: deleted, retention_days: days }, "deleted files past retention");
+      }),
+    intervalMs: config.files.retentionSweepMs ?? 3600_000,
+    unref: true,
+    onError: (err) => logger.error({ err }, "file retention failed"),
+  });
+  loop.start();
+  return loop;
 }
 
 /** The HTTP API, listening, and the writer of OpenAI output files that runs in every API process. */
@@ -190,6 +221,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       await api?.openAIOutput.stop();
       await worker?.engine.stop(graceMs);
       await worker?.dispatcher?.stop(graceMs);
+      await worker?.retention?.stop();
       core.limiters.close();
       await core.providers.closeAll();
       await core.signals.close();
@@ -198,4 +230,15 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       await core.tracing.shutdown();
     },
   };
+}
+
+/** The providers and `provider/model` names metrics may label with (others count as `other`). */
+function metricLabelBounds(config: Config): LabelBounds {
+  const providers = Object.keys(config.providers);
+  const models = new Set<string>(Object.values(config.models));
+  for (const name of Object.keys(config.prices)) {
+    if (name.includes("/")) models.add(name);
+    else for (const p of providers) models.add(`${p}/${name}`);
+  }
+  return { providers, models };
 }

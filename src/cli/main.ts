@@ -4,6 +4,7 @@ import { loadConfig } from "../config/index.js";
 import { VERSION } from "../domain/version.js";
 import { registerClientCommands } from "./client-commands.js";
 import { registerFilesCommands } from "./files-commands.js";
+import { registerKeyCommands } from "./key-commands.js";
 
 // The server side (Fastify, the store, the engine) is imported only by the commands that run it,
 // so that the client commands (submit, status, results...) start in a fraction of the time.
@@ -93,22 +94,7 @@ program
 
 registerFilesCommands(program);
 
-const keys = program.command("keys").description("API keys");
-keys
-  .command("create")
-  .description("create an API key and print it (it is stored hashed and cannot be shown again)")
-  .option("--workspace <name>", "workspace the key belongs to (created if needed)", "default")
-  .option("--db <url>", "database: sqlite:PATH or postgres://...")
-  .action(async (opts) => {
-    const config = loadConfig({ db: opts.db });
-    const { openStore, generateApiKey, registerApiKey } = await storeSide();
-    const store = await openStore(config.db);
-    const key = generateApiKey();
-    const ws = await registerApiKey(store, key, opts.workspace);
-    await store.close();
-    process.stderr.write(`workspace: ${ws.name} (${ws.id})\n`);
-    process.stdout.write(`${key}\n`);
-  });
+registerKeyCommands(program);
 
 program
   .command("demo")

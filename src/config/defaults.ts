@@ -1,5 +1,8 @@
 import type { EngineConfig } from "./types.js";
 
+/** The largest input-file record (CSV record, JSONL line) or Anthropic request read by default. */
+export const DEFAULT_MAX_RECORD_BYTES = 10 * 1024 * 1024;
+
 export const defaultEngineConfig: EngineConfig = {
   concurrency: 256,
   maxAttempts: 6,

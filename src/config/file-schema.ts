@@ -53,6 +53,8 @@ const WebhooksSchema = Strict({
 
 const FilesSchema = Strict({
   backend: Type.Optional(Type.Union([Type.Literal("local"), Type.Literal("db"), Type.Literal("s3")])),
+  workspace_quota_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
+  retention_days: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   s3: Type.Optional(
     Strict({
       bucket: Type.String({ minLength: 1 }),
@@ -65,6 +67,11 @@ const FilesSchema = Strict({
   ),
 });
 
+const RateLimitSchema = Strict({
+  enabled: Type.Optional(Type.Boolean()),
+  requests_per_minute: Type.Optional(Count),
+});
+
 const Price = Strict({ input: Type.Number({ minimum: 0 }), output: Type.Number({ minimum: 0 }) });
 
 export const ConfigFileSchema = Strict({
@@ -74,8 +81,12 @@ export const ConfigFileSchema = Strict({
   files: Type.Optional(FilesSchema),
   prices: Type.Optional(Type.Record(Type.String(), Price)),
   models: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: "^[^/]+/.+$" }))),
-  public_url: Type.Optional(Type.String()),
+  rate_limit: Type.Optional(RateLimitSchema),
+  metrics_token: Type.Optional(Type.String({ minLength: 1 })),
+  public_url: Type.Optional(Type.String({ pattern: "^https?://[^/?#]+(/[^?#]*)?$" })),
+  trust_proxy: Type.Optional(Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.String()])),
   body_limit_bytes: Type.Optional(Count),
+  max_record_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
   max_upload_bytes: Type.Optional(Count),
   max_attachment_bytes: Type.Optional(Count),
 });

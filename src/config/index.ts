@@ -1,12 +1,15 @@
 import { dirname } from "node:path";
-import { defaultPrices } from "./defaults.js";
+import { DEFAULT_MAX_RECORD_BYTES, defaultPrices } from "./defaults.js";
 import { type ConfigFile, readConfigFile } from "./file-schema.js";
 import {
   engineSection,
   envNumber,
   filesSection,
   providersSection,
+  publicUrlSetting,
+  rateLimitSection,
   tracingSection,
+  trustProxySetting,
   webhooksSection,
 } from "./sections.js";
 import type { Config, ConfigOverrides } from "./types.js";
@@ -40,8 +43,11 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       envNumber(env, "AGENTBATCH_MAX_ATTACHMENT_BYTES") ?? file.max_attachment_bytes ?? 20 * 1024 * 1024,
     port: overrides.port ?? envNumber(env, "PORT") ?? envNumber(env, "AGENTBATCH_PORT") ?? 8080,
     host: overrides.host ?? env.AGENTBATCH_HOST ?? "127.0.0.1",
-    publicUrl: env.AGENTBATCH_PUBLIC_URL || file.public_url,
+    publicUrl: publicUrlSetting(env.AGENTBATCH_PUBLIC_URL || file.public_url),
+    trustProxy: trustProxySetting(env.AGENTBATCH_TRUST_PROXY ?? file.trust_proxy),
     bodyLimitBytes: file.body_limit_bytes ?? 10 * 1024 * 1024,
+    maxRecordBytes:
+      envNumber(env, "AGENTBATCH_MAX_RECORD_BYTES") ?? file.max_record_bytes ?? DEFAULT_MAX_RECORD_BYTES,
     providers: providersSection(file, env),
     engine: engineSection(file, env),
     webhooks: webhooksSection(file, env),
@@ -50,5 +56,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     bootstrapApiKey: env.AGENTBATCH_API_KEY || undefined,
     logLevel: env.AGENTBATCH_LOG_LEVEL ?? env.LOG_LEVEL ?? "info",
     progress: { keepaliveMs: 30_000, minIntervalMs: 250, pollMs: 2_000 },
+    rateLimit: rateLimitSection(file, env),
+    metricsToken: env.AGENTBATCH_METRICS_TOKEN || file.metrics_token || undefined,
   };
 }

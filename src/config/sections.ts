@@ -4,7 +4,14 @@
  */
 import { defaultEngineConfig } from "./defaults.js";
 import type { ConfigFile } from "./file-schema.js";
-import type { EngineConfig, FilesConfig, ProviderConfig, TracingSettings, WebhookConfig } from "./types.js";
+import type {
+  EngineConfig,
+  FilesConfig,
+  ProviderConfig,
+  RateLimitConfig,
+  TracingSettings,
+  WebhookConfig,
+} from "./types.js";
 
 type Env = NodeJS.ProcessEnv;
 
@@ -140,9 +147,16 @@ export function filesSection(file: ConfigFile, env: Env, db: string): FilesConfi
   if (backend === "s3" && !bucket) {
     throw new Error("config: files.backend s3 needs files.s3.bucket (or AGENTBATCH_S3_BUCKET)");
   }
-  if (!bucket) return { backend };
+  const workspaceQuotaBytes = envNumber(env, "AGENTBATCH_WORKSPACE_QUOTA_BYTES") ?? raw.workspace_quota_bytes;
+  const retentionDays = envNumber(env, "AGENTBATCH_FILE_RETENTION_DAYS") ?? raw.retention_days;
+  const quota = {
+    ...(workspaceQuotaBytes ? { workspaceQuotaBytes } : {}),
+    ...(retentionDays && retentionDays > 0 ? { retentionDays } : {}),
+  };
+  if (!bucket) return { backend, ...quota };
   return {
     backend,
+    ...quota,
     s3: {
       bucket,
       prefix: env.AGENTBATCH_S3_PREFIX ?? raw.s3?.prefix ?? "",
@@ -168,4 +182,42 @@ export function tracingSection(env: Env): TracingSettings {
     includeContent: envFlag(env, "AGENTBATCH_TRACE_CONTENT") ?? false,
     exportDelayMs: envNumber(env, "OTEL_BSP_SCHEDULE_DELAY") ?? 5_000,
   };
+}
+
+/** Per-key API limits: on by default; `AGENTBATCH_RATE_LIMIT_RPM=0` (or `enabled: false`) turns them off. */
+export function rateLimitSection(file: ConfigFile, env: Env): RateLimitConfig {
+  const r = file.rate_limit ?? {};
+  const rpm = envNumber(env, "AGENTBATCH_RATE_LIMIT_RPM") ?? r.requests_per_minute ?? 6000;
+  return { enabled: r.enabled !== false && rpm > 0, requestsPerMinute: rpm };
+}
+
+/** An absolute http(s) URL without query or fragment, trailing slash removed; else a start-up error. */
+export function publicUrlSetting(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    /* reported below */
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+    throw new Error(
+      `config: public_url (AGENTBATCH_PUBLIC_URL) must be an absolute http(s) URL like https://batch.example.com, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value.replace(/\/+$/, "");
+}
+
+/**
+ * Which proxies' X-Forwarded-* headers are believed: none by default (a client could otherwise
+ * pick its rate-limit address and the host of the links it is sent). `true`/`1`: any; a number
+ * of hops; or addresses / CIDRs, comma-separated (`127.0.0.1,10.0.0.0/8`).
+ */
+export function trustProxySetting(value: boolean | number | string | undefined): boolean | number | string {
+  if (value === undefined || value === "" || value === false || value === "0" || value === "false")
+    return false;
+  if (value === true || value === "true") return true;
+  if (typeof value === "number") return value;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
 }

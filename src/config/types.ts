@@ -58,6 +58,12 @@ export interface WebhookConfig {
 /** Where file bytes go (see src/files/storage.ts). */
 export interface FilesConfig {
   backend: "local" | "db" | "s3";
+  /** Most bytes of files one workspace may store (uploads past it: 413); unset: no quota. */
+  workspaceQuotaBytes?: number;
+  /** Files older than this many days are deleted by the retention loop; unset: kept. */
+  retentionDays?: number;
+  /** How often the retention loop runs (default one hour). */
+  retentionSweepMs?: number;
   /** Credentials not given here come from the standard AWS chain. */
   s3?: {
     bucket: string;
@@ -94,9 +100,22 @@ export interface Config {
   maxAttachmentBytes: number;
   port: number;
   host: string;
-  /** Absolute base URL used for pagination links when the request does not say (proxy setups). */
+  /**
+   * The absolute URL clients reach agentbatch at (`https://batch.example.com`): pagination links,
+   * `file_url` and Anthropic's `results_url` use it instead of the request's Host.
+   */
   publicUrl?: string;
+  /**
+   * Fastify's trustProxy: believe X-Forwarded-For/-Proto/-Host (client address for rate limits,
+   * links' scheme and host) only from these proxies. false (the default): never.
+   */
+  trustProxy: boolean | number | string;
   bodyLimitBytes: number;
+  /**
+   * Largest record of an input file (a CSV record, a JSONL line) and of one Anthropic batch
+   * request's params: larger ones are a 400 naming the line or request.
+   */
+  maxRecordBytes: number;
   providers: Record<string, ProviderConfig>;
   engine: EngineConfig;
   webhooks: WebhookConfig;
@@ -112,6 +131,16 @@ export interface Config {
   logLevel: string;
   /** Live progress streams (SSE and WebSocket). */
   progress: ProgressConfig;
+  rateLimit: RateLimitConfig;
+  /** When set, /metrics answers only `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
+}
+
+/** Per-key limits of the HTTP APIs (server/rate-limit.ts). */
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Requests one API key (or, without a key, one client address) may send a minute. */
+  requestsPerMinute: number;
 }
 
 export interface ProgressConfig {

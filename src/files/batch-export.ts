@@ -20,7 +20,8 @@ export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
  * A byte stream of `pages` in `format`. JSON is the API's envelope `{"data": [...], "message":
  * null, "error_code": 0}` without pagination; JSONL is one row per line; CSV has a header row of
  * `csvColumns` and one line per row (`csvRow` picks the cells; objects are written as JSON).
- * Each page becomes one chunk: per-row chunks cost a promise and a stream push per row, which
+ * Formula-like cells are escaped (CSV injection: cells starting with = + - @ tab or CR get a
+ * leading ', so spreadsheets do not run them). Each page becomes one chunk: per-row chunks cost a promise and a stream push per row, which
  * held exports to a few thousand rows a second (measured in bench/README.md).
  */
 export function exportStream<T extends object>(
@@ -29,13 +30,16 @@ export function exportStream<T extends object>(
   csv: { columns: readonly string[]; row: (r: T) => unknown[] },
 ): Readable {
   const text = async function* () {
-    if (format === "csv") yield stringify([[...csv.columns]]);
+    if (format === "csv") yield stringify([[...csv.columns]], CSV_OPTIONS);
     if (format === "json") yield '{"data":[';
     let first = true;
     for await (const page of pages) {
       if (page.length === 0) continue;
       if (format === "csv") {
-        yield stringify(page.map((r) => csv.row(r).map(csvCell)));
+        yield stringify(
+          page.map((r) => csv.row(r).map(csvCell)),
+          CSV_OPTIONS,
+        );
       } else if (format === "json") {
         yield `${first ? "" : ","}\n${page.map((r) => JSON.stringify(r)).join(",\n")}`;
       } else {
@@ -47,6 +51,8 @@ export function exportStream<T extends object>(
   };
   return Readable.from(text(), { objectMode: false });
 }
+
+const CSV_OPTIONS = { escape_formulas: true } as const;
 
 /** Objects are written as JSON; everything else as csv-stringify writes it. */
 function csvCell(v: unknown): unknown {

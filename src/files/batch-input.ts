@@ -5,12 +5,13 @@
  * of a batch request (custom column names via `column_mapping`; `context.*` / `metadata.*`
  * columns folded into objects) and checked on its own; the caller checks what needs the store.
  */
-import { createInterface } from "node:readline";
 import { type Duplex, Readable } from "node:stream";
 import { parse as parseCsv } from "csv-parse";
 import { parser as jsonParser } from "stream-json";
 import pick from "stream-json/filters/pick.js";
 import streamArray from "stream-json/streamers/stream-array.js";
+import { DEFAULT_MAX_RECORD_BYTES } from "../config/defaults.js";
+import { LineTooLongError, readBoundedLines } from "./line-splitter.js";
 
 export type InputFormat = "csv" | "json" | "jsonl";
 
@@ -59,21 +60,34 @@ export function detectInputFormat(fileName: string, contentType: string, head: B
   return text.length > 0 ? "csv" : null;
 }
 
-/** Reads the records of an input file in order, one at a time. */
-export function readInputRecords(source: Readable, format: InputFormat): AsyncIterable<InputRecord> {
+/**
+ * Reads the records of an input file in order, one at a time; a CSV record or JSONL line over
+ * `maxRecordBytes` ends the read with an InputFileError naming its line.
+ */
+export function readInputRecords(
+  source: Readable,
+  format: InputFormat,
+  maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
+): AsyncIterable<InputRecord> {
   switch (format) {
     case "csv":
-      return readCsv(source);
+      return readCsv(source, maxRecordBytes);
     case "jsonl":
-      return readJsonl(source);
+      return readJsonl(source, maxRecordBytes);
     case "json":
       return readJson(source);
   }
 }
 
-async function* readCsv(source: Readable): AsyncIterable<InputRecord> {
+async function* readCsv(source: Readable, maxRecordBytes: number): AsyncIterable<InputRecord> {
   const rows = source.pipe(
-    parseCsv({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true }),
+    parseCsv({
+      columns: true,
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      max_record_size: maxRecordBytes,
+    }),
   );
   source.on("error", (err) => rows.destroy(err));
   let row = 0;
@@ -86,10 +100,18 @@ async function* readCsv(source: Readable): AsyncIterable<InputRecord> {
   }
 }
 
-async function* readJsonl(source: Readable): AsyncIterable<InputRecord> {
-  const lines = createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY });
+async function* readJsonl(source: Readable, maxRecordBytes: number): AsyncIterable<InputRecord> {
+  try {
+    yield* jsonlRecords(source, maxRecordBytes);
+  } catch (err) {
+    if (err instanceof LineTooLongError) throw new InputFileError(err.message);
+    throw err;
+  }
+}
+
+async function* jsonlRecords(source: Readable, maxRecordBytes: number): AsyncIterable<InputRecord> {
   let row = 0;
-  for await (const raw of lines) {
+  for await (const { text: raw } of readBoundedLines(source, maxRecordBytes)) {
     const line = row === 0 ? raw.replace(/^\uFEFF/, "") : raw;
     if (line.trim() === "") continue;
     row++;

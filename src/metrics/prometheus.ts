@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { UpstreamCallReport } from "../agents/metrics.js";
 import type { EngineMetrics } from "../engine/metrics.js";
-import type { ItemStatus, Store } from "../store/types.js";
+import type { ItemStatus, MetricsSnapshot, Store } from "../store/types.js";
 
 /** What the engine of this process reports about itself (Engine.stats()), when it runs here. */
 export interface EngineGauges {
@@ -11,6 +11,41 @@ export interface EngineGauges {
 }
 
 const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "success", "failed"];
+
+/** What labels may name: the configured providers and models; anything else is `other`. */
+export interface LabelBounds {
+  providers: Iterable<string>;
+  /** `provider/model` names (the model aliases' targets, the price table's keys). */
+  models: Iterable<string>;
+}
+
+/**
+ * Keeps label values to a known set, so that a client naming a new model per request (the
+ * simulated provider takes any name, an OpenAI-compatible server too) cannot grow the registry
+ * without bound: unknown providers and models are counted as `other`, codes outside 100-599 too.
+ */
+export class MetricLabels {
+  private readonly providers: Set<string>;
+  private readonly models: Set<string>;
+
+  constructor(bounds: LabelBounds) {
+    this.providers = new Set(bounds.providers);
+    this.models = new Set(bounds.models);
+  }
+
+  provider(provider: string): string {
+    return this.providers.has(provider) ? provider : "other";
+  }
+
+  model(provider: string, model: string): string {
+    return this.providers.has(provider) && this.models.has(`${provider}/${model}`) ? model : "other";
+  }
+
+  code(code: number | string): string {
+    const n = Number(code);
+    return Number.isInteger(n) && n >= 100 && n <= 599 ? String(n) : "other";
+  }
+}
 
 /**
  * The Prometheus registry of one process. Counts of items, batches and webhook deliveries are
@@ -22,6 +57,9 @@ export class Metrics {
   readonly registry = new Registry();
   readonly engine: EngineMetrics;
   private engineGauges: () => EngineGauges | null = () => null;
+  /** The last store snapshot and when it was read: scrapes within `snapshotTtlMs` share it. */
+  private snapshot: { at: number; value: Promise<MetricsSnapshot> } | null = null;
+  private readonly snapshotTtlMs: number;
 
   private readonly items = new Gauge({
     name: "agentbatch_items",
@@ -86,17 +124,24 @@ export class Metrics {
 
   constructor(
     private readonly store: Store,
-    options: { processMetrics?: boolean } = {},
+    options: { processMetrics?: boolean; labels?: LabelBounds; snapshotTtlMs?: number } = {},
   ) {
+    this.snapshotTtlMs = options.snapshotTtlMs ?? 0;
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    const bound = new MetricLabels(options.labels ?? { providers: [], models: [] });
+    const upstream = (provider: string, model: string) => ({
+      provider: bound.provider(provider),
+      model: bound.model(provider, model),
+    });
     this.engine = {
       upstreamCall: (r: UpstreamCallReport) => {
-        const labels = { provider: r.provider, model: r.model, outcome: r.outcome };
+        const labels = { ...upstream(r.provider, r.model), outcome: r.outcome };
         this.upstreamSeconds.observe(labels, r.durationMs / 1000);
         this.upstreamRequests.inc(labels);
-        if (r.rateLimited) this.rateLimited.inc({ provider: r.provider, model: r.model });
+        if (r.rateLimited) this.rateLimited.inc(upstream(r.provider, r.model));
       },
-      itemRetried: (provider, model, code) => this.retries.inc({ provider, model, code: String(code) }),
+      itemRetried: (provider, model, code) =>
+        this.retries.inc({ ...upstream(provider, model), code: bound.code(code) }),
     };
   }
 
@@ -109,9 +154,25 @@ export class Metrics {
     return this.registry.contentType;
   }
 
+  /**
+   * The store's aggregates, read at most once per `snapshotTtlMs` however many scrapers there
+   * are (concurrent scrapes share one read), so scraping cannot load the database.
+   */
+  private storeSnapshot(): Promise<MetricsSnapshot> {
+    const now = Date.now();
+    if (!this.snapshot || now - this.snapshot.at >= this.snapshotTtlMs) {
+      const value = this.store.metrics.snapshot();
+      this.snapshot = { at: now, value };
+      value.catch(() => {
+        this.snapshot = null;
+      });
+    }
+    return this.snapshot.value;
+  }
+
   /** The Prometheus text exposition, with the store-derived gauges read now. */
   async render(): Promise<string> {
-    const snap = await this.store.metrics.snapshot();
+    const snap = await this.storeSnapshot();
     for (const status of ITEM_STATUSES) this.items.set({ status }, snap.items[status]);
     this.batches.reset();
     for (const [status, count] of Object.entries(snap.batches)) this.batches.set({ status }, count ?? 0);

@@ -7,6 +7,7 @@ import { HttpUpstream, header, truncate } from "./http-upstream.js";
 import { parseRetryAfterMs } from "./openai-compatible.js";
 import { outcomeForHttpError } from "./outcomes.js";
 import type { DeltaListener, ModelOutcome, ModelProvider, ModelRequest, RateLimitHint } from "./types.js";
+import { capUpstreamWaitMs } from "./upstream-wait.js";
 
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
 const API_VERSION = "2023-06-01";
@@ -80,7 +81,7 @@ function count(value: string | undefined): number | undefined {
 function untilMs(value: string | undefined, now: number): number | undefined {
   if (!value) return undefined;
   const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return Number.isNaN(at) ? undefined : capUpstreamWaitMs(at - now);
 }
 
 /** Anthropic's `anthropic-ratelimit-{requests,tokens}-{remaining,reset}` headers. */

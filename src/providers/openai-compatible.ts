@@ -20,6 +20,7 @@ import type {
   ResponsesRequest,
   RetryableOutcome,
 } from "./types.js";
+import { capUpstreamWaitMs } from "./upstream-wait.js";
 
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
@@ -134,6 +135,11 @@ function errorMessage(raw: string): string {
 
 /** `retry-after-ms` when sent (more precise), else `retry-after` in seconds or as an HTTP date. */
 export function parseRetryAfterMs(headers: IncomingHttpHeaders, now = Date.now()): number | undefined {
+  const ms = rawRetryAfterMs(headers, now);
+  return ms === undefined ? undefined : capUpstreamWaitMs(ms);
+}
+
+function rawRetryAfterMs(headers: IncomingHttpHeaders, now: number): number | undefined {
   const ms = header(headers, "retry-after-ms");
   if (ms !== undefined && ms.trim() !== "") {
     const value = Number(ms);
@@ -163,12 +169,12 @@ export function parseRateLimitHint(headers: IncomingHttpHeaders): RateLimitHint 
   }
   const resetRequests = parseDurationMs(header(headers, "x-ratelimit-reset-requests"));
   if (resetRequests !== undefined) {
-    hint.resetRequestsMs = resetRequests;
+    hint.resetRequestsMs = capUpstreamWaitMs(resetRequests);
     found = true;
   }
   const resetTokens = parseDurationMs(header(headers, "x-ratelimit-reset-tokens"));
   if (resetTokens !== undefined) {
-    hint.resetTokensMs = resetTokens;
+    hint.resetTokensMs = capUpstreamWaitMs(resetTokens);
     found = true;
   }
   return found ? hint : undefined;

@@ -1,4 +1,5 @@
 import type { ModelOutcome, UpstreamLimits } from "./types.js";
+import { capUpstreamWaitMs } from "./upstream-wait.js";
 
 /** A granted call slot; `release` settles the tokens actually used and feeds back the outcome. */
 export interface Permit {
@@ -170,7 +171,7 @@ export class UpstreamLimiter {
     if (outcome.kind === "retryable" && outcome.rateLimited) {
       this.rateLimitedCount++;
       this.concurrencyLimit = Math.max(1, this.concurrencyLimit / 2);
-      this.blockedUntil = Math.max(this.blockedUntil, now + (outcome.retryAfterMs ?? 1000));
+      this.blockedUntil = Math.max(this.blockedUntil, now + capUpstreamWaitMs(outcome.retryAfterMs ?? 1000));
       this.rpm?.drain();
     } else if (outcome.kind === "success" && this.concurrencyLimit < this.maxConcurrency) {
       this.concurrencyLimit = Math.min(
@@ -180,10 +181,10 @@ export class UpstreamLimiter {
     }
     const hint = outcome.kind === "failed" ? undefined : outcome.rateLimit;
     if (hint?.remainingRequests === 0 && hint.resetRequestsMs) {
-      this.blockedUntil = Math.max(this.blockedUntil, now + hint.resetRequestsMs);
+      this.blockedUntil = Math.max(this.blockedUntil, now + capUpstreamWaitMs(hint.resetRequestsMs));
     }
     if (hint?.remainingTokens === 0 && hint.resetTokensMs) {
-      this.blockedUntil = Math.max(this.blockedUntil, now + hint.resetTokensMs);
+      this.blockedUntil = Math.max(this.blockedUntil, now + capUpstreamWaitMs(hint.resetTokensMs));
     }
   }
 

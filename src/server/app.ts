@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -15,10 +16,13 @@ import { openAIBatchApi } from "./batch-apis/openai-routes.js";
 import type { AppContext } from "./context.js";
 import { registerDashboard, sendDashboardFallback } from "./dashboard.js";
 import { shapeOfUrl } from "./error-layer/formats.js";
-import { errorHandlerFor, frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers.js";
+import { frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers.js";
+import { ApiError, ErrorCodes } from "./errors.js";
+import { registerRateLimit } from "./rate-limit.js";
 import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS, refuseOtherMediaTypes } from "./request-parsing.js";
 import { codeerApi } from "./routes/codeer-api.js";
 import { NoQuery } from "./schemas/common.js";
+import { docsPolicy, registerSecurityHeaders } from "./security-headers.js";
 import { websocketPlugin } from "./websocket.js";
 
 export type App = ApiInstance;
@@ -66,18 +70,37 @@ async function registerOpenApi(app: App): Promise<void> {
       security: [{ apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  // Swagger UI's inline code needs its own policy (the hashes it ships), over helmet's.
+  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true, transformStaticCSP: docsPolicy });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 }
 
-/** /healthz and /metrics: unauthenticated, counts only, no workspace data. */
+/** /healthz and /metrics: counts only, no workspace data; /metrics behind a bearer token when configured. */
 function registerServiceRoutes(app: App, ctx: AppContext): void {
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   const metrics = ctx.metrics;
   if (!metrics) return;
-  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(metrics.contentType).send(await metrics.render()),
-  );
+  const token = ctx.config.metricsToken;
+  app.get("/metrics", { schema: { hide: true } }, async (request, reply) => {
+    if (token && !bearerMatches(request.headers.authorization, token)) {
+      throw new ApiError(
+        401,
+        ErrorCodes.PERMISSION_DENIED,
+        "/metrics needs Authorization: Bearer <metrics token>",
+        {
+          "www-authenticate": 'Bearer realm="metrics"',
+        },
+      );
+    }
+    return reply.type(metrics.contentType).send(await metrics.render());
+  });
+}
+
+/** Compares in constant time (digests of equal length), so the token cannot be guessed byte by byte. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? "")?.[1] ?? "";
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(given), digest(token));
 }
 
 /**
@@ -91,7 +114,9 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     bodyLimit: ctx.config.bodyLimitBytes,
     // One debug line per request (below); Fastify's own two info lines per request are noise at scale.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: true,
+    // X-Forwarded-* only from trusted proxies (off by default); a number (hops) is accepted at
+    // run time though Fastify's type leaves it out.
+    trustProxy: ctx.config.trustProxy as boolean | string,
     routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
     frameworkErrors: frameworkErrorHandler,
   });
@@ -101,7 +126,8 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
 
   app.setValidatorCompiler(validators());
   declareQueries(app);
-  app.setErrorHandler(errorHandlerFor("codeer"));
+  // Errors outside the three APIs' plugins (a limit hit on an unknown route...): the URL's shape.
+  app.setErrorHandler(frameworkErrorHandler);
   app.setNotFoundHandler((request, reply) => {
     if (!sendDashboardFallback(request, reply)) sendRouteNotFound(request, reply);
   });
@@ -118,6 +144,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     );
   });
 
+  await registerSecurityHeaders(app);
   await registerOpenApi(app);
   // Multipart uploads are streamed by the routes (files/storage.ts); these limits bound the parts.
   await app.register(multipart, { limits: { fileSize: ctx.config.maxUploadBytes, files: 1, fields: 20 } });
@@ -125,6 +152,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   await app.register(websocketPlugin);
   registerServiceRoutes(app, ctx);
   await registerDashboard(app);
+  await registerRateLimit(app, ctx.config.rateLimit);
 
   await app.register(codeerApi, { prefix: "/api/v1", ctx });
   await app.register(openAIBatchApi, { prefix: "/v1", ctx });

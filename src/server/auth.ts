@@ -26,9 +26,35 @@ export async function registerApiKey(
   return ws;
 }
 
+/** The shortest AGENTBATCH_API_KEY accepted: a key must be unguessable. */
+export const MIN_ENV_KEY_CHARS = 24;
+
+/**
+ * The AGENTBATCH_API_KEY of a server start: refused when short or revoked; registered for the
+ * default workspace as the `env` key, revoking the previous env key when it has changed (so a
+ * rotated key stops working everywhere). Returns how many older env keys were revoked.
+ */
+export async function registerEnvKey(store: Store, key: string, now = Date.now()): Promise<number> {
+  if (key.length < MIN_ENV_KEY_CHARS) {
+    throw new Error(
+      `AGENTBATCH_API_KEY is too short (${key.length} characters): use at least ${MIN_ENV_KEY_CHARS} random characters, e.g. one printed by \`agentbatch keys create\``,
+    );
+  }
+  const hash = hashApiKey(key);
+  if ((await store.workspaces.keyState(hash)) === "revoked") {
+    throw new Error(
+      "AGENTBATCH_API_KEY was revoked (agentbatch keys revoke); set a new key, e.g. one printed by `agentbatch keys create`",
+    );
+  }
+  const ws = await store.workspaces.ensure("default");
+  await store.workspaces.addKey(ws.id, hash, keyPrefix(key), "env");
+  return store.workspaces.revokeOtherKeysOf("env", hash, now);
+}
+
 /**
  * Resolves keys to workspaces with a short cache, so that a busy client does not cost one
- * database read per request. Unknown keys are not cached: a key created a moment ago works.
+ * database read per request. Unknown keys are not cached: a key created a moment ago works; a
+ * revoked key stops working within the cache period.
  */
 export class KeyResolver {
   private readonly cache = new Map<string, { ws: Workspace; at: number }>();
@@ -45,6 +71,8 @@ export class KeyResolver {
     if (hit && now - hit.at < this.ttlMs) return hit.ws;
     const ws = await this.store.workspaces.findByKeyHash(hash);
     if (ws) {
+      // Last use, recorded once per cache period rather than per request; never fails a request.
+      this.store.workspaces.touchKey(hash, now).catch(() => {});
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(hash, { ws, at: now });
     } else {

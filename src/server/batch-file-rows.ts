@@ -50,7 +50,11 @@ export async function fileEntries(
 
   return async function* (lookups: IngestLookups) {
     const rows = new RowChecker(lookups, ws.id, whitelist, defaultAgentId);
-    for await (const rec of readInputRecords(ctx.files.open(file.storagePath), format)) {
+    for await (const rec of readInputRecords(
+      ctx.files.open(file.storagePath),
+      format,
+      ctx.config.maxRecordBytes,
+    )) {
       if ("error" in rec) {
         yield rec;
         continue;

@@ -8,7 +8,7 @@ import type { FastifyRequest } from "fastify";
 import { FileTooLargeError } from "../files/storage.js";
 import type { FileRecord } from "../store/types.js";
 import type { AppContext } from "./context.js";
-import { badRequest } from "./errors.js";
+import { badRequest, payloadTooLarge } from "./errors.js";
 
 export interface UploadForm {
   /** The 400 for a request that is not multipart/form-data. */
@@ -55,9 +55,25 @@ export async function receiveUpload(
   }
 }
 
-/** Writes the row of a received file (removing the file if the row cannot be written). */
+/**
+ * The workspace's storage quota (`files.workspaceQuotaBytes`): a file that would take the
+ * workspace's stored bytes past it is refused with 413 saying the quota and the use.
+ */
+export async function assertWithinQuota(ctx: AppContext, file: FileRecord): Promise<void> {
+  const quota = ctx.config.files.workspaceQuotaBytes;
+  if (!quota) return;
+  const used = await ctx.store.files.totalBytes(file.workspaceId);
+  if (used + file.size > quota) {
+    throw payloadTooLarge(
+      `file: this workspace's storage quota of ${quota} bytes would be exceeded (${used} bytes stored, this file ${file.size}); delete files to make room`,
+    );
+  }
+}
+
+/** Writes the row of a received file (removing the file if the row cannot be written or is over quota). */
 export async function storeUpload(ctx: AppContext, saved: FileRecord): Promise<FileRecord> {
   try {
+    await assertWithinQuota(ctx, saved);
     return await ctx.store.files.create(saved);
   } catch (err) {
     await ctx.files.remove(saved.storagePath);

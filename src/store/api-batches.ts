@@ -81,6 +81,11 @@ export interface ApiBatchStore {
    * older than `staleMs` (its process died mid-write) is taken again.
    */
   claimFinalization(owner: string, now: number, staleMs: number, limit: number): Promise<ApiBatch[]>;
+  /**
+   * Marks the batch finalized without files because they could not be written (a full disk):
+   * `error` is kept as its errors and the OpenAI shape shows it `failed`. False if `owner` lost it.
+   */
+  failFinalization(batchId: string, owner: string, error: ApiBatchLineError, now: number): Promise<boolean>;
   /** Stores the written files and marks the batch finalized, if `owner` still holds it. */
   completeFinalization(
     batchId: string,

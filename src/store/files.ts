@@ -26,6 +26,8 @@ export interface FileStore {
   create(file: FileRecord): Promise<FileRecord>;
   /** A file of the workspace that has not been deleted. */
   get(workspaceId: string, fileId: string): Promise<FileRecord | undefined>;
+  /** Bytes of the workspace's files not deleted (its storage quota's use). */
+  totalBytes(workspaceId: string): Promise<number>;
   /** Those of `fileIds` that are files of the workspace and not deleted (any order). */
   getMany(workspaceId: string, fileIds: string[]): Promise<FileRecord[]>;
   /** Files of a workspace, newest first. */
@@ -34,6 +36,8 @@ export interface FileStore {
   delete(workspaceId: string, fileId: string, now: number): Promise<FileRecord | undefined>;
   /** Files of every workspace that are not deleted, by id after `afterId` (moving bytes between backends). */
   listAllAfter(afterId: string, limit: number): Promise<FileRecord[]>;
+  /** Files of every workspace, not deleted, created before `cutoff`, oldest first (retention). */
+  listCreatedBefore(cutoff: number, limit: number): Promise<FileRecord[]>;
   /** Points a file at where its bytes are now. */
   setStoragePath(fileId: string, storagePath: string): Promise<void>;
 }

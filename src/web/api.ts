@@ -21,18 +21,45 @@ export function clearKey(): void {
   window.dispatchEvent(new Event("agentbatch:signed-out"));
 }
 
-/** Stores a key given as `#key=…` or `?key=…` and removes it from the address bar and history. */
+/** A key from a sign-in link that differs from the stored one, waiting for the user's answer. */
+let pendingKey: string | null = null;
+
+/**
+ * Takes a key given as `#key=…` or `?key=…` and removes it from the address bar and history.
+ * With no key stored it is kept at once; a different stored key is not replaced silently (a
+ * link from someone else would switch the browser to their workspace): the key waits in
+ * `pendingLinkKey()` until the user answers `answerLinkKey`.
+ */
 export function takeKeyFromUrl(): boolean {
   const url = new URL(window.location.href);
   const hash = new URLSearchParams(url.hash.replace(/^#/, ""));
-  const key = url.searchParams.get("key") ?? hash.get("key");
+  const key = (url.searchParams.get("key") ?? hash.get("key"))?.trim();
   if (!key) return false;
-  setKey(key);
   url.searchParams.delete("key");
   hash.delete("key");
   const rest = hash.toString();
   window.history.replaceState(null, "", `${url.pathname}${url.search}${rest ? `#${rest}` : ""}`);
+  const current = getKey();
+  if (current !== null && current !== key) {
+    pendingKey = key;
+    return false;
+  }
+  setKey(key);
   return true;
+}
+
+export function pendingLinkKey(): string | null {
+  return pendingKey;
+}
+
+/** The user's answer about a link's different key: replace the stored key (and reload) or keep it. */
+export function answerLinkKey(replace: boolean): void {
+  const key = pendingKey;
+  pendingKey = null;
+  if (replace && key) {
+    setKey(key);
+    window.location.reload();
+  }
 }
 
 export class ApiError extends Error {

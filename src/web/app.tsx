@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { clearKey, getKey } from "./api";
+import { KeyConfirm } from "./components/key-confirm";
 import { AgentsPage } from "./pages/agents";
 import { BatchPage } from "./pages/batch";
 import { BatchesPage } from "./pages/batches";
@@ -73,7 +74,10 @@ export function App() {
           </nav>
         )}
       </header>
-      <main>{signedIn ? <Page path={path} /> : <SignInPage />}</main>
+      <main>
+        <KeyConfirm />
+        {signedIn ? <Page path={path} /> : <SignInPage />}
+      </main>
     </>
   );
 }

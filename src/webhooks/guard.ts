@@ -1,13 +1,17 @@
 /**
  * The guard against webhook targets inside the network agentbatch runs in (SSRF): loopback,
- * private, link-local, CGNAT, cloud metadata, unspecified and multicast addresses are refused
- * unless `webhooks.allowPrivateTargets` is on. The check runs at send time on every address the
- * name resolves to, and the connection is made to those checked addresses (the agent's `lookup`
- * is this guard), so a name cannot be re-pointed between the check and the connect.
+ * private, link-local, CGNAT, cloud metadata, unspecified, multicast and reserved addresses
+ * (ipaddr.js's ranges: only `unicast` passes), and IPv6 addresses that reach IPv4 space
+ * (IPv4-mapped and -compatible and NAT64 64:ff9b::/96, judged by the IPv4 address inside; 6to4
+ * and Teredo, refused), are refused unless `webhooks.allowPrivateTargets` is on. The check runs
+ * at send time on every address the name resolves to, and the connection is made to those
+ * checked addresses (the agent's `lookup` is this guard), so a name cannot be re-pointed between
+ * the check and the connect.
  */
 import type { LookupAddress } from "node:dns";
 import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
 
 export interface GuardOptions {
   allowPrivateTargets: boolean;
@@ -22,54 +26,64 @@ export class TargetRefusedError extends Error {
   }
 }
 
-const RANGES: [cidr: string, kind: string][] = [
-  ["0.0.0.0/8", "unspecified ('this network')"],
-  ["10.0.0.0/8", "private"],
-  ["100.64.0.0/10", "carrier-grade NAT"],
-  ["127.0.0.0/8", "loopback"],
-  ["169.254.169.254/32", "cloud metadata"],
-  ["169.254.0.0/16", "link-local"],
-  ["172.16.0.0/12", "private"],
-  ["192.0.0.0/24", "IETF protocol assignment"],
-  ["192.168.0.0/16", "private"],
-  ["198.18.0.0/15", "benchmarking"],
-  ["224.0.0.0/4", "multicast"],
-  ["240.0.0.0/4", "reserved"],
-  ["::/128", "unspecified"],
-  ["::1/128", "loopback"],
-  ["fd00:ec2::254/128", "cloud metadata"],
-  ["fc00::/7", "private (unique local)"],
-  ["fe80::/10", "link-local"],
-  ["ff00::/8", "multicast"],
-];
+/**
+ * ipaddr.js names every special range (`range()`); only `unicast` is a public address. The
+ * labels below word the refusal; a range not listed is refused by its ipaddr.js name.
+ */
+const KIND_OF_RANGE: Record<string, string> = {
+  unspecified: "unspecified",
+  broadcast: "broadcast",
+  multicast: "multicast",
+  linkLocal: "link-local",
+  loopback: "loopback",
+  carrierGradeNat: "carrier-grade NAT",
+  private: "private",
+  uniqueLocal: "private (unique local)",
+  reserved: "reserved",
+  benchmarking: "benchmarking",
+  deprecatedSiteLocal: "site-local",
+  discard: "discard-only",
+  "6to4": "6to4 (IPv4 reachable through 2002::/16)",
+  teredo: "Teredo (IPv4 reachable through 2001::/32)",
+};
 
-const BLOCKS = RANGES.map(([cidr, kind]) => {
-  const [network, prefix] = cidr.split("/");
-  const family = isIP(network) === 6 ? "ipv6" : "ipv4";
-  const list = new BlockList();
-  list.addSubnet(network, Number(prefix), family);
-  return { family, list, kind };
-});
+/** Cloud metadata endpoints, named in the refusal (they fall in link-local and unique local). */
+const METADATA = new Set(["169.254.169.254", "fd00:ec2::254"]);
 
-/** `::ffff:127.0.0.1` and `::ffff:7f00:1` → `127.0.0.1`; anything else unchanged. */
-function unmapIpv4(address: string): string {
-  const lower = address.toLowerCase();
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (!hex) return address;
-  const hi = Number.parseInt(hex[1], 16);
-  const lo = Number.parseInt(hex[2], 16);
-  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
+/** The IPv4 address inside an IPv6 address that translates to IPv4 space, else null. */
+function embeddedIpv4(ip: ipaddr.IPv6, range: string): ipaddr.IPv4 | null {
+  const parts = ip.parts;
+  const last32 = () =>
+    ipaddr.IPv4.parse(`${parts[6] >> 8}.${parts[6] & 255}.${parts[7] >> 8}.${parts[7] & 255}`);
+  // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (RFC 6145), 64:ff9b::a.b.c.d (NAT64, RFC 6052).
+  if (range === "ipv4Mapped" || range === "rfc6145") return last32();
+  if (range === "rfc6052" && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0)
+    return last32();
+  // ::a.b.c.d (IPv4-compatible, deprecated): the first 96 bits zero.
+  if (range === "unicast" && parts.slice(0, 6).every((p) => p === 0)) return last32();
+  return null;
+}
+
+function kindOf(ip: ipaddr.IPv4 | ipaddr.IPv6, text: string): string | null {
+  if (METADATA.has(text)) return "cloud metadata";
+  const range = ip.range();
+  if (ip.kind() === "ipv6") {
+    const v4 = embeddedIpv4(ip as ipaddr.IPv6, range);
+    if (v4) return kindOf(v4, v4.toString());
+    // The local-use NAT64 prefix 64:ff9b:1::/48 reaches whatever the local translator serves.
+    if (range === "rfc6052") return "local-use NAT64";
+  }
+  if (range === "unicast") return null;
+  if (range === "unspecified" && ip.kind() === "ipv4") return "unspecified ('this network')";
+  return KIND_OF_RANGE[range] ?? range;
 }
 
 /** Why an IP address may not be a webhook target (`"loopback"`...), or null when it may. */
 export function forbiddenAddressKind(address: string): string | null {
-  const ip = unmapIpv4(address.replace(/^\[|\]$/g, ""));
-  const family = isIP(ip) === 6 ? "ipv6" : isIP(ip) === 4 ? "ipv4" : null;
-  if (!family) return "not an IP address";
-  for (const b of BLOCKS) if (b.family === family && b.list.check(ip, family)) return b.kind;
-  return null;
+  const text = address.replace(/^\[|\]$/g, "").toLowerCase();
+  if (!ipaddr.isValid(text) || isIP(text) === 0) return "not an IP address";
+  const ip = ipaddr.parse(text);
+  return kindOf(ip, ip.toString());
 }
 
 function refusal(host: string, address: string, kind: string): TargetRefusedError {

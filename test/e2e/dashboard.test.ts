@@ -138,6 +138,60 @@ describe("dashboard in Chromium", () => {
     await context.close();
   });
 
+  it("sends security headers on the dashboard, its assets, the docs and file downloads", async () => {
+    const html = await fetch(`${t.url}/`);
+    const csp = html.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(html.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(html.headers.get("referrer-policy")).toBe("no-referrer");
+    const docs = await fetch(`${t.url}/docs/`, { headers: { accept: "text/html" } });
+    expect(docs.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    const form = new FormData();
+    form.append("purpose", "batch");
+    form.append("file", new Blob(["<script>alert(1)</script>\n"]), "x.jsonl");
+    const auth = { authorization: `Bearer ${t.key}` };
+    const up = await fetch(`${t.url}/v1/files`, { method: "POST", headers: auth, body: form });
+    const fileId = ((await up.json()) as any).id;
+    const download = await fetch(`${t.url}/v1/files/${fileId}/content`, { headers: auth });
+    expect(download.status).toBe(200);
+    expect(download.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(download.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+  });
+
+  it("asks before a sign-in link's key replaces a different stored key", async () => {
+    const other = await t.newWorkspaceKey("other-team");
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.url}/#key=${encodeURIComponent(t.key)}`);
+    await page.getByRole("heading", { name: "Batches" }).waitFor();
+    const stored = () => page.evaluate(() => localStorage.getItem("agentbatch.apiKey"));
+
+    // Keep: the stored key stays, and the link's key is gone from the address bar.
+    await page.goto(`${t.url}/#key=${encodeURIComponent(other)}`);
+    await page.getByRole("alertdialog").getByText("Switch API key?").waitFor();
+    expect(page.url()).not.toContain("key=");
+    expect(await stored()).toBe(t.key);
+    await page.click('[data-action="keep-key"]');
+    await page.getByRole("alertdialog").waitFor({ state: "detached" });
+    expect(await stored()).toBe(t.key);
+
+    // Replace: the link's key is stored and the page reloads under it.
+    await page.goto(`${t.url}/#key=${encodeURIComponent(other)}`);
+    await page.click('[data-action="replace-key"]');
+    await waitFor(async () => (await stored()) === other, { what: "the link's key to be stored" });
+    await page.getByRole("heading", { name: "Batches" }).waitFor();
+    expect(await page.getByRole("alertdialog").count()).toBe(0);
+
+    // The same key as stored: no question.
+    await page.goto(`${t.url}/#key=${encodeURIComponent(other)}`);
+    await page.getByRole("heading", { name: "Batches" }).waitFor();
+    expect(await page.getByRole("alertdialog").count()).toBe(0);
+    await context.close();
+  });
+
   it("signs in, uploads a CSV, follows it to completed, pauses and resumes, exports CSV", async () => {
     const fastAgent = await publishedAgent(t, { name: "Fast agent", model: "simulated/echo" });
     const context = await browser.newContext({
@@ -147,6 +201,10 @@ describe("dashboard in Chromium", () => {
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (err) => pageErrors.push(err.message));
+    // The dashboard works under its Content-Security-Policy: no violation is reported.
+    page.on("console", (msg) => {
+      if (/Content.Security.Policy/i.test(msg.text())) pageErrors.push(msg.text());
+    });
 
     // A sign-in link stores the key and leaves the address bar clean.
     await page.goto(`${t.url}/#key=${encodeURIComponent(t.key)}`);

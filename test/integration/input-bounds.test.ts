@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { publishedAgent, startTestServer, type TestServer } from "../helpers/server.js";
 
 describe("bad input gets a 4xx, and keys stay out of URLs", () => {
   let t: TestServer;
@@ -41,5 +41,31 @@ describe("bad input gets a 4xx, and keys stay out of URLs", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error_code: number }).error_code).toBe(10001);
+  });
+
+  it("refuses an empty webhook secret with 400 naming the field, on the batch and on a request", async () => {
+    const agent = await publishedAgent(t);
+    const requests = [{ custom_id: "a", message: "hi" }];
+    const batch = await t.api("POST", "/api/v1/batches", {
+      agent_id: agent,
+      requests,
+      webhook: { url: "https://example.com/hook", secret: "" },
+    });
+    expect(batch.status).toBe(400);
+    expect(batch.body).toMatchObject({ data: null, error_code: 10006 });
+    expect(batch.body.message).toMatch(/^webhook\.secret: /);
+    const request = await t.api("POST", "/api/v1/batches", {
+      agent_id: agent,
+      requests: [{ ...requests[0], webhook: { url: "https://example.com/hook", secret: "" } }],
+    });
+    expect(request.status).toBe(400);
+    expect(request.body.message).toMatch(/^requests\[0\]\.webhook\.secret: /);
+    const unsigned = await t.api("POST", "/api/v1/batches", {
+      agent_id: agent,
+      requests,
+      webhook: { url: "https://example.com/hook", secret: null },
+    });
+    expect(unsigned.status).toBe(202);
+    expect(unsigned.body.data.webhook.has_secret).toBe(false);
   });
 });

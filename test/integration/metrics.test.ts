@@ -45,6 +45,7 @@ describe("/metrics", () => {
       c.engine.maxAttempts = 2;
       c.engine.retryBaseMs = 10;
       c.engine.retryMaxMs = 20;
+      c.models = { "chat-metrics": "simulated/chat-metrics" };
     });
   });
   afterAll(async () => t.close());
@@ -124,5 +125,44 @@ describe("/metrics", () => {
     const labels = { provider: "simulated", model: "chat-metrics", outcome: "success" };
     expect(value(samples, "agentbatch_upstream_requests_total", labels)).toBe(1);
     expect(value(samples, "agentbatch_upstream_request_duration_seconds_count", labels)).toBe(1);
+  });
+
+  it("labels models nobody configured as other, so clients cannot grow the label set", async () => {
+    const agentId = await publishedAgent(t, { model: "simulated/made-up-model-123" });
+    const chat = await t.api("POST", "/api/v1/chats", { agent_id: agentId });
+    await t.api("POST", `/api/v1/chats/${chat.body.data.id}/messages`, { message: "hi", stream: false });
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    expect(text).not.toContain("made-up-model-123");
+    const { samples } = parsePrometheus(text);
+    expect(
+      value(samples, "agentbatch_upstream_requests_total", { provider: "simulated", model: "other" }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("/metrics with a bearer token", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(
+      (c) => {
+        c.metricsToken = "scrape-secret-0123456789";
+      },
+      { worker: false },
+    );
+  });
+  afterAll(async () => t.close());
+
+  it("answers 401 without the token or with a wrong one, and the metrics with it", async () => {
+    const none = await fetch(`${t.url}/metrics`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toContain("Bearer");
+    expect(((await none.json()) as any).error_code).toBe(10001);
+    const wrong = await fetch(`${t.url}/metrics`, { headers: { authorization: "Bearer nope" } });
+    expect(wrong.status).toBe(401);
+    const ok = await fetch(`${t.url}/metrics`, {
+      headers: { authorization: "Bearer scrape-secret-0123456789" },
+    });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain("agentbatch_items");
   });
 });

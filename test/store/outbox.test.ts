@@ -83,6 +83,20 @@ describe("API-shaped batches", () => {
       await store.apiBatches.completeFinalization("batch_0", "writer", { output: null, error: null }, 6),
     ).toBe(true);
     expect((await store.apiBatches.get(ws.id, "batch_0", "openai"))?.api.finalizedAt).toBe(6);
+    // Files that cannot be written: finalized without them, the reason kept as the batch's errors.
+    await store.batches.cancel(ws.id, "batch_1", 7);
+    expect(
+      (await store.apiBatches.claimFinalization("writer", Date.now(), 60_000, 10)).map((a) => a.batch.id),
+    ).toEqual(["batch_1"]);
+    const error = { code: "output_write_failed", message: "ENOSPC", param: null, line: null };
+    expect(await store.apiBatches.failFinalization("batch_1", "other", error, 8)).toBe(false);
+    expect(await store.apiBatches.failFinalization("batch_1", "writer", error, 8)).toBe(true);
+    expect(await store.apiBatches.failFinalization("batch_1", "writer", error, 9)).toBe(false);
+    expect((await store.apiBatches.get(ws.id, "batch_1", "openai"))?.api).toMatchObject({
+      finalizedAt: 8,
+      lineErrors: [error],
+      outputFileId: null,
+    });
   });
 });
 

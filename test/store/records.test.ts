@@ -22,6 +22,39 @@ describe("workspaces and keys", () => {
     expect(await store.workspaces.findByKeyHash("nope")).toBeUndefined();
   });
 
+  it("lists, revokes and touches keys; a revoked key finds no workspace and stays revoked", async () => {
+    const ws = await store.workspaces.ensure("team");
+    const h1 = `aaaa1111${"1".repeat(56)}`;
+    const h2 = `aaaa1111${"2".repeat(56)}`;
+    const h3 = `bbbb3333${"3".repeat(56)}`;
+    await store.workspaces.addKey(ws.id, h1, "ab_one");
+    await store.workspaces.addKey(ws.id, h2, "ab_two", "env");
+    await store.workspaces.addKey(ws.id, h3, "ab_three", "env");
+    await store.workspaces.touchKey(h1, 1234);
+    const listed = await store.workspaces.listKeys();
+    expect(listed.map((k) => k.id).sort()).toEqual([h1, h2, h3].map((h) => h.slice(0, 16)).sort());
+    expect(listed.find((k) => k.prefix === "ab_one")).toMatchObject({
+      workspaceName: "team",
+      lastUsedAt: 1234,
+      revokedAt: null,
+      source: null,
+    });
+    expect(await store.workspaces.revokeKey("aaaa", 5)).toBe("not_found");
+    expect(await store.workspaces.revokeKey("aaaa1111", 5)).toBe("ambiguous");
+    expect(await store.workspaces.revokeKey("cccc0000", 5)).toBe("not_found");
+    expect(await store.workspaces.revokeKey(h1.slice(0, 16), 5)).toBe("revoked");
+    expect(await store.workspaces.findByKeyHash(h1)).toBeUndefined();
+    expect(await store.workspaces.keyState(h1)).toBe("revoked");
+    expect(await store.workspaces.keyState(h2)).toBe("active");
+    expect(await store.workspaces.keyState("nope")).toBe("unknown");
+    await store.workspaces.addKey(ws.id, h1, "ab_one");
+    expect(await store.workspaces.findByKeyHash(h1)).toBeUndefined();
+    expect(await store.workspaces.revokeOtherKeysOf("env", h3, 9)).toBe(1);
+    expect(await store.workspaces.findByKeyHash(h2)).toBeUndefined();
+    expect((await store.workspaces.findByKeyHash(h3))?.id).toBe(ws.id);
+    expect((await store.workspaces.listKeys()).find((k) => k.prefix === "ab_two")?.revokedAt).toBe(9);
+  });
+
   it("keeps a whitelist per workspace", async () => {
     const ws = await store.workspaces.ensure("team");
     const other = await store.workspaces.ensure("other");
@@ -163,5 +196,23 @@ describe("chats and files", () => {
     expect(await store.files.get(workspaceId, "f1")).toBeUndefined();
     expect((await store.files.getMany(workspaceId, ["f1", "f2", "f3"])).map((f) => f.id)).toEqual(["f2"]);
     expect(await store.files.get("other", "f2")).toBeUndefined();
+  });
+
+  it("sums a workspace's stored bytes and lists files created before a time, deleted ones left out", async () => {
+    const { workspaceId } = await seedWorkspace(store);
+    expect(await store.files.totalBytes(workspaceId)).toBe(0);
+    for (const [id, at] of [
+      ["f1", 10],
+      ["f2", 20],
+      ["f3", 30],
+    ] as const)
+      await store.files.create(file(id, workspaceId, at));
+    expect(await store.files.totalBytes(workspaceId)).toBe(9);
+    expect(await store.files.totalBytes("other")).toBe(0);
+    expect((await store.files.listCreatedBefore(25, 10)).map((f) => f.id)).toEqual(["f1", "f2"]);
+    expect((await store.files.listCreatedBefore(25, 1)).map((f) => f.id)).toEqual(["f1"]);
+    await store.files.delete(workspaceId, "f1", 40);
+    expect(await store.files.totalBytes(workspaceId)).toBe(6);
+    expect((await store.files.listCreatedBefore(25, 10)).map((f) => f.id)).toEqual(["f2"]);
   });
 });

@@ -68,16 +68,45 @@ describe("the private-network guard", () => {
     ["ff02::1", "multicast"],
     ["::ffff:127.0.0.1", "loopback"],
     ["::ffff:a00:1", "private"],
+    // IPv6 ranges that reach IPv4 space (ipaddr.js range()), judged by the IPv4 address inside.
+    ["::ffff:169.254.169.254", "cloud metadata"],
+    ["::ffff:0:127.0.0.1", "loopback"],
+    ["64:ff9b::7f00:1", "loopback"],
+    ["64:ff9b::10.0.0.1", "private"],
+    ["64:ff9b::169.254.169.254", "cloud metadata"],
+    ["64:ff9b:1::a00:1", "local-use NAT64"],
+    ["::127.0.0.1", "loopback"],
+    ["::a00:1", "private"],
+    ["::c0a8:101", "private"],
+    ["2002:7f00:1::1", "6to4 (IPv4 reachable through 2002::/16)"],
+    ["2002:808:808::1", "6to4 (IPv4 reachable through 2002::/16)"],
+    ["2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo (IPv4 reachable through 2001::/32)"],
+    // Other special ranges ipaddr.js names.
+    ["255.255.255.255", "broadcast"],
+    ["192.0.2.1", "reserved"],
+    ["240.0.0.1", "reserved"],
+    ["198.18.0.1", "reserved"],
+    ["2001:db8::1", "reserved"],
+    ["fec0::1", "site-local"],
+    ["100::1", "discard-only"],
+    ["[::1]", "loopback"],
+    ["not-an-ip", "not an IP address"],
   ])("refuses %s (%s)", (address, kind) => {
     expect(forbiddenAddressKind(address)).toBe(kind);
   });
 
-  it.each(["8.8.8.8", "1.1.1.1", "172.32.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"])(
-    "allows %s",
-    (a) => {
-      expect(forbiddenAddressKind(a)).toBeNull();
-    },
-  );
+  it.each([
+    "8.8.8.8",
+    "1.1.1.1",
+    "172.32.0.1",
+    "2606:4700:4700::1111",
+    "2001:4860:4860::8888",
+    "::ffff:8.8.8.8",
+    "64:ff9b::8.8.8.8",
+    "64:ff9b::808:808",
+  ])("allows %s", (a) => {
+    expect(forbiddenAddressKind(a)).toBeNull();
+  });
 
   it("checks the scheme and literal addresses before connecting", () => {
     const strict = { allowPrivateTargets: false, allowHttp: false };

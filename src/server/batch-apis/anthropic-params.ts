@@ -18,6 +18,7 @@ const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null 
 export function parseBatchRequests(
   requests: unknown[],
   route: ModelRouter,
+  maxRequestBytes = Number.POSITIVE_INFINITY,
 ): { customId: string; request: ItemRequest }[] {
   const seen = new Set<string>();
   return requests.map((r, i) => {
@@ -36,6 +37,11 @@ export function parseBatchRequests(
     }
     seen.add(customId);
     if (!isObject(r.params)) throw new ParamsError(`${at}.params: Field required`);
+    if (Buffer.byteLength(JSON.stringify(r.params)) > maxRequestBytes) {
+      throw new ParamsError(
+        `${at}.params: larger than the limit of ${maxRequestBytes} bytes for one request`,
+      );
+    }
     return { customId, request: messagesRequest(r.params, `${at}.params`, route) };
   });
 }

@@ -72,8 +72,10 @@ async function present(ctx: AppContext, ab: ApiBatch, request: RequestUrl) {
 
 async function createBatch(ctx: AppContext, request: ApiRequest<typeof createSchema>) {
   const { store, config, signals } = ctx;
-  const parsed = parseBatchRequests(request.body.requests, (model) =>
-    routeModel(model, config.models, ctx.providers),
+  const parsed = parseBatchRequests(
+    request.body.requests,
+    (model) => routeModel(model, config.models, ctx.providers),
+    config.maxRecordBytes,
   );
   const now = Date.now();
   const id = newAnthropicBatchId();

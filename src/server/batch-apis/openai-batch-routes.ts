@@ -87,7 +87,12 @@ async function createBatch(ctx: AppContext, request: ApiRequest<typeof createSch
     throw invalidRequest(`File ${input_file_id} was not uploaded with purpose batch.`, "input_file_id");
   }
   const route: ModelRouter = (model) => routeModel(model, config.models, ctx.providers);
-  const { total, errors } = await validateInputFile(files.open(file.storagePath), endpoint, route);
+  const { total, errors } = await validateInputFile(
+    files.open(file.storagePath),
+    endpoint,
+    route,
+    config.maxRecordBytes,
+  );
   const now = Date.now();
   const id = newOpenAIBatchId();
   const ab = await store.apiBatches.create(
@@ -109,7 +114,7 @@ async function createBatch(ctx: AppContext, request: ApiRequest<typeof createSch
       lineErrors: errors,
     },
     total,
-    inputItemGroups(files.open(file.storagePath), endpoint, route),
+    inputItemGroups(files.open(file.storagePath), endpoint, route, config.maxRecordBytes),
     now,
   );
   request.log.info({ batch_id: id, total, invalid_lines: errors.length }, "openai batch created");

@@ -3,6 +3,7 @@ import type { FileRecord, Workspace } from "../../store/types.js";
 import type { ApiPlugin, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
 import { IdParams } from "../schemas/common.js";
+import { assertWithinQuota } from "../uploads.js";
 import { invalidRequest, noSuch } from "./openai-errors.js";
 import { ListFilesQuery } from "./openai-schemas.js";
 import { fileObject } from "./openai-wire.js";
@@ -44,16 +45,22 @@ async function receiveFile(
 ): Promise<{ saved: SavedUpload | null; purpose?: string }> {
   let saved: SavedUpload | null = null;
   let purpose: string | undefined;
-  for await (const part of request.parts()) {
-    if (part.type !== "file") {
-      if (part.fieldname === "purpose") purpose = String(part.value);
-    } else if (part.fieldname !== "file" || saved) {
-      part.file.resume();
-    } else {
-      const id = newOpenAIFileId();
-      const { size } = await ctx.files.save(part.file, ctx.files.pathFor(id), ctx.config.maxUploadBytes);
-      saved = { id, size, filename: part.filename || "upload.jsonl", mimetype: part.mimetype };
+  try {
+    for await (const part of request.parts()) {
+      if (part.type !== "file") {
+        if (part.fieldname === "purpose") purpose = String(part.value);
+      } else if (part.fieldname !== "file" || saved) {
+        part.file.resume();
+      } else {
+        const id = newOpenAIFileId();
+        const { size } = await ctx.files.save(part.file, ctx.files.pathFor(id), ctx.config.maxUploadBytes);
+        saved = { id, size, filename: part.filename || "upload.jsonl", mimetype: part.mimetype };
+      }
     }
+  } catch (err) {
+    // The form broke after the file was stored (a truncated later part): no file without a row.
+    if (saved) await ctx.files.remove(ctx.files.pathFor(saved.id));
+    throw err;
   }
   return { saved, purpose };
 }
@@ -72,7 +79,7 @@ async function uploadFile(ctx: AppContext, request: ApiRequest<typeof uploadSche
       "purpose",
     );
   }
-  const record = await ctx.store.files.create({
+  const record = await storeOrRemove(ctx, {
     id: saved.id,
     workspaceId: request.workspace.id,
     purpose: "batch_input",
@@ -131,4 +138,15 @@ async function listFilesPage(
   }
   const rows = all.slice(start, start + q.limit);
   return { rows, hasMore: start + q.limit < all.length };
+}
+
+/** Writes the file's row; if that fails, the stored bytes are removed (no file without a row). */
+async function storeOrRemove(ctx: AppContext, record: FileRecord): Promise<FileRecord> {
+  try {
+    await assertWithinQuota(ctx, record);
+    return await ctx.store.files.create(record);
+  } catch (err) {
+    await ctx.files.remove(record.storagePath);
+    throw err;
+  }
 }

@@ -1,11 +1,12 @@
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
+import { LineTooLongError, readBoundedLines } from "../../files/line-splitter.js";
 import { lastUserText } from "../../providers/text.js";
 import type { ApiBatchLineError } from "../../store/api-batches.js";
 import type { ItemRequest, NewBatchItem } from "../../store/types.js";
 import type { RoutedModel } from "./model-routing.js";
 import { chatParams } from "./openai-chat-params.js";
 import { embeddingsParams, responsesParams } from "./openai-endpoint-params.js";
+import { invalidRequest } from "./openai-errors.js";
 import { isObject, type Json, LineError } from "./openai-line-error.js";
 
 export const CHAT_COMPLETIONS_ENDPOINT = "/v1/chat/completions";
@@ -70,13 +71,19 @@ function endpointRequest(body: Json, endpoint: string, route: ModelRouter): Item
   return chatParams(body, routed.model, body.model);
 }
 
-/** Non-empty lines of a JSONL stream with their 1-based line numbers, read one at a time. */
-async function* jsonlLines(source: Readable): AsyncIterable<{ text: string; line: number }> {
-  const reader = createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY });
-  let line = 0;
-  for await (const text of reader) {
-    line++;
-    if (text.trim() !== "") yield { text, line };
+/**
+ * Non-empty lines of a JSONL stream with their 1-based line numbers, read one at a time; a line
+ * over `maxBytes` fails the whole file with 400 naming the line (it is never held in memory).
+ */
+async function* jsonlLines(
+  source: Readable,
+  maxBytes: number,
+): AsyncIterable<{ text: string; line: number }> {
+  try {
+    for await (const l of readBoundedLines(source, maxBytes)) if (l.text.trim() !== "") yield l;
+  } catch (err) {
+    if (!(err instanceof LineTooLongError)) throw err;
+    throw invalidRequest(`input_file_id: ${err.message}`, "input_file_id", "invalid_file");
   }
 }
 
@@ -88,6 +95,7 @@ export async function validateInputFile(
   source: Readable,
   endpoint: string,
   route: ModelRouter,
+  maxLineBytes: number,
 ): Promise<{ total: number; errors: ApiBatchLineError[] }> {
   const seen = new Set<string>();
   const errors: ApiBatchLineError[] = [];
@@ -97,7 +105,7 @@ export async function validateInputFile(
     errorCount++;
     if (errors.length < MAX_KEPT_ERRORS) errors.push(e);
   };
-  for await (const { text, line } of jsonlLines(source)) {
+  for await (const { text, line } of jsonlLines(source, maxLineBytes)) {
     total++;
     try {
       const parsed = parseInputLine(text, endpoint, route);
@@ -140,10 +148,11 @@ export async function* inputItemGroups(
   source: Readable,
   endpoint: string,
   route: ModelRouter,
+  maxLineBytes: number,
   groupSize = 500,
 ): AsyncIterable<NewBatchItem[]> {
   let group: NewBatchItem[] = [];
-  for await (const { text } of jsonlLines(source)) {
+  for await (const { text } of jsonlLines(source, maxLineBytes)) {
     const { customId, request } = parseInputLine(text, endpoint, route);
     group.push(requestItem(customId, request, OPENAI_BATCH_AGENT));
     if (group.length >= groupSize) {

@@ -15,9 +15,19 @@ import { errorLine, outputLine } from "./openai-wire.js";
 /** Items read per keyset page while writing: memory stays bounded whatever the batch size. */
 const PAGE = 1000;
 
+/** Writing an output file failed (ENOSPC, EIO, a bucket refusing): the batch fails, the process goes on. */
+class OutputFileError extends Error {
+  constructor(override readonly cause: Error) {
+    super(`the batch's output file could not be written: ${cause.message}`);
+    this.name = "OutputFileError";
+  }
+}
+
 /** A JSONL file being written, opened on its first line (a batch with no failures gets no error file). */
 class JsonlFileWriter {
   private stream: Writable | null = null;
+  /** The stream's error, kept: an 'error' event nobody listens to would end the process. */
+  private failure: Error | null = null;
   private bytes = 0;
   readonly id = newOpenAIFileId();
 
@@ -29,16 +39,37 @@ class JsonlFileWriter {
 
   async write(chunk: string): Promise<void> {
     if (chunk === "") return;
-    if (!this.stream) this.stream = this.files.createWriteStream(this.files.pathFor(this.id));
+    if (!this.stream) {
+      this.stream = this.files.createWriteStream(this.files.pathFor(this.id));
+      this.stream.on("error", (err) => {
+        this.failure ??= err;
+      });
+    }
+    this.check();
     this.bytes += Buffer.byteLength(chunk);
-    if (!this.stream.write(chunk)) await once(this.stream, "drain");
+    try {
+      if (!this.stream.write(chunk)) await once(this.stream, "drain");
+    } catch (err) {
+      this.failure ??= err as Error;
+    }
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure) throw new OutputFileError(this.failure);
   }
 
   /** Closes the file and returns its record, or null when nothing was written. */
   async close(workspaceId: string, batchId: string, now: number): Promise<FileRecord | null> {
     if (!this.stream) return null;
+    this.check();
     this.stream.end();
-    await finished(this.stream);
+    try {
+      await finished(this.stream);
+    } catch (err) {
+      this.failure ??= err as Error;
+    }
+    this.check();
     return {
       id: this.id,
       workspaceId,
@@ -56,7 +87,7 @@ class JsonlFileWriter {
   async discard(): Promise<void> {
     if (!this.stream) return;
     this.stream.destroy();
-    await this.files.remove(this.files.pathFor(this.id));
+    await this.files.remove(this.files.pathFor(this.id)).catch(() => {});
   }
 }
 
@@ -162,7 +193,16 @@ export class OpenAIOutputWriter {
     } catch (err) {
       await output.discard();
       await errors.discard();
-      throw err;
+      if (!(err instanceof OutputFileError)) throw err;
+      await this.failBatch(ab, err);
     }
+  }
+
+  /** The files cannot be written: the batch is shown failed with the reason, not retried forever. */
+  private async failBatch(ab: ApiBatch, err: OutputFileError): Promise<void> {
+    const error = { code: "output_write_failed", message: err.message, param: null, line: null };
+    const failed = await this.store.apiBatches.failFinalization(ab.batch.id, this.owner, error, Date.now());
+    this.logger.error({ batch_id: ab.batch.id, err: err.cause }, "batch output files could not be written");
+    if (failed) this.signals.notifyBatchChanged({ batchIds: [ab.batch.id], transitions: [] });
   }
 }

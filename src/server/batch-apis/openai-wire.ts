@@ -59,6 +59,8 @@ export function openAIStatus(ab: ApiBatch, expiredItems: number): OpenAIBatchSta
       return finalized ? "cancelled" : "cancelling";
     case "completed":
       if (!finalized) return "finalizing";
+      // Its output files could not be written (openai-output.ts): the errors say why.
+      if (api.lineErrors.length > 0) return "failed";
       return expiredItems > 0 ? "expired" : "completed";
   }
 }

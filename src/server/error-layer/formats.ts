@@ -45,6 +45,9 @@ export function openAIError(d: ErrorDescription) {
       message = `Unrecognized request argument supplied: ${param}`;
     } else message = `Invalid '${param ?? ""}': ${d.violation.detail}.`;
   }
+  if (d.kind === "rate_limited") {
+    return { error: { message, type: "requests", param: null, code: "rate_limit_exceeded" } };
+  }
   const type = d.codes.openAIType ?? (d.kind === "server" ? "server_error" : "invalid_request_error");
   return { error: { message, type, param, code: d.codes.openAICode ?? null } };
 }

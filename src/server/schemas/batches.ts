@@ -4,6 +4,13 @@ import { ITEM_STATUSES } from "../../domain/statuses.js";
 import { BATCH_EVENTS, REQUEST_EVENTS } from "../../domain/webhook-events.js";
 import { Body, ClientObject, Nullable, PageQuery, Query, StringEnum } from "./common.js";
 
+/** A signing secret: null or absent for none; an empty string is refused, not read as "signed". */
+const WebhookSecret = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  description: "HMAC signing secret (1-255 characters); omit or null for unsigned deliveries",
+});
+
 /** A request's own webhook (extension, like seed 002's per-run callback): request events only. */
 export const RequestWebhookBody = Body({
   url: Type.String({ minLength: 1, maxLength: 2048, description: "Webhook URL (https)" }),
@@ -13,7 +20,7 @@ export const RequestWebhookBody = Body({
       description: "Default: both request.succeeded and request.failed",
     }),
   ),
-  secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
+  secret: Type.Optional(Nullable(WebhookSecret)),
 });
 
 export const BatchRequestItem = Body({
@@ -78,7 +85,7 @@ export const WebhookBody = Body({
         'Events to notify: completed, failed, cancelled, request.succeeded, request.failed (default: ["completed", "failed"])',
     }),
   ),
-  secret: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
+  secret: Type.Optional(Nullable(WebhookSecret)),
 });
 
 export const CreateBatchBody = Body({

@@ -7,6 +7,7 @@ import { migration006 } from "./006-workers.js";
 import { migration007 } from "./007-api-batches.js";
 import { migration008 } from "./008-file-chunks.js";
 import { migration009 } from "./009-batch-context.js";
+import { migration013 } from "./013-key-lifecycle.js";
 import { migration014 } from "./014-response-detail.js";
 import { migration015 } from "./015-structured-output.js";
 import type { Migration } from "./migration.js";
@@ -24,6 +25,7 @@ export const migrations: readonly Migration[] = [
   migration007,
   migration008,
   migration009,
+  migration013,
   migration014,
   migration015,
 ].sort((a, b) => a.version - b.version);

@@ -177,6 +177,20 @@ export class SqlApiBatchStore implements ApiBatchStore {
     return taken;
   }
 
+  async failFinalization(
+    batchId: string,
+    owner: string,
+    error: ApiBatchLineError,
+    now: number,
+  ): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE api_batches SET line_errors = ?, finalized_at = ?
+       WHERE batch_id = ? AND finalize_owner = ? AND finalized_at IS NULL`,
+      [JSON.stringify([error]), now, batchId, owner],
+    );
+    return changed > 0;
+  }
+
   async completeFinalization(
     batchId: string,
     owner: string,

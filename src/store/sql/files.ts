@@ -12,6 +12,14 @@ export class SqlFileStore implements FileStore {
     return insertFile(this.db, f);
   }
 
+  async totalBytes(workspaceId: string): Promise<number> {
+    const row = await this.db.get(
+      "SELECT COALESCE(SUM(size), 0) AS total FROM files WHERE workspace_id = ? AND deleted_at IS NULL",
+      [workspaceId],
+    );
+    return Number(row?.total ?? 0);
+  }
+
   async get(workspaceId: string, fileId: string): Promise<FileRecord | undefined> {
     const row = await this.db.get(
       "SELECT * FROM files WHERE id = ? AND workspace_id = ? AND deleted_at IS NULL",
@@ -53,6 +61,14 @@ export class SqlFileStore implements FileStore {
       [now, fileId, workspaceId],
     );
     return row ? toFile(row) : undefined;
+  }
+
+  async listCreatedBefore(cutoff: number, limit: number): Promise<FileRecord[]> {
+    const rows = await this.db.all(
+      "SELECT * FROM files WHERE deleted_at IS NULL AND created_at < ? ORDER BY created_at, id LIMIT ?",
+      [cutoff, limit],
+    );
+    return rows.map(toFile);
   }
 
   async listAllAfter(afterId: string, limit: number): Promise<FileRecord[]> {

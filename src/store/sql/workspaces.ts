@@ -1,5 +1,12 @@
 import type { Page, PageQuery } from "../page.js";
-import type { WhitelistEntry, Workspace, WorkspaceStore } from "../workspaces.js";
+import type {
+  ApiKeyInfo,
+  KeyState,
+  RevokeResult,
+  WhitelistEntry,
+  Workspace,
+  WorkspaceStore,
+} from "../workspaces.js";
 import { chunks, marks, type Row, type SqlDriver } from "./driver.js";
 import { n, toWorkspace } from "./rows.js";
 /** Workspaces, API keys (by hash) and the whitelist. */
@@ -19,19 +26,64 @@ export class SqlWorkspaceStore implements WorkspaceStore {
     return row ? toWorkspace(row) : undefined;
   }
 
-  async addKey(workspaceId: string, keyHash: string, prefix: string): Promise<void> {
+  async addKey(
+    workspaceId: string,
+    keyHash: string,
+    prefix: string,
+    source: string | null = null,
+  ): Promise<void> {
     await this.db.run(
-      "INSERT INTO api_keys (key_hash, workspace_id, prefix, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (key_hash) DO NOTHING",
-      [keyHash, workspaceId, prefix, Date.now()],
+      "INSERT INTO api_keys (key_hash, workspace_id, prefix, created_at, source) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_hash) DO NOTHING",
+      [keyHash, workspaceId, prefix, Date.now(), source],
     );
   }
 
   async findByKeyHash(keyHash: string): Promise<Workspace | undefined> {
     const row = await this.db.get(
-      "SELECT w.* FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = ?",
+      "SELECT w.* FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
       [keyHash],
     );
     return row ? toWorkspace(row) : undefined;
+  }
+
+  async keyState(keyHash: string): Promise<KeyState> {
+    const row = await this.db.get("SELECT revoked_at FROM api_keys WHERE key_hash = ?", [keyHash]);
+    if (!row) return "unknown";
+    return row.revoked_at === null ? "active" : "revoked";
+  }
+
+  async listKeys(): Promise<ApiKeyInfo[]> {
+    const rows = await this.db.all(
+      `SELECT k.*, w.name AS workspace_name FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+       ORDER BY k.created_at, k.key_hash`,
+      [],
+    );
+    return rows.map(toKeyInfo);
+  }
+
+  async revokeKey(id: string, now: number): Promise<RevokeResult> {
+    if (!/^[0-9a-f]{8,64}$/.test(id)) return "not_found";
+    const matches = await this.db.all("SELECT key_hash FROM api_keys WHERE key_hash LIKE ? LIMIT 2", [
+      `${id}%`,
+    ]);
+    if (matches.length === 0) return "not_found";
+    if (matches.length > 1) return "ambiguous";
+    await this.db.run("UPDATE api_keys SET revoked_at = ? WHERE key_hash = ? AND revoked_at IS NULL", [
+      now,
+      matches[0].key_hash,
+    ]);
+    return "revoked";
+  }
+
+  async revokeOtherKeysOf(source: string, keepHash: string, now: number): Promise<number> {
+    return this.db.run(
+      "UPDATE api_keys SET revoked_at = ? WHERE source = ? AND key_hash <> ? AND revoked_at IS NULL",
+      [now, source, keepHash],
+    );
+  }
+
+  async touchKey(keyHash: string, now: number): Promise<void> {
+    await this.db.run("UPDATE api_keys SET last_used_at = ? WHERE key_hash = ?", [now, keyHash]);
   }
 
   async setWhitelistEnabled(workspaceId: string, enabled: boolean): Promise<Workspace | undefined> {
@@ -93,4 +145,17 @@ export class SqlWorkspaceStore implements WorkspaceStore {
     }
     return found;
   }
+}
+
+function toKeyInfo(r: Row): ApiKeyInfo {
+  return {
+    id: String(r.key_hash).slice(0, 16),
+    workspaceId: r.workspace_id,
+    workspaceName: r.workspace_name,
+    prefix: r.prefix,
+    createdAt: n(r.created_at),
+    lastUsedAt: r.last_used_at === null ? null : n(r.last_used_at),
+    revokedAt: r.revoked_at === null ? null : n(r.revoked_at),
+    source: r.source ?? null,
+  };
 }

@@ -1,0 +1,47 @@
+/**
+ * Security headers on every response (@fastify/helmet): the dashboard, its assets and file
+ * downloads get a Content-Security-Policy that allows only this origin's scripts, styles and
+ * connections (the dashboard has no inline script or style), `frame-ancestors 'none'` (no
+ * clickjacking), `X-Content-Type-Options: nosniff` (a downloaded file is never run as HTML or
+ * script) and `Referrer-Policy: no-referrer`. Strict-Transport-Security is left to the TLS
+ * terminator in front (agentbatch itself speaks plain HTTP). `/docs` (Swagger UI) sends its own
+ * policy, with the hashes of its inline code (see app.ts).
+ */
+import helmet from "@fastify/helmet";
+import type { FastifyInstance } from "fastify";
+
+export const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'self'"],
+  baseUri: ["'self'"],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'", "data:"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  imgSrc: ["'self'", "data:"],
+  objectSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'"],
+  // No upgrade-insecure-requests: a plain-HTTP deployment (localhost) must keep loading its assets.
+  upgradeInsecureRequests: null,
+};
+
+export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+    strictTransportSecurity: false,
+    referrerPolicy: { policy: "no-referrer" },
+    crossOriginEmbedderPolicy: false,
+  });
+}
+
+/**
+ * Swagger UI's own policy (its inline code's hashes), made as strict as the rest where it can
+ * be; its components set inline styles, so `/docs` (no user data on it) allows those.
+ */
+export function docsPolicy(policy: string): string {
+  return policy
+    .replace(/frame-ancestors [^;]*;/, "frame-ancestors 'none';")
+    .replace(/style-src ([^;]*);/, "style-src $1 'unsafe-inline';")
+    .replace(/\s*upgrade-insecure-requests;?/, "");
+}
