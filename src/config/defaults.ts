@@ -12,6 +12,9 @@ export const defaultEngineConfig: EngineConfig = {
   retryMaxMs: 60_000,
   requestTimeoutMs: 120_000,
   completionWindowMs: 24 * 3600_000,
+  quarantineAfter: 3,
+  shutdownGraceMs: 8_000,
+  workspaceShare: 0.5,
 };
 
 /** Default prices (USD per million tokens) for common models; the config file overrides them. */

@@ -36,6 +36,9 @@ const EngineSchema = Strict({
   retry_max_ms: Type.Optional(Ms),
   request_timeout_ms: Type.Optional(Ms),
   completion_window_ms: Type.Optional(Ms),
+  quarantine_after: Type.Optional(Type.Integer({ minimum: 1 })),
+  shutdown_grace_ms: Type.Optional(Ms),
+  workspace_share: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
 });
 
 const WebhooksSchema = Strict({

@@ -24,6 +24,9 @@ const ENGINE_ENV: [string, keyof EngineConfig][] = [
   ["AGENTBATCH_RETRY_BASE_MS", "retryBaseMs"],
   ["AGENTBATCH_RETRY_MAX_MS", "retryMaxMs"],
   ["AGENTBATCH_REQUEST_TIMEOUT_MS", "requestTimeoutMs"],
+  ["AGENTBATCH_QUARANTINE_AFTER", "quarantineAfter"],
+  ["AGENTBATCH_SHUTDOWN_GRACE_MS", "shutdownGraceMs"],
+  ["AGENTBATCH_WORKSPACE_SHARE", "workspaceShare"],
 ];
 
 function snakeToCamel(s: string): string {

@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { EngineConfig } from "../config/index.js";
 import type { PriceTable } from "../domain/pricing.js";
@@ -10,11 +9,13 @@ import type { EngineStore } from "./engine-store.js";
 import { type AttachmentLoader, ItemExecutor } from "./executor.js";
 import { Heartbeat } from "./heartbeat.js";
 import { type HeldItem, HeldItems } from "./held-items.js";
+import { newOwnerId } from "./instances.js";
 import { LeaseKeeper } from "./leases.js";
 import { Maintenance } from "./maintenance.js";
 import type { EngineMetrics } from "./metrics.js";
 import { INTERNAL_FAILURE, type ItemResult } from "./outcomes.js";
 import { Producer } from "./producer.js";
+import { Recovery } from "./recovery.js";
 import type { Signals } from "./signals.js";
 
 export interface EngineDeps {
@@ -49,7 +50,7 @@ export interface EngineStats {
  * maintenance reaps and expires as the leader, and the completer group-commits outcomes.
  */
 export class Engine {
-  readonly owner = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  readonly owner = newOwnerId();
   readonly limiterRegistry: LimiterRegistry;
   private readonly held = new HeldItems();
   private readonly runs = new Set<Promise<void>>();
@@ -80,9 +81,15 @@ export class Engine {
     this.heartbeat = new Heartbeat({ store, owner, limiters, logger });
     // What every role shares: the store, the items this process holds, its owner id, config, signals, log.
     const shared = { store, held, owner, config, signals, logger };
+    const recovery = new Recovery({ store, owner, config, signals, logger });
     this.producer = new Producer({
       ...shared,
-      ready: () => this.heartbeat.firstBeat,
+      // Before the first claim: this process's share of the limits is known, and the items of
+      // dead earlier instances (a crash just before this start) are back.
+      ready: async () => {
+        await this.heartbeat.firstBeat;
+        await recovery.run().catch((err) => logger.error({ err }, "recovering items of dead workers failed"));
+      },
       begin: (item) => this.begin(item),
     });
     const poke = () => this.producer.poke();
@@ -95,7 +102,7 @@ export class Engine {
       logger,
       onHandedBack: poke,
     });
-    this.maintenance = new Maintenance({ store, config, signals, logger });
+    this.maintenance = new Maintenance({ store, config, signals, logger, recovery });
     this.completer = new Completer({
       ...shared,
       onSlotFreed: () => this.producer.slotFreed(),

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { fairShares } from "../../src/domain/fair-share.js";
-import { CANCELLED, EXPIRED, expiredLeaseRule, finalErrorForRetry } from "../../src/domain/final-errors.js";
+import { CANCELLED, EXPIRED, finalErrorForRetry, interruptionRule } from "../../src/domain/final-errors.js";
 import {
   cancelRule,
   hasPendingAfterCancel,
@@ -63,12 +63,12 @@ describe("final errors", () => {
     expect(finalErrorForRetry("paused", 99, 100)).toBeNull();
   });
 
-  it("gives up on an expired lease once the attempts are spent", () => {
-    expect(expiredLeaseRule(5, 6).kind).toBe("retry");
-    expect(expiredLeaseRule(6, 6)).toEqual({
-      kind: "failed",
-      error: { code: 500, message: "The worker running this request stopped responding" },
-    });
+  it("runs an interrupted item again until it was interrupted quarantineAfter times", () => {
+    expect(interruptionRule(2, 3).kind).toBe("retry");
+    const quarantined = interruptionRule(3, 3);
+    expect(quarantined.kind).toBe("failed");
+    expect(quarantined.error.code).toBe(500);
+    expect(quarantined.error.message).toMatch(/^Quarantined: .* 3 worker crashes/);
   });
 });
 

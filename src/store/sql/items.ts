@@ -1,5 +1,5 @@
 import { fairShares } from "../../domain/fair-share.js";
-import { CANCELLED, expiredLeaseRule } from "../../domain/final-errors.js";
+import { CANCELLED, interruptionRule } from "../../domain/final-errors.js";
 import type { BatchTransition } from "../../domain/lifecycle.js";
 import { ITEM_STATUSES, type ItemStatus } from "../../domain/statuses.js";
 import type {
@@ -150,27 +150,38 @@ export class SqlItemQueue implements ItemQueue {
     return this.db.transaction((tx) => applyOutcomes(tx, outcomes, now));
   }
 
-  async reapExpired(now: number, maxAttempts: number): Promise<CommitReport> {
+  async reapExpired(now: number, quarantineAfter: number): Promise<CommitReport> {
     return this.db.transaction(async (tx) => {
       const expired = await tx.all(
-        `SELECT id, batch_id, lease_owner, attempts FROM batch_items
+        `SELECT id, batch_id, lease_owner, attempts, interruptions FROM batch_items
          WHERE status = 'processing' AND lease_expires_at < ? LIMIT 1000`,
         [now],
       );
-      const outcomes = expired.map((r): ItemOutcome => {
-        const base = {
-          itemId: n(r.id),
-          batchId: r.batch_id,
-          leaseOwner: r.lease_owner,
-          attempt: n(r.attempts),
-        };
-        const rule = expiredLeaseRule(n(r.attempts), maxAttempts);
-        const error = { errorCode: rule.error.code, errorMessage: rule.error.message };
-        return rule.kind === "failed"
-          ? { ...base, kind: "failed", ...error }
-          : { ...base, kind: "retry", notBefore: now, ...error };
-      });
-      return applyOutcomes(tx, outcomes, now);
+      return applyOutcomes(tx, interrupted(expired, now, quarantineAfter), now);
+    });
+  }
+
+  async leaseOwners(): Promise<string[]> {
+    const rows = await this.db.all(
+      "SELECT DISTINCT lease_owner FROM batch_items WHERE status = 'processing' AND lease_owner IS NOT NULL",
+    );
+    return rows.map((r) => r.lease_owner as string);
+  }
+
+  async recoverFrom(owners: string[], now: number, quarantineAfter: number): Promise<CommitReport> {
+    if (owners.length === 0) return NOTHING;
+    return this.db.transaction(async (tx) => {
+      const held: Row[] = [];
+      for (const group of chunks(owners)) {
+        held.push(
+          ...(await tx.all(
+            `SELECT id, batch_id, lease_owner, attempts, interruptions FROM batch_items
+             WHERE status = 'processing' AND lease_owner IN (${marks(group.length)})`,
+            group,
+          )),
+        );
+      }
+      return applyOutcomes(tx, interrupted(held, now, quarantineAfter), now);
     });
   }
 
@@ -233,4 +244,16 @@ export class SqlItemQueue implements ItemQueue {
     );
     return new Map(rows.map((r) => [n(r.error_code ?? 0), n(r.c)]));
   }
+}
+
+/** The outcomes of items whose worker died or stalled: run again at once, or quarantined. */
+function interrupted(rows: Row[], now: number, quarantineAfter: number): ItemOutcome[] {
+  return rows.map((r): ItemOutcome => {
+    const base = { itemId: n(r.id), batchId: r.batch_id, leaseOwner: r.lease_owner, attempt: n(r.attempts) };
+    const rule = interruptionRule(n(r.interruptions) + 1, quarantineAfter);
+    const error = { errorCode: rule.error.code, errorMessage: rule.error.message, interrupted: true };
+    return rule.kind === "failed"
+      ? { ...base, kind: "failed", ...error }
+      : { ...base, kind: "retry", notBefore: now, ...error };
+  });
 }
