@@ -144,7 +144,10 @@ function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatche
 }
 
 /** The HTTP API, listening, and the writer of OpenAI output files that runs in every API process. */
-async function startApi(core: Core): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter }> {
+async function startApi(
+  core: Core,
+  closing: AbortSignal,
+): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter }> {
   // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
   const { buildApp } = await import("./server/app.js");
   const { OpenAIOutputWriter } = await import("./server/batch-apis/openai-output.js");
@@ -160,6 +163,7 @@ async function startApi(core: Core): Promise<{ app: App; url: string; openAIOutp
     limiters: core.limiters,
     metrics: core.metrics,
     openAIOutput,
+    closing,
   };
   const app = await buildApp(ctx, logger);
   const address = await app.listen({ port: config.port, host: config.host });
@@ -171,7 +175,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const logger = options.logger ?? createLogger(config.logLevel);
   const core = await openCore(config, logger);
   const worker = options.worker ? startWorker(core) : null;
-  const api = options.api ? await startApi(core) : null;
+  const closing = new AbortController();
+  const api = options.api ? await startApi(core, closing.signal) : null;
   let closed = false;
   return {
     config,
@@ -183,13 +188,20 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     providers: core.providers,
     url: api?.url ?? null,
     logger,
-    async close(graceMs = 10_000) {
+    /**
+     * Drains, then closes: progress streams end and claiming stops at once, unstarted items go
+     * back at once; in-flight calls, webhook deliveries and HTTP requests share one grace
+     * (`engine.shutdownGraceMs`, below Docker's 10 s stop timeout), run in parallel.
+     */
+    async close(graceMs = config.engine.shutdownGraceMs) {
       if (closed) return;
       closed = true;
-      await api?.app.close();
-      await api?.openAIOutput.stop();
-      await worker?.engine.stop(graceMs);
-      await worker?.dispatcher?.stop(graceMs);
+      closing.abort();
+      await Promise.all([
+        api ? closeApp(api.app, graceMs).then(() => api.openAIOutput.stop()) : undefined,
+        worker?.engine.stop(graceMs),
+        worker?.dispatcher?.stop(graceMs),
+      ]);
       core.limiters.close();
       await core.providers.closeAll();
       await core.signals.close();
@@ -198,4 +210,14 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       await core.tracing.shutdown();
     },
   };
+}
+
+/** Closes the HTTP server: requests in progress may finish for `graceMs`, then their connections are cut. */
+async function closeApp(app: App, graceMs: number): Promise<void> {
+  const cut = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
 }

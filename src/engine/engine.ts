@@ -139,17 +139,21 @@ export class Engine {
    * for up to `graceMs` (then aborts them), stores the outcomes, and hands every other held item
    * back to pending so that another worker takes it at once.
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = this.deps.config.shutdownGraceMs): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     await this.producer.stop();
-    // Unstarted items go back untouched; waiting on a rate limit is aborted.
-    for (const h of this.held.values()) if (!h.started) h.abort.abort();
+    // Unstarted items go back untouched and at once (another worker may take them during the
+    // grace); waiting on a rate limit is aborted.
+    const handedBack = this.leases.handBackUnstarted().catch((err) => {
+      this.deps.logger.error({ err }, "handing back unstarted items failed; they return after their lease");
+    });
     await settledWithin([...this.runs], graceMs);
     for (const h of this.held.values()) h.abort.abort();
     await Promise.all([...this.runs]);
+    await handedBack;
     await Promise.all([this.leases.stop(), this.maintenance.stop()]);
     await this.completer.flush();
     await this.leases.releaseAll();

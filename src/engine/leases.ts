@@ -80,6 +80,16 @@ export class LeaseKeeper {
     );
   }
 
+  /** Stops and hands back at once every held item whose call has not started (the engine stops). */
+  async handBackUnstarted(): Promise<void> {
+    const unstarted = this.deps.held.values().filter((h) => !h.started && !h.done);
+    for (const h of unstarted) {
+      h.abort.abort();
+      this.deps.held.drop(h.item.id);
+    }
+    if (unstarted.length > 0) await this.handBack(unstarted);
+  }
+
   /** Hands every item still held back to pending (the engine stops; their outcomes are stored). */
   async releaseAll(): Promise<void> {
     const left = this.deps.held.values();
