@@ -78,6 +78,7 @@ export const ConfigFileSchema = Strict({
   prices: Type.Optional(Type.Record(Type.String(), Price)),
   models: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: "^[^/]+/.+$" }))),
   public_url: Type.Optional(Type.String()),
+  simulated_provider: Type.Optional(Type.Boolean()),
   body_limit_bytes: Type.Optional(Count),
   max_upload_bytes: Type.Optional(Count),
   max_attachment_bytes: Type.Optional(Count),

@@ -45,7 +45,11 @@ export function engineSection(file: ConfigFile, env: Env): EngineConfig {
   return engine;
 }
 
-/** The file's providers, plus the built-in `openai`, `anthropic` and `simulated` unless the file names them. */
+/**
+ * The file's providers, plus the built-in `openai`, `anthropic` and `simulated` unless the file
+ * names them; the built-in `simulated` is left out when `simulated_provider` (or
+ * AGENTBATCH_SIMULATED_PROVIDER) is false.
+ */
 export function providersSection(file: ConfigFile, env: Env): Record<string, ProviderConfig> {
   const providers: Record<string, ProviderConfig> = {};
   for (const [name, p] of Object.entries(file.providers ?? {})) {
@@ -69,7 +73,10 @@ export function providersSection(file: ConfigFile, env: Env): Record<string, Pro
     baseUrl: env.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com",
     apiKey: env.ANTHROPIC_API_KEY,
   };
-  providers.simulated ??= { type: "simulated" };
+  const simulated = env.AGENTBATCH_SIMULATED_PROVIDER
+    ? truthy(env.AGENTBATCH_SIMULATED_PROVIDER)
+    : file.simulated_provider !== false;
+  if (simulated) providers.simulated ??= { type: "simulated" };
   return providers;
 }
 
