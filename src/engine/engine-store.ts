@@ -16,7 +16,14 @@ export interface EngineStore {
   readonly capabilities: Pick<StoreCapabilities, "sharedByProcesses">;
   readonly items: Pick<
     ItemQueue,
-    "claim" | "renewLeases" | "release" | "commit" | "reapExpired" | "leaseOwners" | "recoverFrom"
+    | "claim"
+    | "runnableWorkspaces"
+    | "renewLeases"
+    | "release"
+    | "commit"
+    | "reapExpired"
+    | "leaseOwners"
+    | "recoverFrom"
   >;
   readonly batches: Pick<BatchStore, "expire">;
   readonly workers: WorkerRegistry;

@@ -84,6 +84,7 @@ export class Engine {
     const recovery = new Recovery({ store, owner, config, signals, logger });
     this.producer = new Producer({
       ...shared,
+      preempt: (workspaceId, count) => this.leases.preempt(workspaceId, count),
       // Before the first claim: this process's share of the limits is known, and the items of
       // dead earlier instances (a crash just before this start) are back.
       ready: async () => {

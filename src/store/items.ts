@@ -2,6 +2,7 @@
  * Batch items, and the item table as the queue: claims, lease renewals, hand-backs, group
  * commits of outcomes (fenced by lease owner and attempt) and the reaper.
  */
+import type { WorkspaceShare } from "../domain/fair-share.js";
 import type { BatchTransition } from "../domain/lifecycle.js";
 import type { ItemStatus } from "../domain/statuses.js";
 import type { ResponseUsage } from "../domain/usage.js";
@@ -132,8 +133,17 @@ export interface ItemQueue {
   /**
    * Leases up to `limit` runnable items to `owner`, spread round-robin across workspaces and
    * batches (domain/fair-share.ts), and moves them to processing with their attempt count raised.
+   * With `share`, a workspace gets no more than its cap while another has work.
    */
-  claim(owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]>;
+  claim(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    now: number,
+    share?: WorkspaceShare,
+  ): Promise<ClaimedItem[]>;
+  /** The workspaces that have items waiting to run (in batches in progress). */
+  runnableWorkspaces(): Promise<string[]>;
   /** Extends the leases `owner` still holds; returns the ids it no longer holds. */
   renewLeases(owner: string, itemIds: number[], leaseExpiresAt: number): Promise<number[]>;
   /**

@@ -1,4 +1,4 @@
-import { fairShares } from "../../domain/fair-share.js";
+import { fairShares, type WorkspaceShare, workspaceRoom } from "../../domain/fair-share.js";
 import { CANCELLED, interruptionRule } from "../../domain/final-errors.js";
 import type { BatchTransition } from "../../domain/lifecycle.js";
 import { ITEM_STATUSES, type ItemStatus } from "../../domain/statuses.js";
@@ -33,8 +33,13 @@ const STATUS_COUNTER = {
   failed: "failed",
 } as const satisfies Record<ItemStatus, string>;
 
-/** Batches looked at by one claim: the least recently claimed runnable ones. */
+/**
+ * Batches looked at by one claim: the least recently claimed runnable ones, at most
+ * `CANDIDATES_PER_WORKSPACE` of each workspace, so a workspace with thousands of batches cannot
+ * crowd the others out of the candidates.
+ */
 const CLAIM_CANDIDATES = 100;
+const CANDIDATES_PER_WORKSPACE = 10;
 
 const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
 
@@ -46,15 +51,32 @@ const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touch
 export class SqlItemQueue implements ItemQueue {
   constructor(private readonly db: SqlDriver) {}
 
-  async claim(owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]> {
+  async claim(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    now: number,
+    share?: WorkspaceShare,
+  ): Promise<ClaimedItem[]> {
     const candidates = (
       await this.db.all(
-        `SELECT id, workspace_id, pending FROM batches WHERE status = 'in_progress' AND pending > 0
+        `SELECT id, workspace_id, pending FROM (
+           SELECT id, workspace_id, pending, last_claimed_at, created_at,
+                  ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY last_claimed_at, created_at) AS rn
+           FROM batches WHERE status = 'in_progress' AND pending > 0) ranked
+         WHERE rn <= ${CANDIDATES_PER_WORKSPACE}
          ORDER BY last_claimed_at, created_at LIMIT ${CLAIM_CANDIDATES}`,
       )
     ).map((r) => ({ id: r.id as string, workspaceId: r.workspace_id as string, pending: n(r.pending) }));
     if (candidates.length === 0) return [];
-    const shares = fairShares(candidates, limit);
+    const room = share
+      ? workspaceRoom(
+          candidates.map((c) => c.workspaceId),
+          share,
+        )
+      : undefined;
+    const shares = fairShares(candidates, limit, room);
+    if (shares.size === 0) return [];
     const workspaceOf = new Map(candidates.map((c) => [c.id, c.workspaceId]));
     return this.db.transaction(async (tx) => {
       const claimed: ClaimedItem[] = [];
@@ -159,6 +181,13 @@ export class SqlItemQueue implements ItemQueue {
       );
       return applyOutcomes(tx, interrupted(expired, now, quarantineAfter), now);
     });
+  }
+
+  async runnableWorkspaces(): Promise<string[]> {
+    const rows = await this.db.all(
+      "SELECT DISTINCT workspace_id FROM batches WHERE status = 'in_progress' AND pending > 0",
+    );
+    return rows.map((r) => r.workspace_id as string);
   }
 
   async leaseOwners(): Promise<string[]> {

@@ -158,6 +158,11 @@ export class FakeStore {
       if (!this.reaping) return EMPTY_REPORT;
       return this.interrupt((row) => row.leaseExpiresAt <= now, quarantineAfter);
     },
+    runnableWorkspaces: async (): Promise<string[]> => [
+      ...new Set(
+        [...this.rows.values()].filter((r) => r.status === "pending").map((r) => r.item.workspaceId),
+      ),
+    ],
     leaseOwners: async (): Promise<string[]> => [
       ...new Set(
         [...this.rows.values()]
