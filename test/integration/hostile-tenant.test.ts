@@ -11,6 +11,7 @@ import {
   publishedAgent,
   startTestServer,
   type TestServer,
+  testStore,
   waitFor,
   waitForBatch,
 } from "../helpers/server.js";
