@@ -7,6 +7,7 @@ import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
 import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
+import { AttachmentBudget } from "./files/attachment-budget.js";
 import { loadAttachments } from "./files/attachments.js";
 import { FileStorage } from "./files/storage.js";
 import { Metrics } from "./metrics/prometheus.js";
@@ -117,6 +118,10 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
 /** The engine and the webhook dispatcher of a process that runs items. */
 function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatcher | null } {
   const { store, files, metrics, config } = core;
+  const { attachmentMemoryBytes, itemAttachmentBytes } = core.engineConfig;
+  const budget = new AttachmentBudget(attachmentMemoryBytes);
+  // An item never needs more than the whole budget, or it would wait for ever.
+  const itemBytes = Math.min(itemAttachmentBytes, attachmentMemoryBytes);
   const engine = new Engine({
     store,
     providers: core.providers,
@@ -124,7 +129,8 @@ function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatche
     config: core.engineConfig,
     prices: config.prices,
     logger: core.logger,
-    attachments: (workspaceId, fileIds) => loadAttachments(store, files, workspaceId, fileIds),
+    attachments: (workspaceId, fileIds, signal) =>
+      loadAttachments(store, files, workspaceId, fileIds, { itemBytes, budget, signal }),
     limiters: core.limiters,
     metrics: metrics.engine,
   });

@@ -15,6 +15,8 @@ export const defaultEngineConfig: EngineConfig = {
   quarantineAfter: 3,
   shutdownGraceMs: 8_000,
   workspaceShare: 0.5,
+  itemAttachmentBytes: 50 * 1024 * 1024,
+  attachmentMemoryBytes: 256 * 1024 * 1024,
 };
 
 /** Default prices (USD per million tokens) for common models; the config file overrides them. */

@@ -39,6 +39,8 @@ const EngineSchema = Strict({
   quarantine_after: Type.Optional(Type.Integer({ minimum: 1 })),
   shutdown_grace_ms: Type.Optional(Ms),
   workspace_share: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+  item_attachment_bytes: Type.Optional(Count),
+  attachment_memory_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
 const WebhooksSchema = Strict({

@@ -27,6 +27,7 @@ const ENGINE_ENV: [string, keyof EngineConfig][] = [
   ["AGENTBATCH_QUARANTINE_AFTER", "quarantineAfter"],
   ["AGENTBATCH_SHUTDOWN_GRACE_MS", "shutdownGraceMs"],
   ["AGENTBATCH_WORKSPACE_SHARE", "workspaceShare"],
+  ["AGENTBATCH_ATTACHMENT_MEMORY_BYTES", "attachmentMemoryBytes"],
 ];
 
 function snakeToCamel(s: string): string {

@@ -41,6 +41,10 @@ export interface EngineConfig {
   shutdownGraceMs: number;
   /** The share of `concurrency` one workspace may hold while other workspaces have work (0..1). */
   workspaceShare: number;
+  /** Most bytes of files one item may attach. */
+  itemAttachmentBytes: number;
+  /** The bytes of attachments (raw and base64) the items of one process hold in memory at once. */
+  attachmentMemoryBytes: number;
 }
 
 export interface WebhookConfig {
