@@ -15,6 +15,7 @@ export const defaultEngineConfig: EngineConfig = {
   quarantineAfter: 3,
   shutdownGraceMs: 8_000,
   workspaceShare: 0.5,
+  cancelAbortsInFlight: false,
   itemAttachmentBytes: 50 * 1024 * 1024,
   attachmentMemoryBytes: 256 * 1024 * 1024,
 };

@@ -40,6 +40,7 @@ const EngineSchema = Strict({
   shutdown_grace_ms: Type.Optional(Ms),
   workspace_share: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
   item_attachment_bytes: Type.Optional(Count),
+  cancel_aborts_in_flight: Type.Optional(Type.Boolean()),
   attachment_memory_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 

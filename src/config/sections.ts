@@ -16,7 +16,11 @@ export function envNumber(env: Env, name: string): number | undefined {
 
 const truthy = (v: unknown) => v === true || v === "1" || v === "true";
 
-const ENGINE_ENV: [string, keyof EngineConfig][] = [
+type NumericEngineKey = {
+  [K in keyof EngineConfig]: EngineConfig[K] extends number ? K : never;
+}[keyof EngineConfig];
+
+const ENGINE_ENV: [string, NumericEngineKey][] = [
   ["AGENTBATCH_CONCURRENCY", "concurrency"],
   ["AGENTBATCH_MAX_ATTEMPTS", "maxAttempts"],
   ["AGENTBATCH_LEASE_MS", "leaseMs"],
@@ -37,11 +41,14 @@ function snakeToCamel(s: string): string {
 export function engineSection(file: ConfigFile, env: Env): EngineConfig {
   const engine: EngineConfig = { ...defaultEngineConfig };
   for (const [k, v] of Object.entries(file.engine ?? {})) {
-    if (v !== undefined) engine[snakeToCamel(k) as keyof EngineConfig] = v;
+    if (v !== undefined) (engine as unknown as Record<string, unknown>)[snakeToCamel(k)] = v;
   }
   for (const [name, key] of ENGINE_ENV) {
     const v = envNumber(env, name);
-    if (v !== undefined) engine[key] = v;
+    if (v !== undefined) (engine[key] as number) = v;
+  }
+  if (env.AGENTBATCH_CANCEL_ABORTS_IN_FLIGHT) {
+    engine.cancelAbortsInFlight = truthy(env.AGENTBATCH_CANCEL_ABORTS_IN_FLIGHT);
   }
   return engine;
 }

@@ -41,6 +41,11 @@ export interface EngineConfig {
   shutdownGraceMs: number;
   /** The share of `concurrency` one workspace may hold while other workspaces have work (0..1). */
   workspaceShare: number;
+  /**
+   * A cancel also aborts the batch's calls in flight (their items fail with 499) instead of
+   * letting them complete normally, as seed 000 documents (the default).
+   */
+  cancelAbortsInFlight: boolean;
   /** Most bytes of files one item may attach. */
   itemAttachmentBytes: number;
   /** The bytes of attachments (raw and base64) the items of one process hold in memory at once. */

@@ -99,6 +99,7 @@ export class Engine {
       held,
       owner,
       leaseMs: config.leaseMs,
+      cancelAbortsInFlight: config.cancelAbortsInFlight,
       signals,
       logger,
       onHandedBack: poke,

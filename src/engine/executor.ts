@@ -1,9 +1,10 @@
 import type { Logger } from "pino";
 import type { AgentTurn, RequestTurn } from "../agents/prepare-turn.js";
-import { runTurn, type TurnDeps, type TurnResult } from "../agents/run-turn.js";
+import { reservePermit, runTurn, type TurnDeps, type TurnResult } from "../agents/run-turn.js";
 import { loadAgentTurn, type TurnSources } from "../agents/turn-input.js";
 import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
+import type { Permit } from "../providers/rate-limiter.js";
 import type { AgentVersion, ClaimedItem } from "../store/types.js";
 import { itemAttributes } from "../tracing/genai.js";
 import { inSpan } from "../tracing/spans.js";
@@ -23,8 +24,8 @@ export type AttachmentLoader = (
 ) => Promise<LoadedAttachments>;
 
 type ItemTurn =
-  | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void }
-  | { ok: false; code: number; message: string };
+  | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void; permit?: Permit }
+  | { ok: false; code: number; message: string; permit?: Permit };
 
 export interface ExecutorDeps {
   store: Pick<EngineStore, "agents" | "chats">;
@@ -59,15 +60,22 @@ export class ItemExecutor {
     const attributes = itemAttributes({ ...item, itemId: item.id });
     return inSpan("agentbatch.item", { attributes, startTime: held.claimedAt }, async (span) => {
       const loaded = await this.turnOf(item, held.abort.signal);
-      // Stopped while waiting for room for its attachments: handed back, not failed.
-      if (held.abort.signal.aborted) {
+      // Stopped while waiting for its permit or room for its attachments: handed back, not
+      // failed. A failed load gives back the permit it took.
+      if (held.abort.signal.aborted || !loaded.ok) {
+        loaded.permit?.release(null);
         if (loaded.ok) loaded.release?.();
-        return null;
+        if (held.abort.signal.aborted) return null;
       }
       if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
       let result: TurnResult;
       try {
-        result = await runTurn(this.deps.turns, loaded.turn, { signal: held.abort.signal, onCallStart });
+        const { permit } = loaded;
+        result = await runTurn(this.deps.turns, loaded.turn, {
+          signal: held.abort.signal,
+          onCallStart,
+          permit,
+        });
       } finally {
         loaded.release?.();
       }
@@ -88,6 +96,14 @@ export class ItemExecutor {
         message: `agent ${item.agentId} version ${item.agentVersion} not found`,
       };
     }
+    // The upstream's permit first: items waiting for it hold no history or files in memory.
+    let permit: Permit | undefined;
+    if (item.historyId !== null || item.attachedFileUuids.length > 0) {
+      const { model, maxTokens } = agent;
+      const granted = await reservePermit(this.deps.turns, model, item.message.length, maxTokens, signal);
+      if (!granted && signal.aborted) return { ok: false, code: 499, message: "stopped" };
+      permit = granted ?? undefined;
+    }
     let release: (() => void) | undefined;
     const sources: TurnSources = {
       history: (chatId) => this.deps.store.chats.listMessages(chatId),
@@ -97,14 +113,18 @@ export class ItemExecutor {
         return files;
       },
     };
-    const loaded = await loadAgentTurn(sources, {
+    const input = {
       agent,
       message: item.message,
       workspaceId: item.workspaceId,
       historyId: item.historyId,
       attachedFileIds: item.attachedFileUuids,
+    };
+    const loaded = await loadAgentTurn(sources, input).catch((err) => {
+      permit?.release(null);
+      throw err;
     });
-    return loaded.ok ? { ...loaded, release } : loaded;
+    return loaded.ok ? { ...loaded, release, permit } : { ...loaded, permit };
   }
 
   private agentVersion(agentId: string, version: number): Promise<AgentVersion | undefined> {

@@ -11,6 +11,8 @@ export interface LeaseKeeperDeps {
   held: HeldItems;
   owner: string;
   leaseMs: number;
+  /** A cancel aborts the batch's calls in flight too (else they complete normally, as seed 000 says). */
+  cancelAbortsInFlight: boolean;
   signals: Signals;
   logger: Logger;
   /** Items were handed back: slots are free to claim again. */
@@ -58,8 +60,9 @@ export class LeaseKeeper {
   /**
    * A batch paused or cancelled (here or on another node) starts no more items: the items this
    * process holds of it that have not started (waiting for a rate-limit permit) are handed back,
-   * so they fail with 499 (cancel) or wait for a resume (pause) at once. A cancel also aborts its
-   * calls in flight (results already stored stay); a pause lets them finish.
+   * so they fail with 499 (cancel) or wait for a resume (pause) at once. With
+   * `cancelAbortsInFlight`, a cancel also aborts its calls in flight (results already stored
+   * stay); by default, and on a pause, they finish.
    */
   batchChanged(change: BatchChange): void {
     const halted = new Set(
@@ -67,7 +70,9 @@ export class LeaseKeeper {
     );
     if (halted.size === 0) return;
     const cancelled = new Set(
-      change.transitions.filter((t) => t.to === "cancelling" || t.to === "cancelled").map((t) => t.batchId),
+      change.transitions
+        .filter((t) => this.deps.cancelAbortsInFlight && (t.to === "cancelling" || t.to === "cancelled"))
+        .map((t) => t.batchId),
     );
     const unstarted = this.deps.held
       .values()

@@ -4,7 +4,7 @@
  *     (`latency_ms=2000000000`, capped at 60 s) and takes every slot while alone; workspace B's
  *     10-item batch then completes within seconds (A is held to half the slots while B waits).
  * A's 300 items created as 150 small batches does not change that; cancelling A's batch aborts its
- * calls in flight and frees the slots. Prints B's completion time.
+ * calls in flight and frees the slots (`cancel_aborts_in_flight`; seed 000 lets them complete). Prints B's completion time.
  */
 import { afterEach, beforeEach, expect, it } from "vitest";
 import {
@@ -22,6 +22,7 @@ let t: TestServer;
 beforeEach(async () => {
   t = await startTestServer((c) => {
     c.engine.concurrency = 32;
+    c.engine.cancelAbortsInFlight = true;
   });
 });
 afterEach(async () => t.close());

@@ -75,7 +75,14 @@ describe("loadConfig", () => {
       shutdownGraceMs: 5000,
       workspaceShare: 0.25,
     });
-    expect(loadConfig({}, {}).engine).toMatchObject({ quarantineAfter: 3, shutdownGraceMs: 8000 });
+    expect(loadConfig({}, {}).engine).toMatchObject({
+      quarantineAfter: 3,
+      shutdownGraceMs: 8000,
+      cancelAbortsInFlight: false,
+    });
+    expect(loadConfig({}, { AGENTBATCH_CANCEL_ABORTS_IN_FLIGHT: "1" }).engine.cancelAbortsInFlight).toBe(
+      true,
+    );
     expect(() => loadConfig({ configFile: fileWith({ engine: { workspace_share: 2 } }) }, {})).toThrow(
       /workspace_share/,
     );
