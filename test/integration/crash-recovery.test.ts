@@ -151,4 +151,30 @@ it(`${testStore}: an item in flight during two crashes is quarantined`, async ()
     expect(r.error_code).toBe(500);
     expect(r.error_message).toMatch(/^Quarantined: .*2 worker crashes/);
   }
+  for (const p of procs) await killHard(p);
+}, 120_000);
+
+it(`${testStore}: a second live server on the same database takes none of the first one's items`, async () => {
+  const first = await serve();
+  const id = await batchOf("simulated/echo?latency_ms=3000", 10);
+  await allInFlight(id, 10, "every item in flight on the first server");
+  // By mistake (SQLite) or by design (PostgreSQL): another server on the same database.
+  const otherPort = await freePort();
+  const second = startCli(
+    ["serve", "--port", String(otherPort), "--host", "127.0.0.1", "--db", db],
+    env(),
+    dir,
+  );
+  procs.push(second);
+  await waitForHttp(second, `http://127.0.0.1:${otherPort}/healthz`, 30_000);
+  await waitFor(async () => (await batchNow(id)).status === "completed", {
+    timeoutMs: 40_000,
+    what: "the batch to complete",
+  });
+  // Each item ran once, on the first server: the second started none of them again.
+  const results = (await api("GET", `/batches/${id}/results?limit=10`)).data;
+  expect(results.map((r: any) => [r.status, r.attempts])).toEqual(
+    Array.from({ length: 10 }, () => ["success", 1]),
+  );
+  await killHard(first);
 }, 120_000);
