@@ -12,7 +12,7 @@ export const defaultEngineConfig: EngineConfig = {
   retryMaxMs: 60_000,
   requestTimeoutMs: 120_000,
   completionWindowMs: 24 * 3600_000,
-  quarantineAfter: 3,
+  quarantineAfter: 5,
   shutdownGraceMs: 8_000,
   workspaceShare: 0.5,
   cancelAbortsInFlight: false,

@@ -76,7 +76,7 @@ describe("loadConfig", () => {
       workspaceShare: 0.25,
     });
     expect(loadConfig({}, {}).engine).toMatchObject({
-      quarantineAfter: 3,
+      quarantineAfter: 5,
       shutdownGraceMs: 8000,
       cancelAbortsInFlight: false,
     });
