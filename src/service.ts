@@ -8,6 +8,7 @@ import { Engine } from "./engine/engine.js";
 import { BackgroundLoop } from "./engine/loop.js";
 import { SharedSignals } from "./engine/shared-signals.js";
 import { LocalSignals, type Signals } from "./engine/signals.js";
+import { AttachmentBudget } from "./files/attachment-budget.js";
 import { loadAttachments } from "./files/attachments.js";
 import { deleteFilesCreatedBefore } from "./files/retention.js";
 import { FileStorage } from "./files/storage.js";
@@ -127,6 +128,10 @@ function startWorker(core: Core): {
   retention: BackgroundLoop | null;
 } {
   const { store, files, metrics, config } = core;
+  const { attachmentMemoryBytes, itemAttachmentBytes } = core.engineConfig;
+  const budget = new AttachmentBudget(attachmentMemoryBytes);
+  // An item never needs more than the whole budget, or it would wait for ever.
+  const itemBytes = Math.min(itemAttachmentBytes, attachmentMemoryBytes);
   const engine = new Engine({
     store,
     providers: core.providers,
@@ -134,7 +139,8 @@ function startWorker(core: Core): {
     config: core.engineConfig,
     prices: config.prices,
     logger: core.logger,
-    attachments: (workspaceId, fileIds) => loadAttachments(store, files, workspaceId, fileIds),
+    attachments: (workspaceId, fileIds, signal) =>
+      loadAttachments(store, files, workspaceId, fileIds, { itemBytes, budget, signal }),
     limiters: core.limiters,
     metrics: metrics.engine,
   });
@@ -175,7 +181,10 @@ function startRetention(core: Core): BackgroundLoop | null {
 }
 
 /** The HTTP API, listening, and the writer of OpenAI output files that runs in every API process. */
-async function startApi(core: Core): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter }> {
+async function startApi(
+  core: Core,
+  closing: AbortSignal,
+): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter }> {
   // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
   const { buildApp } = await import("./server/app.js");
   const { OpenAIOutputWriter } = await import("./server/batch-apis/openai-output.js");
@@ -191,6 +200,7 @@ async function startApi(core: Core): Promise<{ app: App; url: string; openAIOutp
     limiters: core.limiters,
     metrics: core.metrics,
     openAIOutput,
+    closing,
   };
   const app = await buildApp(ctx, logger);
   const address = await app.listen({ port: config.port, host: config.host });
@@ -202,7 +212,8 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const logger = options.logger ?? createLogger(config.logLevel);
   const core = await openCore(config, logger);
   const worker = options.worker ? startWorker(core) : null;
-  const api = options.api ? await startApi(core) : null;
+  const closing = new AbortController();
+  const api = options.api ? await startApi(core, closing.signal) : null;
   let closed = false;
   return {
     config,
@@ -214,14 +225,21 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     providers: core.providers,
     url: api?.url ?? null,
     logger,
-    async close(graceMs = 10_000) {
+    /**
+     * Drains, then closes: progress streams end and claiming stops at once, unstarted items go
+     * back at once; in-flight calls, webhook deliveries and HTTP requests share one grace
+     * (`engine.shutdownGraceMs`, below Docker's 10 s stop timeout), run in parallel.
+     */
+    async close(graceMs = config.engine.shutdownGraceMs) {
       if (closed) return;
       closed = true;
-      await api?.app.close();
-      await api?.openAIOutput.stop();
-      await worker?.engine.stop(graceMs);
-      await worker?.dispatcher?.stop(graceMs);
-      await worker?.retention?.stop();
+      closing.abort();
+      await Promise.all([
+        api ? closeApp(api.app, graceMs).then(() => api.openAIOutput.stop()) : undefined,
+        worker?.engine.stop(graceMs),
+        worker?.dispatcher?.stop(graceMs),
+        worker?.retention?.stop(),
+      ]);
       core.limiters.close();
       await core.providers.closeAll();
       await core.signals.close();
@@ -241,4 +259,14 @@ function metricLabelBounds(config: Config): LabelBounds {
     else for (const p of providers) models.add(`${p}/${name}`);
   }
   return { providers, models };
+}
+
+/** Closes the HTTP server: requests in progress may finish for `graceMs`, then their connections are cut. */
+async function closeApp(app: App, graceMs: number): Promise<void> {
+  const cut = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cut);
+  }
 }

@@ -30,10 +30,10 @@ export interface PreparedTurn {
 
 export type PrepareResult = { ok: true; turn: PreparedTurn } | { ok: false; code: number; message: string };
 
-const DEFAULT_COMPLETION_BUDGET = 512;
+export const DEFAULT_COMPLETION_BUDGET = 512;
 
 /** Resolves `provider/model` to a configured provider, or says why it cannot. */
-function routeModel(
+export function routeModel(
   model: string,
   providers: ProviderRegistry,
 ): { ok: true; provider: string; model: string } | { ok: false; code: number; message: string } {

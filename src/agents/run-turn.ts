@@ -7,7 +7,14 @@ import { modelCallAttributes, modelResultAttributes } from "../tracing/genai.js"
 import { inSpan, traceContent } from "../tracing/spans.js";
 import type { EmbeddingBatcher } from "./embedding-batcher.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
-import { type AgentTurn, type PreparedTurn, prepareTurn, type RequestTurn } from "./prepare-turn.js";
+import {
+  type AgentTurn,
+  DEFAULT_COMPLETION_BUDGET,
+  type PreparedTurn,
+  prepareTurn,
+  type RequestTurn,
+  routeModel,
+} from "./prepare-turn.js";
 import { type CallResult, callProvider, embeddingResult } from "./provider-call.js";
 import { settleStructured, structuredFormat } from "./structured-output.js";
 
@@ -28,6 +35,29 @@ export interface TurnOptions {
   onDelta?: DeltaListener;
   /** Called once the permit is granted, right before the model is called. */
   onCallStart?: () => void;
+  /**
+   * A permit taken before the turn's context was loaded (`reservePermit`), used instead of
+   * taking one; runTurn gives it back on every path.
+   */
+  permit?: Permit;
+}
+
+/**
+ * Takes the rate-limit permit of the upstream `model` routes to before a turn's history and
+ * attachments are read, so that items waiting for the upstream hold none of them in memory.
+ * Null when the signal ended the wait, or when the model routes nowhere (runTurn says why).
+ */
+export async function reservePermit(
+  deps: TurnDeps,
+  model: string,
+  promptChars: number,
+  maxTokens: number | null,
+  signal: AbortSignal,
+): Promise<Permit | null> {
+  const ref = routeModel(model, deps.providers);
+  if (!ref.ok) return null;
+  const estimated = Math.ceil(promptChars / 4) + (maxTokens ?? DEFAULT_COMPLETION_BUDGET);
+  return takePermit(deps.limiters.get(ref.provider), estimated, signal);
 }
 
 /** The upstream a turn was routed to: a configured provider and the model name it knows. */
@@ -74,7 +104,10 @@ export async function runTurn(
   options: TurnOptions,
 ): Promise<TurnResult> {
   const prepared = prepareTurn(turn, deps.providers);
-  if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
+  if (!prepared.ok) {
+    options.permit?.release(null);
+    return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
+  }
   const call = prepared.turn;
   // An agent's structured output is validated and repaired; the API shapes (request turns) get
   // the answer as the provider gave it, as OpenAI and Anthropic return it.
@@ -86,8 +119,9 @@ export async function runTurn(
   const quiet = { ...options, onDelta: undefined };
   const first = await callModel(deps, call, quiet);
   if (first.kind !== "success") return first;
+  // The repair is a call of its own: it takes its own permit (a reserved one went to the first).
   const settled = await settleStructured(format, chat, first, (request: ModelRequest) =>
-    callModel(deps, { ...call, call: { operation: "complete", request } }, quiet),
+    callModel(deps, { ...call, call: { operation: "complete", request } }, { ...quiet, permit: undefined }),
   );
   if (settled.kind === "success") options.onDelta?.(settled.text);
   return settled;
@@ -98,9 +132,12 @@ async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOption
   const upstream = { provider: call.provider, model: call.model };
   const provider = deps.providers.get(call.provider);
   if (!provider) {
+    options.permit?.release(null);
     return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
   }
   if (call.call.operation === "embed" && deps.embeddings) {
+    // The shared call takes its own permit for its group: a reserved one goes back unused.
+    options.permit?.release(null);
     const shared = {
       provider,
       providerName: call.provider,
@@ -112,7 +149,9 @@ async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOption
     if (!out) return { kind: "aborted" };
     return turnResult(upstream, embeddingResult(out), Date.now() - startedAt);
   }
-  const permit = await takePermit(deps.limiters.get(call.provider), call, options.signal);
+  const permit =
+    options.permit ??
+    (await takePermit(deps.limiters.get(call.provider), call.estimatedTokens, options.signal));
   if (!permit) return { kind: "aborted" };
   options.onCallStart?.();
   const startedAt = Date.now();
@@ -140,12 +179,12 @@ async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOption
 /** The permit for a call, or null when the signal ended the wait (or the limiter closed). */
 async function takePermit(
   limiter: UpstreamLimiter,
-  call: PreparedTurn,
+  estimatedTokens: number,
   signal: AbortSignal,
 ): Promise<Permit | null> {
   let permit: Permit;
   try {
-    permit = await limiter.acquire(call.estimatedTokens, signal);
+    permit = await limiter.acquire(estimatedTokens, signal);
   } catch {
     return null;
   }

@@ -24,7 +24,12 @@ function demoKey(config: Config): string {
  */
 export async function runDemo(config: Config): Promise<() => Promise<void>> {
   const key = demoKey(config);
-  const service = await startService({ ...config, bootstrapApiKey: key }, { api: true, worker: true });
+  // The demo runs on the simulated model, even where the config switched it off.
+  const providers = { simulated: { type: "simulated" as const }, ...config.providers };
+  const service = await startService(
+    { ...config, providers, bootstrapApiKey: key },
+    { api: true, worker: true },
+  );
   const ws = await registerApiKey(service.store, key);
   const existing = await service.store.agents.list(ws.id, { limit: 1000, offset: 0 }, true);
   let agent = existing.rows.find((a) => a.name === DEMO_AGENT_NAME);

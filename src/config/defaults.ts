@@ -15,6 +15,12 @@ export const defaultEngineConfig: EngineConfig = {
   retryMaxMs: 60_000,
   requestTimeoutMs: 120_000,
   completionWindowMs: 24 * 3600_000,
+  quarantineAfter: 5,
+  shutdownGraceMs: 8_000,
+  workspaceShare: 0.5,
+  cancelAbortsInFlight: false,
+  itemAttachmentBytes: 50 * 1024 * 1024,
+  attachmentMemoryBytes: 256 * 1024 * 1024,
 };
 
 /** Default prices (USD per million tokens) for common models; the config file overrides them. */

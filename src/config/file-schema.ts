@@ -36,6 +36,12 @@ const EngineSchema = Strict({
   retry_max_ms: Type.Optional(Ms),
   request_timeout_ms: Type.Optional(Ms),
   completion_window_ms: Type.Optional(Ms),
+  quarantine_after: Type.Optional(Type.Integer({ minimum: 1 })),
+  shutdown_grace_ms: Type.Optional(Ms),
+  workspace_share: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+  item_attachment_bytes: Type.Optional(Count),
+  cancel_aborts_in_flight: Type.Optional(Type.Boolean()),
+  attachment_memory_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
 const WebhooksSchema = Strict({
@@ -85,6 +91,7 @@ export const ConfigFileSchema = Strict({
   metrics_token: Type.Optional(Type.String({ minLength: 1 })),
   public_url: Type.Optional(Type.String({ pattern: "^https?://[^/?#]+(/[^?#]*)?$" })),
   trust_proxy: Type.Optional(Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.String()])),
+  simulated_provider: Type.Optional(Type.Boolean()),
   body_limit_bytes: Type.Optional(Count),
   max_record_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
   max_upload_bytes: Type.Optional(Count),

@@ -47,7 +47,11 @@ export function envFlag(env: Env, name: string): boolean | undefined {
   return flag;
 }
 
-const ENGINE_ENV: [string, keyof EngineConfig][] = [
+type NumericEngineKey = {
+  [K in keyof EngineConfig]: EngineConfig[K] extends number ? K : never;
+}[keyof EngineConfig];
+
+const ENGINE_ENV: [string, NumericEngineKey][] = [
   ["AGENTBATCH_CONCURRENCY", "concurrency"],
   ["AGENTBATCH_MAX_ATTEMPTS", "maxAttempts"],
   ["AGENTBATCH_LEASE_MS", "leaseMs"],
@@ -55,6 +59,10 @@ const ENGINE_ENV: [string, keyof EngineConfig][] = [
   ["AGENTBATCH_RETRY_BASE_MS", "retryBaseMs"],
   ["AGENTBATCH_RETRY_MAX_MS", "retryMaxMs"],
   ["AGENTBATCH_REQUEST_TIMEOUT_MS", "requestTimeoutMs"],
+  ["AGENTBATCH_QUARANTINE_AFTER", "quarantineAfter"],
+  ["AGENTBATCH_SHUTDOWN_GRACE_MS", "shutdownGraceMs"],
+  ["AGENTBATCH_WORKSPACE_SHARE", "workspaceShare"],
+  ["AGENTBATCH_ATTACHMENT_MEMORY_BYTES", "attachmentMemoryBytes"],
 ];
 
 function snakeToCamel(s: string): string {
@@ -64,16 +72,22 @@ function snakeToCamel(s: string): string {
 export function engineSection(file: ConfigFile, env: Env): EngineConfig {
   const engine: EngineConfig = { ...defaultEngineConfig };
   for (const [k, v] of Object.entries(file.engine ?? {})) {
-    if (v !== undefined) engine[snakeToCamel(k) as keyof EngineConfig] = v;
+    if (v !== undefined) (engine as unknown as Record<string, unknown>)[snakeToCamel(k)] = v;
   }
   for (const [name, key] of ENGINE_ENV) {
     const v = envNumber(env, name);
-    if (v !== undefined) engine[key] = v;
+    if (v !== undefined) (engine[key] as number) = v;
   }
+  const abort = envFlag(env, "AGENTBATCH_CANCEL_ABORTS_IN_FLIGHT");
+  if (abort !== undefined) engine.cancelAbortsInFlight = abort;
   return engine;
 }
 
-/** The file's providers, plus the built-in `openai`, `anthropic` and `simulated` unless the file names them. */
+/**
+ * The file's providers, plus the built-in `openai`, `anthropic` and `simulated` unless the file
+ * names them; the built-in `simulated` is left out when `simulated_provider` (or
+ * AGENTBATCH_SIMULATED_PROVIDER) is false.
+ */
 export function providersSection(file: ConfigFile, env: Env): Record<string, ProviderConfig> {
   const providers: Record<string, ProviderConfig> = {};
   for (const [name, p] of Object.entries(file.providers ?? {})) {
@@ -95,7 +109,8 @@ export function providersSection(file: ConfigFile, env: Env): Record<string, Pro
     type: "anthropic",
     baseUrl: "https://api.anthropic.com",
   });
-  providers.simulated ??= { type: "simulated" };
+  const simulated = envFlag(env, "AGENTBATCH_SIMULATED_PROVIDER") ?? file.simulated_provider !== false;
+  if (simulated) providers.simulated ??= { type: "simulated" };
   return providers;
 }
 

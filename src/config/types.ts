@@ -32,6 +32,24 @@ export interface EngineConfig {
   requestTimeoutMs: number;
   /** Default completion window of a batch. */
   completionWindowMs: number;
+  /**
+   * An item in flight during this many worker crashes (or lease expiries) fails as quarantined
+   * instead of running again. Interruptions never spend one of `maxAttempts`.
+   */
+  quarantineAfter: number;
+  /** On SIGTERM/SIGINT: how long in-flight calls (and webhook deliveries) may finish; below Docker's 10 s. */
+  shutdownGraceMs: number;
+  /** The share of `concurrency` one workspace may hold while other workspaces have work (0..1). */
+  workspaceShare: number;
+  /**
+   * A cancel also aborts the batch's calls in flight (their items fail with 499) instead of
+   * letting them complete normally, as seed 000 documents (the default).
+   */
+  cancelAbortsInFlight: boolean;
+  /** Most bytes of files one item may attach. */
+  itemAttachmentBytes: number;
+  /** The bytes of attachments (raw and base64) the items of one process hold in memory at once. */
+  attachmentMemoryBytes: number;
 }
 
 export interface WebhookConfig {

@@ -6,11 +6,58 @@ export interface ClaimCandidate {
 }
 
 /**
+ * One engine's per-workspace bound: a workspace holds at most `cap` of its slots while another
+ * workspace has work (runnable, or running in the engine); alone, it may use them all.
+ */
+export interface WorkspaceShare {
+  cap: number;
+  /** Slots each workspace holds in the engine now (claimed, not finished). */
+  busy: ReadonlyMap<string, number>;
+}
+
+/** The slots of `concurrency` one workspace may hold while others have work (at least 1). */
+export function workspaceCap(concurrency: number, share: number): number {
+  return Math.max(1, Math.floor(concurrency * share));
+}
+
+/**
+ * How many more slots each workspace may take now: unbounded when it is the only workspace
+ * with work (among `active`), else its cap less what it holds.
+ */
+export function workspaceRoom(
+  active: Iterable<string>,
+  share: WorkspaceShare,
+): (workspaceId: string) => number {
+  const workspaces = new Set(active);
+  for (const [ws, n] of share.busy) if (n > 0) workspaces.add(ws);
+  if (workspaces.size <= 1) return () => Number.POSITIVE_INFINITY;
+  return (ws) => Math.max(0, share.cap - (share.busy.get(ws) ?? 0));
+}
+
+/**
+ * The items to take back from workspaces above their cap while another workspace waits for a
+ * slot (`waiting`: workspaces with runnable work): for each workspace over its cap, how many.
+ * Nothing when no workspace under its cap waits.
+ */
+export function preemptions(waiting: Iterable<string>, share: WorkspaceShare): Map<string, number> {
+  const over = new Map<string, number>();
+  const starving = [...waiting].some((ws) => (share.busy.get(ws) ?? 0) < share.cap);
+  if (!starving) return over;
+  for (const [ws, n] of share.busy) if (n > share.cap) over.set(ws, n - share.cap);
+  return over;
+}
+
+/**
  * Splits `limit` claim slots round-robin across workspaces, then across each one's batches, so
  * that a huge batch (or a workspace with many batches) cannot starve the others. Returns the
- * number of items to take from each batch; a batch never gets more than it has pending.
+ * number of items to take from each batch; a batch never gets more than it has pending, and a
+ * workspace never more than `room` allows.
  */
-export function fairShares(candidates: ClaimCandidate[], limit: number): Map<string, number> {
+export function fairShares(
+  candidates: ClaimCandidate[],
+  limit: number,
+  room: (workspaceId: string) => number = () => Number.POSITIVE_INFINITY,
+): Map<string, number> {
   const byWorkspace = new Map<string, ClaimCandidate[]>();
   for (const c of candidates) {
     let list = byWorkspace.get(c.workspaceId);
@@ -21,16 +68,17 @@ export function fairShares(candidates: ClaimCandidate[], limit: number): Map<str
     list.push(c);
   }
   const shares = new Map<string, number>();
-  const queues = [...byWorkspace.values()].map((batches) => ({ batches, next: 0 }));
+  const queues = [...byWorkspace.entries()].map(([ws, batches]) => ({ batches, next: 0, left: room(ws) }));
   let left = limit;
   while (left > 0 && queues.length > 0) {
     for (let q = 0; q < queues.length && left > 0; ) {
-      const picked = nextWithRoom(queues[q], shares);
+      const picked = queues[q].left > 0 ? nextWithRoom(queues[q], shares) : undefined;
       if (!picked) {
         queues.splice(q, 1);
         continue;
       }
       shares.set(picked.id, (shares.get(picked.id) ?? 0) + 1);
+      queues[q].left--;
       left--;
       q++;
     }

@@ -31,15 +31,26 @@ export function finalErrorForRetry(
   return null;
 }
 
-/** What the reaper does with an item whose lease ran out: run it again, or give up once attempts are spent. */
-export type ExpiredLeaseRule = { kind: "retry"; error: FinalError } | { kind: "failed"; error: FinalError };
+/**
+ * What becomes of an item whose worker was interrupted while holding it (the process died, or
+ * its lease ran out): it runs again without spending an attempt, unless it has now been in
+ * flight during `quarantineAfter` interruptions; then it fails as quarantined rather than
+ * crashing worker after worker.
+ */
+export type InterruptionRule = { kind: "retry"; error: FinalError } | { kind: "failed"; error: FinalError };
 
-export function expiredLeaseRule(attempts: number, maxAttempts: number): ExpiredLeaseRule {
-  if (attempts >= maxAttempts) {
+export function interruptionRule(interruptions: number, quarantineAfter: number): InterruptionRule {
+  if (interruptions >= quarantineAfter) {
     return {
       kind: "failed",
-      error: { code: 500, message: "The worker running this request stopped responding" },
+      error: {
+        code: 500,
+        message: `Quarantined: this request was in flight during ${interruptions} worker crashes or stalls and is not run again`,
+      },
     };
   }
-  return { kind: "retry", error: { code: 500, message: "Worker lease expired; retrying" } };
+  return {
+    kind: "retry",
+    error: { code: 500, message: "The worker running this request stopped; retrying" },
+  };
 }

@@ -14,7 +14,17 @@ import type {
  */
 export interface EngineStore {
   readonly capabilities: Pick<StoreCapabilities, "sharedByProcesses">;
-  readonly items: Pick<ItemQueue, "claim" | "renewLeases" | "release" | "commit" | "reapExpired">;
+  readonly items: Pick<
+    ItemQueue,
+    | "claim"
+    | "runnableWorkspaces"
+    | "renewLeases"
+    | "release"
+    | "commit"
+    | "reapExpired"
+    | "leaseOwners"
+    | "recoverFrom"
+  >;
   readonly batches: Pick<BatchStore, "expire">;
   readonly workers: WorkerRegistry;
   readonly agents: Pick<AgentStore, "getVersion">;

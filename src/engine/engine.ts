@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { EmbeddingBatcher } from "../agents/embedding-batcher.js";
 import type { EngineConfig } from "../config/index.js";
@@ -11,11 +10,13 @@ import type { EngineStore } from "./engine-store.js";
 import { type AttachmentLoader, ItemExecutor } from "./executor.js";
 import { Heartbeat } from "./heartbeat.js";
 import { type HeldItem, HeldItems } from "./held-items.js";
+import { newOwnerId } from "./instances.js";
 import { LeaseKeeper } from "./leases.js";
 import { Maintenance } from "./maintenance.js";
 import type { EngineMetrics } from "./metrics.js";
 import { INTERNAL_FAILURE, type ItemResult } from "./outcomes.js";
 import { Producer } from "./producer.js";
+import { Recovery } from "./recovery.js";
 import type { Signals } from "./signals.js";
 
 export interface EngineDeps {
@@ -50,7 +51,7 @@ export interface EngineStats {
  * maintenance reaps and expires as the leader, and the completer group-commits outcomes.
  */
 export class Engine {
-  readonly owner = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  readonly owner = newOwnerId();
   readonly limiterRegistry: LimiterRegistry;
   private readonly held = new HeldItems();
   private readonly runs = new Set<Promise<void>>();
@@ -81,9 +82,16 @@ export class Engine {
     this.heartbeat = new Heartbeat({ store, owner, limiters, logger });
     // What every role shares: the store, the items this process holds, its owner id, config, signals, log.
     const shared = { store, held, owner, config, signals, logger };
+    const recovery = new Recovery({ store, owner, config, signals, logger });
     this.producer = new Producer({
       ...shared,
-      ready: () => this.heartbeat.firstBeat,
+      preempt: (workspaceId, count) => this.leases.preempt(workspaceId, count),
+      // Before the first claim: this process's share of the limits is known, and the items of
+      // dead earlier instances (a crash just before this start) are back.
+      ready: async () => {
+        await this.heartbeat.firstBeat;
+        await recovery.run().catch((err) => logger.error({ err }, "recovering items of dead workers failed"));
+      },
       begin: (item) => this.begin(item),
     });
     const poke = () => this.producer.poke();
@@ -92,11 +100,12 @@ export class Engine {
       held,
       owner,
       leaseMs: config.leaseMs,
+      cancelAbortsInFlight: config.cancelAbortsInFlight,
       signals,
       logger,
       onHandedBack: poke,
     });
-    this.maintenance = new Maintenance({ store, config, signals, logger });
+    this.maintenance = new Maintenance({ store, config, signals, logger, recovery });
     this.completer = new Completer({
       ...shared,
       onSlotFreed: () => this.producer.slotFreed(),
@@ -133,17 +142,21 @@ export class Engine {
    * for up to `graceMs` (then aborts them), stores the outcomes, and hands every other held item
    * back to pending so that another worker takes it at once.
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  async stop(graceMs = this.deps.config.shutdownGraceMs): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     await this.producer.stop();
-    // Unstarted items go back untouched; waiting on a rate limit is aborted.
-    for (const h of this.held.values()) if (!h.started) h.abort.abort();
+    // Unstarted items go back untouched and at once (another worker may take them during the
+    // grace); waiting on a rate limit is aborted.
+    const handedBack = this.leases.handBackUnstarted().catch((err) => {
+      this.deps.logger.error({ err }, "handing back unstarted items failed; they return after their lease");
+    });
     await settledWithin([...this.runs], graceMs);
     for (const h of this.held.values()) h.abort.abort();
     await Promise.all([...this.runs]);
+    await handedBack;
     await Promise.all([this.leases.stop(), this.maintenance.stop()]);
     await this.completer.flush();
     await this.leases.releaseAll();

@@ -1,9 +1,10 @@
 import type { Logger } from "pino";
 import type { AgentTurn, RequestTurn } from "../agents/prepare-turn.js";
-import { runTurn, type TurnDeps, type TurnResult } from "../agents/run-turn.js";
+import { reservePermit, runTurn, type TurnDeps, type TurnResult } from "../agents/run-turn.js";
 import { loadAgentTurn, type TurnSources } from "../agents/turn-input.js";
 import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
+import type { Permit } from "../providers/rate-limiter.js";
 import type { AgentVersion, ClaimedItem } from "../store/types.js";
 import { itemAttributes } from "../tracing/genai.js";
 import { inSpan } from "../tracing/spans.js";
@@ -12,10 +13,19 @@ import type { HeldItem } from "./held-items.js";
 import type { EngineMetrics } from "./metrics.js";
 import { type ItemResult, type RetryPolicy, retryOrFail, successResult } from "./outcomes.js";
 
-/** Reads an item's attached files as content parts; the engine has none without file storage. */
-export type AttachmentLoader = (workspaceId: string, fileIds: string[]) => Promise<LoadedAttachments>;
+/**
+ * Reads an item's attached files as content parts, waiting for room in the process's attachment
+ * memory (`signal` ends the wait); the engine has none without file storage.
+ */
+export type AttachmentLoader = (
+  workspaceId: string,
+  fileIds: string[],
+  signal?: AbortSignal,
+) => Promise<LoadedAttachments>;
 
-type ItemTurn = { ok: true; turn: AgentTurn | RequestTurn } | { ok: false; code: number; message: string };
+type ItemTurn =
+  | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void; permit?: Permit }
+  | { ok: false; code: number; message: string; permit?: Permit };
 
 export interface ExecutorDeps {
   store: Pick<EngineStore, "agents" | "chats">;
@@ -33,16 +43,12 @@ export interface ExecutorDeps {
  */
 export class ItemExecutor {
   private readonly versions = new Map<string, Promise<AgentVersion | undefined>>();
-  private readonly sources: TurnSources;
+  private readonly loadFiles: AttachmentLoader;
 
   constructor(private readonly deps: ExecutorDeps) {
-    const { store, attachments } = deps;
-    this.sources = {
-      history: (chatId) => store.chats.listMessages(chatId),
-      attachments:
-        attachments ??
-        (async () => ({ ok: false, message: "this worker has no file storage for attached files" })),
-    };
+    this.loadFiles =
+      deps.attachments ??
+      (async () => ({ ok: false, message: "this worker has no file storage for attached files" }));
   }
 
   /**
@@ -53,9 +59,26 @@ export class ItemExecutor {
     const { item } = held;
     const attributes = itemAttributes({ ...item, itemId: item.id });
     return inSpan("agentbatch.item", { attributes, startTime: held.claimedAt }, async (span) => {
-      const loaded = await this.turnOf(item);
+      const loaded = await this.turnOf(item, held.abort.signal);
+      // Stopped while waiting for its permit or room for its attachments: handed back, not
+      // failed. A failed load gives back the permit it took.
+      if (held.abort.signal.aborted || !loaded.ok) {
+        loaded.permit?.release(null);
+        if (loaded.ok) loaded.release?.();
+        if (held.abort.signal.aborted) return null;
+      }
       if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
-      const result = await runTurn(this.deps.turns, loaded.turn, { signal: held.abort.signal, onCallStart });
+      let result: TurnResult;
+      try {
+        const { permit } = loaded;
+        result = await runTurn(this.deps.turns, loaded.turn, {
+          signal: held.abort.signal,
+          onCallStart,
+          permit,
+        });
+      } finally {
+        loaded.release?.();
+      }
       const outcome = this.outcomeOf(item, result);
       span.setAttributes({ "agentbatch.outcome": outcome?.kind ?? "handed_back" });
       if (outcome && outcome.kind !== "success") span.fail(`${outcome.kind} ${outcome.errorCode}`);
@@ -63,7 +86,7 @@ export class ItemExecutor {
     });
   }
 
-  private async turnOf(item: ClaimedItem): Promise<ItemTurn> {
+  private async turnOf(item: ClaimedItem, signal: AbortSignal): Promise<ItemTurn> {
     if (item.request) return { ok: true, turn: { request: item.request } };
     const agent = await this.agentVersion(item.agentId, item.agentVersion);
     if (!agent) {
@@ -73,13 +96,35 @@ export class ItemExecutor {
         message: `agent ${item.agentId} version ${item.agentVersion} not found`,
       };
     }
-    return loadAgentTurn(this.sources, {
+    // The upstream's permit first: items waiting for it hold no history or files in memory.
+    let permit: Permit | undefined;
+    if (item.historyId !== null || item.attachedFileUuids.length > 0) {
+      const { model, maxTokens } = agent;
+      const granted = await reservePermit(this.deps.turns, model, item.message.length, maxTokens, signal);
+      if (!granted && signal.aborted) return { ok: false, code: 499, message: "stopped" };
+      permit = granted ?? undefined;
+    }
+    let release: (() => void) | undefined;
+    const sources: TurnSources = {
+      history: (chatId) => this.deps.store.chats.listMessages(chatId),
+      attachments: async (workspaceId, fileIds) => {
+        const files = await this.loadFiles(workspaceId, fileIds, signal);
+        if (files.ok) release = files.release;
+        return files;
+      },
+    };
+    const input = {
       agent,
       message: item.message,
       workspaceId: item.workspaceId,
       historyId: item.historyId,
       attachedFileIds: item.attachedFileUuids,
+    };
+    const loaded = await loadAgentTurn(sources, input).catch((err) => {
+      permit?.release(null);
+      throw err;
     });
+    return loaded.ok ? { ...loaded, release, permit } : { ...loaded, permit };
   }
 
   private agentVersion(agentId: string, version: number): Promise<AgentVersion | undefined> {

@@ -4,9 +4,12 @@ import type { EngineStore } from "./engine-store.js";
 import { BackgroundLoop } from "./loop.js";
 
 /** How often a worker sharing limits with others records that it is alive. */
-const HEARTBEAT_MS = 2000;
-/** A worker not seen for this long is taken for dead and stops counting in the limit shares. */
-const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
+const HEARTBEAT_MS = 1000;
+/**
+ * A worker not seen for this long is taken for dead: it stops counting in the limit shares and
+ * the items it held are returned at once (engine/recovery.ts).
+ */
+export const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
 
 export interface HeartbeatDeps {
   store: Pick<EngineStore, "workers" | "capabilities">;

@@ -65,6 +65,15 @@ export class HeldItems {
     return this.byId.size - this.doneCount;
   }
 
+  /** Busy slots by workspace. */
+  busyByWorkspace(): Map<string, number> {
+    const busy = new Map<string, number>();
+    for (const h of this.byId.values()) {
+      if (!h.done) busy.set(h.item.workspaceId, (busy.get(h.item.workspaceId) ?? 0) + 1);
+    }
+    return busy;
+  }
+
   ids(): number[] {
     return [...this.byId.keys()];
   }

@@ -11,6 +11,8 @@ export interface LeaseKeeperDeps {
   held: HeldItems;
   owner: string;
   leaseMs: number;
+  /** A cancel aborts the batch's calls in flight too (else they complete normally, as seed 000 says). */
+  cancelAbortsInFlight: boolean;
   signals: Signals;
   logger: Logger;
   /** Items were handed back: slots are free to claim again. */
@@ -58,14 +60,23 @@ export class LeaseKeeper {
   /**
    * A batch paused or cancelled (here or on another node) starts no more items: the items this
    * process holds of it that have not started (waiting for a rate-limit permit) are handed back,
-   * so they fail with 499 (cancel) or wait for a resume (pause) at once.
+   * so they fail with 499 (cancel) or wait for a resume (pause) at once. With
+   * `cancelAbortsInFlight`, a cancel also aborts its calls in flight (results already stored
+   * stay); by default, and on a pause, they finish.
    */
   batchChanged(change: BatchChange): void {
     const halted = new Set(
       change.transitions.filter((t) => HALTED_BATCH_STATUSES.includes(t.to)).map((t) => t.batchId),
     );
     if (halted.size === 0) return;
-    const unstarted = this.deps.held.values().filter((h) => !h.started && halted.has(h.item.batchId));
+    const cancelled = new Set(
+      change.transitions
+        .filter((t) => this.deps.cancelAbortsInFlight && (t.to === "cancelling" || t.to === "cancelled"))
+        .map((t) => t.batchId),
+    );
+    const unstarted = this.deps.held
+      .values()
+      .filter((h) => !h.done && halted.has(h.item.batchId) && (!h.started || cancelled.has(h.item.batchId)));
     if (unstarted.length === 0) return;
     for (const h of unstarted) {
       h.abort.abort();
@@ -78,6 +89,42 @@ export class LeaseKeeper {
       },
       (err) => this.deps.logger.error({ err }, "handing back items of a halted batch failed"),
     );
+  }
+
+  /**
+   * Takes `count` slots back from a workspace over its share: its items not yet started first,
+   * then the most recently started (the least work lost); their calls are aborted and they go
+   * back to pending without spending an attempt.
+   */
+  preempt(workspaceId: string, count: number): void {
+    const victims = this.deps.held
+      .values()
+      .filter((h) => h.item.workspaceId === workspaceId && !h.done)
+      .sort((a, b) => Number(a.started) - Number(b.started) || b.claimedAt - a.claimedAt)
+      .slice(0, count);
+    if (victims.length === 0) return;
+    for (const h of victims) {
+      h.abort.abort();
+      this.deps.held.drop(h.item.id);
+    }
+    this.deps.logger.info(
+      { workspace_id: workspaceId, items: victims.length },
+      "workspace over its share: items handed back",
+    );
+    this.handBack(victims).then(
+      () => this.deps.onHandedBack(),
+      (err) => this.deps.logger.error({ err }, "handing back items over a workspace's share failed"),
+    );
+  }
+
+  /** Stops and hands back at once every held item whose call has not started (the engine stops). */
+  async handBackUnstarted(): Promise<void> {
+    const unstarted = this.deps.held.values().filter((h) => !h.started && !h.done);
+    for (const h of unstarted) {
+      h.abort.abort();
+      this.deps.held.drop(h.item.id);
+    }
+    if (unstarted.length > 0) await this.handBack(unstarted);
   }
 
   /** Hands every item still held back to pending (the engine stops; their outcomes are stored). */

@@ -2,20 +2,23 @@ import type { Logger } from "pino";
 import type { EngineConfig } from "../config/index.js";
 import type { EngineStore } from "./engine-store.js";
 import { BackgroundLoop } from "./loop.js";
+import type { Recovery } from "./recovery.js";
 import type { Signals } from "./signals.js";
 
 export interface MaintenanceDeps {
   store: Pick<EngineStore, "items" | "batches" | "workers">;
-  config: Pick<EngineConfig, "leaseMs" | "pollIntervalMs" | "maxAttempts">;
+  config: Pick<EngineConfig, "leaseMs" | "pollIntervalMs" | "quarantineAfter">;
   signals: Signals;
   logger: Logger;
+  /** Returns the items of dead workers (each run, before the reaper). */
+  recovery: Recovery;
 }
 
 /**
  * The maintenance services (River's rescuer and cleaner): returns items whose lease expired to
- * pending (or fails them once their attempts are spent), and fails the pending items of batches
- * past their completion window with 408. It runs through `workers.runAsLeader`, so one process
- * at a time does it; expired leases come back within about half a lease, so crashes heal fast.
+ * pending (or quarantines them), returns at once the items of workers known dead (recovery.ts),
+ * and fails the pending items of batches past their completion window with 408. It runs through
+ * `workers.runAsLeader`, so one process at a time does it, at least every second.
  */
 export class Maintenance {
   private readonly loop: BackgroundLoop;
@@ -24,7 +27,7 @@ export class Maintenance {
     const { leaseMs, pollIntervalMs } = deps.config;
     this.loop = new BackgroundLoop({
       iteration: () => this.runAsLeader(),
-      intervalMs: Math.max(1000, Math.min(pollIntervalMs, Math.floor(leaseMs / 2))),
+      intervalMs: Math.max(250, Math.min(1000, pollIntervalMs, Math.floor(leaseMs / 2))),
       onError: (err) => deps.logger.error({ err }, "maintenance failed"),
     });
   }
@@ -43,8 +46,9 @@ export class Maintenance {
 
   private async reapAndExpire(): Promise<void> {
     const { store, config, signals, logger } = this.deps;
+    await this.deps.recovery.run();
     const now = Date.now();
-    const reaped = await store.items.reapExpired(now, config.maxAttempts);
+    const reaped = await store.items.reapExpired(now, config.quarantineAfter);
     const expired = await store.batches.expire(now);
     for (const report of [reaped, expired]) {
       if (report.applied > 0 || report.transitions.length > 0) {

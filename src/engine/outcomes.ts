@@ -57,7 +57,8 @@ export function retryOrFail(
   policy: RetryPolicy,
   now: number,
 ): ItemResult {
-  if (item.attempt >= policy.maxAttempts) {
+  // Interruptions (crashes, stalls) are not upstream tries: they spend no attempt.
+  if (item.attempt - item.interruptions >= policy.maxAttempts) {
     return { kind: "failed", errorCode: turn.code, errorMessage: turn.message };
   }
   const wait = retryDelayMs(item.attempt, policy.retryBaseMs, policy.retryMaxMs, turn.retryAfterMs);

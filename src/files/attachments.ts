@@ -1,6 +1,7 @@
 import { extname } from "node:path";
 import type { ContentPart } from "../providers/types.js";
 import type { FileRecord, Store } from "../store/types.js";
+import type { AttachmentBudget } from "./attachment-budget.js";
 import type { FileStorage } from "./storage.js";
 
 /**
@@ -65,33 +66,88 @@ export function attachmentKind(contentType: string): AttachmentKind | null {
   return null;
 }
 
-export type LoadedAttachments = { ok: true; parts: ContentPart[] } | { ok: false; message: string };
+export type LoadedAttachments =
+  | {
+      ok: true;
+      parts: ContentPart[];
+      /** Gives the memory the parts take back to the budget (once the model call is over). */
+      release?: () => void;
+    }
+  | { ok: false; message: string; stopped?: boolean };
+
+/** Bounds on the attachments of one turn and of the process (the engine's items). */
+export interface AttachmentLimits {
+  /** Most bytes of files one turn may attach. */
+  itemBytes: number;
+  /** The bytes of attachments all the turns of this process hold in memory at once. */
+  budget: AttachmentBudget;
+  /** Ends a wait for room in the budget (the item was stopped). */
+  signal?: AbortSignal;
+}
+
+/** The memory a file takes as a content part: an image's bytes and base64 copy, a text's (cut) bytes and string. */
+function memoryOf(file: FileRecord): number {
+  const kind = attachmentKind(file.contentType);
+  return kind === "image" ? Math.ceil((file.size * 7) / 3) : Math.min(file.size, MAX_INLINE_TEXT_BYTES) * 3;
+}
 
 /**
  * Turns the files attached to a turn into content parts, in the order given: text files inline
- * (each cut at MAX_INLINE_TEXT_BYTES), images as base64 image parts. A file that is gone or of a
- * type no model takes is a failure that names it.
+ * (each cut at MAX_INLINE_TEXT_BYTES), images as base64 image parts (checked by their bytes). A
+ * file that is gone or of a type no model takes is a failure that names it. With `limits`, the
+ * files' total size is capped and their memory is reserved in the budget before they are read.
  */
 export async function loadAttachments(
   store: Store,
   storage: FileStorage,
   workspaceId: string,
   fileIds: string[],
+  limits?: AttachmentLimits,
 ): Promise<LoadedAttachments> {
   if (fileIds.length === 0) return { ok: true, parts: [] };
   const found = new Map((await store.files.getMany(workspaceId, fileIds)).map((f) => [f.id, f]));
-  const parts: ContentPart[] = [];
+  const files: FileRecord[] = [];
   for (const id of fileIds) {
     const file = found.get(id);
     if (!file) return { ok: false, message: `attached file ${id} not found (deleted?)` };
-    const kind = attachmentKind(file.contentType);
-    if (kind === null) {
+    if (attachmentKind(file.contentType) === null) {
       return { ok: false, message: `attached file ${id} is ${file.contentType}, which no model can read` };
     }
+    files.push(file);
+  }
+  let release: (() => void) | undefined;
+  if (limits) {
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    if (total > limits.itemBytes) {
+      return {
+        ok: false,
+        message: `the files attached to this request total ${total} bytes, over the limit of ${limits.itemBytes} bytes per request`,
+      };
+    }
+    const granted = await limits.budget.reserve(
+      files.reduce((sum, f) => sum + memoryOf(f), 0),
+      limits.signal,
+    );
+    if (!granted) return { ok: false, message: "stopped before its attachments were read", stopped: true };
+    release = granted;
+  }
+  const read = await readParts(storage, files);
+  if (!read.ok) release?.();
+  return read.ok ? { ...read, release } : read;
+}
+
+async function readParts(storage: FileStorage, files: FileRecord[]): Promise<LoadedAttachments> {
+  const parts: ContentPart[] = [];
+  for (const file of files) {
     try {
-      parts.push(kind === "text" ? await textPart(storage, file) : await imagePart(storage, file));
+      const part =
+        attachmentKind(file.contentType) === "text"
+          ? await textPart(storage, file)
+          : await imagePart(storage, file);
+      if (typeof part === "string") return { ok: false, message: part };
+      parts.push(part);
     } catch (err) {
-      return { ok: false, message: `attached file ${id} cannot be read: ${(err as Error).message}` };
+      return { ok: false, message: `attached file ${file.id} cannot be read: ${(err as Error).message}` };
     }
   }
   return { ok: true, parts };
@@ -105,9 +161,24 @@ async function textPart(storage: FileStorage, file: FileRecord): Promise<Content
   return { type: "text", text: `Attached file "${file.originalName}" (${file.contentType}):\n${text}` };
 }
 
-async function imagePart(storage: FileStorage, file: FileRecord): Promise<ContentPart> {
+/** The image part, or why the file's bytes are not the image its type says. */
+async function imagePart(storage: FileStorage, file: FileRecord): Promise<ContentPart | string> {
   const bytes = await readAll(storage, file.storagePath);
-  return { type: "image", mediaType: file.contentType, dataBase64: bytes.toString("base64") };
+  const sniffed = imageTypeOf(bytes);
+  if (!sniffed) {
+    return `attached file ${file.id} is declared ${file.contentType} but its bytes are not a PNG, JPEG, GIF or WebP image`;
+  }
+  return { type: "image", mediaType: sniffed, dataBase64: bytes.toString("base64") };
+}
+
+/** The image type of these bytes by their signature, or null when they are no image a model takes. */
+export function imageTypeOf(bytes: Uint8Array): string | null {
+  const starts = (sig: number[], at = 0) => sig.every((b, i) => bytes[at + i] === b);
+  if (starts([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "image/png";
+  if (starts([0xff, 0xd8, 0xff])) return "image/jpeg";
+  if (starts([0x47, 0x49, 0x46, 0x38])) return "image/gif";
+  if (starts([0x52, 0x49, 0x46, 0x46]) && starts([0x57, 0x45, 0x42, 0x50], 8)) return "image/webp";
+  return null;
 }
 
 async function readAll(storage: FileStorage, relPath: string, maxBytes?: number): Promise<Buffer> {

@@ -64,7 +64,7 @@ export class ProviderRegistry {
 function createProvider(name: string, cfg: ProviderConfig, defaults: { timeoutMs: number }): ModelProvider {
   switch (cfg.type) {
     case "simulated":
-      return new SimulatedProvider(name);
+      return new SimulatedProvider(name, cfg.timeoutMs ?? defaults.timeoutMs);
     case "openai-compatible":
       return new OpenAICompatibleProvider(name, cfg, defaults);
     case "anthropic":

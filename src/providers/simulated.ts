@@ -1,5 +1,5 @@
 import { SIMULATED_CAPABILITIES } from "./capabilities.js";
-import { abortedOutcome, outcomeForHttpError } from "./outcomes.js";
+import { abortedOutcome, outcomeForHttpError, retryable } from "./outcomes.js";
 import { embeddingTokens, embedText, simulatedDimensions } from "./simulated-embeddings.js";
 import { simulateTurn } from "./simulated-turn.js";
 import { splitForStreaming } from "./stream-chunks.js";
@@ -26,6 +26,8 @@ export interface SimulatorSettings {
 }
 
 const FAIL_MODEL_PREFIX = "fail-";
+/** The longest latency a model name or agent option can ask of the simulated model. */
+export const MAX_SIMULATED_LATENCY_MS = 60_000;
 
 /**
  * Reads the settings from the model name (`echo?latency_ms=50&error_rate=0.1&fail_status=500`,
@@ -66,7 +68,7 @@ function applySetting(settings: SimulatorSettings, key: string, raw: unknown): v
   if (!Number.isFinite(value)) return;
   switch (key) {
     case "latency_ms":
-      settings.latencyMs = Math.max(0, value);
+      settings.latencyMs = Math.min(MAX_SIMULATED_LATENCY_MS, Math.max(0, value));
       break;
     case "error_rate":
       settings.errorRate = Math.min(1, Math.max(0, value));
@@ -91,13 +93,18 @@ export class SimulatedProvider implements ModelProvider {
   /** One random sequence per seed, shared by every call that names the seed. */
   private readonly seeded = new Map<number, () => number>();
 
-  constructor(name: string) {
+  /** `timeoutMs`: the request timeout, which a simulated call runs under like any upstream call. */
+  constructor(
+    name: string,
+    private readonly timeoutMs = Number.POSITIVE_INFINITY,
+  ) {
     this.name = name;
   }
 
   complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
     if (signal.aborted) return Promise.resolve(abortedOutcome());
     const settings = parseSimulatorSettings(request.model, request.options);
+    if (settings.latencyMs > this.timeoutMs) return this.timedOut(signal);
     const outcome = this.decideOutcome(request, settings);
     // The benchmark runs tens of thousands of zero-latency calls: no timers, no extra promises.
     if (settings.latencyMs === 0) {
@@ -127,6 +134,12 @@ export class SimulatedProvider implements ModelProvider {
     }
     if (settings.latencyMs === 0) return Promise.resolve(outcome);
     return sleep(settings.latencyMs, signal).then((done) => (done ? outcome : abortedOutcome()));
+  }
+
+  /** A call slower than the request timeout: a retryable 504 once the timeout passes, as an upstream's. */
+  private async timedOut(signal: AbortSignal): Promise<ModelOutcome> {
+    if (!(await sleep(this.timeoutMs, signal))) return abortedOutcome();
+    return retryable(504, `upstream timed out after ${this.timeoutMs} ms`, false);
   }
 
   close(): Promise<void> {

@@ -37,4 +37,6 @@ export interface AppContext {
   openAIOutput: OutputFileWriter;
   /** The Prometheus registry served at /metrics (absent: no /metrics route). */
   metrics?: Metrics;
+  /** Aborted when the service begins to stop: live progress streams end at once (they never end on their own). */
+  closing?: AbortSignal;
 }

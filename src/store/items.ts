@@ -2,6 +2,7 @@
  * Batch items, and the item table as the queue: claims, lease renewals, hand-backs, group
  * commits of outcomes (fenced by lease owner and attempt) and the reaper.
  */
+import type { WorkspaceShare } from "../domain/fair-share.js";
 import type { BatchTransition } from "../domain/lifecycle.js";
 import type { ItemStatus } from "../domain/statuses.js";
 import type { ResponseUsage } from "../domain/usage.js";
@@ -112,6 +113,8 @@ export interface ClaimedItem extends NewBatchItem {
   workspaceId: string;
   seq: number;
   attempt: number;
+  /** Times a worker died or stalled while holding it (not counted in `attempt`'s upstream tries). */
+  interruptions: number;
 }
 
 interface OutcomeBase {
@@ -143,8 +146,15 @@ export type ItemOutcome =
       finishReason?: string | null;
       responseDetail?: ResponseDetail | null;
     })
-  | (OutcomeBase & { kind: "retry"; notBefore: number; errorCode: number; errorMessage: string })
-  | (OutcomeBase & { kind: "failed"; errorCode: number; errorMessage: string });
+  | (OutcomeBase & {
+      kind: "retry";
+      notBefore: number;
+      errorCode: number;
+      errorMessage: string;
+      /** Its worker died or stalled: counted as an interruption, and the attempt is not spent. */
+      interrupted?: boolean;
+    })
+  | (OutcomeBase & { kind: "failed"; errorCode: number; errorMessage: string; interrupted?: boolean });
 
 export interface CommitReport {
   /** Outcomes written; the rest were fenced off (their worker had lost the lease). */
@@ -163,8 +173,17 @@ export interface ItemQueue {
   /**
    * Leases up to `limit` runnable items to `owner`, spread round-robin across workspaces and
    * batches (domain/fair-share.ts), and moves them to processing with their attempt count raised.
+   * With `share`, a workspace gets no more than its cap while another has work.
    */
-  claim(owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]>;
+  claim(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    now: number,
+    share?: WorkspaceShare,
+  ): Promise<ClaimedItem[]>;
+  /** The workspaces that have items waiting to run (in batches in progress). */
+  runnableWorkspaces(): Promise<string[]>;
   /** Extends the leases `owner` still holds; returns the ids it no longer holds. */
   renewLeases(owner: string, itemIds: number[], leaseExpiresAt: number): Promise<number[]>;
   /**
@@ -175,8 +194,15 @@ export interface ItemQueue {
   release(owner: string, items: { itemId: number; attempt: number }[]): Promise<BatchTransition[]>;
   /** Writes finished, retried and failed items in one transaction, fenced by owner and attempt. */
   commit(outcomes: ItemOutcome[], now: number): Promise<CommitReport>;
-  /** Items whose lease ran out go back to pending, or fail with 500 once attempts are spent. */
-  reapExpired(now: number, maxAttempts: number): Promise<CommitReport>;
+  /**
+   * Items whose lease ran out count an interruption and go back to pending (their attempt not
+   * spent), or fail as quarantined at `quarantineAfter` interruptions (domain `interruptionRule`).
+   */
+  reapExpired(now: number, quarantineAfter: number): Promise<CommitReport>;
+  /** The lease owners of the items being processed (to tell the live ones from the dead). */
+  leaseOwners(): Promise<string[]>;
+  /** The items held by `owners`, known dead, are returned at once, as `reapExpired` returns expired ones. */
+  recoverFrom(owners: string[], now: number, quarantineAfter: number): Promise<CommitReport>;
   /** Items of a batch in submission order; the total is read from the batch counters. */
   list(batchId: string, query: ItemListQuery): Promise<Page<BatchItem>>;
   /** Up to `limit` items after `afterSeq` in submission order (keyset pages for exports). */

@@ -6,6 +6,8 @@ export interface WorkerRegistry {
    * returns how many workers are alive (itself included): per-upstream limits are split by it.
    */
   heartbeat(workerId: string, now: number, staleBefore: number): Promise<number>;
+  /** The ids of the workers seen since `staleBefore` (alive; the others hold nothing any more). */
+  live(staleBefore: number): Promise<string[]>;
   /** Forgets a worker that stops. */
   remove(workerId: string): Promise<void>;
   /**

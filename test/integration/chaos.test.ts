@@ -61,6 +61,9 @@ it(`${testStore}: 5,000 requests survive SIGKILLs with exactly one result each`,
     AGENTBATCH_LEASE_MS: "2000",
     AGENTBATCH_CONCURRENCY: "64",
     AGENTBATCH_MAX_ATTEMPTS: "12",
+    // A kill every 1-2 s interrupts the same items again and again: they may be interrupted as
+    // often as they may fail upstream before they are quarantined.
+    AGENTBATCH_QUARANTINE_AFTER: "12",
     AGENTBATCH_RETRY_BASE_MS: "50",
     AGENTBATCH_RETRY_MAX_MS: "500",
     AGENTBATCH_DATA_DIR: dir,

@@ -107,6 +107,8 @@ describe("workers and metrics", () => {
     expect(await store.workers.heartbeat("b", 1000, 150)).toBe(1);
     await store.workers.remove("b");
     expect(await store.workers.heartbeat("c", 1000, 0)).toBe(1);
+    expect(await store.workers.live(1000)).toEqual(["c"]);
+    expect(await store.workers.live(2000)).toEqual([]);
     expect(await store.workers.runAsLeader("maintenance", async () => "ran")).toBe("ran");
   });
 

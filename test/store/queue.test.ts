@@ -261,7 +261,7 @@ describe("leases", () => {
     await expectCountersExact(batch.id, workspaceId);
   });
 
-  it("reaps expired leases: back to pending, or failed with 500 once attempts are spent", async () => {
+  it("reaps expired leases: back to pending, or quarantined (500) at the interruption limit", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 1);
     const [c] = await store.items.claim("w", 1, 10, Date.now());
@@ -278,6 +278,33 @@ describe("leases", () => {
       status: "failed",
       errorCode: 500,
     });
+    expect((await store.items.getByCustomId(batch.id, c.customId))?.errorMessage).toMatch(/^Quarantined/);
+    await expectCountersExact(batch.id, workspaceId);
+  });
+
+  it("returns the items of dead owners at once, counting an interruption, and leaves the others", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 4);
+    const deadOnes = await store.items.claim("dead", 2, LEASE, Date.now());
+    const liveOnes = await store.items.claim("live", 2, LEASE, Date.now());
+    expect((await store.items.leaseOwners()).sort()).toEqual(["dead", "live"]);
+    const report = await store.items.recoverFrom(["dead"], Date.now(), 3);
+    expect(report.applied).toBe(2);
+    expect(await store.items.leaseOwners()).toEqual(["live"]);
+    expect(
+      await store.items.renewLeases(
+        "live",
+        liveOnes.map((c) => c.id),
+        Date.now() + LEASE,
+      ),
+    ).toEqual([]);
+    const again = await store.items.claim("next", 4, LEASE, Date.now());
+    expect(again.map((c) => c.id).sort()).toEqual(deadOnes.map((c) => c.id).sort());
+    // The claim counted an attempt, the crash an interruption: no upstream try was spent.
+    expect(again.map((c) => [c.attempt, c.interruptions])).toEqual([
+      [2, 1],
+      [2, 1],
+    ]);
     await expectCountersExact(batch.id, workspaceId);
   });
 });

@@ -106,6 +106,31 @@ describe("loadConfig", () => {
     );
   });
 
+  it("switches the built-in simulated provider off, and reads the isolation settings", () => {
+    const off = loadConfig({ configFile: fileWith({ simulated_provider: false }) }, {});
+    expect(off.providers.simulated).toBeUndefined();
+    expect(loadConfig({}, { AGENTBATCH_SIMULATED_PROVIDER: "0" }).providers.simulated).toBeUndefined();
+    const file = fileWith({
+      engine: { quarantine_after: 5, shutdown_grace_ms: 5000, workspace_share: 0.25 },
+    });
+    expect(loadConfig({ configFile: file }, {}).engine).toMatchObject({
+      quarantineAfter: 5,
+      shutdownGraceMs: 5000,
+      workspaceShare: 0.25,
+    });
+    expect(loadConfig({}, {}).engine).toMatchObject({
+      quarantineAfter: 5,
+      shutdownGraceMs: 8000,
+      cancelAbortsInFlight: false,
+    });
+    expect(loadConfig({}, { AGENTBATCH_CANCEL_ABORTS_IN_FLIGHT: "1" }).engine.cancelAbortsInFlight).toBe(
+      true,
+    );
+    expect(() => loadConfig({ configFile: fileWith({ engine: { workspace_share: 2 } }) }, {})).toThrow(
+      /workspace_share/,
+    );
+  });
+
   it("keeps file bytes in the database on PostgreSQL and on disk with SQLite", () => {
     expect(loadConfig({ db: "sqlite:/tmp/x/a.db" }, {}).files.backend).toBe("local");
     expect(loadConfig({ db: "sqlite:/tmp/x/a.db" }, {}).dataDir).toBe("/tmp/x");

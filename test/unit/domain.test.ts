@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { fairShares } from "../../src/domain/fair-share.js";
-import { CANCELLED, EXPIRED, expiredLeaseRule, finalErrorForRetry } from "../../src/domain/final-errors.js";
+import { fairShares, preemptions, workspaceCap, workspaceRoom } from "../../src/domain/fair-share.js";
+import { CANCELLED, EXPIRED, finalErrorForRetry, interruptionRule } from "../../src/domain/final-errors.js";
 import {
   cancelRule,
   hasPendingAfterCancel,
@@ -63,12 +63,12 @@ describe("final errors", () => {
     expect(finalErrorForRetry("paused", 99, 100)).toBeNull();
   });
 
-  it("gives up on an expired lease once the attempts are spent", () => {
-    expect(expiredLeaseRule(5, 6).kind).toBe("retry");
-    expect(expiredLeaseRule(6, 6)).toEqual({
-      kind: "failed",
-      error: { code: 500, message: "The worker running this request stopped responding" },
-    });
+  it("runs an interrupted item again until it was interrupted quarantineAfter times", () => {
+    expect(interruptionRule(2, 3).kind).toBe("retry");
+    const quarantined = interruptionRule(3, 3);
+    expect(quarantined.kind).toBe("failed");
+    expect(quarantined.error.code).toBe(500);
+    expect(quarantined.error.message).toMatch(/^Quarantined: .* 3 worker crashes/);
   });
 });
 
@@ -100,6 +100,35 @@ describe("fair shares", () => {
     expect(shares.get("big")).toBe(8);
     expect(fairShares([{ id: "x", workspaceId: "A", pending: 3 }], 10).get("x")).toBe(3);
     expect(fairShares([], 10).size).toBe(0);
+  });
+
+  it("holds a workspace to its cap while another has work, and lets it take all when alone", () => {
+    const cap = workspaceCap(16, 0.5);
+    expect(cap).toBe(8);
+    const busy = new Map([["A", 6]]);
+    const a = { id: "a1", workspaceId: "A", pending: 1000 };
+    const b = { id: "b1", workspaceId: "B", pending: 1000 };
+    const both = fairShares([a, b], 10, workspaceRoom(["A", "B"], { cap, busy }));
+    expect(both.get("a1")).toBe(2);
+    expect(both.get("b1")).toBe(8);
+    // A alone (nothing of another workspace runnable or running): no cap.
+    expect(fairShares([a], 10, workspaceRoom(["A"], { cap, busy })).get("a1")).toBe(10);
+    // B's items all running in the engine still count as B having work.
+    const running = new Map([
+      ["A", 6],
+      ["B", 3],
+    ]);
+    expect(fairShares([a], 10, workspaceRoom(["A"], { cap, busy: running })).get("a1")).toBe(2);
+  });
+
+  it("takes back the excess of a workspace over its cap only while another under its cap waits", () => {
+    const busy = new Map([
+      ["A", 16],
+      ["C", 8],
+    ]);
+    expect(preemptions(["A", "B"], { cap: 8, busy })).toEqual(new Map([["A", 8]]));
+    expect(preemptions(["A"], { cap: 8, busy }).size).toBe(0);
+    expect(preemptions(["A", "C"], { cap: 8, busy }).size).toBe(0);
   });
 });
 

@@ -1,6 +1,10 @@
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
-import { SimulatedProvider } from "../../src/providers/simulated.js";
+import {
+  MAX_SIMULATED_LATENCY_MS,
+  parseSimulatorSettings,
+  SimulatedProvider,
+} from "../../src/providers/simulated.js";
 import { embedText, simulatedDimensions } from "../../src/providers/simulated-embeddings.js";
 import { simulateTurn } from "../../src/providers/simulated-turn.js";
 import { simulateToolUse } from "../../src/providers/tool-choice.js";
@@ -214,5 +218,20 @@ describe("the simulated provider", () => {
       kind: "retryable",
       code: 429,
     });
+  });
+});
+
+describe("simulated latency and the request timeout", () => {
+  it("caps the latency a model name asks for", () => {
+    expect(parseSimulatorSettings("echo?latency_ms=2000000000").latencyMs).toBe(MAX_SIMULATED_LATENCY_MS);
+  });
+
+  it("answers a call slower than the request timeout with a retryable 504 at the timeout", async () => {
+    const provider = new SimulatedProvider("simulated", 30);
+    const outcome = await provider.complete(
+      { model: "echo?latency_ms=50000", messages: [{ role: "user", content: "hi" }] } as any,
+      new AbortController().signal,
+    );
+    expect(outcome).toMatchObject({ kind: "retryable", code: 504 });
   });
 });

@@ -88,10 +88,28 @@ async function streamEvents(
       res.end();
     },
   );
+  const unlisten = onClosing(ctx, () => {
+    stop();
+    clearInterval(keepalive);
+    res.end();
+  });
   res.on("close", () => {
     clearInterval(keepalive);
+    unlisten();
     stop();
   });
+}
+
+/** Runs `end` when the service begins to stop (a client reconnects to another or the restarted node). */
+function onClosing(ctx: AppContext, end: () => void): () => void {
+  const signal = ctx.closing;
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    queueMicrotask(end);
+    return () => {};
+  }
+  signal.addEventListener("abort", end, { once: true });
+  return () => signal.removeEventListener("abort", end);
 }
 
 async function followOverWebSocket(
@@ -104,8 +122,10 @@ async function followOverWebSocket(
   };
   const keepalive = setInterval(() => send({ type: "keepalive" }), ctx.config.progress.keepaliveMs);
   let stop: () => void = () => {};
+  const unlisten = onClosing(ctx, () => socket.close(1001, "server shutting down"));
   socket.on("close", () => {
     clearInterval(keepalive);
+    unlisten();
     stop();
   });
   // Messages from the client are ignored: the socket only observes.

@@ -29,7 +29,7 @@ export const BatchRequestItem = Body({
     maxLength: 256,
     description: "Your correlation key, unique in the batch",
   }),
-  message: Type.String({ minLength: 1, description: "The message to send" }),
+  message: Type.String({ minLength: 1, maxLength: 1_000_000, description: "The message to send" }),
   agent_id: Type.Optional(Nullable(Type.String({ description: "Override agent for this request" }))),
   external_user_id: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
   name: Type.Optional(Nullable(Type.String({ maxLength: 256, description: "Name for the created chat" }))),

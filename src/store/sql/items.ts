@@ -1,5 +1,5 @@
-import { fairShares } from "../../domain/fair-share.js";
-import { CANCELLED, expiredLeaseRule } from "../../domain/final-errors.js";
+import { fairShares, type WorkspaceShare, workspaceRoom } from "../../domain/fair-share.js";
+import { CANCELLED, interruptionRule } from "../../domain/final-errors.js";
 import type { BatchTransition } from "../../domain/lifecycle.js";
 import { ITEM_STATUSES, type ItemStatus } from "../../domain/statuses.js";
 import type {
@@ -33,8 +33,13 @@ const STATUS_COUNTER = {
   failed: "failed",
 } as const satisfies Record<ItemStatus, string>;
 
-/** Batches looked at by one claim: the least recently claimed runnable ones. */
+/**
+ * Batches looked at by one claim: the least recently claimed runnable ones, at most
+ * `CANDIDATES_PER_WORKSPACE` of each workspace, so a workspace with thousands of batches cannot
+ * crowd the others out of the candidates.
+ */
 const CLAIM_CANDIDATES = 100;
+const CANDIDATES_PER_WORKSPACE = 10;
 
 const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
 
@@ -46,15 +51,32 @@ const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touch
 export class SqlItemQueue implements ItemQueue {
   constructor(private readonly db: SqlDriver) {}
 
-  async claim(owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]> {
+  async claim(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    now: number,
+    share?: WorkspaceShare,
+  ): Promise<ClaimedItem[]> {
     const candidates = (
       await this.db.all(
-        `SELECT id, workspace_id, pending FROM batches WHERE status = 'in_progress' AND pending > 0
+        `SELECT id, workspace_id, pending FROM (
+           SELECT id, workspace_id, pending, last_claimed_at, created_at,
+                  ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY last_claimed_at, created_at) AS rn
+           FROM batches WHERE status = 'in_progress' AND pending > 0) ranked
+         WHERE rn <= ${CANDIDATES_PER_WORKSPACE}
          ORDER BY last_claimed_at, created_at LIMIT ${CLAIM_CANDIDATES}`,
       )
     ).map((r) => ({ id: r.id as string, workspaceId: r.workspace_id as string, pending: n(r.pending) }));
     if (candidates.length === 0) return [];
-    const shares = fairShares(candidates, limit);
+    const room = share
+      ? workspaceRoom(
+          candidates.map((c) => c.workspaceId),
+          share,
+        )
+      : undefined;
+    const shares = fairShares(candidates, limit, room);
+    if (shares.size === 0) return [];
     const workspaceOf = new Map(candidates.map((c) => [c.id, c.workspaceId]));
     return this.db.transaction(async (tx) => {
       const claimed: ClaimedItem[] = [];
@@ -150,27 +172,45 @@ export class SqlItemQueue implements ItemQueue {
     return this.db.transaction((tx) => applyOutcomes(this.db, tx, outcomes, now));
   }
 
-  async reapExpired(now: number, maxAttempts: number): Promise<CommitReport> {
+  async reapExpired(now: number, quarantineAfter: number): Promise<CommitReport> {
     return this.db.transaction(async (tx) => {
       const expired = await tx.all(
-        `SELECT id, batch_id, lease_owner, attempts FROM batch_items
+        `SELECT id, batch_id, lease_owner, attempts, interruptions FROM batch_items
          WHERE status = 'processing' AND lease_expires_at < ? LIMIT 1000`,
         [now],
       );
-      const outcomes = expired.map((r): ItemOutcome => {
-        const base = {
-          itemId: n(r.id),
-          batchId: r.batch_id,
-          leaseOwner: r.lease_owner,
-          attempt: n(r.attempts),
-        };
-        const rule = expiredLeaseRule(n(r.attempts), maxAttempts);
-        const error = { errorCode: rule.error.code, errorMessage: rule.error.message };
-        return rule.kind === "failed"
-          ? { ...base, kind: "failed", ...error }
-          : { ...base, kind: "retry", notBefore: now, ...error };
-      });
-      return applyOutcomes(this.db, tx, outcomes, now);
+      return applyOutcomes(this.db, tx, interrupted(expired, now, quarantineAfter), now);
+    });
+  }
+
+  async runnableWorkspaces(): Promise<string[]> {
+    const rows = await this.db.all(
+      "SELECT DISTINCT workspace_id FROM batches WHERE status = 'in_progress' AND pending > 0",
+    );
+    return rows.map((r) => r.workspace_id as string);
+  }
+
+  async leaseOwners(): Promise<string[]> {
+    const rows = await this.db.all(
+      "SELECT DISTINCT lease_owner FROM batch_items WHERE status = 'processing' AND lease_owner IS NOT NULL",
+    );
+    return rows.map((r) => r.lease_owner as string);
+  }
+
+  async recoverFrom(owners: string[], now: number, quarantineAfter: number): Promise<CommitReport> {
+    if (owners.length === 0) return NOTHING;
+    return this.db.transaction(async (tx) => {
+      const held: Row[] = [];
+      for (const group of chunks(owners)) {
+        held.push(
+          ...(await tx.all(
+            `SELECT id, batch_id, lease_owner, attempts, interruptions FROM batch_items
+             WHERE status = 'processing' AND lease_owner IN (${marks(group.length)})`,
+            group,
+          )),
+        );
+      }
+      return applyOutcomes(this.db, tx, interrupted(held, now, quarantineAfter), now);
     });
   }
 
@@ -233,4 +273,16 @@ export class SqlItemQueue implements ItemQueue {
     );
     return new Map(rows.map((r) => [n(r.error_code ?? 0), n(r.c)]));
   }
+}
+
+/** The outcomes of items whose worker died or stalled: run again at once, or quarantined. */
+function interrupted(rows: Row[], now: number, quarantineAfter: number): ItemOutcome[] {
+  return rows.map((r): ItemOutcome => {
+    const base = { itemId: n(r.id), batchId: r.batch_id, leaseOwner: r.lease_owner, attempt: n(r.attempts) };
+    const rule = interruptionRule(n(r.interruptions) + 1, quarantineAfter);
+    const error = { errorCode: rule.error.code, errorMessage: rule.error.message, interrupted: true };
+    return rule.kind === "failed"
+      ? { ...base, kind: "failed", ...error }
+      : { ...base, kind: "retry", notBefore: now, ...error };
+  });
 }

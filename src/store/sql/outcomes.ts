@@ -25,6 +25,9 @@ type OutcomeBatch = OutboxBatch & { status: BatchStatus; expiresAt: number };
 /** The fence of every outcome write: the worker still holds this attempt of the item. */
 const FENCE = "WHERE id = ? AND lease_owner = ? AND attempts = ? AND status = 'processing'";
 const fenceParams = (o: ItemOutcome) => [o.itemId, o.leaseOwner, o.attempt];
+/** An outcome of a dead or stalled worker counts an interruption. */
+const interruption = (o: ItemOutcome) =>
+  o.kind !== "success" && o.interrupted ? ", interruptions = interruptions + 1" : "";
 
 export async function applyOutcomes(
   db: { capabilities: DriverCapabilities },
@@ -88,7 +91,7 @@ async function applyOutcome(
   const retry = o as Extract<ItemOutcome, { kind: "retry" }>;
   const ok = await tx.run(
     `UPDATE batch_items SET status = 'pending', not_before = ?, error_code = ?, error_message = ?,
-       lease_owner = NULL, lease_expires_at = NULL ${FENCE}`,
+       lease_owner = NULL, lease_expires_at = NULL${interruption(o)} ${FENCE}`,
     [retry.notBefore, retry.errorCode, retry.errorMessage, ...fenceParams(o)],
   );
   if (ok === 0) return false;
@@ -107,7 +110,7 @@ async function applyFailure(
 ): Promise<boolean> {
   const ok = await tx.run(
     `UPDATE batch_items SET status = 'failed', error_code = ?, error_message = ?, processed_at = ?,
-       lease_owner = NULL, lease_expires_at = NULL ${FENCE}`,
+       lease_owner = NULL, lease_expires_at = NULL${interruption(o)} ${FENCE}`,
     [final.code, final.message, now, ...fenceParams(o)],
   );
   if (ok === 0) return false;

@@ -172,6 +172,7 @@ export function toClaimedItem(r: Row, workspaceId: string): ClaimedItem {
     workspaceId,
     seq: n(r.seq),
     attempt: n(r.attempts),
+    interruptions: n(r.interruptions ?? 0),
   };
 }
 

@@ -21,6 +21,11 @@ export class SqlWorkerRegistry implements WorkerRegistry {
     return Math.max(1, n(row.c));
   }
 
+  async live(staleBefore: number): Promise<string[]> {
+    const rows = await this.db.all("SELECT id FROM workers WHERE last_seen >= ?", [staleBefore]);
+    return rows.map((r) => r.id as string);
+  }
+
   async remove(workerId: string): Promise<void> {
     await this.db.run("DELETE FROM workers WHERE id = ?", [workerId]);
   }

@@ -67,6 +67,7 @@ export class FakeStore {
           workspaceId: "ws-1",
           seq: id,
           attempt: 0,
+          interruptions: 0,
           customId: `c-${id}`,
           agentId: this.agent.agentId,
           agentVersion: this.agent.version,
@@ -153,18 +154,39 @@ export class FakeStore {
       const touchedBatchIds = [...new Set(outcomes.map((o) => o.batchId))];
       return { applied, discarded: outcomes.length - applied, transitions: [], touchedBatchIds };
     },
-    reapExpired: async (now: number, maxAttempts: number): Promise<CommitReport> => {
-      let applied = 0;
+    reapExpired: async (now: number, quarantineAfter: number): Promise<CommitReport> => {
       if (!this.reaping) return EMPTY_REPORT;
-      for (const row of this.rows.values()) {
-        if (row.status !== "processing" || row.leaseExpiresAt > now) continue;
-        applied++;
-        row.leaseOwner = null;
-        row.status = row.item.attempt >= maxAttempts ? "failed" : "pending";
-      }
-      return { ...EMPTY_REPORT, applied };
+      return this.interrupt((row) => row.leaseExpiresAt <= now, quarantineAfter);
     },
+    runnableWorkspaces: async (): Promise<string[]> => [
+      ...new Set(
+        [...this.rows.values()].filter((r) => r.status === "pending").map((r) => r.item.workspaceId),
+      ),
+    ],
+    leaseOwners: async (): Promise<string[]> => [
+      ...new Set(
+        [...this.rows.values()]
+          .filter((r) => r.status === "processing" && r.leaseOwner)
+          .map((r) => r.leaseOwner as string),
+      ),
+    ],
+    recoverFrom: async (owners: string[], _now: number, quarantineAfter: number): Promise<CommitReport> =>
+      this.interrupt((row) => owners.includes(row.leaseOwner ?? ""), quarantineAfter),
   };
+
+  /** Returns the processing items `which` picks to pending (or fails them at `quarantineAfter` interruptions). */
+  private interrupt(which: (row: FakeItem) => boolean, quarantineAfter: number): CommitReport {
+    let applied = 0;
+    for (const row of this.rows.values()) {
+      if (row.status !== "processing" || !which(row)) continue;
+      applied++;
+      row.leaseOwner = null;
+      const interruptions = row.item.interruptions + 1;
+      row.item = { ...row.item, interruptions };
+      row.status = interruptions >= quarantineAfter ? "failed" : "pending";
+    }
+    return { ...EMPTY_REPORT, applied };
+  }
 
   readonly batches = {
     expire: async (_now: number): Promise<CommitReport> => EMPTY_REPORT,
@@ -175,6 +197,7 @@ export class FakeStore {
       this.heartbeats.push(now);
       return this.liveWorkers;
     },
+    live: async (_staleBefore: number): Promise<string[]> => [],
     remove: async (_workerId: string): Promise<void> => {},
     runAsLeader: async <T>(_task: string, fn: () => Promise<T>): Promise<T | undefined> => fn(),
   };
