@@ -6,6 +6,7 @@ import {
   envNumber,
   filesSection,
   providersSection,
+  toolsSection,
   tracingSection,
   webhooksSection,
 } from "./sections.js";
@@ -45,6 +46,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     providers: providersSection(file, env),
     engine: engineSection(file, env),
     webhooks: webhooksSection(file, env),
+    tools: toolsSection(file, env),
     prices: { ...defaultPrices, ...(file.prices ?? {}) },
     models: { ...(file.models ?? {}) },
     bootstrapApiKey: env.AGENTBATCH_API_KEY || undefined,

@@ -1,7 +1,14 @@
 /** Each section of the configuration from the validated file and the environment (which wins). */
 import { defaultEngineConfig } from "./defaults.js";
 import type { ConfigFile } from "./file-schema.js";
-import type { EngineConfig, FilesConfig, ProviderConfig, TracingSettings, WebhookConfig } from "./types.js";
+import type {
+  EngineConfig,
+  FilesConfig,
+  ProviderConfig,
+  ToolsConfig,
+  TracingSettings,
+  WebhookConfig,
+} from "./types.js";
 
 type Env = NodeJS.ProcessEnv;
 
@@ -68,6 +75,22 @@ export function providersSection(file: ConfigFile, env: Env): Record<string, Pro
   };
   providers.simulated ??= { type: "simulated" };
   return providers;
+}
+
+/** `tools.trusted_origins` (or AGENTBATCH_TOOLS_TRUSTED_ORIGINS, comma-separated), as origins. */
+export function toolsSection(file: ConfigFile, env: Env): ToolsConfig {
+  const raw = env.AGENTBATCH_TOOLS_TRUSTED_ORIGINS?.split(",") ?? file.tools?.trusted_origins ?? [];
+  const trustedOrigins = raw
+    .map((o) => o.trim())
+    .filter(Boolean)
+    .map((o) => {
+      try {
+        return new URL(o).origin;
+      } catch {
+        throw new Error(`config: tools.trusted_origins: ${JSON.stringify(o)} is not an origin URL`);
+      }
+    });
+  return { trustedOrigins, concurrencyPerHost: file.tools?.concurrency_per_host || 16 };
 }
 
 export function webhooksSection(file: ConfigFile, env: Env): WebhookConfig {

@@ -1,6 +1,27 @@
 /** Agents and their published versions (a batch runs the version published when it was created). */
 import type { Page, PageQuery } from "./page.js";
 
+/** A tool the agent's model may call; `parameters` is the JSON Schema of its arguments object. */
+export type AgentTool =
+  | {
+      type: "http";
+      name: string;
+      description: string | null;
+      parameters: Record<string, unknown>;
+      /** POSTed to (https, or http on a trusted origin), signed like webhooks when `secret` is set. */
+      url: string;
+      secret: string | null;
+      timeoutMs: number | null;
+    }
+  | { type: "client"; name: string; description: string | null; parameters: Record<string, unknown> }
+  | {
+      type: "mcp";
+      name: string;
+      description: string | null;
+      parameters: Record<string, unknown>;
+      url: string;
+    };
+
 export interface AgentConfig {
   model: string;
   systemPrompt: string | null;
@@ -8,6 +29,10 @@ export interface AgentConfig {
   maxTokens: number | null;
   /** Provider options (e.g. the simulator's latency_ms / error_rate). */
   settings: Record<string, unknown>;
+  /** Tools the model may call (none or absent: one model call per turn). Stored rows always have it. */
+  tools?: AgentTool[];
+  /** Most model calls one turn may take before it fails (1..50; default 10). */
+  maxSteps?: number;
 }
 
 export interface Agent extends AgentConfig {
@@ -37,7 +62,18 @@ export interface NewAgent extends AgentConfig {
 }
 
 export type AgentPatch = Partial<
-  Pick<NewAgent, "name" | "description" | "model" | "systemPrompt" | "temperature" | "maxTokens" | "settings">
+  Pick<
+    NewAgent,
+    | "name"
+    | "description"
+    | "model"
+    | "systemPrompt"
+    | "temperature"
+    | "maxTokens"
+    | "settings"
+    | "tools"
+    | "maxSteps"
+  >
 >;
 
 export interface AgentStore {

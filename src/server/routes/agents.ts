@@ -1,3 +1,4 @@
+import { parseTools, ToolDefinitionError } from "../../agents/tools/validate.js";
 import { newUuid } from "../../domain/ids.js";
 import { parseModelRef } from "../../providers/registry.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
@@ -48,6 +49,17 @@ function checkModel(ctx: AppContext, model: string): void {
   }
 }
 
+/** The agent's tools, checked; a bad definition is a 400 naming the field. */
+function checkTools(ctx: AppContext, raw: unknown[] | undefined) {
+  if (raw === undefined) return undefined;
+  try {
+    return parseTools(raw, { trustedOrigins: ctx.config.tools.trustedOrigins });
+  } catch (err) {
+    if (err instanceof ToolDefinitionError) throw badRequest(err.message);
+    throw err;
+  }
+}
+
 async function createAgent(
   ctx: AppContext,
   request: ApiRequest<typeof createSchema>,
@@ -66,6 +78,8 @@ async function createAgent(
       temperature: b.temperature ?? null,
       maxTokens: b.max_tokens ?? null,
       settings: b.settings ?? {},
+      tools: checkTools(ctx, b.tools) ?? [],
+      maxSteps: b.max_steps ?? 10,
     },
     Date.now(),
   );
@@ -98,6 +112,8 @@ async function updateAgent(ctx: AppContext, request: ApiRequest<typeof updateSch
       temperature: b.temperature,
       maxTokens: b.max_tokens,
       settings: b.settings,
+      tools: checkTools(ctx, b.tools),
+      maxSteps: b.max_steps,
     },
     Date.now(),
   );

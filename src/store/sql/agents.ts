@@ -12,7 +12,13 @@ const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   temperature: "temperature",
   maxTokens: "max_tokens",
   settings: "settings",
+  tools: "tools",
+  maxSteps: "max_steps",
 };
+
+const DEFAULT_MAX_STEPS = 10;
+
+const JSON_COLUMNS = new Set(["settings", "tools"]);
 
 /** Agents and their published versions (immutable snapshots). */
 export class SqlAgentStore implements AgentStore {
@@ -21,7 +27,7 @@ export class SqlAgentStore implements AgentStore {
   async create(a: NewAgent, now: number): Promise<Agent> {
     const row = await this.db.get(
       `INSERT INTO agents (id, workspace_id, name, description, model, system_prompt, temperature, max_tokens,
-         settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+         settings, tools, max_steps, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       [
         a.id,
         a.workspaceId,
@@ -32,6 +38,8 @@ export class SqlAgentStore implements AgentStore {
         a.temperature,
         a.maxTokens,
         JSON.stringify(a.settings),
+        JSON.stringify(a.tools ?? []),
+        a.maxSteps ?? DEFAULT_MAX_STEPS,
         now,
         now,
       ],
@@ -68,7 +76,7 @@ export class SqlAgentStore implements AgentStore {
       const v = patch[key as keyof AgentPatch];
       if (v === undefined) continue;
       sets.push(`${column} = ?`);
-      values.push(key === "settings" ? JSON.stringify(v) : v);
+      values.push(JSON_COLUMNS.has(key) ? JSON.stringify(v) : v);
     }
     sets.push("updated_at = ?");
     values.push(now);
@@ -90,7 +98,7 @@ export class SqlAgentStore implements AgentStore {
       if (!agent) return undefined;
       await tx.run(
         `INSERT INTO agent_versions (agent_id, version, name, model, system_prompt, temperature, max_tokens, settings,
-           created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           tools, max_steps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           agentId,
           agent.published_version,
@@ -100,6 +108,8 @@ export class SqlAgentStore implements AgentStore {
           agent.temperature,
           agent.max_tokens,
           agent.settings,
+          agent.tools,
+          agent.max_steps,
           now,
         ],
       );

@@ -3,7 +3,7 @@
  * PostgreSQL returns BIGINT as strings, so numbers pass through `n()`.
  */
 import type { BatchStatus, ItemStatus } from "../../domain/statuses.js";
-import type { Agent, AgentVersion } from "../agents.js";
+import type { Agent, AgentTool, AgentVersion } from "../agents.js";
 import type { Batch } from "../batches.js";
 import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
 import type { FileRecord } from "../files.js";
@@ -45,6 +45,8 @@ export function toAgent(r: Row): Agent {
     temperature: r.temperature ?? null,
     maxTokens: nOrNull(r.max_tokens),
     settings: json<Record<string, unknown>>(r.settings) ?? {},
+    tools: json<AgentTool[]>(r.tools) ?? [],
+    maxSteps: nOrNull(r.max_steps) ?? 10,
     publishedVersion: nOrNull(r.published_version),
     publishedAt: nOrNull(r.published_at),
     createdAt: n(r.created_at),
@@ -62,6 +64,8 @@ export function toAgentVersion(r: Row): AgentVersion {
     temperature: r.temperature ?? null,
     maxTokens: nOrNull(r.max_tokens),
     settings: json<Record<string, unknown>>(r.settings) ?? {},
+    tools: json<AgentTool[]>(r.tools) ?? [],
+    maxSteps: nOrNull(r.max_steps) ?? 10,
     createdAt: n(r.created_at),
   };
 }
