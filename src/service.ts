@@ -3,6 +3,7 @@
  * and wires them together. The CLI and the tests start agentbatch through here.
  */
 import pino, { type Logger } from "pino";
+import { HttpToolCaller } from "./agents/tools/http.js";
 import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
 import { SharedSignals } from "./engine/shared-signals.js";
@@ -127,6 +128,12 @@ function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatche
     attachments: (workspaceId, fileIds) => loadAttachments(store, files, workspaceId, fileIds),
     limiters: core.limiters,
     metrics: metrics.engine,
+    tools: new HttpToolCaller({
+      trustedOrigins: config.tools.trustedOrigins,
+      concurrencyPerHost: config.tools.concurrencyPerHost,
+      allowPrivateTargets: config.webhooks.allowPrivateTargets,
+      caFile: config.webhooks.caFile,
+    }),
   });
   metrics.watchEngine(() => engine.stats());
   engine.start();

@@ -64,7 +64,27 @@ export async function runTurn(
 ): Promise<TurnResult> {
   const prepared = prepareTurn(turn, deps.providers);
   if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
-  const call = prepared.turn;
+  const called = await callModel(deps, prepared.turn, options);
+  if (called.kind !== "called") return called;
+  return turnResult(called.upstream, called.outcome, called.callMs);
+}
+
+/** One model call's outcome, or why it was not made. */
+export type ModelCallResult =
+  | { kind: "called"; upstream: Upstream; outcome: ModelOutcome; callMs: number }
+  | { kind: "failed"; upstream: Upstream; code: number; message: string }
+  | { kind: "aborted" };
+
+/**
+ * One model call of a turn under the upstream's rate-limit permit: taken (abortable) before the
+ * call and given back on every path with the real usage. A turn that calls tools makes one of
+ * these per model reply, so a running tool never holds a permit.
+ */
+export async function callModel(
+  deps: TurnDeps,
+  call: PreparedTurn,
+  options: TurnOptions,
+): Promise<ModelCallResult> {
   const upstream = { provider: call.provider, model: call.model };
   const provider = deps.providers.get(call.provider);
   if (!provider) {
@@ -90,7 +110,7 @@ export async function runTurn(
       rateLimited: outcome?.kind === "retryable" && outcome.rateLimited,
     });
   }
-  return turnResult(upstream, outcome, Date.now() - startedAt);
+  return { kind: "called", upstream, outcome, callMs: Date.now() - startedAt };
 }
 
 /** The permit for a call, or null when the signal ended the wait (or the limiter closed). */
@@ -113,7 +133,7 @@ async function takePermit(
   return permit;
 }
 
-function turnResult(upstream: Upstream, outcome: ModelOutcome, callMs: number): TurnResult {
+export function turnResult(upstream: Upstream, outcome: ModelOutcome, callMs: number): TurnResult {
   if (outcome.kind === "failed")
     return { kind: "failed", upstream, code: outcome.code, message: outcome.message };
   if (outcome.kind === "retryable") {

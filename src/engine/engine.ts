@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import type { HttpToolCaller } from "../agents/tools/http.js";
 import type { EngineConfig } from "../config/index.js";
 import type { PriceTable } from "../domain/pricing.js";
 import { LimiterRegistry } from "../providers/rate-limiter.js";
@@ -30,6 +31,8 @@ export interface EngineDeps {
   limiters?: LimiterRegistry;
   /** Hooks for /metrics (upstream latency, 429s, retries). */
   metrics?: EngineMetrics;
+  /** Calls agents' http tools; agents with tools fail without it. */
+  tools?: HttpToolCaller;
 }
 
 export interface EngineStats {
@@ -71,6 +74,8 @@ export class Engine {
     this.executor = new ItemExecutor({
       store,
       attachments: deps.attachments,
+      owner: this.owner,
+      tools: deps.tools,
       turns: { providers, limiters, metrics },
       policy: config,
       prices: deps.prices,
@@ -147,6 +152,7 @@ export class Engine {
     await this.completer.flush();
     await this.leases.releaseAll();
     this.limiterRegistry.close();
+    await this.deps.tools?.close();
     await this.heartbeat.stop();
   }
 

@@ -11,6 +11,7 @@ import { SqlFileStore } from "./files.js";
 import { SqlItemQueue } from "./items.js";
 import { SqlStoreMetrics } from "./metrics.js";
 import { SqlOutbox } from "./outbox.js";
+import { SqlStepStore } from "./steps.js";
 import { SqlWorkerRegistry } from "./workers.js";
 import { SqlWorkspaceStore } from "./workspaces.js";
 
@@ -24,6 +25,7 @@ export class SqlStore implements Store {
   readonly blobs: SqlBlobStore;
   readonly batches: SqlBatchStore;
   readonly items: SqlItemQueue;
+  readonly steps: SqlStepStore;
   readonly outbox: SqlOutbox;
   readonly apiBatches: SqlApiBatchStore;
   readonly workers: SqlWorkerRegistry;
@@ -41,6 +43,7 @@ export class SqlStore implements Store {
     this.blobs = new SqlBlobStore(db);
     this.batches = new SqlBatchStore(db);
     this.items = new SqlItemQueue(db);
+    this.steps = new SqlStepStore(db);
     this.outbox = new SqlOutbox(db);
     this.apiBatches = new SqlApiBatchStore(db);
     this.workers = new SqlWorkerRegistry(db);
