@@ -39,7 +39,10 @@ export interface ToolTurnInput {
 }
 
 /** The turn's result, or the client tool calls it now waits on (their results come through the API). */
-export type ToolTurnResult = TurnResult | { kind: "awaiting"; calls: PlannedCall[] };
+export type ToolTurnResult = TurnResult | { kind: "awaiting"; calls: AwaitedCall[] };
+
+/** A client tool call the turn waits on, and the step its result is to be stored at. */
+export type AwaitedCall = PlannedCall & { stepIndex: number };
 
 interface LoopState {
   messages: ChatMessage[];
@@ -152,7 +155,7 @@ function finalAnswer(
 
 type CallsResult =
   | { kind: "done"; steps: (NewTurnStep | TurnStep)[] }
-  | { kind: "awaiting"; calls: PlannedCall[] }
+  | { kind: "awaiting"; calls: AwaitedCall[] }
   | { kind: "aborted" };
 
 /**
@@ -170,7 +173,7 @@ async function runCalls(
   signal: AbortSignal,
 ): Promise<CallsResult> {
   const byName = new Map(tools.map((t) => [t.name, t]));
-  const waiting: PlannedCall[] = [];
+  const waiting: AwaitedCall[] = [];
   let lost = false;
   const steps = await Promise.all(
     planned.map(async (call, i): Promise<NewTurnStep | TurnStep | null> => {
@@ -178,7 +181,7 @@ async function runCalls(
       if (done) return done;
       const tool = byName.get(call.name);
       if (tool?.type === "client") {
-        waiting.push(call);
+        waiting.push({ ...call, stepIndex: index + 1 + i });
         return null;
       }
       const result = await runTool(deps, tool, call, { ...input.context, signal });

@@ -64,7 +64,9 @@ export class ItemExecutor {
       const result = await this.run(item, loaded.turn, { signal: held.abort.signal, onCallStart });
       const outcome = this.outcomeOf(item, result);
       span.setAttributes({ "agentbatch.outcome": outcome?.kind ?? "handed_back" });
-      if (outcome && outcome.kind !== "success") span.fail(`${outcome.kind} ${outcome.errorCode}`);
+      if (outcome && (outcome.kind === "failed" || outcome.kind === "retry")) {
+        span.fail(`${outcome.kind} ${outcome.errorCode}`);
+      }
       return outcome;
     });
   }
@@ -129,7 +131,7 @@ export class ItemExecutor {
   private outcomeOf(item: ClaimedItem, result: ToolTurnResult): ItemResult | null {
     switch (result.kind) {
       case "awaiting":
-        return { kind: "failed", errorCode: 501, errorMessage: "client tools are not supported yet" };
+        return { kind: "await", calls: result.calls };
       case "aborted":
         return null;
       case "success":

@@ -10,7 +10,7 @@ export interface EngineGauges {
   buffered: number;
 }
 
-const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "success", "failed"];
+const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "awaiting_tool_calls", "success", "failed"];
 
 /**
  * The Prometheus registry of one process. Counts of items, batches and webhook deliveries are

@@ -23,6 +23,7 @@ CREATE TABLE item_tool_calls (
   batch_id TEXT NOT NULL,
   item_id ${t.bigint} NOT NULL,
   step_index INTEGER NOT NULL,
+  provider_id TEXT NOT NULL,
   tool TEXT NOT NULL,
   arguments TEXT NOT NULL,
   status TEXT NOT NULL DEFAULT 'pending',
@@ -40,5 +41,6 @@ ALTER TABLE agents ADD COLUMN tools TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE agents ADD COLUMN max_steps INTEGER NOT NULL DEFAULT 10;
 ALTER TABLE agent_versions ADD COLUMN tools TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE agent_versions ADD COLUMN max_steps INTEGER NOT NULL DEFAULT 10;
+ALTER TABLE batches ADD COLUMN awaiting ${t.bigint} NOT NULL DEFAULT 0;
 ${steps(t)}`,
 };

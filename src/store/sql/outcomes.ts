@@ -58,6 +58,7 @@ async function applyOutcome(
   d: Delta,
 ): Promise<boolean> {
   if (o.kind === "success") return applySuccess(tx, o, batch, now, d);
+  if (o.kind === "await") return applyAwait(tx, o, batch, now, d);
   const final: FinalError | null =
     o.kind === "failed"
       ? { code: o.errorCode, message: o.errorMessage }
@@ -102,6 +103,33 @@ async function applySuccess(
   d.promptTokens += o.promptTokens;
   d.completionTokens += o.completionTokens;
   d.cost += o.cost;
+  return true;
+}
+
+/** The item waits for client tool outputs: no lease, its calls listed for the API. */
+async function applyAwait(
+  tx: SqlExecutor,
+  o: Extract<ItemOutcome, { kind: "await" }>,
+  batch: OutcomeBatch,
+  now: number,
+  d: Delta,
+): Promise<boolean> {
+  const ok = await tx.run(
+    `UPDATE batch_items SET status = 'awaiting_tool_calls', lease_owner = NULL, lease_expires_at = NULL ${FENCE}`,
+    fenceParams(o),
+  );
+  if (ok === 0) return false;
+  for (const c of o.calls) {
+    await tx.run(
+      `INSERT INTO item_tool_calls (call_id, batch_id, item_id, step_index, provider_id, tool, arguments, status,
+         created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+       ON CONFLICT (call_id) DO UPDATE SET status = 'pending', answered_at = NULL`,
+      [c.callId, o.batchId, o.itemId, c.stepIndex, c.providerId, c.name, c.arguments, now],
+    );
+  }
+  await enqueueOutcomeEvent(tx, batch, o.itemId, now);
+  d.processing -= 1;
+  d.awaiting += 1;
   return true;
 }
 

@@ -106,6 +106,7 @@ export function toBatch(r: Row): Batch {
     failed: n(r.failed),
     pending: n(r.pending),
     processing: n(r.processing),
+    awaiting: n(r.awaiting),
     webhook: json(r.webhook),
     metadata: json(r.metadata),
     context: json(r.context),

@@ -12,6 +12,7 @@ import { SqlItemQueue } from "./items.js";
 import { SqlStoreMetrics } from "./metrics.js";
 import { SqlOutbox } from "./outbox.js";
 import { SqlStepStore } from "./steps.js";
+import { SqlToolCallStore } from "./tool-calls.js";
 import { SqlWorkerRegistry } from "./workers.js";
 import { SqlWorkspaceStore } from "./workspaces.js";
 
@@ -26,6 +27,7 @@ export class SqlStore implements Store {
   readonly batches: SqlBatchStore;
   readonly items: SqlItemQueue;
   readonly steps: SqlStepStore;
+  readonly toolCalls: SqlToolCallStore;
   readonly outbox: SqlOutbox;
   readonly apiBatches: SqlApiBatchStore;
   readonly workers: SqlWorkerRegistry;
@@ -44,6 +46,7 @@ export class SqlStore implements Store {
     this.batches = new SqlBatchStore(db);
     this.items = new SqlItemQueue(db);
     this.steps = new SqlStepStore(db);
+    this.toolCalls = new SqlToolCallStore(db);
     this.outbox = new SqlOutbox(db);
     this.apiBatches = new SqlApiBatchStore(db);
     this.workers = new SqlWorkerRegistry(db);
