@@ -17,6 +17,8 @@ export interface ToolReceiver {
   calls: ReceivedCall[];
   /** How many of the next requests answer 503 (exercises retries). */
   failNext: number;
+  /** How long each call takes to answer. */
+  delayMs: number;
   close(): Promise<void>;
 }
 
@@ -39,7 +41,11 @@ function verify(secret: string, headers: IncomingMessage["headers"], body: strin
 }
 
 export async function startToolReceiver(secret: string): Promise<ToolReceiver> {
-  const receiver: Partial<ToolReceiver> & { calls: ReceivedCall[]; failNext: number } = {
+  const receiver: Partial<ToolReceiver> & {
+    calls: ReceivedCall[];
+    failNext: number;
+    delayMs: number;
+  } = {
     calls: [],
     failNext: 0,
   };
@@ -51,6 +57,7 @@ export async function startToolReceiver(secret: string): Promise<ToolReceiver> {
       return;
     }
     const body = JSON.parse(text);
+    if (receiver.delayMs > 0) await new Promise((r) => setTimeout(r, receiver.delayMs));
     receiver.calls.push({
       callId: body.call_id,
       idempotencyKey: req.headers["idempotency-key"] as string | undefined,
