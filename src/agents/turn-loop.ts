@@ -111,7 +111,7 @@ async function askModel(
   const extraChars = added.reduce((sum, m) => sum + JSON.stringify(m).length, 0);
   const call: PreparedTurn = {
     ...base,
-    request: { ...base.request, messages: state.messages, tools: toolSpecs(tools) },
+    request: { ...base.request, messages: [...state.messages], tools: toolSpecs(tools) },
     estimatedTokens: base.estimatedTokens + Math.ceil(extraChars / 4),
   };
   const called = await callModel(deps, call, options);

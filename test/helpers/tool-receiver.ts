@@ -48,6 +48,7 @@ export async function startToolReceiver(secret: string): Promise<ToolReceiver> {
   } = {
     calls: [],
     failNext: 0,
+    delayMs: 0,
   };
   const server: Server = createServer(async (req, res) => {
     const text = await readBody(req);
