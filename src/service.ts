@@ -87,6 +87,8 @@ interface Core {
   providers: ProviderRegistry;
   files: FileStorage;
   limiters: LimiterRegistry;
+  /** Calls agents' http tools, for batch items and chat messages alike. */
+  tools: HttpToolCaller;
   metrics: Metrics;
   engineConfig: Config["engine"];
   tracing: Tracing;
@@ -112,7 +114,25 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
   // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
   const metrics = new Metrics(store);
-  return { config, logger, store, signals, providers, files, limiters, metrics, engineConfig, tracing };
+  const tools = new HttpToolCaller({
+    trustedOrigins: config.tools.trustedOrigins,
+    concurrencyPerHost: config.tools.concurrencyPerHost,
+    allowPrivateTargets: config.webhooks.allowPrivateTargets,
+    caFile: config.webhooks.caFile,
+  });
+  return {
+    config,
+    logger,
+    store,
+    signals,
+    providers,
+    files,
+    limiters,
+    tools,
+    metrics,
+    engineConfig,
+    tracing,
+  };
 }
 
 /** The engine and the webhook dispatcher of a process that runs items. */
@@ -128,12 +148,7 @@ function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatche
     attachments: (workspaceId, fileIds) => loadAttachments(store, files, workspaceId, fileIds),
     limiters: core.limiters,
     metrics: metrics.engine,
-    tools: new HttpToolCaller({
-      trustedOrigins: config.tools.trustedOrigins,
-      concurrencyPerHost: config.tools.concurrencyPerHost,
-      allowPrivateTargets: config.webhooks.allowPrivateTargets,
-      caFile: config.webhooks.caFile,
-    }),
+    tools: core.tools,
   });
   metrics.watchEngine(() => engine.stats());
   engine.start();
@@ -165,6 +180,7 @@ async function startApi(core: Core): Promise<{ app: App; url: string; openAIOutp
     providers: core.providers,
     files,
     limiters: core.limiters,
+    tools: core.tools,
     metrics: core.metrics,
     openAIOutput,
   };
@@ -198,6 +214,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       await worker?.engine.stop(graceMs);
       await worker?.dispatcher?.stop(graceMs);
       core.limiters.close();
+      await core.tools.close();
       await core.providers.closeAll();
       await core.signals.close();
       await core.files.close();

@@ -152,7 +152,6 @@ export class Engine {
     await this.completer.flush();
     await this.leases.releaseAll();
     this.limiterRegistry.close();
-    await this.deps.tools?.close();
     await this.heartbeat.stop();
   }
 

@@ -121,4 +121,31 @@ describe("an agent with an http tool", () => {
     expect(row.error_code).toBe(400);
     expect(row.error_message).toBe("max_steps (1) reached without a final answer");
   });
+
+  it("runs the tool loop for a chat message too; a client tool is refused there", async () => {
+    const before = receiver.calls.length;
+    const chat = await t.api("POST", "/api/v1/chats", { agent_id: agentId, name: "tools chat" });
+    expect(chat.status, JSON.stringify(chat.body)).toBe(201);
+    const r = await t.api("POST", `/api/v1/chats/${chat.body.data.id}/messages`, {
+      message: "Weather in Oslo",
+      stream: false,
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(JSON.stringify(r.body.data)).toContain("Tool results:");
+    expect(receiver.calls.length).toBe(before + 1);
+    expect(receiver.calls.at(-1)?.body).toMatchObject({
+      tool: "lookup",
+      agent_id: agentId,
+      chat_id: chat.body.data.id,
+    });
+
+    const clientAgent = await publishedAgent(t, { tools: [{ type: "client", name: "ask_user" }] });
+    const chat2 = await t.api("POST", "/api/v1/chats", { agent_id: clientAgent, name: "client chat" });
+    const refused = await t.api("POST", `/api/v1/chats/${chat2.body.data.id}/messages`, {
+      message: "hi",
+      stream: false,
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain("client tools are not supported in chats yet");
+  });
 });
