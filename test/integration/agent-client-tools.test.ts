@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentbatchClient } from "../../src/client/index.js";
 import {
   publishedAgent,
   startTestServer,
@@ -103,6 +104,24 @@ describe("client tools", () => {
     const steps = await t.api("GET", `/api/v1/batches/${batchId}/results/r-5/steps`);
     expect(steps.body.data.steps.map((s: any) => s.type)).toEqual(["model", "tool", "model"]);
   }, 180_000);
+
+  it("the TS client lists the calls, answers them and reads the transcript", async () => {
+    const client = new AgentbatchClient({ baseUrl: t.url, apiKey: t.key });
+    const batchId = await createBatch(t, agentId, 30);
+    await waitAwaiting(t, batchId, 30);
+    const calls = await client.batches.toolCalls(batchId, { limit: 7 }).toArray();
+    expect(calls).toHaveLength(30);
+    const answer = await client.batches.submitToolOutputs(
+      batchId,
+      calls.map((c) => ({ call_id: c.call_id, output: { city: `city of ${c.custom_id}` } })),
+    );
+    expect(answer).toMatchObject({ accepted: 30, refused: 0, resumed_requests: 30 });
+    const done = await client.batches.wait(batchId, { pollIntervalMs: 50 });
+    expect(done.completed_requests).toBe(30);
+    const transcript = await client.batches.steps(batchId, "r-2");
+    expect(transcript.steps.map((s) => s.type)).toEqual(["model", "tool", "model"]);
+    expect(JSON.stringify(transcript.steps[1])).toContain("city of r-2");
+  });
 
   it("refuses bad outputs and hides other workspaces' batches", async () => {
     const batchId = await createBatch(t, agentId, 1);

@@ -1,6 +1,4 @@
 import { MAX_TOOL_OUTPUT_BYTES } from "../../agents/tools/types.js";
-import { iso } from "../../domain/time.js";
-import type { PendingToolCall } from "../../store/types.js";
 import type { ApiPlugin, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
@@ -9,6 +7,7 @@ import { IdParams } from "../schemas/common.js";
 import { ToolCallsQuery, ToolOutputsBody } from "../schemas/tool-calls.js";
 import { ok, pageAnswer } from "../wire/envelope.js";
 import { stepToWire } from "../wire/steps.js";
+import { toolCallToWire, toolOutputsToWire } from "../wire/tool-calls.js";
 
 const tags = ["Batches"];
 
@@ -55,22 +54,6 @@ async function getSteps(ctx: AppContext, request: ApiRequest<typeof stepsSchema>
   });
 }
 
-function toolCallToWire(c: PendingToolCall) {
-  let args: unknown = c.arguments;
-  try {
-    args = JSON.parse(c.arguments);
-  } catch {
-    /* invalid JSON from the model: given as the text it wrote */
-  }
-  return {
-    call_id: c.callId,
-    custom_id: c.customId,
-    tool: c.tool,
-    arguments: args,
-    created_at: iso(c.createdAt),
-  };
-}
-
 async function listToolCalls(ctx: AppContext, request: ApiRequest<typeof toolCallsSchema>) {
   const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
   if (!batch) throw notFound("Batch");
@@ -97,15 +80,5 @@ async function submitOutputs(ctx: AppContext, request: ApiRequest<typeof toolOut
   const entries = outputTexts(request.body.outputs);
   const report = await ctx.store.toolCalls.submitOutputs(batch.id, entries, Date.now());
   if (report.resumed > 0) ctx.signals.notifyWork();
-  return ok({
-    batch_id: batch.id,
-    accepted: report.results.filter((r) => r.accepted).length,
-    refused: report.results.filter((r) => !r.accepted).length,
-    resumed_requests: report.resumed,
-    results: report.results.map((r) =>
-      r.accepted
-        ? { call_id: r.callId, accepted: true }
-        : { call_id: r.callId, accepted: false, reason: r.reason },
-    ),
-  });
+  return ok(toolOutputsToWire(batch.id, report));
 }
