@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import type { Config } from "../config/index.js";
 import { generateApiKey, registerApiKey } from "../server/auth.js";
 import { startService } from "../service.js";
+import { DEMO_TOOL_AGENT_NAME, ensureDemoToolAgent, startDemoToolServer } from "./demo-tool.js";
 
 const DEMO_AGENT_NAME = "Demo agent (simulated)";
 
@@ -24,7 +25,9 @@ function demoKey(config: Config): string {
  */
 export async function runDemo(config: Config): Promise<() => Promise<void>> {
   const key = demoKey(config);
-  const service = await startService({ ...config, bootstrapApiKey: key }, { api: true, worker: true });
+  const tool = await startDemoToolServer();
+  const tools = { ...config.tools, trustedOrigins: [...config.tools.trustedOrigins, tool.origin] };
+  const service = await startService({ ...config, tools, bootstrapApiKey: key }, { api: true, worker: true });
   const ws = await registerApiKey(service.store, key);
   const existing = await service.store.agents.list(ws.id, { limit: 1000, offset: 0 }, true);
   let agent = existing.rows.find((a) => a.name === DEMO_AGENT_NAME);
@@ -48,6 +51,7 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
       .then((a) => (agent = a));
     agent = await service.store.agents.publish(ws.id, agent!.id, now);
   }
+  const toolAgent = await ensureDemoToolAgent(service.store, ws.id, tool.url);
   const url = service.url as string;
   const api = `${url}/api/v1`;
   process.stdout.write(
@@ -58,6 +62,7 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
       `  API docs:   ${url}/docs`,
       `  API key:    ${key}`,
       `  agent id:   ${agent!.id}  (${DEMO_AGENT_NAME})`,
+      `  tool agent: ${toolAgent.id}  (${DEMO_TOOL_AGENT_NAME}; its transcript: /batches/BATCH_ID/results/CUSTOM_ID/steps)`,
       "",
       "Submit a batch:",
       `  curl -s -X POST ${api}/batches -H 'x-api-key: ${key}' -H 'content-type: application/json' \\`,
@@ -68,5 +73,8 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
       "",
     ].join("\n"),
   );
-  return () => service.close();
+  return async () => {
+    await service.close();
+    await tool.close();
+  };
 }
