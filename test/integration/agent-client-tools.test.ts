@@ -123,6 +123,23 @@ describe("client tools", () => {
     expect(JSON.stringify(transcript.steps[1])).toContain("city of r-2");
   });
 
+  it("queues a request.awaiting_tool_calls webhook event for a waiting request", async () => {
+    const res = await t.api("POST", "/api/v1/batches", {
+      agent_id: agentId,
+      webhook: { url: "https://hooks.example.invalid/agentbatch", events: ["request.awaiting_tool_calls"] },
+      requests: [{ custom_id: "w-1", message: "hello" }],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const batchId = res.body.data.id;
+    await waitAwaiting(t, batchId, 1);
+    const deliveries = await waitFor(async () => {
+      const r = await t.api("GET", `/api/v1/batches/${batchId}/webhook-deliveries`);
+      return r.body.data?.length > 0 ? r.body.data : null;
+    });
+    expect(deliveries.map((d: any) => d.event)).toEqual(["request.awaiting_tool_calls"]);
+    await t.api("POST", `/api/v1/batches/${batchId}/cancel`);
+  });
+
   it("refuses bad outputs and hides other workspaces' batches", async () => {
     const batchId = await createBatch(t, agentId, 1);
     await waitAwaiting(t, batchId, 1);
