@@ -148,4 +148,22 @@ describe("an agent with an http tool", () => {
     expect(refused.status).toBe(400);
     expect(refused.body.message).toContain("client tools are not supported in chats yet");
   });
+
+  it("refuses a tool URL inside the private network (the webhooks' guard): the model gets the error", async () => {
+    const before = receiver.calls.length;
+    const guarded = await publishedAgent(t, {
+      tools: [
+        { type: "http", name: "internal", url: `https://127.0.0.1:${new URL(receiver.url).port}/tool` },
+      ],
+    });
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: guarded,
+      requests: [{ custom_id: "g", message: "call internal" }],
+    });
+    await waitForBatch(t, created.body.data.id);
+    const [row] = await results(created.body.data.id);
+    expect(row.status).toBe("success");
+    expect(row.response_content).toContain("internal (error): refused: 127.0.0.1 is a loopback address");
+    expect(receiver.calls.length).toBe(before);
+  });
 });
