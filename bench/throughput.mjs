@@ -24,12 +24,16 @@
  * Every phase first runs a warm-up of 1000 items (not timed). Prints one JSON object.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** `BENCH_DB=postgres://...` runs the agentbatch phases on PostgreSQL (a fresh schema each) instead of SQLite. */
+const BENCH_DB = process.env.BENCH_DB ?? "";
+/** `BENCH_TRACED=0` skips the tracing phase. */
+const TRACED = process.env.BENCH_TRACED !== "0";
 const root = resolve(here, "..");
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -106,12 +110,84 @@ async function baseline(mockUrl) {
   return { ...result, failed: failures };
 }
 
+/** Ticks used so far by each live `postgres` process of this machine (from /proc; Linux only). */
+function postgresTicks() {
+  const ticks = new Map();
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "postgres") continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks;
+}
+
+/** PostgreSQL's CPU ms from now until `stop()`, sampled per backend (one that exits keeps its share). */
+function postgresCpu() {
+  const first = postgresTicks();
+  const last = new Map(first);
+  const sample = () => {
+    for (const [pid, t] of postgresTicks()) last.set(pid, t);
+  };
+  const timer = setInterval(sample, 100);
+  return () => {
+    clearInterval(timer);
+    sample();
+    let ticks = 0;
+    for (const [pid, t] of last) ticks += t - (first.get(pid) ?? 0);
+    return ticks * 10; // USER_HZ is 100 on Linux
+  };
+}
+
+/**
+ * Counts the statements this process sends to PostgreSQL, by kind (the first words of the SQL),
+ * by wrapping pg's Client#query: bench-only instrumentation, the product carries none.
+ */
+async function countPgStatements() {
+  const pg = (await import("pg")).default;
+  const original = pg.Client.prototype.query;
+  const counts = new Map();
+  pg.Client.prototype.query = function (config, ...rest) {
+    const text = typeof config === "string" ? config : (config?.text ?? "");
+    const kind = text.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ").slice(0, 40);
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    return original.call(this, config, ...rest);
+  };
+  return {
+    reset: () => counts.clear(),
+    snapshot: () => Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])),
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+  };
+}
+
+function dbUrlFor(dir) {
+  if (!BENCH_DB) return `sqlite:${join(dir, "bench.db")}`;
+  const url = new URL(BENCH_DB);
+  url.searchParams.set("schema", `bench_${process.pid}`);
+  return url.toString();
+}
+
+async function dropBenchSchema() {
+  if (!BENCH_DB) return;
+  const pg = (await import("pg")).default;
+  const client = new pg.Client({ connectionString: BENCH_DB });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS bench_${process.pid} CASCADE`);
+  await client.end();
+}
+
 async function agentbatch(mockUrl, model, traceUrl) {
   const { loadConfig } = await import(join(root, "dist/config/index.js"));
   const { createLogger, startService } = await import(join(root, "dist/service.js"));
   const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-bench-"));
-  const config = loadConfig({ port: 0, host: "127.0.0.1", db: `sqlite:${join(dir, "bench.db")}` }, {});
+  const statements = BENCH_DB ? await countPgStatements() : null;
+  const config = loadConfig({ port: 0, host: "127.0.0.1", db: dbUrlFor(dir) }, {});
   config.logLevel = "silent";
   config.engine.concurrency = CONCURRENCY;
   // For experiments only (the figures in README.md use the defaults): BENCH_ENGINE='{"commitBatchSize":32}'.
@@ -157,9 +233,17 @@ async function agentbatch(mockUrl, model, traceUrl) {
   };
   await runBatches(bodies(WARMUP, "Warm-up"));
   const timed = bodies(ITEMS, "Question");
+  statements?.reset();
+  const stopPgCpu = BENCH_DB ? postgresCpu() : null;
   const result = await measure(ITEMS, async () => {
     await runBatches(timed);
-    return {};
+    if (!statements) return {};
+    const total = statements.total();
+    return {
+      postgres_cpu_ms_per_item: Math.round((stopPgCpu() / ITEMS) * 1000) / 1000,
+      pg_statements_per_item: Math.round((total / ITEMS) * 100) / 100,
+      pg_statements_by_kind: statements.snapshot(),
+    };
   });
   let succeeded = 0;
   let failed = 0;
@@ -169,6 +253,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
     failed += b.failed_requests;
   }
   await service.close(5000);
+  await dropBenchSchema();
   rmSync(dir, { recursive: true, force: true });
   return { ...result, succeeded: succeeded - WARMUP, failed, batches: timed.length };
 }
@@ -266,28 +351,39 @@ async function main() {
     const baselineResult = await runPhase("baseline", mock.url);
     const mockResult = await runPhase("agentbatch_mock", mock.url);
     const simulated = await runPhase("agentbatch_simulated", mock.url);
-    const sink = await startTraceSink();
-    const traced = await runPhase("agentbatch_traced", mock.url, ["--trace-url", sink.url]);
-    sink.stop();
+    let traced = null;
+    if (TRACED) {
+      const sink = await startTraceSink();
+      traced = await runPhase("agentbatch_traced", mock.url, ["--trace-url", sink.url]);
+      traced.otlp_bytes_received = sink.bytes();
+      sink.stop();
+    }
     const summary = {
       machine: {
         cpus: cpus().length,
         cpu_model: cpus()[0]?.model,
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
+        loadavg_1m: loadavg()[0],
       },
       items: ITEMS,
       concurrency: CONCURRENCY,
+      database: BENCH_DB ? "postgres" : "sqlite",
       engine_overrides: JSON.parse(process.env.BENCH_ENGINE ?? "{}"),
       baseline: baselineResult,
       agentbatch_mock: mockResult,
       agentbatch_simulated: simulated,
-      agentbatch_traced: { ...traced, otlp_bytes_received: sink.bytes() },
-      tracing_cost: {
-        items_per_s_ratio_on_vs_off: Math.round((traced.items_per_s / simulated.items_per_s) * 1000) / 1000,
-        cpu_ms_per_item_on: traced.cpu_ms_per_item,
-        cpu_ms_per_item_off: simulated.cpu_ms_per_item,
-      },
+      ...(traced
+        ? {
+            agentbatch_traced: traced,
+            tracing_cost: {
+              items_per_s_ratio_on_vs_off:
+                Math.round((traced.items_per_s / simulated.items_per_s) * 1000) / 1000,
+              cpu_ms_per_item_on: traced.cpu_ms_per_item,
+              cpu_ms_per_item_off: simulated.cpu_ms_per_item,
+            },
+          }
+        : {}),
       ratio_mock_vs_baseline: Math.round((mockResult.items_per_s / baselineResult.items_per_s) * 1000) / 1000,
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -1,7 +1,7 @@
 import { type ProviderRegistry, parseModelRef } from "../providers/registry.js";
-import { contentText } from "../providers/text.js";
 import type { ChatMessage, ContentPart, ModelRequest } from "../providers/types.js";
 import type { AgentConfig, ItemRequest, MessageRecord } from "../store/types.js";
+import { chatTokenEstimate, embeddingTokenEstimate, type RequestCall, requestCall } from "./request-turn.js";
 
 /** One agent turn: what a batch request and a chat message both are. */
 export interface AgentTurn {
@@ -18,11 +18,12 @@ export interface RequestTurn {
   request: ItemRequest;
 }
 
-/** A turn resolved to one model call on one upstream, ready for the rate limiter. */
+/** A turn resolved to one provider call on one upstream, ready for the rate limiter. */
 export interface PreparedTurn {
   provider: string;
   model: string;
-  request: ModelRequest;
+  /** A chat completion (agent turns always), an embeddings call or a Responses call. */
+  call: RequestCall;
   /** Tokens the call may use (prompt + completion budget), taken from the TPM bucket up front. */
   estimatedTokens: number;
 }
@@ -82,20 +83,29 @@ export function prepareTurn(turn: AgentTurn | RequestTurn, providers: ProviderRe
     maxTokens: turn.agent.maxTokens ?? undefined,
     options: turn.agent.settings,
   };
+  if (turn.agent.responseFormat) request.responseFormat = turn.agent.responseFormat;
   const estimatedTokens = Math.ceil(promptChars / 4) + (turn.agent.maxTokens ?? DEFAULT_COMPLETION_BUDGET);
-  return { ok: true, turn: { provider: ref.provider, model: ref.model, request, estimatedTokens } };
+  const call: RequestCall = { operation: "complete", request };
+  return { ok: true, turn: { provider: ref.provider, model: ref.model, call, estimatedTokens } };
 }
 
+/**
+ * A whole request: routed, then refused with a 400 naming each field the provider cannot honour
+ * (before any permit is taken), else sent with every field it carries.
+ */
 function prepareRequestTurn(req: ItemRequest, providers: ProviderRegistry): PrepareResult {
   const ref = routeModel(req.model, providers);
   if (!ref.ok) return ref;
-  let promptChars = 0;
-  for (const m of req.messages) promptChars += contentText(m.content).length;
-  const request: ModelRequest = { model: ref.model, messages: req.messages };
-  if (req.temperature !== undefined) request.temperature = req.temperature;
-  if (req.maxTokens !== undefined) request.maxTokens = req.maxTokens;
-  if (req.topP !== undefined) request.topP = req.topP;
-  if (req.stop !== undefined) request.stop = req.stop;
-  const estimatedTokens = Math.ceil(promptChars / 4) + (req.maxTokens ?? DEFAULT_COMPLETION_BUDGET);
-  return { ok: true, turn: { provider: ref.provider, model: ref.model, request, estimatedTokens } };
+  const capabilities = providers.capabilities(ref.provider);
+  if (!capabilities) return { ok: false, code: 400, message: `unknown provider "${ref.provider}"` };
+  const resolved = requestCall(req, ref.provider, ref.model, capabilities);
+  if (!resolved.ok) return { ok: false, code: 400, message: resolved.message };
+  const { call } = resolved;
+  const estimatedTokens =
+    call.operation === "embed"
+      ? embeddingTokenEstimate(call.request.input)
+      : call.operation === "respond"
+        ? Math.ceil(JSON.stringify(call.request.body).length / 4) + DEFAULT_COMPLETION_BUDGET
+        : chatTokenEstimate(call.request, DEFAULT_COMPLETION_BUDGET);
+  return { ok: true, turn: { provider: ref.provider, model: ref.model, call, estimatedTokens } };
 }

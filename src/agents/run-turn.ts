@@ -1,11 +1,15 @@
 import type { ModelCallUsage } from "../domain/usage.js";
 import type { LimiterRegistry, Permit, UpstreamLimiter } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import type { DeltaListener, ModelOutcome, TokenUsage } from "../providers/types.js";
+import type { DeltaListener, ModelOutcome, ModelRequest, TokenUsage } from "../providers/types.js";
+import type { ResponseDetail } from "../store/types.js";
 import { modelCallAttributes, modelResultAttributes } from "../tracing/genai.js";
 import { inSpan, traceContent } from "../tracing/spans.js";
+import type { EmbeddingBatcher } from "./embedding-batcher.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn, type RequestTurn } from "./prepare-turn.js";
+import { type CallResult, callProvider, embeddingResult } from "./provider-call.js";
+import { settleStructured, structuredFormat } from "./structured-output.js";
 
 /** What a turn needs of its process: the providers, their per-upstream limits, the metrics hook. */
 export interface TurnDeps {
@@ -13,6 +17,8 @@ export interface TurnDeps {
   /** One registry per process, so batch items and chat messages share each upstream's budget. */
   limiters: LimiterRegistry;
   metrics?: UpstreamCallMetrics;
+  /** Joins embeddings lines bound for one upstream into shared calls (absent: one call per line). */
+  embeddings?: EmbeddingBatcher;
 }
 
 export interface TurnOptions {
@@ -44,6 +50,10 @@ export type TurnResult =
       calls: ModelCallUsage[];
       /** How long the model calls took, waiting for permits not included. */
       callMs: number;
+      /** The parsed answer, validated against the request's response format (structured output). */
+      json?: unknown;
+      /** Tool calls, logprobs, thinking, vectors or a Response object, when the answer has any. */
+      detail?: ResponseDetail;
     }
   | { kind: "retryable"; upstream: Upstream; code: number; message: string; retryAfterMs?: number }
   | { kind: "failed"; upstream: Upstream | null; code: number; message: string }
@@ -55,7 +65,8 @@ export type TurnResult =
  * the provider, and gives the permit back on every path (success, typed failure, a provider that
  * throws, abort) with the real usage and what the outcome taught the limiter. Every call is
  * reported to the metrics hook. A provider that throws is a bug, not an upstream failure: the
- * error is passed on to the caller once the permit is back.
+ * error is passed on to the caller once the permit is back. A request with structured output has
+ * its answer validated, with one repair call (`structured-output.ts`).
  */
 export async function runTurn(
   deps: TurnDeps,
@@ -64,23 +75,59 @@ export async function runTurn(
 ): Promise<TurnResult> {
   const prepared = prepareTurn(turn, deps.providers);
   if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
-  const called = await callModel(deps, prepared.turn, options);
-  if (called.kind !== "called") return called;
-  return turnResult(called.upstream, called.outcome, called.callMs);
+  const call = prepared.turn;
+  // An agent's structured output is validated and repaired; the API shapes (request turns) get
+  // the answer as the provider gave it, as OpenAI and Anthropic return it.
+  const chat = call.call.operation === "complete" && !("request" in turn) ? call.call.request : undefined;
+  const format = chat ? structuredFormat(chat) : undefined;
+  if (!chat || !format) return callModel(deps, call, options);
+  // Structured output: validated, with one repair step through the same permit path; only the
+  // validated answer reaches the listener, in one delta.
+  const quiet = { ...options, onDelta: undefined };
+  const first = await callModel(deps, call, quiet);
+  if (first.kind !== "success") return first;
+  const settled = await settleStructured(format, chat, first, (request: ModelRequest) =>
+    callModel(deps, { ...call, call: { operation: "complete", request } }, quiet),
+  );
+  if (settled.kind === "success") options.onDelta?.(settled.text);
+  return settled;
 }
 
-/** One model call's outcome, or why it was not made. */
+/** One model call under the upstream's permit, reported to the metrics hook, as a turn result. */
+async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOptions): Promise<TurnResult> {
+  const upstream = { provider: call.provider, model: call.model };
+  if (call.call.operation === "embed" && deps.embeddings) {
+    const provider = deps.providers.get(call.provider);
+    if (!provider)
+      return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
+    const shared = {
+      provider,
+      providerName: call.provider,
+      limiter: deps.limiters.get(call.provider),
+      metrics: deps.metrics,
+    };
+    const startedAt = Date.now();
+    const out = await deps.embeddings.embed(shared, call.call.request, options.signal, options.onCallStart);
+    if (!out) return { kind: "aborted" };
+    return turnResult(upstream, embeddingResult(out), Date.now() - startedAt);
+  }
+  const called = await callUpstream(deps, call, options);
+  if (called.kind !== "called") return called;
+  return turnResult(called.upstream, called.result, called.callMs);
+}
+
+/** One model call's outcome as the provider gave it, or why it was not made. */
 export type ModelCallResult =
-  | { kind: "called"; upstream: Upstream; outcome: ModelOutcome; callMs: number }
+  | { kind: "called"; upstream: Upstream; result: CallResult; callMs: number }
   | { kind: "failed"; upstream: Upstream; code: number; message: string }
   | { kind: "aborted" };
 
 /**
- * One model call of a turn under the upstream's rate-limit permit: taken (abortable) before the
- * call and given back on every path with the real usage. A turn that calls tools makes one of
- * these per model reply, so a running tool never holds a permit.
+ * One model call under the upstream's rate-limit permit: taken (abortable) before the call and
+ * given back on every path with the real usage. A turn that calls tools (`turn-loop.ts`) makes
+ * one of these per model reply, so a running tool never holds a permit.
  */
-export async function callModel(
+export async function callUpstream(
   deps: TurnDeps,
   call: PreparedTurn,
   options: TurnOptions,
@@ -94,11 +141,13 @@ export async function callModel(
   if (!permit) return { kind: "aborted" };
   options.onCallStart?.();
   const startedAt = Date.now();
+  let result: CallResult | null = null;
   let outcome: ModelOutcome | null = null;
   try {
-    outcome = await tracedModelCall(call, () =>
-      provider.complete(call.request, options.signal, options.onDelta),
+    result = await tracedModelCall(call, () =>
+      callProvider(provider, call.call, options.signal, options.onDelta),
     );
+    outcome = result.outcome;
   } finally {
     const used =
       outcome?.kind === "success" ? outcome.usage.promptTokens + outcome.usage.completionTokens : undefined;
@@ -110,7 +159,7 @@ export async function callModel(
       rateLimited: outcome?.kind === "retryable" && outcome.rateLimited,
     });
   }
-  return { kind: "called", upstream, outcome, callMs: Date.now() - startedAt };
+  return { kind: "called", upstream, result, callMs: Date.now() - startedAt };
 }
 
 /** The permit for a call, or null when the signal ended the wait (or the limiter closed). */
@@ -133,7 +182,8 @@ async function takePermit(
   return permit;
 }
 
-export function turnResult(upstream: Upstream, outcome: ModelOutcome, callMs: number): TurnResult {
+export function turnResult(upstream: Upstream, result: CallResult, callMs: number): TurnResult {
+  const { outcome, detail } = result;
   if (outcome.kind === "failed")
     return { kind: "failed", upstream, code: outcome.code, message: outcome.message };
   if (outcome.kind === "retryable") {
@@ -163,14 +213,18 @@ export function turnResult(upstream: Upstream, outcome: ModelOutcome, callMs: nu
       },
     ],
     callMs,
+    ...(detail ? { detail } : {}),
   };
 }
 
 /** One model call as a `chat {model}` span with the GenAI attributes of its request and answer. */
-function tracedModelCall(call: PreparedTurn, complete: () => Promise<ModelOutcome>): Promise<ModelOutcome> {
-  const attributes = modelCallAttributes(call.provider, call.model, call.request.maxTokens);
-  return inSpan(`chat ${call.model}`, { attributes }, async (span) => {
-    const outcome = await complete();
+function tracedModelCall(call: PreparedTurn, run: () => Promise<CallResult>): Promise<CallResult> {
+  const maxTokens = call.call.operation === "complete" ? call.call.request.maxTokens : undefined;
+  const attributes = modelCallAttributes(call.provider, call.model, maxTokens);
+  const operation = call.call.operation === "embed" ? "embeddings" : "chat";
+  return inSpan(`${operation} ${call.model}`, { attributes }, async (span) => {
+    const result = await run();
+    const { outcome } = result;
     if (outcome.kind === "success" && traceContent())
       span.addEvent("gen_ai.choice", { content: outcome.text });
     if (outcome.kind === "success") {
@@ -185,6 +239,6 @@ function tracedModelCall(call: PreparedTurn, complete: () => Promise<ModelOutcom
       span.setAttributes({ "error.type": String(outcome.code) });
       span.fail(outcome.message.slice(0, 200));
     }
-    return outcome;
+    return result;
   });
 }

@@ -10,7 +10,7 @@ import type { ModelCallUsage } from "../domain/usage.js";
 import type { ChatMessage, TokenUsage } from "../providers/types.js";
 import type { AgentTool, NewTurnStep, TurnStep } from "../store/types.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn } from "./prepare-turn.js";
-import { callModel, type TurnDeps, type TurnOptions, type TurnResult, turnResult } from "./run-turn.js";
+import { callUpstream, type TurnDeps, type TurnOptions, type TurnResult, turnResult } from "./run-turn.js";
 import type { HttpToolCaller } from "./tools/http.js";
 import {
   assistantMessage,
@@ -61,11 +61,15 @@ export async function runToolTurn(
   const prepared = prepareTurn(input.turn, deps.providers);
   if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
   const base = prepared.turn;
+  if (base.call.operation !== "complete") {
+    return { kind: "failed", upstream: null, code: 400, message: "an agent with tools needs a chat model" };
+  }
+  const baseRequest = base.call.request;
   const tools = input.turn.agent.tools ?? [];
   const maxSteps = input.turn.agent.maxSteps ?? DEFAULT_MAX_STEPS;
   const stored = new Map((await input.log.load()).map((s) => [s.index, s]));
   const state: LoopState = {
-    messages: [...base.request.messages],
+    messages: [...baseRequest.messages],
     calls: [],
     usage: { promptTokens: 0, completionTokens: 0 },
     callMs: 0,
@@ -107,17 +111,23 @@ async function askModel(
   log: StepLog,
   options: TurnOptions,
 ): Promise<{ step: NewTurnStep } | { result: ToolTurnResult }> {
-  const added = state.messages.slice(base.request.messages.length);
+  if (base.call.operation !== "complete") return { result: { kind: "aborted" } };
+  const baseRequest = base.call.request;
+  const added = state.messages.slice(baseRequest.messages.length);
   const extraChars = added.reduce((sum, m) => sum + JSON.stringify(m).length, 0);
   const call: PreparedTurn = {
     ...base,
-    request: { ...base.request, messages: [...state.messages], tools: toolSpecs(tools) },
+    call: {
+      operation: "complete",
+      request: { ...baseRequest, messages: [...state.messages], tools: toolSpecs(tools) },
+    },
     estimatedTokens: base.estimatedTokens + Math.ceil(extraChars / 4),
   };
-  const called = await callModel(deps, call, options);
+  const called = await callUpstream(deps, call, options);
   if (called.kind !== "called") return { result: called };
-  const { outcome } = called;
-  if (outcome.kind !== "success") return { result: turnResult(called.upstream, outcome, called.callMs) };
+  const { outcome } = called.result;
+  if (outcome.kind !== "success")
+    return { result: turnResult(called.upstream, called.result, called.callMs) };
   const step = modelStep(index, outcome, outcome.model || base.model, called.callMs);
   if (!(await log.append(step))) return { result: { kind: "aborted" } };
   return { step };

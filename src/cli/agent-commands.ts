@@ -1,6 +1,7 @@
 /** `agentbatch agents create|list|publish`: the workspace's agents, through the HTTP client. */
-import type { Command } from "commander";
-import type { Agent } from "../client/index.js";
+import { readFileSync } from "node:fs";
+import { type Command, InvalidArgumentError } from "commander";
+import type { Agent, ResponseFormat } from "../client/index.js";
 import {
   action,
   clientFor,
@@ -25,6 +26,11 @@ export function registerAgentCommands(program: Command): void {
     .option("--description <text>", "description")
     .option("--temperature <t>", "sampling temperature (0..2)", Number)
     .option("--max-tokens <n>", "completion token limit", positiveInt)
+    .option(
+      "--response-format <json|@file>",
+      'structured output, e.g. \'{"type":"json_object"}\' or @format.json ({"type":"json_schema","json_schema":{...}})',
+      responseFormat,
+    )
     .option("--publish", "publish it at once (batches need a published agent)")
     .action(action(createAgent));
   agents
@@ -60,6 +66,7 @@ async function createAgent(g: GlobalOptions, o: Record<string, any>): Promise<nu
     description: o.description,
     temperature: o.temperature,
     max_tokens: o.maxTokens,
+    response_format: o.responseFormat,
   });
   if (o.publish) agent = await client.agents.publish(agent.id);
   if (g.json) {
@@ -72,4 +79,21 @@ async function createAgent(g: GlobalOptions, o: Record<string, any>): Promise<nu
     : " (draft: publish it before use)";
   process.stderr.write(`agent "${agent.name}" created${state}\n`);
   return ExitCode.OK;
+}
+
+/** `--response-format`: JSON text, or `@path` of a file holding it. */
+function responseFormat(value: string): ResponseFormat {
+  let text = value;
+  if (value.startsWith("@")) {
+    try {
+      text = readFileSync(value.slice(1), "utf8");
+    } catch (err) {
+      throw new InvalidArgumentError(`cannot read ${value.slice(1)}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text) as ResponseFormat;
+  } catch (err) {
+    throw new InvalidArgumentError(`not JSON: ${(err as Error).message}`);
+  }
 }

@@ -1,3 +1,4 @@
+import { AgentbatchError } from "./errors.js";
 import { sleep } from "./http.js";
 import type { PageIterator } from "./pagination.js";
 import { enc, Resource } from "./resource.js";
@@ -19,6 +20,9 @@ import type {
   TurnStep,
   WebhookDelivery,
 } from "./types.js";
+
+/** Statuses in which nothing of a batch runs: a resume that went through leaves them. */
+const HALTED_BATCH_STATUSES: readonly string[] = ["paused", "cancelling", "cancelled"];
 
 /** Statuses a batch never leaves. */
 export const FINAL_BATCH_STATUSES: readonly string[] = ["completed", "failed", "cancelled"];
@@ -194,18 +198,35 @@ export class BatchesApi extends Resource {
     return this.control(id, "pause");
   }
 
-  resume(id: string): Promise<Batch> {
-    return this.control(id, "resume");
+  /**
+   * Resumes a paused batch. Sent again after a 5xx or a lost connection; if the first try went
+   * through, the repeat is a 409 (no longer paused), and the batch is returned when it runs on.
+   */
+  async resume(id: string): Promise<Batch> {
+    try {
+      return await this.control(id, "resume", true);
+    } catch (err) {
+      if (!(err instanceof AgentbatchError) || err.status !== 409 || !err.afterUncertainAttempt) throw err;
+      const batch = await this.get(id);
+      if (HALTED_BATCH_STATUSES.includes(batch.status)) throw err;
+      return batch;
+    }
   }
 
-  /** Runs the failed requests of a finished batch again, keeping its successes. */
+  /**
+   * Runs the failed requests of a finished batch again, keeping its successes. Never sent again
+   * after a 5xx or a lost connection: a repeat could run the failed requests twice.
+   */
   retry(id: string): Promise<Batch> {
-    return this.control(id, "retry");
+    return this.control(id, "retry", false);
   }
 
-  private control(id: string, action: string): Promise<Batch> {
-    // A state change asked for twice lands in the same state (or answers 409), so it may be retried.
-    return this.data({ method: "POST", path: `/batches/${enc(id)}/${action}`, idempotent: true });
+  /**
+   * A state change. Cancel and pause asked for twice land in the same state (200/202 again), so
+   * they may be repeated after a 5xx or a lost connection.
+   */
+  private control(id: string, action: string, idempotent = true): Promise<Batch> {
+    return this.data({ method: "POST", path: `/batches/${enc(id)}/${action}`, idempotent });
   }
 
   /**

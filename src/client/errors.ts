@@ -17,6 +17,12 @@ export class AgentbatchError extends Error {
     this.name = "AgentbatchError";
   }
 
+  /**
+   * Whether an earlier attempt of this request got a 5xx or no answer before this answer came:
+   * that attempt may have taken effect, so a 409 here can be the echo of its success.
+   */
+  afterUncertainAttempt = false;
+
   /** Whether the same request may succeed later (429, 5xx, no answer). */
   get retryable(): boolean {
     return this.status === 0 || this.status === 429 || this.status >= 500;

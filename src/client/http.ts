@@ -30,7 +30,8 @@ export interface RequestOptions {
   /**
    * Whether the request may be sent again after a 5xx or a lost connection. GETs are; a POST is
    * when repeating it cannot do the work twice (an Idempotency-Key, or a state change such as
-   * cancel). A 429 is always retried: the server refused the request before doing anything.
+   * cancel or pause that lands in the same state). A 429 is always retried: the server refused
+   * the request before doing anything.
    */
   idempotent?: boolean;
 }
@@ -104,6 +105,8 @@ export class Transport {
   /** Sends the request with retries and returns the successful Response, body unread. */
   async send(req: RequestOptions): Promise<Response> {
     const retryOn5xx = req.idempotent ?? req.method === "GET";
+    // Set once an attempt got a 5xx or no answer: it may have done the work.
+    let uncertain = false;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
@@ -114,14 +117,18 @@ export class Transport {
           `Cannot reach ${this.apiBase}: ${(err as Error).cause ? String((err as { cause: unknown }).cause) : (err as Error).message}`,
           err,
         );
+        error.afterUncertainAttempt = uncertain;
         if (!retryOn5xx || attempt >= this.maxRetries) throw error;
+        uncertain = true;
         await sleep(this.backoff(attempt, null), req.signal);
         continue;
       }
       if (res.ok) return res;
       const error = await toError(res);
+      error.afterUncertainAttempt = uncertain;
       const retry = res.status === 429 || (res.status >= 500 && retryOn5xx);
       if (!retry || attempt >= this.maxRetries) throw error;
+      if (res.status >= 500) uncertain = true;
       await sleep(this.backoff(attempt, parseRetryAfter(res.headers.get("retry-after"))), req.signal);
     }
   }

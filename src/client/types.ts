@@ -53,6 +53,13 @@ export type ToolOutputsResult = ReturnType<typeof toolOutputsToWire>;
 export type TurnStep = ReturnType<typeof stepToWire>;
 export type BatchResult = ReturnType<typeof itemToWire>;
 export type Agent = ReturnType<typeof agentToWire>;
+/** An agent's structured output: `{type: "json_object"}` or `{type: "json_schema", json_schema}`. */
+export type ResponseFormat = NonNullable<CreateAgentParams["response_format"]>;
+/**
+ * A result of an agent with structured output, its `response_json` typed as the schema's object
+ * (the server validated it; null for a failed item).
+ */
+export type StructuredBatchResult<T> = Omit<BatchResult, "response_json"> & { response_json: T | null };
 
 /** Every response body: seed 001's envelope. */
 export interface Envelope<T> {

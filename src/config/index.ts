@@ -41,7 +41,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       envNumber(env, "AGENTBATCH_MAX_ATTACHMENT_BYTES") ?? file.max_attachment_bytes ?? 20 * 1024 * 1024,
     port: overrides.port ?? envNumber(env, "PORT") ?? envNumber(env, "AGENTBATCH_PORT") ?? 8080,
     host: overrides.host ?? env.AGENTBATCH_HOST ?? "127.0.0.1",
-    publicUrl: file.public_url ?? env.AGENTBATCH_PUBLIC_URL,
+    publicUrl: env.AGENTBATCH_PUBLIC_URL || file.public_url,
     bodyLimitBytes: file.body_limit_bytes ?? 10 * 1024 * 1024,
     providers: providersSection(file, env),
     engine: engineSection(file, env),

@@ -1,4 +1,7 @@
-/** Each section of the configuration from the validated file and the environment (which wins). */
+/**
+ * Each section of the configuration from the validated file and the environment: a variable that
+ * is set (not empty) wins over the file, whichever way it points.
+ */
 import { defaultEngineConfig } from "./defaults.js";
 import type { ConfigFile } from "./file-schema.js";
 import type {
@@ -22,6 +25,27 @@ export function envNumber(env: Env, name: string): number | undefined {
 }
 
 const truthy = (v: unknown) => v === true || v === "1" || v === "true";
+
+const FLAG_VALUES: Record<string, boolean> = {
+  1: true,
+  true: true,
+  yes: true,
+  on: true,
+  0: false,
+  false: false,
+  no: false,
+  off: false,
+};
+
+/** An on/off environment variable (1/0, true/false, yes/no, on/off); anything else is a start-up error naming it. */
+export function envFlag(env: Env, name: string): boolean | undefined {
+  const v = env[name];
+  if (v === undefined || v === "") return undefined;
+  const flag = FLAG_VALUES[v.toLowerCase()];
+  if (flag === undefined)
+    throw new Error(`config: ${name} must be 1 or 0 (true/false), got ${JSON.stringify(v)}`);
+  return flag;
+}
 
 const ENGINE_ENV: [string, keyof EngineConfig][] = [
   ["AGENTBATCH_CONCURRENCY", "concurrency"],
@@ -63,16 +87,14 @@ export function providersSection(file: ConfigFile, env: Env): Record<string, Pro
       timeoutMs: p.timeout_ms,
     };
   }
-  providers.openai ??= {
+  providers.openai = builtInProvider(providers.openai, env, "OPENAI", {
     type: "openai-compatible",
-    baseUrl: env.OPENAI_BASE_URL ?? "https://api.openai.com/v1",
-    apiKey: env.OPENAI_API_KEY,
-  };
-  providers.anthropic ??= {
+    baseUrl: "https://api.openai.com/v1",
+  });
+  providers.anthropic = builtInProvider(providers.anthropic, env, "ANTHROPIC", {
     type: "anthropic",
-    baseUrl: env.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com",
-    apiKey: env.ANTHROPIC_API_KEY,
-  };
+    baseUrl: "https://api.anthropic.com",
+  });
   providers.simulated ??= { type: "simulated" };
   return providers;
 }
@@ -93,15 +115,28 @@ export function toolsSection(file: ConfigFile, env: Env): ToolsConfig {
   return { trustedOrigins, concurrencyPerHost: file.tools?.concurrency_per_host || 16 };
 }
 
+/** `openai` / `anthropic`: the file's entry (else the default), with `<PREFIX>_BASE_URL` / `_API_KEY` over it when set. */
+function builtInProvider(
+  fromFile: ProviderConfig | undefined,
+  env: Env,
+  prefix: string,
+  fallback: ProviderConfig,
+): ProviderConfig {
+  const p = fromFile ?? fallback;
+  return {
+    ...p,
+    baseUrl: env[`${prefix}_BASE_URL`] || p.baseUrl,
+    apiKey: env[`${prefix}_API_KEY`] || p.apiKey,
+  };
+}
+
 export function webhooksSection(file: ConfigFile, env: Env): WebhookConfig {
   const w = file.webhooks ?? {};
   return {
-    allowPrivateTargets: truthy(w.allow_private_targets) || truthy(env.AGENTBATCH_WEBHOOK_ALLOW_PRIVATE),
-    allowHttp: truthy(w.allow_http) || truthy(env.AGENTBATCH_WEBHOOK_ALLOW_HTTP),
+    allowPrivateTargets: envFlag(env, "AGENTBATCH_WEBHOOK_ALLOW_PRIVATE") ?? w.allow_private_targets ?? false,
+    allowHttp: envFlag(env, "AGENTBATCH_WEBHOOK_ALLOW_HTTP") ?? w.allow_http ?? false,
     timeoutMs: envNumber(env, "AGENTBATCH_WEBHOOK_TIMEOUT_MS") ?? w.timeout_ms ?? 10_000,
-    dispatch: env.AGENTBATCH_WEBHOOK_DISPATCH
-      ? truthy(env.AGENTBATCH_WEBHOOK_DISPATCH)
-      : w.dispatch !== false,
+    dispatch: envFlag(env, "AGENTBATCH_WEBHOOK_DISPATCH") ?? w.dispatch !== false,
     retryBaseMs: envNumber(env, "AGENTBATCH_WEBHOOK_RETRY_BASE_MS") ?? w.retry_base_ms ?? 5_000,
     retryMaxMs: w.retry_max_ms ?? 3600_000,
     retryWindowMs: w.retry_window_ms ?? 24 * 3600_000,
@@ -136,8 +171,9 @@ export function filesSection(file: ConfigFile, env: Env, db: string): FilesConfi
       prefix: env.AGENTBATCH_S3_PREFIX ?? raw.s3?.prefix ?? "",
       endpoint: env.AGENTBATCH_S3_ENDPOINT ?? raw.s3?.endpoint,
       region: env.AWS_REGION ?? raw.s3?.region,
-      accessKeyId: raw.s3?.access_key_id,
-      secretAccessKey: raw.s3?.secret_access_key,
+      // AWS_ACCESS_KEY_ID in the environment wins: the SDK's credential chain then reads it.
+      accessKeyId: env.AWS_ACCESS_KEY_ID ? undefined : raw.s3?.access_key_id,
+      secretAccessKey: env.AWS_ACCESS_KEY_ID ? undefined : raw.s3?.secret_access_key,
     },
   };
 }
@@ -152,7 +188,7 @@ export function tracingSection(env: Env): TracingSettings {
   return {
     endpoint: truthy(env.OTEL_SDK_DISABLED) ? null : endpoint,
     serviceName: env.OTEL_SERVICE_NAME || "agentbatch",
-    includeContent: truthy(env.AGENTBATCH_TRACE_CONTENT),
+    includeContent: envFlag(env, "AGENTBATCH_TRACE_CONTENT") ?? false,
     exportDelayMs: envNumber(env, "OTEL_BSP_SCHEDULE_DELAY") ?? 5_000,
   };
 }

@@ -81,6 +81,8 @@ export interface RequestEventItem {
   errorMessage: string | null;
   responseContent: string | null;
   responseUsage: ResponseUsage | null;
+  /** The parsed answer of structured output, when the agent asked for it. */
+  responseJson?: unknown;
   chatId: number | null;
   conversationId: number | null;
   processedAt: number | null;
@@ -88,8 +90,9 @@ export interface RequestEventItem {
 
 /**
  * `{event, timestamp, data: {batch_id, custom_id, status, error_code, error_message, result}}`,
- * where `result` is the request's row of the results endpoint. A response over 64 KB is left out
- * and `result.results_url` points at where to read it.
+ * where `result` is the request's row of the results endpoint (with `response_json` for
+ * structured output). A response over 64 KB is left out and `result.results_url` is the path of
+ * that one request's result (its custom_id URL-encoded).
  */
 export function requestEventPayload(event: RequestEvent, item: RequestEventItem, now: number): string {
   const content = item.responseContent;
@@ -108,9 +111,12 @@ export function requestEventPayload(event: RequestEvent, item: RequestEventItem,
         ...(tooLarge
           ? {
               response_content_truncated: true,
-              results_url: `/api/v1/batches/${item.batchId}/results?status=${item.status}`,
+              results_url: `/api/v1/batches/${encodeURIComponent(item.batchId)}/results/${encodeURIComponent(item.customId)}`,
             }
           : {}),
+        ...(item.responseJson === undefined || item.responseJson === null || tooLarge
+          ? {}
+          : { response_json: item.responseJson }),
         response_usage: item.responseUsage,
         history_id: item.chatId,
         conversation_id: item.conversationId,

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { EmbeddingBatcher } from "../agents/embedding-batcher.js";
 import type { HttpToolCaller } from "../agents/tools/http.js";
 import type { EngineConfig } from "../config/index.js";
 import type { PriceTable } from "../domain/pricing.js";
@@ -76,7 +77,7 @@ export class Engine {
       attachments: deps.attachments,
       owner: this.owner,
       tools: deps.tools,
-      turns: { providers, limiters, metrics },
+      turns: { providers, limiters, metrics, embeddings: new EmbeddingBatcher() },
       policy: config,
       prices: deps.prices,
       metrics,

@@ -30,6 +30,7 @@ export function successResult(item: ClaimedItem, turn: Success, prices: PriceTab
     kind: "success",
     responseContent: turn.text,
     responseUsage: responseUsage(turn.calls),
+    ...(turn.json === undefined ? {} : { responseJson: turn.json }),
     promptTokens,
     completionTokens,
     cost: costOf(prices, provider, model, promptTokens, completionTokens),
@@ -41,6 +42,7 @@ export function successResult(item: ClaimedItem, turn: Success, prices: PriceTab
     externalUserId: item.externalUserId,
     historyId: item.historyId,
     finishReason: turn.finishReason,
+    responseDetail: turn.detail ?? null,
   };
 }
 

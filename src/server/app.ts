@@ -10,12 +10,15 @@ import { VERSION } from "../domain/version.js";
 import type { Workspace } from "../store/types.js";
 import type { ApiInstance } from "./api-plugin.js";
 import { anthropicBatchApi } from "./batch-apis/anthropic-routes.js";
+import { BetaQuery } from "./batch-apis/anthropic-schemas.js";
 import { openAIBatchApi } from "./batch-apis/openai-routes.js";
 import type { AppContext } from "./context.js";
 import { registerDashboard, sendDashboardFallback } from "./dashboard.js";
+import { shapeOfUrl } from "./error-layer/formats.js";
 import { errorHandlerFor, frameworkErrorHandler, sendRouteNotFound } from "./error-layer/handlers.js";
-import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS } from "./request-parsing.js";
+import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS, refuseOtherMediaTypes } from "./request-parsing.js";
 import { codeerApi } from "./routes/codeer-api.js";
+import { NoQuery } from "./schemas/common.js";
 import { websocketPlugin } from "./websocket.js";
 
 export type App = ApiInstance;
@@ -32,6 +35,19 @@ function validators() {
   const text = addFormats(new Ajv({ ...common, coerceTypes: "array" as const }));
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     (httpPart === "body" ? body : text).compile(schema);
+}
+
+/**
+ * An API route that declares no query takes none (the Anthropic shape only the SDK's `beta`), so
+ * an unknown query parameter is a 400 naming it on every route, never silently ignored.
+ */
+function declareQueries(app: App): void {
+  app.addHook("onRoute", (route) => {
+    if (!route.url.startsWith("/api/v1/") && !route.url.startsWith("/v1/")) return;
+    if (route.schema?.querystring) return;
+    const querystring = shapeOfUrl(route.url) === "anthropic" ? BetaQuery : NoQuery;
+    route.schema = { ...route.schema, querystring };
+  });
 }
 
 /** /openapi.json and /docs, generated from the routes' schemas. */
@@ -80,9 +96,11 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     frameworkErrors: frameworkErrorHandler,
   });
   acceptEmptyJsonBodies(fastify);
+  refuseOtherMediaTypes(fastify);
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validators());
+  declareQueries(app);
   app.setErrorHandler(errorHandlerFor("codeer"));
   app.setNotFoundHandler((request, reply) => {
     if (!sendDashboardFallback(request, reply)) sendRouteNotFound(request, reply);

@@ -31,8 +31,6 @@ export const missingKey = () =>
     ErrorCodes.PERMISSION_DENIED,
     "Missing or invalid API key: send it in the x-api-key header",
   );
-export const forbidden = (message = "Access denied") =>
-  new ApiError(403, ErrorCodes.PERMISSION_DENIED, message);
 export const notWhitelisted = (message = "external_user_id is not on this workspace's whitelist") =>
   new ApiError(403, ErrorCodes.WORKSPACE_CLIENT_NOT_ALLOWED, message);
 export const notFound = (what: string) => new ApiError(404, ErrorCodes.NOT_FOUND, `${what} not found`);

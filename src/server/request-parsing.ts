@@ -2,7 +2,7 @@
  * How requests are read before any route sees them: the router's bound on path parameters and
  * the JSON body parser.
  */
-import type { FastifyInstance } from "fastify";
+import { errorCodes, type FastifyInstance } from "fastify";
 
 /**
  * The longest path parameter the router accepts (decoded), answered 414 beyond it. Every id the
@@ -10,6 +10,26 @@ import type { FastifyInstance } from "fastify";
  * custom_ids 256 (512 in the OpenAI shape).
  */
 export const MAX_PATH_PARAM_CHARS = 1024;
+
+/** Whether a request says it has no body (`Content-Length: 0`, or neither length nor chunks). */
+function hasNoBody(headers: Record<string, string | string[] | undefined>): boolean {
+  const length = headers["content-length"];
+  return length === "0" || (length === undefined && headers["transfer-encoding"] === undefined);
+}
+
+/**
+ * Bodies of any other type than JSON and multipart (text/plain included, which Fastify would
+ * hand the routes as a string): an empty one is no body, so a bodyless POST (cancel, pause...)
+ * may carry any content type; any other is a 415 naming the type (error-layer/classify.ts),
+ * never read.
+ */
+export function refuseOtherMediaTypes(app: FastifyInstance): void {
+  app.removeContentTypeParser("text/plain");
+  app.addContentTypeParser("*", (request, _payload, done) => {
+    if (hasNoBody(request.headers)) done(null, undefined);
+    else done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined);
+  });
+}
 
 /**
  * application/json as Fastify parses it, except that an empty body is no body: a bodyless POST

@@ -28,6 +28,26 @@ export const RESULT_CSV_COLUMNS = [
 
 type WireResult = ReturnType<typeof itemToWire>;
 
+/**
+ * The `json.<property>` columns of a batch whose agent version answers in a JSON schema: one per
+ * top-level property of the schema, in its order (none for free text or `json_object`).
+ */
+async function jsonColumns(store: Store, batchId: string): Promise<string[]> {
+  const [first] = await store.items.listAfter(batchId, -1, 1);
+  if (!first || first.request) return [];
+  const version = await store.agents.getVersion(first.agentId, first.agentVersion);
+  const format = version?.responseFormat;
+  if (format?.type !== "json_schema") return [];
+  const properties = format.jsonSchema.schema.properties;
+  return typeof properties === "object" && properties !== null ? Object.keys(properties) : [];
+}
+
+function jsonCells(r: WireResult, properties: string[]): unknown[] {
+  const value = r.response_json;
+  const object = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+  return properties.map((p) => object[p] ?? null);
+}
+
 function csvRow(r: WireResult): unknown[] {
   const u = r.response_usage;
   return [
@@ -47,26 +67,27 @@ function csvRow(r: WireResult): unknown[] {
   ];
 }
 
-async function* allResults(store: Store, batchId: string, status?: ItemStatus): AsyncIterable<WireResult> {
+async function* allResults(store: Store, batchId: string, status?: ItemStatus): AsyncIterable<WireResult[]> {
   let after = -1;
   for (;;) {
     const page = await store.items.listAfter(batchId, after, PAGE, status);
-    for (const item of page) yield itemToWire(item);
+    yield page.map(itemToWire);
     if (page.length < PAGE) return;
     after = page[page.length - 1].seq;
   }
 }
 
-export function sendResultsExport(
+export async function sendResultsExport(
   store: Store,
   reply: FastifyReply,
   batch: Batch,
   format: ExportFormat,
   status?: ItemStatus,
 ) {
+  const properties = format === "csv" ? await jsonColumns(store, batch.id) : [];
   const body = exportStream(allResults(store, batch.id, status), format, {
-    columns: RESULT_CSV_COLUMNS,
-    row: csvRow,
+    columns: [...RESULT_CSV_COLUMNS, ...properties.map((p) => `json.${p}`)],
+    row: (r) => [...csvRow(r), ...jsonCells(r, properties)],
   });
   return reply
     .header("content-type", EXPORT_CONTENT_TYPES[format])

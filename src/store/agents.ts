@@ -22,6 +22,17 @@ export type AgentTool =
       url: string;
     };
 
+/**
+ * Structured output an agent asks of its model: any JSON object, or JSON matching a schema
+ * (the same shape as the providers' `ResponseFormat`).
+ */
+export type AgentResponseFormat =
+  | { type: "json_object" }
+  | {
+      type: "json_schema";
+      jsonSchema: { name: string; schema: Record<string, unknown>; strict?: boolean; description?: string };
+    };
+
 export interface AgentConfig {
   model: string;
   systemPrompt: string | null;
@@ -33,6 +44,8 @@ export interface AgentConfig {
   tools?: AgentTool[];
   /** Most model calls one turn may take before it fails (1..50; default 10). */
   maxSteps?: number;
+  /** Structured output (null or absent: free text). */
+  responseFormat?: AgentResponseFormat | null;
 }
 
 export interface Agent extends AgentConfig {
@@ -73,6 +86,7 @@ export type AgentPatch = Partial<
     | "settings"
     | "tools"
     | "maxSteps"
+    | "responseFormat"
   >
 >;
 

@@ -6,6 +6,14 @@ import type { BatchTransition } from "../domain/lifecycle.js";
 import type { ItemStatus } from "../domain/statuses.js";
 import type { ResponseUsage } from "../domain/usage.js";
 import type { WebhookSettings } from "../domain/webhook-events.js";
+import type {
+  EmbeddingRequest,
+  ModelRequest,
+  OpenAILogprobs,
+  ThinkingBlock,
+  TokenUsage,
+  ToolCall,
+} from "../providers/types.js";
 import type { Page, PageQuery } from "./page.js";
 
 /** Custom ids of a batch grouped by item status (seed 002's status map), one page per status. */
@@ -13,23 +21,48 @@ export type StatusMap = Record<ItemStatus, string[]>;
 
 /**
  * A whole model request carried by an item instead of an agent turn (the OpenAI and Anthropic
- * batch shapes): provider-neutral, with the model already routed to `provider/model`.
+ * batch shapes): provider-neutral (the provider contract's own request fields), with the model
+ * already routed to `provider/model`. `operation` says which call it is: a chat completion
+ * (absent, as items stored before embeddings and Responses had none), an embeddings call, or
+ * a Responses API call (its request object, passed through or mapped onto a chat completion).
  */
-export interface ItemRequest {
+export type ItemRequest = ChatItemRequest | EmbeddingsItemRequest | ResponsesItemRequest;
+
+interface ItemRequestBase {
   /** `provider/model` after alias routing. */
   model: string;
   /** The model as the client wrote it, echoed in the shaped responses. */
   requestedModel: string;
-  messages: {
-    role: "system" | "user" | "assistant";
-    content:
-      | string
-      | ({ type: "text"; text: string } | { type: "image"; mediaType: string; dataBase64: string })[];
-  }[];
-  temperature?: number;
-  maxTokens?: number;
-  topP?: number;
-  stop?: string[];
+}
+
+export interface ChatItemRequest extends ItemRequestBase, Omit<ModelRequest, "model" | "options"> {
+  operation?: "chat";
+}
+
+export interface EmbeddingsItemRequest extends ItemRequestBase, Omit<EmbeddingRequest, "model" | "options"> {
+  operation: "embeddings";
+}
+
+export interface ResponsesItemRequest extends ItemRequestBase {
+  operation: "responses";
+  /** The Responses request object as the client wrote it. */
+  body: Record<string, unknown>;
+}
+
+/**
+ * What an answer holds beyond its text, for the API shapes' output lines (column
+ * `response_detail`): never shown in the Codeer result columns.
+ */
+export interface ResponseDetail {
+  toolCalls?: ToolCall[];
+  logprobs?: OpenAILogprobs;
+  thinking?: ThinkingBlock[];
+  /** Cached / reasoning token counts, when the provider said. */
+  usage?: TokenUsage;
+  /** Embeddings: one vector per input, in input order. */
+  embeddings?: number[][];
+  /** Responses: the Response object (the upstream's, or built from a chat completion). */
+  response?: Record<string, unknown>;
 }
 
 /** One request of a batch as created: the agent version is fixed at creation time. */
@@ -59,6 +92,8 @@ export interface BatchItem extends NewBatchItem {
   attempts: number;
   responseContent: string | null;
   responseUsage: ResponseUsage | null;
+  /** The parsed answer of an agent with structured output (validated against its schema). */
+  responseJson?: unknown;
   errorCode: number | null;
   errorMessage: string | null;
   chatId: number | null;
@@ -66,6 +101,8 @@ export interface BatchItem extends NewBatchItem {
   processedAt: number | null;
   /** Why the model stopped (`stop`, `length`, ...), when the provider said. */
   finishReason?: string | null;
+  /** Tool calls, logprobs, vectors, a Responses object: see `ResponseDetail`. */
+  responseDetail?: ResponseDetail | null;
 }
 
 /** An item handed to a worker by a claim; `attempt` and `leaseOwner` fence its result. */
@@ -89,6 +126,8 @@ export type ItemOutcome =
       kind: "success";
       responseContent: string;
       responseUsage: ResponseUsage;
+      /** The parsed answer, when the agent asked for structured output. */
+      responseJson?: unknown;
       promptTokens: number;
       completionTokens: number;
       cost: number;
@@ -102,6 +141,7 @@ export type ItemOutcome =
       historyId: number | null;
       /** Why the model stopped (`stop`, `length`, `content_filter`, `tool_calls`), when known. */
       finishReason?: string | null;
+      responseDetail?: ResponseDetail | null;
     })
   | (OutcomeBase & { kind: "retry"; notBefore: number; errorCode: number; errorMessage: string })
   | (OutcomeBase & { kind: "failed"; errorCode: number; errorMessage: string })

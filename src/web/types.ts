@@ -43,6 +43,8 @@ export interface BatchResult {
   status: ItemStatus;
   response_content: string | null;
   response_usage: Record<string, unknown> | null;
+  /** The parsed answer of an agent with structured output. */
+  response_json?: unknown;
   error_code: number | null;
   error_message: string | null;
   history_id: number | null;

@@ -75,7 +75,7 @@ export function forbiddenAddressKind(address: string): string | null {
 function refusal(host: string, address: string, kind: string): TargetRefusedError {
   const resolved = host === address ? "" : ` (resolves to ${address})`;
   return new TargetRefusedError(
-    `refused: ${host}${resolved} is a ${kind} address; webhooks are not sent into private networks unless webhooks.allowPrivateTargets (AGENTBATCH_WEBHOOK_ALLOW_PRIVATE=1) is set`,
+    `refused: ${host}${resolved} is a ${kind} address; webhooks are not sent into private networks unless webhooks.allow_private_targets in the config file (or AGENTBATCH_WEBHOOK_ALLOW_PRIVATE=1) is set`,
   );
 }
 
@@ -92,7 +92,7 @@ export function checkTargetUrl(raw: string, options: GuardOptions): URL {
   }
   if (url.protocol !== "https:" && !(url.protocol === "http:" && options.allowHttp)) {
     throw new TargetRefusedError(
-      `refused: ${url.protocol}// targets are not allowed; use https (or set webhooks.allowHttp for local development)`,
+      `refused: ${url.protocol}// targets are not allowed; use https; for local development set webhooks.allow_http in the config file (or AGENTBATCH_WEBHOOK_ALLOW_HTTP=1)`,
     );
   }
   const host = url.hostname.replace(/^\[|\]$/g, "");

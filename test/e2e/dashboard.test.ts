@@ -103,6 +103,41 @@ describe("dashboard in Chromium", () => {
     expect((await fetch(`${t.url}/openapi.json`)).headers.get("content-type")).toContain("json");
   });
 
+  it("shows the fields of structured answers as columns of the results table", async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        label: { type: "string", enum: ["spam", "ham"] },
+        score: { type: "integer", minimum: 3 },
+      },
+      required: ["label", "score"],
+    };
+    const agent = await publishedAgent(t, {
+      response_format: { type: "json_schema", json_schema: { name: "verdict", schema } },
+    });
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: agent,
+      requests: [
+        { custom_id: "s-1", message: "first" },
+        { custom_id: "s-2", message: "second [invalid-json:always]" },
+      ],
+    });
+    const done = await waitForBatchFinal(t, created.body.data.id);
+    expect(done).toMatchObject({ completed_requests: 1, failed_requests: 1 });
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${t.url}/#key=${encodeURIComponent(t.key)}`);
+    await page.getByRole("heading", { name: "Batches" }).waitFor();
+    await page.goto(`${t.url}/batches/${done.id}`);
+    const table = page.getByTestId("results-table");
+    await table.getByText("s-1", { exact: true }).waitFor();
+    expect(await table.getByTestId("json-field").allTextContents()).toEqual(["label", "score"]);
+    const row = table.locator("tbody tr", { hasText: "s-1" });
+    expect(await row.locator("td").allTextContents()).toEqual(expect.arrayContaining(["spam", "3"]));
+    await table.locator("tbody tr", { hasText: "s-2" }).getByText(/422/).waitFor();
+    await context.close();
+  });
+
   it("signs in, uploads a CSV, follows it to completed, pauses and resumes, exports CSV", async () => {
     const fastAgent = await publishedAgent(t, { name: "Fast agent", model: "simulated/echo" });
     const context = await browser.newContext({

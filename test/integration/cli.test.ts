@@ -105,12 +105,27 @@ describe("the agentbatch CLI (built binary) against a running server", () => {
       "cli agent",
       "--model",
       "simulated/echo",
+      "--response-format",
+      '{"type": "json_object"}',
       "--publish",
       "--json",
     ]);
     expect(created.code).toBe(0);
     const agent = JSON.parse(created.stdout);
     expect(agent).toMatchObject({ name: "cli agent", publish_state: "published", published_version: 1 });
+    expect(agent.response_format).toEqual({ type: "json_object" });
+    const notJson = await as([
+      "agents",
+      "create",
+      "--name",
+      "x",
+      "--model",
+      "simulated/echo",
+      "--response-format",
+      "{",
+    ]);
+    expect(notJson.code).not.toBe(0);
+    expect(notJson.stderr).toContain("--response-format");
     const again = JSON.parse((await as(["agents", "publish", agent.id, "--json"])).stdout);
     expect(again.published_version).toBe(2);
     const agents = JSON.parse((await as(["agents", "list", "--json"])).stdout);

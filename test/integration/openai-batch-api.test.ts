@@ -212,7 +212,7 @@ describe("the OpenAI Batch API with the official SDK", () => {
     });
     const wrongEndpoint = client.batches.create({
       input_file_id: uploaded.id,
-      endpoint: "/v1/embeddings",
+      endpoint: "/v1/completions" as "/v1/chat/completions",
       completion_window: "24h",
     });
     await expect(wrongEndpoint).rejects.toBeInstanceOf(OpenAI.BadRequestError);

@@ -149,6 +149,41 @@ describe("group commit", () => {
     expect(messages[1].meta).toMatchObject({ token_usage: { total_tokens: 5 }, batch_id: batch.id });
   });
 
+  it("keeps a result's detail (tool calls, vectors) and its finish reason, and none when it has none", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2);
+    const [a, b] = await store.items.claim("w", 10, LEASE, Date.now());
+    const detail = {
+      toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Lima"}' }],
+      embeddings: [[0.6, 0.8]],
+      usage: { promptTokens: 3, completionTokens: 2, cachedPromptTokens: 1 },
+    };
+    await store.items.commit(
+      [success(a, "w", { responseDetail: detail, finishReason: "tool_calls" }), success(b, "w")],
+      Date.now(),
+    );
+    const withDetail = await store.items.getByCustomId(batch.id, a.customId);
+    expect(withDetail).toMatchObject({ finishReason: "tool_calls", responseDetail: detail });
+    const [listed] = await store.items.listAfter(batch.id, -1, 1);
+    expect(listed.responseDetail).toEqual(detail);
+    expect((await store.items.getByCustomId(batch.id, b.customId))?.responseDetail).toBeNull();
+  });
+
+  it("stores the parsed answer of structured output beside the text (null without it)", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2);
+    const [a, b] = await store.items.claim("w", 10, LEASE, Date.now());
+    const value = { label: "yes", score: 0.5, tags: ["x"], nested: { ok: true } };
+    await store.items.commit(
+      [success(a, "w", { responseJson: value, responseContent: JSON.stringify(value) }), success(b, "w")],
+      Date.now(),
+    );
+    expect((await store.items.getByCustomId(batch.id, a.customId))?.responseJson).toEqual(value);
+    expect((await store.items.getByCustomId(batch.id, b.customId))?.responseJson).toBeNull();
+    const [first] = await store.items.listAfter(batch.id, -1, 1);
+    expect(first.responseJson).toEqual(value);
+  });
+
   it("discards a result whose worker lost the lease (fenced by owner and attempt)", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 1);

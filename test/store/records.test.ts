@@ -54,6 +54,44 @@ describe("agents", () => {
   });
 });
 
+describe("agent response_format", () => {
+  it("keeps the structured output format with the agent and each published version, and clears it", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    expect((await store.agents.get(workspaceId, agentId))?.responseFormat).toBeNull();
+    const format = {
+      type: "json_schema" as const,
+      jsonSchema: {
+        name: "verdict",
+        strict: true,
+        schema: { type: "object", properties: { label: { type: "string" } }, required: ["label"] },
+      },
+    };
+    const updated = await store.agents.update(workspaceId, agentId, { responseFormat: format }, 3);
+    expect(updated?.responseFormat).toEqual(format);
+    await store.agents.publish(workspaceId, agentId, 4);
+    await store.agents.update(workspaceId, agentId, { responseFormat: null }, 5);
+    expect((await store.agents.get(workspaceId, agentId))?.responseFormat).toBeNull();
+    expect((await store.agents.getVersion(agentId, 1))?.responseFormat).toBeNull();
+    expect((await store.agents.getVersion(agentId, 2))?.responseFormat).toEqual(format);
+    const created = await store.agents.create(
+      {
+        id: "agent-json",
+        workspaceId,
+        name: "json",
+        description: null,
+        model: "simulated/echo",
+        systemPrompt: null,
+        temperature: null,
+        maxTokens: null,
+        settings: {},
+        responseFormat: { type: "json_object" },
+      },
+      6,
+    );
+    expect(created.responseFormat).toEqual({ type: "json_object" });
+  });
+});
+
 describe("chats and files", () => {
   const file = (id: string, workspaceId: string, createdAt: number): FileRecord => ({
     id,

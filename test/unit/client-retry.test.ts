@@ -107,6 +107,68 @@ describe("client retries", () => {
     expect(err.status).toBe(0);
   });
 
+  it("resume: a 409 to a repeat after a 5xx means the first try went through; it returns the running batch", async () => {
+    const conflict = {
+      data: null,
+      message: "Batch b1 is in_progress; only a paused batch can be resumed",
+      error_code: 10009,
+    };
+    const running = { data: { id: "b1", status: "in_progress" }, message: null, error_code: 0 };
+    const s = await scripted([
+      [503, {}, unavailable],
+      [409, {}, conflict],
+      [200, {}, running],
+    ]);
+    close = s.close;
+    const client = new AgentbatchClient({ baseUrl: s.url, retryBaseMs: 5 });
+    await expect(client.batches.resume("b1")).resolves.toMatchObject({ id: "b1", status: "in_progress" });
+    expect(s.hits.map((h) => `${h.method} ${h.url}`)).toEqual([
+      "POST /api/v1/batches/b1/resume",
+      "POST /api/v1/batches/b1/resume",
+      "GET /api/v1/batches/b1",
+    ]);
+  });
+
+  it("resume: a 409 stays an error on a first try, after a 429, or when the batch is still halted", async () => {
+    const conflict = {
+      data: null,
+      message: "Batch b1 is in_progress; only a paused batch can be resumed",
+      error_code: 10009,
+    };
+    const limited = { data: null, message: "Too many requests", error_code: 10029 };
+    const cancelled = { data: { id: "b1", status: "cancelled" }, message: null, error_code: 0 };
+    const s = await scripted([
+      [409, {}, conflict],
+      [429, { "retry-after": "0" }, limited],
+      [409, {}, conflict],
+      [503, {}, unavailable],
+      [409, {}, conflict],
+      [200, {}, cancelled],
+    ]);
+    close = s.close;
+    const client = new AgentbatchClient({ baseUrl: s.url, retryBaseMs: 5 });
+    await expect(client.batches.resume("b1")).rejects.toMatchObject({ status: 409 });
+    expect(s.hits).toHaveLength(1);
+    // A 429 was refused before anything happened: the 409 after it is the answer.
+    await expect(client.batches.resume("b1")).rejects.toMatchObject({ status: 409 });
+    expect(s.hits).toHaveLength(3);
+    await expect(client.batches.resume("b1")).rejects.toMatchObject({ status: 409 });
+    expect(s.hits.map((h) => h.method)).toEqual(["POST", "POST", "POST", "POST", "POST", "GET"]);
+  });
+
+  it("retry: never repeated after a 5xx (a repeat could run the failed requests twice), but after a 429", async () => {
+    const s = await scripted([
+      [503, {}, unavailable],
+      [429, { "retry-after": "0" }, { data: null, message: "Too many requests", error_code: 10029 }],
+    ]);
+    close = s.close;
+    const client = new AgentbatchClient({ baseUrl: s.url, retryBaseMs: 5 });
+    await expect(client.batches.retry("b1")).rejects.toMatchObject({ status: 503 });
+    expect(s.hits).toHaveLength(1);
+    await expect(client.batches.retry("b1")).resolves.toMatchObject({ id: "b1" });
+    expect(s.hits).toHaveLength(3);
+  });
+
   it("parses Retry-After as seconds or an HTTP date", () => {
     expect(parseRetryAfter("3")).toBe(3000);
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6000);

@@ -63,6 +63,49 @@ describe("loadConfig", () => {
     expect(c.models).toEqual({ "gpt-4o-mini": "local/llama3" });
   });
 
+  it("lets a set environment variable override the file either way, as documented", () => {
+    const file = fileWith({
+      public_url: "https://from-file.example",
+      webhooks: { allow_private_targets: true, allow_http: true, dispatch: true },
+      providers: { openai: { base_url: "http://proxy.internal/v1", api_key: "file-key" } },
+      files: { backend: "s3", s3: { bucket: "b", access_key_id: "AKFILE", secret_access_key: "s" } },
+    });
+    const off = loadConfig(
+      { configFile: file },
+      {
+        AGENTBATCH_WEBHOOK_ALLOW_PRIVATE: "0",
+        AGENTBATCH_WEBHOOK_ALLOW_HTTP: "false",
+        AGENTBATCH_WEBHOOK_DISPATCH: "0",
+        AGENTBATCH_PUBLIC_URL: "https://from-env.example",
+        OPENAI_API_KEY: "env-key",
+        AWS_ACCESS_KEY_ID: "AKENV",
+      },
+    );
+    expect(off.webhooks).toMatchObject({ allowPrivateTargets: false, allowHttp: false, dispatch: false });
+    expect(off.publicUrl).toBe("https://from-env.example");
+    expect(off.providers.openai).toMatchObject({ baseUrl: "http://proxy.internal/v1", apiKey: "env-key" });
+    expect(off.files.s3).toMatchObject({ accessKeyId: undefined, secretAccessKey: undefined });
+    // Unset (or empty) variables leave the file's values.
+    const kept = loadConfig({ configFile: file }, { AGENTBATCH_WEBHOOK_ALLOW_PRIVATE: "" });
+    expect(kept.webhooks).toMatchObject({ allowPrivateTargets: true, allowHttp: true, dispatch: true });
+    expect(kept.publicUrl).toBe("https://from-file.example");
+    expect(kept.providers.openai).toMatchObject({ apiKey: "file-key" });
+    expect(kept.files.s3).toMatchObject({ accessKeyId: "AKFILE", secretAccessKey: "s" });
+    // And on over a file's false or the default.
+    const on = loadConfig(
+      { configFile: fileWith({ webhooks: { allow_private_targets: false } }) },
+      { AGENTBATCH_WEBHOOK_ALLOW_PRIVATE: "1", AGENTBATCH_WEBHOOK_ALLOW_HTTP: "true" },
+    );
+    expect(on.webhooks).toMatchObject({ allowPrivateTargets: true, allowHttp: true });
+    expect(loadConfig({}, {}).webhooks).toMatchObject({ allowPrivateTargets: false, allowHttp: false });
+  });
+
+  it("refuses an on/off variable it cannot read, naming it", () => {
+    expect(() => loadConfig({}, { AGENTBATCH_WEBHOOK_ALLOW_PRIVATE: "maybe" })).toThrow(
+      /AGENTBATCH_WEBHOOK_ALLOW_PRIVATE must be 1 or 0/,
+    );
+  });
+
   it("keeps file bytes in the database on PostgreSQL and on disk with SQLite", () => {
     expect(loadConfig({ db: "sqlite:/tmp/x/a.db" }, {}).files.backend).toBe("local");
     expect(loadConfig({ db: "sqlite:/tmp/x/a.db" }, {}).dataDir).toBe("/tmp/x");

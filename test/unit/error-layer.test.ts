@@ -173,10 +173,13 @@ describe("classifyError", () => {
       error_code: 10006,
     });
     expect(tooLarge.anthropic.error.type).toBe("request_too_large");
-    const media = shapes(fastifyError("FST_ERR_CTP_INVALID_MEDIA_TYPE", "unsupported", 415));
+    const media = shapes(fastifyError("FST_ERR_CTP_INVALID_MEDIA_TYPE", "unsupported", 415), {
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
     expect(media.d).toMatchObject({
       status: 415,
-      message: "Unsupported Content-Type; send application/json",
+      message:
+        "Content-Type text/plain is not supported; send a JSON body as application/json (uploads: multipart/form-data)",
     });
     const badUrl = shapes(
       fastifyError("FST_ERR_BAD_URL", "'/api/v1/batches/%zz' is not a valid url component", 400),

@@ -166,11 +166,35 @@ describe("request event payload", () => {
     });
   });
 
+  it("carries the parsed answer of structured output, left out with a huge response", () => {
+    const structured = { ...item, responseContent: '{"a":1}', responseJson: { a: 1 } };
+    const body = JSON.parse(requestEventPayload("request.succeeded", structured, 0));
+    expect(body.data.result.response_json).toEqual({ a: 1 });
+    const big = { ...structured, responseContent: "x".repeat(MAX_INLINE_CONTENT_BYTES + 1) };
+    expect(JSON.parse(requestEventPayload("request.succeeded", big, 0)).data.result).not.toHaveProperty(
+      "response_json",
+    );
+  });
+
   it("replaces a huge response by a pointer to the results", () => {
     const big = { ...item, responseContent: "x".repeat(MAX_INLINE_CONTENT_BYTES + 1) };
     const body = JSON.parse(requestEventPayload("request.succeeded", big, 0));
     expect(body.data.result.response_content).toBeNull();
     expect(body.data.result.response_content_truncated).toBe(true);
-    expect(body.data.result.results_url).toBe("/api/v1/batches/b1/results?status=success");
+    expect(body.data.result.results_url).toBe("/api/v1/batches/b1/results/c1");
+    const odd = JSON.parse(requestEventPayload("request.succeeded", { ...big, customId: "row 7/a?b#c" }, 0));
+    expect(odd.data.result.results_url).toBe("/api/v1/batches/b1/results/row%207%2Fa%3Fb%23c");
+  });
+});
+
+describe("the guard's refusals", () => {
+  it("name the settings that lift them as the config file and the environment spell them", () => {
+    const strict = { allowPrivateTargets: false, allowHttp: false };
+    expect(() => checkTargetUrl("https://10.0.0.1/x", strict)).toThrow(
+      /webhooks\.allow_private_targets in the config file \(or AGENTBATCH_WEBHOOK_ALLOW_PRIVATE=1\)/,
+    );
+    expect(() => checkTargetUrl("http://example.com/x", strict)).toThrow(
+      /webhooks\.allow_http in the config file \(or AGENTBATCH_WEBHOOK_ALLOW_HTTP=1\)/,
+    );
   });
 });

@@ -1,16 +1,16 @@
-import type { ItemRequest } from "../../store/types.js";
+import type { ChatMessage } from "../../providers/types.js";
+import type { ChatItemRequest as ItemRequest } from "../../store/types.js";
+import { systemMessage, messages as toMessages, toolChoice, tools } from "./anthropic-messages.js";
+import { ParamsError } from "./anthropic-params-error.js";
 import type { ModelRouter } from "./openai-input.js";
 
 /** The sentinel agent of Anthropic-shaped items (no agent row: each item carries its request). */
 export const ANTHROPIC_BATCH_AGENT = "__anthropic_batch__";
 const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 
-/** A request of a Message Batch that Anthropic would refuse; `message` names the field path. */
-export class ParamsError extends Error {}
+export { ParamsError };
 
 type Json = Record<string, unknown>;
-type Message = ItemRequest["messages"][number];
-type Part = Exclude<Message["content"], string>[number];
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -40,8 +40,32 @@ export function parseBatchRequests(
   });
 }
 
+/** The Messages API params agentbatch reads; anything else is refused as Anthropic refuses unknown fields. */
+const KNOWN_PARAMS = new Set([
+  "model",
+  "max_tokens",
+  "messages",
+  "system",
+  "temperature",
+  "top_p",
+  "top_k",
+  "stop_sequences",
+  "stream",
+  "tools",
+  "tool_choice",
+  "thinking",
+  "metadata",
+]);
+
 /** A Messages API body (model, max_tokens, system, messages, temperature, ...) → ItemRequest. */
 export function messagesRequest(p: Json, at: string, route: ModelRouter): ItemRequest {
+  for (const key of Object.keys(p)) {
+    if (!KNOWN_PARAMS.has(key)) {
+      throw new ParamsError(
+        `${at}.${key}: Extra inputs are not permitted (agentbatch does not run this field)`,
+      );
+    }
+  }
   if (typeof p.model !== "string" || p.model === "") throw new ParamsError(`${at}.model: Field required`);
   const routed = route(p.model);
   if (!routed.ok) throw new ParamsError(`${at}.model: ${routed.message}`);
@@ -52,17 +76,12 @@ export function messagesRequest(p: Json, at: string, route: ModelRouter): ItemRe
   if (!Array.isArray(p.messages) || p.messages.length === 0) {
     throw new ParamsError(`${at}.messages: must be a non-empty list`);
   }
-  for (const unsupported of ["tools", "tool_choice", "thinking"]) {
-    if (p[unsupported] !== undefined && p[unsupported] !== null) {
-      throw new ParamsError(`${at}.${unsupported}: not supported by agentbatch`);
-    }
-  }
   if (p.stream === true) throw new ParamsError(`${at}.stream: streaming is not supported in a batch`);
-  const messages: Message[] = [];
-  const system = systemText(p.system, `${at}.system`);
-  if (system !== null) messages.push({ role: "system", content: system });
+  const messages: ChatMessage[] = [];
+  const system = systemMessage(p.system, `${at}.system`);
+  if (system !== null) messages.push(system);
   p.messages.forEach((m, i) => {
-    messages.push(message(m, `${at}.messages.${i}`));
+    messages.push(...toMessages(m, `${at}.messages.${i}`));
   });
   const request: ItemRequest = {
     model: routed.model,
@@ -70,10 +89,13 @@ export function messagesRequest(p: Json, at: string, route: ModelRouter): ItemRe
     messages,
     maxTokens: p.max_tokens as number,
   };
+  toolFields(request, p, at);
   if (p.temperature !== undefined) request.temperature = numberIn(p.temperature, 0, 1, `${at}.temperature`);
   if (p.top_p !== undefined) request.topP = numberIn(p.top_p, 0, 1, `${at}.top_p`);
-  if (p.top_k !== undefined && (!Number.isInteger(p.top_k) || (p.top_k as number) < 0)) {
-    throw new ParamsError(`${at}.top_k: must be a non-negative integer`);
+  if (p.top_k !== undefined && p.top_k !== null) {
+    throw new ParamsError(
+      `${at}.top_k: not supported by agentbatch (it cannot be sent to every provider kind)`,
+    );
   }
   if (p.stop_sequences !== undefined) {
     if (!Array.isArray(p.stop_sequences) || p.stop_sequences.some((s) => typeof s !== "string")) {
@@ -90,49 +112,35 @@ function numberIn(v: unknown, min: number, max: number, at: string): number {
   return v;
 }
 
-/** `system` as a string or text blocks; null when absent. */
-function systemText(system: unknown, at: string): string | null {
-  if (system === undefined || system === null) return null;
-  if (typeof system === "string") return system;
-  if (Array.isArray(system)) {
-    return system
-      .map((b, i) => {
-        if (!isObject(b) || b.type !== "text" || typeof b.text !== "string") {
-          throw new ParamsError(`${at}.${i}: must be a text block`);
-        }
-        return b.text;
-      })
-      .join("\n");
+/** `tools`, `tool_choice`, `thinking` and `metadata.user_id`. */
+function toolFields(request: ItemRequest, p: Json, at: string): void {
+  if (p.tools !== undefined && p.tools !== null) request.tools = tools(p.tools, `${at}.tools`);
+  if (p.tool_choice !== undefined && p.tool_choice !== null) {
+    const { choice, parallel } = toolChoice(p.tool_choice, `${at}.tool_choice`);
+    request.toolChoice = choice;
+    if (parallel === false) request.parallelToolCalls = false;
   }
-  throw new ParamsError(`${at}: must be a string or a list of text blocks`);
-}
-
-function message(m: unknown, at: string): Message {
-  if (!isObject(m)) throw new ParamsError(`${at}: Input should be an object`);
-  if (m.role !== "user" && m.role !== "assistant")
-    throw new ParamsError(`${at}.role: must be user or assistant`);
-  if (typeof m.content === "string") return { role: m.role, content: m.content };
-  if (!Array.isArray(m.content) || m.content.length === 0) {
-    throw new ParamsError(`${at}.content: must be a string or a non-empty list of content blocks`);
-  }
-  return { role: m.role, content: m.content.map((b, i) => block(b, `${at}.content.${i}`)) };
-}
-
-function block(b: unknown, at: string): Part {
-  if (isObject(b) && b.type === "text" && typeof b.text === "string") return { type: "text", text: b.text };
-  if (isObject(b) && b.type === "image") {
-    const s = b.source;
-    if (
-      isObject(s) &&
-      s.type === "base64" &&
-      typeof s.media_type === "string" &&
-      typeof s.data === "string"
-    ) {
-      return { type: "image", mediaType: s.media_type, dataBase64: s.data };
+  if (p.thinking !== undefined && p.thinking !== null)
+    request.thinking = thinking(p.thinking, `${at}.thinking`);
+  if (p.metadata !== undefined && p.metadata !== null) {
+    const m = p.metadata;
+    if (!isObject(m) || Object.keys(m).some((k) => k !== "user_id")) {
+      throw new ParamsError(`${at}.metadata: only user_id is accepted`);
     }
-    throw new ParamsError(
-      `${at}.source: only base64 image sources are supported (agentbatch does not fetch URLs)`,
-    );
+    if (m.user_id !== undefined && m.user_id !== null) {
+      if (typeof m.user_id !== "string") throw new ParamsError(`${at}.metadata.user_id: must be a string`);
+      request.user = m.user_id;
+    }
   }
-  throw new ParamsError(`${at}: only text and image blocks are supported`);
+}
+
+function thinking(v: unknown, at: string): NonNullable<ItemRequest["thinking"]> {
+  if (isObject(v) && v.type === "disabled") return { type: "disabled" };
+  if (isObject(v) && v.type === "enabled") {
+    if (!Number.isInteger(v.budget_tokens) || (v.budget_tokens as number) < 1024) {
+      throw new ParamsError(`${at}.budget_tokens: must be an integer of at least 1024`);
+    }
+    return { type: "enabled", budgetTokens: v.budget_tokens as number };
+  }
+  throw new ParamsError(`${at}: must be {type: "enabled", budget_tokens} or {type: "disabled"}`);
 }

@@ -51,6 +51,42 @@ function errorType(code: number): string {
   return "api_error";
 }
 
+/** Tool arguments as `tool_use.input`: an object (arguments that are not a JSON object become `{}`). */
+function toolInput(args: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(args);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The Message's content: thinking blocks, the text, then one `tool_use` block per tool call. */
+function contentBlocks(it: BatchItem): Record<string, unknown>[] {
+  const detail = it.responseDetail;
+  const blocks: Record<string, unknown>[] = (detail?.thinking ?? []).map((t) => ({ ...t }));
+  const text = it.responseContent ?? "";
+  if (text !== "" || !detail?.toolCalls) blocks.push({ type: "text", text });
+  for (const call of detail?.toolCalls ?? []) {
+    blocks.push({ type: "tool_use", id: call.id, name: call.name, input: toolInput(call.arguments) });
+  }
+  return blocks;
+}
+
+/** Anthropic's usage: `input_tokens` excludes the tokens read from or written to the cache. */
+function messageUsage(it: BatchItem) {
+  const u = it.responseUsage;
+  const prompt = u?.total_prompt_tokens ?? 0;
+  const cacheRead = it.responseDetail?.usage?.cachedPromptTokens ?? 0;
+  const cacheWrite = it.responseDetail?.usage?.cacheCreationTokens ?? 0;
+  return {
+    input_tokens: Math.max(0, prompt - cacheRead - cacheWrite),
+    output_tokens: u?.total_completion_tokens ?? 0,
+    cache_creation_input_tokens: cacheWrite,
+    cache_read_input_tokens: cacheRead,
+  };
+}
+
 /** One line of the results file: `{custom_id, result}` with a full Message for a success. */
 export function resultLine(it: BatchItem) {
   if (it.status === "success") {
@@ -64,13 +100,10 @@ export function resultLine(it: BatchItem) {
           type: "message" as const,
           role: "assistant" as const,
           model: u?.tool_calls[0]?.model ?? it.request?.requestedModel ?? "",
-          content: [{ type: "text" as const, text: it.responseContent ?? "" }],
+          content: contentBlocks(it),
           stop_reason: STOP_REASONS[it.finishReason ?? "stop"] ?? "end_turn",
           stop_sequence: null,
-          usage: {
-            input_tokens: u?.total_prompt_tokens ?? 0,
-            output_tokens: u?.total_completion_tokens ?? 0,
-          },
+          usage: messageUsage(it),
         },
       },
     };

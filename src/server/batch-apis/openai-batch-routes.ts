@@ -6,7 +6,7 @@ import { IdParams, OptionalBody } from "../schemas/common.js";
 import { routeModel } from "./model-routing.js";
 import { invalidRequest, noSuch } from "./openai-errors.js";
 import {
-  CHAT_COMPLETIONS_ENDPOINT,
+  BATCH_ENDPOINTS,
   inputItemGroups,
   type ModelRouter,
   OPENAI_BATCH_AGENT,
@@ -22,7 +22,7 @@ const listSchema = { tags, summary: "List batches", querystring: ListBatchesQuer
 const getSchema = { tags, summary: "Retrieve a batch", params: IdParams };
 const cancelSchema = { tags, summary: "Cancel a batch", params: IdParams, body: OptionalBody };
 
-/** Endpoints OpenAI batches may target; only chat completions can run here. */
+/** Endpoints OpenAI batches may target; `BATCH_ENDPOINTS` of them run here. */
 const KNOWN_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/completions"];
 
 /**
@@ -60,11 +60,11 @@ async function present(ctx: AppContext, ab: ApiBatch) {
 
 /** What OpenAI checks of a create before reading its file: the endpoint and the window. */
 function checkCreate(endpoint: string, completionWindow: string): void {
-  if (endpoint !== CHAT_COMPLETIONS_ENDPOINT) {
+  if (!BATCH_ENDPOINTS.includes(endpoint)) {
     throw invalidRequest(
       KNOWN_ENDPOINTS.includes(endpoint)
-        ? `The endpoint ${endpoint} is not supported by agentbatch; batches run ${CHAT_COMPLETIONS_ENDPOINT} requests.`
-        : `Invalid 'endpoint': ${endpoint}. Supported: ${CHAT_COMPLETIONS_ENDPOINT}.`,
+        ? `The endpoint ${endpoint} is not supported by agentbatch; batches run ${BATCH_ENDPOINTS.join(", ")} requests.`
+        : `Invalid 'endpoint': ${endpoint}. Supported: ${BATCH_ENDPOINTS.join(", ")}.`,
       "endpoint",
     );
   }

@@ -4,8 +4,15 @@ import { lastUserText } from "../../providers/text.js";
 import type { ApiBatchLineError } from "../../store/api-batches.js";
 import type { ItemRequest, NewBatchItem } from "../../store/types.js";
 import type { RoutedModel } from "./model-routing.js";
+import { chatParams } from "./openai-chat-params.js";
+import { embeddingsParams, responsesParams } from "./openai-endpoint-params.js";
+import { isObject, type Json, LineError } from "./openai-line-error.js";
 
 export const CHAT_COMPLETIONS_ENDPOINT = "/v1/chat/completions";
+export const EMBEDDINGS_ENDPOINT = "/v1/embeddings";
+export const RESPONSES_ENDPOINT = "/v1/responses";
+/** The endpoints an OpenAI-shaped batch can run. */
+export const BATCH_ENDPOINTS = [CHAT_COMPLETIONS_ENDPOINT, EMBEDDINGS_ENDPOINT, RESPONSES_ENDPOINT];
 /** OpenAI's own limit of requests in one batch. */
 export const MAX_BATCH_LINES = 50_000;
 /** Errors listed on a failed batch; more are summed up in one last entry. */
@@ -17,26 +24,10 @@ export const OPENAI_BATCH_AGENT = "__openai_batch__";
 
 export type ModelRouter = (model: string) => RoutedModel;
 
-type Json = Record<string, unknown>;
-type Message = ItemRequest["messages"][number];
-type Part = Exclude<Message["content"], string>[number];
-
 export interface ParsedLine {
   customId: string;
   request: ItemRequest;
 }
-
-class LineError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly param: string | null = null,
-  ) {
-    super(message);
-  }
-}
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** One input line `{custom_id, method, url, body}` → a routed, provider-neutral request. */
 export function parseInputLine(text: string, endpoint: string, route: ModelRouter): ParsedLine {
@@ -64,110 +55,19 @@ export function parseInputLine(text: string, endpoint: string, route: ModelRoute
   }
   if (!isObject(line.body))
     throw new LineError("missing_required_parameter", "body must be an object", "body");
-  return { customId, request: chatRequest(line.body, route) };
+  return { customId, request: endpointRequest(line.body, endpoint, route) };
 }
 
-/** A chat-completions body in agentbatch's provider-neutral form. */
-function chatRequest(body: Json, route: ModelRouter): ItemRequest {
+/** The request of a line's body for the batch's endpoint, its model routed. */
+function endpointRequest(body: Json, endpoint: string, route: ModelRouter): ItemRequest {
   if (typeof body.model !== "string" || body.model === "") {
     throw new LineError("missing_required_parameter", "body.model is required", "body.model");
   }
   const routed = route(body.model);
   if (!routed.ok) throw new LineError("model_not_found", routed.message, "body.model");
-  if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    throw new LineError(
-      "missing_required_parameter",
-      "body.messages must be a non-empty array",
-      "body.messages",
-    );
-  }
-  for (const unsupported of ["tools", "functions", "audio"]) {
-    if (body[unsupported] !== undefined && body[unsupported] !== null) {
-      throw new LineError(
-        "invalid_value",
-        `body.${unsupported} is not supported by agentbatch`,
-        `body.${unsupported}`,
-      );
-    }
-  }
-  if (body.stream === true)
-    throw new LineError("invalid_value", "body.stream is not supported in a batch", "body.stream");
-  if (body.n !== undefined && body.n !== null && body.n !== 1) {
-    throw new LineError("invalid_value", "body.n must be 1", "body.n");
-  }
-  const request: ItemRequest = {
-    model: routed.model,
-    requestedModel: body.model,
-    messages: body.messages.map((m, i) => chatMessage(m, `body.messages[${i}]`)),
-  };
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
-  if (maxTokens !== undefined && maxTokens !== null) {
-    if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1) {
-      throw new LineError("invalid_value", "body.max_tokens must be a positive integer", "body.max_tokens");
-    }
-    request.maxTokens = maxTokens as number;
-  }
-  if (body.temperature !== undefined && body.temperature !== null) {
-    request.temperature = numberIn(body.temperature, 0, 2, "body.temperature");
-  }
-  if (body.top_p !== undefined && body.top_p !== null)
-    request.topP = numberIn(body.top_p, 0, 1, "body.top_p");
-  if (body.stop !== undefined && body.stop !== null) {
-    const stop = typeof body.stop === "string" ? [body.stop] : body.stop;
-    if (!Array.isArray(stop) || stop.length > 4 || stop.some((s) => typeof s !== "string")) {
-      throw new LineError("invalid_value", "body.stop must be a string or up to 4 strings", "body.stop");
-    }
-    request.stop = stop as string[];
-  }
-  return request;
-}
-
-function numberIn(v: unknown, min: number, max: number, param: string): number {
-  if (typeof v !== "number" || v < min || v > max) {
-    throw new LineError("invalid_value", `${param} must be a number from ${min} to ${max}`, param);
-  }
-  return v;
-}
-
-function chatMessage(m: unknown, param: string): Message {
-  if (!isObject(m)) throw new LineError("invalid_value", `${param} must be an object`, param);
-  const role = m.role === "developer" ? "system" : m.role;
-  if (role !== "system" && role !== "user" && role !== "assistant") {
-    throw new LineError(
-      "invalid_value",
-      `${param}.role must be system, developer, user or assistant (tool messages are not supported)`,
-      `${param}.role`,
-    );
-  }
-  const content = m.content;
-  if (typeof content === "string") return { role, content };
-  if (!Array.isArray(content) || content.length === 0) {
-    throw new LineError(
-      "invalid_value",
-      `${param}.content must be a string or an array of parts`,
-      `${param}.content`,
-    );
-  }
-  return { role, content: content.map((p, i) => contentPart(p, `${param}.content[${i}]`)) };
-}
-
-const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+);base64,(.+)$/s;
-
-function contentPart(p: unknown, param: string): Part {
-  if (isObject(p) && p.type === "text" && typeof p.text === "string") return { type: "text", text: p.text };
-  if (isObject(p) && p.type === "image_url") {
-    const url = isObject(p.image_url) ? p.image_url.url : undefined;
-    const match = typeof url === "string" ? DATA_URL.exec(url) : null;
-    if (!match) {
-      throw new LineError(
-        "invalid_value",
-        `${param}.image_url.url must be a base64 data: URL (agentbatch does not fetch images)`,
-        `${param}.image_url.url`,
-      );
-    }
-    return { type: "image", mediaType: match[1], dataBase64: match[2] };
-  }
-  throw new LineError("invalid_value", `${param} must be a text or image_url part`, param);
+  if (endpoint === EMBEDDINGS_ENDPOINT) return embeddingsParams(body, routed.model, body.model);
+  if (endpoint === RESPONSES_ENDPOINT) return responsesParams(body, routed.model, body.model);
+  return chatParams(body, routed.model, body.model);
 }
 
 /** Non-empty lines of a JSONL stream with their 1-based line numbers, read one at a time. */
@@ -260,11 +160,22 @@ export function requestItem(customId: string, request: ItemRequest, agentId: str
     customId,
     agentId,
     agentVersion: 0,
-    message: lastUserText(request.messages),
+    message: itemMessage(request),
     externalUserId: null,
     name: null,
     attachedFileUuids: [],
     historyId: null,
     request,
   };
+}
+
+/** What the Codeer routes and chats show of a request: its last user text, or its input. */
+function itemMessage(request: ItemRequest): string {
+  if (request.operation === "embeddings") return request.input.join("\n");
+  if (request.operation === "responses") {
+    const { input, instructions } = request.body;
+    if (typeof input === "string") return input;
+    return typeof instructions === "string" ? instructions : JSON.stringify(input ?? "").slice(0, 2000);
+  }
+  return lastUserText(request.messages);
 }

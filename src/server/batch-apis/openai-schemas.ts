@@ -1,9 +1,10 @@
 /** Request schemas of the OpenAI Files and Batch APIs, as OpenAI documents their parameters. */
 import { Type } from "@sinclair/typebox";
+import { Query } from "../schemas/common.js";
 
 export const CreateBatchBody = Type.Object({
   input_file_id: Type.String({ minLength: 1, description: "A file uploaded with purpose batch" }),
-  endpoint: Type.String({ description: "Only /v1/chat/completions can run on agentbatch" }),
+  endpoint: Type.String({ description: "/v1/chat/completions, /v1/embeddings or /v1/responses" }),
   completion_window: Type.String({ description: "24h" }),
   metadata: Type.Optional(
     Type.Union([
@@ -13,12 +14,12 @@ export const CreateBatchBody = Type.Object({
   ),
 });
 
-export const ListBatchesQuery = Type.Object({
+export const ListBatchesQuery = Query({
   after: Type.Optional(Type.String()),
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
 });
 
-export const ListFilesQuery = Type.Object({
+export const ListFilesQuery = Query({
   after: Type.Optional(Type.String()),
   limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 10_000 }),
   order: Type.Union([Type.Literal("asc"), Type.Literal("desc")], { default: "desc" }),

@@ -1,6 +1,7 @@
 /** How agentbatch's records look in the OpenAI Batch and Files APIs. */
 import type { ApiBatch } from "../../store/api-batches.js";
 import type { BatchItem, FilePurpose, FileRecord } from "../../store/types.js";
+import { successBody } from "./openai-response-bodies.js";
 
 /** Unix seconds, OpenAI's timestamps. */
 const sec = (ms: number | null | undefined): number | null => (ms == null ? null : Math.floor(ms / 1000));
@@ -106,38 +107,12 @@ export function batchObject(ab: ApiBatch, expiredItems: number) {
   };
 }
 
-function usageOf(it: BatchItem) {
-  const u = it.responseUsage;
-  const prompt = u?.total_prompt_tokens ?? 0;
-  const completion = u?.total_completion_tokens ?? 0;
-  return { prompt, completion, model: u?.tool_calls[0]?.model };
-}
-
-/** One line of the output file: a succeeded request and its chat.completion. */
+/** One line of the output file: a succeeded request and its response body for the batch's endpoint. */
 export function outputLine(it: BatchItem) {
-  const { prompt, completion, model } = usageOf(it);
   return {
     id: `batch_req_${it.id}`,
     custom_id: it.customId,
-    response: {
-      status_code: 200,
-      request_id: `req_${it.id}`,
-      body: {
-        id: `chatcmpl-${it.batchId.replace(/^batch_/, "")}-${it.seq}`,
-        object: "chat.completion",
-        created: sec(it.processedAt),
-        model: model ?? it.request?.requestedModel ?? "",
-        choices: [
-          {
-            index: 0,
-            message: { role: "assistant", content: it.responseContent ?? "", refusal: null },
-            logprobs: null,
-            finish_reason: it.finishReason ?? "stop",
-          },
-        ],
-        usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
-      },
-    },
+    response: { status_code: 200, request_id: `req_${it.id}`, body: successBody(it) },
     error: null,
   };
 }

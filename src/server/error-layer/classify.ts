@@ -60,6 +60,7 @@ export interface ErrorDescription {
 /** What the classifier reads of the request the error ended. */
 export interface FailedRequest {
   body?: unknown;
+  headers?: Record<string, string | string[] | undefined>;
   routeOptions?: { bodyLimit?: number };
 }
 
@@ -151,12 +152,22 @@ function schemaViolation(err: FastifyError, request: FailedRequest): ErrorDescri
   const detail = e.message ?? "is invalid";
   let message: string;
   if (missing) message = `${path} is required`;
-  else if (unknown !== undefined) message = `${path} is not a known field`;
-  else if (e.keyword === "enum") {
+  else if (unknown !== undefined) {
+    message = `${path} is not a known ${part === "querystring" ? "query parameter" : "field"}`;
+  } else if (e.keyword === "enum") {
     message = `${path || part}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
   } else if (!path) message = `${part === "body" ? "request body" : part} ${detail}`;
   else message = `${path}: ${detail}`;
   return describeError(400, message, { field, violation: { keyword: e.keyword, detail, part } });
+}
+
+/** A body of a type the API does not read: the message names the type sent. */
+function unsupportedMediaType(request: FailedRequest): ErrorDescription {
+  const type = String(request.headers?.["content-type"] ?? "")
+    .split(";")[0]
+    .trim();
+  const sent = type ? `Content-Type ${type} is not supported` : "Unsupported Content-Type";
+  return describeError(415, `${sent}; send a JSON body as application/json (uploads: multipart/form-data)`);
 }
 
 const emptyBody = () => describeError(400, "The request body is empty; send a JSON object");
@@ -174,7 +185,7 @@ function frameworkError(err: FastifyError, request: FailedRequest): ErrorDescrip
         `The request body is larger than the limit of ${request.routeOptions?.bodyLimit ?? "the server"} bytes`,
       );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return describeError(415, "Unsupported Content-Type; send application/json");
+      return unsupportedMediaType(request);
     case "FST_ERR_BAD_URL":
       return describeError(400, `Malformed URL: ${err.message}`);
     case "FST_ERR_MAX_PARAM_LENGTH":

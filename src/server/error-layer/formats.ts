@@ -40,10 +40,10 @@ export function openAIError(d: ErrorDescription) {
   const param = d.field ? fieldPath(d.field) || null : null;
   let message = d.message;
   if (d.violation) {
-    message =
-      d.violation.keyword === "required"
-        ? `Missing required parameter: '${param}'.`
-        : `Invalid '${param ?? ""}': ${d.violation.detail}.`;
+    if (d.violation.keyword === "required") message = `Missing required parameter: '${param}'.`;
+    else if (d.violation.keyword === "additionalProperties") {
+      message = `Unrecognized request argument supplied: ${param}`;
+    } else message = `Invalid '${param ?? ""}': ${d.violation.detail}.`;
   }
   const type = d.codes.openAIType ?? (d.kind === "server" ? "server_error" : "invalid_request_error");
   return { error: { message, type, param, code: d.codes.openAICode ?? null } };
@@ -65,8 +65,10 @@ export function anthropicError(d: ErrorDescription) {
   let message = d.message;
   if (d.violation) {
     const path = fieldPath(d.field ?? [], "dots") || "body";
-    message =
-      d.violation.keyword === "required" ? `${path}: Field required` : `${path}: ${d.violation.detail}`;
+    if (d.violation.keyword === "required") message = `${path}: Field required`;
+    else if (d.violation.keyword === "additionalProperties")
+      message = `${path}: Extra inputs are not permitted`;
+    else message = `${path}: ${d.violation.detail}`;
   }
   return { type: "error", error: { type: d.codes.anthropicType ?? ANTHROPIC_TYPES[d.kind], message } };
 }

@@ -4,6 +4,7 @@ import { parseModelRef } from "../../providers/registry.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
+import { responseFormatFromWire } from "../response-format.js";
 import { CreateAgentBody, UpdateAgentBody } from "../schemas/agents.js";
 import { IdParams, PageQuery } from "../schemas/common.js";
 import { agentToWire } from "../wire/agents.js";
@@ -80,6 +81,7 @@ async function createAgent(
       settings: b.settings ?? {},
       tools: checkTools(ctx, b.tools) ?? [],
       maxSteps: b.max_steps ?? 10,
+      responseFormat: responseFormatFromWire(b.response_format) ?? null,
     },
     Date.now(),
   );
@@ -114,6 +116,7 @@ async function updateAgent(ctx: AppContext, request: ApiRequest<typeof updateSch
       settings: b.settings,
       tools: checkTools(ctx, b.tools),
       maxSteps: b.max_steps,
+      responseFormat: responseFormatFromWire(b.response_format),
     },
     Date.now(),
   );

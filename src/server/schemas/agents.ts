@@ -1,6 +1,25 @@
 /** Request schemas of the agents API. */
 import { Type } from "@sinclair/typebox";
-import { Body, Nullable } from "./common.js";
+import { Body, Nullable, StringEnum } from "./common.js";
+
+/** Structured output (OpenAI's `response_format`, without `text`: null is free text). */
+const ResponseFormat = Body(
+  {
+    type: StringEnum(["json_object", "json_schema"] as const),
+    json_schema: Type.Optional(
+      Body({
+        name: Type.String({ pattern: "^[a-zA-Z0-9_-]{1,64}$" }),
+        schema: Type.Record(Type.String(), Type.Unknown(), { description: "JSON Schema of the answer" }),
+        strict: Type.Optional(Type.Boolean()),
+        description: Type.Optional(Type.String({ maxLength: 4000 })),
+      }),
+    ),
+  },
+  {
+    description:
+      "Structured output: {type: json_object} or {type: json_schema, json_schema: {name, schema, strict?}}; every answer is validated",
+  },
+);
 
 const AgentFields = {
   name: Type.String({ minLength: 1, maxLength: 256 }),
@@ -19,6 +38,7 @@ const AgentFields = {
       "Tools the model may call: {type: http|client, name, description, parameters, url, secret, timeout_ms}",
   }),
   max_steps: Type.Integer({ minimum: 1, maximum: 50, description: "Most model calls per turn (default 10)" }),
+  response_format: Nullable(ResponseFormat),
 };
 
 export const CreateAgentBody = Body({
@@ -31,6 +51,7 @@ export const CreateAgentBody = Body({
   settings: Type.Optional(AgentFields.settings),
   tools: Type.Optional(AgentFields.tools),
   max_steps: Type.Optional(AgentFields.max_steps),
+  response_format: Type.Optional(AgentFields.response_format),
 });
 
 export const UpdateAgentBody = Type.Partial(Body(AgentFields), { minProperties: 1 });

@@ -2,7 +2,7 @@
 import { Type } from "@sinclair/typebox";
 import { ITEM_STATUSES } from "../../domain/statuses.js";
 import { BATCH_EVENTS, REQUEST_EVENTS } from "../../domain/webhook-events.js";
-import { Body, ClientObject, Nullable, PageQuery, StringEnum } from "./common.js";
+import { Body, ClientObject, Nullable, PageQuery, Query, StringEnum } from "./common.js";
 
 /** A request's own webhook (extension, like seed 002's per-run callback): request events only. */
 export const RequestWebhookBody = Body({
@@ -105,35 +105,31 @@ export const IdempotencyHeaders = Type.Object({
   "idempotency-key": Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 });
 
-export const ListBatchesQuery = Type.Composite([
-  PageQuery,
-  Type.Object({
-    status: Type.Optional(
-      Type.String({
-        description: "Filter by status; several may be given separated by commas (in_progress,paused)",
-      }),
-    ),
-  }),
-]);
+export const ListBatchesQuery = Query({
+  ...PageQuery.properties,
+  status: Type.Optional(
+    Type.String({
+      description: "Filter by status; several may be given separated by commas (in_progress,paused)",
+    }),
+  ),
+});
 
-export const ListResultsQuery = Type.Composite([
-  PageQuery,
-  Type.Object({
-    status: Type.Optional(StringEnum(ITEM_STATUSES)),
-    format: Type.Optional(
-      StringEnum(["json", "jsonl", "csv"] as const, {
-        description: "Export every result (not paginated) as a streamed download in this format",
-      }),
-    ),
-  }),
-]);
+export const ListResultsQuery = Query({
+  ...PageQuery.properties,
+  status: Type.Optional(StringEnum(ITEM_STATUSES)),
+  format: Type.Optional(
+    StringEnum(["json", "jsonl", "csv"] as const, {
+      description: "Export every result (not paginated) as a streamed download in this format",
+    }),
+  ),
+});
 
 export const ResultParams = Type.Object({ id: Type.String(), custom_id: Type.String() });
 
-export const StatusMapQuery = Type.Composite([PageQuery]);
+export const StatusMapQuery = PageQuery;
 
 /** The progress streams' query (SSE and WebSocket). */
-export const EventsQuery = Type.Object({
+export const EventsQuery = Query({
   last_event_id: Type.Optional(
     Type.Integer({
       minimum: 0,

@@ -1,6 +1,6 @@
 /** Request schemas of the Chat API (chats, messages, feedback, attachments). */
 import { Type } from "@sinclair/typebox";
-import { Body, Nullable, PageQuery, StringEnum } from "./common.js";
+import { Body, Nullable, PageQuery, Query, StringEnum } from "./common.js";
 
 export const CHAT_ORDERS = ["-created_at", "created_at", "-updated_at", "updated_at"] as const;
 export const FEEDBACK_RATINGS = ["helpful", "improve"] as const;
@@ -31,17 +31,15 @@ export const CreateChatBody = Body({
 
 export const RenameChatBody = Body({ name: Type.String({ minLength: 1, maxLength: 256 }) });
 
-export const ListChatsQuery = Type.Composite([
-  PageQuery,
-  Type.Object({
-    order_by: StringEnum(CHAT_ORDERS, {
-      default: "-created_at",
-      description: "Sort order; - for newest first",
-    }),
-    agent_id: Type.Optional(Type.String({ minLength: 1 })),
-    external_user_id: Type.Optional(Type.String({ minLength: 1 })),
+export const ListChatsQuery = Query({
+  ...PageQuery.properties,
+  order_by: StringEnum(CHAT_ORDERS, {
+    default: "-created_at",
+    description: "Sort order; - for newest first",
   }),
-]);
+  agent_id: Type.Optional(Type.String({ minLength: 1 })),
+  external_user_id: Type.Optional(Type.String({ minLength: 1 })),
+});
 
 export const SendMessageBody = Body({
   message: Type.String({ minLength: 1, maxLength: 1_000_000, description: "The user's message" }),

@@ -34,7 +34,18 @@ export function StringEnum<const T extends readonly string[]>(
   return Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
 }
 
-export const PageQuery = Type.Object({
+/**
+ * A query string: a parameter the route does not know is a 400 naming it, never silently ignored
+ * (a misspelt `?stauts=completed` must not list every batch).
+ */
+export function Query<T extends TProperties>(properties: T, options: ObjectOptions = {}) {
+  return Type.Object(properties, { additionalProperties: false, ...options });
+}
+
+/** The query of a route that takes no parameters (request-parsing.ts gives it to every such route). */
+export const NoQuery = Query({});
+
+export const PageQuery = Query({
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50, description: "Results per page (max 1000)" }),
   offset: Type.Integer({
     minimum: 0,

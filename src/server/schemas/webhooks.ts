@@ -1,6 +1,6 @@
 /** Request schemas of a batch's webhook deliveries (extension). */
 import { Type } from "@sinclair/typebox";
-import { PageQuery, StringEnum } from "./common.js";
+import { PageQuery, Query, StringEnum } from "./common.js";
 
 export const WEBHOOK_DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const;
 
@@ -9,7 +9,7 @@ export const WebhookDeliveryParams = Type.Object({
   delivery_id: Type.String({ description: "The delivery id (the webhook-id header)" }),
 });
 
-export const ListWebhookDeliveriesQuery = Type.Composite([
-  PageQuery,
-  Type.Object({ status: Type.Optional(StringEnum(WEBHOOK_DELIVERY_STATUSES)) }),
-]);
+export const ListWebhookDeliveriesQuery = Query({
+  ...PageQuery.properties,
+  status: Type.Optional(StringEnum(WEBHOOK_DELIVERY_STATUSES)),
+});

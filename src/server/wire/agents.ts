@@ -2,7 +2,20 @@
 
 import { toolToWire } from "../../agents/tools/validate.js";
 import { iso } from "../../domain/time.js";
-import type { Agent } from "../../store/types.js";
+import type { Agent, AgentResponseFormat } from "../../store/types.js";
+
+export interface WireResponseFormat {
+  type: "json_object" | "json_schema";
+  json_schema?: { name: string; schema: Record<string, unknown>; strict?: boolean; description?: string };
+}
+
+export function responseFormatToWire(
+  format: AgentResponseFormat | null | undefined,
+): WireResponseFormat | null {
+  if (!format) return null;
+  if (format.type === "json_object") return { type: "json_object" };
+  return { type: "json_schema", json_schema: { ...format.jsonSchema } };
+}
 
 export function agentToWire(a: Agent) {
   return {
@@ -21,6 +34,7 @@ export function agentToWire(a: Agent) {
     settings: a.settings,
     tools: (a.tools ?? []).map(toolToWire),
     max_steps: a.maxSteps ?? 10,
+    response_format: responseFormatToWire(a.responseFormat),
     created_at: iso(a.createdAt),
     updated_at: iso(a.updatedAt),
   };

@@ -55,6 +55,8 @@ export function itemToWire(it: BatchItem) {
     conversation_id: it.conversationId,
     processed_at: iso(it.processedAt),
     // Extensions.
+    /** The parsed answer of an agent with structured output (validated against its schema). */
+    response_json: it.responseJson ?? null,
     attempts: it.attempts,
     agent_id: it.agentId,
     context: it.context ?? null,

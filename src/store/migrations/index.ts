@@ -8,6 +8,8 @@ import { migration007 } from "./007-api-batches.js";
 import { migration008 } from "./008-file-chunks.js";
 import { migration009 } from "./009-batch-context.js";
 import { migration010 } from "./010-agent-tools.js";
+import { migration014 } from "./014-response-detail.js";
+import { migration015 } from "./015-structured-output.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration, SqlTypes } from "./migration.js";
@@ -24,4 +26,6 @@ export const migrations: readonly Migration[] = [
   migration008,
   migration009,
   migration010,
+  migration014,
+  migration015,
 ].sort((a, b) => a.version - b.version);

@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { Broadcast } from "../broadcast.js";
 import type { Migration } from "../migrations/index.js";
-import type { DriverCapabilities, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
+import type { DriverCapabilities, Row, SqlDriver, SqlExecutor, SqlTransaction } from "../sql/driver.js";
 import { PostgresNotifier } from "./notifier.js";
 
 /** `?` placeholders → `$1, $2, ...` (the store's SQL has no `?` inside literals). */
@@ -69,6 +69,21 @@ export class PostgresDriver implements SqlDriver {
     };
   }
 
+  private transactionExecutor(client: pg.PoolClient): SqlTransaction {
+    return {
+      ...this.executor(client),
+      reserveIds: async (table, count) => {
+        if (count === 0) return [];
+        // Sequences hand out ids to concurrent transactions without waiting (gaps are fine).
+        const res = await client.query(
+          `SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id FROM generate_series(1, $1::int)`,
+          [count],
+        );
+        return res.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+      },
+    };
+  }
+
   all(sql: string, params?: unknown[]): Promise<Row[]> {
     return this.executor(this.pool).all(sql, params);
   }
@@ -81,12 +96,12 @@ export class PostgresDriver implements SqlDriver {
     return this.executor(this.pool).run(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
         await client.query("BEGIN");
-        const result = await fn(this.executor(client));
+        const result = await fn(this.transactionExecutor(client));
         await client.query("COMMIT");
         return result;
       } catch (err) {

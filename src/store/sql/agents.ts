@@ -12,13 +12,15 @@ const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   temperature: "temperature",
   maxTokens: "max_tokens",
   settings: "settings",
+  responseFormat: "response_format",
   tools: "tools",
   maxSteps: "max_steps",
 };
 
 const DEFAULT_MAX_STEPS = 10;
 
-const JSON_COLUMNS = new Set(["settings", "tools"]);
+/** Columns holding JSON text. */
+const JSON_COLUMNS = new Set(["settings", "responseFormat", "tools"]);
 
 /** Agents and their published versions (immutable snapshots). */
 export class SqlAgentStore implements AgentStore {
@@ -27,7 +29,8 @@ export class SqlAgentStore implements AgentStore {
   async create(a: NewAgent, now: number): Promise<Agent> {
     const row = await this.db.get(
       `INSERT INTO agents (id, workspace_id, name, description, model, system_prompt, temperature, max_tokens,
-         settings, tools, max_steps, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+         settings, response_format, tools, max_steps, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       [
         a.id,
         a.workspaceId,
@@ -38,6 +41,7 @@ export class SqlAgentStore implements AgentStore {
         a.temperature,
         a.maxTokens,
         JSON.stringify(a.settings),
+        a.responseFormat ? JSON.stringify(a.responseFormat) : null,
         JSON.stringify(a.tools ?? []),
         a.maxSteps ?? DEFAULT_MAX_STEPS,
         now,
@@ -76,7 +80,7 @@ export class SqlAgentStore implements AgentStore {
       const v = patch[key as keyof AgentPatch];
       if (v === undefined) continue;
       sets.push(`${column} = ?`);
-      values.push(JSON_COLUMNS.has(key) ? JSON.stringify(v) : v);
+      values.push(JSON_COLUMNS.has(key) ? (v === null ? null : JSON.stringify(v)) : v);
     }
     sets.push("updated_at = ?");
     values.push(now);
@@ -98,7 +102,7 @@ export class SqlAgentStore implements AgentStore {
       if (!agent) return undefined;
       await tx.run(
         `INSERT INTO agent_versions (agent_id, version, name, model, system_prompt, temperature, max_tokens, settings,
-           tools, max_steps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           response_format, tools, max_steps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           agentId,
           agent.published_version,
@@ -108,6 +112,7 @@ export class SqlAgentStore implements AgentStore {
           agent.temperature,
           agent.max_tokens,
           agent.settings,
+          agent.response_format ?? null,
           agent.tools,
           agent.max_steps,
           now,

@@ -1,6 +1,4 @@
-import { replyMeta } from "../../domain/usage.js";
 import type { ChatTurnRecord, StoredChatTurn } from "../chats.js";
-import type { ItemOutcome } from "../items.js";
 import type { Row, SqlExecutor } from "./driver.js";
 import { n, toMessage } from "./rows.js";
 
@@ -40,33 +38,4 @@ export async function insertChatTurn(
     [chatId, groupId, t.reply, JSON.stringify(t.replyMeta), now],
   )) as Row;
   return { chatId, question: toMessage(question), answer: toMessage(answer) };
-}
-
-/** Stores the question and the answer of a finished item as a chat turn; opens a chat if needed. */
-export async function writeChatTurn(
-  tx: SqlExecutor,
-  o: Extract<ItemOutcome, { kind: "success" }>,
-  attachedFileIds: string[],
-  now: number,
-): Promise<{ chatId: number; groupId: number }> {
-  const turn = await insertChatTurn(
-    tx,
-    {
-      workspaceId: o.workspaceId,
-      chatId: o.historyId,
-      agentId: o.agentId,
-      chatName: o.chatName,
-      externalUserId: o.externalUserId,
-      message: o.message,
-      reply: o.responseContent,
-      attachedFileIds,
-      questionMeta: { batch_id: o.batchId },
-      replyMeta: {
-        ...replyMeta(o.promptTokens, o.completionTokens, o.responseTimeMs),
-        batch_id: o.batchId,
-      },
-    },
-    now,
-  );
-  return { chatId: turn.chatId, groupId: turn.question.id };
 }

@@ -15,6 +15,19 @@ export interface SqlExecutor {
   run(sql: string, params?: unknown[]): Promise<number>;
 }
 
+/** The executor of one write transaction. */
+export interface SqlTransaction extends SqlExecutor {
+  /**
+   * Reserves `count` fresh ids of `table`'s auto-numbered `id` column, in increasing order, for
+   * rows the caller inserts with explicit ids in the same transaction. Multi-row inserts then
+   * need no RETURNING (whose row order neither dialect promises) to learn their ids.
+   */
+  reserveIds(table: SerialTable, count: number): Promise<number[]>;
+}
+
+/** Tables whose ids `reserveIds` hands out. */
+export type SerialTable = "chats" | "messages";
+
 /**
  * What a dialect can do. The store's SQL adapts to these capabilities, never to a dialect's
  * name (as Kysely's adapters and River's driver interface do).
@@ -41,7 +54,7 @@ export interface SqlDriver extends SqlExecutor {
    * database aborts it for a deadlock or serialization conflict, so `fn` must have no effects
    * outside the database.
    */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   /**
    * Runs `fn`'s reads against one consistent snapshot (PostgreSQL: a read-only REPEATABLE READ
    * transaction; SQLite: no write may interleave), for answers built from several statements.

@@ -148,7 +148,7 @@ export class SqlItemQueue implements ItemQueue {
 
   async commit(outcomes: ItemOutcome[], now: number): Promise<CommitReport> {
     if (outcomes.length === 0) return NOTHING;
-    return this.db.transaction((tx) => applyOutcomes(tx, outcomes, now));
+    return this.db.transaction((tx) => applyOutcomes(this.db, tx, outcomes, now));
   }
 
   async reapExpired(now: number, maxAttempts: number): Promise<CommitReport> {
@@ -171,7 +171,7 @@ export class SqlItemQueue implements ItemQueue {
           ? { ...base, kind: "failed", ...error }
           : { ...base, kind: "retry", notBefore: now, ...error };
       });
-      return applyOutcomes(tx, outcomes, now);
+      return applyOutcomes(this.db, tx, outcomes, now);
     });
   }
 

@@ -134,6 +134,7 @@ export async function enqueueItemEvent(
       errorMessage: item.error_message ?? null,
       responseContent: item.response_content ?? null,
       responseUsage: json(item.response_usage),
+      responseJson: json(item.response_json),
       chatId: nOrNull(item.chat_id),
       conversationId: nOrNull(item.conversation_id),
       processedAt: nOrNull(item.processed_at),

@@ -6,11 +6,18 @@
 import { type FinalError, finalErrorForRetry } from "../../domain/final-errors.js";
 import type { BatchStatus } from "../../domain/statuses.js";
 import type { CommitReport, ItemOutcome } from "../items.js";
-import { writeChatTurn } from "./chat-rows.js";
 import { type Delta, Deltas, enqueueOutcomeEvent, writeAndSettle } from "./counters.js";
-import { chunks, marks, type SqlExecutor } from "./driver.js";
+import {
+  chunks,
+  type DriverCapabilities,
+  lockInIdOrder,
+  marks,
+  type SqlExecutor,
+  type SqlTransaction,
+} from "./driver.js";
 import { type OutboxBatch, outboxBatch } from "./outbox-rows.js";
-import { json, n } from "./rows.js";
+import { n } from "./rows.js";
+import { applySuccesses, type SuccessOutcome } from "./success-rows.js";
 
 /** What an outcome's transaction needs to know about its batch. */
 type OutcomeBatch = OutboxBatch & { status: BatchStatus; expiresAt: number };
@@ -20,20 +27,36 @@ const FENCE = "WHERE id = ? AND lease_owner = ? AND attempts = ? AND status = 'p
 const fenceParams = (o: ItemOutcome) => [o.itemId, o.leaseOwner, o.attempt];
 
 export async function applyOutcomes(
-  tx: SqlExecutor,
+  db: { capabilities: DriverCapabilities },
+  tx: SqlTransaction,
   outcomes: ItemOutcome[],
   now: number,
 ): Promise<CommitReport> {
   const batches = await readBatches(tx, outcomes);
   const deltas = new Deltas();
-  let applied = 0;
+  const mine = [...outcomes].sort((a, b) => a.itemId - b.itemId).filter((o) => batches.has(o.batchId));
   // Item rows in id order (the order renewals lock them in), then batch rows in id order.
-  for (const o of [...outcomes].sort((a, b) => a.itemId - b.itemId)) {
-    const batch = batches.get(o.batchId);
-    if (batch && (await applyOutcome(tx, o, batch, now, deltas.of(o.batchId)))) applied++;
+  await lockItems(db, tx, mine);
+  const successes = mine.filter((o): o is SuccessOutcome => o.kind === "success");
+  let applied = await applySuccesses(tx, successes, batches, now, (id) => deltas.of(id));
+  for (const o of mine) {
+    if (o.kind === "success") continue;
+    if (await applyOutcome(tx, o, batches.get(o.batchId) as OutcomeBatch, now, deltas.of(o.batchId)))
+      applied++;
   }
   const transitions = await writeAndSettle(tx, deltas, now);
   return { applied, discarded: outcomes.length - applied, transitions, touchedBatchIds: deltas.ids() };
+}
+
+/** Takes the item rows' locks in id order up front, where rows can be locked (no deadlocks). */
+async function lockItems(db: { capabilities: DriverCapabilities }, tx: SqlExecutor, outcomes: ItemOutcome[]) {
+  if (!db.capabilities.rowLocks) return;
+  for (const group of chunks(outcomes.map((o) => o.itemId))) {
+    await tx.all(
+      `SELECT id FROM batch_items WHERE id IN (${marks(group.length)})${lockInIdOrder(db)}`,
+      group,
+    );
+  }
 }
 
 async function readBatches(tx: SqlExecutor, outcomes: ItemOutcome[]): Promise<Map<string, OutcomeBatch>> {
@@ -52,12 +75,11 @@ async function readBatches(tx: SqlExecutor, outcomes: ItemOutcome[]): Promise<Ma
 /** Writes one outcome if its worker still holds the item; returns false when fenced off. */
 async function applyOutcome(
   tx: SqlExecutor,
-  o: ItemOutcome,
+  o: Exclude<ItemOutcome, SuccessOutcome>,
   batch: OutcomeBatch,
   now: number,
   d: Delta,
 ): Promise<boolean> {
-  if (o.kind === "success") return applySuccess(tx, o, batch, now, d);
   if (o.kind === "await") return applyAwait(tx, o, batch, now, d);
   const final: FinalError | null =
     o.kind === "failed"
@@ -73,36 +95,6 @@ async function applyOutcome(
   if (ok === 0) return false;
   d.processing -= 1;
   d.pending += 1;
-  return true;
-}
-
-async function applySuccess(
-  tx: SqlExecutor,
-  o: Extract<ItemOutcome, { kind: "success" }>,
-  batch: OutcomeBatch,
-  now: number,
-  d: Delta,
-): Promise<boolean> {
-  const item = await tx.get(
-    `UPDATE batch_items SET status = 'success', response_content = ?, response_usage = ?, finish_reason = ?,
-       error_code = NULL, error_message = NULL, processed_at = ?, lease_owner = NULL, lease_expires_at = NULL ${FENCE}
-     RETURNING attached_file_uuids`,
-    [o.responseContent, JSON.stringify(o.responseUsage), o.finishReason ?? null, now, ...fenceParams(o)],
-  );
-  if (!item) return false;
-  const files = json<string[]>(item.attached_file_uuids) ?? [];
-  const { chatId, groupId } = await writeChatTurn(tx, o, files, now);
-  await tx.run("UPDATE batch_items SET chat_id = ?, conversation_id = ? WHERE id = ?", [
-    chatId,
-    groupId,
-    o.itemId,
-  ]);
-  await enqueueOutcomeEvent(tx, batch, o.itemId, now);
-  d.processing -= 1;
-  d.succeeded += 1;
-  d.promptTokens += o.promptTokens;
-  d.completionTokens += o.completionTokens;
-  d.cost += o.cost;
   return true;
 }
 

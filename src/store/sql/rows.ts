@@ -3,7 +3,7 @@
  * PostgreSQL returns BIGINT as strings, so numbers pass through `n()`.
  */
 import type { BatchStatus, ItemStatus } from "../../domain/statuses.js";
-import type { Agent, AgentTool, AgentVersion } from "../agents.js";
+import type { Agent, AgentResponseFormat, AgentTool, AgentVersion } from "../agents.js";
 import type { Batch } from "../batches.js";
 import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
 import type { FileRecord } from "../files.js";
@@ -47,6 +47,7 @@ export function toAgent(r: Row): Agent {
     settings: json<Record<string, unknown>>(r.settings) ?? {},
     tools: json<AgentTool[]>(r.tools) ?? [],
     maxSteps: nOrNull(r.max_steps) ?? 10,
+    responseFormat: json<AgentResponseFormat>(r.response_format) ?? null,
     publishedVersion: nOrNull(r.published_version),
     publishedAt: nOrNull(r.published_at),
     createdAt: n(r.created_at),
@@ -66,6 +67,7 @@ export function toAgentVersion(r: Row): AgentVersion {
     settings: json<Record<string, unknown>>(r.settings) ?? {},
     tools: json<AgentTool[]>(r.tools) ?? [],
     maxSteps: nOrNull(r.max_steps) ?? 10,
+    responseFormat: json<AgentResponseFormat>(r.response_format) ?? null,
     createdAt: n(r.created_at),
   };
 }
@@ -156,11 +158,13 @@ export function toBatchItem(r: Row): BatchItem {
     attempts: n(r.attempts),
     responseContent: r.response_content ?? null,
     responseUsage: json(r.response_usage),
+    responseJson: json(r.response_json),
     errorCode: nOrNull(r.error_code),
     errorMessage: r.error_message ?? null,
     chatId: nOrNull(r.chat_id),
     conversationId: nOrNull(r.conversation_id),
     finishReason: r.finish_reason ?? null,
+    responseDetail: json(r.response_detail),
     processedAt: nOrNull(r.processed_at),
   };
 }

@@ -3,7 +3,14 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Broadcast } from "../broadcast.js";
 import type { Migration } from "../migrations/index.js";
-import type { DriverCapabilities, Row, SqlDriver, SqlExecutor } from "../sql/driver.js";
+import type {
+  DriverCapabilities,
+  Row,
+  SerialTable,
+  SqlDriver,
+  SqlExecutor,
+  SqlTransaction,
+} from "../sql/driver.js";
 
 /**
  * better-sqlite3 on one connection in WAL mode. Its calls are synchronous; a transaction spans
@@ -25,6 +32,7 @@ export class SqliteDriver implements SqlDriver {
   private lock: Promise<void> = Promise.resolve();
   private locked = false;
   private readonly direct: SqlExecutor;
+  private readonly inTransaction: SqlTransaction;
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -38,6 +46,24 @@ export class SqliteDriver implements SqlDriver {
       get: async (sql, params = []) => this.prepare(sql).get(...params) as Row | undefined,
       run: async (sql, params = []) => this.prepare(sql).run(...params).changes,
     };
+    this.inTransaction = {
+      ...this.direct,
+      reserveIds: async (table, count) => this.reserveIds(table, count),
+    };
+  }
+
+  /**
+   * Inside a transaction nothing else writes this file (BEGIN IMMEDIATE, the mutex), so the ids
+   * after the highest one ever handed out (AUTOINCREMENT's sqlite_sequence, or the highest row)
+   * are free until it commits; inserting them moves sqlite_sequence on.
+   */
+  private reserveIds(table: SerialTable, count: number): number[] {
+    if (count === 0) return [];
+    const row = this.prepare(
+      `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0),
+                  COALESCE((SELECT MAX(id) FROM ${table}), 0)) AS top`,
+    ).get(table) as { top: number };
+    return Array.from({ length: count }, (_, i) => row.top + 1 + i);
   }
 
   /** Statements are prepared once and cached by their text. */
@@ -83,11 +109,11 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     return this.exclusively(async () => {
       this.db.exec("BEGIN IMMEDIATE");
       try {
-        const result = await fn(this.direct);
+        const result = await fn(this.inTransaction);
         this.db.exec("COMMIT");
         return result;
       } catch (err) {

@@ -190,18 +190,42 @@ function ResultsToolbar(props: {
   );
 }
 
+/** The top-level fields of the structured answers on the page, in the order first seen. */
+function jsonFields(rows: BatchResult[]): string[] {
+  const fields = new Set<string>();
+  for (const r of rows) {
+    const v = r.response_json;
+    if (typeof v === "object" && v !== null && !Array.isArray(v))
+      for (const k of Object.keys(v)) fields.add(k);
+  }
+  return [...fields];
+}
+
+function fieldText(r: BatchResult, field: string): string {
+  const v = (r.response_json as Record<string, unknown> | null | undefined)?.[field];
+  if (v === undefined || v === null) return "";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
 function ResultRows(props: {
   data: ResultsData | null;
   expanded: string | null;
   toggle: (customId: string) => void;
 }) {
   const { data } = props;
+  const fields = jsonFields(data?.rows ?? []);
+  const span = 5 + fields.length;
   return (
     <table class="table" data-testid="results-table">
       <thead>
         <tr>
           <th>custom_id</th>
           <th>status</th>
+          {fields.map((f) => (
+            <th key={f} class="mono" data-testid="json-field">
+              {f}
+            </th>
+          ))}
           <th>response / error</th>
           <th>attempts</th>
           <th>processed</th>
@@ -212,13 +236,15 @@ function ResultRows(props: {
           <ResultRow
             key={r.custom_id}
             r={r}
+            fields={fields}
+            span={span}
             open={props.expanded === r.custom_id}
             toggle={() => props.toggle(r.custom_id)}
           />
         ))}
         {data && data.rows.length === 0 && (
           <tr>
-            <td colSpan={5} class="muted">
+            <td colSpan={span} class="muted">
               No results.
             </td>
           </tr>
@@ -228,7 +254,13 @@ function ResultRows(props: {
   );
 }
 
-function ResultRow(props: { r: BatchResult; open: boolean; toggle: () => void }) {
+function ResultRow(props: {
+  r: BatchResult;
+  fields: string[];
+  span: number;
+  open: boolean;
+  toggle: () => void;
+}) {
   const { r } = props;
   const summary =
     r.status === "failed"
@@ -241,20 +273,23 @@ function ResultRow(props: { r: BatchResult; open: boolean; toggle: () => void })
         <td>
           <i class={`dot i-${r.status}`} /> {r.status}
         </td>
+        {props.fields.map((f) => (
+          <td key={f}>{fieldText(r, f).slice(0, 80)}</td>
+        ))}
         <td class={r.status === "failed" ? "err-text" : ""}>{summary}</td>
         <td>{r.attempts ?? "—"}</td>
         <td>{fmtTime(r.processed_at)}</td>
       </tr>
-      {props.open && <ResultDetails r={r} />}
+      {props.open && <ResultDetails r={r} span={props.span} />}
     </>
   );
 }
 
-function ResultDetails(props: { r: BatchResult }) {
+function ResultDetails(props: { r: BatchResult; span: number }) {
   const { r } = props;
   return (
     <tr class="details">
-      <td colSpan={5}>
+      <td colSpan={props.span}>
         {r.status === "failed" && (
           <p class="error">
             Error {r.error_code}: {r.error_message}

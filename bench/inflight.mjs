@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+/**
+ * In-flight benchmark: many slow model calls at once in one process.
+ *
+ *   npm run build && node bench/inflight.mjs
+ *   BENCH_INFLIGHT=10000 BENCH_LATENCY_MS=2000 BENCH_ROUNDS=3 node bench/inflight.mjs
+ *
+ * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
+ * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
+ * provider's max concurrency both BENCH_INFLIGHT) so its CPU and peak RSS are its own. It is
+ * given BENCH_ROUNDS × BENCH_INFLIGHT items; the ideal rate is INFLIGHT / latency (every slot
+ * always busy). While it runs, a probe reads `GET /api/v1/batches/{id}` every 100 ms and the
+ * bench reports its p50/p99: the API must stay responsive while the engine is saturated.
+ *
+ * Prints one JSON object: items/s, the ratio to the ideal rate, peak RSS, CPU ms per item, and
+ * the probe's latencies.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 10_000);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ITEMS = INFLIGHT * ROUNDS;
+const PER_BATCH = 1000;
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The measured phase, in a child process of its own. */
+async function phase(mockUrl) {
+  const { loadConfig } = await import(join(root, "dist/config/index.js"));
+  const { createLogger, startService } = await import(join(root, "dist/service.js"));
+  const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
+  const dir = mkdtempSync(join(tmpdir(), "agentbatch-inflight-"));
+  const config = loadConfig({ port: 0, host: "127.0.0.1", db: `sqlite:${join(dir, "bench.db")}` }, {});
+  config.logLevel = "silent";
+  config.engine.concurrency = INFLIGHT;
+  config.providers.mock = { type: "openai-compatible", baseUrl: mockUrl, maxConcurrency: INFLIGHT };
+  const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
+  const key = generateApiKey();
+  await registerApiKey(service.store, key);
+  const api = async (method, path, body) => {
+    const res = await fetch(`${service.url}/api/v1${path}`, {
+      method,
+      headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const agent = (await api("POST", "/agents", { name: "inflight", model: "mock/mock-model" })).data;
+  await api("POST", `/agents/${agent.id}/publish`);
+
+  let peakRss = process.memoryUsage().rss;
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const ids = [];
+  for (let b = 0; b * PER_BATCH < ITEMS; b++) {
+    const requests = Array.from({ length: Math.min(PER_BATCH, ITEMS - b * PER_BATCH) }, (_, i) => ({
+      custom_id: `r-${b * PER_BATCH + i}`,
+      message: `Question ${b * PER_BATCH + i}`,
+    }));
+    ids.push((await api("POST", "/batches", { agent_id: agent.id, requests })).data.id);
+  }
+  const probes = [];
+  let peakInFlight = 0;
+  for (;;) {
+    const p0 = performance.now();
+    const one = await api("GET", `/batches/${ids[ids.length - 1]}`);
+    probes.push(performance.now() - p0);
+    const page = await api("GET", "/batches?limit=1000");
+    let done = 0;
+    let processing = 0;
+    for (const b of page.data) {
+      done += b.completed_requests + b.failed_requests;
+      processing += b.processing_requests ?? 0;
+    }
+    peakInFlight = Math.max(peakInFlight, processing);
+    if (done >= ITEMS && one.data) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(rssTimer);
+  let failed = 0;
+  for (const b of (await api("GET", "/batches?limit=1000")).data) failed += b.failed_requests;
+  await service.close(5000);
+  rmSync(dir, { recursive: true, force: true });
+  const sorted = probes.sort((a, b) => a - b);
+  const itemsPerS = (ITEMS / wallMs) * 1000;
+  const ideal = (INFLIGHT / LATENCY_MS) * 1000;
+  return {
+    items: ITEMS,
+    failed,
+    wall_ms: Math.round(wallMs),
+    items_per_s: Math.round(itemsPerS),
+    ideal_items_per_s: Math.round(ideal),
+    // Start-up (the first LATENCY of ramp) and the tail are included: with ROUNDS rounds the best
+    // possible wall time is (ROUNDS) × latency plus submission, so the ratio's ceiling is below 1.
+    ratio_to_ideal: Math.round((itemsPerS / ideal) * 1000) / 1000,
+    peak_in_flight_seen: peakInFlight,
+    peak_rss_mb: Math.round(peakRss / 1024 / 1024),
+    cpu_ms_per_item: Math.round(((cpu.user + cpu.system) / 1000 / ITEMS) * 1000) / 1000,
+    get_batch_probe_ms: {
+      samples: sorted.length,
+      p50: Math.round(percentile(sorted, 50) * 10) / 10,
+      p99: Math.round(percentile(sorted, 99) * 10) / 10,
+      max: Math.round(sorted[sorted.length - 1] * 10) / 10,
+    },
+  };
+}
+
+function spawnNode(args, onLine) {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d) => {
+    out += d;
+    if (onLine) for (const line of out.split("\n")) onLine(line);
+  });
+  const done = new Promise((ok, fail) => {
+    child.on("error", fail);
+    child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`${args.join(" ")} exited ${code}`))));
+  });
+  return { child, done };
+}
+
+async function main() {
+  if (process.argv[2] === "--phase") {
+    process.stdout.write(`${JSON.stringify(await phase(process.argv[3]))}\n`);
+    return;
+  }
+  let resolveUrl;
+  const url = new Promise((r) => {
+    resolveUrl = r;
+  });
+  const mock = spawnNode(
+    [join(root, "dist/cli/main.js"), "mock-llm", "--port", "0", "--latency-ms", String(LATENCY_MS)],
+    (line) => {
+      const m = /mock-llm listening on (\S+)/.exec(line);
+      if (m) resolveUrl(m[1]);
+    },
+  );
+  mock.done.catch(() => {});
+  try {
+    const mockUrl = await Promise.race([
+      url,
+      new Promise((_, fail) =>
+        setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref(),
+      ),
+    ]);
+    const out = await spawnNode([fileURLToPath(import.meta.url), "--phase", mockUrl]).done;
+    const result = JSON.parse(out.trim().split("\n").at(-1));
+    const summary = {
+      machine: { cpus: cpus().length, node: process.version, loadavg_1m: loadavg()[0] },
+      inflight: INFLIGHT,
+      latency_ms: LATENCY_MS,
+      rounds: ROUNDS,
+      ...result,
+    };
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } finally {
+    mock.child.kill("SIGKILL");
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});

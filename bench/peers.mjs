@@ -1,0 +1,321 @@
+#!/usr/bin/env node
+/**
+ * Peers benchmark: agentbatch on SQLite and on PostgreSQL beside graphile-worker (PostgreSQL) and
+ * BullMQ (Redis), each running the same work on the same upstream: N chat completions against
+ * the mock LLM with C calls in flight, every answer stored (agentbatch: its results; graphile-
+ * worker: a row per answer in a table; BullMQ: the job's return value in Redis).
+ *
+ *   npm run build && node bench/peers.mjs
+ *   BENCH_ITEMS=5000 BENCH_CONCURRENCY=64 BENCH_LATENCIES=0,50 node bench/peers.mjs
+ *   BENCH_SYSTEMS=agentbatch_postgres,graphile_worker node bench/peers.mjs
+ *
+ * Needs PostgreSQL (BENCH_DB, default postgres://postgres@127.0.0.1:5432/test; each run uses a
+ * fresh schema) and Redis (BENCH_REDIS, default 127.0.0.1:6379; a fresh key prefix). Each system
+ * runs in a child process of its own, timed from the first enqueue until the last answer is
+ * stored; CPU per item is that process's, and the database server's CPU per item (postgres or
+ * redis-server processes, read from /proc) is reported beside it. Ideal at a latency L is C/L.
+ * Prints one JSON object.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const ITEMS = Number(process.env.BENCH_ITEMS ?? 5000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const LATENCIES = (process.env.BENCH_LATENCIES ?? "0,50").split(",").map(Number);
+const DB = process.env.BENCH_DB ?? "postgres://postgres@127.0.0.1:5432/test";
+const REDIS = process.env.BENCH_REDIS ?? "127.0.0.1:6379";
+const SYSTEMS = (
+  process.env.BENCH_SYSTEMS ?? "agentbatch_sqlite,agentbatch_postgres,graphile_worker,bullmq"
+).split(",");
+const ENQUEUE_CHUNK = 1000;
+
+/** Ticks used so far by each live process of this machine with that name (from /proc). */
+function processTicks(name) {
+  const ticks = new Map();
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== name) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks;
+}
+
+/**
+ * CPU ms that processes named `name` use from now until `stop()`: sampled every 100 ms per pid,
+ * so a server backend that exits meanwhile keeps what it used until its last sample.
+ */
+function serverCpu(name) {
+  const first = processTicks(name);
+  const last = new Map(first);
+  const sample = () => {
+    for (const [pid, t] of processTicks(name)) last.set(pid, t);
+  };
+  const timer = setInterval(sample, 100);
+  return () => {
+    clearInterval(timer);
+    sample();
+    let ticks = 0;
+    for (const [pid, t] of last) ticks += t - (first.get(pid) ?? 0);
+    return ticks * 10; // USER_HZ is 100 on Linux
+  };
+}
+
+/** Times `work` (which resolves once every item is stored): wall, items/s, CPU of this process and of `server`. */
+async function measure(server, work) {
+  const cpu0 = process.cpuUsage();
+  const stopServer = server ? serverCpu(server) : null;
+  const t0 = performance.now();
+  await work();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    items: ITEMS,
+    wall_ms: Math.round(wallMs),
+    items_per_s: Math.round((ITEMS / wallMs) * 1000),
+    cpu_ms_per_item: Math.round(((cpu.user + cpu.system) / 1000 / ITEMS) * 1000) / 1000,
+    ...(server
+      ? {
+          [`${server.replace("-", "_")}_cpu_ms_per_item`]: Math.round((stopServer() / ITEMS) * 1000) / 1000,
+        }
+      : {}),
+  };
+}
+
+/** One chat completion to the mock, the way every peer makes it (undici Pool, keep-alive). */
+async function caller(mockUrl) {
+  const { Pool } = await import("undici");
+  const base = new URL(mockUrl);
+  const path = `${base.pathname.replace(/\/+$/, "")}/chat/completions`;
+  const pool = new Pool(base.origin, { connections: CONCURRENCY, keepAliveTimeout: 30_000 });
+  const headers = { "content-type": "application/json" };
+  const call = async (message) => {
+    const res = await pool.request({
+      method: "POST",
+      path,
+      headers,
+      body: JSON.stringify({ model: "mock-model", messages: [{ role: "user", content: message }] }),
+    });
+    const payload = JSON.parse(await res.body.text());
+    if (res.statusCode !== 200) throw new Error(`mock answered ${res.statusCode}`);
+    return payload.choices[0].message.content;
+  };
+  return { call, close: () => pool.close() };
+}
+
+async function graphileWorker(mockUrl) {
+  const { run, makeWorkerUtils } = await import("graphile-worker");
+  const pg = (await import("pg")).default;
+  const schema = `gw_bench_${process.pid}`;
+  const admin = new pg.Pool({ connectionString: DB, max: 4 });
+  await admin.query(
+    `CREATE TABLE IF NOT EXISTS gw_bench_results_${process.pid} (id text PRIMARY KEY, answer text)`,
+  );
+  const upstream = await caller(mockUrl);
+  let stored = 0;
+  let allStored;
+  const done = new Promise((r) => {
+    allStored = r;
+  });
+  const runner = await run({
+    connectionString: DB,
+    schema,
+    concurrency: CONCURRENCY,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: new (await import("graphile-worker")).Logger(() => () => {}),
+    taskList: {
+      call: async (payload) => {
+        const answer = await upstream.call(payload.message);
+        await admin.query(`INSERT INTO gw_bench_results_${process.pid} (id, answer) VALUES ($1, $2)`, [
+          payload.id,
+          answer,
+        ]);
+        if (++stored === ITEMS) allStored();
+      },
+    },
+  });
+  const utils = await makeWorkerUtils({ connectionString: DB, schema });
+  const result = await measure("postgres", async () => {
+    for (let i = 0; i < ITEMS; i += ENQUEUE_CHUNK) {
+      const jobs = Array.from({ length: Math.min(ENQUEUE_CHUNK, ITEMS - i) }, (_, k) => ({
+        identifier: "call",
+        payload: { id: `r-${i + k}`, message: `Question ${i + k}` },
+      }));
+      await utils.addJobs(jobs);
+    }
+    await done;
+  });
+  await runner.stop();
+  await utils.release();
+  await admin.query(`DROP TABLE gw_bench_results_${process.pid}`);
+  await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+  await admin.end();
+  await upstream.close();
+  return result;
+}
+
+async function bullmq(mockUrl) {
+  const { Queue, Worker } = await import("bullmq");
+  const { Redis } = await import("ioredis");
+  const [host, port] = REDIS.split(":");
+  // BullMQ needs a constructed client when loaded as ESM; workers block, so they need their own.
+  const client = () => new Redis({ host, port: Number(port), maxRetriesPerRequest: null });
+  const connection = client();
+  const prefix = `bullbench${process.pid}`;
+  const upstream = await caller(mockUrl);
+  const queue = new Queue("calls", { connection, prefix });
+  let stored = 0;
+  let allStored;
+  const done = new Promise((r) => {
+    allStored = r;
+  });
+  const worker = new Worker("calls", async (job) => upstream.call(job.data.message), {
+    connection: client(),
+    prefix,
+    concurrency: CONCURRENCY,
+  });
+  worker.on("completed", () => {
+    if (++stored === ITEMS) allStored();
+  });
+  await worker.waitUntilReady();
+  const result = await measure("redis-server", async () => {
+    for (let i = 0; i < ITEMS; i += ENQUEUE_CHUNK) {
+      const jobs = Array.from({ length: Math.min(ENQUEUE_CHUNK, ITEMS - i) }, (_, k) => ({
+        name: "call",
+        data: { message: `Question ${i + k}` },
+      }));
+      await queue.addBulk(jobs);
+    }
+    await done;
+  });
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  await upstream.close();
+  return result;
+}
+
+/** agentbatch through bench/throughput.mjs's own phase (HTTP API + engine in one process). */
+async function agentbatchPhase(mockUrl, db) {
+  const out = await spawnNode(
+    [join(root, "bench/throughput.mjs"), "--phase", "agentbatch_mock", "--mock-url", mockUrl],
+    {
+      env: {
+        ...process.env,
+        BENCH_ITEMS: String(ITEMS),
+        BENCH_CONCURRENCY: String(CONCURRENCY),
+        BENCH_DB: db === "postgres" ? DB : "",
+      },
+    },
+  ).done;
+  const r = JSON.parse(out.trim().split("\n").at(-1));
+  const keep = [
+    "items",
+    "wall_ms",
+    "items_per_s",
+    "cpu_ms_per_item",
+    "postgres_cpu_ms_per_item",
+    "pg_statements_per_item",
+  ];
+  return Object.fromEntries(keep.filter((k) => r[k] !== undefined).map((k) => [k, r[k]]));
+}
+
+function spawnNode(args, { onLine, env } = {}) {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"], env });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d) => {
+    out += d;
+    if (onLine) for (const line of out.split("\n")) onLine(line);
+  });
+  const done = new Promise((ok, fail) => {
+    child.on("error", fail);
+    child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`${args.join(" ")} exited ${code}`))));
+  });
+  return { child, done };
+}
+
+async function startMock(latencyMs) {
+  let resolveUrl;
+  const url = new Promise((r) => {
+    resolveUrl = r;
+  });
+  const mock = spawnNode(
+    [join(root, "dist/cli/main.js"), "mock-llm", "--port", "0", "--latency-ms", String(latencyMs)],
+    {
+      onLine: (line) => {
+        const m = /mock-llm listening on (\S+)/.exec(line);
+        if (m) resolveUrl(m[1]);
+      },
+    },
+  );
+  mock.done.catch(() => {});
+  const found = await Promise.race([
+    url,
+    new Promise((_, fail) => setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref()),
+  ]);
+  return { url: found, stop: () => mock.child.kill("SIGKILL") };
+}
+
+async function runSystem(system, mockUrl) {
+  if (system === "agentbatch_sqlite") return agentbatchPhase(mockUrl, "sqlite");
+  if (system === "agentbatch_postgres") return agentbatchPhase(mockUrl, "postgres");
+  const out = await spawnNode([fileURLToPath(import.meta.url), "--phase", system, mockUrl]).done;
+  return JSON.parse(out.trim().split("\n").at(-1));
+}
+
+async function main() {
+  if (process.argv[2] === "--phase") {
+    const [system, mockUrl] = process.argv.slice(3);
+    const result = system === "graphile_worker" ? await graphileWorker(mockUrl) : await bullmq(mockUrl);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.exit(0);
+  }
+  const runs = {};
+  for (const latency of LATENCIES) {
+    const mock = await startMock(latency);
+    try {
+      const row = {};
+      for (const system of SYSTEMS) row[system] = await runSystem(system, mock.url);
+      const ideal = latency > 0 ? (CONCURRENCY / latency) * 1000 : null;
+      if (ideal)
+        for (const r of Object.values(row))
+          r.ratio_to_ideal = Math.round((r.items_per_s / ideal) * 1000) / 1000;
+      runs[`latency_${latency}ms`] = { ideal_items_per_s: ideal && Math.round(ideal), ...row };
+    } finally {
+      mock.stop();
+    }
+  }
+  const pgVsGraphile = Object.fromEntries(
+    Object.entries(runs)
+      .filter(([, r]) => r.agentbatch_postgres && r.graphile_worker)
+      .map(([k, r]) => [
+        k,
+        Math.round((r.agentbatch_postgres.items_per_s / r.graphile_worker.items_per_s) * 100) / 100,
+      ]),
+  );
+  const summary = {
+    machine: { cpus: cpus().length, node: process.version, loadavg_1m: loadavg()[0] },
+    items: ITEMS,
+    concurrency: CONCURRENCY,
+    runs,
+    agentbatch_postgres_vs_graphile_worker: pgVsGraphile,
+  };
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,82 @@
+import { randomUUID } from "node:crypto";
+import type {
+  DeltaListener,
+  EmbeddingOutcome,
+  ModelOutcome,
+  ModelProvider,
+  ModelSuccess,
+} from "../providers/types.js";
+import type { ResponseDetail } from "../store/types.js";
+import type { RequestCall } from "./request-turn.js";
+import { responseOfChat } from "./responses-via-chat.js";
+
+/** A provider call's outcome in the chat shape the limiter and the engine read, and what it held beyond text. */
+export interface CallResult {
+  outcome: ModelOutcome;
+  detail?: ResponseDetail;
+}
+
+/**
+ * Makes the call: a chat completion (its tool calls, logprobs and thinking kept as detail; a
+ * Responses request mapped onto chat gets its Response object built), an embeddings call (the
+ * vectors as detail, no text), or a Responses call passed through (the Response object as detail).
+ */
+export async function callProvider(
+  provider: ModelProvider,
+  call: RequestCall,
+  signal: AbortSignal,
+  onDelta?: DeltaListener,
+): Promise<CallResult> {
+  if (call.operation === "embed") {
+    if (!provider.embed) return { outcome: noOperation(provider, "embeddings") };
+    return embeddingResult(await provider.embed(call.request, signal));
+  }
+  if (call.operation === "respond") {
+    if (!provider.respond) return { outcome: noOperation(provider, "responses") };
+    const out = await provider.respond(call.request, signal);
+    if (out.kind !== "success") return { outcome: out };
+    const outcome: ModelSuccess = {
+      kind: "success",
+      text: out.text,
+      usage: out.usage,
+      model: out.model,
+      ...(out.rateLimit ? { rateLimit: out.rateLimit } : {}),
+    };
+    return { outcome, detail: { response: out.response, usage: out.usage } };
+  }
+  const outcome = await provider.complete(call.request, signal, onDelta);
+  if (outcome.kind !== "success") return { outcome };
+  if (call.responsesBody) {
+    const id = randomUUID().replace(/-/g, "");
+    const created = Math.floor(Date.now() / 1000);
+    return { outcome, detail: { response: responseOfChat(call.responsesBody, outcome, id, created) } };
+  }
+  return { outcome, detail: chatDetail(outcome) };
+}
+
+/** An embeddings outcome as a call result: no text, prompt tokens only, the vectors as detail. */
+export function embeddingResult(out: EmbeddingOutcome): CallResult {
+  if (out.kind !== "success") return { outcome: out };
+  const outcome: ModelSuccess = {
+    kind: "success",
+    text: "",
+    usage: { promptTokens: out.usage.promptTokens, completionTokens: 0 },
+    model: out.model,
+    ...(out.rateLimit ? { rateLimit: out.rateLimit } : {}),
+  };
+  return { outcome, detail: { embeddings: out.vectors } };
+}
+
+function chatDetail(outcome: ModelSuccess): ResponseDetail | undefined {
+  const detail: ResponseDetail = {};
+  if (outcome.toolCalls && outcome.toolCalls.length > 0) detail.toolCalls = outcome.toolCalls;
+  if (outcome.logprobs) detail.logprobs = outcome.logprobs;
+  if (outcome.thinking && outcome.thinking.length > 0) detail.thinking = outcome.thinking;
+  const u = outcome.usage;
+  if (u.cachedPromptTokens || u.cacheCreationTokens || u.reasoningTokens) detail.usage = u;
+  return Object.keys(detail).length > 0 ? detail : undefined;
+}
+
+function noOperation(provider: ModelProvider, what: string): ModelOutcome {
+  return { kind: "failed", code: 400, message: `provider "${provider.name}" has no ${what} endpoint` };
+}

@@ -1,0 +1,252 @@
+import type {
+  ChatMessage,
+  ContentPart,
+  ModelRequest,
+  ModelSuccess,
+  ReasoningEffort,
+  ResponseFormat,
+  ToolChoice,
+  ToolSpec,
+} from "../providers/types.js";
+
+/**
+ * A Responses API request mapped onto a chat completion, for providers without `/responses`
+ * (Anthropic, the simulated model), and the chat answer mapped back onto a Response object:
+ * `instructions` → system message, `input` items → messages (`function_call` /
+ * `function_call_output` → tool calls / tool messages), function `tools`, `tool_choice`,
+ * `text.format` → `responseFormat`, `reasoning.effort` → `reasoningEffort`, `max_output_tokens`
+ * → `maxTokens`. What has no chat counterpart is refused naming the field.
+ */
+
+type Json = Record<string, unknown>;
+type Mapped = { ok: true; request: ModelRequest } | { ok: false; message: string };
+
+class MappingError extends Error {}
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Fields with no effect on one answer (bookkeeping, storage, service tier): accepted, not sent. */
+const IGNORED = new Set(["model", "store", "truncation", "service_tier", "include", "prompt_cache_key"]);
+
+export function chatRequestOfResponses(body: Json, model: string): Mapped {
+  try {
+    return { ok: true, request: mapRequest(body, model) };
+  } catch (err) {
+    if (err instanceof MappingError) return { ok: false, message: err.message };
+    throw err;
+  }
+}
+
+const FIELD_MAPPERS: Record<string, (request: ModelRequest, value: unknown) => void> = {
+  input: () => {},
+  instructions: () => {},
+  tools: (r, v) => {
+    r.tools = tools(v);
+  },
+  tool_choice: (r, v) => {
+    r.toolChoice = toolChoice(v);
+  },
+  parallel_tool_calls: (r, v) => {
+    if (v === false) r.parallelToolCalls = false;
+  },
+  text: (r, v) => {
+    if (isObject(v) && v.format !== undefined) r.responseFormat = format(v.format);
+  },
+  max_output_tokens: (r, v) => {
+    r.maxTokens = positiveInt(v, "max_output_tokens");
+  },
+  temperature: (r, v) => {
+    r.temperature = number(v, "temperature");
+  },
+  top_p: (r, v) => {
+    r.topP = number(v, "top_p");
+  },
+  user: (r, v) => {
+    if (typeof v === "string") r.user = v;
+  },
+  safety_identifier: (r, v) => {
+    if (typeof v === "string") r.user = v;
+  },
+  metadata: (r, v) => {
+    if (isObject(v) && Object.keys(v).length > 0) r.metadata = v as Record<string, string>;
+  },
+  reasoning: (r, v) => {
+    if (isObject(v) && typeof v.effort === "string") r.reasoningEffort = v.effort as ReasoningEffort;
+  },
+};
+
+function mapRequest(body: Json, model: string): ModelRequest {
+  const messages: ChatMessage[] = [];
+  if (typeof body.instructions === "string") messages.push({ role: "system", content: body.instructions });
+  messages.push(...inputMessages(body.input));
+  const request: ModelRequest = { model, messages };
+  for (const [key, value] of Object.entries(body)) {
+    if (value === undefined || value === null || IGNORED.has(key)) continue;
+    const mapper = FIELD_MAPPERS[key];
+    if (!mapper) {
+      throw new MappingError(
+        `body.${key}: not supported on this provider (it has no /v1/responses, and the field has no chat-completions counterpart)`,
+      );
+    }
+    mapper(request, value);
+  }
+  return request;
+}
+
+function positiveInt(v: unknown, field: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1)
+    throw new MappingError(`body.${field}: must be a positive integer`);
+  return v as number;
+}
+
+function number(v: unknown, field: string): number {
+  if (typeof v !== "number") throw new MappingError(`body.${field}: must be a number`);
+  return v;
+}
+
+function inputMessages(input: unknown): ChatMessage[] {
+  if (typeof input === "string") return [{ role: "user", content: input }];
+  if (!Array.isArray(input) || input.length === 0) {
+    throw new MappingError("body.input: must be a string or a non-empty list of items");
+  }
+  const out: ChatMessage[] = [];
+  input.forEach((item: unknown, i) => {
+    const at = `body.input[${i}]`;
+    if (!isObject(item)) throw new MappingError(`${at}: must be an object`);
+    if (item.type === "function_call") {
+      if (typeof item.call_id !== "string" || typeof item.name !== "string") {
+        throw new MappingError(`${at}: a function_call needs call_id and name`);
+      }
+      const call = { id: item.call_id, name: item.name, arguments: String(item.arguments ?? "") };
+      const last = out.at(-1);
+      if (last?.role === "assistant" && last.toolCalls) last.toolCalls.push(call);
+      else out.push({ role: "assistant", content: "", toolCalls: [call] });
+    } else if (item.type === "function_call_output") {
+      if (typeof item.call_id !== "string") throw new MappingError(`${at}.call_id: required`);
+      out.push({ role: "tool", toolCallId: item.call_id, content: outputText(item.output) });
+    } else if (item.type === undefined || item.type === "message") out.push(message(item, at));
+    else throw new MappingError(`${at}.type: items of type "${String(item.type)}" are not supported here`);
+  });
+  return out;
+}
+
+const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+);base64,(.+)$/s;
+
+function message(item: Json, at: string): ChatMessage {
+  const role = item.role === "developer" ? "system" : item.role;
+  if (role !== "user" && role !== "assistant" && role !== "system") {
+    throw new MappingError(`${at}.role: must be user, assistant, system or developer`);
+  }
+  if (typeof item.content === "string") return { role, content: item.content };
+  if (!Array.isArray(item.content)) throw new MappingError(`${at}.content: required`);
+  const parts = item.content.map((p: unknown, j): ContentPart => {
+    const part = isObject(p) ? p : {};
+    if (part.type === "input_text" || part.type === "output_text")
+      return { type: "text", text: String(part.text ?? "") };
+    const match =
+      part.type === "input_image" && typeof part.image_url === "string"
+        ? DATA_URL.exec(part.image_url)
+        : null;
+    if (match) return { type: "image", mediaType: match[1], dataBase64: match[2] };
+    throw new MappingError(
+      `${at}.content[${j}]: only input_text, output_text and base64 data: URL input_image parts are supported here`,
+    );
+  });
+  return { role, content: parts };
+}
+
+function outputText(output: unknown): string {
+  if (typeof output === "string") return output;
+  if (Array.isArray(output)) return output.map((p) => String((p as Json)?.text ?? "")).join("\n");
+  return JSON.stringify(output ?? "");
+}
+
+function tools(raw: unknown): ToolSpec[] {
+  if (!Array.isArray(raw)) throw new MappingError("body.tools: must be a list");
+  return raw.map((tool: unknown, i) => {
+    if (!isObject(tool) || tool.type !== "function" || typeof tool.name !== "string") {
+      throw new MappingError(`body.tools[${i}]: only function tools are supported on this provider`);
+    }
+    const spec: ToolSpec = { name: tool.name, parameters: isObject(tool.parameters) ? tool.parameters : {} };
+    if (typeof tool.description === "string") spec.description = tool.description;
+    if (typeof tool.strict === "boolean") spec.strict = tool.strict;
+    return spec;
+  });
+}
+
+function toolChoice(raw: unknown): ToolChoice {
+  if (raw === "auto" || raw === "none" || raw === "required") return raw;
+  if (isObject(raw) && raw.type === "function" && typeof raw.name === "string") return { name: raw.name };
+  throw new MappingError("body.tool_choice: must be auto, none, required or {type: function, name}");
+}
+
+function format(raw: unknown): ResponseFormat {
+  if (isObject(raw) && (raw.type === "text" || raw.type === "json_object")) return { type: raw.type };
+  if (isObject(raw) && raw.type === "json_schema" && typeof raw.name === "string" && isObject(raw.schema)) {
+    const jsonSchema: Extract<ResponseFormat, { type: "json_schema" }>["jsonSchema"] = {
+      name: raw.name,
+      schema: raw.schema,
+    };
+    if (typeof raw.strict === "boolean") jsonSchema.strict = raw.strict;
+    if (typeof raw.description === "string") jsonSchema.description = raw.description;
+    return { type: "json_schema", jsonSchema };
+  }
+  throw new MappingError("body.text.format: must be text, json_object or json_schema with a name and schema");
+}
+
+/** A chat answer as the Response object OpenAI would have answered the Responses request with. */
+export function responseOfChat(body: Json, answer: ModelSuccess, id: string, createdAt: number): Json {
+  const output: Json[] = [];
+  if (answer.text !== "" || !answer.toolCalls) {
+    output.push({
+      type: "message",
+      id: `msg_${id}`,
+      status: "completed",
+      role: "assistant",
+      content: [{ type: "output_text", text: answer.text, annotations: [], logprobs: [] }],
+    });
+  }
+  answer.toolCalls?.forEach((call, i) => {
+    output.push({
+      type: "function_call",
+      id: `fc_${id}_${i}`,
+      call_id: call.id,
+      name: call.name,
+      arguments: call.arguments,
+      status: "completed",
+    });
+  });
+  const u = answer.usage;
+  const incomplete = answer.finishReason === "length";
+  return {
+    id: `resp_${id}`,
+    object: "response",
+    created_at: createdAt,
+    status: incomplete ? "incomplete" : "completed",
+    error: null,
+    incomplete_details: incomplete ? { reason: "max_output_tokens" } : null,
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    model: answer.model,
+    output,
+    parallel_tool_calls: body.parallel_tool_calls ?? true,
+    previous_response_id: null,
+    reasoning: { effort: null, summary: null, ...(isObject(body.reasoning) ? body.reasoning : {}) },
+    store: false,
+    temperature: body.temperature ?? 1,
+    text: isObject(body.text) ? body.text : { format: { type: "text" } },
+    tool_choice: body.tool_choice ?? "auto",
+    tools: body.tools ?? [],
+    top_p: body.top_p ?? 1,
+    truncation: body.truncation ?? "disabled",
+    usage: {
+      input_tokens: u.promptTokens,
+      input_tokens_details: { cached_tokens: u.cachedPromptTokens ?? 0 },
+      output_tokens: u.completionTokens,
+      output_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
+      total_tokens: u.promptTokens + u.completionTokens,
+    },
+    user: body.user ?? null,
+    metadata: body.metadata ?? {},
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * The group commit's successes, written a group at a time: one fenced UPDATE of the items, one
+ * INSERT of the new chats, one of the messages, one of their files, whatever the group's size.
+ * Written per item these were five round trips an item, which is what bounded PostgreSQL's
+ * throughput (measured in bench/README.md); on SQLite they cost little either way.
+ */
+import { replyMeta } from "../../domain/usage.js";
+import type { ItemOutcome } from "../items.js";
+import { type Delta, enqueueOutcomeEvent } from "./counters.js";
+import { chunks, marks, type SqlExecutor, type SqlTransaction } from "./driver.js";
+import type { OutboxBatch } from "./outbox-rows.js";
+import { json, n } from "./rows.js";
+
+export type SuccessOutcome = Extract<ItemOutcome, { kind: "success" }>;
+
+/** A success with the ids of the rows its chat turn will get. */
+interface PlannedTurn {
+  o: SuccessOutcome;
+  chatId: number;
+  /** True when the turn opens its chat. */
+  newChat: boolean;
+  questionId: number;
+  answerId: number;
+}
+
+/** Rows per multi-row statement: 9 parameters a row stays under SQLite's oldest 999 limit. */
+const ROWS_PER_STATEMENT = 100;
+
+/**
+ * The columns a success sets from its outcome, each with its SQL type where PostgreSQL cannot
+ * infer one from a VALUES list. Adding a result column is one entry here.
+ */
+const SUCCESS_COLUMNS: { name: string; cast?: string; value: (t: PlannedTurn) => unknown }[] = [
+  { name: "response_content", value: (t) => t.o.responseContent },
+  { name: "response_usage", value: (t) => JSON.stringify(t.o.responseUsage) },
+  {
+    name: "response_json",
+    value: (t) => (t.o.responseJson === undefined ? null : JSON.stringify(t.o.responseJson)),
+  },
+  { name: "finish_reason", value: (t) => t.o.finishReason ?? null },
+  {
+    name: "response_detail",
+    value: (t) => (t.o.responseDetail ? JSON.stringify(t.o.responseDetail) : null),
+  },
+  { name: "chat_id", cast: "BIGINT", value: (t) => t.chatId },
+  { name: "conversation_id", cast: "BIGINT", value: (t) => t.questionId },
+];
+
+/** Writes the successes its workers still hold; returns how many were applied. */
+export async function applySuccesses(
+  tx: SqlTransaction,
+  successes: SuccessOutcome[],
+  batches: Map<string, OutboxBatch>,
+  now: number,
+  deltaOf: (batchId: string) => Delta,
+): Promise<number> {
+  if (successes.length === 0) return 0;
+  const planned = await planTurns(tx, successes);
+  const attached = new Map<number, string[]>();
+  for (const group of chunks(planned, ROWS_PER_STATEMENT)) {
+    for (const row of await updateItems(tx, group, now)) {
+      attached.set(n(row.id), json<string[]>(row.attached_file_uuids) ?? []);
+    }
+  }
+  const applied = planned.filter((t) => attached.has(t.o.itemId));
+  await insertChats(tx, applied, now);
+  await insertMessages(tx, applied, now);
+  await insertMessageFiles(tx, applied, attached);
+  for (const t of applied) {
+    await enqueueOutcomeEvent(tx, batches.get(t.o.batchId) as OutboxBatch, t.o.itemId, now);
+    const d = deltaOf(t.o.batchId);
+    d.processing -= 1;
+    d.succeeded += 1;
+    d.promptTokens += t.o.promptTokens;
+    d.completionTokens += t.o.completionTokens;
+    d.cost += t.o.cost;
+  }
+  return applied.length;
+}
+
+/** Reserves the ids of every chat and message the group may write (unused ones are gaps). */
+async function planTurns(tx: SqlTransaction, successes: SuccessOutcome[]): Promise<PlannedTurn[]> {
+  const chatIds = await tx.reserveIds("chats", successes.filter((o) => o.historyId === null).length);
+  const messageIds = await tx.reserveIds("messages", successes.length * 2);
+  let nextChat = 0;
+  return successes.map((o, i) => {
+    const newChat = o.historyId === null;
+    return {
+      o,
+      newChat,
+      chatId: newChat ? chatIds[nextChat++] : (o.historyId as number),
+      questionId: messageIds[2 * i],
+      answerId: messageIds[2 * i + 1],
+    };
+  });
+}
+
+/** One fenced UPDATE for the group: an item is written only if its worker still holds it. */
+function updateItems(tx: SqlExecutor, group: PlannedTurn[], now: number) {
+  const cols = ["id", "owner", "attempt", ...SUCCESS_COLUMNS.map((c) => c.name)];
+  const cell = (cast?: string) => (cast ? `CAST(? AS ${cast})` : "?");
+  const rowSql = `(${[cell("BIGINT"), cell(), cell("INTEGER"), ...SUCCESS_COLUMNS.map((c) => cell(c.cast))].join(", ")})`;
+  const params = group.flatMap((t) => [
+    t.o.itemId,
+    t.o.leaseOwner,
+    t.o.attempt,
+    ...SUCCESS_COLUMNS.map((c) => c.value(t)),
+  ]);
+  const sets = SUCCESS_COLUMNS.map((c) => `${c.name} = v.${c.name}`).join(", ");
+  return tx.all(
+    `WITH v(${cols.join(", ")}) AS (VALUES ${group.map(() => rowSql).join(", ")})
+     UPDATE batch_items SET status = 'success', ${sets}, error_code = NULL, error_message = NULL,
+       processed_at = ?, lease_owner = NULL, lease_expires_at = NULL
+     FROM v WHERE batch_items.id = v.id AND batch_items.lease_owner = v.owner
+       AND batch_items.attempts = v.attempt AND batch_items.status = 'processing'
+     RETURNING batch_items.id, batch_items.attached_file_uuids`,
+    [...params, now],
+  );
+}
+
+async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
+  for (const group of chunks(
+    turns.filter((t) => t.newChat),
+    ROWS_PER_STATEMENT,
+  )) {
+    await tx.run(
+      `INSERT INTO chats (id, workspace_id, agent_id, name, external_user_id, created_at, updated_at)
+       VALUES ${group.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+      group.flatMap((t) => [
+        t.chatId,
+        t.o.workspaceId,
+        t.o.agentId,
+        t.o.chatName,
+        t.o.externalUserId,
+        now,
+        now,
+      ]),
+    );
+  }
+  const continued = [...new Set(turns.filter((t) => !t.newChat).map((t) => t.chatId))];
+  for (const group of chunks(continued)) {
+    await tx.run(`UPDATE chats SET updated_at = ? WHERE id IN (${marks(group.length)})`, [now, ...group]);
+  }
+}
+
+/** The question and the answer of each turn, as a chat message written alone would store them. */
+async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
+  for (const group of chunks(turns, ROWS_PER_STATEMENT / 2)) {
+    const params = group.flatMap((t) => [
+      ...[t.questionId, t.chatId, null, "user", t.o.message, JSON.stringify({ batch_id: t.o.batchId }), now],
+      ...[t.answerId, t.chatId, t.questionId, "assistant", t.o.responseContent, answerMeta(t.o), now],
+    ]);
+    await tx.run(
+      `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
+       VALUES ${group.map(() => "(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+      params,
+    );
+  }
+}
+
+function answerMeta(o: SuccessOutcome): string {
+  return JSON.stringify({
+    ...replyMeta(o.promptTokens, o.completionTokens, o.responseTimeMs),
+    batch_id: o.batchId,
+  });
+}
+
+async function insertMessageFiles(
+  tx: SqlExecutor,
+  turns: PlannedTurn[],
+  attached: Map<number, string[]>,
+): Promise<void> {
+  const rows = turns.flatMap((t) =>
+    [...new Set(attached.get(t.o.itemId) ?? [])].map((fileId, position) => [t.questionId, fileId, position]),
+  );
+  for (const group of chunks(rows, ROWS_PER_STATEMENT)) {
+    await tx.run(
+      `INSERT INTO message_files (message_id, file_id, position) VALUES ${group.map(() => "(?, ?, ?)").join(", ")}`,
+      group.flat(),
+    );
+  }
+}

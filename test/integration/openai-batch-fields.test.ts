@@ -1,0 +1,238 @@
+import OpenAI from "openai";
+import { makeParseableResponseFormat, parseChatCompletion } from "openai/lib/parser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
+import { runOpenAIBatch } from "../helpers/openai-batch.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+/**
+ * The OpenAI batch shape with every chat-completions field a provider can honour: each output
+ * line, parsed back with the official SDK, matches a direct call to mock-llm with the same body.
+ */
+
+const ticket = {
+  type: "object",
+  properties: {
+    category: { type: "string", enum: ["billing", "bug"] },
+    urgency: { type: "integer", minimum: 1, maximum: 5 },
+    summary: { type: "string" },
+  },
+  required: ["category", "urgency", "summary"],
+  additionalProperties: false,
+};
+const weatherTool: OpenAI.Chat.ChatCompletionFunctionTool = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "Weather in a city",
+    parameters: {
+      type: "object",
+      properties: { city: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } },
+      required: ["city", "unit"],
+      additionalProperties: false,
+    },
+    strict: true,
+  },
+};
+
+let mock: MockLlm;
+let t: TestServer;
+let client: OpenAI;
+let direct: OpenAI;
+
+beforeAll(async () => {
+  mock = await startMockLlm();
+  t = await startTestServer((c) => {
+    c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
+    c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
+    c.models = {
+      "gpt-4o-mini": "mockoai/gpt-4o-mini",
+      "claude-haiku": "mockant/claude-haiku",
+      "sim-mini": "simulated/gpt-4o-mini",
+    };
+  });
+  client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: t.key, maxRetries: 0 });
+  direct = new OpenAI({ baseURL: mock.url, apiKey: "sk-test", maxRetries: 0 });
+});
+afterAll(async () => {
+  await t?.close();
+  await mock?.close();
+});
+
+/** What a completion says, without the fields that differ by call (ids, timestamps). */
+function gist(c: OpenAI.Chat.ChatCompletion) {
+  const choice = c.choices[0];
+  return {
+    model: c.model,
+    message: {
+      role: choice.message.role,
+      content: choice.message.content,
+      tool_calls: choice.message.tool_calls,
+    },
+    logprobs: choice.logprobs,
+    finish_reason: choice.finish_reason,
+    usage: c.usage,
+  };
+}
+
+describe("chat-completions fields through the OpenAI batch shape", () => {
+  it("json_schema (the SDK's helper), tools and logprobs lines match direct calls and parse with the SDK", async () => {
+    const response_format = makeParseableResponseFormat(
+      { type: "json_schema", json_schema: { name: "ticket", schema: ticket, strict: true } },
+      (content) => JSON.parse(content) as Record<string, unknown>,
+    );
+    const schemaBody = {
+      model: "gpt-4o-mini",
+      messages: [{ role: "user" as const, content: "the app crashes" }],
+      response_format,
+      seed: 7,
+      max_completion_tokens: 200,
+      metadata: { team: "support" },
+      user: "u-1",
+    };
+    const toolsBody = {
+      model: "gpt-4o-mini",
+      messages: [{ role: "user" as const, content: "Weather in Lima?" }],
+      tools: [weatherTool],
+      tool_choice: "auto" as const,
+      parallel_tool_calls: false,
+      frequency_penalty: 0.5,
+      presence_penalty: 0.1,
+      reasoning_effort: "low" as const,
+    };
+    const toolResultBody = {
+      model: "gpt-4o-mini",
+      messages: [
+        { role: "user" as const, content: "Weather in Lima?" },
+        {
+          role: "assistant" as const,
+          content: null,
+          tool_calls: [
+            {
+              id: "call_1",
+              type: "function" as const,
+              function: { name: "get_weather", arguments: '{"city":"Lima","unit":"celsius"}' },
+            },
+          ],
+        },
+        { role: "tool" as const, tool_call_id: "call_1", content: "22C" },
+      ],
+      tools: [weatherTool],
+    };
+    const logprobsBody = {
+      model: "gpt-4o-mini",
+      messages: [{ role: "user" as const, content: "count words" }],
+      logprobs: true,
+      top_logprobs: 2,
+    };
+    const bodies = {
+      schema: schemaBody,
+      tools: toolsBody,
+      toolResult: toolResultBody,
+      logprobs: logprobsBody,
+    };
+    const run = await runOpenAIBatch(
+      client,
+      "/v1/chat/completions",
+      Object.entries(bodies).flatMap(([custom_id, body]) => [
+        { custom_id, body: JSON.parse(JSON.stringify(body)) },
+        // The same line on the built-in simulated model, which answers as mock-llm does.
+        { custom_id: `sim-${custom_id}`, body: JSON.parse(JSON.stringify({ ...body, model: "sim-mini" })) },
+      ]),
+    );
+    expect(run.batch.status).toBe("completed");
+    expect(run.batch.request_counts).toEqual({ total: 8, completed: 8, failed: 0 });
+    for (const [id, body] of Object.entries(bodies)) {
+      const line = run.output.get(id);
+      expect(line.response.status_code).toBe(200);
+      const wanted = await direct.chat.completions.create(
+        body as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
+      );
+      expect(gist(line.response.body), id).toEqual(gist(wanted));
+      expect(gist(run.output.get(`sim-${id}`).response.body), `sim-${id}`).toEqual(gist(wanted));
+    }
+    const parsed = parseChatCompletion(run.output.get("schema").response.body, schemaBody);
+    expect(parsed.choices[0].message.parsed).toEqual({
+      category: "billing",
+      urgency: 1,
+      summary: "the app crashes",
+    });
+    const toolLine = run.output.get("tools").response.body as OpenAI.Chat.ChatCompletion;
+    expect(toolLine.choices[0].finish_reason).toBe("tool_calls");
+    const call = toolLine.choices[0].message.tool_calls?.[0];
+    if (call?.type !== "function") throw new Error("expected a function tool call");
+    expect(call.function.name).toBe("get_weather");
+    expect(JSON.parse(call.function.arguments)).toEqual({ city: "Weather in Lima?", unit: "celsius" });
+    expect(run.output.get("toolResult").response.body.choices[0].message.content).toContain("22C");
+    expect(run.output.get("logprobs").response.body.choices[0].logprobs.content.length).toBeGreaterThan(0);
+  });
+
+  it("translates tools and json_schema for an Anthropic provider, and fails only the line with a field it cannot honour", async () => {
+    const run = await runOpenAIBatch(client, "/v1/chat/completions", [
+      {
+        custom_id: "tools",
+        body: {
+          model: "claude-haiku",
+          messages: [{ role: "user", content: "Weather in Lima?" }],
+          tools: [weatherTool],
+        },
+      },
+      {
+        custom_id: "schema",
+        body: {
+          model: "claude-haiku",
+          messages: [{ role: "user", content: "the app crashes" }],
+          response_format: { type: "json_schema", json_schema: { name: "ticket", schema: ticket } },
+          max_tokens: 300,
+        },
+      },
+      {
+        custom_id: "seeded",
+        body: { model: "claude-haiku", messages: [{ role: "user", content: "hi" }], seed: 1, logprobs: true },
+      },
+    ]);
+    expect(run.batch.status).toBe("completed");
+    expect(run.batch.request_counts).toEqual({ total: 3, completed: 2, failed: 1 });
+    const tools = run.output.get("tools").response.body as OpenAI.Chat.ChatCompletion;
+    expect(tools.choices[0].finish_reason).toBe("tool_calls");
+    const call = tools.choices[0].message.tool_calls?.[0];
+    if (call?.type !== "function") throw new Error("expected a function tool call");
+    expect(call.id).toMatch(/^toolu_|^call_/);
+    expect(JSON.parse(call.function.arguments)).toEqual({ city: "Weather in Lima?", unit: "celsius" });
+    const schema = run.output.get("schema").response.body as OpenAI.Chat.ChatCompletion;
+    expect(schema.choices[0].finish_reason).toBe("stop");
+    expect(JSON.parse(schema.choices[0].message.content as string)).toEqual({
+      category: "billing",
+      urgency: 1,
+      summary: "the app crashes",
+    });
+    const refused = run.errors.get("seeded");
+    expect(refused.response.status_code).toBe(400);
+    expect(refused.error.message).toContain("seed");
+    expect(refused.error.message).toContain("logprobs");
+    expect(refused.error.message).toContain("mockant");
+  });
+
+  it("fails the batch on a line whose field agentbatch cannot run anywhere, naming it", async () => {
+    const run = await runOpenAIBatch(client, "/v1/chat/completions", [
+      {
+        custom_id: "a",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], audio: { voice: "x" } },
+      },
+      {
+        custom_id: "b",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], tools: [{ type: "web" }] },
+      },
+      {
+        custom_id: "c",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], made_up: 1 },
+      },
+    ]);
+    expect(run.batch.status).toBe("failed");
+    expect(run.batch.errors?.data?.map((e) => e.param)).toEqual([
+      "body.audio",
+      "body.tools[0]",
+      "body.made_up",
+    ]);
+  });
+});

@@ -1,0 +1,148 @@
+import OpenAI from "openai";
+import { makeParseableTextFormat } from "openai/lib/parser";
+import { parseResponse } from "openai/lib/ResponsesParser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
+import { runOpenAIBatch } from "../helpers/openai-batch.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+/**
+ * `/v1/responses` batches: passed through to a provider that serves `/v1/responses` (mock-llm as
+ * OpenAI), mapped onto chat completions for the others (Anthropic, the simulated model); each
+ * output parsed back with the SDK and matched against a direct call to mock-llm.
+ */
+
+const ticket = {
+  type: "object",
+  properties: {
+    category: { type: "string", enum: ["billing", "bug"] },
+    urgency: { type: "integer", minimum: 1, maximum: 5 },
+    summary: { type: "string" },
+  },
+  required: ["category", "urgency", "summary"],
+  additionalProperties: false,
+};
+const weather: OpenAI.Responses.FunctionTool = {
+  type: "function",
+  name: "get_weather",
+  parameters: {
+    type: "object",
+    properties: { city: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } },
+    required: ["city", "unit"],
+    additionalProperties: false,
+  },
+  strict: true,
+};
+
+let mock: MockLlm;
+let t: TestServer;
+let client: OpenAI;
+let direct: OpenAI;
+
+beforeAll(async () => {
+  mock = await startMockLlm();
+  t = await startTestServer((c) => {
+    c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
+    c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
+    c.models = {
+      "gpt-4o-mini": "mockoai/gpt-4o-mini",
+      "claude-haiku": "mockant/claude-haiku",
+      "house-model": "simulated/house-model",
+    };
+  });
+  client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: t.key, maxRetries: 0 });
+  direct = new OpenAI({ baseURL: mock.url, apiKey: "sk-test", maxRetries: 0 });
+});
+afterAll(async () => {
+  await t?.close();
+  await mock?.close();
+});
+
+/** What a Response says, without ids and times. */
+function gist(r: OpenAI.Responses.Response) {
+  return {
+    status: r.status,
+    output: r.output.map((o) =>
+      o.type === "function_call"
+        ? { type: o.type, name: o.name, arguments: JSON.parse(o.arguments) }
+        : o.type === "message"
+          ? { type: o.type, text: o.content.map((c) => (c.type === "output_text" ? c.text : "")).join("") }
+          : { type: o.type },
+    ),
+    usage: { input_tokens: r.usage?.input_tokens, output_tokens: r.usage?.output_tokens },
+  };
+}
+
+describe("Responses API batches", () => {
+  it("passes Responses through to mock-llm and maps them onto chat for Anthropic and the simulated model", async () => {
+    const text = makeParseableTextFormat(
+      { type: "json_schema", name: "ticket", schema: ticket, strict: true },
+      (content) => JSON.parse(content) as Record<string, unknown>,
+    );
+    const bodies = {
+      plain: { instructions: "be brief", input: "hi there" },
+      tools: { input: "Weather in Quito?", tools: [weather] },
+      schema: { input: "refund", text: { format: text } },
+      items: {
+        tools: [weather],
+        input: [
+          { role: "user", content: "Weather in Quito?" },
+          {
+            type: "function_call",
+            call_id: "call_1",
+            name: "get_weather",
+            arguments: '{"city":"Quito","unit":"celsius"}',
+          },
+          { type: "function_call_output", call_id: "call_1", output: "14C" },
+        ],
+      },
+    };
+    const requests = [];
+    for (const model of ["gpt-4o-mini", "claude-haiku", "house-model"]) {
+      for (const [name, body] of Object.entries(bodies)) {
+        requests.push({
+          custom_id: `${model}-${name}`,
+          body: JSON.parse(JSON.stringify({ model, ...body })),
+        });
+      }
+    }
+    const run = await runOpenAIBatch(client, "/v1/responses", requests);
+    expect(run.batch.status).toBe("completed");
+    expect(run.batch.request_counts).toEqual({ total: 12, completed: 12, failed: 0 });
+    for (const [name, body] of Object.entries(bodies)) {
+      const wanted = await direct.responses.create({
+        model: "gpt-4o-mini",
+        ...body,
+      } as OpenAI.Responses.ResponseCreateParamsNonStreaming);
+      for (const model of ["gpt-4o-mini", "claude-haiku", "house-model"]) {
+        const line = run.output.get(`${model}-${name}`);
+        expect(line.response.status_code).toBe(200);
+        const got = line.response.body as OpenAI.Responses.Response;
+        expect(got.object).toBe("response");
+        const want = gist(wanted);
+        const have = gist(got);
+        if (model === "claude-haiku") {
+          // Anthropic counts its own tokens for the translated request; the answer is the same.
+          expect(have.output, `${model}-${name}`).toEqual(want.output);
+        } else expect(have, `${model}-${name}`).toEqual(want);
+      }
+    }
+    for (const model of ["gpt-4o-mini", "claude-haiku", "house-model"]) {
+      const params = { model, input: "refund", text: { format: text } };
+      const parsed = parseResponse(run.output.get(`${model}-schema`).response.body, params);
+      expect(parsed.output_parsed, model).toEqual({ category: "billing", urgency: 1, summary: "refund" });
+      expect(parsed.output_text).toBe(JSON.stringify(parsed.output_parsed));
+    }
+  });
+
+  it("fails a line whose Responses field has no chat counterpart on a mapped provider, naming it", async () => {
+    const run = await runOpenAIBatch(client, "/v1/responses", [
+      { custom_id: "ok", body: { model: "claude-haiku", input: "hi" } },
+      { custom_id: "effort", body: { model: "claude-haiku", input: "hi", reasoning: { effort: "low" } } },
+      { custom_id: "calls", body: { model: "house-model", input: "hi", max_tool_calls: 2 } },
+    ]);
+    expect(run.batch.request_counts).toEqual({ total: 3, completed: 1, failed: 2 });
+    expect(run.errors.get("effort").error.message).toContain("reasoning_effort");
+    expect(run.errors.get("calls").error.message).toContain("body.max_tool_calls");
+  });
+});

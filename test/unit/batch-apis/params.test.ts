@@ -1,0 +1,268 @@
+import { describe, expect, it } from "vitest";
+import { refusalMessage } from "../../../src/agents/request-turn.js";
+import { chatRequestOfResponses, responseOfChat } from "../../../src/agents/responses-via-chat.js";
+import {
+  ANTHROPIC_CAPABILITIES,
+  OPENAI_COMPATIBLE_CAPABILITIES,
+} from "../../../src/providers/capabilities.js";
+import { messagesRequest, ParamsError } from "../../../src/server/batch-apis/anthropic-params.js";
+import { chatParams } from "../../../src/server/batch-apis/openai-chat-params.js";
+import { embeddingsParams, responsesParams } from "../../../src/server/batch-apis/openai-endpoint-params.js";
+import { LineError } from "../../../src/server/batch-apis/openai-line-error.js";
+
+const user = [{ role: "user", content: "hi" }];
+const route = (model: string) => ({ ok: true as const, model: `simulated/${model}` });
+
+function lineError(fn: () => unknown): LineError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof LineError) return err;
+    throw err;
+  }
+  throw new Error("expected a LineError");
+}
+
+describe("OpenAI chat-completions params", () => {
+  it("keeps every field a provider can honour, translated to the neutral request", () => {
+    const r = chatParams(
+      {
+        messages: [
+          { role: "developer", content: "be brief" },
+          { role: "user", content: "weather?" },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "c1", type: "function", function: { name: "w", arguments: "{}" } }],
+          },
+          { role: "tool", tool_call_id: "c1", content: "22C" },
+        ],
+        tools: [{ type: "function", function: { name: "w", parameters: { type: "object" }, strict: true } }],
+        tool_choice: { type: "function", function: { name: "w" } },
+        parallel_tool_calls: false,
+        response_format: { type: "json_schema", json_schema: { name: "t", schema: { type: "object" } } },
+        seed: 3,
+        logprobs: true,
+        top_logprobs: 2,
+        frequency_penalty: 1,
+        presence_penalty: -1,
+        user: "u",
+        metadata: { a: "b" },
+        max_completion_tokens: 10,
+        reasoning_effort: "low",
+        store: false,
+      },
+      "simulated/m",
+      "m",
+    );
+    expect(r).toMatchObject({
+      messages: [
+        { role: "system", content: "be brief" },
+        { role: "user", content: "weather?" },
+        { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "w", arguments: "{}" }] },
+        { role: "tool", toolCallId: "c1", content: "22C" },
+      ],
+      tools: [{ name: "w", parameters: { type: "object" }, strict: true }],
+      toolChoice: { name: "w" },
+      parallelToolCalls: false,
+      responseFormat: { type: "json_schema", jsonSchema: { name: "t", schema: { type: "object" } } },
+      seed: 3,
+      logprobs: true,
+      topLogprobs: 2,
+      frequencyPenalty: 1,
+      presencePenalty: -1,
+      user: "u",
+      metadata: { a: "b" },
+      maxCompletionTokens: 10,
+      reasoningEffort: "low",
+    });
+    expect(r).not.toHaveProperty("store");
+  });
+
+  it("names the field of every line it cannot take", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ top_logprobs: 2 }, "body.top_logprobs"],
+      [
+        { tool_choice: { type: "function", function: { name: "nope" } }, tools: [] },
+        "body.tool_choice.function.name",
+      ],
+      [
+        { response_format: { type: "json_schema", json_schema: {} } },
+        "body.response_format.json_schema.name",
+      ],
+      [
+        { metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) },
+        "body.metadata",
+      ],
+      [{ reasoning_effort: "max" }, "body.reasoning_effort"],
+      [{ functions: [{}] }, "body.functions"],
+      [{ n: 2 }, "body.n"],
+      [{ made_up: true }, "body.made_up"],
+      [{ messages: [{ role: "tool", content: "x" }] }, "body.messages[0].tool_call_id"],
+      [{ messages: [{ role: "assistant", content: null }] }, "body.messages[0].content"],
+    ];
+    for (const [extra, param] of cases) {
+      const err = lineError(() => chatParams({ messages: user, ...extra }, "simulated/m", "m"));
+      expect(err.param, JSON.stringify(extra)).toBe(param);
+      expect(err.message).toContain(param);
+    }
+  });
+
+  it("reads embeddings and Responses bodies, refusing what cannot run in a batch", () => {
+    expect(embeddingsParams({ model: "e", input: "a", dimensions: 8 }, "simulated/e", "e")).toMatchObject({
+      operation: "embeddings",
+      input: ["a"],
+      dimensions: 8,
+    });
+    expect(lineError(() => embeddingsParams({ model: "e", input: [1, 2] }, "x/e", "e")).param).toBe(
+      "body.input",
+    );
+    expect(
+      lineError(() => embeddingsParams({ model: "e", input: "a", encoding_format: "hex" }, "x/e", "e")).param,
+    ).toBe("body.encoding_format");
+    expect(responsesParams({ model: "m", input: "hi" }, "x/m", "m")).toMatchObject({ body: { input: "hi" } });
+    expect(
+      lineError(() => responsesParams({ model: "m", input: "hi", previous_response_id: "r" }, "x/m", "m"))
+        .param,
+    ).toBe("body.previous_response_id");
+  });
+});
+
+describe("refusals by provider kind", () => {
+  it("names every field the provider cannot honour, in the shape's terms", () => {
+    const request = {
+      model: "m",
+      messages: [{ role: "user" as const, content: "hi" }],
+      seed: 1,
+      metadata: { a: "b" },
+    };
+    expect(refusalMessage("mockant", ANTHROPIC_CAPABILITIES, request)).toMatch(
+      /^seed, metadata: not supported by provider "mockant" \(anthropic\)/,
+    );
+    expect(refusalMessage("oai", OPENAI_COMPATIBLE_CAPABILITIES, request)).toBeNull();
+    const thinking = {
+      ...request,
+      seed: undefined,
+      metadata: undefined,
+      thinking: { type: "enabled" as const, budgetTokens: 2000 },
+    };
+    expect(refusalMessage("oai", OPENAI_COMPATIBLE_CAPABILITIES, thinking)).toContain("thinking");
+  });
+});
+
+describe("Anthropic params", () => {
+  it("reads tools, tool_choice, cache_control, tool_result turns and thinking", () => {
+    const r = messagesRequest(
+      {
+        model: "c",
+        max_tokens: 4000,
+        system: [{ type: "text", text: "ctx", cache_control: { type: "ephemeral", ttl: "1h" } }],
+        tools: [{ name: "w", input_schema: { type: "object" } }],
+        tool_choice: { type: "any", disable_parallel_tool_use: true },
+        thinking: { type: "enabled", budget_tokens: 1024 },
+        metadata: { user_id: "u" },
+        messages: [
+          { role: "user", content: "weather?" },
+          { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "w", input: { city: "x" } }] },
+          {
+            role: "user",
+            content: [
+              { type: "tool_result", tool_use_id: "t1", content: "5C", is_error: true },
+              { type: "text", text: "and?" },
+            ],
+          },
+        ],
+      },
+      "params",
+      route,
+    );
+    expect(r).toMatchObject({
+      messages: [
+        {
+          role: "system",
+          content: [{ type: "text", text: "ctx", cacheControl: { type: "ephemeral", ttl: "1h" } }],
+        },
+        { role: "user", content: "weather?" },
+        { role: "assistant", toolCalls: [{ id: "t1", name: "w", arguments: '{"city":"x"}' }] },
+        { role: "tool", toolCallId: "t1", content: "5C", isError: true },
+        { role: "user", content: [{ type: "text", text: "and?" }] },
+      ],
+      tools: [{ name: "w", parameters: { type: "object" } }],
+      toolChoice: "required",
+      parallelToolCalls: false,
+      thinking: { type: "enabled", budgetTokens: 1024 },
+      user: "u",
+    });
+  });
+
+  it("refuses server tools, a small thinking budget and other metadata, naming the field", () => {
+    const base = { model: "c", max_tokens: 10, messages: user };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ tools: [{ type: "web_search_20250305", name: "web_search" }] }, /^p\.tools\.0:/],
+      [{ thinking: { type: "enabled", budget_tokens: 10 } }, /^p\.thinking\.budget_tokens:/],
+      [{ metadata: { team: "x" } }, /^p\.metadata:/],
+      [{ top_k: 3 }, /^p\.top_k:/],
+      [{ mcp_servers: [] }, /^p\.mcp_servers: Extra inputs are not permitted/],
+    ];
+    for (const [extra, message] of cases) {
+      expect(() => messagesRequest({ ...base, ...extra }, "p", route)).toThrow(ParamsError);
+      expect(() => messagesRequest({ ...base, ...extra }, "p", route)).toThrow(message);
+    }
+  });
+});
+
+describe("Responses mapped onto chat", () => {
+  it("maps instructions, items, tools and text.format, and answers a Response object", () => {
+    const mapped = chatRequestOfResponses(
+      {
+        instructions: "brief",
+        input: [
+          { role: "user", content: [{ type: "input_text", text: "hi" }] },
+          { type: "function_call", call_id: "c", name: "w", arguments: "{}" },
+          { type: "function_call_output", call_id: "c", output: "ok" },
+        ],
+        tools: [{ type: "function", name: "w", parameters: { type: "object" } }],
+        text: { format: { type: "json_object" } },
+        max_output_tokens: 50,
+        store: false,
+      },
+      "m",
+    );
+    expect(mapped).toMatchObject({
+      ok: true,
+      request: {
+        messages: [
+          { role: "system", content: "brief" },
+          { role: "user", content: [{ type: "text", text: "hi" }] },
+          { role: "assistant", toolCalls: [{ id: "c", name: "w" }] },
+          { role: "tool", toolCallId: "c", content: "ok" },
+        ],
+        tools: [{ name: "w" }],
+        responseFormat: { type: "json_object" },
+        maxTokens: 50,
+      },
+    });
+    expect(chatRequestOfResponses({ input: "x", max_tool_calls: 1 }, "m")).toEqual({
+      ok: false,
+      message: expect.stringContaining("body.max_tool_calls"),
+    });
+    const response = responseOfChat(
+      { input: "x" },
+      {
+        kind: "success",
+        text: "",
+        model: "m",
+        usage: { promptTokens: 3, completionTokens: 2 },
+        toolCalls: [{ id: "c", name: "w", arguments: "{}" }],
+      },
+      "id1",
+      1,
+    );
+    expect(response).toMatchObject({
+      object: "response",
+      status: "completed",
+      output: [{ type: "function_call", call_id: "c", name: "w", arguments: "{}" }],
+      usage: { input_tokens: 3, output_tokens: 2, total_tokens: 5 },
+    });
+  });
+});
