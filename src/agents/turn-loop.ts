@@ -12,6 +12,7 @@ import type { AgentTool, NewTurnStep, TurnStep } from "../store/types.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn } from "./prepare-turn.js";
 import { callUpstream, type TurnDeps, type TurnOptions, type TurnResult, turnResult } from "./run-turn.js";
 import type { HttpToolCaller } from "./tools/http.js";
+import { runMcpTool } from "./tools/mcp-agent.js";
 import {
   assistantMessage,
   modelStep,
@@ -182,7 +183,11 @@ async function runCalls(
   input: ToolTurnInput,
   signal: AbortSignal,
 ): Promise<CallsResult> {
-  const byName = new Map(tools.map((t) => [t.name, t]));
+  const byName = new Map<string, AgentTool>();
+  for (const t of tools) {
+    if (t.type === "mcp") for (const x of t.tools) byName.set(x.name, t);
+    else byName.set(t.name, t);
+  }
   const waiting: AwaitedCall[] = [];
   let lost = false;
   const steps = await Promise.all(
@@ -216,5 +221,6 @@ async function runTool(
 ): Promise<ToolOutput> {
   if (!tool) return { output: `unknown tool "${call.name}"`, isError: true, durationMs: 0 };
   if (tool.type === "http") return deps.http.call(tool, call, ctx);
+  if (tool.type === "mcp") return runMcpTool(tool, call, ctx, deps.http.options);
   return { output: `tools of type ${tool.type} cannot run here`, isError: true, durationMs: 0 };
 }

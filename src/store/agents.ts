@@ -15,11 +15,15 @@ export type AgentTool =
     }
   | { type: "client"; name: string; description: string | null; parameters: Record<string, unknown> }
   | {
+      /** A Model Context Protocol server: its tools (listed when the agent is saved) are offered. */
       type: "mcp";
+      /** The server's host, for messages; the model sees the listed tools' own names. */
       name: string;
       description: string | null;
       parameters: Record<string, unknown>;
-      url: string;
+      /** The definition as given (`server_url`, `headers`, `allowed_tools`). */
+      server: { type: "mcp"; server_url: string; headers?: Record<string, string>; allowed_tools?: string[] };
+      tools: { name: string; description: string; parameters: Record<string, unknown> }[];
     };
 
 /**

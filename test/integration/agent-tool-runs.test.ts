@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMcpServer, type TestMcpServer } from "../helpers/mcp-server.js";
 import { publishedAgent, startTestServer, type TestServer, waitForBatch } from "../helpers/server.js";
 import { startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
 
@@ -6,11 +7,13 @@ const N = 20;
 let t: TestServer;
 let receiver: ToolReceiver;
 let agentId: string;
+let mcp: TestMcpServer;
 
 beforeAll(async () => {
   receiver = await startToolReceiver("tool-secret");
+  mcp = await startMcpServer();
   t = await startTestServer((c) => {
-    c.tools.trustedOrigins = [receiver.origin];
+    c.tools.trustedOrigins = [receiver.origin, new URL(mcp.url).origin];
   });
   agentId = await publishedAgent(t, {
     tools: [
@@ -29,6 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
   await receiver?.close();
+  await mcp?.close();
 });
 
 async function results(batchId: string): Promise<any[]> {
@@ -165,5 +169,39 @@ describe("an agent with an http tool", () => {
     expect(row.status).toBe("success");
     expect(row.response_content).toContain("internal (error): refused: 127.0.0.1 is a loopback address");
     expect(receiver.calls.length).toBe(before);
+  });
+
+  it("offers an MCP server's tools (listed when the agent is saved) and calls the one the model picks", async () => {
+    const mcpAgent = await publishedAgent(t, {
+      tools: [
+        {
+          type: "mcp",
+          server_url: mcp.url,
+          headers: { Authorization: `Bearer ${mcp.token}` },
+          allowed_tools: ["add"],
+        },
+      ],
+    });
+    const agent = await t.api("GET", `/api/v1/agents/${mcpAgent}`);
+    expect(agent.body.data.tools[0]).toMatchObject({ type: "mcp", server_url: mcp.url, has_headers: true });
+    expect(agent.body.data.tools[0].tools.map((x: any) => x.name)).toEqual(["add"]);
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: mcpAgent,
+      requests: [{ custom_id: "m", message: "please add" }],
+    });
+    await waitForBatch(t, created.body.data.id);
+    const [row] = await results(created.body.data.id);
+    expect(row.status, JSON.stringify(row)).toBe("success");
+    expect(row.response_content).toContain("add: ");
+    expect(row.response_content).toContain("sum");
+    expect(mcp.calls).toContain("add");
+
+    const down = await t.api("POST", "/api/v1/agents", {
+      name: "mcp down",
+      model: "simulated/echo",
+      tools: [{ type: "mcp", server_url: "http://127.0.0.1:9/mcp" }],
+    });
+    expect(down.status).toBe(400);
+    expect(down.body.message).toContain("tools[0]");
   });
 });

@@ -81,7 +81,7 @@ describe("agent tools and max_steps", () => {
     expect400(await create({ tools: [{ type: "ftp", name: "x" }] }), "tools[0].type");
     expect400(
       await create({ tools: [{ type: "mcp", name: "x" }] }),
-      "tools[0].type mcp is not supported yet",
+      "tools[0].name is not a field of an mcp tool",
     );
     expect400(await create({ tools: [weather({ name: "bad name!" })] }), "tools[0].name");
     expect400(await create({ tools: [weather({ color: "red" })] }), "tools[0].color");

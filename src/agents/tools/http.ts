@@ -48,7 +48,7 @@ export class HttpToolCaller {
   private readonly trusted: Agent;
   private readonly hosts: HostLimit;
 
-  constructor(private readonly options: HttpToolOptions) {
+  constructor(readonly options: HttpToolOptions) {
     const ca = options.caFile ? [...rootCertificates, readFileSync(options.caFile, "utf8")] : undefined;
     const lookup = guardedLookup({ allowPrivateTargets: options.allowPrivateTargets, allowHttp: false });
     this.guarded = new Agent({ connect: { lookup, ...(ca ? { ca } : {}) } });

@@ -24,7 +24,9 @@ export interface ToolStepPayload {
 
 /** The tools as the model is offered them. */
 export function toolSpecs(tools: AgentTool[]): ToolSpec[] {
-  return tools.map((t) => ({
+  type Offered = { name: string; description: string | null; parameters: Record<string, unknown> };
+  const offered = tools.flatMap((t): Offered[] => (t.type === "mcp" ? t.tools : [t]));
+  return offered.map((t) => ({
     name: t.name,
     ...(t.description ? { description: t.description } : {}),
     parameters: t.parameters,

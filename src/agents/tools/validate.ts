@@ -5,6 +5,7 @@
  */
 import { Ajv } from "ajv";
 import type { AgentTool } from "../../store/types.js";
+import { validateMcpToolDef } from "./mcp-validate.js";
 
 export class ToolDefinitionError extends Error {
   constructor(message: string) {
@@ -71,7 +72,7 @@ function optionalString(raw: unknown, field: string, max: number): string | null
 function parseTool(raw: unknown, i: number, rules: ToolRules): AgentTool {
   const at = `tools[${i}]`;
   if (!isObject(raw)) fail(`${at} must be an object`);
-  if (raw.type === "mcp") fail(`${at}.type mcp is not supported yet`);
+  if (raw.type === "mcp") return parseMcp(raw, at);
   if (raw.type !== "http" && raw.type !== "client") fail(`${at}.type must be http or client`);
   const allowed = FIELDS[raw.type];
   for (const key of Object.keys(raw)) {
@@ -101,6 +102,35 @@ function parseTool(raw: unknown, i: number, rules: ToolRules): AgentTool {
   };
 }
 
+/** An MCP server's definition, checked; its tools are listed later (`listAgentMcpTools`). */
+function parseMcp(raw: Record<string, unknown>, at: string): AgentTool {
+  const errors = validateMcpToolDef(raw, at);
+  if (errors.length > 0) fail(`${errors[0].field} ${errors[0].message}`);
+  const server = raw as unknown as Extract<AgentTool, { type: "mcp" }>["server"];
+  return {
+    type: "mcp",
+    name: new URL(server.server_url).host,
+    description: null,
+    parameters: { type: "object" },
+    server,
+    tools: [],
+  };
+}
+
+/** The names the model is offered: each tool's, an MCP server's listed tools' own. */
+export function offeredNames(tools: AgentTool[]): string[] {
+  return tools.flatMap((t) => (t.type === "mcp" ? t.tools.map((x) => x.name) : [t.name]));
+}
+
+/** Refuses two offered tools of the same name (an MCP tool may clash with another's). */
+export function checkOfferedNames(tools: AgentTool[]): void {
+  const seen = new Set<string>();
+  for (const name of offeredNames(tools)) {
+    if (seen.has(name)) fail(`tools: two tools are named "${name}"`);
+    seen.add(name);
+  }
+}
+
 /** The agent's tools, checked; throws ToolDefinitionError naming the first bad field. */
 export function parseTools(raw: unknown, rules: ToolRules): AgentTool[] {
   if (!Array.isArray(raw)) fail("tools must be an array");
@@ -108,6 +138,7 @@ export function parseTools(raw: unknown, rules: ToolRules): AgentTool[] {
   const tools = raw.map((t, i) => parseTool(t, i, rules));
   const seen = new Map<string, number>();
   tools.forEach((t, i) => {
+    if (t.type === "mcp") return;
     const first = seen.get(t.name);
     if (first !== undefined) fail(`tools[${i}].name "${t.name}" is a duplicate of tools[${first}].name`);
     seen.set(t.name, i);
@@ -119,6 +150,14 @@ export function parseTools(raw: unknown, rules: ToolRules): AgentTool[] {
 export function toolToWire(t: AgentTool): Record<string, unknown> {
   const base = { type: t.type, name: t.name, description: t.description, parameters: t.parameters };
   if (t.type === "client") return base;
-  if (t.type === "mcp") return { ...base, url: t.url };
+  if (t.type === "mcp") {
+    return {
+      type: "mcp",
+      server_url: t.server.server_url,
+      has_headers: Boolean(t.server.headers),
+      allowed_tools: t.server.allowed_tools ?? null,
+      tools: t.tools,
+    };
+  }
   return { ...base, url: t.url, has_secret: t.secret !== null, timeout_ms: t.timeoutMs };
 }

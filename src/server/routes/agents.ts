@@ -1,3 +1,4 @@
+import { listAgentMcpTools } from "../../agents/tools/mcp-agent.js";
 import { parseTools, ToolDefinitionError } from "../../agents/tools/validate.js";
 import { newUuid } from "../../domain/ids.js";
 import { parseModelRef } from "../../providers/registry.js";
@@ -50,11 +51,20 @@ function checkModel(ctx: AppContext, model: string): void {
   }
 }
 
-/** The agent's tools, checked; a bad definition is a 400 naming the field. */
-function checkTools(ctx: AppContext, raw: unknown[] | undefined) {
+/**
+ * The agent's tools, checked, with each MCP server's tools listed (the published version keeps
+ * the list); a bad definition or a server that cannot list its tools is a 400 naming the field.
+ */
+async function checkTools(ctx: AppContext, raw: unknown[] | undefined) {
   if (raw === undefined) return undefined;
+  const { trustedOrigins } = ctx.config.tools;
   try {
-    return parseTools(raw, { trustedOrigins: ctx.config.tools.trustedOrigins });
+    const tools = parseTools(raw, { trustedOrigins });
+    if (!tools.some((t) => t.type === "mcp")) return tools;
+    return await listAgentMcpTools(tools, {
+      trustedOrigins,
+      allowPrivateTargets: ctx.config.webhooks.allowPrivateTargets,
+    });
   } catch (err) {
     if (err instanceof ToolDefinitionError) throw badRequest(err.message);
     throw err;
@@ -79,7 +89,7 @@ async function createAgent(
       temperature: b.temperature ?? null,
       maxTokens: b.max_tokens ?? null,
       settings: b.settings ?? {},
-      tools: checkTools(ctx, b.tools) ?? [],
+      tools: (await checkTools(ctx, b.tools)) ?? [],
       maxSteps: b.max_steps ?? 10,
       responseFormat: responseFormatFromWire(b.response_format) ?? null,
     },
@@ -114,7 +124,7 @@ async function updateAgent(ctx: AppContext, request: ApiRequest<typeof updateSch
       temperature: b.temperature,
       maxTokens: b.max_tokens,
       settings: b.settings,
-      tools: checkTools(ctx, b.tools),
+      tools: await checkTools(ctx, b.tools),
       maxSteps: b.max_steps,
       responseFormat: responseFormatFromWire(b.response_format),
     },
