@@ -3,6 +3,7 @@
  * and wires them together. The CLI and the tests start agentbatch through here.
  */
 import pino, { type Logger } from "pino";
+import { HttpToolCaller } from "./agents/tools/http.js";
 import { type Config, defaultEngineConfig } from "./config/index.js";
 import { Engine } from "./engine/engine.js";
 import { BackgroundLoop } from "./engine/loop.js";
@@ -89,6 +90,8 @@ interface Core {
   providers: ProviderRegistry;
   files: FileStorage;
   limiters: LimiterRegistry;
+  /** Calls agents' http tools, for batch items and chat messages alike. */
+  tools: HttpToolCaller;
   metrics: Metrics;
   engineConfig: Config["engine"];
   tracing: Tracing;
@@ -118,7 +121,25 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
   // Scrapes within 5 s share one read of the store's aggregates.
   const metrics = new Metrics(store, { labels: metricLabelBounds(config), snapshotTtlMs: 5_000 });
-  return { config, logger, store, signals, providers, files, limiters, metrics, engineConfig, tracing };
+  const tools = new HttpToolCaller({
+    trustedOrigins: config.tools.trustedOrigins,
+    concurrencyPerHost: config.tools.concurrencyPerHost,
+    allowPrivateTargets: config.webhooks.allowPrivateTargets,
+    caFile: config.webhooks.caFile,
+  });
+  return {
+    config,
+    logger,
+    store,
+    signals,
+    providers,
+    files,
+    limiters,
+    tools,
+    metrics,
+    engineConfig,
+    tracing,
+  };
 }
 
 /** The engine and the webhook dispatcher of a process that runs items. */
@@ -143,6 +164,7 @@ function startWorker(core: Core): {
       loadAttachments(store, files, workspaceId, fileIds, { itemBytes, budget, signal }),
     limiters: core.limiters,
     metrics: metrics.engine,
+    tools: core.tools,
   });
   metrics.watchEngine(() => engine.stats());
   engine.start();
@@ -198,6 +220,7 @@ async function startApi(
     providers: core.providers,
     files,
     limiters: core.limiters,
+    tools: core.tools,
     metrics: core.metrics,
     openAIOutput,
     closing,
@@ -241,6 +264,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
         worker?.retention?.stop(),
       ]);
       core.limiters.close();
+      await core.tools.close();
       await core.providers.closeAll();
       await core.signals.close();
       await core.files.close();

@@ -2,9 +2,12 @@ import { replyMeta } from "../domain/usage.js";
 import { loadAttachments } from "../files/attachments.js";
 import type { FileStorage } from "../files/storage.js";
 import type { DeltaListener, TokenUsage } from "../providers/types.js";
-import type { AgentConfig, Chat, Store, StoredChatTurn } from "../store/types.js";
-import { runTurn, type TurnDeps } from "./run-turn.js";
+import type { AgentConfig, Chat, NewTurnStep, Store, StoredChatTurn, TurnStep } from "../store/types.js";
+import type { AgentTurn } from "./prepare-turn.js";
+import { runTurn, type TurnDeps, type TurnOptions } from "./run-turn.js";
+import type { HttpToolCaller } from "./tools/http.js";
 import { loadAgentTurn, type TurnSources } from "./turn-input.js";
+import { runToolTurn, type ToolTurnResult } from "./turn-loop.js";
 
 export interface ChatMessageDeps extends TurnDeps {
   /** Read for the history and the attached files; written once, the finished turn (`chats.appendTurn`). */
@@ -12,6 +15,8 @@ export interface ChatMessageDeps extends TurnDeps {
   files: FileStorage;
   /** Longest a turn may take, waiting for a rate-limit slot included. */
   timeoutMs: number;
+  /** Calls http tools of agents that have them. */
+  tools?: HttpToolCaller;
 }
 
 export interface ChatMessageInput {
@@ -54,7 +59,13 @@ export async function runChatMessage(
     attachedFileIds: input.attachedFileIds,
   });
   if (!loaded.ok) return { kind: "failed", code: loaded.code, message: loaded.message };
-  const result = await runTurn(deps, loaded.turn, { signal: AbortSignal.timeout(deps.timeoutMs), onDelta });
+  const result = await chatTurn(deps, loaded.turn, input, {
+    signal: AbortSignal.timeout(deps.timeoutMs),
+    onDelta,
+  });
+  if (result.kind === "awaiting") {
+    return { kind: "failed", code: 400, message: "client tools are not supported in chats yet; use a batch" };
+  }
   if (result.kind === "aborted") {
     return { kind: "failed", code: 429, message: "The model is busy (rate limit); try again shortly" };
   }
@@ -83,4 +94,35 @@ export async function runChatMessage(
     Date.now(),
   );
   return { kind: "success", text: result.text, usage: result.usage, turn: stored };
+}
+
+/**
+ * One model call, or the tool loop for an agent with tools (its steps kept in memory: a chat
+ * message is not resumed after a crash, the client sends it again).
+ */
+function chatTurn(
+  deps: ChatMessageDeps,
+  turn: AgentTurn,
+  input: ChatMessageInput,
+  options: TurnOptions,
+): Promise<ToolTurnResult> {
+  if (!turn.agent.tools?.length) return runTurn(deps, turn, options);
+  if (!deps.tools) {
+    return Promise.resolve({
+      kind: "failed",
+      upstream: null,
+      code: 500,
+      message: "this server cannot run tools",
+    });
+  }
+  const steps: TurnStep[] = [];
+  const log = {
+    load: async () => steps,
+    append: async (s: NewTurnStep) => {
+      steps.push({ ...s, createdAt: Date.now() });
+      return true;
+    },
+  };
+  const context = { agentId: input.agentId, chatId: input.chat.id };
+  return runToolTurn({ ...deps, http: deps.tools }, { turn, log, context }, options);
 }

@@ -130,12 +130,12 @@ export async function runTurn(
 /** One model call under the upstream's permit, reported to the metrics hook, as a turn result. */
 async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOptions): Promise<TurnResult> {
   const upstream = { provider: call.provider, model: call.model };
-  const provider = deps.providers.get(call.provider);
-  if (!provider) {
-    options.permit?.release(null);
-    return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
-  }
   if (call.call.operation === "embed" && deps.embeddings) {
+    const provider = deps.providers.get(call.provider);
+    if (!provider) {
+      options.permit?.release(null);
+      return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
+    }
     // The shared call takes its own permit for its group: a reserved one goes back unused.
     options.permit?.release(null);
     const shared = {
@@ -148,6 +148,33 @@ async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOption
     const out = await deps.embeddings.embed(shared, call.call.request, options.signal, options.onCallStart);
     if (!out) return { kind: "aborted" };
     return turnResult(upstream, embeddingResult(out), Date.now() - startedAt);
+  }
+  const called = await callUpstream(deps, call, options);
+  if (called.kind !== "called") return called;
+  return turnResult(called.upstream, called.result, called.callMs);
+}
+
+/** One model call's outcome as the provider gave it, or why it was not made. */
+export type ModelCallResult =
+  | { kind: "called"; upstream: Upstream; result: CallResult; callMs: number }
+  | { kind: "failed"; upstream: Upstream; code: number; message: string }
+  | { kind: "aborted" };
+
+/**
+ * One model call under the upstream's rate-limit permit: taken (abortable) before the call and
+ * given back on every path with the real usage. A turn that calls tools (`turn-loop.ts`) makes
+ * one of these per model reply, so a running tool never holds a permit.
+ */
+export async function callUpstream(
+  deps: TurnDeps,
+  call: PreparedTurn,
+  options: TurnOptions,
+): Promise<ModelCallResult> {
+  const upstream = { provider: call.provider, model: call.model };
+  const provider = deps.providers.get(call.provider);
+  if (!provider) {
+    options.permit?.release(null);
+    return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
   }
   const permit =
     options.permit ??
@@ -173,7 +200,7 @@ async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOption
       rateLimited: outcome?.kind === "retryable" && outcome.rateLimited,
     });
   }
-  return turnResult(upstream, result, Date.now() - startedAt);
+  return { kind: "called", upstream, result, callMs: Date.now() - startedAt };
 }
 
 /** The permit for a call, or null when the signal ended the wait (or the limiter closed). */
@@ -196,7 +223,7 @@ async function takePermit(
   return permit;
 }
 
-function turnResult(upstream: Upstream, result: CallResult, callMs: number): TurnResult {
+export function turnResult(upstream: Upstream, result: CallResult, callMs: number): TurnResult {
   const { outcome, detail } = result;
   if (outcome.kind === "failed")
     return { kind: "failed", upstream, code: outcome.code, message: outcome.message };

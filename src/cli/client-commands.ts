@@ -5,6 +5,7 @@
 import { type Command, Option } from "commander";
 import { registerAgentCommands } from "./agent-commands.js";
 import { registerBatchCommands } from "./batch-commands.js";
+import { registerToolCommands } from "./tool-commands.js";
 
 export function registerClientCommands(program: Command): void {
   program
@@ -17,4 +18,5 @@ export function registerClientCommands(program: Command): void {
     .option("--json", "print JSON (client commands)");
   registerAgentCommands(program);
   registerBatchCommands(program);
+  registerToolCommands(program);
 }

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import type { Config } from "../config/index.js";
 import { generateApiKey, registerApiKey } from "../server/auth.js";
 import { startService } from "../service.js";
+import { DEMO_TOOL_AGENT_NAME, ensureDemoToolAgent, startDemoToolServer } from "./demo-tool.js";
 
 const DEMO_AGENT_NAME = "Demo agent (simulated)";
 
@@ -24,10 +25,12 @@ function demoKey(config: Config): string {
  */
 export async function runDemo(config: Config): Promise<() => Promise<void>> {
   const key = demoKey(config);
+  const tool = await startDemoToolServer();
+  const tools = { ...config.tools, trustedOrigins: [...config.tools.trustedOrigins, tool.origin] };
   // The demo runs on the simulated model, even where the config switched it off.
   const providers = { simulated: { type: "simulated" as const }, ...config.providers };
   const service = await startService(
-    { ...config, providers, bootstrapApiKey: key },
+    { ...config, providers, tools, bootstrapApiKey: key },
     { api: true, worker: true },
   );
   const ws = await registerApiKey(service.store, key);
@@ -53,6 +56,7 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
       .then((a) => (agent = a));
     agent = await service.store.agents.publish(ws.id, agent!.id, now);
   }
+  const toolAgent = await ensureDemoToolAgent(service.store, ws.id, tool.url);
   const url = service.url as string;
   const api = `${url}/api/v1`;
   process.stdout.write(
@@ -63,6 +67,7 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
       `  API docs:   ${url}/docs`,
       `  API key:    ${key}`,
       `  agent id:   ${agent!.id}  (${DEMO_AGENT_NAME})`,
+      `  tool agent: ${toolAgent.id}  (${DEMO_TOOL_AGENT_NAME}; its transcript: /batches/BATCH_ID/results/CUSTOM_ID/steps)`,
       "",
       "Submit a batch:",
       `  curl -s -X POST ${api}/batches -H 'x-api-key: ${key}' -H 'content-type: application/json' \\`,
@@ -73,5 +78,8 @@ export async function runDemo(config: Config): Promise<() => Promise<void>> {
       "",
     ].join("\n"),
   );
-  return () => service.close();
+  return async () => {
+    await service.close();
+    await tool.close();
+  };
 }

@@ -14,6 +14,10 @@ import type {
   Page,
   PageParams,
   StatusMap,
+  ToolCall,
+  ToolOutput,
+  ToolOutputsResult,
+  TurnStep,
   WebhookDelivery,
 } from "./types.js";
 
@@ -98,6 +102,38 @@ export class BatchesApi extends Resource {
   /** The result of one request, by its custom_id. */
   result(id: string, customId: string): Promise<BatchResult> {
     return this.data({ method: "GET", path: `/batches/${enc(id)}/results/${enc(customId)}` });
+  }
+
+  /**
+   * The client tool calls the batch's requests wait on. Answered calls leave the list, so collect
+   * them (`toArray()`) before answering, or read `.page()` again after each answer.
+   */
+  toolCalls(id: string, params: PageParams = {}): PageIterator<ToolCall> {
+    return this.paged<ToolCall>(`/batches/${enc(id)}/tool-calls`, params, { status: "pending" });
+  }
+
+  /** Answers client tool calls (≤ 1000 per call); a request resumes once all its calls are answered. */
+  submitToolOutputs(
+    id: string,
+    outputs: ToolOutput[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ToolOutputsResult> {
+    // Safe to send again: an answered call is refused ("already answered"), never applied twice.
+    return this.data({
+      method: "POST",
+      path: `/batches/${enc(id)}/tool-outputs`,
+      body: { outputs },
+      idempotent: true,
+      signal: options.signal,
+    });
+  }
+
+  /** The transcript of one request of an agent with tools. */
+  steps(
+    id: string,
+    customId: string,
+  ): Promise<{ batch_id: string; custom_id: string; status: string; steps: TurnStep[] }> {
+    return this.data({ method: "GET", path: `/batches/${enc(id)}/results/${enc(customId)}/steps` });
   }
 
   /** custom_ids grouped by request status; `limit`/`offset` apply to each list. */

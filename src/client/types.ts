@@ -13,6 +13,8 @@ import type { batchToWire, itemToWire } from "../server/wire/batches.js";
 import type { chatToWire } from "../server/wire/chats.js";
 import type { Pagination } from "../server/wire/envelope.js";
 import type { batchFileToWire } from "../server/wire/files.js";
+import type { stepToWire } from "../server/wire/steps.js";
+import type { toolCallToWire, toolOutputsToWire } from "../server/wire/tool-calls.js";
 import type { deliveryToWire } from "../server/wire/webhooks.js";
 
 export type { Pagination };
@@ -38,6 +40,17 @@ export type SendMessageParams = Omit<Static<typeof SendMessageBody>, "stream">;
 export type Chat = ReturnType<typeof chatToWire>;
 
 export type Batch = ReturnType<typeof batchToWire>;
+/** A client tool call a request waits on (`GET /batches/{id}/tool-calls`). */
+export type ToolCall = ReturnType<typeof toolCallToWire>;
+/** An output for a client tool call: a string, or any JSON value (sent as its JSON text). */
+export interface ToolOutput {
+  call_id: string;
+  output: unknown;
+}
+/** What `POST /batches/{id}/tool-outputs` answers: a verdict per entry. */
+export type ToolOutputsResult = ReturnType<typeof toolOutputsToWire>;
+/** One step of a tool-using request's transcript. */
+export type TurnStep = ReturnType<typeof stepToWire>;
 export type BatchResult = ReturnType<typeof itemToWire>;
 export type Agent = ReturnType<typeof agentToWire>;
 /** An agent's structured output: `{type: "json_object"}` or `{type: "json_schema", json_schema}`. */

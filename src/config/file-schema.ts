@@ -57,6 +57,11 @@ const WebhooksSchema = Strict({
   ca_file: Type.Optional(Type.String()),
 });
 
+const ToolsSchema = Strict({
+  trusted_origins: Type.Optional(Type.Array(Type.String())),
+  concurrency_per_host: Type.Optional(Count),
+});
+
 const FilesSchema = Strict({
   backend: Type.Optional(Type.Union([Type.Literal("local"), Type.Literal("db"), Type.Literal("s3")])),
   workspace_quota_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -85,6 +90,7 @@ export const ConfigFileSchema = Strict({
   engine: Type.Optional(EngineSchema),
   webhooks: Type.Optional(WebhooksSchema),
   files: Type.Optional(FilesSchema),
+  tools: Type.Optional(ToolsSchema),
   prices: Type.Optional(Type.Record(Type.String(), Price)),
   models: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: "^[^/]+/.+$" }))),
   rate_limit: Type.Optional(RateLimitSchema),

@@ -9,6 +9,7 @@ import type {
   FilesConfig,
   ProviderConfig,
   RateLimitConfig,
+  ToolsConfig,
   TracingSettings,
   WebhookConfig,
 } from "./types.js";
@@ -112,6 +113,22 @@ export function providersSection(file: ConfigFile, env: Env): Record<string, Pro
   const simulated = envFlag(env, "AGENTBATCH_SIMULATED_PROVIDER") ?? file.simulated_provider !== false;
   if (simulated) providers.simulated ??= { type: "simulated" };
   return providers;
+}
+
+/** `tools.trusted_origins` (or AGENTBATCH_TOOLS_TRUSTED_ORIGINS, comma-separated), as origins. */
+export function toolsSection(file: ConfigFile, env: Env): ToolsConfig {
+  const raw = env.AGENTBATCH_TOOLS_TRUSTED_ORIGINS?.split(",") ?? file.tools?.trusted_origins ?? [];
+  const trustedOrigins = raw
+    .map((o) => o.trim())
+    .filter(Boolean)
+    .map((o) => {
+      try {
+        return new URL(o).origin;
+      } catch {
+        throw new Error(`config: tools.trusted_origins: ${JSON.stringify(o)} is not an origin URL`);
+      }
+    });
+  return { trustedOrigins, concurrencyPerHost: file.tools?.concurrency_per_host || 16 };
 }
 
 /** `openai` / `anthropic`: the file's entry (else the default), with `<PREFIX>_BASE_URL` / `_API_KEY` over it when set. */

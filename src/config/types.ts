@@ -73,6 +73,17 @@ export interface WebhookConfig {
   caFile?: string;
 }
 
+/** Agent tools (src/agents/tools). */
+export interface ToolsConfig {
+  /**
+   * Origins (`http://127.0.0.1:9000`) an http tool may be served from besides public https URLs:
+   * plain http and private addresses are allowed for these only (tests, the demo).
+   */
+  trustedOrigins: string[];
+  /** Most http tool calls running at once against one host, per process. */
+  concurrencyPerHost: number;
+}
+
 /** Where file bytes go (see src/files/storage.ts). */
 export interface FilesConfig {
   backend: "local" | "db" | "s3";
@@ -137,6 +148,7 @@ export interface Config {
   providers: Record<string, ProviderConfig>;
   engine: EngineConfig;
   webhooks: WebhookConfig;
+  tools: ToolsConfig;
   /** USD per million tokens, by `provider/model` (or bare model name). */
   prices: Record<string, { input: number; output: number }>;
   /**

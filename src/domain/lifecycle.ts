@@ -10,6 +10,8 @@ export interface BatchProgress {
   status: BatchStatus;
   pending: number;
   processing: number;
+  /** Items waiting for client tool outputs: not done, though nothing of them runs. */
+  awaiting?: number;
 }
 
 /**
@@ -18,6 +20,7 @@ export interface BatchProgress {
  * batch with nothing in flight is `cancelled`.
  */
 export function settledStatus(b: BatchProgress): "completed" | "cancelled" | null {
+  if (b.awaiting) return null;
   if ((b.status === "in_progress" || b.status === "paused") && b.pending === 0 && b.processing === 0) {
     return "completed";
   }
@@ -30,7 +33,7 @@ export function settledStatus(b: BatchProgress): "completed" | "cancelled" | nul
  * cancel committed (PostgreSQL reads the batch unlocked) fails like every other pending item.
  */
 export function hasPendingAfterCancel(b: BatchProgress): boolean {
-  return b.status === "cancelling" && b.pending > 0;
+  return b.status === "cancelling" && (b.pending > 0 || (b.awaiting ?? 0) > 0);
 }
 
 /** What a requested state change does: move the batch, leave it as it is (already there), or refuse. */

@@ -28,7 +28,11 @@ export const ACTIVE_BATCH_STATUSES: readonly BatchStatus[] = [
 /** No item of a batch in one of these may start: items held but not started are handed back. */
 export const HALTED_BATCH_STATUSES: readonly BatchStatus[] = ["paused", "cancelling", "cancelled"];
 
-export const ITEM_STATUSES = ["pending", "processing", "success", "failed"] as const;
+/**
+ * `awaiting_tool_calls`: the agent asked for client tool calls; the item holds no lease and no
+ * slot until their outputs arrive (`POST /batches/{id}/tool-outputs`), then it is pending again.
+ */
+export const ITEM_STATUSES = ["pending", "processing", "awaiting_tool_calls", "success", "failed"] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
 export function isTerminalBatchStatus(status: BatchStatus): boolean {

@@ -15,7 +15,7 @@ export interface WebhookSettings {
 /** The seed's batch events, named in `webhook.events` without their `batch.` prefix. */
 export const BATCH_EVENTS = ["completed", "failed", "cancelled"] as const;
 /** Per-request events (extension), named in `webhook.events` as they are sent. */
-export const REQUEST_EVENTS = ["request.succeeded", "request.failed"] as const;
+export const REQUEST_EVENTS = ["request.succeeded", "request.failed", "request.awaiting_tool_calls"] as const;
 
 export type RequestEvent = (typeof REQUEST_EVENTS)[number];
 

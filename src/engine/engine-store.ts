@@ -3,6 +3,7 @@ import type {
   BatchStore,
   ChatStore,
   ItemQueue,
+  StepStore,
   StoreCapabilities,
   WorkerRegistry,
 } from "../store/types.js";
@@ -29,4 +30,6 @@ export interface EngineStore {
   readonly workers: WorkerRegistry;
   readonly agents: Pick<AgentStore, "getVersion">;
   readonly chats: Pick<ChatStore, "listMessages">;
+  /** Durable steps of tool-using turns (agents with tools fail without it). */
+  readonly steps?: Pick<StepStore, "append" | "list">;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { EmbeddingBatcher } from "../agents/embedding-batcher.js";
+import type { HttpToolCaller } from "../agents/tools/http.js";
 import type { EngineConfig } from "../config/index.js";
 import type { PriceTable } from "../domain/pricing.js";
 import { LimiterRegistry } from "../providers/rate-limiter.js";
@@ -32,6 +33,8 @@ export interface EngineDeps {
   limiters?: LimiterRegistry;
   /** Hooks for /metrics (upstream latency, 429s, retries). */
   metrics?: EngineMetrics;
+  /** Calls agents' http tools; agents with tools fail without it. */
+  tools?: HttpToolCaller;
 }
 
 export interface EngineStats {
@@ -73,6 +76,8 @@ export class Engine {
     this.executor = new ItemExecutor({
       store,
       attachments: deps.attachments,
+      owner: this.owner,
+      tools: deps.tools,
       turns: { providers, limiters, metrics, embeddings: new EmbeddingBatcher() },
       policy: config,
       prices: deps.prices,

@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
 import type { AgentTurn, RequestTurn } from "../agents/prepare-turn.js";
-import { reservePermit, runTurn, type TurnDeps, type TurnResult } from "../agents/run-turn.js";
+import { reservePermit, runTurn, type TurnDeps } from "../agents/run-turn.js";
+import type { HttpToolCaller } from "../agents/tools/http.js";
 import { loadAgentTurn, type TurnSources } from "../agents/turn-input.js";
+import { runToolTurn, type StepLog, type ToolTurnResult } from "../agents/turn-loop.js";
 import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
 import type { Permit } from "../providers/rate-limiter.js";
@@ -28,7 +30,11 @@ type ItemTurn =
   | { ok: false; code: number; message: string; permit?: Permit };
 
 export interface ExecutorDeps {
-  store: Pick<EngineStore, "agents" | "chats">;
+  store: Pick<EngineStore, "agents" | "chats" | "steps">;
+  /** This process's lease owner: a tool-using turn stores its steps under the item's lease. */
+  owner: string;
+  /** Calls http tools (agents with tools fail without it). */
+  tools?: HttpToolCaller;
   attachments?: AttachmentLoader;
   turns: TurnDeps;
   policy: RetryPolicy;
@@ -68,22 +74,50 @@ export class ItemExecutor {
         if (held.abort.signal.aborted) return null;
       }
       if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
-      let result: TurnResult;
+      let result: ToolTurnResult;
       try {
         const { permit } = loaded;
-        result = await runTurn(this.deps.turns, loaded.turn, {
-          signal: held.abort.signal,
-          onCallStart,
-          permit,
-        });
+        result = await this.run(item, loaded.turn, { signal: held.abort.signal, onCallStart, permit });
       } finally {
         loaded.release?.();
       }
       const outcome = this.outcomeOf(item, result);
       span.setAttributes({ "agentbatch.outcome": outcome?.kind ?? "handed_back" });
-      if (outcome && outcome.kind !== "success") span.fail(`${outcome.kind} ${outcome.errorCode}`);
+      if (outcome && (outcome.kind === "failed" || outcome.kind === "retry")) {
+        span.fail(`${outcome.kind} ${outcome.errorCode}`);
+      }
       return outcome;
     });
+  }
+
+  /** An agent with tools runs the tool loop, its steps stored under the item's lease; others one call. */
+  private run(
+    item: ClaimedItem,
+    turn: AgentTurn | RequestTurn,
+    options: { signal: AbortSignal; onCallStart: () => void; permit?: Permit },
+  ): Promise<ToolTurnResult> {
+    if ("request" in turn || !turn.agent.tools?.length) return runTurn(this.deps.turns, turn, options);
+    // Each model call of a tool turn takes its own permit (a running tool holds none): a permit
+    // reserved while the item's context loaded goes back, and the loop's first call takes one.
+    const { permit, ...loopOptions } = options;
+    permit?.release(null);
+    const { store, tools, owner } = this.deps;
+    const steps = store.steps;
+    if (!steps || !tools) {
+      return Promise.resolve({
+        kind: "failed",
+        upstream: null,
+        code: 500,
+        message: "this worker cannot run tools",
+      });
+    }
+    const fence = { itemId: item.id, leaseOwner: owner, attempt: item.attempt };
+    const log: StepLog = {
+      load: () => steps.list(item.id),
+      append: (step) => steps.append(fence, step, Date.now()),
+    };
+    const context = { agentId: item.agentId, batchId: item.batchId, customId: item.customId };
+    return runToolTurn({ ...this.deps.turns, http: tools }, { turn, log, context }, loopOptions);
   }
 
   private async turnOf(item: ClaimedItem, signal: AbortSignal): Promise<ItemTurn> {
@@ -139,8 +173,10 @@ export class ItemExecutor {
     return p;
   }
 
-  private outcomeOf(item: ClaimedItem, result: TurnResult): ItemResult | null {
+  private outcomeOf(item: ClaimedItem, result: ToolTurnResult): ItemResult | null {
     switch (result.kind) {
+      case "awaiting":
+        return { kind: "await", calls: result.calls };
       case "aborted":
         return null;
       case "success":
@@ -155,7 +191,11 @@ export class ItemExecutor {
     }
   }
 
-  private retrying(item: ClaimedItem, result: Extract<TurnResult, { kind: "retryable" }>, at: number): void {
+  private retrying(
+    item: ClaimedItem,
+    result: Extract<ToolTurnResult, { kind: "retryable" }>,
+    at: number,
+  ): void {
     const { provider, model } = result.upstream;
     this.deps.metrics?.itemRetried(provider, model, result.code);
     this.deps.logger.debug(

@@ -10,7 +10,7 @@ export interface EngineGauges {
   buffered: number;
 }
 
-const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "success", "failed"];
+const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "awaiting_tool_calls", "success", "failed"];
 
 /** What labels may name: the configured providers and models; anything else is `other`. */
 export interface LabelBounds {

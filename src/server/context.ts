@@ -1,3 +1,4 @@
+import type { HttpToolCaller } from "../agents/tools/http.js";
 import type { Config } from "../config/index.js";
 import type { Signals } from "../engine/signals.js";
 import type { FileStorage } from "../files/storage.js";
@@ -33,6 +34,8 @@ export interface AppContext {
   files: FileStorage;
   /** Per-upstream limits, shared with the engine: chat messages run interactively in the API process. */
   limiters: LimiterRegistry;
+  /** Calls agents' http tools in chat turns (agents with tools fail in chats without it). */
+  tools?: HttpToolCaller;
   /** Writes the output files of OpenAI-shaped batches; started and stopped by the service. */
   openAIOutput: OutputFileWriter;
   /** The Prometheus registry served at /metrics (absent: no /metrics route). */

@@ -1,6 +1,31 @@
 /** Agents and their published versions (a batch runs the version published when it was created). */
 import type { Page, PageQuery } from "./page.js";
 
+/** A tool the agent's model may call; `parameters` is the JSON Schema of its arguments object. */
+export type AgentTool =
+  | {
+      type: "http";
+      name: string;
+      description: string | null;
+      parameters: Record<string, unknown>;
+      /** POSTed to (https, or http on a trusted origin), signed like webhooks when `secret` is set. */
+      url: string;
+      secret: string | null;
+      timeoutMs: number | null;
+    }
+  | { type: "client"; name: string; description: string | null; parameters: Record<string, unknown> }
+  | {
+      /** A Model Context Protocol server: its tools (listed when the agent is saved) are offered. */
+      type: "mcp";
+      /** The server's host, for messages; the model sees the listed tools' own names. */
+      name: string;
+      description: string | null;
+      parameters: Record<string, unknown>;
+      /** The definition as given (`server_url`, `headers`, `allowed_tools`). */
+      server: { type: "mcp"; server_url: string; headers?: Record<string, string>; allowed_tools?: string[] };
+      tools: { name: string; description: string; parameters: Record<string, unknown> }[];
+    };
+
 /**
  * Structured output an agent asks of its model: any JSON object, or JSON matching a schema
  * (the same shape as the providers' `ResponseFormat`).
@@ -19,6 +44,10 @@ export interface AgentConfig {
   maxTokens: number | null;
   /** Provider options (e.g. the simulator's latency_ms / error_rate). */
   settings: Record<string, unknown>;
+  /** Tools the model may call (none or absent: one model call per turn). Stored rows always have it. */
+  tools?: AgentTool[];
+  /** Most model calls one turn may take before it fails (1..50; default 10). */
+  maxSteps?: number;
   /** Structured output (null or absent: free text). */
   responseFormat?: AgentResponseFormat | null;
 }
@@ -59,6 +88,8 @@ export type AgentPatch = Partial<
     | "temperature"
     | "maxTokens"
     | "settings"
+    | "tools"
+    | "maxSteps"
     | "responseFormat"
   >
 >;

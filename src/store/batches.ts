@@ -17,6 +17,8 @@ export interface Batch {
   failed: number;
   pending: number;
   processing: number;
+  /** Items waiting for client tool outputs. */
+  awaiting: number;
   webhook: WebhookSettings | null;
   metadata: Record<string, unknown> | null;
   /** The batch's context (seed 003), returned with it and in its webhook events. */

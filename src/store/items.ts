@@ -154,7 +154,20 @@ export type ItemOutcome =
       /** Its worker died or stalled: counted as an interruption, and the attempt is not spent. */
       interrupted?: boolean;
     })
-  | (OutcomeBase & { kind: "failed"; errorCode: number; errorMessage: string; interrupted?: boolean });
+  | (OutcomeBase & { kind: "failed"; errorCode: number; errorMessage: string; interrupted?: boolean })
+  /** The agent asked for client tool calls: the item waits (no lease) until their outputs arrive. */
+  | (OutcomeBase & { kind: "await"; calls: AwaitedToolCall[] });
+
+/** A client tool call an item waits on. */
+export interface AwaitedToolCall {
+  callId: string;
+  /** The model's own id of the call (the result is sent back to the model under it). */
+  providerId: string;
+  name: string;
+  arguments: string;
+  /** The step index its result is stored at. */
+  stepIndex: number;
+}
 
 export interface CommitReport {
   /** Outcomes written; the rest were fenced off (their worker had lost the lease). */

@@ -13,6 +13,8 @@ import type { FileStore } from "./files.js";
 import type { ItemQueue } from "./items.js";
 import type { StoreMetrics } from "./metrics.js";
 import type { WebhookOutbox } from "./outbox.js";
+import type { StepStore } from "./steps.js";
+import type { ToolCallStore } from "./tool-calls.js";
 import type { WorkerRegistry } from "./workers.js";
 import type { WorkspaceStore } from "./workspaces.js";
 
@@ -38,6 +40,10 @@ export interface Store {
   readonly batches: BatchStore;
   /** The item table as the queue. */
   readonly items: ItemQueue;
+  /** Durable steps of tool-using agent turns. */
+  readonly steps: StepStore;
+  /** Client tool calls items wait on. */
+  readonly toolCalls: ToolCallStore;
   /** The webhook outbox (rows are written by the state changes, in their transactions). */
   readonly outbox: WebhookOutbox;
   /** What batches created through the OpenAI / Anthropic batch shapes add. */

@@ -17,6 +17,8 @@ export type * from "./items.js";
 export type * from "./metrics.js";
 export type * from "./outbox.js";
 export type * from "./page.js";
+export type * from "./steps.js";
 export type * from "./store.js";
+export type * from "./tool-calls.js";
 export type * from "./workers.js";
 export type * from "./workspaces.js";

@@ -339,6 +339,7 @@ describe("reads", () => {
     expect(await store.items.statusMap(batch.id, { limit: 2, offset: 0 })).toEqual({
       pending: ["c2", "c3"],
       processing: [],
+      awaiting_tool_calls: [],
       success: ["c0"],
       failed: ["c1"],
     });

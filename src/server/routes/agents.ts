@@ -1,3 +1,5 @@
+import { listAgentMcpTools } from "../../agents/tools/mcp-agent.js";
+import { parseTools, ToolDefinitionError } from "../../agents/tools/validate.js";
 import { newUuid } from "../../domain/ids.js";
 import { parseModelRef } from "../../providers/registry.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
@@ -49,6 +51,26 @@ function checkModel(ctx: AppContext, model: string): void {
   }
 }
 
+/**
+ * The agent's tools, checked, with each MCP server's tools listed (the published version keeps
+ * the list); a bad definition or a server that cannot list its tools is a 400 naming the field.
+ */
+async function checkTools(ctx: AppContext, raw: unknown[] | undefined) {
+  if (raw === undefined) return undefined;
+  const { trustedOrigins } = ctx.config.tools;
+  try {
+    const tools = parseTools(raw, { trustedOrigins });
+    if (!tools.some((t) => t.type === "mcp")) return tools;
+    return await listAgentMcpTools(tools, {
+      trustedOrigins,
+      allowPrivateTargets: ctx.config.webhooks.allowPrivateTargets,
+    });
+  } catch (err) {
+    if (err instanceof ToolDefinitionError) throw badRequest(err.message);
+    throw err;
+  }
+}
+
 async function createAgent(
   ctx: AppContext,
   request: ApiRequest<typeof createSchema>,
@@ -67,6 +89,8 @@ async function createAgent(
       temperature: b.temperature ?? null,
       maxTokens: b.max_tokens ?? null,
       settings: b.settings ?? {},
+      tools: (await checkTools(ctx, b.tools)) ?? [],
+      maxSteps: b.max_steps ?? 10,
       responseFormat: responseFormatFromWire(b.response_format) ?? null,
     },
     Date.now(),
@@ -100,6 +124,8 @@ async function updateAgent(ctx: AppContext, request: ApiRequest<typeof updateSch
       temperature: b.temperature,
       maxTokens: b.max_tokens,
       settings: b.settings,
+      tools: await checkTools(ctx, b.tools),
+      maxSteps: b.max_steps,
       responseFormat: responseFormatFromWire(b.response_format),
     },
     Date.now(),

@@ -36,7 +36,7 @@ const resultSchema = {
 };
 const statusMapSchema = {
   tags,
-  summary: "custom_ids grouped by request status (pending, processing, success, failed)",
+  summary: "custom_ids grouped by request status (pending, processing, awaiting_tool_calls, success, failed)",
   description: "`limit` and `offset` apply to each status list; `counts` has the full count of each status.",
   params: IdParams,
   querystring: StatusMapQuery,
@@ -151,6 +151,7 @@ async function statusMap(ctx: AppContext, request: ApiRequest<typeof statusMapSc
     counts: {
       pending: batch.pending,
       processing: batch.processing,
+      awaiting_tool_calls: batch.awaiting,
       success: batch.succeeded,
       failed: batch.failed,
     },

@@ -76,6 +76,7 @@ async function sendMessage(
     store: ctx.store,
     providers: ctx.providers,
     limiters: ctx.limiters,
+    tools: ctx.tools,
     metrics: ctx.metrics?.engine,
     files: ctx.files,
     timeoutMs: 2 * ctx.config.engine.requestTimeoutMs,

@@ -3,6 +3,7 @@ import type { ApiPlugin } from "../api-plugin.js";
 import { keyFromHeaders, workspaceOf } from "../auth.js";
 import { errorHandlerFor } from "../error-layer/handlers.js";
 import { missingKey } from "../errors.js";
+import { agentToolRoutes } from "./agent-tools.js";
 import { agentRoutes } from "./agents.js";
 import { batchControlRoutes } from "./batch-control.js";
 import { batchFileRoutes } from "./batch-files.js";
@@ -20,6 +21,7 @@ const RESOURCES = [
   batchProgressRoutes,
   batchFileRoutes,
   agentRoutes,
+  agentToolRoutes,
   chatRoutes,
   chatMessageRoutes,
   chatFileRoutes,

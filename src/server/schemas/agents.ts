@@ -33,6 +33,11 @@ const AgentFields = {
   temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
   max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   settings: Type.Record(Type.String(), Type.Unknown(), { description: "Provider options" }),
+  tools: Type.Array(Type.Unknown(), {
+    description:
+      "Tools the model may call: {type: http|client, name, description, parameters, url, secret, timeout_ms}",
+  }),
+  max_steps: Type.Integer({ minimum: 1, maximum: 50, description: "Most model calls per turn (default 10)" }),
   response_format: Nullable(ResponseFormat),
 };
 
@@ -44,6 +49,8 @@ export const CreateAgentBody = Body({
   temperature: Type.Optional(AgentFields.temperature),
   max_tokens: Type.Optional(AgentFields.max_tokens),
   settings: Type.Optional(AgentFields.settings),
+  tools: Type.Optional(AgentFields.tools),
+  max_steps: Type.Optional(AgentFields.max_steps),
   response_format: Type.Optional(AgentFields.response_format),
 });
 

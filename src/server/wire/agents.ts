@@ -1,4 +1,6 @@
 /** How agents look on the wire (seed 001's published-agent fields, then extensions). */
+
+import { toolToWire } from "../../agents/tools/validate.js";
 import { iso } from "../../domain/time.js";
 import type { Agent, AgentResponseFormat } from "../../store/types.js";
 
@@ -30,6 +32,8 @@ export function agentToWire(a: Agent) {
     temperature: a.temperature,
     max_tokens: a.maxTokens,
     settings: a.settings,
+    tools: (a.tools ?? []).map(toolToWire),
+    max_steps: a.maxSteps ?? 10,
     response_format: responseFormatToWire(a.responseFormat),
     created_at: iso(a.createdAt),
     updated_at: iso(a.updatedAt),

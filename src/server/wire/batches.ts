@@ -20,6 +20,7 @@ export function batchToWire(b: Batch) {
     context: b.context,
     pending_requests: b.pending,
     processing_requests: b.processing,
+    awaiting_tool_calls_requests: b.awaiting,
     progress: b.total === 0 ? 1 : Math.round((done / b.total) * 10_000) / 10_000,
     started_at: iso(b.startedAt),
     paused_at: iso(b.pausedAt),

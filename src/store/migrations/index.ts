@@ -7,6 +7,7 @@ import { migration006 } from "./006-workers.js";
 import { migration007 } from "./007-api-batches.js";
 import { migration008 } from "./008-file-chunks.js";
 import { migration009 } from "./009-batch-context.js";
+import { migration010 } from "./010-agent-tools.js";
 import { migration011 } from "./011-interruptions.js";
 import { migration013 } from "./013-key-lifecycle.js";
 import { migration014 } from "./014-response-detail.js";
@@ -26,6 +27,7 @@ export const migrations: readonly Migration[] = [
   migration007,
   migration008,
   migration009,
+  migration010,
   migration011,
   migration013,
   migration014,

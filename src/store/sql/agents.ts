@@ -13,10 +13,14 @@ const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   maxTokens: "max_tokens",
   settings: "settings",
   responseFormat: "response_format",
+  tools: "tools",
+  maxSteps: "max_steps",
 };
 
+const DEFAULT_MAX_STEPS = 10;
+
 /** Columns holding JSON text. */
-const JSON_COLUMNS = new Set(["settings", "responseFormat"]);
+const JSON_COLUMNS = new Set(["settings", "responseFormat", "tools"]);
 
 /** Agents and their published versions (immutable snapshots). */
 export class SqlAgentStore implements AgentStore {
@@ -25,7 +29,8 @@ export class SqlAgentStore implements AgentStore {
   async create(a: NewAgent, now: number): Promise<Agent> {
     const row = await this.db.get(
       `INSERT INTO agents (id, workspace_id, name, description, model, system_prompt, temperature, max_tokens,
-         settings, response_format, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+         settings, response_format, tools, max_steps, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       [
         a.id,
         a.workspaceId,
@@ -37,6 +42,8 @@ export class SqlAgentStore implements AgentStore {
         a.maxTokens,
         JSON.stringify(a.settings),
         a.responseFormat ? JSON.stringify(a.responseFormat) : null,
+        JSON.stringify(a.tools ?? []),
+        a.maxSteps ?? DEFAULT_MAX_STEPS,
         now,
         now,
       ],
@@ -95,7 +102,7 @@ export class SqlAgentStore implements AgentStore {
       if (!agent) return undefined;
       await tx.run(
         `INSERT INTO agent_versions (agent_id, version, name, model, system_prompt, temperature, max_tokens, settings,
-           response_format, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           response_format, tools, max_steps, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           agentId,
           agent.published_version,
@@ -106,6 +113,8 @@ export class SqlAgentStore implements AgentStore {
           agent.max_tokens,
           agent.settings,
           agent.response_format ?? null,
+          agent.tools,
+          agent.max_steps,
           now,
         ],
       );

@@ -24,6 +24,8 @@ export interface Delta {
   processing: number;
   succeeded: number;
   failed: number;
+  /** Items waiting for client tool outputs. */
+  awaiting: number;
   promptTokens: number;
   completionTokens: number;
   cost: number;
@@ -41,6 +43,7 @@ export class Deltas {
         processing: 0,
         succeeded: 0,
         failed: 0,
+        awaiting: 0,
         promptTokens: 0,
         completionTokens: 0,
         cost: 0,
@@ -60,15 +63,28 @@ export class Deltas {
       const d = this.map.get(id) as Delta;
       await tx.run(
         `UPDATE batches SET pending = pending + ?, processing = processing + ?, succeeded = succeeded + ?,
-           failed = failed + ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,
-           cost = cost + ? WHERE id = ?`,
-        [d.pending, d.processing, d.succeeded, d.failed, d.promptTokens, d.completionTokens, d.cost, id],
+           failed = failed + ?, awaiting = awaiting + ?, prompt_tokens = prompt_tokens + ?,
+           completion_tokens = completion_tokens + ?, cost = cost + ? WHERE id = ?`,
+        [
+          d.pending,
+          d.processing,
+          d.succeeded,
+          d.failed,
+          d.awaiting,
+          d.promptTokens,
+          d.completionTokens,
+          d.cost,
+          id,
+        ],
       );
     }
   }
 }
 
-/** Fails every pending item of a batch at once with one error (cancel, expiry); returns how many. */
+/**
+ * Fails every pending item of a batch at once with one error (cancel, expiry), and every item
+ * waiting for client tool outputs; returns how many.
+ */
 export async function failPending(
   tx: SqlExecutor,
   batchId: string,
@@ -76,20 +92,34 @@ export async function failPending(
   now: number,
   deltas: Deltas,
 ): Promise<number> {
+  const pending = await failWaiting(tx, batchId, "pending", error, now);
+  const awaiting = await failWaiting(tx, batchId, "awaiting_tool_calls", error, now);
+  const d = deltas.of(batchId);
+  d.pending -= pending;
+  d.awaiting -= awaiting;
+  d.failed += pending + awaiting;
+  return pending + awaiting;
+}
+
+/** Fails the items of a batch in one status (pending, or awaiting tool outputs); returns how many. */
+async function failWaiting(
+  tx: SqlExecutor,
+  batchId: string,
+  status: "pending" | "awaiting_tool_calls",
+  error: FinalError,
+  now: number,
+): Promise<number> {
   const batchRow = await tx.get("SELECT workspace_id, webhook, item_webhooks FROM batches WHERE id = ?", [
     batchId,
   ]);
   const batch = outboxBatch(batchRow as Row);
   const changed = wantsItemEvents(batch)
-    ? await failPendingWithEvents(tx, batch, batchId, error, now)
+    ? await failPendingWithEvents(tx, batch, batchId, status, error, now)
     : await tx.run(
         `UPDATE batch_items SET status = 'failed', error_code = ?, error_message = ?, processed_at = ?
-         WHERE batch_id = ? AND status = 'pending'`,
-        [error.code, error.message, now, batchId],
+         WHERE batch_id = ? AND status = ?`,
+        [error.code, error.message, now, batchId, status],
       );
-  const d = deltas.of(batchId);
-  d.pending -= changed;
-  d.failed += changed;
   return changed;
 }
 
@@ -98,6 +128,7 @@ async function failPendingWithEvents(
   tx: SqlExecutor,
   batch: OutboxBatch,
   batchId: string,
+  status: string,
   error: FinalError,
   now: number,
 ): Promise<number> {
@@ -106,9 +137,9 @@ async function failPendingWithEvents(
   for (;;) {
     const rows = await tx.all(
       `UPDATE batch_items SET status = 'failed', error_code = ?, error_message = ?, processed_at = ?
-       WHERE id IN (SELECT id FROM batch_items WHERE batch_id = ? AND status = 'pending' ORDER BY seq LIMIT ?)
+       WHERE id IN (SELECT id FROM batch_items WHERE batch_id = ? AND status = ? ORDER BY seq LIMIT ?)
        RETURNING *`,
-      [error.code, error.message, now, batchId, group],
+      [error.code, error.message, now, batchId, status, group],
     );
     for (const item of rows) await enqueueItemEvent(tx, batch, item, now);
     changed += rows.length;
@@ -124,14 +155,16 @@ export async function enqueueOutcomeEvent(tx: SqlExecutor, batch: OutboxBatch, i
 }
 
 async function readProgress(tx: SqlExecutor, batchId: string) {
-  const b = (await tx.get("SELECT workspace_id, status, pending, processing FROM batches WHERE id = ?", [
-    batchId,
-  ])) as Row;
+  const b = (await tx.get(
+    "SELECT workspace_id, status, pending, processing, awaiting FROM batches WHERE id = ?",
+    [batchId],
+  )) as Row;
   return {
     workspaceId: b.workspace_id as string,
     status: b.status as BatchStatus,
     pending: n(b.pending),
     processing: n(b.processing),
+    awaiting: n(b.awaiting),
   };
 }
 

@@ -29,6 +29,7 @@ import { n, toBatchItem, toClaimedItem } from "./rows.js";
 const STATUS_COUNTER = {
   pending: "pending",
   processing: "processing",
+  awaiting_tool_calls: "awaiting",
   success: "succeeded",
   failed: "failed",
 } as const satisfies Record<ItemStatus, string>;

@@ -13,6 +13,7 @@ export class SqlStoreMetrics implements StoreMetrics {
     const totals = (await this.db.get(
       `SELECT COALESCE(SUM(pending), 0) AS pending, COALESCE(SUM(processing), 0) AS processing,
          COALESCE(SUM(succeeded), 0) AS succeeded, COALESCE(SUM(failed), 0) AS failed,
+         COALESCE(SUM(awaiting), 0) AS awaiting,
          COALESCE(SUM(CASE WHEN status = 'in_progress' THEN pending ELSE 0 END), 0) AS queued
        FROM batches`,
     )) as Row;
@@ -24,6 +25,7 @@ export class SqlStoreMetrics implements StoreMetrics {
       items: {
         pending: n(totals.pending),
         processing: n(totals.processing),
+        awaiting_tool_calls: n(totals.awaiting),
         success: n(totals.succeeded),
         failed: n(totals.failed),
       },

@@ -114,7 +114,12 @@ export async function enqueueItemEvent(
   item: Row,
   now: number,
 ): Promise<void> {
-  const event: RequestEvent = item.status === "success" ? "request.succeeded" : "request.failed";
+  const event: RequestEvent =
+    item.status === "success"
+      ? "request.succeeded"
+      : item.status === "awaiting_tool_calls"
+        ? "request.awaiting_tool_calls"
+        : "request.failed";
   const targets = [batch.webhook, itemWebhook(item.webhook)].filter(
     (w): w is WebhookSettings => w !== null && wantsRequestEvent(w, event),
   );

@@ -27,7 +27,7 @@ const FENCE = "WHERE id = ? AND lease_owner = ? AND attempts = ? AND status = 'p
 const fenceParams = (o: ItemOutcome) => [o.itemId, o.leaseOwner, o.attempt];
 /** An outcome of a dead or stalled worker counts an interruption. */
 const interruption = (o: ItemOutcome) =>
-  o.kind !== "success" && o.interrupted ? ", interruptions = interruptions + 1" : "";
+  (o.kind === "retry" || o.kind === "failed") && o.interrupted ? ", interruptions = interruptions + 1" : "";
 
 export async function applyOutcomes(
   db: { capabilities: DriverCapabilities },
@@ -83,6 +83,7 @@ async function applyOutcome(
   now: number,
   d: Delta,
 ): Promise<boolean> {
+  if (o.kind === "await") return applyAwait(tx, o, batch, now, d);
   const final: FinalError | null =
     o.kind === "failed"
       ? { code: o.errorCode, message: o.errorMessage }
@@ -97,6 +98,33 @@ async function applyOutcome(
   if (ok === 0) return false;
   d.processing -= 1;
   d.pending += 1;
+  return true;
+}
+
+/** The item waits for client tool outputs: no lease, its calls listed for the API. */
+async function applyAwait(
+  tx: SqlExecutor,
+  o: Extract<ItemOutcome, { kind: "await" }>,
+  batch: OutcomeBatch,
+  now: number,
+  d: Delta,
+): Promise<boolean> {
+  const ok = await tx.run(
+    `UPDATE batch_items SET status = 'awaiting_tool_calls', lease_owner = NULL, lease_expires_at = NULL ${FENCE}`,
+    fenceParams(o),
+  );
+  if (ok === 0) return false;
+  for (const c of o.calls) {
+    await tx.run(
+      `INSERT INTO item_tool_calls (call_id, batch_id, item_id, step_index, provider_id, tool, arguments, status,
+         created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+       ON CONFLICT (call_id) DO UPDATE SET status = 'pending', answered_at = NULL`,
+      [c.callId, o.batchId, o.itemId, c.stepIndex, c.providerId, c.name, c.arguments, now],
+    );
+  }
+  await enqueueOutcomeEvent(tx, batch, o.itemId, now);
+  d.processing -= 1;
+  d.awaiting += 1;
   return true;
 }
 

@@ -3,7 +3,7 @@
  * PostgreSQL returns BIGINT as strings, so numbers pass through `n()`.
  */
 import type { BatchStatus, ItemStatus } from "../../domain/statuses.js";
-import type { Agent, AgentResponseFormat, AgentVersion } from "../agents.js";
+import type { Agent, AgentResponseFormat, AgentTool, AgentVersion } from "../agents.js";
 import type { Batch } from "../batches.js";
 import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
 import type { FileRecord } from "../files.js";
@@ -45,6 +45,8 @@ export function toAgent(r: Row): Agent {
     temperature: r.temperature ?? null,
     maxTokens: nOrNull(r.max_tokens),
     settings: json<Record<string, unknown>>(r.settings) ?? {},
+    tools: json<AgentTool[]>(r.tools) ?? [],
+    maxSteps: nOrNull(r.max_steps) ?? 10,
     responseFormat: json<AgentResponseFormat>(r.response_format) ?? null,
     publishedVersion: nOrNull(r.published_version),
     publishedAt: nOrNull(r.published_at),
@@ -63,6 +65,8 @@ export function toAgentVersion(r: Row): AgentVersion {
     temperature: r.temperature ?? null,
     maxTokens: nOrNull(r.max_tokens),
     settings: json<Record<string, unknown>>(r.settings) ?? {},
+    tools: json<AgentTool[]>(r.tools) ?? [],
+    maxSteps: nOrNull(r.max_steps) ?? 10,
     responseFormat: json<AgentResponseFormat>(r.response_format) ?? null,
     createdAt: n(r.created_at),
   };
@@ -104,6 +108,7 @@ export function toBatch(r: Row): Batch {
     failed: n(r.failed),
     pending: n(r.pending),
     processing: n(r.processing),
+    awaiting: n(r.awaiting),
     webhook: json(r.webhook),
     metadata: json(r.metadata),
     context: json(r.context),

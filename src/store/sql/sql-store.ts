@@ -11,6 +11,8 @@ import { SqlFileStore } from "./files.js";
 import { SqlItemQueue } from "./items.js";
 import { SqlStoreMetrics } from "./metrics.js";
 import { SqlOutbox } from "./outbox.js";
+import { SqlStepStore } from "./steps.js";
+import { SqlToolCallStore } from "./tool-calls.js";
 import { SqlWorkerRegistry } from "./workers.js";
 import { SqlWorkspaceStore } from "./workspaces.js";
 
@@ -24,6 +26,8 @@ export class SqlStore implements Store {
   readonly blobs: SqlBlobStore;
   readonly batches: SqlBatchStore;
   readonly items: SqlItemQueue;
+  readonly steps: SqlStepStore;
+  readonly toolCalls: SqlToolCallStore;
   readonly outbox: SqlOutbox;
   readonly apiBatches: SqlApiBatchStore;
   readonly workers: SqlWorkerRegistry;
@@ -41,6 +45,8 @@ export class SqlStore implements Store {
     this.blobs = new SqlBlobStore(db);
     this.batches = new SqlBatchStore(db);
     this.items = new SqlItemQueue(db);
+    this.steps = new SqlStepStore(db);
+    this.toolCalls = new SqlToolCallStore(db);
     this.outbox = new SqlOutbox(db);
     this.apiBatches = new SqlApiBatchStore(db);
     this.workers = new SqlWorkerRegistry(db);

@@ -149,7 +149,7 @@ export class FakeStore {
         if (o.kind === "retry") {
           row.status = "pending";
           row.notBefore = o.notBefore;
-        } else row.status = o.kind;
+        } else if (o.kind !== "await") row.status = o.kind;
       }
       const touchedBatchIds = [...new Set(outcomes.map((o) => o.batchId))];
       return { applied, discarded: outcomes.length - applied, transitions: [], touchedBatchIds };

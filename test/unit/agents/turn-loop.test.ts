@@ -1,0 +1,151 @@
+import { describe, expect, it } from "vitest";
+import { HttpToolCaller } from "../../../src/agents/tools/http.js";
+import { runToolTurn, type StepLog, type ToolTurnDeps } from "../../../src/agents/turn-loop.js";
+import { LimiterRegistry } from "../../../src/providers/rate-limiter.js";
+import type { ModelRequest, ModelSuccess } from "../../../src/providers/types.js";
+import type { AgentConfig, NewTurnStep, TurnStep } from "../../../src/store/types.js";
+import { fakeProviders } from "../engine/harness.js";
+
+const agent: AgentConfig = {
+  model: "fake/model",
+  systemPrompt: null,
+  temperature: null,
+  maxTokens: null,
+  settings: {},
+  maxSteps: 4,
+  tools: [
+    {
+      type: "http",
+      name: "lookup",
+      description: null,
+      parameters: { type: "object", properties: {} },
+      url: "https://tools.invalid/lookup",
+      secret: null,
+      timeoutMs: null,
+    },
+  ],
+};
+
+/** A model that calls `lookup` until a tool result is in the transcript, then answers with it. */
+function scriptedModel(requests: ModelRequest[]) {
+  return async (request: ModelRequest): Promise<ModelSuccess> => {
+    requests.push(request);
+    const result = request.messages.find((m) => m.role === "tool");
+    const usage = { promptTokens: 10, completionTokens: 2 };
+    if (result) return { kind: "success", text: `answer: ${result.content}`, usage, model: "model" };
+    return {
+      kind: "success",
+      text: "",
+      usage,
+      model: "model",
+      finishReason: "tool_calls",
+      toolCalls: [{ id: "prov_1", name: "lookup", arguments: "{}" }],
+    };
+  };
+}
+
+function memoryLog(initial: TurnStep[] = []): StepLog & { steps: TurnStep[] } {
+  const steps = [...initial];
+  return {
+    steps,
+    load: async () => [...steps],
+    append: async (s: NewTurnStep) => {
+      if (steps.some((x) => x.index === s.index)) return false;
+      steps.push({ ...s, createdAt: 0 });
+      return true;
+    },
+  };
+}
+
+function deps(requests: ModelRequest[], toolCalls: string[]): ToolTurnDeps {
+  const http = new HttpToolCaller({ trustedOrigins: [], allowPrivateTargets: false, concurrencyPerHost: 4 });
+  http.call = async (_tool, call) => {
+    toolCalls.push(call.callId);
+    return { output: `result of ${call.callId}`, isError: false, durationMs: 3 };
+  };
+  return {
+    providers: fakeProviders(scriptedModel(requests)),
+    limiters: new LimiterRegistry(() => ({}), 8),
+    http,
+  };
+}
+
+const input = (log: StepLog) => ({
+  turn: { agent, message: "hi", history: [] },
+  log,
+  context: { agentId: "a" },
+});
+const signal = () => new AbortController().signal;
+
+describe("runToolTurn", () => {
+  it("stores model reply, tool result, model reply and sums the usage", async () => {
+    const requests: ModelRequest[] = [];
+    const toolCalls: string[] = [];
+    const log = memoryLog();
+    const result = await runToolTurn(deps(requests, toolCalls), input(log), { signal: signal() });
+    expect(result.kind).toBe("success");
+    if (result.kind !== "success") return;
+    expect(log.steps.map((s) => [s.index, s.kind])).toEqual([
+      [0, "model"],
+      [1, "tool"],
+      [2, "model"],
+    ]);
+    expect(toolCalls).toHaveLength(1);
+    expect(result.text).toBe(`answer: result of ${toolCalls[0]}`);
+    expect(result.calls).toHaveLength(2);
+    expect(result.usage).toEqual({ promptTokens: 20, completionTokens: 4 });
+    // The model got its own call id back with the result; the tool got the public one.
+    expect(requests[1].messages.at(-1)).toMatchObject({ role: "tool", toolCallId: "prov_1" });
+    expect(requests[1].tools?.map((t) => t.name)).toEqual(["lookup"]);
+    expect(toolCalls[0]).toMatch(/^call_[0-9a-f]{32}$/);
+  });
+
+  it("resumes from stored steps: a stored reply is not asked again, a stored result not fetched again", async () => {
+    const first = memoryLog();
+    await runToolTurn(deps([], []), input(first), { signal: signal() });
+    // A run that stopped after the tool result: only the final model call is left.
+    const requests: ModelRequest[] = [];
+    const toolCalls: string[] = [];
+    const log = memoryLog(first.steps.slice(0, 2));
+    const result = await runToolTurn(deps(requests, toolCalls), input(log), { signal: signal() });
+    expect(result.kind).toBe("success");
+    expect(toolCalls).toEqual([]);
+    expect(requests).toHaveLength(1);
+    if (result.kind === "success") expect(result.calls).toHaveLength(2);
+    // Stopped after the model reply: the tool runs once with the stored call id, no new model reply.
+    const again: ModelRequest[] = [];
+    const calls2: string[] = [];
+    const log2 = memoryLog(first.steps.slice(0, 1));
+    await runToolTurn(deps(again, calls2), input(log2), { signal: signal() });
+    expect(calls2).toEqual([(first.steps[0].payload.tool_calls as { call_id: string }[])[0].call_id]);
+    expect(again).toHaveLength(1);
+  });
+
+  it("fails once max_steps model calls asked for tools", async () => {
+    const log = memoryLog();
+    const d = deps([], []);
+    d.providers = fakeProviders(async () => ({
+      kind: "success",
+      text: "",
+      usage: { promptTokens: 1, completionTokens: 1 },
+      model: "model",
+      toolCalls: [{ id: "p", name: "lookup", arguments: "{}" }],
+    }));
+    const result = await runToolTurn(d, input(log), { signal: signal() });
+    expect(result).toMatchObject({
+      kind: "failed",
+      code: 400,
+      message: "max_steps (4) reached without a final answer",
+    });
+    expect(log.steps.filter((s) => s.kind === "model")).toHaveLength(4);
+  });
+
+  it("stops (aborted) when a step cannot be stored: the item is no longer this run's", async () => {
+    const log = memoryLog();
+    log.append = async () => false;
+    const toolCalls: string[] = [];
+    const result = await runToolTurn(deps([], toolCalls), input(log), { signal: signal() });
+    expect(result.kind).toBe("aborted");
+    expect(toolCalls).toEqual([]);
+  });
+});
