@@ -15,6 +15,7 @@ import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
 import { KeyResolver, registerApiKey } from "./server/auth.js";
 import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
+import type { IngestRunner } from "./server/ingest-runner.js";
 import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
 import { startTracing, type Tracing } from "./tracing/setup.js";
@@ -144,12 +145,16 @@ function startWorker(core: Core): { engine: Engine; dispatcher: WebhookDispatche
 }
 
 /** The HTTP API, listening, and the writer of OpenAI output files that runs in every API process. */
-async function startApi(core: Core): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter }> {
+async function startApi(
+  core: Core,
+): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter; ingests: IngestRunner }> {
   // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
   const { buildApp } = await import("./server/app.js");
   const { OpenAIOutputWriter } = await import("./server/batch-apis/openai-output.js");
+  const { IngestRunner } = await import("./server/ingest-runner.js");
   const { store, files, signals, logger, config } = core;
   const openAIOutput = new OpenAIOutputWriter(store, files, signals, logger);
+  const ingests = new IngestRunner(store, signals, logger);
   const ctx = {
     store,
     signals,
@@ -160,11 +165,13 @@ async function startApi(core: Core): Promise<{ app: App; url: string; openAIOutp
     limiters: core.limiters,
     metrics: core.metrics,
     openAIOutput,
+    ingests,
   };
   const app = await buildApp(ctx, logger);
   const address = await app.listen({ port: config.port, host: config.host });
   openAIOutput.start();
-  return { app, url: address.replace("[::1]", "localhost"), openAIOutput };
+  ingests.start();
+  return { app, url: address.replace("[::1]", "localhost"), openAIOutput, ingests };
 }
 
 export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
@@ -188,6 +195,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       closed = true;
       await api?.app.close();
       await api?.openAIOutput.stop();
+      await api?.ingests.stop();
       await worker?.engine.stop(graceMs);
       await worker?.dispatcher?.stop(graceMs);
       core.limiters.close();

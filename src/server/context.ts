@@ -6,6 +6,7 @@ import type { LimiterRegistry } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Store, Workspace } from "../store/types.js";
 import type { KeyResolver } from "./auth.js";
+import type { BatchIngests } from "./ingest-runner.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -35,6 +36,8 @@ export interface AppContext {
   limiters: LimiterRegistry;
   /** Writes the output files of OpenAI-shaped batches; started and stopped by the service. */
   openAIOutput: OutputFileWriter;
+  /** Reads the input files of batches in the background (ingest-runner.ts); started and stopped by the service. */
+  ingests: BatchIngests;
   /** The Prometheus registry served at /metrics (absent: no /metrics route). */
   metrics?: Metrics;
 }

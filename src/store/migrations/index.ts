@@ -7,6 +7,7 @@ import { migration006 } from "./006-workers.js";
 import { migration007 } from "./007-api-batches.js";
 import { migration008 } from "./008-file-chunks.js";
 import { migration009 } from "./009-batch-context.js";
+import { migration012 } from "./012-background-ingest.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration, SqlTypes } from "./migration.js";
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   migration007,
   migration008,
   migration009,
+  migration012,
 ].sort((a, b) => a.version - b.version);

@@ -13,17 +13,20 @@ import type {
   BatchListQuery,
   BatchStore,
   CreateBatchResult,
+  IngestEnd,
   IngestEntry,
   IngestLookups,
   IngestOptions,
+  IngestRow,
   NewBatch,
   StateChangeResult,
 } from "../batches.js";
 import type { CommitReport } from "../items.js";
 import type { Page } from "../page.js";
+import * as background from "./background-ingest.js";
 import { Deltas, failPending, settle, writeAndSettle } from "./counters.js";
 import { marks, type Row, type SqlDriver, type SqlExecutor } from "./driver.js";
-import { ingestInTransaction, Rollback } from "./ingest.js";
+import { ingestInTransaction, ingestLookups, Rollback } from "./ingest.js";
 import { rowInWorkspace } from "./queries.js";
 import { n, toBatch } from "./rows.js";
 
@@ -72,6 +75,30 @@ export class SqlBatchStore implements BatchStore {
       if (err instanceof Rollback) return err.result;
       throw err;
     }
+  }
+
+  beginIngest(b: NewBatch, idempotencyKey: string | undefined, now: number): Promise<CreateBatchResult> {
+    return background.beginIngest(this.db, b, idempotencyKey, now);
+  }
+
+  ingestChunk(batchId: string, rows: IngestRow[], now: number): Promise<Set<number> | null> {
+    return background.ingestChunk(this.db, batchId, rows, now);
+  }
+
+  finishIngest(batchId: string, end: IngestEnd, now: number): Promise<Batch | undefined> {
+    return background.finishIngest(this.db, batchId, end, now);
+  }
+
+  failStaleIngests(staleBefore: number, message: string, now: number): Promise<Batch[]> {
+    return background.failStaleIngests(this.db, staleBefore, message, now);
+  }
+
+  activeRows(workspaceId: string): Promise<number> {
+    return background.activeRows(this.db, workspaceId);
+  }
+
+  lookups(): IngestLookups {
+    return ingestLookups(this.db);
   }
 
   pause(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult> {
