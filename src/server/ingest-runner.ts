@@ -40,7 +40,12 @@ export interface IngestRunnerOptions {
   staleMs: number;
 }
 
-const DEFAULTS: IngestRunnerOptions = { chunkRows: 2000, sweepMs: 30_000, staleMs: 120_000 };
+const DEFAULTS: IngestRunnerOptions = { chunkRows: 1000, sweepMs: 30_000, staleMs: 120_000 };
+
+/** Longest stretch of parsing and checking rows before the ingest lets other work run. */
+const SLICE_MS = 5;
+
+const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 export const INTERRUPTED =
   "file_id: the ingest of the input file was interrupted (the process reading it stopped); create the batch again";
@@ -160,16 +165,22 @@ export class IngestRunner implements BatchIngests {
   /** Reads and stores every row; false when the batch stopped being validating (nothing more to do). */
   private async readAll(job: IngestJob, tally: Tally): Promise<boolean> {
     tally.add(job.first);
+    let sliceStart = performance.now();
     for (;;) {
       const next = await job.entries.next();
       if (!next.done) tally.add(next.value);
+      if (performance.now() - sliceStart > SLICE_MS) {
+        // Let requests, the engine and lease renewals run between slices of parsing.
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
       if (tally.chunk.length >= this.opts.chunkRows || (next.done && tally.chunk.length > 0)) {
         if (this.stopping) throw new Error("stopping");
         const stored = await this.store.batches.ingestChunk(job.batch.id, tally.chunk, Date.now());
         if (stored === null) return false;
         tally.record(stored);
-        // Let requests, the engine and lease renewals run between chunks.
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToLoop();
+        sliceStart = performance.now();
       }
       if (next.done) return true;
     }
