@@ -13,7 +13,6 @@ import {
   startTestServer,
   type TestServer,
   testDbUrl,
-  waitFor,
   waitForBatch,
   waitForIngest,
 } from "../helpers/server.js";
