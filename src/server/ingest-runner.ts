@@ -48,7 +48,7 @@ const SLICE_MS = 5;
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 export const INTERRUPTED =
-  "file_id: the ingest of the input file was interrupted (the process reading it stopped); create the batch again";
+  "the ingest of the batch's input was interrupted (the process reading it stopped); create the batch again";
 
 /** Thrown out of a chunk loop to end the ingest with a failed batch. */
 class IngestFailure extends Error {}
