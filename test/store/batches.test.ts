@@ -242,6 +242,25 @@ describe("background ingest", () => {
     expect((await store.batches.get(workspaceId, fresh.batch.id))?.status).toBe("validating");
   });
 
+  it("cancels a validating batch: no item kept, the ingest's next chunk refused", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const begun = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    if (begun.kind !== "created") throw new Error(begun.kind);
+    await store.batches.ingestChunk(begun.batch.id, chunk(agentId, ["a", "b"]), 1001);
+    const result = await store.batches.cancel(workspaceId, begun.batch.id, 1002);
+    expect(result).toMatchObject({
+      kind: "ok",
+      changed: true,
+      batch: { status: "cancelled", total: 0 },
+      transitions: [{ from: "validating", to: "cancelled" }],
+    });
+    expect((await store.items.list(begun.batch.id, { limit: 10, offset: 0 })).rows).toEqual([]);
+    expect(await store.batches.ingestChunk(begun.batch.id, chunk(agentId, ["c"], 2), 1003)).toBeNull();
+    expect(
+      await store.batches.finishIngest(begun.batch.id, { kind: "ready", errors: [] }, 1004),
+    ).toBeUndefined();
+  });
+
   it("answers a repeated idempotency key with the validating batch", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const b = newBatch(workspaceId, agentId, { requestHash: "h" });

@@ -110,6 +110,29 @@ async function failValidating(
   });
 }
 
+/**
+ * Cancels a validating batch: it ends `cancelled` with no item (the ingest's next chunk is
+ * refused, so it stops) and queues its webhook event. Undefined when it was not validating.
+ */
+export async function cancelValidating(
+  db: SqlDriver,
+  batchId: string,
+  now: number,
+): Promise<Batch | undefined> {
+  const batch = await db.transaction(async (tx) => {
+    const row = await tx.get(
+      `UPDATE batches SET status = 'cancelled', total = 0, pending = 0, item_webhooks = 0, cancelled_at = ?,
+         ingest_heartbeat_at = NULL WHERE id = ? AND status = 'validating' RETURNING *`,
+      [now, batchId],
+    );
+    if (!row) return undefined;
+    await enqueueBatchEvent(tx, batchId, now);
+    return toBatch(row);
+  });
+  if (batch) await deleteItems(db, batchId);
+  return batch;
+}
+
 /** Deletes a failed ingest's items, a chunk per transaction (other work goes on in between). */
 async function deleteItems(db: SqlDriver, batchId: string): Promise<void> {
   for (;;) {

@@ -177,7 +177,7 @@ export class SqlBatchStore implements BatchStore {
   }
 
   async cancel(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult> {
-    return this.db.transaction(async (tx) => {
+    const outcome = await this.db.transaction(async (tx) => {
       const row = await rowInWorkspace(tx, "batches", batchId, workspaceId);
       if (!row) return { kind: "not_found" as const };
       const status = row.status as BatchStatus;
@@ -185,8 +185,15 @@ export class SqlBatchStore implements BatchStore {
       if (rule === "unchanged")
         return { kind: "ok" as const, batch: toBatch(row), changed: false, transitions: [] };
       if (rule === "conflict") return { kind: "conflict" as const, batch: toBatch(row) };
+      if (status === "validating") return { kind: "validating" as const };
       return this.cancelInTransaction(tx, workspaceId, batchId, status, now);
     });
+    if (outcome.kind !== "validating") return outcome;
+    const cancelled = await background.cancelValidating(this.db, batchId, now);
+    // The ingest ended in between: cancel what it became.
+    if (!cancelled) return this.cancel(workspaceId, batchId, now);
+    const transitions: BatchTransition[] = [{ batchId, workspaceId, from: "validating", to: "cancelled" }];
+    return { kind: "ok", batch: cancelled, changed: true, transitions };
   }
 
   /** Fails the pending items (items first: the lock order), then moves the batch to cancelling. */
