@@ -32,6 +32,13 @@ function toDelivery(r: Row): WebhookDelivery {
   };
 }
 
+/**
+ * Due deliveries a claim shares out (the earliest ones, by the due index): bounds the cost of a
+ * claim whatever the backlog. Full hosts are left out before this window, so a backlog to a
+ * host that hangs does not fill it.
+ */
+const FAIR_WINDOW = 5000;
+
 /** ` AND target_host NOT IN (...)` for the hosts to leave out, or nothing. */
 function hostFilter(hosts: string[]): { sql: string; params: string[] } {
   if (hosts.length === 0) return { sql: "", params: [] };
@@ -52,8 +59,8 @@ export class SqlOutbox implements WebhookOutbox {
     fair: FairClaim = { perTarget: limit, skipHosts: [] },
   ): Promise<WebhookDelivery[]> {
     const skip = hostFilter(fair.skipHosts);
-    // Rank each due delivery within its (workspace, host) group, take rank 1 of every group
-    // first; other claimers skip locked rows (the same pattern as the item claim).
+    // Rank the earliest due deliveries within their (workspace, host) group, take rank 1 of
+    // every group first; other claimers skip locked rows (the same pattern as the item claim).
     const rows = await this.db.all(
       `UPDATE webhook_deliveries SET lease_owner = ?, lease_expires_at = ?, next_attempt_at = ?, attempts = attempts + 1
        WHERE id IN (
@@ -61,7 +68,11 @@ export class SqlOutbox implements WebhookOutbox {
            SELECT id FROM (
              SELECT id, next_attempt_at, ROW_NUMBER() OVER (
                PARTITION BY workspace_id, target_host ORDER BY next_attempt_at, id) AS rank
-             FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?${skip.sql}
+             FROM (
+               SELECT id, workspace_id, target_host, next_attempt_at FROM webhook_deliveries
+               WHERE status = 'pending' AND next_attempt_at <= ?${skip.sql}
+               ORDER BY next_attempt_at LIMIT ${FAIR_WINDOW}
+             ) due
            ) ranked WHERE rank <= ? ORDER BY rank, next_attempt_at LIMIT ?
          )${skipLocked(this.db)})
        RETURNING *`,
