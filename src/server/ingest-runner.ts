@@ -150,16 +150,26 @@ export class IngestRunner implements BatchIngests {
     const tally = new Tally(job);
     let failure: string | null = null;
     try {
-      if (!(await this.readAll(job, tally))) return;
-    } catch (err) {
-      if (err instanceof IngestFailure || err instanceof InputFileError) failure = err.message;
-      else failure = this.stopping ? INTERRUPTED : "file_id: the input file could not be read";
-      if (!(err instanceof IngestFailure || err instanceof InputFileError) && !this.stopping) {
-        this.logger.error({ err, batch_id: job.batch.id }, "reading a batch input file failed");
+      const ended = await this.readAll(job, tally);
+      if (!ended) {
+        // Cancelled, or failed as stale, meanwhile: nothing more to store.
+        await job.entries.return?.();
+        return;
       }
+    } catch (err) {
+      failure = this.failureOf(err, job.batch.id);
       await job.entries.return?.();
     }
     await this.finish(job, tally, failure);
+  }
+
+  /** What the batch's `error_message` says about an ingest that threw. */
+  private failureOf(err: unknown, batchId: string): string {
+    if (err instanceof IngestFailure) return err.message;
+    if (err instanceof InputFileError) return `file_id: ${err.message}`;
+    if (this.stopping) return INTERRUPTED;
+    this.logger.error({ err, batch_id: batchId }, "batch ingest failed");
+    return "the ingest of the input file failed; create the batch again";
   }
 
   /** Reads and stores every row; false when the batch stopped being validating (nothing more to do). */

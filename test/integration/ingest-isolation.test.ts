@@ -130,6 +130,38 @@ describe("row caps", () => {
   });
 });
 
+describe("a file that breaks part-way", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(() => {}, { worker: false });
+  });
+  afterAll(async () => t.close());
+
+  it("a file that breaks after its first rows fails its batch with the parse error", async () => {
+    const key = await t.newWorkspaceKey("broken");
+    const agent = await publishedAgent(t, {}, key);
+    const form = new FormData();
+    form.append("purpose", "batch_input");
+    // Larger than one read of the file, so rows come before the parser reaches the break.
+    const rows = Array.from({ length: 5000 }, (_, i) =>
+      JSON.stringify({ custom_id: `r-${i}`, message: "m" }),
+    );
+    const text = `[${rows.join(",")}, {"custom_id": "broken", "message": `;
+    form.append("file", new Blob([text], { type: "application/json" }), "broken.json");
+    const up = await fetch(`${t.url}/api/v1/files`, {
+      method: "POST",
+      headers: { "x-api-key": key },
+      body: form,
+    });
+    const fileId = ((await up.json()) as any).data.id;
+    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, file_id: fileId }, key);
+    expect(created.status).toBe(202);
+    const failed = await waitForIngest(t, created.body.data.id, key);
+    expect(failed).toMatchObject({ status: "failed", total_requests: 0 });
+    expect(failed.error_message).toMatch(/^file_id: JSON parse error/);
+  });
+});
+
 describe("an ingest interrupted by the end of its process", () => {
   it("is failed with a clear message when the next process starts", async () => {
     const dir = mkdtempSync(join(tmpdir(), "agentbatch-ingest-"));
