@@ -6,6 +6,7 @@
  *
  *   npm run bench:io
  *   BENCH_IO_ROWS=10000,100000 node bench/io.mjs
+ *   BENCH_IO_EXPORT=0 BENCH_IO_ROWS=1000000 node bench/io.mjs   # ingest only (no results, no export)
  *
  * Each size runs in a fresh child process (this file with --rows N) so that peak RSS belongs to
  * that size alone. In the child: the service in-process (HTTP API, no engine, SQLite in a temp
@@ -25,6 +26,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
 const SIZES = (process.env.BENCH_IO_ROWS ?? "100000,1000000").split(",").map(Number);
+const EXPORT = process.env.BENCH_IO_EXPORT !== "0";
 
 function rssSampler() {
   let peak = process.memoryUsage().rss;
@@ -119,6 +121,17 @@ async function child(rows) {
     const ingestCpu = cpuMs(process.cpuUsage(c0));
     const ingestPeak = ingestRss();
     if (batch.total_requests !== rows) throw new Error(`expected ${rows} items, got ${batch.total_requests}`);
+    const ingest = {
+      ms: Math.round(ingestMs),
+      rows_per_s: Math.round(rows / (ingestMs / 1000)),
+      cpu_us_per_row: Math.round((ingestCpu * 1000) / rows),
+      peak_rss_mb: ingestPeak,
+    };
+    const input_mb = Math.round((file.bytes / 1024 / 1024) * 10) / 10;
+    if (!EXPORT) {
+      await service.close(1000);
+      return { rows, input_mb, ingest, export_csv: null };
+    }
 
     // Results for every item, through the store (the engine's claim + group commit), untimed.
     const store = service.store;
@@ -176,13 +189,8 @@ async function child(rows) {
     await service.close(1000);
     return {
       rows,
-      input_mb: Math.round((file.bytes / 1024 / 1024) * 10) / 10,
-      ingest: {
-        ms: Math.round(ingestMs),
-        rows_per_s: Math.round(rows / (ingestMs / 1000)),
-        cpu_us_per_row: Math.round((ingestCpu * 1000) / rows),
-        peak_rss_mb: ingestPeak,
-      },
+      input_mb,
+      ingest,
       export_csv: {
         ms: Math.round(exportMs),
         rows_per_s: Math.round(rows / (exportMs / 1000)),
@@ -234,8 +242,9 @@ if (at !== -1) {
         growth: {
           rows: last.rows / first.rows,
           ingest_peak_rss: Math.round((last.ingest.peak_rss_mb / first.ingest.peak_rss_mb) * 100) / 100,
-          export_peak_rss:
-            Math.round((last.export_csv.peak_rss_mb / first.export_csv.peak_rss_mb) * 100) / 100,
+          export_peak_rss: EXPORT
+            ? Math.round((last.export_csv.peak_rss_mb / first.export_csv.peak_rss_mb) * 100) / 100
+            : null,
         },
       },
       null,
