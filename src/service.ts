@@ -19,6 +19,7 @@ import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
 import { KeyResolver, registerEnvKey } from "./server/auth.js";
 import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
+import type { IngestRunner } from "./server/ingest-runner.js";
 import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
 import { startTracing, type Tracing } from "./tracing/setup.js";
@@ -206,12 +207,14 @@ function startRetention(core: Core): BackgroundLoop | null {
 async function startApi(
   core: Core,
   closing: AbortSignal,
-): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter }> {
+): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter; ingests: IngestRunner }> {
   // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
   const { buildApp } = await import("./server/app.js");
   const { OpenAIOutputWriter } = await import("./server/batch-apis/openai-output.js");
+  const { IngestRunner } = await import("./server/ingest-runner.js");
   const { store, files, signals, logger, config } = core;
   const openAIOutput = new OpenAIOutputWriter(store, files, signals, logger);
+  const ingests = new IngestRunner(store, signals, logger);
   const ctx = {
     store,
     signals,
@@ -224,11 +227,13 @@ async function startApi(
     metrics: core.metrics,
     openAIOutput,
     closing,
+    ingests,
   };
   const app = await buildApp(ctx, logger);
   const address = await app.listen({ port: config.port, host: config.host });
   openAIOutput.start();
-  return { app, url: address.replace("[::1]", "localhost"), openAIOutput };
+  ingests.start();
+  return { app, url: address.replace("[::1]", "localhost"), openAIOutput, ingests };
 }
 
 export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
@@ -259,6 +264,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       closing.abort();
       await Promise.all([
         api ? closeApp(api.app, graceMs).then(() => api.openAIOutput.stop()) : undefined,
+        api?.ingests.stop(),
         worker?.engine.stop(graceMs),
         worker?.dispatcher?.stop(graceMs),
         worker?.retention?.stop(),

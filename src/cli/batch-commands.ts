@@ -95,16 +95,27 @@ async function submit(g: GlobalOptions, file: string, o: Record<string, any>): P
     name: o.name ?? basename(file),
     ...(o.map ? { column_mapping: o.map } : {}),
   };
-  const batch = await client.batches.create(params);
+  const batch = await ingested(client, await client.batches.create(params));
   if (!g.json) {
     process.stderr.write(`batch ${batch.id} created: ${batch.total_requests} requests (${batch.status})\n`);
   }
-  if (o.wait && !isFinished(batch)) return waitAndSummarise(client, batch, g);
+  // The batch may already have finished while its file was read: wait() then answers at once.
+  if (o.wait) return waitAndSummarise(client, batch, g);
   if (g.json) printJson(batch);
   else if (batch.status === "failed" || (batch.validation_errors ?? []).length > 0)
     print(batchSummary(batch));
   else print(batch.id);
   return batch.status === "failed" ? ExitCode.BATCH_FAILED : ExitCode.OK;
+}
+
+/** The batch once the server has read its whole file (it is `validating` until then). */
+async function ingested(client: AgentbatchClient, batch: Batch): Promise<Batch> {
+  let b = batch;
+  while (b.status === "validating") {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    b = await client.batches.get(b.id);
+  }
+  return b;
 }
 
 async function status(g: GlobalOptions, id: string, o: Record<string, any>): Promise<number> {

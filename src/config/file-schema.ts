@@ -53,6 +53,7 @@ const WebhooksSchema = Strict({
   retry_max_ms: Type.Optional(Ms),
   retry_window_ms: Type.Optional(Ms),
   concurrency: Type.Optional(Count),
+  per_host_concurrency: Type.Optional(Count),
   poll_interval_ms: Type.Optional(Ms),
   ca_file: Type.Optional(Type.String()),
 });
@@ -102,6 +103,8 @@ export const ConfigFileSchema = Strict({
   max_record_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
   max_upload_bytes: Type.Optional(Count),
   max_attachment_bytes: Type.Optional(Count),
+  max_rows_per_batch: Type.Optional(Count),
+  max_rows_per_workspace: Type.Optional(Count),
 });
 
 export type ConfigFile = Static<typeof ConfigFileSchema>;

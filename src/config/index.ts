@@ -42,6 +42,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       envNumber(env, "AGENTBATCH_MAX_UPLOAD_BYTES") ?? file.max_upload_bytes ?? 512 * 1024 * 1024,
     maxAttachmentBytes:
       envNumber(env, "AGENTBATCH_MAX_ATTACHMENT_BYTES") ?? file.max_attachment_bytes ?? 20 * 1024 * 1024,
+    maxRowsPerBatch: envNumber(env, "AGENTBATCH_MAX_ROWS_PER_BATCH") ?? file.max_rows_per_batch ?? 2_000_000,
+    maxRowsPerWorkspace:
+      envNumber(env, "AGENTBATCH_MAX_ROWS_PER_WORKSPACE") ?? file.max_rows_per_workspace ?? 10_000_000,
     port: overrides.port ?? envNumber(env, "PORT") ?? envNumber(env, "AGENTBATCH_PORT") ?? 8080,
     host: overrides.host ?? env.AGENTBATCH_HOST ?? "127.0.0.1",
     publicUrl: publicUrlSetting(env.AGENTBATCH_PUBLIC_URL || file.public_url),

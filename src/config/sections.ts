@@ -157,6 +157,7 @@ export function webhooksSection(file: ConfigFile, env: Env): WebhookConfig {
     retryMaxMs: w.retry_max_ms ?? 3600_000,
     retryWindowMs: w.retry_window_ms ?? 24 * 3600_000,
     concurrency: w.concurrency ?? 32,
+    perHostConcurrency: w.per_host_concurrency ?? 4,
     pollIntervalMs: w.poll_interval_ms ?? 2_000,
     caFile: env.AGENTBATCH_WEBHOOK_CA_FILE || w.ca_file || undefined,
   };

@@ -67,6 +67,8 @@ export interface WebhookConfig {
   retryWindowMs: number;
   /** Most deliveries one process sends at once. */
   concurrency: number;
+  /** Most deliveries one process sends at once to one target host (a host that hangs holds only these). */
+  perHostConcurrency: number;
   /** How often the idle dispatcher looks for due deliveries (it is also woken by batch changes). */
   pollIntervalMs: number;
   /** A PEM file of extra CA certificates trusted for https targets, besides the system roots. */
@@ -127,6 +129,10 @@ export interface Config {
   maxUploadBytes: number;
   /** Largest chat attachment (`POST /chats/upload-file`); capped by maxUploadBytes. */
   maxAttachmentBytes: number;
+  /** Most rows (requests) one batch may have; a larger file fails its batch naming the cap. */
+  maxRowsPerBatch: number;
+  /** Most unfinished rows a workspace may have across its batches; a create over it is a 400. */
+  maxRowsPerWorkspace: number;
   port: number;
   host: string;
   /**

@@ -56,9 +56,12 @@ export function resumeRule(status: BatchStatus): StateChangeRule {
   return status === "paused" ? "change" : "conflict";
 }
 
-/** Cancel: a running or paused batch is cancelled; one already cancelling or cancelled stays so. */
+/**
+ * Cancel: a running, paused or still validating batch (its input file being read) is cancelled;
+ * one already cancelling or cancelled stays so.
+ */
 export function cancelRule(status: BatchStatus): StateChangeRule {
-  if (status === "in_progress" || status === "paused") return "change";
+  if (status === "in_progress" || status === "paused" || status === "validating") return "change";
   return status === "cancelling" || status === "cancelled" ? "unchanged" : "conflict";
 }
 

@@ -125,3 +125,15 @@ export function requestEventPayload(event: RequestEvent, item: RequestEventItem,
     },
   });
 }
+
+/**
+ * The host a webhook URL targets (`host:port`, lower case), by which deliveries are shared out
+ * fairly and capped per target; the URL itself when it does not parse.
+ */
+export function webhookTargetHost(url: string): string {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return url;
+  }
+}

@@ -31,7 +31,7 @@ const MAX_CACHED = 10_000;
 
 /**
  * Checks the file and its mapping now (a 400 names what is wrong), records them on `batch`, and
- * returns the entries for the ingest to read inside its transaction.
+ * returns the entries for the background ingest to read (ingest-runner.ts).
  */
 export async function fileEntries(
   ctx: AppContext,

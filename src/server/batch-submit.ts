@@ -7,14 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { InputFileError } from "../files/batch-input.js";
-import type {
-  Batch,
-  CreateBatchResult,
-  IngestEntry,
-  IngestLookups,
-  NewBatch,
-  Workspace,
-} from "../store/types.js";
+import type { Batch, CreateBatchResult, IngestEntry, NewBatch, Workspace } from "../store/types.js";
 import { fileEntries } from "./batch-file-rows.js";
 import { type CreateBatchInput, prepareBatch } from "./batch-service.js";
 import type { AppContext } from "./context.js";
@@ -63,15 +56,74 @@ export async function submitBatch(
   const { batch, items } = await prepareBatch(ctx, ws, input, now);
   batch.id = input.id ?? batch.id;
   batch.requestHash = hash;
-  let entries: (lookups: IngestLookups) => AsyncIterable<IngestEntry>;
-  if (input.file_id !== undefined) {
-    entries = await fileEntries(ctx, ws, input, batch);
-  } else {
-    entries = async function* () {
-      for (let i = 0; i < items.length; i++) yield { row: i + 1, item: items[i] };
-    };
-  }
+  if (input.file_id !== undefined) return submitFile(ctx, ws, input, batch, options.idempotencyKey, now);
+  await checkRowCaps(ctx, ws, items.length);
+  const entries = async function* () {
+    for (let i = 0; i < items.length; i++) yield { row: i + 1, item: items[i] };
+  };
   return answerIngest(ctx, input, batch, await ingest(ctx, input, batch, entries, options.idempotencyKey));
+}
+
+/** Inline requests over a cap are a 400 naming it. */
+async function checkRowCaps(ctx: AppContext, ws: Workspace, rows: number): Promise<number> {
+  const { maxRowsPerBatch, maxRowsPerWorkspace } = ctx.config;
+  if (rows > maxRowsPerBatch) {
+    throw badRequest(
+      `requests: ${rows} requests exceed the cap of ${maxRowsPerBatch} rows per batch (max_rows_per_batch)`,
+    );
+  }
+  const active = await ctx.store.batches.activeRows(ws.id);
+  if (active + Math.max(rows, 1) > maxRowsPerWorkspace) {
+    throw badRequest(
+      `requests: the workspace has ${active} unfinished rows; the cap is ${maxRowsPerWorkspace} rows per workspace (max_rows_per_workspace)`,
+    );
+  }
+  return active;
+}
+
+/**
+ * A batch from an input file: its first row is read now (an unreadable or empty file is a 400),
+ * the batch is stored `validating` and answered, and the rest is read in the background.
+ */
+async function submitFile(
+  ctx: AppContext,
+  ws: Workspace,
+  input: CreateBatchInput,
+  batch: NewBatch,
+  idempotencyKey: string | undefined,
+  now: number,
+): Promise<SubmitResult> {
+  const read = await fileEntries(ctx, ws, input, batch);
+  const entries = read(ctx.store.batches.lookups())[Symbol.asyncIterator]();
+  let first: IteratorResult<IngestEntry>;
+  try {
+    first = await entries.next();
+  } catch (err) {
+    if (err instanceof InputFileError) throw badRequest(`file_id: ${err.message}`);
+    throw err;
+  }
+  if (first.done) throw badRequest(`file_id: file ${input.file_id} has no data rows`);
+  let handedOver = false;
+  try {
+    const activeBefore = await checkRowCaps(ctx, ws, 1);
+    const result = await ctx.store.batches.beginIngest(batch, idempotencyKey, now);
+    if (result.kind === "created") {
+      ctx.ingests.run({
+        batch: result.batch,
+        entries,
+        first: first.value,
+        onInvalidRows: input.on_invalid_rows ?? "fail",
+        maxReportedErrors: MAX_REPORTED_ROW_ERRORS,
+        maxRows: ctx.config.maxRowsPerBatch,
+        maxWorkspaceRows: ctx.config.maxRowsPerWorkspace,
+        activeBefore,
+      });
+      handedOver = true;
+    }
+    return answerIngest(ctx, input, batch, result);
+  } finally {
+    if (!handedOver) await entries.return?.();
+  }
 }
 
 /** Requests come inline or from a file, never both; the file's options only with a file. */
@@ -93,7 +145,7 @@ async function ingest(
   ctx: AppContext,
   input: CreateBatchInput,
   batch: NewBatch,
-  entries: (lookups: IngestLookups) => AsyncIterable<IngestEntry>,
+  entries: () => AsyncIterable<IngestEntry>,
   idempotencyKey: string | undefined,
 ): Promise<CreateBatchResult> {
   try {

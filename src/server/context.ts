@@ -7,6 +7,7 @@ import type { LimiterRegistry } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Store, Workspace } from "../store/types.js";
 import type { KeyResolver } from "./auth.js";
+import type { BatchIngests } from "./ingest-runner.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -38,6 +39,8 @@ export interface AppContext {
   tools?: HttpToolCaller;
   /** Writes the output files of OpenAI-shaped batches; started and stopped by the service. */
   openAIOutput: OutputFileWriter;
+  /** Reads the input files of batches in the background (ingest-runner.ts); started and stopped by the service. */
+  ingests: BatchIngests;
   /** The Prometheus registry served at /metrics (absent: no /metrics route). */
   metrics?: Metrics;
   /** Aborted when the service begins to stop: live progress streams end at once (they never end on their own). */

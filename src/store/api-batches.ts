@@ -60,9 +60,10 @@ export type ItemGroups = AsyncIterable<NewBatchItem[]> | Iterable<NewBatchItem[]
 
 export interface ApiBatchStore {
   /**
-   * Creates the batch, its items (read group by group from `items`, so a large input file is
-   * never held whole) and its api_batches row in one transaction. With line errors the batch
-   * is created `failed` and `items` is not read.
+   * Creates the batch and its api_batches row (`validating`), then its items read group by group
+   * from `items` (a large input file is never held whole) in chunks of short transactions, so
+   * other work goes on meanwhile; the items become runnable in one step at the end. With line
+   * errors the batch is created `failed` and `items` is not read.
    */
   create(batch: NewBatch, api: NewApiBatch, total: number, items: ItemGroups, now: number): Promise<ApiBatch>;
   get(workspaceId: string, batchId: string, shape: ApiShape): Promise<ApiBatch | undefined>;

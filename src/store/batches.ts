@@ -87,6 +87,17 @@ export interface IngestOptions {
   idempotencyKey?: string;
 }
 
+/** One row of a validating batch, stored by `ingestChunk`; `seq` orders the batch's items. */
+export interface IngestRow {
+  seq: number;
+  item: NewBatchItem;
+}
+
+/** How a background ingest ends: the batch runnable with its rows, or failed (no item kept). */
+export type IngestEnd =
+  | { kind: "ready"; errors: RowError[] }
+  | { kind: "failed"; message: string; errors: RowError[] };
+
 export type CreateBatchResult =
   | { kind: "created"; batch: Batch }
   /** The id or idempotency key was used before: the batch it made, and whether the request matched. */
@@ -120,6 +131,34 @@ export interface BatchStore {
     entries: (lookups: IngestLookups) => AsyncIterable<IngestEntry>,
     options: IngestOptions,
   ): Promise<CreateBatchResult>;
+  /**
+   * Starts a background ingest: takes the batch's identity (id, idempotency key) and inserts it
+   * `validating` with no items, so nothing of it runs until `finishIngest`. `created` is the new
+   * batch; `existing` / `id_taken` as for `ingest`.
+   */
+  beginIngest(batch: NewBatch, idempotencyKey: string | undefined, now: number): Promise<CreateBatchResult>;
+  /**
+   * Stores one chunk of a validating batch's rows in one short transaction (items not runnable:
+   * the batch is `validating`), adds them to its total and refreshes its ingest heartbeat. Returns
+   * the seqs stored (a custom_id the batch already has is skipped), or null when the batch is no
+   * longer validating (failed as stale, deleted): the ingest must stop.
+   */
+  ingestChunk(batchId: string, rows: IngestRow[], now: number): Promise<Set<number> | null>;
+  /**
+   * Ends a background ingest in one step: `ready` makes every stored item runnable (status
+   * in_progress, pending = total); `failed` deletes the stored items (in short transactions) and
+   * fails the batch with the message. Undefined when the batch was no longer validating.
+   */
+  finishIngest(batchId: string, end: IngestEnd, now: number): Promise<Batch | undefined>;
+  /**
+   * Fails the validating batches whose ingest heartbeat is older than `staleBefore` (the process
+   * ingesting them stopped), with `message`; returns the batches failed.
+   */
+  failStaleIngests(staleBefore: number, message: string, now: number): Promise<Batch[]>;
+  /** Rows (items) of the workspace's unfinished batches, validating ones included. */
+  activeRows(workspaceId: string): Promise<number>;
+  /** The reads row validation needs, outside any transaction (a background ingest). */
+  lookups(): IngestLookups;
   /** Cancels an in-progress or paused batch: pending items fail with 499 at once. */
   cancel(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult>;
   /** An in_progress batch stops starting items (in-flight ones finish). */

@@ -18,6 +18,8 @@ export interface WebhookDelivery {
   /** The exact body bytes sent (JSON text). */
   payload: string;
   url: string;
+  /** The host the URL targets (`host:port`): deliveries are shared out and capped by it. */
+  targetHost: string;
   secret: string | null;
   status: WebhookDeliveryStatus;
   /** Attempts made (a claim counts one); fences the result of an attempt. */
@@ -41,12 +43,29 @@ export interface WebhookDeliveryQuery extends PageQuery {
   status?: WebhookDeliveryStatus;
 }
 
+/** How a claim shares the due deliveries out. */
+export interface FairClaim {
+  /** Most deliveries taken per (workspace, target host) in one claim. */
+  perTarget: number;
+  /** Hosts to take nothing for (the dispatcher already sends its cap to each). */
+  skipHosts: string[];
+}
+
 export interface WebhookOutbox {
   /**
    * Leases up to `limit` due deliveries to `owner` (their next attempt moves `leaseMs` ahead, so
-   * a sender that dies leaves them due again) and counts the attempt.
+   * a sender that dies leaves them due again) and counts the attempt. Round-robin across
+   * (workspace, target host): the first due delivery of every group before the second of any,
+   * at most `fair.perTarget` per group, none for `fair.skipHosts`; so one tenant's backlog to a
+   * target that never answers does not hold the others back.
    */
-  claimDue(owner: string, limit: number, leaseMs: number, now: number): Promise<WebhookDelivery[]>;
+  claimDue(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    now: number,
+    fair?: FairClaim,
+  ): Promise<WebhookDelivery[]>;
   /** Stores an attempt's result if `owner` still holds that attempt; false when fenced off. */
   recordAttempt(
     id: string,
@@ -57,8 +76,8 @@ export interface WebhookOutbox {
   ): Promise<boolean>;
   /** Hands unsent claims back, due at once, without counting the attempt (shutdown). */
   release(owner: string, claims: { id: string; attempt: number }[], now: number): Promise<void>;
-  /** When the earliest pending delivery is due, or null when none is pending. */
-  nextDueAt(): Promise<number | null>;
+  /** When the earliest pending delivery (to a host not in `skipHosts`) is due, or null when none is. */
+  nextDueAt(skipHosts?: string[]): Promise<number | null>;
   /** Deliveries of a batch, oldest first. */
   list(batchId: string, query: WebhookDeliveryQuery): Promise<Page<WebhookDelivery>>;
   /** Queues a delivery of the batch again, due now, with a fresh retry window. */

@@ -40,7 +40,8 @@ interface Sending {
 
 /**
  * The delivery worker of one process: claims due outbox rows in groups (leased, so several
- * workers never send one row at once), POSTs each signed body through the guard with a timeout,
+ * workers never send one row at once; fair across workspaces and target hosts, at most
+ * `perHostConcurrency` in flight per host), POSTs each signed body through the guard with a timeout,
  * and records the result: 2xx delivered; anything else retried with backoff until the retry
  * window is spent; a target the guard refuses failed at once. It sleeps until a batch changes,
  * the next retry is due, or the slow poll; all its state is in the outbox, so it resumes after a
@@ -50,6 +51,8 @@ export class WebhookDispatcher {
   readonly owner = `${hostname()}:${process.pid}:webhooks:${crypto.randomUUID().slice(0, 8)}`;
   private readonly agent: Agent;
   private readonly sending = new Map<string, Sending>();
+  /** Deliveries in flight per target host, held under `config.perHostConcurrency`. */
+  private readonly perHost = new Map<string, number>();
   private readonly counts = { delivered: 0, retried: 0, failed: 0 };
   private readonly loop: BackgroundLoop;
   private stopping = false;
@@ -101,32 +104,56 @@ export class WebhookDispatcher {
     return [...this.sending.values()].map((s) => s.done);
   }
 
-  /** One look at the outbox; resolves to how long to sleep before the next (0: at once). */
+  /**
+   * One look at the outbox; resolves to how long to sleep before the next (0: at once). Claims
+   * are fair (round-robin across workspace and target host) and skip the hosts already at their
+   * cap, so a target that never answers holds at most its cap of slots and delays only itself.
+   */
   private async claimDue(): Promise<number> {
     const { store, config } = this.deps;
     // A claim outlives any attempt; a sender that dies leaves its rows due again after it.
     const leaseMs = config.timeoutMs + 30_000;
     const want = Math.min(config.concurrency - this.sending.size, CLAIM_GROUP);
+    const skipHosts = this.fullHosts();
     // With every slot busy, a finished send wakes the loop. Otherwise a cheap read of the due
     // index comes first: most batch changes queue no event, and need no write.
-    let next = want > 0 ? await store.outbox.nextDueAt() : null;
+    let next = want > 0 ? await store.outbox.nextDueAt(skipHosts) : null;
     if (next !== null && next <= Date.now()) {
-      const claimed = await store.outbox.claimDue(this.owner, want, leaseMs, Date.now());
-      for (const d of claimed) this.begin(d);
-      if (claimed.length === want) return 0;
-      next = await store.outbox.nextDueAt();
+      const fair = { perTarget: Math.max(1, config.perHostConcurrency), skipHosts };
+      const claimed = await store.outbox.claimDue(this.owner, want, leaseMs, Date.now(), fair);
+      const excess: { id: string; attempt: number }[] = [];
+      for (const d of claimed) {
+        // Several workspaces' groups may target one host: beyond its cap, hand back at once.
+        if ((this.perHost.get(d.targetHost) ?? 0) >= config.perHostConcurrency) {
+          excess.push({ id: d.id, attempt: d.attempts });
+        } else this.begin(d);
+      }
+      if (excess.length > 0) await store.outbox.release(this.owner, excess, Date.now());
+      if (claimed.length === want && excess.length === 0) return 0;
+      next = await store.outbox.nextDueAt(this.fullHosts());
     }
     if (next === null) return config.pollIntervalMs;
     return Math.min(config.pollIntervalMs, Math.max(MIN_SLEEP_MS, next - Date.now()));
   }
 
+  /** Hosts this process already sends its cap of deliveries to. */
+  private fullHosts(): string[] {
+    const cap = this.deps.config.perHostConcurrency;
+    return [...this.perHost].filter(([, count]) => count >= cap).map(([host]) => host);
+  }
+
   private begin(d: WebhookDelivery): void {
     const abort = new AbortController();
+    const host = d.targetHost;
     const sending: Sending = { attempt: d.attempts, abort, done: Promise.resolve() };
+    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
     sending.done = this.deliver(d, abort.signal)
       .catch((err) => this.deps.logger.error({ err, delivery_id: d.id }, "webhook delivery crashed"))
       .finally(() => {
         this.sending.delete(d.id);
+        const left = (this.perHost.get(host) ?? 1) - 1;
+        if (left > 0) this.perHost.set(host, left);
+        else this.perHost.delete(host);
         this.loop.poke();
       });
     this.sending.set(d.id, sending);

@@ -155,3 +155,19 @@ export async function waitForBatch(
     { timeoutMs, what: `batch ${id} to finish` },
   );
 }
+
+/** Polls a batch made from a file until its background ingest has ended (no longer `validating`). */
+export async function waitForIngest(
+  t: TestServer,
+  id: string,
+  key?: string,
+  timeoutMs = 60_000,
+): Promise<any> {
+  return waitFor(
+    async () => {
+      const r = await t.api("GET", `/api/v1/batches/${id}`, undefined, key);
+      return r.body.data && r.body.data.status !== "validating" ? r.body.data : null;
+    },
+    { timeoutMs, what: `batch ${id} to be ingested` },
+  );
+}

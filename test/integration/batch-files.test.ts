@@ -11,6 +11,7 @@ import {
   type TestServer,
   waitFor,
   waitForBatch,
+  waitForIngest,
 } from "../helpers/server.js";
 
 const ROWS = 100_000;
@@ -161,7 +162,8 @@ describe("a 100,000-row CSV input file", () => {
       column_mapping: MAPPING,
     });
     expect(res.status).toBe(202);
-    const b = res.body.data;
+    expect(res.body.data.status).toBe("validating");
+    const b = await waitForIngest(t, res.body.data.id);
     expect(b).toMatchObject({
       status: "failed",
       total_requests: 0,
@@ -192,9 +194,10 @@ describe("a 100,000-row CSV input file", () => {
       on_invalid_rows: "skip",
       name: "big",
     });
-    const ingestMs = Date.now() - started;
     expect(res.status).toBe(202);
-    const b = res.body.data;
+    expect(res.body.data.status).toBe("validating");
+    const b = await waitForIngest(t, res.body.data.id);
+    const ingestMs = Date.now() - started;
     expect(b).toMatchObject({ status: "in_progress", total_requests: ROWS - 3, error_message: null });
     expect(b.validation_errors).toHaveLength(3);
     console.log(`ingest of ${ROWS} CSV rows: ${ingestMs} ms`);
@@ -233,7 +236,7 @@ describe("input files of every format, run to completion and exported", () => {
       file_id: up.body.data.id,
       column_mapping: { custom_id: "ID", message: "Prompt" },
     });
-    expect(res.body.data).toMatchObject({ status: "in_progress", total_requests: 500 });
+    expect(await waitForIngest(t, res.body.data.id)).toMatchObject({ total_requests: 500 });
     const done = await waitForBatch(t, res.body.data.id, undefined, 90_000);
     expect(done).toMatchObject({ status: "completed", completed_requests: 500 });
     const reference = await checkExports(t, done.id, 500);
@@ -258,8 +261,7 @@ describe("input files of every format, run to completion and exported", () => {
       expect(up.status).toBe(201);
       const res = await t.api("POST", "/api/v1/batches", { agent_id: agent, file_id: up.body.data.id });
       expect(res.status).toBe(202);
-      expect(res.body.data).toMatchObject({
-        status: "in_progress",
+      expect(await waitForIngest(t, res.body.data.id)).toMatchObject({
         total_requests: 2,
         validation_errors: null,
       });
@@ -271,14 +273,15 @@ describe("input files of every format, run to completion and exported", () => {
 
     const up = await upload(t, "bad.jsonl", '{"custom_id":"a","message":"m"}\n{not json\n[1]\n');
     const failed = await t.api("POST", "/api/v1/batches", { agent_id: agent, file_id: up.body.data.id });
-    expect(failed.body.data.status).toBe("failed");
-    expect(failed.body.data.validation_errors.map((e: any) => e.row)).toEqual([2, 3]);
+    const failedBatch = await waitForIngest(t, failed.body.data.id);
+    expect(failedBatch.status).toBe("failed");
+    expect(failedBatch.validation_errors.map((e: any) => e.row)).toEqual([2, 3]);
     const skipped = await t.api("POST", "/api/v1/batches", {
       agent_id: agent,
       file_id: up.body.data.id,
       on_invalid_rows: "skip",
     });
-    expect(skipped.body.data).toMatchObject({ status: "in_progress", total_requests: 1 });
+    expect(await waitForIngest(t, skipped.body.data.id)).toMatchObject({ total_requests: 1 });
     await waitForBatch(t, skipped.body.data.id);
   });
 

@@ -189,3 +189,88 @@ describe("state changes", () => {
     expect(paused).toMatchObject({ total: 1, rows: [{ id: newer.id }] });
   });
 });
+
+describe("background ingest", () => {
+  const chunk = (agentId: string, ids: string[], from = 0) =>
+    ids.map((id, i) => ({ seq: from + i, item: item(agentId, id) }));
+
+  it("stores chunks of a validating batch that nothing claims, then makes them runnable in one step", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const begun = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    if (begun.kind !== "created") throw new Error(begun.kind);
+    expect(begun.batch).toMatchObject({ status: "validating", total: 0 });
+    const id = begun.batch.id;
+    expect(await store.batches.ingestChunk(id, chunk(agentId, ["a", "b"]), 1001)).toEqual(new Set([0, 1]));
+    // A custom_id of an earlier chunk is skipped.
+    expect(await store.batches.ingestChunk(id, chunk(agentId, ["a", "c"], 2), 1002)).toEqual(new Set([3]));
+    expect(await store.items.claim("w", 10, 60_000, Date.now())).toEqual([]);
+    expect(await store.batches.activeRows(workspaceId)).toBe(3);
+    const errors = [{ row: 3, error: "dup" }];
+    const ready = await store.batches.finishIngest(id, { kind: "ready", errors }, 1003);
+    expect(ready).toMatchObject({ status: "in_progress", total: 3, pending: 3, validationErrors: errors });
+    const claimed = await store.items.claim("w", 10, 60_000, Date.now());
+    expect(claimed.map((c) => c.customId).sort()).toEqual(["a", "b", "c"]);
+    // Finished once: a second finish changes nothing.
+    expect(await store.batches.finishIngest(id, { kind: "ready", errors: [] }, 1004)).toBeUndefined();
+  });
+
+  it("a failed ingest keeps no item; a stale one is failed and its next chunk refused", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const one = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    if (one.kind !== "created") throw new Error(one.kind);
+    await store.batches.ingestChunk(one.batch.id, chunk(agentId, ["a", "b"]), 1000);
+    const failed = await store.batches.finishIngest(
+      one.batch.id,
+      { kind: "failed", message: "1 validation error(s)", errors: [{ row: 2, error: "bad" }] },
+      1001,
+    );
+    expect(failed).toMatchObject({ status: "failed", total: 0, errorMessage: "1 validation error(s)" });
+    expect((await store.items.list(one.batch.id, { limit: 10, offset: 0 })).rows).toEqual([]);
+
+    const stale = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    const fresh = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 5000);
+    if (stale.kind !== "created" || fresh.kind !== "created") throw new Error("not created");
+    await store.batches.ingestChunk(stale.batch.id, chunk(agentId, ["x"]), 1500);
+    const swept = await store.batches.failStaleIngests(2000, "interrupted", 6000);
+    expect(swept.map((b) => b.id)).toEqual([stale.batch.id]);
+    expect(await store.batches.get(workspaceId, stale.batch.id)).toMatchObject({
+      status: "failed",
+      errorMessage: "interrupted",
+    });
+    expect((await store.items.list(stale.batch.id, { limit: 10, offset: 0 })).rows).toEqual([]);
+    expect(await store.batches.ingestChunk(stale.batch.id, chunk(agentId, ["y"]), 6001)).toBeNull();
+    expect((await store.batches.get(workspaceId, fresh.batch.id))?.status).toBe("validating");
+  });
+
+  it("cancels a validating batch: no item kept, the ingest's next chunk refused", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const begun = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    if (begun.kind !== "created") throw new Error(begun.kind);
+    await store.batches.ingestChunk(begun.batch.id, chunk(agentId, ["a", "b"]), 1001);
+    const result = await store.batches.cancel(workspaceId, begun.batch.id, 1002);
+    expect(result).toMatchObject({
+      kind: "ok",
+      changed: true,
+      batch: { status: "cancelled", total: 0 },
+      transitions: [{ from: "validating", to: "cancelled" }],
+    });
+    expect((await store.items.list(begun.batch.id, { limit: 10, offset: 0 })).rows).toEqual([]);
+    expect(await store.batches.ingestChunk(begun.batch.id, chunk(agentId, ["c"], 2), 1003)).toBeNull();
+    expect(
+      await store.batches.finishIngest(begun.batch.id, { kind: "ready", errors: [] }, 1004),
+    ).toBeUndefined();
+  });
+
+  it("answers a repeated idempotency key with the validating batch", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const b = newBatch(workspaceId, agentId, { requestHash: "h" });
+    const first = await store.batches.beginIngest(b, "key-1", 1000);
+    expect(first.kind).toBe("created");
+    const again = await store.batches.beginIngest(
+      { ...newBatch(workspaceId, agentId), requestHash: "h" },
+      "key-1",
+      1001,
+    );
+    expect(again).toMatchObject({ kind: "existing", sameRequest: true, by: "idempotency_key" });
+  });
+});

@@ -43,6 +43,40 @@ describe("webhook outbox", () => {
   });
 });
 
+describe("fair webhook claims", () => {
+  /** Cancels `n` new batches of the workspace whose webhook is `url`: one due delivery each. */
+  async function deliveries(ws: { workspaceId: string; agentId: string }, url: string, n: number) {
+    const webhook = { url, events: ["cancelled"], secret: null };
+    for (let i = 0; i < n; i++) {
+      const batch = await createBatch(store, ws.workspaceId, ws.agentId, 1, { webhook });
+      await store.batches.cancel(ws.workspaceId, batch.id, 10);
+    }
+  }
+
+  it("takes round-robin across workspace and host, at most perTarget per group, none for skipped hosts", async () => {
+    const a = await seedWorkspace(store, "a");
+    const b = await seedWorkspace(store, "b");
+    await deliveries(a, "https://Hang.example/hook", 6);
+    await deliveries(b, "https://ok.example:8443/b", 1);
+    const fair = { perTarget: 2, skipHosts: [] };
+    const first = await store.outbox.claimDue("d", 3, 30_000, Date.now(), fair);
+    expect(first.map((d) => d.targetHost).sort()).toEqual([
+      "hang.example",
+      "hang.example",
+      "ok.example:8443",
+    ]);
+    // The hanging host is at its cap: nothing more of it, and nothing due but it.
+    const skip = { perTarget: 2, skipHosts: ["hang.example"] };
+    expect(await store.outbox.claimDue("d", 10, 30_000, Date.now(), skip)).toEqual([]);
+    // Leased rows are due again only when their lease ends; the hanging host's backlog is due now.
+    expect(await store.outbox.nextDueAt(["hang.example"])).toBeGreaterThan(Date.now());
+    expect(await store.outbox.nextDueAt()).toBeLessThanOrEqual(Date.now());
+    await deliveries(b, "https://ok.example:8443/b", 1);
+    const next = await store.outbox.claimDue("d", 10, 30_000, Date.now(), skip);
+    expect(next.map((d) => [d.workspaceId, d.targetHost])).toEqual([[b.workspaceId, "ok.example:8443"]]);
+  });
+});
+
 describe("API-shaped batches", () => {
   it("creates a batch of requests, pages the shape's list, and finalizes once", async () => {
     const ws = await store.workspaces.ensure("ws");

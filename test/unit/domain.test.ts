@@ -41,7 +41,7 @@ describe("batch lifecycle", () => {
       BATCH_STATUSES.map((s) => [s, [pauseRule(s), resumeRule(s), cancelRule(s), retryRule(s, 1)]]),
     );
     expect(table).toEqual({
-      validating: ["conflict", "conflict", "conflict", "conflict"],
+      validating: ["conflict", "conflict", "change", "conflict"],
       in_progress: ["change", "conflict", "change", "conflict"],
       paused: ["unchanged", "change", "change", "conflict"],
       completed: ["conflict", "conflict", "conflict", "change"],

@@ -9,6 +9,7 @@ import { migration008 } from "./008-file-chunks.js";
 import { migration009 } from "./009-batch-context.js";
 import { migration010 } from "./010-agent-tools.js";
 import { migration011 } from "./011-interruptions.js";
+import { migration012 } from "./012-background-ingest.js";
 import { migration013 } from "./013-key-lifecycle.js";
 import { migration014 } from "./014-response-detail.js";
 import { migration015 } from "./015-structured-output.js";
@@ -29,6 +30,7 @@ export const migrations: readonly Migration[] = [
   migration009,
   migration010,
   migration011,
+  migration012,
   migration013,
   migration014,
   migration015,

@@ -8,14 +8,17 @@ import type {
   ItemGroups,
   NewApiBatch,
 } from "../api-batches.js";
-import type { NewBatch } from "../batches.js";
+import type { IngestRow, NewBatch } from "../batches.js";
 import type { FileRecord } from "../files.js";
-import { ITEM_GROUP, insertBatchRow, insertItemGroup } from "./batch-rows.js";
+import { finishIngest, ingestChunk } from "./background-ingest.js";
+import { insertBatchRow } from "./batch-rows.js";
 import type { Row, SqlDriver } from "./driver.js";
 import { insertFile } from "./file-rows.js";
 import { json, n, nOrNull, toBatch } from "./rows.js";
 
 const TERMINAL = "('completed', 'failed', 'cancelled')";
+/** Items stored per transaction. */
+const CHUNK = 1000;
 
 function toApiBatchInfo(r: Row): ApiBatchInfo {
   return {
@@ -49,6 +52,11 @@ function toApiBatch(r: Row): ApiBatch {
 export class SqlApiBatchStore implements ApiBatchStore {
   constructor(private readonly db: SqlDriver) {}
 
+  /**
+   * A batch with line errors is created `failed` in one transaction. Otherwise the batch and its
+   * api_batches row are stored `validating` first, the items follow in chunks of short
+   * transactions (the process keeps serving meanwhile), and one UPDATE makes them all runnable.
+   */
   async create(
     b: NewBatch,
     api: NewApiBatch,
@@ -58,19 +66,19 @@ export class SqlApiBatchStore implements ApiBatchStore {
   ): Promise<ApiBatch> {
     const failed = api.lineErrors.length > 0;
     await this.db.transaction(async (tx) => {
-      const count = failed ? 0 : total;
       const errorMessage = failed
         ? `The input file failed validation (${api.lineErrors.length} invalid lines)`
         : null;
       const row = {
         batch: { ...b, inputFileId: api.inputFileId },
-        status: failed ? "failed" : "in_progress",
-        total: count,
+        status: failed ? "failed" : "validating",
+        total: 0,
         errorMessage,
       } as const;
       if (!(await insertBatchRow(tx, { ...row, completedAt: failed ? now : null }))) {
         throw new Error(`batch ${b.id} exists already`);
       }
+      if (!failed) await tx.run("UPDATE batches SET ingest_heartbeat_at = ? WHERE id = ?", [now, b.id]);
       // Only OpenAI batches get output files; the others need no finalization.
       const finalizedAt = failed || api.shape !== "openai" ? now : null;
       await tx.run(
@@ -88,17 +96,37 @@ export class SqlApiBatchStore implements ApiBatchStore {
           b.createdAt,
         ],
       );
-      if (failed) return;
-      let seq = 0;
+    });
+    if (!failed) await this.storeItems(b.id, total, items);
+    return (await this.get(b.workspaceId, b.id, api.shape)) as ApiBatch;
+  }
+
+  /** The items of a validating batch in chunks; runnable at the end, or the batch failed. */
+  private async storeItems(batchId: string, total: number, items: ItemGroups): Promise<void> {
+    let seq = 0;
+    let chunk: IngestRow[] = [];
+    const flush = async () => {
+      if ((await ingestChunk(this.db, batchId, chunk, Date.now())) === null) {
+        throw new Error(`batch ${batchId} stopped validating while its items were stored`);
+      }
+      chunk = [];
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    try {
       for await (const group of items) {
-        for (let start = 0; start < group.length; start += ITEM_GROUP) {
-          const part = group.slice(start, start + ITEM_GROUP).map((item) => ({ seq: seq++, item }));
-          await insertItemGroup(tx, b.id, part);
+        for (const item of group) {
+          chunk.push({ seq: seq++, item });
+          if (chunk.length >= CHUNK) await flush();
         }
       }
-      if (seq !== total) throw new Error(`batch ${b.id}: expected ${total} items, read ${seq}`);
-    });
-    return (await this.get(b.workspaceId, b.id, api.shape)) as ApiBatch;
+      if (chunk.length > 0) await flush();
+      if (seq !== total) throw new Error(`batch ${batchId}: expected ${total} items, read ${seq}`);
+    } catch (err) {
+      const message = `the batch's requests could not be stored: ${(err as Error).message}`;
+      await finishIngest(this.db, batchId, { kind: "failed", message, errors: [] }, Date.now());
+      throw err;
+    }
+    await finishIngest(this.db, batchId, { kind: "ready", errors: [] }, Date.now());
   }
 
   async get(workspaceId: string, batchId: string, shape: ApiShape): Promise<ApiBatch | undefined> {

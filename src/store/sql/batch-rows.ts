@@ -47,9 +47,6 @@ export async function insertBatchRow(tx: SqlExecutor, r: BatchRow): Promise<bool
   return row !== undefined;
 }
 
-/** Items per multi-row INSERT. */
-export const ITEM_GROUP = 100;
-
 /**
  * One multi-row INSERT. A row whose custom_id the batch already has is skipped by the
  * UNIQUE (batch_id, custom_id) constraint; returns the seqs actually inserted.

@@ -13,17 +13,20 @@ import type {
   BatchListQuery,
   BatchStore,
   CreateBatchResult,
+  IngestEnd,
   IngestEntry,
   IngestLookups,
   IngestOptions,
+  IngestRow,
   NewBatch,
   StateChangeResult,
 } from "../batches.js";
 import type { CommitReport } from "../items.js";
 import type { Page } from "../page.js";
+import * as background from "./background-ingest.js";
 import { Deltas, failPending, settle, writeAndSettle } from "./counters.js";
 import { marks, type Row, type SqlDriver, type SqlExecutor } from "./driver.js";
-import { ingestInTransaction, Rollback } from "./ingest.js";
+import { ingestInTransaction, ingestLookups, Rollback } from "./ingest.js";
 import { rowInWorkspace } from "./queries.js";
 import { n, toBatch } from "./rows.js";
 
@@ -72,6 +75,30 @@ export class SqlBatchStore implements BatchStore {
       if (err instanceof Rollback) return err.result;
       throw err;
     }
+  }
+
+  beginIngest(b: NewBatch, idempotencyKey: string | undefined, now: number): Promise<CreateBatchResult> {
+    return background.beginIngest(this.db, b, idempotencyKey, now);
+  }
+
+  ingestChunk(batchId: string, rows: IngestRow[], now: number): Promise<Set<number> | null> {
+    return background.ingestChunk(this.db, batchId, rows, now);
+  }
+
+  finishIngest(batchId: string, end: IngestEnd, now: number): Promise<Batch | undefined> {
+    return background.finishIngest(this.db, batchId, end, now);
+  }
+
+  failStaleIngests(staleBefore: number, message: string, now: number): Promise<Batch[]> {
+    return background.failStaleIngests(this.db, staleBefore, message, now);
+  }
+
+  activeRows(workspaceId: string): Promise<number> {
+    return background.activeRows(this.db, workspaceId);
+  }
+
+  lookups(): IngestLookups {
+    return ingestLookups(this.db);
   }
 
   pause(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult> {
@@ -150,7 +177,7 @@ export class SqlBatchStore implements BatchStore {
   }
 
   async cancel(workspaceId: string, batchId: string, now: number): Promise<StateChangeResult> {
-    return this.db.transaction(async (tx) => {
+    const outcome = await this.db.transaction(async (tx) => {
       const row = await rowInWorkspace(tx, "batches", batchId, workspaceId);
       if (!row) return { kind: "not_found" as const };
       const status = row.status as BatchStatus;
@@ -158,8 +185,15 @@ export class SqlBatchStore implements BatchStore {
       if (rule === "unchanged")
         return { kind: "ok" as const, batch: toBatch(row), changed: false, transitions: [] };
       if (rule === "conflict") return { kind: "conflict" as const, batch: toBatch(row) };
+      if (status === "validating") return { kind: "validating" as const };
       return this.cancelInTransaction(tx, workspaceId, batchId, status, now);
     });
+    if (outcome.kind !== "validating") return outcome;
+    const cancelled = await background.cancelValidating(this.db, batchId, now);
+    // The ingest ended in between: cancel what it became.
+    if (!cancelled) return this.cancel(workspaceId, batchId, now);
+    const transitions: BatchTransition[] = [{ batchId, workspaceId, from: "validating", to: "cancelled" }];
+    return { kind: "ok", batch: cancelled, changed: true, transitions };
   }
 
   /** Fails the pending items (items first: the lock order), then moves the batch to cancelling. */

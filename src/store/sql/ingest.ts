@@ -133,20 +133,20 @@ export async function ingestInTransaction(
 }
 
 /**
- * Takes the idempotency key (if any) and inserts the batch row (status in_progress, no items
- * yet). Returns what an earlier create with the same key or id made, or null when this one is
+ * Takes the idempotency key (if any) and inserts the batch row (`status`, no items yet). Returns what an earlier create with the same key or id made, or null when this one is
  * the first.
  */
-async function claimBatchIdentity(
+export async function claimBatchIdentity(
   tx: SqlExecutor,
   b: NewBatch,
   idempotencyKey: string | undefined,
+  status: "in_progress" | "validating" = "in_progress",
 ): Promise<CreateBatchResult | null> {
   if (idempotencyKey !== undefined) {
     const earlier = await takeIdempotencyKey(tx, b, idempotencyKey);
     if (earlier) return earlier;
   }
-  if (await insertBatchRow(tx, { batch: b, status: "in_progress", total: 0 })) return null;
+  if (await insertBatchRow(tx, { batch: b, status, total: 0 })) return null;
   const existing = await rowInWorkspace(tx, "batches", b.id, b.workspaceId);
   if (!existing) return { kind: "id_taken" };
   const hash = b.requestHash ?? null;

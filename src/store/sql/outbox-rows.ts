@@ -13,6 +13,7 @@ import {
   type WebhookSettings,
   wantsAnyRequestEvent,
   wantsRequestEvent,
+  webhookTargetHost,
 } from "../../domain/webhook-events.js";
 import type { Row, SqlExecutor } from "./driver.js";
 import { json, n, nOrNull } from "./rows.js";
@@ -52,8 +53,9 @@ async function insertDelivery(
   now: number,
 ): Promise<void> {
   await tx.run(
-    `INSERT INTO webhook_deliveries (id, workspace_id, batch_id, custom_id, event, payload, url, secret, status,
-       attempts, next_attempt_at, retry_since, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+    `INSERT INTO webhook_deliveries (id, workspace_id, batch_id, custom_id, event, payload, url, target_host,
+       secret, status, attempts, next_attempt_at, retry_since, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
     [
       newDeliveryId(),
       d.workspaceId,
@@ -62,6 +64,7 @@ async function insertDelivery(
       d.event,
       d.payload,
       target.url,
+      webhookTargetHost(target.url),
       target.secret,
       now,
       now,

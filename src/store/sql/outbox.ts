@@ -1,11 +1,12 @@
 import type {
   DeliveryAttemptResult,
+  FairClaim,
   WebhookDelivery,
   WebhookDeliveryQuery,
   WebhookOutbox,
 } from "../outbox.js";
 import type { Page } from "../page.js";
-import { type Row, type SqlDriver, skipLocked } from "./driver.js";
+import { marks, type Row, type SqlDriver, skipLocked } from "./driver.js";
 import { n, nOrNull } from "./rows.js";
 
 /** The dispatcher's side of the outbox: claims, attempt results, hand-backs and redeliveries. */
@@ -18,6 +19,7 @@ function toDelivery(r: Row): WebhookDelivery {
     event: r.event,
     payload: r.payload,
     url: r.url,
+    targetHost: r.target_host,
     secret: r.secret ?? null,
     status: r.status,
     attempts: n(r.attempts),
@@ -30,20 +32,51 @@ function toDelivery(r: Row): WebhookDelivery {
   };
 }
 
+/**
+ * Due deliveries a claim shares out (the earliest ones, by the due index): bounds the cost of a
+ * claim whatever the backlog. Full hosts are left out before this window, so a backlog to a
+ * host that hangs does not fill it.
+ */
+const FAIR_WINDOW = 5000;
+
+/** ` AND target_host NOT IN (...)` for the hosts to leave out, or nothing. */
+function hostFilter(hosts: string[]): { sql: string; params: string[] } {
+  if (hosts.length === 0) return { sql: "", params: [] };
+  return { sql: ` AND target_host NOT IN (${marks(hosts.length)})`, params: hosts };
+}
+
 /** Longest `last_error` kept. */
 const MAX_ERROR_CHARS = 1000;
 
 export class SqlOutbox implements WebhookOutbox {
   constructor(private readonly db: SqlDriver) {}
 
-  async claimDue(owner: string, limit: number, leaseMs: number, now: number): Promise<WebhookDelivery[]> {
-    // The same pattern as the item claim: one statement, other claimers skip locked rows.
+  async claimDue(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    now: number,
+    fair: FairClaim = { perTarget: limit, skipHosts: [] },
+  ): Promise<WebhookDelivery[]> {
+    const skip = hostFilter(fair.skipHosts);
+    // Rank the earliest due deliveries within their (workspace, host) group, take rank 1 of
+    // every group first; other claimers skip locked rows (the same pattern as the item claim).
     const rows = await this.db.all(
       `UPDATE webhook_deliveries SET lease_owner = ?, lease_expires_at = ?, next_attempt_at = ?, attempts = attempts + 1
-       WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-                    ORDER BY next_attempt_at LIMIT ?${skipLocked(this.db)})
+       WHERE id IN (
+         SELECT id FROM webhook_deliveries WHERE id IN (
+           SELECT id FROM (
+             SELECT id, next_attempt_at, ROW_NUMBER() OVER (
+               PARTITION BY workspace_id, target_host ORDER BY next_attempt_at, id) AS rank
+             FROM (
+               SELECT id, workspace_id, target_host, next_attempt_at FROM webhook_deliveries
+               WHERE status = 'pending' AND next_attempt_at <= ?${skip.sql}
+               ORDER BY next_attempt_at LIMIT ${FAIR_WINDOW}
+             ) due
+           ) ranked WHERE rank <= ? ORDER BY rank, next_attempt_at LIMIT ?
+         )${skipLocked(this.db)})
        RETURNING *`,
-      [owner, now + leaseMs, now + leaseMs, now, limit],
+      [owner, now + leaseMs, now + leaseMs, now, ...skip.params, fair.perTarget, limit],
     );
     return rows.map(toDelivery);
   }
@@ -86,9 +119,11 @@ export class SqlOutbox implements WebhookOutbox {
     }
   }
 
-  async nextDueAt(): Promise<number | null> {
+  async nextDueAt(skipHosts: string[] = []): Promise<number | null> {
+    const skip = hostFilter(skipHosts);
     const row = await this.db.get(
-      "SELECT MIN(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending'",
+      `SELECT MIN(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending'${skip.sql}`,
+      skip.params,
     );
     return nOrNull(row?.t);
   }
