@@ -173,7 +173,7 @@ export class Metrics {
   /** The Prometheus text exposition, with the store-derived gauges read now. */
   async render(): Promise<string> {
     const snap = await this.storeSnapshot();
-    for (const status of ITEM_STATUSES) this.items.set({ status }, snap.items[status]);
+    for (const status of ITEM_STATUSES) this.items.set({ status }, snap.items[status] ?? 0);
     this.batches.reset();
     for (const [status, count] of Object.entries(snap.batches)) this.batches.set({ status }, count ?? 0);
     this.queueDepth.set(snap.queueDepth);
