@@ -15,11 +15,11 @@
  * Prints one JSON object: items/s, the ratio to the ideal rate, peak RSS, CPU ms per item, and
  * the probe's latencies.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnNode, startMock } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 10_000);
@@ -121,45 +121,14 @@ async function phase(mockUrl) {
   };
 }
 
-function spawnNode(args, onLine) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (d) => {
-    out += d;
-    if (onLine) for (const line of out.split("\n")) onLine(line);
-  });
-  const done = new Promise((ok, fail) => {
-    child.on("error", fail);
-    child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`${args.join(" ")} exited ${code}`))));
-  });
-  return { child, done };
-}
-
 async function main() {
   if (process.argv[2] === "--phase") {
     process.stdout.write(`${JSON.stringify(await phase(process.argv[3]))}\n`);
     return;
   }
-  let resolveUrl;
-  const url = new Promise((r) => {
-    resolveUrl = r;
-  });
-  const mock = spawnNode(
-    [join(root, "dist/cli/main.js"), "mock-llm", "--port", "0", "--latency-ms", String(LATENCY_MS)],
-    (line) => {
-      const m = /mock-llm listening on (\S+)/.exec(line);
-      if (m) resolveUrl(m[1]);
-    },
-  );
-  mock.done.catch(() => {});
+  const mock = await startMock(LATENCY_MS);
   try {
-    const mockUrl = await Promise.race([
-      url,
-      new Promise((_, fail) =>
-        setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref(),
-      ),
-    ]);
+    const mockUrl = mock.url;
     const out = await spawnNode([fileURLToPath(import.meta.url), "--phase", mockUrl]).done;
     const result = JSON.parse(out.trim().split("\n").at(-1));
     const summary = {
@@ -171,7 +140,7 @@ async function main() {
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } finally {
-    mock.child.kill("SIGKILL");
+    mock.stop();
   }
 }
 

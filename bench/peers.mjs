@@ -16,13 +16,11 @@
  * redis-server processes, read from /proc) is reported beside it. Ideal at a latency L is C/L.
  * Prints one JSON object.
  */
-import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { root, serverCpu, spawnNode, startMock } from "./lib.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const LATENCIES = (process.env.BENCH_LATENCIES ?? "0,50").split(",").map(Number);
@@ -32,43 +30,6 @@ const SYSTEMS = (
   process.env.BENCH_SYSTEMS ?? "agentbatch_sqlite,agentbatch_postgres,graphile_worker,bullmq"
 ).split(",");
 const ENQUEUE_CHUNK = 1000;
-
-/** Ticks used so far by each live process of this machine with that name (from /proc). */
-function processTicks(name) {
-  const ticks = new Map();
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== name) continue;
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks;
-}
-
-/**
- * CPU ms that processes named `name` use from now until `stop()`: sampled every 100 ms per pid,
- * so a server backend that exits meanwhile keeps what it used until its last sample.
- */
-function serverCpu(name) {
-  const first = processTicks(name);
-  const last = new Map(first);
-  const sample = () => {
-    for (const [pid, t] of processTicks(name)) last.set(pid, t);
-  };
-  const timer = setInterval(sample, 100);
-  return () => {
-    clearInterval(timer);
-    sample();
-    let ticks = 0;
-    for (const [pid, t] of last) ticks += t - (first.get(pid) ?? 0);
-    return ticks * 10; // USER_HZ is 100 on Linux
-  };
-}
 
 /** Times `work` (which resolves once every item is stored): wall, items/s, CPU of this process and of `server`. */
 async function measure(server, work) {
@@ -229,43 +190,6 @@ async function agentbatchPhase(mockUrl, db) {
     "pg_statements_per_item",
   ];
   return Object.fromEntries(keep.filter((k) => r[k] !== undefined).map((k) => [k, r[k]]));
-}
-
-function spawnNode(args, { onLine, env } = {}) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"], env });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (d) => {
-    out += d;
-    if (onLine) for (const line of out.split("\n")) onLine(line);
-  });
-  const done = new Promise((ok, fail) => {
-    child.on("error", fail);
-    child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`${args.join(" ")} exited ${code}`))));
-  });
-  return { child, done };
-}
-
-async function startMock(latencyMs) {
-  let resolveUrl;
-  const url = new Promise((r) => {
-    resolveUrl = r;
-  });
-  const mock = spawnNode(
-    [join(root, "dist/cli/main.js"), "mock-llm", "--port", "0", "--latency-ms", String(latencyMs)],
-    {
-      onLine: (line) => {
-        const m = /mock-llm listening on (\S+)/.exec(line);
-        if (m) resolveUrl(m[1]);
-      },
-    },
-  );
-  mock.done.catch(() => {});
-  const found = await Promise.race([
-    url,
-    new Promise((_, fail) => setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref()),
-  ]);
-  return { url: found, stop: () => mock.child.kill("SIGKILL") };
 }
 
 async function runSystem(system, mockUrl) {

@@ -23,11 +23,11 @@
  *
  * Every phase first runs a warm-up of 1000 items (not timed). Prints one JSON object.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { serverCpu, spawnNode, startMock } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** `BENCH_DB=postgres://...` runs the agentbatch phases on PostgreSQL (a fresh schema each) instead of SQLite. */
@@ -108,40 +108,6 @@ async function baseline(mockUrl) {
   });
   await pool.close();
   return { ...result, failed: failures };
-}
-
-/** Ticks used so far by each live `postgres` process of this machine (from /proc; Linux only). */
-function postgresTicks() {
-  const ticks = new Map();
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "postgres") continue;
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks;
-}
-
-/** PostgreSQL's CPU ms from now until `stop()`, sampled per backend (one that exits keeps its share). */
-function postgresCpu() {
-  const first = postgresTicks();
-  const last = new Map(first);
-  const sample = () => {
-    for (const [pid, t] of postgresTicks()) last.set(pid, t);
-  };
-  const timer = setInterval(sample, 100);
-  return () => {
-    clearInterval(timer);
-    sample();
-    let ticks = 0;
-    for (const [pid, t] of last) ticks += t - (first.get(pid) ?? 0);
-    return ticks * 10; // USER_HZ is 100 on Linux
-  };
 }
 
 /**
@@ -234,7 +200,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
   await runBatches(bodies(WARMUP, "Warm-up"));
   const timed = bodies(ITEMS, "Question");
   statements?.reset();
-  const stopPgCpu = BENCH_DB ? postgresCpu() : null;
+  const stopPgCpu = BENCH_DB ? serverCpu("postgres") : null;
   const result = await measure(ITEMS, async () => {
     await runBatches(timed);
     if (!statements) return {};
@@ -260,40 +226,6 @@ async function agentbatch(mockUrl, model, traceUrl) {
 
 // ---------------------------------------------------------------------------------------------
 // Orchestrator
-
-function spawnNode(args, { onLine } = {}) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (d) => {
-    out += d;
-    if (onLine) for (const line of out.split("\n")) onLine(line);
-  });
-  const done = new Promise((ok, fail) => {
-    child.on("error", fail);
-    child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`${args.join(" ")} exited ${code}`))));
-  });
-  return { child, done };
-}
-
-async function startMock() {
-  let resolveUrl;
-  const url = new Promise((r) => {
-    resolveUrl = r;
-  });
-  const mock = spawnNode([join(root, "dist/cli/main.js"), "mock-llm", "--port", "0", "--latency-ms", "0"], {
-    onLine: (line) => {
-      const m = /mock-llm listening on (\S+)/.exec(line);
-      if (m) resolveUrl(m[1]);
-    },
-  });
-  mock.done.catch(() => {});
-  const found = await Promise.race([
-    url,
-    new Promise((_, fail) => setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref()),
-  ]);
-  return { url: found, stop: () => mock.child.kill("SIGKILL") };
-}
 
 /** An OTLP/HTTP endpoint that counts the spans' bytes and throws them away. */
 async function startTraceSink() {
@@ -346,7 +278,7 @@ async function main() {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  const mock = await startMock();
+  const mock = await startMock(0);
   try {
     const baselineResult = await runPhase("baseline", mock.url);
     const mockResult = await runPhase("agentbatch_mock", mock.url);

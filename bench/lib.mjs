@@ -1,0 +1,86 @@
+/**
+ * Helpers the benches share: child processes, the mock LLM, and the CPU time of server
+ * processes (PostgreSQL, Redis) read from /proc.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Ticks used so far by each live process of this machine with that name (from /proc). */
+export function processTicks(name) {
+  const ticks = new Map();
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== name) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks;
+}
+
+/**
+ * CPU ms that processes named `name` use from now until `stop()`: sampled every 100 ms per pid,
+ * so a server backend that exits meanwhile keeps what it used until its last sample.
+ */
+export function serverCpu(name) {
+  const first = processTicks(name);
+  const last = new Map(first);
+  const sample = () => {
+    for (const [pid, t] of processTicks(name)) last.set(pid, t);
+  };
+  const timer = setInterval(sample, 100);
+  return () => {
+    clearInterval(timer);
+    sample();
+    let ticks = 0;
+    for (const [pid, t] of last) ticks += t - (first.get(pid) ?? 0);
+    return ticks * 10; // USER_HZ is 100 on Linux
+  };
+}
+
+/** Runs node with `args` from the project root; `done` resolves with its stdout when it exits 0. */
+export function spawnNode(args, { onLine, env } = {}) {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"], env });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d) => {
+    out += d;
+    if (onLine) for (const line of out.split("\n")) onLine(line);
+  });
+  const done = new Promise((ok, fail) => {
+    child.on("error", fail);
+    child.on("close", (code) => (code === 0 ? ok(out) : fail(new Error(`${args.join(" ")} exited ${code}`))));
+  });
+  return { child, done };
+}
+
+/** The mock LLM (dist/cli/main.js mock-llm) in a child process, answering after `latencyMs`. */
+export async function startMock(latencyMs) {
+  let resolveUrl;
+  const url = new Promise((r) => {
+    resolveUrl = r;
+  });
+  const mock = spawnNode(
+    [join(root, "dist/cli/main.js"), "mock-llm", "--port", "0", "--latency-ms", String(latencyMs)],
+    {
+      onLine: (line) => {
+        const m = /mock-llm listening on (\S+)/.exec(line);
+        if (m) resolveUrl(m[1]);
+      },
+    },
+  );
+  mock.done.catch(() => {});
+  const found = await Promise.race([
+    url,
+    new Promise((_, fail) => setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref()),
+  ]);
+  return { url: found, stop: () => mock.child.kill("SIGKILL") };
+}
