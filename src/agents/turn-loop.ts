@@ -14,6 +14,7 @@ import { callUpstream, type TurnDeps, type TurnOptions, type TurnResult, turnRes
 import { settleStructured, structuredFormat } from "./structured-output.js";
 import type { HttpToolCaller } from "./tools/http.js";
 import { runMcpTool } from "./tools/mcp-agent.js";
+import { tracedToolCall } from "./tools/traced.js";
 import {
   assistantMessage,
   modelStep,
@@ -248,7 +249,8 @@ async function runTool(
   ctx: ToolCallContext,
 ): Promise<ToolOutput> {
   if (!tool) return { output: `unknown tool "${call.name}"`, isError: true, durationMs: 0 };
-  if (tool.type === "http") return deps.http.call(tool, call, ctx);
-  if (tool.type === "mcp") return runMcpTool(tool, call, ctx, deps.http.options);
+  if (tool.type === "http") return tracedToolCall("http", call, () => deps.http.call(tool, call, ctx));
+  if (tool.type === "mcp")
+    return tracedToolCall("mcp", call, () => runMcpTool(tool, call, ctx, deps.http.options));
   return { output: `tools of type ${tool.type} cannot run here`, isError: true, durationMs: 0 };
 }
