@@ -163,3 +163,26 @@ it("sends an execute_tool span per tool call, a sibling of the model calls under
   expect(attr(tool, "gen_ai.tool.call.arguments")).toBeUndefined();
   expect(JSON.stringify(spans)).not.toContain("secret city");
 });
+
+it("marks the execute_tool span of a failed tool call as an error", async () => {
+  const agentId = await publishedAgent(t, {
+    tools: [{ type: "http", name: "internal", url: `https://127.0.0.1:${new URL(tools.url).port}/tool` }],
+  });
+  const created = await t.api("POST", "/api/v1/batches", {
+    agent_id: agentId,
+    requests: [{ custom_id: "guarded", message: "call internal" }],
+  });
+  const batchId = created.body.data.id;
+  await waitForBatch(t, batchId);
+  const item = await waitFor(
+    () => spans.find((s) => s.name === "agentbatch.item" && attr(s, "agentbatch.batch_id") === batchId),
+    { what: "the item span" },
+  );
+  const tool = await waitFor(
+    () => spans.find((s) => s.parentSpanId === item.spanId && s.name === "execute_tool internal"),
+    { what: "the execute_tool span" },
+  );
+  expect(tool.status?.code).toBe(2);
+  expect(attr(tool, "error.type")).toBe("tool_error");
+  expect(attr(item, "agentbatch.outcome")).toBe("success");
+});
