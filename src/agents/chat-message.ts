@@ -6,6 +6,7 @@ import type { AgentConfig, Chat, NewTurnStep, Store, StoredChatTurn, TurnStep } 
 import type { AgentTurn } from "./prepare-turn.js";
 import { runTurn, type TurnDeps, type TurnOptions } from "./run-turn.js";
 import type { HttpToolCaller } from "./tools/http.js";
+import type { ToolEventListener } from "./tools/types.js";
 import { loadAgentTurn, type TurnSources } from "./turn-input.js";
 import { runToolTurn, type ToolTurnResult } from "./turn-loop.js";
 
@@ -38,13 +39,14 @@ export type ChatMessageResult =
 /**
  * Runs one chat message as an agent turn, in the calling process: the same `runTurn` a batch
  * item takes, under the same per-upstream limits, streaming the text to `onDelta` as the provider
- * produces it. The finished turn is stored whether or not anyone is still listening (a client
+ * produces it, and each tool call's start and end to `onToolEvent`. The finished turn is stored whether or not anyone is still listening (a client
  * that disconnects does not cancel the model call). Nothing is stored for a failed turn.
  */
 export async function runChatMessage(
   deps: ChatMessageDeps,
   input: ChatMessageInput,
   onDelta?: DeltaListener,
+  onToolEvent?: ToolEventListener,
 ): Promise<ChatMessageResult> {
   const { store, files } = deps;
   const sources: TurnSources = {
@@ -59,10 +61,8 @@ export async function runChatMessage(
     attachedFileIds: input.attachedFileIds,
   });
   if (!loaded.ok) return { kind: "failed", code: loaded.code, message: loaded.message };
-  const result = await chatTurn(deps, loaded.turn, input, {
-    signal: AbortSignal.timeout(deps.timeoutMs),
-    onDelta,
-  });
+  const options = { signal: AbortSignal.timeout(deps.timeoutMs), onDelta };
+  const result = await chatTurn(deps, loaded.turn, input, options, onToolEvent);
   if (result.kind === "awaiting") {
     return { kind: "failed", code: 400, message: "client tools are not supported in chats yet; use a batch" };
   }
@@ -105,6 +105,7 @@ function chatTurn(
   turn: AgentTurn,
   input: ChatMessageInput,
   options: TurnOptions,
+  onToolEvent?: ToolEventListener,
 ): Promise<ToolTurnResult> {
   if (!turn.agent.tools?.length) return runTurn(deps, turn, options);
   if (!deps.tools) {
@@ -124,5 +125,5 @@ function chatTurn(
     },
   };
   const context = { agentId: input.agentId, chatId: input.chat.id };
-  return runToolTurn({ ...deps, http: deps.tools }, { turn, log, context }, options);
+  return runToolTurn({ ...deps, http: deps.tools }, { turn, log, context, onToolEvent }, options);
 }

@@ -14,6 +14,7 @@ import { callUpstream, type TurnDeps, type TurnOptions, type TurnResult, turnRes
 import { settleStructured, structuredFormat } from "./structured-output.js";
 import type { HttpToolCaller } from "./tools/http.js";
 import { runMcpTool } from "./tools/mcp-agent.js";
+import { tracedToolCall } from "./tools/traced.js";
 import {
   assistantMessage,
   modelStep,
@@ -22,7 +23,7 @@ import {
   toolSpecs,
   toolStep,
 } from "./tools/transcript.js";
-import type { PlannedCall, ToolCallContext, ToolOutput } from "./tools/types.js";
+import type { PlannedCall, ToolCallContext, ToolEventListener, ToolOutput } from "./tools/types.js";
 
 /** Where a turn's steps are kept; `append` is false when the step was not stored (not ours any more). */
 export interface StepLog {
@@ -38,6 +39,8 @@ export interface ToolTurnInput {
   turn: AgentTurn;
   log: StepLog;
   context: Omit<ToolCallContext, "signal">;
+  /** Told when each tool call this run makes starts and finishes (not for stored ones replayed). */
+  onToolEvent?: ToolEventListener;
 }
 
 /** The turn's result, or the client tool calls it now waits on (their results come through the API). */
@@ -227,7 +230,11 @@ async function runCalls(
         waiting.push({ ...call, stepIndex: index + 1 + i });
         return null;
       }
+      const tell = input.onToolEvent;
+      tell?.({ kind: "started", callId: call.callId, tool: call.name, arguments: call.arguments });
       const result = await runTool(deps, tool, call, { ...input.context, signal });
+      const { durationMs } = result;
+      tell?.({ kind: "finished", callId: call.callId, tool: call.name, ok: !result.isError, durationMs });
       const step = toolStep(index + 1 + i, call, result);
       if (!(await input.log.append(step))) lost = true;
       return step;
@@ -248,7 +255,8 @@ async function runTool(
   ctx: ToolCallContext,
 ): Promise<ToolOutput> {
   if (!tool) return { output: `unknown tool "${call.name}"`, isError: true, durationMs: 0 };
-  if (tool.type === "http") return deps.http.call(tool, call, ctx);
-  if (tool.type === "mcp") return runMcpTool(tool, call, ctx, deps.http.options);
+  if (tool.type === "http") return tracedToolCall("http", call, () => deps.http.call(tool, call, ctx));
+  if (tool.type === "mcp")
+    return tracedToolCall("mcp", call, () => runMcpTool(tool, call, ctx, deps.http.options));
   return { output: `tools of type ${tool.type} cannot run here`, isError: true, durationMs: 0 };
 }

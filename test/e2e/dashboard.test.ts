@@ -11,6 +11,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DASHBOARD_DIR } from "../../src/server/dashboard.js";
 import { publishedAgent, startTestServer, type TestServer, waitFor } from "../helpers/server.js";
+import { startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -70,14 +71,17 @@ function batchIdOf(page: Page): string {
 describe("dashboard in Chromium", () => {
   let t: TestServer;
   let browser: Browser;
+  let tools: ToolReceiver;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)`);
     }
     ensureDashboardBuilt();
+    tools = await startToolReceiver("tool-secret");
     t = await startTestServer((c) => {
       c.engine.concurrency = 4;
+      c.tools.trustedOrigins = [tools.origin];
     });
     // launch() gives every run a new, empty profile (a temporary user data dir).
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
@@ -86,6 +90,7 @@ describe("dashboard in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await t?.close();
+    await tools?.close();
   });
 
   it("serves the dashboard at / without shadowing the API", async () => {
@@ -135,6 +140,53 @@ describe("dashboard in Chromium", () => {
     const row = table.locator("tbody tr", { hasText: "s-1" });
     expect(await row.locator("td").allTextContents()).toEqual(expect.arrayContaining(["spam", "3"]));
     await table.locator("tbody tr", { hasText: "s-2" }).getByText(/422/).waitFor();
+    await context.close();
+  });
+
+  it("expands a result of an agent with a tool into its step timeline, by keyboard", async () => {
+    const agent = await publishedAgent(t, {
+      tools: [
+        {
+          type: "http",
+          name: "lookup",
+          parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+          url: tools.url,
+          secret: "tool-secret",
+        },
+      ],
+      max_steps: 3,
+    });
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: agent,
+      requests: [{ custom_id: "tool-row", message: "Weather in Paris" }],
+    });
+    const done = await waitForBatchFinal(t, created.body.data.id);
+    expect(done.status).toBe("completed");
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${t.url}/#key=${encodeURIComponent(t.key)}`);
+    await page.getByRole("heading", { name: "Batches" }).waitFor();
+    await page.goto(`${t.url}/batches/${done.id}`);
+    const table = page.getByTestId("results-table");
+    const rowToggle = table.getByTestId("row-toggle").filter({ hasText: "tool-row" });
+    await rowToggle.focus();
+    await page.keyboard.press("Enter");
+    expect(await rowToggle.getAttribute("aria-expanded")).toBe("true");
+    const stepsToggle = table.getByTestId("steps-toggle");
+    await stepsToggle.focus();
+    await page.keyboard.press("Enter");
+    const timeline = table.getByTestId("step-timeline");
+    await timeline.waitFor();
+    const steps = timeline.getByTestId("step");
+    await waitFor(async () => (await steps.count()) === 3, { what: "three steps" });
+    const texts = await steps.allTextContents();
+    expect(texts[0]).toMatch(/^model echo · \d+ ms/);
+    expect(texts[0]).toContain("→ lookup(");
+    expect(texts[1]).toMatch(/^tool lookup · \d+ ms/);
+    expect(texts[1]).toContain('"custom_id":"tool-row"');
+    expect(texts[2]).toMatch(/^model echo/);
+    expect(texts[2]).toContain("Tool results:");
+    expect(await stepsToggle.getAttribute("aria-expanded")).toBe("true");
     await context.close();
   });
 

@@ -2,7 +2,8 @@
  * OpenTelemetry traces: a local OTLP/HTTP receiver (a plain HTTP server decoding the exporter's
  * JSON) stands in for a tracing backend. A small batch produces one `agentbatch.item` span per
  * item with a `chat {model}` child per model call, carrying the GenAI attributes and the batch's
- * ids, and no message contents.
+ * ids, and no message contents; an agent with an http tool adds an `execute_tool {tool}` child
+ * per tool call beside its model calls.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +15,7 @@ import {
   waitFor,
   waitForBatch,
 } from "../helpers/server.js";
+import { startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
 
 interface OtlpSpan {
   traceId: string;
@@ -29,6 +31,7 @@ const spans: OtlpSpan[] = [];
 const resources: Record<string, unknown>[] = [];
 let receiver: Server;
 let t: TestServer;
+let tools: ToolReceiver;
 
 function attr(span: OtlpSpan, key: string): unknown {
   const v = span.attributes.find((a) => a.key === key)?.value;
@@ -41,6 +44,7 @@ function attr(span: OtlpSpan, key: string): unknown {
 }
 
 beforeAll(async () => {
+  tools = await startToolReceiver("tool-secret");
   receiver = createServer((req, res) => {
     let body = "";
     req.on("data", (c) => {
@@ -64,12 +68,14 @@ beforeAll(async () => {
       includeContent: false,
       exportDelayMs: 50,
     };
+    c.tools.trustedOrigins = [tools.origin];
   });
 });
 
 afterAll(async () => {
   await t.close();
   await new Promise((r) => receiver.close(r));
+  await tools?.close();
 });
 
 it("sends a span per item attempt with a child per model call, GenAI attributes, no contents", async () => {
@@ -110,4 +116,73 @@ it("sends a span per item attempt with a child per model call, GenAI attributes,
   }
   expect(JSON.stringify(spans)).not.toContain("secret question");
   expect(JSON.stringify(resources)).toContain("agentbatch-test");
+});
+
+it("sends an execute_tool span per tool call, a sibling of the model calls under the item", async () => {
+  const agentId = await publishedAgent(t, {
+    tools: [
+      {
+        type: "http",
+        name: "lookup",
+        parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+        url: tools.url,
+        secret: "tool-secret",
+      },
+    ],
+    max_steps: 3,
+  });
+  const created = await t.api("POST", "/api/v1/batches", {
+    agent_id: agentId,
+    requests: [{ custom_id: "tool-1", message: "Weather in Paris, secret city" }],
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(202);
+  const batchId = created.body.data.id;
+  await waitForBatch(t, batchId);
+  const item = await waitFor(
+    () => spans.find((s) => s.name === "agentbatch.item" && attr(s, "agentbatch.batch_id") === batchId),
+    { what: "the item span" },
+  );
+  const children = await waitFor(
+    () => {
+      const c = spans.filter((s) => s.parentSpanId === item.spanId);
+      return c.length >= 3 ? c : null;
+    },
+    { what: "three child spans" },
+  );
+  expect(children.map((s) => s.name).sort()).toEqual(["chat echo", "chat echo", "execute_tool lookup"]);
+  const tool = children.find((s) => s.name === "execute_tool lookup") as OtlpSpan;
+  expect(tool.traceId).toBe(item.traceId);
+  expect(attr(tool, "gen_ai.operation.name")).toBe("execute_tool");
+  expect(attr(tool, "gen_ai.tool.name")).toBe("lookup");
+  expect(attr(tool, "gen_ai.tool.type")).toBe("function");
+  expect(attr(tool, "agentbatch.tool.kind")).toBe("http");
+  const steps = await t.api("GET", `/api/v1/batches/${batchId}/results/tool-1/steps`);
+  expect(steps.status).toBe(200);
+  expect(attr(tool, "gen_ai.tool.call.id")).toBe(steps.body.data.steps[1].call_id);
+  expect(tool.status?.code ?? 0).not.toBe(2);
+  expect(attr(tool, "gen_ai.tool.call.arguments")).toBeUndefined();
+  expect(JSON.stringify(spans)).not.toContain("secret city");
+});
+
+it("marks the execute_tool span of a failed tool call as an error", async () => {
+  const agentId = await publishedAgent(t, {
+    tools: [{ type: "http", name: "internal", url: `https://127.0.0.1:${new URL(tools.url).port}/tool` }],
+  });
+  const created = await t.api("POST", "/api/v1/batches", {
+    agent_id: agentId,
+    requests: [{ custom_id: "guarded", message: "call internal" }],
+  });
+  const batchId = created.body.data.id;
+  await waitForBatch(t, batchId);
+  const item = await waitFor(
+    () => spans.find((s) => s.name === "agentbatch.item" && attr(s, "agentbatch.batch_id") === batchId),
+    { what: "the item span" },
+  );
+  const tool = await waitFor(
+    () => spans.find((s) => s.parentSpanId === item.spanId && s.name === "execute_tool internal"),
+    { what: "the execute_tool span" },
+  );
+  expect(tool.status?.code).toBe(2);
+  expect(attr(tool, "error.type")).toBe("tool_error");
+  expect(attr(item, "agentbatch.outcome")).toBe("success");
 });

@@ -27,6 +27,13 @@ export interface ToolCallContext {
   signal: AbortSignal;
 }
 
+/** A tool call the turn starts running, then its end (told to a streaming chat client). */
+export type ToolEvent =
+  | { kind: "started"; callId: string; tool: string; arguments: string }
+  | { kind: "finished"; callId: string; tool: string; ok: boolean; durationMs: number };
+
+export type ToolEventListener = (event: ToolEvent) => void;
+
 /** Tool results are truncated to this many bytes before they reach the model. */
 export const MAX_TOOL_OUTPUT_BYTES = 64 * 1024;
 

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import { type ChatMessageDeps, type ChatMessageInput, runChatMessage } from "../../agents/chat-message.js";
+import type { ToolEvent } from "../../agents/tools/types.js";
 import { newResponseId } from "../../domain/ids.js";
 import type { MessageRecord } from "../../store/types.js";
 import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
@@ -13,6 +14,7 @@ import { PageQuery } from "../schemas/common.js";
 import { assertWhitelisted } from "../whitelist.js";
 import { messageToWire } from "../wire/chats.js";
 import { baseUrl, ok, pageAnswer } from "../wire/envelope.js";
+import { parsedArguments } from "../wire/steps.js";
 import { chatOf } from "./chats.js";
 
 const tags = ["Chats"];
@@ -124,8 +126,11 @@ async function streamTurn(
 ): Promise<void> {
   stream.send("response.created");
   try {
-    const result = await runChatMessage(deps, input, (delta) =>
-      stream.send("response.output_text.delta", { delta }),
+    const result = await runChatMessage(
+      deps,
+      input,
+      (delta) => stream.send("response.output_text.delta", { delta }),
+      (event) => sendToolEvent(stream, event),
     );
     if (result.kind === "success") {
       const { promptTokens, completionTokens } = result.usage;
@@ -149,6 +154,24 @@ async function streamTurn(
     stream.send("response.error", { message: "Internal server error", code: 500 });
   }
   stream.end();
+}
+
+/** A tool call's start or end as a step frame between the text deltas. */
+function sendToolEvent(stream: ChatEventStream, event: ToolEvent): void {
+  if (event.kind === "started") {
+    stream.send("response.tool_call.started", {
+      call_id: event.callId,
+      tool: event.tool,
+      arguments: parsedArguments(event.arguments),
+    });
+  } else {
+    stream.send("response.tool_call.completed", {
+      call_id: event.callId,
+      tool: event.tool,
+      ok: event.ok,
+      duration_ms: event.durationMs,
+    });
+  }
 }
 
 /** A failed chat turn as an API error (the non-streaming answer). */

@@ -10,7 +10,8 @@ function preview(text: string): { text: string; truncated: boolean } {
   return { text: text.slice(0, RESULT_PREVIEW_CHARS), truncated: true };
 }
 
-function parsedArguments(raw: string): unknown {
+/** A tool call's arguments as JSON when the model wrote valid JSON, else its text. */
+export function parsedArguments(raw: string): unknown {
   try {
     return JSON.parse(raw);
   } catch {

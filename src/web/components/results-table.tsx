@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { call } from "../api";
 import { errorText, fmtTime } from "../format";
 import type { BatchResult, ItemStatus } from "../types";
+import { StepTimeline } from "./step-timeline";
 
 const PAGE = 50;
 /** Search runs in the browser over at most this many results (the API has no text search). */
@@ -126,7 +127,12 @@ export function ResultsTable(props: { batchId: string; version: number; focus: s
         onOffset={setOffset}
       />
       {error && <p class="error">{error}</p>}
-      <ResultRows data={data} expanded={expanded} toggle={(id) => setExpanded(expanded === id ? null : id)} />
+      <ResultRows
+        batchId={props.batchId}
+        data={data}
+        expanded={expanded}
+        toggle={(id) => setExpanded(expanded === id ? null : id)}
+      />
     </div>
   );
 }
@@ -208,6 +214,7 @@ function fieldText(r: BatchResult, field: string): string {
 }
 
 function ResultRows(props: {
+  batchId: string;
   data: ResultsData | null;
   expanded: string | null;
   toggle: (customId: string) => void;
@@ -236,6 +243,7 @@ function ResultRows(props: {
           <ResultRow
             key={r.custom_id}
             r={r}
+            batchId={props.batchId}
             fields={fields}
             span={span}
             open={props.expanded === r.custom_id}
@@ -256,6 +264,7 @@ function ResultRows(props: {
 
 function ResultRow(props: {
   r: BatchResult;
+  batchId: string;
   fields: string[];
   span: number;
   open: boolean;
@@ -269,7 +278,12 @@ function ResultRow(props: {
   return (
     <>
       <tr class={`row i-${r.status}${props.open ? " open" : ""}`} onClick={props.toggle}>
-        <td class="mono">{r.custom_id}</td>
+        <td class="mono">
+          {/* The row's click handler toggles it; the button makes that reachable by keyboard. */}
+          <button type="button" class="plain" aria-expanded={props.open} data-testid="row-toggle">
+            {r.custom_id}
+          </button>
+        </td>
         <td>
           <i class={`dot i-${r.status}`} /> {r.status}
         </td>
@@ -280,12 +294,12 @@ function ResultRow(props: {
         <td>{r.attempts ?? "—"}</td>
         <td>{fmtTime(r.processed_at)}</td>
       </tr>
-      {props.open && <ResultDetails r={r} span={props.span} />}
+      {props.open && <ResultDetails r={r} batchId={props.batchId} span={props.span} />}
     </>
   );
 }
 
-function ResultDetails(props: { r: BatchResult; span: number }) {
+function ResultDetails(props: { r: BatchResult; batchId: string; span: number }) {
   const { r } = props;
   return (
     <tr class="details">
@@ -296,6 +310,7 @@ function ResultDetails(props: { r: BatchResult; span: number }) {
           </p>
         )}
         {r.response_content && <pre>{r.response_content}</pre>}
+        {r.agent_id && <StepTimeline batchId={props.batchId} customId={r.custom_id} />}
         <dl>
           {r.history_id !== null && (
             <>
