@@ -33,7 +33,8 @@ export interface ChatMessageInput {
 }
 
 export type ChatMessageResult =
-  | { kind: "success"; text: string; usage: TokenUsage; turn: StoredChatTurn }
+  /** `calls`: how many model calls the turn made (a tool turn makes several). */
+  | { kind: "success"; text: string; usage: TokenUsage; calls: number; turn: StoredChatTurn }
   | { kind: "failed"; code: number; message: string };
 
 /**
@@ -93,7 +94,13 @@ export async function runChatMessage(
     },
     Date.now(),
   );
-  return { kind: "success", text: result.text, usage: result.usage, turn: stored };
+  return {
+    kind: "success",
+    text: result.text,
+    usage: result.usage,
+    calls: result.calls.length,
+    turn: stored,
+  };
 }
 
 /**

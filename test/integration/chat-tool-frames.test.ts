@@ -61,6 +61,8 @@ it("streams tool call started / completed frames between the text deltas", async
   expect(names[0]).toBe("response.created");
   expect(names.at(-2)).toBe("response.output_text.completed");
   expect(names.at(-1)).toBeNull();
+  // Two model calls (the tool call, then the answer) and the tokens of both.
+  expect(all.at(-2)?.data.usage.total_calls).toBe(2);
 
   const started = all.filter((f) => f.event === "response.tool_call.started");
   const completed = all.filter((f) => f.event === "response.tool_call.completed");

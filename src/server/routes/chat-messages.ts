@@ -140,7 +140,7 @@ async function streamTurn(
           total_tokens: promptTokens + completionTokens,
           total_prompt_tokens: promptTokens,
           total_completion_tokens: completionTokens,
-          total_calls: 1,
+          total_calls: result.calls,
         },
         // Extensions: the stored messages of this turn.
         message_id: result.turn.answer.id,
