@@ -26,6 +26,7 @@ export class SqlStoreMetrics implements StoreMetrics {
     const byStatus = await this.db.all(
       `SELECT status, COUNT(*) AS c FROM batches WHERE status IN (${ACTIVE}) GROUP BY status`,
     );
+    // Covered by webhook_deliveries_status_attempts (migration 017): an index-only scan.
     const deliveries = await this.db.all(
       "SELECT status, COUNT(*) AS c, COALESCE(SUM(attempts), 0) AS a FROM webhook_deliveries GROUP BY status",
     );
