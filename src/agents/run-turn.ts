@@ -66,6 +66,13 @@ export interface Upstream {
   model: string;
 }
 
+/** The tokens and calls of a turn that failed after its model answered. */
+export interface SpentUsage {
+  upstream: Upstream;
+  usage: TokenUsage;
+  calls: ModelCallUsage[];
+}
+
 /** The typed result of a turn; the engine maps it to an item outcome, the chat path stores it. */
 export type TurnResult =
   | {
@@ -86,7 +93,17 @@ export type TurnResult =
       detail?: ResponseDetail;
     }
   | { kind: "retryable"; upstream: Upstream; code: number; message: string; retryAfterMs?: number }
-  | { kind: "failed"; upstream: Upstream | null; code: number; message: string }
+  | {
+      kind: "failed";
+      upstream: Upstream | null;
+      code: number;
+      message: string;
+      /**
+       * What the model calls the turn made before it failed spent (a 422 after the repair step,
+       * max_steps reached): billed by the provider, so counted in the batch's usage.
+       */
+      spent?: SpentUsage;
+    }
   /** Stopped (the signal) before the model was called: nothing was sent upstream. */
   | { kind: "aborted" };
 

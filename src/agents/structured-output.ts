@@ -142,8 +142,10 @@ export interface StructuredAnswer {
 interface StructuredFailure {
   kind: "failed";
   upstream: { provider: string; model: string };
-  code: 422;
+  code: number;
   message: string;
+  /** The tokens both calls spent (the provider billed them). */
+  spent: { upstream: { provider: string; model: string }; usage: TokenUsage; calls: ModelCallUsage[] };
 }
 
 /**
@@ -160,7 +162,7 @@ export async function settleStructured<T extends { kind: string }>(
   const check = checkAnswer(format, first.text);
   if (check.ok) return { ...first, json: check.value };
   const second = await callAgain(repairRequest(request, first.text, check.errors));
-  if (!isAnswer(second)) return second;
+  if (!isAnswer(second)) return second.kind === "failed" ? withFirst(second, first) : second;
   const merged = {
     ...second,
     usage: addUsage(first.usage, second.usage),
@@ -176,7 +178,15 @@ export async function settleStructured<T extends { kind: string }>(
     message: `the answer does not match the response_format${
       format.type === "json_schema" ? ` schema "${format.jsonSchema.name}"` : " (a JSON object)"
     } after one repair step: ${again.errors.join("; ")}`,
+    spent: { upstream: second.upstream, usage: merged.usage, calls: merged.calls },
   };
+}
+
+/** A repair call that failed outright: the first call's tokens were still spent. */
+function withFirst<T>(second: T, first: StructuredAnswer): T | StructuredFailure {
+  const failed = second as unknown as StructuredFailure;
+  if (failed.upstream === null || failed.spent) return second;
+  return { ...failed, spent: { upstream: first.upstream, usage: first.usage, calls: first.calls } };
 }
 
 function isAnswer<T extends { kind: string }>(r: T): r is T & StructuredAnswer {

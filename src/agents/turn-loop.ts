@@ -10,7 +10,14 @@ import type { ModelCallUsage } from "../domain/usage.js";
 import type { ChatMessage, ModelRequest, TokenUsage } from "../providers/types.js";
 import type { AgentTool, NewTurnStep, TurnStep } from "../store/types.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn } from "./prepare-turn.js";
-import { callUpstream, type TurnDeps, type TurnOptions, type TurnResult, turnResult } from "./run-turn.js";
+import {
+  callUpstream,
+  type TurnDeps,
+  type TurnOptions,
+  type TurnResult,
+  turnResult,
+  type Upstream,
+} from "./run-turn.js";
 import { settleStructured, structuredFormat } from "./structured-output.js";
 import type { HttpToolCaller } from "./tools/http.js";
 import { runMcpTool } from "./tools/mcp-agent.js";
@@ -85,7 +92,7 @@ export async function runToolTurn(
     const asked = stored.has(index)
       ? null
       : await askModel(deps, base, tools, state, index, input.log, options);
-    if (asked && "result" in asked) return asked.result;
+    if (asked && "result" in asked) return withSpent(asked.result, state, upstream);
     const reply = asked?.step ?? (stored.get(index) as TurnStep);
     account(state, reply);
     const planned = plannedCalls(reply);
@@ -98,6 +105,7 @@ export async function runToolTurn(
         upstream,
         code: 400,
         message: `max_steps (${maxSteps}) reached without a final answer`,
+        spent: { upstream, usage: state.usage, calls: state.calls },
       };
     }
     const results = await runCalls(deps, tools, planned, index, stored, input, options.signal);
@@ -137,6 +145,12 @@ async function askModel(
   const step = modelStep(index, outcome, outcome.model || base.model, called.callMs);
   if (!(await log.append(step))) return { result: { kind: "aborted" } };
   return { step };
+}
+
+/** A model call that failed after earlier steps answered: those steps' tokens were spent. */
+function withSpent(result: ToolTurnResult, state: LoopState, upstream: Upstream): ToolTurnResult {
+  if (result.kind !== "failed" || result.spent || state.calls.length === 0) return result;
+  return { ...result, spent: { upstream, usage: { ...state.usage }, calls: [...state.calls] } };
 }
 
 function account(state: LoopState, step: NewTurnStep): void {

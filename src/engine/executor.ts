@@ -13,7 +13,7 @@ import { inSpan } from "../tracing/spans.js";
 import type { EngineStore } from "./engine-store.js";
 import type { HeldItem } from "./held-items.js";
 import type { EngineMetrics } from "./metrics.js";
-import { type ItemResult, type RetryPolicy, retryOrFail, successResult } from "./outcomes.js";
+import { failedResult, type ItemResult, type RetryPolicy, retryOrFail, successResult } from "./outcomes.js";
 
 /**
  * Reads an item's attached files as content parts, waiting for room in the process's attachment
@@ -182,7 +182,7 @@ export class ItemExecutor {
       case "success":
         return successResult(item, result, this.deps.prices);
       case "failed":
-        return { kind: "failed", errorCode: result.code, errorMessage: result.message };
+        return failedResult(result, this.deps.prices);
       case "retryable": {
         const outcome = retryOrFail(item, result, this.deps.policy, Date.now());
         if (outcome.kind === "retry") this.retrying(item, result, outcome.notBefore);

@@ -14,6 +14,7 @@ export type RetryPolicy = Pick<EngineConfig, "maxAttempts" | "retryBaseMs" | "re
 
 type Success = Extract<TurnResult, { kind: "success" }>;
 type Retryable = Extract<TurnResult, { kind: "retryable" }>;
+type Failed = Extract<TurnResult, { kind: "failed" }>;
 
 /** What an item ends with when its run crashed (a bug, or a provider that threw). */
 export const INTERNAL_FAILURE: ItemResult = {
@@ -44,6 +45,19 @@ export function successResult(item: ClaimedItem, turn: Success, prices: PriceTab
     finishReason: turn.finishReason,
     responseDetail: turn.detail ?? null,
   };
+}
+
+/**
+ * A failed turn as the item's result; the tokens its model calls spent (a 422 after the repair
+ * step, max_steps reached) go with it, so the batch's usage totals count them.
+ */
+export function failedResult(turn: Failed, prices: PriceTable): ItemResult {
+  const failed = { kind: "failed" as const, errorCode: turn.code, errorMessage: turn.message };
+  if (!turn.spent) return failed;
+  const { usage, calls, upstream } = turn.spent;
+  const { promptTokens, completionTokens } = usage;
+  const cost = costOf(prices, upstream.provider, upstream.model, promptTokens, completionTokens);
+  return { ...failed, usage: { promptTokens, completionTokens, cost, responseUsage: responseUsage(calls) } };
 }
 
 /**

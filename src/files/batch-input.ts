@@ -11,6 +11,7 @@ import { parser as jsonParser } from "stream-json";
 import pick from "stream-json/filters/pick.js";
 import streamArray from "stream-json/streamers/stream-array.js";
 import { DEFAULT_MAX_RECORD_BYTES } from "../config/defaults.js";
+import { ElementTooLargeError, elementCap } from "./json-element-cap.js";
 import { LineTooLongError, readBoundedLines } from "./line-splitter.js";
 
 export type InputFormat = "csv" | "json" | "jsonl";
@@ -61,8 +62,9 @@ export function detectInputFormat(fileName: string, contentType: string, head: B
 }
 
 /**
- * Reads the records of an input file in order, one at a time; a CSV record or JSONL line over
- * `maxRecordBytes` ends the read with an InputFileError naming its line.
+ * Reads the records of an input file in order, one at a time; a CSV record, JSONL line or JSON
+ * array element over `maxRecordBytes` ends the read with an InputFileError naming its line or
+ * element (`json-element-cap.ts`).
  */
 export function readInputRecords(
   source: Readable,
@@ -75,7 +77,7 @@ export function readInputRecords(
     case "jsonl":
       return readJsonl(source, maxRecordBytes);
     case "json":
-      return readJson(source);
+      return readJson(source, maxRecordBytes);
   }
 }
 
@@ -126,7 +128,7 @@ async function* jsonlRecords(source: Readable, maxRecordBytes: number): AsyncIte
   }
 }
 
-async function* readJson(source: Readable): AsyncIterable<InputRecord> {
+async function* readJson(source: Readable, maxRecordBytes: number): AsyncIterable<InputRecord> {
   // Peek at the first significant character: `[` is a bare array, `{` holds `requests`. One
   // iterator throughout: leaving a for-await loop early would destroy the source.
   const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -151,8 +153,13 @@ async function* readJson(source: Readable): AsyncIterable<InputRecord> {
   }
   const stages: Duplex[] =
     first === "["
-      ? [jsonParser.asStream(), streamArray.asStream()]
-      : [jsonParser.asStream(), pick.asStream({ filter: "requests" }), streamArray.asStream()];
+      ? [jsonParser.asStream(), elementCap(maxRecordBytes), streamArray.asStream()]
+      : [
+          jsonParser.asStream(),
+          pick.asStream({ filter: "requests" }),
+          elementCap(maxRecordBytes),
+          streamArray.asStream(),
+        ];
   const last = stages[stages.length - 1];
   let upstream: Readable = Readable.from(replay());
   for (const stage of stages) {
@@ -165,6 +172,7 @@ async function* readJson(source: Readable): AsyncIterable<InputRecord> {
   try {
     for await (const { value } of values) yield asRecord(++row, value);
   } catch (err) {
+    if (err instanceof ElementTooLargeError) throw new InputFileError(err.message);
     throw new InputFileError(`JSON parse error after row ${row}: ${(err as Error).message}`);
   }
 }

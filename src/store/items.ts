@@ -154,9 +154,24 @@ export type ItemOutcome =
       /** Its worker died or stalled: counted as an interruption, and the attempt is not spent. */
       interrupted?: boolean;
     })
-  | (OutcomeBase & { kind: "failed"; errorCode: number; errorMessage: string; interrupted?: boolean })
+  | (OutcomeBase & {
+      kind: "failed";
+      errorCode: number;
+      errorMessage: string;
+      interrupted?: boolean;
+      /** What the model calls spent before the item failed (a 422 after the repair step): counted. */
+      usage?: FailureUsage;
+    })
   /** The agent asked for client tool calls: the item waits (no lease) until their outputs arrive. */
   | (OutcomeBase & { kind: "await"; calls: AwaitedToolCall[] });
+
+/** The tokens and cost of a failed item's model calls, added to its batch's totals. */
+export interface FailureUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+  responseUsage: ResponseUsage;
+}
 
 /** A client tool call an item waits on. */
 export interface AwaitedToolCall {

@@ -119,11 +119,15 @@ describe("an agent with an http tool", () => {
       agent_id: loopy,
       requests: [{ custom_id: "x", message: "lookup please" }],
     });
-    await waitForBatch(t, created.body.data.id);
+    const done = await waitForBatch(t, created.body.data.id);
     const [row] = await results(created.body.data.id);
     expect(row.status).toBe("failed");
     expect(row.error_code).toBe(400);
     expect(row.error_message).toBe("max_steps (1) reached without a final answer");
+    // The model answered (with a tool call): its tokens are the item's and the batch's.
+    expect(row.response_usage.total_calls).toBe(1);
+    expect(row.response_usage.total_tokens).toBeGreaterThan(0);
+    expect(done.usage.total_tokens).toBe(row.response_usage.total_tokens);
   });
 
   it("runs the tool loop for a chat message too; a client tool is refused there", async () => {

@@ -78,6 +78,47 @@ describe("record caps", () => {
     expect((await t.api("POST", "/api/v1/batches", { agent_id: agent, file_id: ok })).status).toBe(202);
   });
 
+  it("fails a JSON-array file with an element over the limit, naming the element", async () => {
+    const small = (i: number) => ({ custom_id: `s${i}`, message: "hi ".repeat(100) });
+    // Each element is under the cap, the file well over it: only an element's size counts.
+    const fine = Array.from({ length: 20 }, (_, i) => small(i));
+    const okFile = await upload(t, "/api/v1/files", "batch_input", "ok.json", JSON.stringify(fine));
+    const ok = await t.api("POST", "/api/v1/batches", { agent_id: agent, file_id: okFile });
+    expect(ok.status).toBe(202);
+    expect(await waitForIngest(t, ok.body.data.id)).toMatchObject({
+      status: "in_progress",
+      total_requests: 20,
+    });
+    const many = Array.from({ length: 600 }, (_, i) => small(i));
+    for (const [name, content, index] of [
+      ["bare.json", JSON.stringify([small(0), small(1), { custom_id: "b", message: BIG }]), 2],
+      [
+        "wrapped.json",
+        JSON.stringify({ requests: [small(0), small(1), { custom_id: "b", message: BIG }] }),
+        2,
+      ],
+      ["late.json", JSON.stringify([...many, { custom_id: "b", nested: [[1, true], { m: BIG }] }]), 600],
+    ] as const) {
+      const fileId = await upload(t, "/api/v1/files", "batch_input", name, content);
+      const res = await t.api("POST", "/api/v1/batches", { agent_id: agent, file_id: fileId });
+      // The parser reads ahead: the element may be reached before the create answers (a 400)
+      // or in the background ingest (the batch fails); either way the element is named.
+      let message: string;
+      if (res.status === 400) {
+        expect(res.body).toMatchObject({ data: null, error_code: 10006 });
+        message = res.body.message;
+      } else {
+        expect(res.status, name).toBe(202);
+        const ended = await waitForIngest(t, res.body.data.id);
+        expect(ended, name).toMatchObject({ status: "failed", total_requests: 0 });
+        message = ended.error_message;
+      }
+      expect(message, name).toBe(
+        `file_id: array element ${index} (request ${index + 1}) is larger than the limit of ${MAX} bytes`,
+      );
+    }
+  });
+
   it("refuses an OpenAI input file with a line over the limit, naming the line", async () => {
     const fileId = await upload(
       t,

@@ -54,6 +54,9 @@ function checkResults(rows: any[]): void {
       expect(r.error_message).toContain('schema "review" after one repair step');
       // Broken JSON; through Anthropic's forced tool it arrives as an empty object ({}).
       expect(r.error_message).toMatch(/not valid JSON|\/ must have required property 'label'/);
+      // Both calls were made (and billed): their tokens are the item's and count in the batch.
+      expect(r.response_usage.total_calls).toBe(2);
+      expect(r.response_usage.total_tokens).toBeGreaterThan(0);
       continue;
     }
     expect(r.status, JSON.stringify(r)).toBe("success");
@@ -157,6 +160,19 @@ describe("a batch with a json_schema on the simulated model", () => {
     const rows = await results(t, batchId);
     expect(rows).toHaveLength(40);
     checkResults(rows);
+  });
+
+  it("the batch's usage totals count the tokens of the items that failed 422", async () => {
+    const rows = await results(t, batchId);
+    const sum = (key: "total_prompt_tokens" | "total_completion_tokens") =>
+      rows.reduce((n, r) => n + (r.response_usage?.[key] ?? 0), 0);
+    const failed = rows.filter((r) => r.status === "failed");
+    expect(failed.reduce((n, r) => n + (r.response_usage?.total_tokens ?? 0), 0)).toBeGreaterThan(0);
+    const batch = (await t.api("GET", `/api/v1/batches/${batchId}`)).body.data;
+    expect(batch.usage).toMatchObject({
+      prompt_tokens: sum("total_prompt_tokens"),
+      completion_tokens: sum("total_completion_tokens"),
+    });
   });
 
   it("the CSV export has a json.<property> column per top-level property; JSONL carries the object", async () => {

@@ -184,6 +184,35 @@ describe("group commit", () => {
     expect(first.responseJson).toEqual(value);
   });
 
+  it("counts the tokens and cost of a failed item's model calls (a 422 after repair) in the batch", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 2);
+    const [a, b] = await store.items.claim("w", 10, LEASE, Date.now());
+    const calls = [
+      { model: "echo", callType: "llm_call", promptTokens: 4, completionTokens: 3 },
+      { model: "echo", callType: "llm_call", promptTokens: 6, completionTokens: 2 },
+    ];
+    const usage = { promptTokens: 10, completionTokens: 5, cost: 0.25, responseUsage: responseUsage(calls) };
+    const fence = { batchId: batch.id, leaseOwner: "w", errorCode: 422, errorMessage: "invalid" };
+    await store.items.commit(
+      [
+        { kind: "failed", itemId: a.id, attempt: a.attempt, ...fence, usage },
+        { kind: "failed", itemId: b.id, attempt: b.attempt, ...fence },
+      ],
+      Date.now(),
+    );
+    expect(await store.batches.get(workspaceId, batch.id)).toMatchObject({
+      status: "completed",
+      failed: 2,
+      promptTokens: 10,
+      completionTokens: 5,
+      cost: 0.25,
+    });
+    const failed = await store.items.getByCustomId(batch.id, a.customId);
+    expect(failed).toMatchObject({ status: "failed", errorCode: 422, responseUsage: usage.responseUsage });
+    expect((await store.items.getByCustomId(batch.id, b.customId))?.responseUsage).toBeNull();
+  });
+
   it("discards a result whose worker lost the lease (fenced by owner and attempt)", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 1);

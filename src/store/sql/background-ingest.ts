@@ -3,10 +3,12 @@
  * never claimed: the claim takes only in_progress batches), then the rows chunk by chunk, then one
  * UPDATE that makes them all runnable, or fails the batch and deletes what was stored.
  */
+
 import type { Batch, CreateBatchResult, IngestEnd, IngestRow, NewBatch } from "../batches.js";
 import { insertItemGroup } from "./batch-rows.js";
 import type { Row, SqlDriver } from "./driver.js";
 import { claimBatchIdentity, Rollback } from "./ingest.js";
+import { countFinished } from "./metrics-totals.js";
 import { enqueueBatchEvent } from "./outbox-rows.js";
 import { n, toBatch } from "./rows.js";
 
@@ -105,6 +107,7 @@ async function failValidating(
       [message, errors, now, batchId],
     );
     if (!row) return undefined;
+    await countFinished(tx, row);
     await enqueueBatchEvent(tx, batchId, now);
     return toBatch(row);
   });
@@ -126,6 +129,7 @@ export async function cancelValidating(
       [now, batchId],
     );
     if (!row) return undefined;
+    await countFinished(tx, row);
     await enqueueBatchEvent(tx, batchId, now);
     return toBatch(row);
   });

@@ -1,8 +1,9 @@
 /** The INSERTs of batch and item rows, written once for every way a batch is created. */
-import type { BatchStatus } from "../../domain/statuses.js";
+import { type BatchStatus, isTerminalBatchStatus } from "../../domain/statuses.js";
 import type { NewBatch } from "../batches.js";
 import type { NewBatchItem } from "../items.js";
 import { marks, type SqlExecutor } from "./driver.js";
+import { countFinished } from "./metrics-totals.js";
 import { n } from "./rows.js";
 
 /** A new batch row: the batch as created, its starting status and counters. */
@@ -44,6 +45,10 @@ export async function insertBatchRow(tx: SqlExecutor, r: BatchRow): Promise<bool
       b.requestHash ?? null,
     ],
   );
+  if (row && isTerminalBatchStatus(r.status)) {
+    const counters = { pending: r.total, processing: 0, awaiting: 0, succeeded: 0, failed: 0 };
+    await countFinished(tx, { status: r.status, ...counters });
+  }
   return row !== undefined;
 }
 

@@ -27,6 +27,7 @@ import * as background from "./background-ingest.js";
 import { Deltas, failPending, settle, writeAndSettle } from "./counters.js";
 import { marks, type Row, type SqlDriver, type SqlExecutor } from "./driver.js";
 import { ingestInTransaction, ingestLookups, Rollback } from "./ingest.js";
+import { countFinished } from "./metrics-totals.js";
 import { rowInWorkspace } from "./queries.js";
 import { n, toBatch } from "./rows.js";
 
@@ -171,6 +172,8 @@ export class SqlBatchStore implements BatchStore {
          WHERE id = ? RETURNING *`,
         [moved, moved, expiresAt, expiresAt, batchId],
       );
+      // The batch has not finished any more: out of the /metrics totals as it was.
+      await countFinished(tx, row, -1);
       const transitions = [{ batchId, workspaceId, from, to: "in_progress" as const }];
       return { kind: "ok" as const, batch: toBatch(batch as Row), changed: true, transitions };
     });

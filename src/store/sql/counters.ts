@@ -7,8 +7,9 @@
 import type { FinalError } from "../../domain/final-errors.js";
 import { CANCELLED } from "../../domain/final-errors.js";
 import { type BatchTransition, hasPendingAfterCancel, settledStatus } from "../../domain/lifecycle.js";
-import type { BatchStatus } from "../../domain/statuses.js";
+import { type BatchStatus, isTerminalBatchStatus } from "../../domain/statuses.js";
 import type { Row, SqlExecutor } from "./driver.js";
+import { countFinished, emptyTotals, type TotalsDelta, writeTotals } from "./metrics-totals.js";
 import {
   enqueueBatchEvent,
   enqueueItemEvent,
@@ -58,13 +59,18 @@ export class Deltas {
     return [...this.map.keys()].sort();
   }
 
+  /**
+   * Writes every batch's counters; the changes to batches that have already finished (a late
+   * cancel of their waiting items) also move the /metrics totals, after every batch row.
+   */
   async write(tx: SqlExecutor): Promise<void> {
+    const finished = emptyTotals();
     for (const id of this.ids()) {
       const d = this.map.get(id) as Delta;
-      await tx.run(
+      const row = await tx.get(
         `UPDATE batches SET pending = pending + ?, processing = processing + ?, succeeded = succeeded + ?,
            failed = failed + ?, awaiting = awaiting + ?, prompt_tokens = prompt_tokens + ?,
-           completion_tokens = completion_tokens + ?, cost = cost + ? WHERE id = ?`,
+           completion_tokens = completion_tokens + ?, cost = cost + ? WHERE id = ? RETURNING status`,
         [
           d.pending,
           d.processing,
@@ -77,8 +83,18 @@ export class Deltas {
           id,
         ],
       );
+      if (row && isTerminalBatchStatus(row.status)) addCounters(finished, d);
     }
+    await writeTotals(tx, finished);
   }
+}
+
+function addCounters(into: TotalsDelta, d: Delta): void {
+  into.items.pending += d.pending;
+  into.items.processing += d.processing;
+  into.items.awaiting += d.awaiting;
+  into.items.succeeded += d.succeeded;
+  into.items.failed += d.failed;
 }
 
 /**
@@ -183,7 +199,12 @@ export async function settle(tx: SqlExecutor, batchId: string, now: number): Pro
   const to = settledStatus(b);
   if (!to) return null;
   const stamp = to === "completed" ? "completed_at" : "cancelled_at";
-  await tx.run(`UPDATE batches SET status = ?, ${stamp} = ? WHERE id = ?`, [to, now, batchId]);
+  const row = await tx.get(`UPDATE batches SET status = ?, ${stamp} = ? WHERE id = ? RETURNING *`, [
+    to,
+    now,
+    batchId,
+  ]);
+  await countFinished(tx, row);
   await enqueueBatchEvent(tx, batchId, now);
   return { batchId, workspaceId: b.workspaceId, from: b.status, to };
 }

@@ -3,6 +3,7 @@
  * batch identity (client-chosen id, Idempotency-Key), the rows inserted in multi-row groups, and
  * the row errors collected, all in one transaction.
  */
+
 import type {
   CreateBatchResult,
   IngestEntry,
@@ -14,6 +15,7 @@ import type {
 import type { NewBatchItem } from "../items.js";
 import { insertBatchRow, insertItemGroup } from "./batch-rows.js";
 import type { Row, SqlExecutor } from "./driver.js";
+import { countFinished } from "./metrics-totals.js";
 import { enqueueBatchEvent } from "./outbox-rows.js";
 import { rowInWorkspace } from "./queries.js";
 import { toAgent, toBatch } from "./rows.js";
@@ -129,6 +131,7 @@ export async function ingestInTransaction(
     ],
   );
   if (failed) await enqueueBatchEvent(tx, b.id, Date.now());
+  await countFinished(tx, row);
   return { kind: "created", batch: toBatch(row as Row) };
 }
 

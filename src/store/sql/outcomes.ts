@@ -136,14 +136,20 @@ async function applyFailure(
   now: number,
   d: Delta,
 ): Promise<boolean> {
+  const usage = o.kind === "failed" ? o.usage : undefined;
   const ok = await tx.run(
     `UPDATE batch_items SET status = 'failed', error_code = ?, error_message = ?, processed_at = ?,
-       lease_owner = NULL, lease_expires_at = NULL${interruption(o)} ${FENCE}`,
-    [final.code, final.message, now, ...fenceParams(o)],
+       response_usage = COALESCE(?, response_usage), lease_owner = NULL, lease_expires_at = NULL${interruption(o)} ${FENCE}`,
+    [final.code, final.message, now, usage ? JSON.stringify(usage.responseUsage) : null, ...fenceParams(o)],
   );
   if (ok === 0) return false;
   await enqueueOutcomeEvent(tx, batch, o.itemId, now);
   d.processing -= 1;
   d.failed += 1;
+  if (usage) {
+    d.promptTokens += usage.promptTokens;
+    d.completionTokens += usage.completionTokens;
+    d.cost += usage.cost;
+  }
   return true;
 }

@@ -94,6 +94,9 @@ describe("structured output in a turn", () => {
     expect(result.message).toContain("must NOT have additional properties (x)");
     expect(d.requests).toHaveLength(2);
     expect(String(d.requests[1].messages[2].content)).toContain("not valid JSON");
+    // Both calls were billed: the failure carries their tokens for the batch's totals.
+    expect(result.spent?.calls).toHaveLength(2);
+    expect(result.spent?.usage).toMatchObject({ promptTokens: 6, completionTokens: 10 });
   });
 
   it("json_object mode accepts any JSON object and repairs anything else", async () => {
