@@ -123,7 +123,9 @@ describe("request bodies of other media types", () => {
   });
 
   it("still takes JSON with a charset, and bodyless state changes with or without a content type", async () => {
-    const json = JSON.stringify({ agent_id: agentId, requests: [{ custom_id: "a", message: "one" }] });
+    // A slow model keeps the batch from completing before the cancels arrive.
+    const slow = await publishedAgent(t, { model: "simulated/echo?latency_ms=20000" });
+    const json = JSON.stringify({ agent_id: slow, requests: [{ custom_id: "a", message: "one" }] });
     const created = await post("/api/v1/batches", json, "application/json; charset=utf-8");
     expect(created.status).toBe(202);
     const id = (await created.json()).data.id;
