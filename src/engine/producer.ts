@@ -25,9 +25,13 @@ export interface ProducerDeps {
   begin: (item: ClaimedItem) => void;
 }
 
-/** Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else max(8, concurrency / 4). */
+/**
+ * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else a quarter of the
+ * slots. None below 4 slots: there a buffered item could wait a whole call, counted as
+ * processing, where a cancel or the completion window would have failed it as pending.
+ */
 export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAhead">): number {
-  return config.claimAhead ?? Math.max(8, Math.floor(config.concurrency / 4));
+  return config.claimAhead ?? Math.floor(config.concurrency / 4);
 }
 
 /**
