@@ -29,6 +29,7 @@ const EngineSchema = Strict({
   max_attempts: Type.Optional(Count),
   lease_ms: Type.Optional(Ms),
   claim_batch_size: Type.Optional(Count),
+  claim_ahead: Type.Optional(Type.Integer({ minimum: 0 })),
   commit_batch_size: Type.Optional(Count),
   commit_interval_ms: Type.Optional(Ms),
   poll_interval_ms: Type.Optional(Ms),

@@ -49,7 +49,7 @@ export function envFlag(env: Env, name: string): boolean | undefined {
 }
 
 type NumericEngineKey = {
-  [K in keyof EngineConfig]: EngineConfig[K] extends number ? K : never;
+  [K in keyof EngineConfig]-?: EngineConfig[K] extends number ? K : never;
 }[keyof EngineConfig];
 
 const ENGINE_ENV: [string, NumericEngineKey][] = [

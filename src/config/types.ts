@@ -20,6 +20,11 @@ export interface EngineConfig {
   leaseMs: number;
   /** Most items taken in one claim statement. */
   claimBatchSize: number;
+  /**
+   * Items claimed beyond `concurrency` and held in a local buffer, so that a finished item's
+   * slot is refilled at once (0: none); unset, concurrency / 4.
+   */
+  claimAhead?: number;
   /** Results buffered before a group commit, and the longest a result waits. */
   commitBatchSize: number;
   commitIntervalMs: number;

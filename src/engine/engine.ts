@@ -5,7 +5,6 @@ import type { EngineConfig } from "../config/index.js";
 import type { PriceTable } from "../domain/pricing.js";
 import { LimiterRegistry } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import type { ClaimedItem } from "../store/types.js";
 import { Completer } from "./completer.js";
 import type { EngineStore } from "./engine-store.js";
 import { type AttachmentLoader, ItemExecutor } from "./executor.js";
@@ -42,6 +41,8 @@ export interface EngineStats {
   held: number;
   running: number;
   buffered: number;
+  /** Items claimed ahead, waiting in the local buffer for a slot. */
+  claimedAhead: number;
   claimed: number;
   committed: number;
   discarded: number;
@@ -97,9 +98,15 @@ export class Engine {
         await this.heartbeat.firstBeat;
         await recovery.run().catch((err) => logger.error({ err }, "recovering items of dead workers failed"));
       },
-      begin: (item) => this.begin(item),
+      begin: (item) => {
+        this.held.add(item);
+        this.fillSlots();
+      },
     });
-    const poke = () => this.producer.poke();
+    const poke = () => {
+      this.fillSlots();
+      this.producer.poke();
+    };
     this.leases = new LeaseKeeper({
       store,
       held,
@@ -113,7 +120,10 @@ export class Engine {
     this.maintenance = new Maintenance({ store, config, signals, logger, recovery });
     this.completer = new Completer({
       ...shared,
-      onSlotFreed: () => this.producer.slotFreed(),
+      onSlotFreed: () => {
+        this.fillSlots();
+        this.producer.slotFreed();
+      },
       onCommitted: poke,
     });
   }
@@ -124,6 +134,7 @@ export class Engine {
       held: this.held.size,
       running: this.inCall,
       buffered: this.completer.buffered,
+      claimedAhead: this.held.buffered,
       claimed: this.producer.claimed,
       ...this.completer.counts,
     };
@@ -169,8 +180,20 @@ export class Engine {
     await this.heartbeat.stop();
   }
 
-  private begin(item: ClaimedItem): void {
-    const held = this.held.add(item);
+  /**
+   * Starts buffered items in the free slots, oldest claim first: a finished item's slot is taken
+   * at once, without a claim. Not once stopping: the buffer is handed back.
+   */
+  private fillSlots(): void {
+    while (this.running && this.held.running < this.deps.config.concurrency) {
+      const held = this.held.next();
+      if (!held) return;
+      this.begin(held);
+    }
+  }
+
+  private begin(held: HeldItem): void {
+    const { item } = held;
     const run = this.executor
       .execute(held, () => {
         held.started = true;
@@ -186,6 +209,8 @@ export class Engine {
       .then((result) => {
         if (held.started) this.inCall--;
         this.settle(held, result);
+        // Its slot may have freed without an outcome (lease lost, handed back).
+        this.fillSlots();
       });
     this.runs.add(run);
     void run.finally(() => this.runs.delete(run));

@@ -5,6 +5,8 @@ export interface HeldItem {
   readonly item: ClaimedItem;
   /** Aborts its wait for a rate-limit permit and its model call (stop, lost lease, halted batch). */
   readonly abort: AbortController;
+  /** Claimed ahead: it waits in the local buffer for a free slot and has not begun to run. */
+  queued: boolean;
   /** The model call started: the item can no longer be handed back untouched. */
   started: boolean;
   /** Its outcome waits for the group commit: it keeps its lease but no longer takes a slot. */
@@ -14,23 +16,35 @@ export interface HeldItem {
 }
 
 /**
- * The items of one engine, shared by its roles: the claimer adds them and counts the busy
- * slots, the executor runs them, the lease keeper renews and hands them back, and the completer
- * drops them once their outcome is stored.
+ * The items of one engine, shared by its roles: the claimer adds them to the buffer, the engine
+ * takes them out into free slots, the executor runs them, the lease keeper renews and hands them
+ * back, and the completer drops them once their outcome is stored.
  */
 export class HeldItems {
   private readonly byId = new Map<number, HeldItem>();
+  /** The buffered items, oldest claim first. */
+  private readonly buffer: HeldItem[] = [];
   private doneCount = 0;
 
+  /** Holds a freshly claimed item, in the buffer until `next()` gives it a slot. */
   add(item: ClaimedItem): HeldItem {
     const held: HeldItem = {
       item,
       abort: new AbortController(),
+      queued: true,
       started: false,
       done: false,
       claimedAt: Date.now(),
     };
     this.byId.set(item.id, held);
+    this.buffer.push(held);
+    return held;
+  }
+
+  /** Takes the oldest buffered item out of the buffer: it takes a slot from now on. */
+  next(): HeldItem | undefined {
+    const held = this.buffer.shift();
+    if (held) held.queued = false;
     return held;
   }
 
@@ -41,7 +55,7 @@ export class HeldItems {
 
   /** Frees the slot of an item whose outcome is buffered; false if it had none to free. */
   markDone(held: HeldItem): boolean {
-    if (held.done || !this.holds(held)) return false;
+    if (held.done || held.queued || !this.holds(held)) return false;
     held.done = true;
     this.doneCount++;
     return true;
@@ -52,6 +66,7 @@ export class HeldItems {
     const held = this.byId.get(itemId);
     if (!held || (attempt !== undefined && held.item.attempt !== attempt)) return undefined;
     if (held.done) this.doneCount--;
+    if (held.queued) this.buffer.splice(this.buffer.indexOf(held), 1);
     this.byId.delete(itemId);
     return held;
   }
@@ -60,12 +75,22 @@ export class HeldItems {
     return this.byId.size;
   }
 
-  /** Items that take a concurrency slot: claimed and not yet finished. */
+  /** Items not finished: running in a slot or waiting in the buffer. */
   get busy(): number {
     return this.byId.size - this.doneCount;
   }
 
-  /** Busy slots by workspace. */
+  /** Items that take a concurrency slot: taken out of the buffer and not yet finished. */
+  get running(): number {
+    return this.busy - this.buffer.length;
+  }
+
+  /** Items claimed ahead, waiting in the buffer for a slot. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** Items not finished (running or buffered) by workspace: what counts toward its share. */
   busyByWorkspace(): Map<string, number> {
     const busy = new Map<string, number>();
     for (const h of this.byId.values()) {

@@ -15,32 +15,53 @@ export interface ProducerDeps {
   owner: string;
   config: Pick<
     EngineConfig,
-    "concurrency" | "claimBatchSize" | "leaseMs" | "pollIntervalMs" | "workspaceShare"
+    "concurrency" | "claimAhead" | "claimBatchSize" | "leaseMs" | "pollIntervalMs" | "workspaceShare"
   >;
   signals: Signals;
   logger: Logger;
   /** Resolves once the first claim may be made (this process knows its share of the limits). */
   ready: () => Promise<void>;
-  /** Starts running a freshly claimed item. */
+  /** Holds a freshly claimed item: it runs in a free slot, or waits in the buffer for one. */
   begin: (item: ClaimedItem) => void;
 }
 
 /**
- * The claimer (River's producer): keeps the engine's concurrency slots filled by claiming
- * runnable items in groups, fairly across workspaces and batches (the store's claim), a
- * workspace holding at most `workspaceShare` of the slots while another has work. With every
- * slot taken and a workspace under its cap waiting, it takes back the excess of the workspaces
- * over their cap (a lone workspace may have taken every slot). It claims again at once while
- * full groups come back and slots are free, and otherwise sleeps until it is poked (work
- * arrived, a group of slots freed) or the poll interval passes.
+ * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else a quarter of the
+ * slots. None below 4 slots: there a buffered item could wait a whole call, counted as
+ * processing, where a cancel or the completion window would have failed it as pending.
+ */
+export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAhead">): number {
+  return config.claimAhead ?? Math.floor(config.concurrency / 4);
+}
+
+/**
+ * The claimer (River's producer): keeps the engine's concurrency slots filled, and a small
+ * buffer of items claimed ahead of them, so that a finished item's slot is refilled at once
+ * from the buffer rather than after a claim's round trip. It claims runnable items in groups,
+ * fairly across workspaces and batches (the store's claim), a workspace holding at most
+ * `workspaceShare` of the slots while another has work (its buffered items count: they take the
+ * next free slots without another check). With slots and buffer full and a workspace under its
+ * cap waiting, it takes back the excess of the workspaces over their cap (a lone workspace may
+ * have taken every slot). It claims again at once while full groups come back and there is room,
+ * and otherwise sleeps until it is poked (work arrived, the buffer fell below half) or the poll
+ * interval passes.
  */
 export class Producer {
   private readonly loop: BackgroundLoop;
   private primed = false;
+  /** Slots plus buffer: the most unfinished items this process holds. */
+  private readonly capacity: number;
+  /** How many of `capacity` must be free before a finished item wakes the claimer. */
+  private readonly refillAt: number;
   /** Items claimed since start. */
   claimed = 0;
 
   constructor(private readonly deps: ProducerDeps) {
+    const { concurrency } = deps.config;
+    const ahead = claimAheadOf(deps.config);
+    this.capacity = concurrency + ahead;
+    // With a buffer: once it is below half. Without one: once a quarter of the slots is free.
+    this.refillAt = ahead > 0 ? Math.floor(ahead / 2) + 1 : Math.max(1, Math.floor(concurrency / 4));
     this.loop = new BackgroundLoop({
       iteration: () => this.claimOnce(),
       intervalMs: deps.config.pollIntervalMs,
@@ -62,10 +83,9 @@ export class Producer {
     this.loop.poke();
   }
 
-  /** An item's slot freed: wakes the claimer once a worthwhile group is free, not for every one. */
+  /** An item finished: wakes the claimer once the buffer is below half, not for every item. */
   slotFreed(): void {
-    const { concurrency } = this.deps.config;
-    if (concurrency - this.deps.held.busy >= Math.max(1, Math.floor(concurrency / 4))) this.poke();
+    if (this.capacity - this.deps.held.busy >= this.refillAt) this.poke();
   }
 
   /** One claim; resolves to how long to sleep before the next (0: claim again at once). */
@@ -79,11 +99,13 @@ export class Producer {
       cap: workspaceCap(config.concurrency, config.workspaceShare),
       busy: held.busyByWorkspace(),
     };
-    const want = Math.min(config.concurrency - held.busy, config.claimBatchSize);
-    if (want <= 0) {
+    const room = this.capacity - held.busy;
+    // Slots all taken and the buffer at least half full: not worth a claim yet.
+    if (room <= 0 || (held.running >= config.concurrency && room < this.refillAt)) {
       await this.preemptForWaiting(share);
       return undefined;
     }
+    const want = Math.min(room, config.claimBatchSize);
     const items = await store.items.claim(owner, want, config.leaseMs, Date.now(), share);
     this.claimed += items.length;
     for (const item of items) this.deps.begin(item);
@@ -95,10 +117,10 @@ export class Producer {
     }
     // A full group with room left: claim again, after the loop's yield to the event loop (with an
     // instant model every step resolves as a microtask, and HTTP requests would starve).
-    return items.length === want && held.busy < config.concurrency ? 0 : undefined;
+    return items.length === want && held.busy < this.capacity ? 0 : undefined;
   }
 
-  /** Every slot is taken: frees the excess of workspaces over their cap if another workspace waits. */
+  /** Every slot and the buffer are taken: frees the excess of workspaces over their cap if another workspace waits. */
   private async preemptForWaiting(share: WorkspaceShare): Promise<void> {
     if (![...share.busy.values()].some((n) => n > share.cap)) return;
     const over = preemptions(await this.deps.store.items.runnableWorkspaces(), share);

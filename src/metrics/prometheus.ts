@@ -8,6 +8,8 @@ export interface EngineGauges {
   held: number;
   running: number;
   buffered: number;
+  /** Claimed ahead of the slots, waiting in the engine's local buffer. */
+  claimedAhead?: number;
 }
 
 const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "awaiting_tool_calls", "success", "failed"];
@@ -92,7 +94,7 @@ export class Metrics {
   });
   private readonly engineItems = new Gauge({
     name: "agentbatch_engine_items",
-    help: "Items this process's engine holds: leased, in a model call, or awaiting group commit",
+    help: "Items this process's engine holds: leased, in a model call, awaiting group commit, or claimed ahead",
     labelNames: ["state"],
     registers: [this.registry],
   });
@@ -189,6 +191,8 @@ export class Metrics {
       this.engineItems.set({ state: "held" }, engine.held);
       this.engineItems.set({ state: "running" }, engine.running);
       this.engineItems.set({ state: "buffered" }, engine.buffered);
+      if (engine.claimedAhead !== undefined)
+        this.engineItems.set({ state: "claimed_ahead" }, engine.claimedAhead);
     }
     return this.registry.metrics();
   }

@@ -31,6 +31,8 @@ export class FakeStore {
   readonly commits: ItemOutcome[][] = [];
   readonly releases: { owner: string; items: { itemId: number; attempt: number }[] }[] = [];
   readonly heartbeats: number[] = [];
+  /** The limit of every claim the engine made, in order. */
+  readonly claims: number[] = [];
   renewals = 0;
   /** Ids `renewLeases` reports as lost (another worker took them). */
   readonly lostLeases = new Set<number>();
@@ -97,6 +99,7 @@ export class FakeStore {
 
   readonly items = {
     claim: async (owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]> => {
+      this.claims.push(limit);
       const out: ClaimedItem[] = [];
       for (const row of this.rows.values()) {
         if (out.length >= limit) break;

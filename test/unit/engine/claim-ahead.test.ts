@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Engine } from "../../../src/engine/engine.js";
+import type { ModelOutcome } from "../../../src/providers/types.js";
+import { FakeStore } from "./fake-store.js";
+import { deferred, engineWith, type Harness, success, waitFor } from "./harness.js";
+
+let running: Engine | null = null;
+/** Answers every call still waiting, so that stopping the engine does not wait on them. */
+let answerAll = () => {};
+
+afterEach(async () => {
+  answerAll();
+  await running?.stop(100);
+  running = null;
+});
+
+/**
+ * An engine with 2 slots and 4 items claimed ahead (refilled once fewer than 2 wait) over 10
+ * items, whose model calls each wait until the test answers them, in the order they began.
+ */
+function gated(config: Record<string, number> = {}) {
+  const store = new FakeStore();
+  const ids = store.addItems(10);
+  const calls: { message: string; answer: (o: ModelOutcome) => void }[] = [];
+  const h: Harness = engineWith(
+    (request) => {
+      const call = deferred<ModelOutcome>();
+      calls.push({ message: String(request.messages.at(-1)?.content), answer: call.resolve });
+      return call.promise;
+    },
+    // No poll: the claimer runs only when started or woken.
+    { store, config: { concurrency: 2, claimAhead: 4, pollIntervalMs: 60_000, ...config } },
+  );
+  running = h.engine;
+  answerAll = () => {
+    for (const c of calls) c.answer(success());
+  };
+  return { ...h, ids, calls };
+}
+
+describe("claiming ahead of the slots", () => {
+  it("refills a finished item's slot from the buffer, without a claim", async () => {
+    const { engine, store, calls } = gated();
+    engine.start();
+    await waitFor(() => calls.length === 2 && engine.stats().held === 6, "two calls and four buffered");
+    expect(store.claims).toEqual([6]);
+    expect(engine.stats().claimedAhead).toBe(4);
+    calls[0].answer(success());
+    await waitFor(() => calls.length === 3, "the next item to start in the freed slot");
+    expect(calls[2].message).toBe("message 3");
+    expect(engine.stats().claimedAhead).toBe(3);
+    expect(store.claims).toEqual([6]);
+  });
+
+  it("claims again once the buffer falls below half, for what is missing", async () => {
+    const { engine, store, calls } = gated();
+    engine.start();
+    await waitFor(() => calls.length === 2, "two calls");
+    calls[0].answer(success());
+    await waitFor(() => calls.length === 3, "the third call");
+    calls[1].answer(success());
+    await waitFor(() => calls.length === 4, "the fourth call");
+    // Two left in the buffer: half, not below it.
+    expect(store.claims).toEqual([6]);
+    calls[2].answer(success());
+    await waitFor(() => calls.length === 5 && store.claims.length === 2, "a refill claim");
+    expect(store.claims).toEqual([6, 3]);
+    await waitFor(() => engine.stats().claimedAhead === 4, "a full buffer again");
+    expect(calls).toHaveLength(5);
+  });
+
+  it("stop() hands the buffered items back unspent, and never starts them", async () => {
+    const { engine, store, calls, ids } = gated();
+    engine.start();
+    await waitFor(() => calls.length === 2 && engine.stats().held === 6, "two calls and four buffered");
+    const stopping = engine.stop(5_000);
+    for (const c of calls) c.answer(success());
+    await stopping;
+    expect(calls).toHaveLength(2);
+    expect(store.committed.map((o) => o.itemId)).toEqual(ids.slice(0, 2));
+    expect(store.releases.flatMap((r) => r.items)).toEqual(
+      ids.slice(2, 6).map((itemId) => ({ itemId, attempt: 1 })),
+    );
+    expect(ids.slice(2, 6).map((id) => store.status(id))).toEqual(Array(4).fill("pending"));
+  });
+
+  it("hands back the buffered items of a paused batch at once", async () => {
+    const { engine, store, calls, ids, signals } = gated();
+    engine.start();
+    await waitFor(() => calls.length === 2 && engine.stats().held === 6, "two calls and four buffered");
+    store.haltedBatches.add("batch-1");
+    signals.notifyBatchChanged({
+      batchIds: ["batch-1"],
+      transitions: [{ batchId: "batch-1", workspaceId: "ws-1", from: "in_progress", to: "paused" }],
+    });
+    await waitFor(() => store.releases.length === 1, "the buffered items to be handed back");
+    expect(store.releases[0].items.map((i) => i.itemId)).toEqual(ids.slice(2, 6));
+    expect(engine.stats().claimedAhead).toBe(0);
+    calls[0].answer(success());
+    await waitFor(() => store.committed.length === 1, "the running item to be stored");
+    expect(calls).toHaveLength(2);
+  });
+
+  it("claims no more than the slots with claimAhead 0", async () => {
+    const { engine, store, calls } = gated({ claimAhead: 0 });
+    engine.start();
+    await waitFor(() => calls.length === 2, "two calls");
+    expect(store.claims).toEqual([2]);
+    expect(engine.stats()).toMatchObject({ held: 2, claimedAhead: 0 });
+  });
+});
