@@ -13,6 +13,7 @@ import { migration012 } from "./012-background-ingest.js";
 import { migration013 } from "./013-key-lifecycle.js";
 import { migration014 } from "./014-response-detail.js";
 import { migration015 } from "./015-structured-output.js";
+import { migration016 } from "./016-chat-client-tools.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration, SqlTypes } from "./migration.js";
@@ -34,4 +35,5 @@ export const migrations: readonly Migration[] = [
   migration013,
   migration014,
   migration015,
+  migration016,
 ].sort((a, b) => a.version - b.version);
