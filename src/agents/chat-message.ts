@@ -80,8 +80,12 @@ export async function runChatMessage(
     return { kind: "failed", code: 429, message: "The model is busy (rate limit); try again shortly" };
   }
   if (result.kind !== "success") return { kind: "failed", code: result.code, message: result.message };
+  // A continued turn is stored by the one request that ends its pending state (two concurrent
+  // tool-outputs requests for the same turn store one answer).
+  if (input.resumeSteps && !(await store.chatTurns.clearPending(input.chat.id))) {
+    return { kind: "failed", code: 409, message: "This turn was already continued by another request" };
+  }
   const stored = await storeTurn(store, input, result);
-  if (input.resumeSteps) await store.chatTurns.clearPending(input.chat.id);
   return {
     kind: "success",
     text: result.text,

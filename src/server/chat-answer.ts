@@ -4,7 +4,7 @@ import type { ToolEvent } from "../agents/tools/types.js";
 import type { AwaitedCall } from "../agents/turn-loop.js";
 import { ChatEventStream } from "./chat-stream.js";
 import type { AppContext } from "./context.js";
-import { ApiError, badRequest, ErrorCodes } from "./errors.js";
+import { ApiError, badRequest, conflict, ErrorCodes } from "./errors.js";
 import { ok } from "./wire/envelope.js";
 import { parsedArguments } from "./wire/steps.js";
 
@@ -119,6 +119,7 @@ function sendToolEvent(stream: ChatEventStream, event: ToolEvent): void {
 /** A failed chat turn as an API error (the non-streaming answer). */
 function turnError(code: number, message: string): ApiError {
   if (code === 400) return badRequest(message);
+  if (code === 409) return conflict(message);
   if (code === 429) return new ApiError(429, ErrorCodes.RATE_LIMITED, message, { "retry-after": "1" });
   if (code === 504) return new ApiError(504, ErrorCodes.SERVER_ERROR, `The model timed out: ${message}`);
   return new ApiError(502, ErrorCodes.SERVER_ERROR, `The model failed: ${message}`);

@@ -131,4 +131,18 @@ describe("chat turns with client tools", () => {
     });
     expect(next.status).toBe(200);
   });
+  it("stores one answer when two requests continue the same turn at once", async () => {
+    const chatId = await newChat();
+    const first = await t.api("POST", `/api/v1/chats/${chatId}/messages`, { message: "Race", stream: false });
+    const [call] = first.body.data.calls;
+    const send = (output: string) =>
+      t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
+        outputs: [{ call_id: call.call_id, output }],
+        stream: false,
+      });
+    const answers = await Promise.all([send("one"), send("two")]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    const messages = (await t.api("GET", `/api/v1/chats/${chatId}/messages`)).body.data;
+    expect(messages).toHaveLength(2);
+  });
 });
