@@ -145,4 +145,38 @@ describe("chat turns with client tools", () => {
     const messages = (await t.api("GET", `/api/v1/chats/${chatId}/messages`)).body.data;
     expect(messages).toHaveLength(2);
   });
+  it("needs every pending call answered in one request", async () => {
+    const twoTools = await publishedAgent(t, {
+      tools: [CLIENT_TOOL, { ...CLIENT_TOOL, name: "pick_date", description: "Picks a date" }],
+    });
+    const chat = await t.api("POST", "/api/v1/chats", { agent_id: twoTools, name: "two calls" });
+    const chatId = chat.body.data.id;
+    const first = await t.api("POST", `/api/v1/chats/${chatId}/messages`, {
+      message: "Use ask_user and pick_date",
+      stream: false,
+    });
+    const calls = first.body.data.calls;
+    expect(calls.map((c: any) => c.tool).sort()).toEqual(["ask_user", "pick_date"]);
+    const partial = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
+      outputs: [{ call_id: calls[0].call_id, output: "x" }],
+      stream: false,
+    });
+    expect(partial.status).toBe(400);
+    expect(partial.body.message).toContain(calls[1].call_id);
+    const twice = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
+      outputs: [
+        { call_id: calls[0].call_id, output: "x" },
+        { call_id: calls[0].call_id, output: "y" },
+      ],
+      stream: false,
+    });
+    expect(twice.status).toBe(400);
+    const done = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
+      outputs: calls.map((c: any) => ({ call_id: c.call_id, output: `out-${c.tool}` })),
+      stream: false,
+    });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.data).toContain("out-ask_user");
+    expect(done.body.data).toContain("out-pick_date");
+  });
 });
