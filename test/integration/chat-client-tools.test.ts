@@ -5,6 +5,7 @@
  * chat's turn. A chat waiting on calls refuses a new message; bad outputs are refused by name.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentbatchClient } from "../../src/client/index.js";
 import { publishedAgent, startTestServer, type TestServer } from "../helpers/server.js";
 
 const CLIENT_TOOL = {
@@ -178,5 +179,16 @@ describe("chat turns with client tools", () => {
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.data).toContain("out-ask_user");
     expect(done.body.data).toContain("out-pick_date");
+  });
+  it("continues a turn through the TS client", async () => {
+    const client = new AgentbatchClient({ baseUrl: t.url, apiKey: t.key });
+    const chatId = await newChat();
+    const waiting = (await client.chats.send(chatId, { message: "Client turn" })) as unknown;
+    const calls = (waiting as { calls: { call_id: string }[] }).calls;
+    expect(calls).toHaveLength(1);
+    const answer = await client.chats.submitToolOutputs(chatId, [
+      { call_id: calls[0].call_id, output: "via client" },
+    ]);
+    expect(answer).toContain("via client");
   });
 });
