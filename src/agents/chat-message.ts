@@ -79,7 +79,13 @@ export async function runChatMessage(
   if (result.kind === "aborted") {
     return { kind: "failed", code: 429, message: "The model is busy (rate limit); try again shortly" };
   }
-  if (result.kind !== "success") return { kind: "failed", code: result.code, message: result.message };
+  if (result.kind !== "success") {
+    // A continued turn that cannot succeed (not a busy or failing upstream, which a retry may
+    // get past) is dropped, so that the chat takes messages again.
+    const definitive = result.code < 500 && result.code !== 429;
+    if (input.resumeSteps && definitive) await store.chatTurns.clearPending(input.chat.id);
+    return { kind: "failed", code: result.code, message: result.message };
+  }
   // A continued turn is stored by the one request that ends its pending state (two concurrent
   // tool-outputs requests for the same turn store one answer).
   if (input.resumeSteps && !(await store.chatTurns.clearPending(input.chat.id))) {

@@ -191,4 +191,31 @@ describe("chat turns with client tools", () => {
     ]);
     expect(answer).toContain("via client");
   });
+  it("drops a continued turn that fails for good, so the chat takes messages again", async () => {
+    const strict = await publishedAgent(t, {
+      tools: [CLIENT_TOOL],
+      response_format: { type: "json_object" },
+    });
+    const chat = await t.api("POST", "/api/v1/chats", { agent_id: strict, name: "fails" });
+    const chatId = chat.body.data.id;
+    const first = await t.api("POST", `/api/v1/chats/${chatId}/messages`, {
+      message: "Answer [invalid-json:always]",
+      stream: false,
+    });
+    expect(first.body.data.status, JSON.stringify(first.body)).toBe("awaiting_tool_calls");
+    const [call] = first.body.data.calls;
+    const failed = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
+      outputs: [{ call_id: call.call_id, output: "x" }],
+      stream: false,
+    });
+    // The answer is never valid JSON: the turn fails (422, answered as the model's failure).
+    expect(failed.status, JSON.stringify(failed.body)).not.toBe(200);
+    const again = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
+      outputs: [{ call_id: call.call_id, output: "x" }],
+      stream: false,
+    });
+    expect(again.status).toBe(409);
+    const next = await t.api("POST", `/api/v1/chats/${chatId}/messages`, { message: "Hello", stream: false });
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
+  });
 });
