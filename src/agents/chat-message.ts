@@ -8,7 +8,7 @@ import { runTurn, type TurnDeps, type TurnOptions } from "./run-turn.js";
 import type { HttpToolCaller } from "./tools/http.js";
 import type { ToolEventListener } from "./tools/types.js";
 import { loadAgentTurn, type TurnSources } from "./turn-input.js";
-import { runToolTurn, type ToolTurnResult } from "./turn-loop.js";
+import { type AwaitedCall, runToolTurn, type ToolTurnResult } from "./turn-loop.js";
 
 export interface ChatMessageDeps extends TurnDeps {
   /** Read for the history and the attached files; written once, the finished turn (`chats.appendTurn`). */
@@ -30,11 +30,18 @@ export interface ChatMessageInput {
   attachedFileIds: string[];
   /** Ties the stored messages to the response the client saw. */
   responseId: string;
+  /**
+   * The steps a turn that waited on client tool calls made so far, their outputs included: the
+   * turn continues from them (set by `continueChatTurn`, chat-tool-outputs.ts).
+   */
+  resumeSteps?: NewTurnStep[];
 }
 
 export type ChatMessageResult =
   /** `calls`: how many model calls the turn made (a tool turn makes several). */
   | { kind: "success"; text: string; usage: TokenUsage; calls: number; turn: StoredChatTurn }
+  /** The turn waits on these client tool calls (stored as the chat's pending turn). */
+  | { kind: "awaiting"; calls: AwaitedCall[] }
   | { kind: "failed"; code: number; message: string };
 
 /**
@@ -63,17 +70,45 @@ export async function runChatMessage(
   });
   if (!loaded.ok) return { kind: "failed", code: loaded.code, message: loaded.message };
   const options = { signal: AbortSignal.timeout(deps.timeoutMs), onDelta };
-  const result = await chatTurn(deps, loaded.turn, input, options, onToolEvent);
+  const steps: TurnStep[] = (input.resumeSteps ?? []).map((s) => ({ ...s, createdAt: Date.now() }));
+  const result = await chatTurn(deps, loaded.turn, input, steps, options, onToolEvent);
   if (result.kind === "awaiting") {
-    return { kind: "failed", code: 400, message: "client tools are not supported in chats yet; use a batch" };
+    await savePendingTurn(store, input, result.calls, steps);
+    return { kind: "awaiting", calls: result.calls };
   }
   if (result.kind === "aborted") {
     return { kind: "failed", code: 429, message: "The model is busy (rate limit); try again shortly" };
   }
-  if (result.kind !== "success") return { kind: "failed", code: result.code, message: result.message };
+  if (result.kind !== "success") {
+    // A continued turn that cannot succeed (not a busy or failing upstream, which a retry may
+    // get past) is dropped, so that the chat takes messages again.
+    const definitive = result.code < 500 && result.code !== 429;
+    if (input.resumeSteps && definitive) await store.chatTurns.clearPending(input.chat.id);
+    return { kind: "failed", code: result.code, message: result.message };
+  }
+  // A continued turn is stored by the one request that ends its pending state (two concurrent
+  // tool-outputs requests for the same turn store one answer).
+  if (input.resumeSteps && !(await store.chatTurns.clearPending(input.chat.id))) {
+    return { kind: "failed", code: 409, message: "This turn was already continued by another request" };
+  }
+  const stored = await storeTurn(store, input, result);
+  return {
+    kind: "success",
+    text: result.text,
+    usage: result.usage,
+    calls: result.calls.length,
+    turn: stored,
+  };
+}
 
+/** The finished turn as the chat's question and answer. */
+function storeTurn(
+  store: Store,
+  input: ChatMessageInput,
+  result: ToolTurnResult & { kind: "success" },
+): Promise<StoredChatTurn> {
   const { promptTokens, completionTokens } = result.usage;
-  const stored = await store.chats.appendTurn(
+  return store.chats.appendTurn(
     {
       workspaceId: input.chat.workspaceId,
       chatId: input.chat.id,
@@ -94,23 +129,58 @@ export async function runChatMessage(
     },
     Date.now(),
   );
-  return {
-    kind: "success",
-    text: result.text,
-    usage: result.usage,
-    calls: result.calls.length,
-    turn: stored,
+}
+
+/** A turn waiting on client tool calls: what it needs to continue, kept as the chat's pending turn. */
+async function savePendingTurn(
+  store: Store,
+  input: ChatMessageInput,
+  calls: AwaitedCall[],
+  steps: TurnStep[],
+): Promise<void> {
+  const turn: PendingTurnInput = {
+    message: input.message,
+    agent_id: input.agentId,
+    agent_version: input.agentVersion,
+    attached_file_ids: input.attachedFileIds,
+    response_id: input.responseId,
   };
+  await store.chatTurns.savePending(
+    {
+      chatId: input.chat.id,
+      turn: { ...turn },
+      calls: calls.map((c) => ({
+        callId: c.callId,
+        providerId: c.providerId,
+        tool: c.name,
+        arguments: c.arguments,
+        stepIndex: c.stepIndex,
+      })),
+    },
+    steps,
+    Date.now(),
+  );
+}
+
+/** What a pending chat turn keeps of its input (the `turn` of `store.chatTurns`). */
+export interface PendingTurnInput {
+  message: string;
+  agent_id: string;
+  agent_version: number;
+  attached_file_ids: string[];
+  response_id: string;
 }
 
 /**
- * One model call, or the tool loop for an agent with tools (its steps kept in memory: a chat
- * message is not resumed after a crash, the client sends it again).
+ * One model call, or the tool loop for an agent with tools (its steps kept in `steps`, in memory:
+ * a chat message is not resumed after a crash, the client sends it again; they are stored only
+ * when the turn waits on client tool calls).
  */
 function chatTurn(
   deps: ChatMessageDeps,
   turn: AgentTurn,
   input: ChatMessageInput,
+  steps: TurnStep[],
   options: TurnOptions,
   onToolEvent?: ToolEventListener,
 ): Promise<ToolTurnResult> {
@@ -123,7 +193,6 @@ function chatTurn(
       message: "this server cannot run tools",
     });
   }
-  const steps: TurnStep[] = [];
   const log = {
     load: async () => steps,
     append: async (s: NewTurnStep) => {

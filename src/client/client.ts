@@ -8,6 +8,7 @@ import type {
   Batch,
   BatchEvent,
   Chat,
+  ChatAwaitingToolCalls,
   ChatMessage,
   CreateAgentParams,
   CreateBatchParams,
@@ -15,6 +16,7 @@ import type {
   ListChatsParams,
   PageParams,
   SendMessageParams,
+  ToolOutput,
   UpdateAgentParams,
   UploadedFile,
 } from "./types.js";
@@ -110,6 +112,19 @@ export class ChatsApi extends Resource {
       if (e.data === "[DONE]") return;
       yield e;
     }
+  }
+
+  /**
+   * Answers every client tool call the chat's turn waits on and returns the answer text (or the
+   * calls it waits on next). A message to an agent with client tools answers with
+   * `{status: "awaiting_tool_calls", calls}` instead of text.
+   */
+  submitToolOutputs(chatId: number, outputs: ToolOutput[]): Promise<string | ChatAwaitingToolCalls> {
+    return this.data({
+      method: "POST",
+      path: `/chats/${chatId}/tool-outputs`,
+      body: { outputs, stream: false },
+    });
   }
 
   /** Messages of a chat, oldest first (a batch result's `history_id` is its chat). */

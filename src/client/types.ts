@@ -47,6 +47,13 @@ export interface ToolOutput {
   call_id: string;
   output: unknown;
 }
+/** A chat turn waiting on client tool calls (`stream: false`); answer with `chats.submitToolOutputs`. */
+export interface ChatAwaitingToolCalls {
+  status: "awaiting_tool_calls";
+  response_id: string;
+  chat_id: number;
+  calls: { call_id: string; tool: string; arguments: unknown }[];
+}
 /** What `POST /batches/{id}/tool-outputs` answers: a verdict per entry. */
 export type ToolOutputsResult = ReturnType<typeof toolOutputsToWire>;
 /** One step of a tool-using request's transcript. */

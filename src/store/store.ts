@@ -8,6 +8,7 @@ import type { ApiBatchStore } from "./api-batches.js";
 import type { BatchStore } from "./batches.js";
 import type { BlobStore } from "./blobs.js";
 import type { Broadcast } from "./broadcast.js";
+import type { ChatTurnStore } from "./chat-turns.js";
 import type { ChatStore } from "./chats.js";
 import type { FileStore } from "./files.js";
 import type { ItemQueue } from "./items.js";
@@ -34,6 +35,8 @@ export interface Store {
   readonly workspaces: WorkspaceStore;
   readonly agents: AgentStore;
   readonly chats: ChatStore;
+  /** Chat turns waiting on client tool calls. */
+  readonly chatTurns: ChatTurnStore;
   readonly files: FileStore;
   /** File bytes kept in the database (when files/ is set to store them there). */
   readonly blobs: BlobStore;

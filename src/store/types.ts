@@ -11,6 +11,7 @@ export type * from "./api-batches.js";
 export type * from "./batches.js";
 export type * from "./blobs.js";
 export type * from "./broadcast.js";
+export type * from "./chat-turns.js";
 export type * from "./chats.js";
 export type * from "./files.js";
 export type * from "./items.js";

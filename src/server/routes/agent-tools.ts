@@ -63,7 +63,7 @@ async function listToolCalls(ctx: AppContext, request: ApiRequest<typeof toolCal
 }
 
 /** Each output as the text the model gets; one over the size limit refuses the whole request. */
-function outputTexts(outputs: { call_id: string; output: unknown }[]) {
+export function outputTexts(outputs: { call_id: string; output: unknown }[]) {
   return outputs.map((o, i) => {
     if (o.output === undefined) throw badRequest(`outputs[${i}].output is required`);
     const text = typeof o.output === "string" ? o.output : JSON.stringify(o.output);

@@ -11,6 +11,7 @@ import { batchProgressRoutes } from "./batch-progress.js";
 import { batchRoutes } from "./batches.js";
 import { chatFileRoutes } from "./chat-files.js";
 import { chatMessageRoutes } from "./chat-messages.js";
+import { chatToolOutputRoutes } from "./chat-tool-outputs.js";
 import { chatRoutes } from "./chats.js";
 import { webhookRoutes } from "./webhooks.js";
 import { whitelistRoutes } from "./whitelist.js";
@@ -24,6 +25,7 @@ const RESOURCES = [
   agentToolRoutes,
   chatRoutes,
   chatMessageRoutes,
+  chatToolOutputRoutes,
   chatFileRoutes,
   webhookRoutes,
   whitelistRoutes,

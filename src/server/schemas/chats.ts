@@ -52,6 +52,20 @@ export const SendMessageBody = Body({
   stream: Type.Boolean({ default: true, description: "Server-Sent Events (true) or one JSON answer" }),
 });
 
+/** Outputs of the client tool calls a chat turn waits on: every pending call, in one request. */
+export const ChatToolOutputsBody = Body({
+  outputs: Type.Array(
+    Body({
+      call_id: Type.String({ minLength: 1, maxLength: 128 }),
+      output: Type.Unknown({
+        description: "The tool's result: a string, or any JSON value (sent as its JSON text)",
+      }),
+    }),
+    { minItems: 1, maxItems: 100 },
+  ),
+  stream: Type.Boolean({ default: true, description: "Server-Sent Events (true) or one JSON answer" }),
+});
+
 export const FeedbackBody = Body({
   rating: StringEnum(FEEDBACK_RATINGS),
   comment: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),

@@ -13,6 +13,7 @@ import { migration012 } from "./012-background-ingest.js";
 import { migration013 } from "./013-key-lifecycle.js";
 import { migration014 } from "./014-response-detail.js";
 import { migration015 } from "./015-structured-output.js";
+import { migration016 } from "./016-chat-client-tools.js";
 import { migration017 } from "./017-metrics-totals.js";
 import type { Migration } from "./migration.js";
 
@@ -35,5 +36,6 @@ export const migrations: readonly Migration[] = [
   migration013,
   migration014,
   migration015,
+  migration016,
   migration017,
 ].sort((a, b) => a.version - b.version);

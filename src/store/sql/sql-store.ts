@@ -5,6 +5,7 @@ import { SqlAgentStore } from "./agents.js";
 import { SqlApiBatchStore } from "./api-batches.js";
 import { SqlBatchStore } from "./batches.js";
 import { SqlBlobStore } from "./blobs.js";
+import { SqlChatTurnStore } from "./chat-turns.js";
 import { SqlChatStore } from "./chats.js";
 import type { SqlDriver } from "./driver.js";
 import { SqlFileStore } from "./files.js";
@@ -22,6 +23,7 @@ export class SqlStore implements Store {
   readonly workspaces: SqlWorkspaceStore;
   readonly agents: SqlAgentStore;
   readonly chats: SqlChatStore;
+  readonly chatTurns: SqlChatTurnStore;
   readonly files: SqlFileStore;
   readonly blobs: SqlBlobStore;
   readonly batches: SqlBatchStore;
@@ -41,6 +43,7 @@ export class SqlStore implements Store {
     this.workspaces = new SqlWorkspaceStore(db);
     this.agents = new SqlAgentStore(db);
     this.chats = new SqlChatStore(db);
+    this.chatTurns = new SqlChatTurnStore(db);
     this.files = new SqlFileStore(db);
     this.blobs = new SqlBlobStore(db);
     this.batches = new SqlBatchStore(db);
