@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawnNode, startMock } from "./lib.mjs";
+import { apiCaller, spawnNode, startMock } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 10_000);
@@ -46,16 +46,7 @@ async function phase(mockUrl) {
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
   const key = generateApiKey();
   await registerApiKey(service.store, key);
-  const api = async (method, path, body) => {
-    const res = await fetch(`${service.url}/api/v1${path}`, {
-      method,
-      headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const api = apiCaller(service.url, key);
   const agent = (await api("POST", "/agents", { name: "inflight", model: "mock/mock-model" })).data;
   await api("POST", `/agents/${agent.id}/publish`);
 

@@ -84,3 +84,50 @@ export async function startMock(latencyMs) {
   ]);
   return { url: found, stop: () => mock.child.kill("SIGKILL") };
 }
+
+/** Samples RSS every 50 ms; `stop()` returns the peak in MB. */
+export function rssSampler() {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return Math.round((peak / 1024 / 1024) * 10) / 10;
+  };
+}
+
+/** Runs `work` and measures wall time, CPU time of this process per item and peak RSS. */
+export async function measure(items, work) {
+  const stopRss = rssSampler();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const extra = (await work()) ?? {};
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return {
+    items,
+    wall_ms: Math.round(wallMs),
+    items_per_s: Math.round((items / wallMs) * 1000),
+    cpu_ms_total: Math.round(cpuMs),
+    cpu_ms_per_item: Math.round((cpuMs / items) * 1000) / 1000,
+    peak_rss_mb: stopRss(),
+    ...extra,
+  };
+}
+
+/** Calls the Codeer API of a started service with `key`; a body is sent as JSON (objects are stringified). */
+export function apiCaller(serviceUrl, key) {
+  return async (method, path, body) => {
+    const res = await fetch(`${serviceUrl}/api/v1${path}`, {
+      method,
+      headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined || typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+}

@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serverCpu, spawnNode, startMock } from "./lib.mjs";
+import { apiCaller, measure, serverCpu, spawnNode, startMock } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** `BENCH_DB=postgres://...` runs the agentbatch phases on PostgreSQL (a fresh schema each) instead of SQLite. */
@@ -40,39 +40,6 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 1000;
 const PER_BATCH = 1000;
 const POLL_MS = 50;
-
-/** Samples RSS every 50 ms; `stop()` returns the peak in MB. */
-function rssSampler() {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 50);
-  return () => {
-    clearInterval(timer);
-    peak = Math.max(peak, process.memoryUsage().rss);
-    return Math.round((peak / 1024 / 1024) * 10) / 10;
-  };
-}
-
-/** Runs `work` and measures wall time, CPU time of this process per item and peak RSS. */
-async function measure(items, work) {
-  const stopRss = rssSampler();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const extra = (await work()) ?? {};
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuMs = (cpu.user + cpu.system) / 1000;
-  return {
-    items,
-    wall_ms: Math.round(wallMs),
-    items_per_s: Math.round((items / wallMs) * 1000),
-    cpu_ms_total: Math.round(cpuMs),
-    cpu_ms_per_item: Math.round((cpuMs / items) * 1000) / 1000,
-    peak_rss_mb: stopRss(),
-    ...extra,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Phases (run in a child process each)
@@ -164,16 +131,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
   const key = generateApiKey();
   await registerApiKey(service.store, key);
-  const api = async (method, path, body) => {
-    const res = await fetch(`${service.url}/api/v1${path}`, {
-      method,
-      headers: { "x-api-key": key, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body,
-    });
-    const json = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const api = apiCaller(service.url, key);
   const agent = (await api("POST", "/agents", JSON.stringify({ name: "bench", model }))).data;
   await api("POST", `/agents/${agent.id}/publish`);
   const bodies = (count, prefix) =>
