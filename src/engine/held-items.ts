@@ -25,6 +25,17 @@ export class HeldItems {
   /** The buffered items, oldest claim first. */
   private readonly buffer: HeldItem[] = [];
   private doneCount = 0;
+  /**
+   * Unfinished items by workspace, kept as items come and go: the claimer reads it before every
+   * claim, and counting over 10,000 held items each time cost more than the claim itself.
+   */
+  private readonly unfinished = new Map<string, number>();
+
+  private count(workspaceId: string, delta: number): void {
+    const next = (this.unfinished.get(workspaceId) ?? 0) + delta;
+    if (next === 0) this.unfinished.delete(workspaceId);
+    else this.unfinished.set(workspaceId, next);
+  }
 
   /** Holds a freshly claimed item, in the buffer until `next()` gives it a slot. */
   add(item: ClaimedItem): HeldItem {
@@ -36,8 +47,11 @@ export class HeldItems {
       done: false,
       claimedAt: Date.now(),
     };
+    // Claimed again while an earlier claim of it is still held (its lease was lost): that one goes.
+    if (this.byId.has(item.id)) this.drop(item.id);
     this.byId.set(item.id, held);
     this.buffer.push(held);
+    this.count(item.workspaceId, 1);
     return held;
   }
 
@@ -58,6 +72,7 @@ export class HeldItems {
     if (held.done || held.queued || !this.holds(held)) return false;
     held.done = true;
     this.doneCount++;
+    this.count(held.item.workspaceId, -1);
     return true;
   }
 
@@ -66,6 +81,7 @@ export class HeldItems {
     const held = this.byId.get(itemId);
     if (!held || (attempt !== undefined && held.item.attempt !== attempt)) return undefined;
     if (held.done) this.doneCount--;
+    else this.count(held.item.workspaceId, -1);
     if (held.queued) this.buffer.splice(this.buffer.indexOf(held), 1);
     this.byId.delete(itemId);
     return held;
@@ -92,11 +108,7 @@ export class HeldItems {
 
   /** Items not finished (running or buffered) by workspace: what counts toward its share. */
   busyByWorkspace(): Map<string, number> {
-    const busy = new Map<string, number>();
-    for (const h of this.byId.values()) {
-      if (!h.done) busy.set(h.item.workspaceId, (busy.get(h.item.workspaceId) ?? 0) + 1);
-    }
-    return busy;
+    return new Map(this.unfinished);
   }
 
   ids(): number[] {
