@@ -103,13 +103,19 @@ export async function measure(items, work) {
   const stopRss = rssSampler();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const extra = (await work()) ?? {};
-  const wallMs = performance.now() - t0;
+  const epoch0 = Date.now();
+  const { finishedAt, ...extra } = (await work()) ?? {};
+  const polledMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
+  // `finishedAt` (epoch ms): when the server stored the last result (the last batch's
+  // completed_at), so the rate does not include the poll that noticed it, as the peers'
+  // measurements end when their last result is stored.
+  const wallMs = finishedAt ? Math.min(polledMs, Math.max(1, finishedAt - epoch0)) : polledMs;
   return {
     items,
     wall_ms: Math.round(wallMs),
+    ...(finishedAt ? { polled_wall_ms: Math.round(polledMs) } : {}),
     items_per_s: Math.round((items / wallMs) * 1000),
     cpu_ms_total: Math.round(cpuMs),
     cpu_ms_per_item: Math.round((cpuMs / items) * 1000) / 1000,

@@ -150,8 +150,10 @@ async function agentbatch(mockUrl, model, traceUrl) {
     for (const body of payloads) await api("POST", "/batches", body);
     batchesSoFar += payloads.length;
     for (;;) {
-      const page = await api("GET", "/batches?status=completed&limit=1");
-      if (page.pagination.total_records >= batchesSoFar) return;
+      const page = await api("GET", `/batches?status=completed&limit=${Math.min(1000, batchesSoFar)}`);
+      if (page.pagination.total_records >= batchesSoFar) {
+        return { finishedAt: Math.max(...page.data.map((b) => Date.parse(b.completed_at))) };
+      }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   };
@@ -160,10 +162,11 @@ async function agentbatch(mockUrl, model, traceUrl) {
   statements?.reset();
   const stopPgCpu = BENCH_DB ? serverCpu("postgres") : null;
   const result = await measure(ITEMS, async () => {
-    await runBatches(timed);
-    if (!statements) return {};
+    const { finishedAt } = await runBatches(timed);
+    if (!statements) return { finishedAt };
     const total = statements.total();
     return {
+      finishedAt,
       postgres_cpu_ms_per_item: Math.round((stopPgCpu() / ITEMS) * 1000) / 1000,
       pg_statements_per_item: Math.round((total / ITEMS) * 100) / 100,
       pg_statements_by_kind: statements.snapshot(),

@@ -52,11 +52,17 @@ export function preemptions(waiting: Iterable<string>, share: WorkspaceShare): M
  * that a huge batch (or a workspace with many batches) cannot starve the others. Returns the
  * number of items to take from each batch; a batch never gets more than it has pending, and a
  * workspace never more than `room` allows.
+ *
+ * `grain`: a workspace's batches take their turns `grain` items at a time (1: item by item).
+ * Each batch a claim takes from costs one statement, so a small claim spread item by item over
+ * 20 batches was 20 statements of one item; with a grain it is a few statements, and the
+ * batches left out come first next time (the candidates come least recently claimed first).
  */
 export function fairShares(
   candidates: ClaimCandidate[],
   limit: number,
   room: (workspaceId: string) => number = () => Number.POSITIVE_INFINITY,
+  grain = 1,
 ): Map<string, number> {
   const byWorkspace = new Map<string, ClaimCandidate[]>();
   for (const c of candidates) {
@@ -68,11 +74,16 @@ export function fairShares(
     list.push(c);
   }
   const shares = new Map<string, number>();
-  const queues = [...byWorkspace.entries()].map(([ws, batches]) => ({ batches, next: 0, left: room(ws) }));
+  const queues: BatchQueue[] = [...byWorkspace.entries()].map(([ws, batches]) => ({
+    batches,
+    next: 0,
+    taken: 0,
+    left: room(ws),
+  }));
   let left = limit;
   while (left > 0 && queues.length > 0) {
     for (let q = 0; q < queues.length && left > 0; ) {
-      const picked = queues[q].left > 0 ? nextWithRoom(queues[q], shares) : undefined;
+      const picked = queues[q].left > 0 ? nextWithRoom(queues[q], shares, grain) : undefined;
       if (!picked) {
         queues.splice(q, 1);
         continue;
@@ -86,15 +97,33 @@ export function fairShares(
   return shares;
 }
 
-/** The workspace's next batch (round-robin) that has pending items beyond its share so far. */
+interface BatchQueue {
+  batches: ClaimCandidate[];
+  /** The batch whose turn it is (modulo the list). */
+  next: number;
+  /** Items the batch whose turn it is has had in this turn. */
+  taken: number;
+  left: number;
+}
+
+/** The workspace's next batch (round-robin, `grain` items a turn) with pending items beyond its share so far. */
 function nextWithRoom(
-  queue: { batches: ClaimCandidate[]; next: number },
+  queue: BatchQueue,
   shares: Map<string, number>,
+  grain: number,
 ): ClaimCandidate | undefined {
-  for (let tries = 0; tries < queue.batches.length; tries++) {
+  for (let tries = 0; tries <= queue.batches.length; tries++) {
     const b = queue.batches[queue.next % queue.batches.length];
+    if (queue.taken < grain && (shares.get(b.id) ?? 0) < b.pending) {
+      queue.taken++;
+      if (queue.taken >= grain) {
+        queue.next++;
+        queue.taken = 0;
+      }
+      return b;
+    }
     queue.next++;
-    if ((shares.get(b.id) ?? 0) < b.pending) return b;
+    queue.taken = 0;
   }
   return undefined;
 }

@@ -102,6 +102,25 @@ describe("fair shares", () => {
     expect(fairShares([], 10).size).toBe(0);
   });
 
+  it("with a grain, gives a workspace's batches their turns that many items at a time", () => {
+    const a = ["a1", "a2", "a3"].map((id) => ({ id, workspaceId: "A", pending: 1000 }));
+    const b1 = { id: "b1", workspaceId: "B", pending: 1000 };
+    // One workspace: 40 items in turns of 32 are two batches, not three.
+    const alone = fairShares(a, 40, undefined, 32);
+    expect([...alone.entries()]).toEqual([
+      ["a1", 32],
+      ["a2", 8],
+    ]);
+    // Workspaces still alternate item by item: B gets half whatever the grain.
+    const both = fairShares([...a, b1], 40, undefined, 32);
+    expect(both.get("b1")).toBe(20);
+    expect(both.get("a1")).toBe(20);
+    // A batch with fewer pending than the grain passes its turn on at once.
+    const small = fairShares([{ id: "s", workspaceId: "A", pending: 3 }, ...a], 10, undefined, 32);
+    expect(small.get("s")).toBe(3);
+    expect(small.get("a1")).toBe(7);
+  });
+
   it("holds a workspace to its cap while another has work, and lets it take all when alone", () => {
     const cap = workspaceCap(16, 0.5);
     expect(cap).toBe(8);
