@@ -208,8 +208,9 @@ describe("chat turns with client tools", () => {
       outputs: [{ call_id: call.call_id, output: "x" }],
       stream: false,
     });
-    // The answer is never valid JSON: the turn fails (422, answered as the model's failure).
-    expect(failed.status, JSON.stringify(failed.body)).not.toBe(200);
+    // The answer is never valid JSON: the turn fails with 422 and the validation errors.
+    expect(failed.status, JSON.stringify(failed.body)).toBe(422);
+    expect(failed.body.message).toContain("the answer is not valid JSON");
     const again = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
       outputs: [{ call_id: call.call_id, output: "x" }],
       stream: false,
