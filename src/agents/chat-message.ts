@@ -73,7 +73,13 @@ export async function runChatMessage(
   const steps: TurnStep[] = (input.resumeSteps ?? []).map((s) => ({ ...s, createdAt: Date.now() }));
   const result = await chatTurn(deps, loaded.turn, input, steps, options, onToolEvent);
   if (result.kind === "awaiting") {
-    await savePendingTurn(store, input, result.calls, steps);
+    if (!(await savePendingTurn(store, input, result.calls, steps))) {
+      return {
+        kind: "failed",
+        code: 409,
+        message: "This turn was cancelled or continued by another request",
+      };
+    }
     return { kind: "awaiting", calls: result.calls };
   }
   if (result.kind === "aborted") {
@@ -89,7 +95,7 @@ export async function runChatMessage(
   // A continued turn is stored by the one request that ends its pending state (two concurrent
   // tool-outputs requests for the same turn store one answer).
   if (input.resumeSteps && !(await store.chatTurns.clearPending(input.chat.id))) {
-    return { kind: "failed", code: 409, message: "This turn was already continued by another request" };
+    return { kind: "failed", code: 409, message: "This turn was cancelled or continued by another request" };
   }
   const stored = await storeTurn(store, input, result);
   return {
@@ -137,7 +143,7 @@ async function savePendingTurn(
   input: ChatMessageInput,
   calls: AwaitedCall[],
   steps: TurnStep[],
-): Promise<void> {
+): Promise<boolean> {
   const turn: PendingTurnInput = {
     message: input.message,
     agent_id: input.agentId,
@@ -145,7 +151,7 @@ async function savePendingTurn(
     attached_file_ids: input.attachedFileIds,
     response_id: input.responseId,
   };
-  await store.chatTurns.savePending(
+  return store.chatTurns.savePending(
     {
       chatId: input.chat.id,
       turn: { ...turn },
@@ -159,6 +165,7 @@ async function savePendingTurn(
     },
     steps,
     Date.now(),
+    { continues: input.resumeSteps !== undefined },
   );
 }
 

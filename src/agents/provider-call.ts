@@ -49,7 +49,8 @@ export async function callProvider(
   if (call.responsesBody) {
     const id = randomUUID().replace(/-/g, "");
     const created = Math.floor(Date.now() / 1000);
-    return { outcome, detail: { response: responseOfChat(call.responsesBody, outcome, id, created) } };
+    const response = responseOfChat(call.responsesBody, outcome, id, created);
+    return { outcome, detail: { response, ...(chatDetail(outcome)?.usage ? { usage: outcome.usage } : {}) } };
   }
   return { outcome, detail: chatDetail(outcome) };
 }

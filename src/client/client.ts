@@ -10,6 +10,7 @@ import type {
   Chat,
   ChatAwaitingToolCalls,
   ChatMessage,
+  ChatToolCallsCancelled,
   CreateAgentParams,
   CreateBatchParams,
   CreateChatParams,
@@ -125,6 +126,14 @@ export class ChatsApi extends Resource {
       path: `/chats/${chatId}/tool-outputs`,
       body: { outputs, stream: false },
     });
+  }
+
+  /**
+   * Drops the turn the chat waits on instead of answering its client tool calls (nothing of it is
+   * stored); the chat then takes messages again. Returns the calls that were waiting.
+   */
+  cancelToolCalls(chatId: number): Promise<ChatToolCallsCancelled> {
+    return this.data({ method: "POST", path: `/chats/${chatId}/tool-outputs`, body: { cancel: true } });
   }
 
   /** Messages of a chat, oldest first (a batch result's `history_id` is its chat). */

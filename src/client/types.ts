@@ -54,6 +54,13 @@ export interface ChatAwaitingToolCalls {
   chat_id: number;
   calls: { call_id: string; tool: string; arguments: unknown }[];
 }
+/** A chat turn dropped by `chats.cancelToolCalls`, with the calls it waited on. */
+export interface ChatToolCallsCancelled {
+  status: "cancelled";
+  response_id: string;
+  chat_id: number;
+  calls: { call_id: string; tool: string; arguments: unknown }[];
+}
 /** What `POST /batches/{id}/tool-outputs` answers: a verdict per entry. */
 export type ToolOutputsResult = ReturnType<typeof toolOutputsToWire>;
 /** One step of a tool-using request's transcript. */

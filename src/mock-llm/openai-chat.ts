@@ -21,7 +21,12 @@ interface Completion {
   created: number;
   model: string;
   turn: SimulatedTurn;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage: {
+    prompt_tokens: number;
+    completion_tokens: number;
+    total_tokens: number;
+    prompt_tokens_details?: { cached_tokens: number };
+  };
 }
 
 /**
@@ -56,7 +61,7 @@ export function registerOpenAIChat(app: FastifyInstance, deps: MockRouteDeps): v
       deps.log.record(500, model, userText);
       return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });
     }
-    const completion = toCompletion(`chatcmpl-mock${++seq}`, model, turn);
+    const completion = toCompletion(`chatcmpl-mock${++seq}`, model, turn, deps.cachedPromptTokens);
     return answerCompletion(reply, deps, headers, body, completion, userText);
   });
 }
@@ -95,18 +100,15 @@ function wireToolCall(call: { id: string; name: string; arguments: string }) {
   return { id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } };
 }
 
-function toCompletion(id: string, model: string, turn: SimulatedTurn): Completion {
-  return {
-    id,
-    created: Math.floor(Date.now() / 1000),
-    model,
-    turn,
-    usage: {
-      prompt_tokens: turn.promptTokens,
-      completion_tokens: turn.completionTokens,
-      total_tokens: turn.promptTokens + turn.completionTokens,
-    },
+function toCompletion(id: string, model: string, turn: SimulatedTurn, cachedTokens: number): Completion {
+  const usage: Completion["usage"] = {
+    prompt_tokens: turn.promptTokens,
+    completion_tokens: turn.completionTokens,
+    total_tokens: turn.promptTokens + turn.completionTokens,
   };
+  if (cachedTokens > 0)
+    usage.prompt_tokens_details = { cached_tokens: Math.min(cachedTokens, turn.promptTokens) };
+  return { id, created: Math.floor(Date.now() / 1000), model, turn, usage };
 }
 
 /** 429 with `retry-after`, `retry-after-ms`, the `x-ratelimit-*` headers and OpenAI's message. */

@@ -12,6 +12,8 @@ export interface MockRouteDeps {
   log: MockRequestLog;
   /** Keeps each request body (for tests that look at the wire); absent unless asked for. */
   capture?: (path: string, body: unknown) => void;
+  /** Prompt tokens each chat completion reports as cached (at most its prompt); 0 reports none. */
+  cachedPromptTokens: number;
 }
 
 /** Whether this request gets the injected 500 (decided without awaiting: the common case is none). */

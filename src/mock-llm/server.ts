@@ -26,6 +26,11 @@ export interface MockLlmOptions {
   logFile?: string;
   /** Keeps every request body in `requests` (for tests that look at what reached the wire). */
   captureBodies?: boolean;
+  /**
+   * Prompt tokens each chat completion reports as served from the prompt cache
+   * (`usage.prompt_tokens_details.cached_tokens`, at most its prompt tokens); default none.
+   */
+  cachedPromptTokens?: number;
 }
 
 /** One request as it arrived, kept with `captureBodies`. */
@@ -54,6 +59,7 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
     errorRate: opts.errorRate ?? 0,
     limits: new MockLimits(opts.rpm, opts.tpm),
     log: new MockRequestLog(opts.logFile),
+    cachedPromptTokens: opts.cachedPromptTokens ?? 0,
   };
   const requests: CapturedRequest[] = [];
   if (opts.captureBodies) deps.capture = (path, body) => requests.push({ path, body });

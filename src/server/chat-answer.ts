@@ -116,9 +116,15 @@ function sendToolEvent(stream: ChatEventStream, event: ToolEvent): void {
   }
 }
 
-/** A failed chat turn as an API error (the non-streaming answer). */
+/**
+ * A failed chat turn as an API error (the non-streaming answer). A 422 is an answer that still
+ * fails the agent's response_format after the repair step: the same status the streamed
+ * `response.error` frame and a batch item carry, with the validation errors in the message and
+ * seed 001's bad-request code (the seeds have none for 422).
+ */
 function turnError(code: number, message: string): ApiError {
   if (code === 400) return badRequest(message);
+  if (code === 422) return new ApiError(422, ErrorCodes.BAD_REQUEST, message);
   if (code === 409) return conflict(message);
   if (code === 429) return new ApiError(429, ErrorCodes.RATE_LIMITED, message, { "retry-after": "1" });
   if (code === 504) return new ApiError(504, ErrorCodes.SERVER_ERROR, `The model timed out: ${message}`);

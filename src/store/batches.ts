@@ -24,6 +24,8 @@ export interface Batch {
   /** The batch's context (seed 003), returned with it and in its webhook events. */
   context: Record<string, unknown> | null;
   promptTokens: number;
+  /** Of `promptTokens`, those providers served from their prompt cache (as far as they said). */
+  cachedPromptTokens: number;
   completionTokens: number;
   /** USD. */
   cost: number;

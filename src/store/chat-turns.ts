@@ -29,13 +29,15 @@ export interface ChatTurnStore {
   getPending(chatId: number): Promise<PendingChatTurn | null>;
   /**
    * Makes this the chat's pending turn (replacing the one it continues, if any), its steps
-   * exactly `steps`.
+   * exactly `steps`. With `continues`, only while the turn it continues is still pending: false
+   * (nothing saved) once that turn was cancelled or continued by another request.
    */
   savePending(
     pending: Omit<PendingChatTurn, "steps" | "createdAt">,
     steps: NewTurnStep[],
     now: number,
-  ): Promise<void>;
+    options?: { continues?: boolean },
+  ): Promise<boolean>;
   /** Forgets the chat's pending turn and its steps; true when there was one. */
   clearPending(chatId: number): Promise<boolean>;
 }

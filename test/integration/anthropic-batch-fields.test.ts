@@ -206,5 +206,24 @@ describe("Anthropic batch fields", () => {
       ],
     });
     await expect(topK).rejects.toThrow(/requests\.0\.params\.top_k/);
+    const messageKey = client.messages.batches.create({
+      requests: [
+        {
+          custom_id: "c",
+          params: {
+            model: "claude-haiku",
+            max_tokens: 10,
+            messages: [
+              { role: "user", content: "hi" },
+              { role: "assistant", content: "yo", ...{ foo: 1 } },
+            ],
+          } as Params,
+        },
+      ],
+    });
+    await expect(messageKey).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+    await expect(messageKey).rejects.toThrow(
+      /requests\.0\.params\.messages\.1\.foo: Extra inputs are not permitted/,
+    );
   });
 });

@@ -180,6 +180,62 @@ describe("chat turns with client tools", () => {
     expect(done.body.data).toContain("out-ask_user");
     expect(done.body.data).toContain("out-pick_date");
   });
+  it("cancels a waiting turn with {cancel: true}: nothing stored, and the next message works", async () => {
+    const chatId = await newChat();
+    const first = await t.api("POST", `/api/v1/chats/${chatId}/messages`, {
+      message: "Plan it",
+      stream: false,
+    });
+    expect(first.body.data.status).toBe("awaiting_tool_calls");
+    const [call] = first.body.data.calls;
+    const both = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
+      cancel: true,
+      outputs: [{ call_id: call.call_id, output: "x" }],
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.message).toContain("cancel");
+    const none = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {});
+    expect(none.status).toBe(400);
+    expect(none.body.message).toContain("outputs");
+    const falseCancel = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, { cancel: false });
+    expect(falseCancel.status).toBe(400);
+    expect(falseCancel.body.message).toContain("cancel");
+
+    const cancelled = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, { cancel: true });
+    expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+    expect(cancelled.body.data).toEqual({
+      status: "cancelled",
+      response_id: first.body.data.response_id,
+      chat_id: chatId,
+      calls: first.body.data.calls,
+    });
+    // The turn is gone: its outputs and a second cancel find nothing to answer.
+    const late = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
+      outputs: [{ call_id: call.call_id, output: "x" }],
+      stream: false,
+    });
+    expect(late.status).toBe(409);
+    expect((await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, { cancel: true })).status).toBe(409);
+    expect((await t.api("GET", `/api/v1/chats/${chatId}/messages`)).body.data).toHaveLength(0);
+
+    // The chat takes messages again (this one waits on the tool in turn, through the TS client).
+    const client = new AgentbatchClient({ baseUrl: t.url, apiKey: t.key });
+    const next = (await client.chats.send(chatId, { message: "Plan it again" })) as unknown as {
+      status: string;
+      calls: { call_id: string }[];
+    };
+    expect(next.status).toBe("awaiting_tool_calls");
+    const viaClient = await client.chats.cancelToolCalls(chatId);
+    expect(viaClient.calls.map((c) => c.call_id)).toEqual(next.calls.map((c) => c.call_id));
+    const plain = await publishedAgent(t, {});
+    const answer = await t.api("POST", `/api/v1/chats/${chatId}/messages`, {
+      message: "Hello",
+      agent_id: plain,
+      stream: false,
+    });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect((await t.api("GET", `/api/v1/chats/${chatId}/messages`)).body.data).toHaveLength(2);
+  });
   it("continues a turn through the TS client", async () => {
     const client = new AgentbatchClient({ baseUrl: t.url, apiKey: t.key });
     const chatId = await newChat();
@@ -208,8 +264,9 @@ describe("chat turns with client tools", () => {
       outputs: [{ call_id: call.call_id, output: "x" }],
       stream: false,
     });
-    // The answer is never valid JSON: the turn fails (422, answered as the model's failure).
-    expect(failed.status, JSON.stringify(failed.body)).not.toBe(200);
+    // The answer is never valid JSON: the turn fails with 422 and the validation errors.
+    expect(failed.status, JSON.stringify(failed.body)).toBe(422);
+    expect(failed.body.message).toContain("the answer is not valid JSON");
     const again = await t.api("POST", `/api/v1/chats/${chatId}/tool-outputs`, {
       outputs: [{ call_id: call.call_id, output: "x" }],
       stream: false,

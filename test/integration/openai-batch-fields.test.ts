@@ -235,4 +235,74 @@ describe("chat-completions fields through the OpenAI batch shape", () => {
       "body.made_up",
     ]);
   });
+
+  it("fails the batch on an unknown key inside a message, or a documented one no provider here is sent, naming it", async () => {
+    const line = (custom_id: string, messages: unknown[]) => ({
+      custom_id,
+      body: { model: "gpt-4o-mini", messages },
+    });
+    const run = await runOpenAIBatch(client, "/v1/chat/completions", [
+      line("unknown", [{ role: "user", content: "hi", foo: 1 }]),
+      line("named", [
+        { role: "system", content: "be brief" },
+        { role: "user", content: "hi", name: "ann" },
+      ]),
+      line("refusal", [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: null, refusal: "I cannot" },
+        { role: "user", content: "again" },
+      ]),
+      line("tool-key", [
+        { role: "user", content: "hi" },
+        {
+          role: "assistant",
+          tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }],
+        },
+        { role: "tool", tool_call_id: "c1", content: "ok", name: "f" },
+      ]),
+      line("call-key", [
+        { role: "user", content: "hi" },
+        {
+          role: "assistant",
+          tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}", x: 1 } }],
+        },
+        { role: "tool", tool_call_id: "c1", content: "ok" },
+      ]),
+    ]);
+    expect(run.batch.status).toBe("failed");
+    const errors = run.batch.errors?.data ?? [];
+    expect(errors.map((e) => [e.line, e.param])).toEqual([
+      [1, "body.messages[0].foo"],
+      [2, "body.messages[1].name"],
+      [3, "body.messages[1].refusal"],
+      [4, "body.messages[2].name"],
+      [5, "body.messages[1].tool_calls[0].function.x"],
+    ]);
+    expect(errors[0].message).toContain("body.messages[0].foo");
+    expect(errors[1].message).toContain("not supported by agentbatch");
+  });
+
+  it("runs messages carrying every key OpenAI documents for their role (unset where not carried)", async () => {
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
+      { role: "developer", content: "be brief", name: null as unknown as undefined },
+      { role: "system", content: "really brief" },
+      { role: "user", content: [{ type: "text", text: "Weather in Lima?" }] },
+      {
+        role: "assistant",
+        content: null,
+        refusal: null,
+        audio: null,
+        function_call: null,
+        tool_calls: [
+          { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Lima"}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_1", content: "sunny" },
+    ];
+    const run = await runOpenAIBatch(client, "/v1/chat/completions", [
+      { custom_id: "all", body: { model: "gpt-4o-mini", messages, tools: [weatherTool] } },
+    ]);
+    expect(run.batch.status, JSON.stringify(run.batch.errors)).toBe("completed");
+    expect(run.output.get("all").response.status_code).toBe(200);
+  });
 });

@@ -134,9 +134,22 @@ describe("a chat with a structured-output agent", () => {
     const repaired = await send("again [invalid-json]");
     expect(repaired.status).toBe(200);
     expect(validate(JSON.parse(repaired.body.data))).toBe(true);
+    // Still invalid after the repair: 422 (as a batch item and the streamed frame), not a
+    // model failure (502), in the Codeer envelope with the validation errors in the message.
     const broken = await send("never [invalid-json:always]");
-    expect(broken.status).toBe(502);
+    expect(broken.status).toBe(422);
+    expect(broken.body).toMatchObject({ data: null, error_code: 10006 });
     expect(broken.body.message).toContain('does not match the response_format schema "review"');
+    expect(broken.body.message).toContain("the answer is not valid JSON");
+    const streamed = await fetch(`${t.url}/api/v1/chats/${chat.id}/messages`, {
+      method: "POST",
+      headers: { "x-api-key": t.key, "content-type": "application/json" },
+      body: JSON.stringify({ message: "never [invalid-json:always]" }),
+    });
+    const frames = (await streamed.text()).split("\n").filter((l) => l.startsWith("data: {"));
+    const error = JSON.parse(frames.at(-1)?.slice(6) ?? "{}");
+    expect(error).toMatchObject({ type: "response.error", code: 422 });
+    expect(error.message).toBe(broken.body.message);
     const messages = await t.api("GET", `/api/v1/chats/${chat.id}/messages?limit=50`);
     expect(messages.body.data).toHaveLength(4);
   });

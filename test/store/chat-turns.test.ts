@@ -68,4 +68,9 @@ it("keeps a pending turn with its steps, replaces it, and forgets it", async () 
   expect(await store.chatTurns.clearPending(chat.id)).toBe(true);
   expect(await store.chatTurns.getPending(chat.id)).toBeNull();
   expect(await store.chatTurns.clearPending(chat.id)).toBe(false);
+
+  // A continuation that waits again saves nothing once its turn was cleared (cancelled).
+  const again = { chatId: chat.id, turn, calls: [call("c3", 5)] };
+  expect(await store.chatTurns.savePending(again, [step(4)], 300, { continues: true })).toBe(false);
+  expect(await store.chatTurns.getPending(chat.id)).toBeNull();
 });

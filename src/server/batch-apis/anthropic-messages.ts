@@ -134,6 +134,10 @@ export function messages(m: unknown, at: string): ChatMessage[] {
   if (!isObject(m)) throw new ParamsError(`${at}: Input should be an object`);
   if (m.role !== "user" && m.role !== "assistant")
     throw new ParamsError(`${at}.role: must be user or assistant`);
+  for (const key of Object.keys(m)) {
+    if (key !== "role" && key !== "content")
+      throw new ParamsError(`${at}.${key}: Extra inputs are not permitted`);
+  }
   if (typeof m.content === "string") return [{ role: m.role, content: m.content }];
   if (!Array.isArray(m.content) || m.content.length === 0) {
     throw new ParamsError(`${at}.content: must be a string or a non-empty list of content blocks`);

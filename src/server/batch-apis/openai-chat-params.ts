@@ -242,9 +242,41 @@ function responseFormat(v: unknown): ResponseFormat {
   throw invalid("body.response_format", "type must be text, json_object or json_schema");
 }
 
+/**
+ * The keys OpenAI documents for a message of each role. Any other key fails the line naming it
+ * (never dropped); of these, the ones no provider here is sent (`UNCARRIED_MESSAGE_KEYS`) fail
+ * the line when set, null being unset as OpenAI's own response messages carry them.
+ */
+const MESSAGE_KEYS = new Map<string, string[]>([
+  ["system", ["role", "content", "name"]],
+  ["developer", ["role", "content", "name"]],
+  ["user", ["role", "content", "name"]],
+  ["assistant", ["role", "content", "name", "tool_calls", "refusal", "audio", "function_call"]],
+  ["tool", ["role", "content", "tool_call_id"]],
+]);
+const UNCARRIED_MESSAGE_KEYS = ["name", "refusal", "audio", "function_call"];
+
+function checkKeys(m: Json, known: string[], at: string, uncarried: string[] = []): void {
+  for (const key of Object.keys(m)) {
+    if (!known.includes(key)) {
+      throw new LineError(
+        "invalid_value",
+        `Unrecognized request argument supplied: ${at}.${key}`,
+        `${at}.${key}`,
+      );
+    }
+    if (uncarried.includes(key) && isSet(m[key])) {
+      throw invalid(`${at}.${key}`, "not supported by agentbatch (no provider here is sent it)");
+    }
+  }
+}
+
 function chatMessage(m: unknown, at: string): ChatMessage {
   if (!isObject(m)) throw invalid(at, "must be an object");
-  const role = m.role === "developer" ? "system" : m.role;
+  const known = typeof m.role === "string" ? MESSAGE_KEYS.get(m.role) : undefined;
+  if (!known) throw invalid(`${at}.role`, "must be system, developer, user, assistant or tool");
+  checkKeys(m, known, at, UNCARRIED_MESSAGE_KEYS);
+  const role = m.role === "developer" ? "system" : (m.role as ChatMessage["role"]);
   if (role === "tool") {
     if (typeof m.tool_call_id !== "string" || m.tool_call_id === "") {
       throw invalid(`${at}.tool_call_id`, "is required for tool messages");
@@ -258,9 +290,6 @@ function chatMessage(m: unknown, at: string): ChatMessage {
     } else if (message.content === "") throw invalid(`${at}.content`, "is required unless tool_calls is set");
     return message;
   }
-  if (role !== "system" && role !== "user") {
-    throw invalid(`${at}.role`, "must be system, developer, user, assistant or tool");
-  }
   return { role, content: content(m.content, at, false) };
 }
 
@@ -269,6 +298,9 @@ function toolCall(c: unknown, at: string): ToolCall {
   if (!isObject(c) || typeof c.id !== "string" || !isObject(fn) || typeof fn.name !== "string") {
     throw invalid(at, 'must be {id, type: "function", function: {name, arguments}}');
   }
+  checkKeys(c, ["id", "type", "function"], at);
+  checkKeys(fn, ["name", "arguments"], `${at}.function`);
+  if (isSet(c.type) && c.type !== "function") throw invalid(`${at}.type`, 'must be "function"');
   return { id: c.id, name: fn.name, arguments: typeof fn.arguments === "string" ? fn.arguments : "" };
 }
 

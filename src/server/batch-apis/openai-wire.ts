@@ -101,7 +101,7 @@ export function batchObject(ab: ApiBatch, expiredItems: number) {
     metadata: batch.metadata ? metadata : null,
     usage: {
       input_tokens: batch.promptTokens,
-      input_tokens_details: { cached_tokens: 0 },
+      input_tokens_details: { cached_tokens: batch.cachedPromptTokens },
       output_tokens: batch.completionTokens,
       output_tokens_details: { reasoning_tokens: 0 },
       total_tokens: batch.promptTokens + batch.completionTokens,

@@ -54,14 +54,22 @@ export const SendMessageBody = Body({
 
 /** Outputs of the client tool calls a chat turn waits on: every pending call, in one request. */
 export const ChatToolOutputsBody = Body({
-  outputs: Type.Array(
-    Body({
-      call_id: Type.String({ minLength: 1, maxLength: 128 }),
-      output: Type.Unknown({
-        description: "The tool's result: a string, or any JSON value (sent as its JSON text)",
+  outputs: Type.Optional(
+    Type.Array(
+      Body({
+        call_id: Type.String({ minLength: 1, maxLength: 128 }),
+        output: Type.Unknown({
+          description: "The tool's result: a string, or any JSON value (sent as its JSON text)",
+        }),
       }),
+      { minItems: 1, maxItems: 100, description: "Every pending call's output (required unless cancel)" },
+    ),
+  ),
+  cancel: Type.Optional(
+    Type.Literal(true, {
+      description:
+        "Instead of outputs: drop the waiting turn (nothing is stored); the chat takes messages again. Answered as JSON.",
     }),
-    { minItems: 1, maxItems: 100 },
   ),
   stream: Type.Boolean({ default: true, description: "Server-Sent Events (true) or one JSON answer" }),
 });

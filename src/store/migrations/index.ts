@@ -15,6 +15,7 @@ import { migration014 } from "./014-response-detail.js";
 import { migration015 } from "./015-structured-output.js";
 import { migration016 } from "./016-chat-client-tools.js";
 import { migration017 } from "./017-metrics-totals.js";
+import { migration018 } from "./018-cached-prompt-tokens.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration, SqlTypes } from "./migration.js";
@@ -38,4 +39,5 @@ export const migrations: readonly Migration[] = [
   migration015,
   migration016,
   migration017,
+  migration018,
 ].sort((a, b) => a.version - b.version);

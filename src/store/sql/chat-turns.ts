@@ -26,10 +26,12 @@ export class SqlChatTurnStore implements ChatTurnStore {
     pending: Omit<PendingChatTurn, "steps" | "createdAt">,
     steps: NewTurnStep[],
     now: number,
-  ): Promise<void> {
+    options: { continues?: boolean } = {},
+  ): Promise<boolean> {
     return this.db.transaction(async (tx) => {
+      const replaced = await tx.run("DELETE FROM chat_pending_turns WHERE chat_id = ?", [pending.chatId]);
+      if (options.continues && replaced === 0) return false;
       await tx.run("DELETE FROM chat_turn_steps WHERE chat_id = ?", [pending.chatId]);
-      await tx.run("DELETE FROM chat_pending_turns WHERE chat_id = ?", [pending.chatId]);
       await tx.run("INSERT INTO chat_pending_turns (chat_id, turn, calls, created_at) VALUES (?, ?, ?, ?)", [
         pending.chatId,
         JSON.stringify(pending.turn),
@@ -52,6 +54,7 @@ export class SqlChatTurnStore implements ChatTurnStore {
           ],
         );
       }
+      return true;
     });
   }
 

@@ -28,6 +28,8 @@ export interface Delta {
   /** Items waiting for client tool outputs. */
   awaiting: number;
   promptTokens: number;
+  /** Of `promptTokens`, those the provider served from its prompt cache. */
+  cachedPromptTokens: number;
   completionTokens: number;
   cost: number;
 }
@@ -46,6 +48,7 @@ export class Deltas {
         failed: 0,
         awaiting: 0,
         promptTokens: 0,
+        cachedPromptTokens: 0,
         completionTokens: 0,
         cost: 0,
       };
@@ -70,7 +73,7 @@ export class Deltas {
       const row = await tx.get(
         `UPDATE batches SET pending = pending + ?, processing = processing + ?, succeeded = succeeded + ?,
            failed = failed + ?, awaiting = awaiting + ?, prompt_tokens = prompt_tokens + ?,
-           completion_tokens = completion_tokens + ?, cost = cost + ? WHERE id = ? RETURNING status`,
+           cached_prompt_tokens = cached_prompt_tokens + ?, completion_tokens = completion_tokens + ?, cost = cost + ? WHERE id = ? RETURNING status`,
         [
           d.pending,
           d.processing,
@@ -78,6 +81,7 @@ export class Deltas {
           d.failed,
           d.awaiting,
           d.promptTokens,
+          d.cachedPromptTokens,
           d.completionTokens,
           d.cost,
           id,

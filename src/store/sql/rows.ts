@@ -113,6 +113,7 @@ export function toBatch(r: Row): Batch {
     metadata: json(r.metadata),
     context: json(r.context),
     promptTokens: n(r.prompt_tokens),
+    cachedPromptTokens: n(r.cached_prompt_tokens),
     completionTokens: n(r.completion_tokens),
     cost: n(r.cost),
     errorMessage: r.error_message ?? null,

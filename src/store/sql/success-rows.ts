@@ -72,6 +72,7 @@ export async function applySuccesses(
     d.processing -= 1;
     d.succeeded += 1;
     d.promptTokens += t.o.promptTokens;
+    d.cachedPromptTokens += t.o.responseDetail?.usage?.cachedPromptTokens ?? 0;
     d.completionTokens += t.o.completionTokens;
     d.cost += t.o.cost;
   }
