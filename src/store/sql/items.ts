@@ -49,6 +49,10 @@ const CANDIDATES_PER_WORKSPACE = 10;
  */
 const CLAIM_GRAIN = 32;
 
+/** What a claim returns of each item: what `toClaimedItem` reads (not the results' columns). */
+const CLAIMED_COLUMNS = `id, batch_id, seq, attempts, interruptions, custom_id, agent_id, agent_version, message,
+  external_user_id, name, attached_file_uuids, history_id, context, metadata, webhook, request_json`;
+
 const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
 
 /**
@@ -128,7 +132,7 @@ export class SqlItemQueue implements ItemQueue {
        WHERE id IN (SELECT i.id FROM batch_items i JOIN batches b ON b.id = i.batch_id
                     WHERE i.batch_id = ? AND i.status = 'pending' AND i.not_before <= ? AND b.status = 'in_progress'
                     ORDER BY i.seq LIMIT ?${skipLocked(this.db, "i")})
-       RETURNING *`,
+       RETURNING ${CLAIMED_COLUMNS}`,
       [owner, now + leaseMs, batchId, now, count],
     );
   }
