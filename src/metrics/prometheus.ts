@@ -117,6 +117,10 @@ export class Metrics {
     labelNames: ["provider", "model"],
     registers: [this.registry],
   });
+  private readonly series = new Map<
+    string,
+    { seconds: Histogram.Internal<string>; requests: Counter.Internal }
+  >();
   private readonly retries = new Counter({
     name: "agentbatch_item_retries_total",
     help: "Items put back for another attempt after a retryable failure, by upstream and error code",
@@ -137,14 +141,33 @@ export class Metrics {
     });
     this.engine = {
       upstreamCall: (r: UpstreamCallReport) => {
-        const labels = { ...upstream(r.provider, r.model), outcome: r.outcome };
-        this.upstreamSeconds.observe(labels, r.durationMs / 1000);
-        this.upstreamRequests.inc(labels);
+        const { seconds, requests } = this.upstreamSeries(upstream(r.provider, r.model), r.outcome);
+        seconds.observe(r.durationMs / 1000);
+        requests.inc();
         if (r.rateLimited) this.rateLimited.inc(upstream(r.provider, r.model));
       },
       itemRetried: (provider, model, code) =>
         this.retries.inc({ ...upstream(provider, model), code: bound.code(code) }),
     };
+  }
+
+  /**
+   * The labelled series of one upstream and outcome, made once: prom-client checks and hashes
+   * the labels on every observe otherwise, once per model call. The labels are bounded
+   * (MetricLabels), so this map is too.
+   */
+  private upstreamSeries(
+    labels: { provider: string; model: string },
+    outcome: string,
+  ): { seconds: Histogram.Internal<string>; requests: Counter.Internal } {
+    const key = `${labels.provider}\u0000${labels.model}\u0000${outcome}`;
+    let series = this.series.get(key);
+    if (!series) {
+      const all = { ...labels, outcome };
+      series = { seconds: this.upstreamSeconds.labels(all), requests: this.upstreamRequests.labels(all) };
+      this.series.set(key, series);
+    }
+    return series;
   }
 
   /** Reports the engine of this process (its held/running/buffered items) at every scrape. */
