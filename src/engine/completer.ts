@@ -49,7 +49,9 @@ export class Completer {
       leaseOwner: this.deps.owner,
       attempt: item.attempt,
     } as ItemOutcome);
-    if (this.buffer.length >= this.deps.config.commitBatchSize) {
+    // A full group, or the last item this process holds: no other outcome is on its way to
+    // share the write with, so waiting out the interval would only delay the batch's end.
+    if (this.buffer.length >= this.deps.config.commitBatchSize || this.deps.held.busy === 0) {
       void this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), this.deps.config.commitIntervalMs);

@@ -78,6 +78,32 @@ describe("engine over a fake store", () => {
     expect(engine.stats()).toMatchObject({ claimed: 3, committed: 3, discarded: 0, running: 0 });
   });
 
+  it("commits the last outcome at once when nothing else is held, not after the commit interval", async () => {
+    const store = new FakeStore();
+    const gate = deferred<void>();
+    const ids = store.addItems(2);
+    let calls = 0;
+    const { engine } = started(
+      async () => {
+        // The first item answers at once; the second waits for the test.
+        if (++calls === 2) await gate.promise;
+        return success();
+      },
+      { store, config: { commitBatchSize: 100, commitIntervalMs: 60_000 } },
+    );
+    engine.start();
+    await waitFor(() => calls === 2, "both calls started");
+    // One outcome buffered while another item runs: it waits for its group (60 s here).
+    expect(store.commits).toHaveLength(0);
+    gate.resolve();
+    await waitFor(() => store.committed.length === 2, "both outcomes stored well before the 60 s interval");
+    expect(
+      kinds(store.committed)
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual([...ids].sort());
+  });
+
   it("aborts the call of an item whose lease was lost and never commits it", async () => {
     const { logger, lines } = captureLogger();
     const store = new FakeStore();
