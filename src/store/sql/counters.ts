@@ -65,15 +65,21 @@ export class Deltas {
   /**
    * Writes every batch's counters; the changes to batches that have already finished (a late
    * cancel of their waiting items) also move the /metrics totals, after every batch row.
+   * Returns each batch's progress as written (what `settle` reads), saving it a read.
+   * `claimedAt`: the deltas are a claim's, which also stamps the batches it took items from.
    */
-  async write(tx: SqlExecutor): Promise<void> {
+  async write(tx: SqlExecutor, options: { claimedAt?: number } = {}): Promise<Map<string, Progress>> {
+    const claim = options.claimedAt === undefined ? [] : [options.claimedAt, options.claimedAt];
     const finished = emptyTotals();
+    const written = new Map<string, Progress>();
     for (const id of this.ids()) {
       const d = this.map.get(id) as Delta;
       const row = await tx.get(
         `UPDATE batches SET pending = pending + ?, processing = processing + ?, succeeded = succeeded + ?,
            failed = failed + ?, awaiting = awaiting + ?, prompt_tokens = prompt_tokens + ?,
-           cached_prompt_tokens = cached_prompt_tokens + ?, completion_tokens = completion_tokens + ?, cost = cost + ? WHERE id = ? RETURNING status`,
+           cached_prompt_tokens = cached_prompt_tokens + ?, completion_tokens = completion_tokens + ?, cost = cost + ?
+           ${claim.length > 0 ? ", last_claimed_at = ?, started_at = COALESCE(started_at, ?)" : ""}
+         WHERE id = ? RETURNING ${PROGRESS_COLUMNS}`,
         [
           d.pending,
           d.processing,
@@ -84,12 +90,16 @@ export class Deltas {
           d.cachedPromptTokens,
           d.completionTokens,
           d.cost,
+          ...claim,
           id,
         ],
       );
-      if (row && isTerminalBatchStatus(row.status)) addCounters(finished, d);
+      if (!row) continue;
+      written.set(id, toProgress(row));
+      if (isTerminalBatchStatus(row.status)) addCounters(finished, d);
     }
     await writeTotals(tx, finished);
+    return written;
   }
 }
 
@@ -174,11 +184,18 @@ export async function enqueueOutcomeEvent(tx: SqlExecutor, batch: OutboxBatch, i
   await enqueueItemEvent(tx, batch, item, now);
 }
 
-async function readProgress(tx: SqlExecutor, batchId: string) {
-  const b = (await tx.get(
-    "SELECT workspace_id, status, pending, processing, awaiting FROM batches WHERE id = ?",
-    [batchId],
-  )) as Row;
+/** What settling a batch reads of it. */
+interface Progress {
+  workspaceId: string;
+  status: BatchStatus;
+  pending: number;
+  processing: number;
+  awaiting: number;
+}
+
+const PROGRESS_COLUMNS = "workspace_id, status, pending, processing, awaiting";
+
+function toProgress(b: Row): Progress {
   return {
     workspaceId: b.workspace_id as string,
     status: b.status as BatchStatus,
@@ -188,12 +205,21 @@ async function readProgress(tx: SqlExecutor, batchId: string) {
   };
 }
 
+async function readProgress(tx: SqlExecutor, batchId: string): Promise<Progress> {
+  return toProgress((await tx.get(`SELECT ${PROGRESS_COLUMNS} FROM batches WHERE id = ?`, [batchId])) as Row);
+}
+
 /**
  * Moves a batch to its final status once nothing of it is left to run (domain/lifecycle.ts), and
  * queues the webhook event of that status in the same transaction.
  */
-export async function settle(tx: SqlExecutor, batchId: string, now: number): Promise<BatchTransition | null> {
-  let b = await readProgress(tx, batchId);
+export async function settle(
+  tx: SqlExecutor,
+  batchId: string,
+  now: number,
+  known?: Progress,
+): Promise<BatchTransition | null> {
+  let b = known ?? (await readProgress(tx, batchId));
   if (hasPendingAfterCancel(b)) {
     const deltas = new Deltas();
     await failPending(tx, batchId, CANCELLED, now, deltas);
@@ -219,10 +245,10 @@ export async function writeAndSettle(
   deltas: Deltas,
   now: number,
 ): Promise<BatchTransition[]> {
-  await deltas.write(tx);
+  const written = await deltas.write(tx);
   const transitions: BatchTransition[] = [];
   for (const id of deltas.ids()) {
-    const t = await settle(tx, id, now);
+    const t = await settle(tx, id, now, written.get(id));
     if (t) transitions.push(t);
   }
   return transitions;

@@ -107,13 +107,7 @@ export class SqlItemQueue implements ItemQueue {
         d.processing += rows.length;
         for (const r of rows) claimed.push(toClaimedItem(r, workspaceOf.get(batchId) as string));
       }
-      await deltas.write(tx);
-      for (const group of chunks(deltas.ids())) {
-        await tx.run(
-          `UPDATE batches SET last_claimed_at = ?, started_at = COALESCE(started_at, ?) WHERE id IN (${marks(group.length)})`,
-          [now, now, ...group],
-        );
-      }
+      await deltas.write(tx, { claimedAt: now });
       return claimed;
     });
   }
