@@ -1,7 +1,15 @@
 import pg from "pg";
 import type { Broadcast } from "../broadcast.js";
 import type { Migration } from "../migrations/index.js";
-import type { DriverCapabilities, Row, SqlDriver, SqlExecutor, SqlTransaction } from "../sql/driver.js";
+import {
+  type DriverCapabilities,
+  type Row,
+  SERIAL_TABLES,
+  type SerialTable,
+  type SqlDriver,
+  type SqlExecutor,
+  type SqlTransaction,
+} from "../sql/driver.js";
 import { PostgresNotifier } from "./notifier.js";
 
 /** `?` placeholders → `$1, $2, ...` (the store's SQL has no `?` inside literals). */
@@ -72,14 +80,23 @@ export class PostgresDriver implements SqlDriver {
   private transactionExecutor(client: pg.PoolClient): SqlTransaction {
     return {
       ...this.executor(client),
-      reserveIds: async (table, count) => {
-        if (count === 0) return [];
+      reserveIds: async (counts) => {
+        const reserved: Record<SerialTable, number[]> = { chats: [], messages: [] };
+        const tables = SERIAL_TABLES.filter((t) => counts[t] > 0);
+        if (tables.length === 0) return reserved;
         // Sequences hand out ids to concurrent transactions without waiting (gaps are fine).
         const res = await client.query(
-          `SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id FROM generate_series(1, $1::int)`,
-          [count],
+          tables
+            .map(
+              (t, i) =>
+                `SELECT '${t}' AS t, nextval(pg_get_serial_sequence('${t}', 'id')) AS id FROM generate_series(1, $${i + 1}::int)`,
+            )
+            .join(" UNION ALL "),
+          tables.map((t) => counts[t]),
         );
-        return res.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+        for (const r of res.rows) reserved[r.t as SerialTable].push(Number(r.id));
+        for (const t of tables) reserved[t].sort((a, b) => a - b);
+        return reserved;
       },
     };
   }

@@ -18,15 +18,17 @@ export interface SqlExecutor {
 /** The executor of one write transaction. */
 export interface SqlTransaction extends SqlExecutor {
   /**
-   * Reserves `count` fresh ids of `table`'s auto-numbered `id` column, in increasing order, for
-   * rows the caller inserts with explicit ids in the same transaction. Multi-row inserts then
-   * need no RETURNING (whose row order neither dialect promises) to learn their ids.
+   * Reserves fresh ids of each table's auto-numbered `id` column (`counts`: how many of each),
+   * in increasing order, for rows the caller inserts with explicit ids in the same transaction.
+   * Multi-row inserts then need no RETURNING (whose row order neither dialect promises) to
+   * learn their ids. One round trip for every table asked.
    */
-  reserveIds(table: SerialTable, count: number): Promise<number[]>;
+  reserveIds(counts: Record<SerialTable, number>): Promise<Record<SerialTable, number[]>>;
 }
 
 /** Tables whose ids `reserveIds` hands out. */
-export type SerialTable = "chats" | "messages";
+export const SERIAL_TABLES = ["chats", "messages"] as const;
+export type SerialTable = (typeof SERIAL_TABLES)[number];
 
 /**
  * What a dialect can do. The store's SQL adapts to these capabilities, never to a dialect's

@@ -81,8 +81,10 @@ export async function applySuccesses(
 
 /** Reserves the ids of every chat and message the group may write (unused ones are gaps). */
 async function planTurns(tx: SqlTransaction, successes: SuccessOutcome[]): Promise<PlannedTurn[]> {
-  const chatIds = await tx.reserveIds("chats", successes.filter((o) => o.historyId === null).length);
-  const messageIds = await tx.reserveIds("messages", successes.length * 2);
+  const { chats: chatIds, messages: messageIds } = await tx.reserveIds({
+    chats: successes.filter((o) => o.historyId === null).length,
+    messages: successes.length * 2,
+  });
   let nextChat = 0;
   return successes.map((o, i) => {
     const newChat = o.historyId === null;

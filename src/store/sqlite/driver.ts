@@ -48,7 +48,10 @@ export class SqliteDriver implements SqlDriver {
     };
     this.inTransaction = {
       ...this.direct,
-      reserveIds: async (table, count) => this.reserveIds(table, count),
+      reserveIds: async (counts) => ({
+        chats: this.reserveIds("chats", counts.chats),
+        messages: this.reserveIds("messages", counts.messages),
+      }),
     };
   }
 
