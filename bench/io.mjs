@@ -15,7 +15,8 @@
  * and turned into a batch (POST /api/v1/batches with file_id), timed from the create request
  * to the batch leaving `validating` (the ingest runs in the background, in chunked transactions). Then every item gets a result through the store
  * (claim + commit, the engine's path, not timed), and GET /results?format=csv, then ?format=jsonl,
- * are read to the end as streams, each timed. Peak RSS is sampled every 20 ms (process.memoryUsage().rss) during each
+ * are read to the end as streams, each timed. The child runs with --expose-gc and collects its heap
+ * before each timed phase. Peak RSS is sampled every 20 ms (process.memoryUsage().rss) during each
  * timed phase. Prints one JSON object.
  */
 import { spawn } from "node:child_process";
@@ -103,6 +104,7 @@ async function child(rows) {
     // Ingest: the create answers at once (`validating`); the rows are stored in the background
     // and the batch turns in_progress once the whole file is in. Timed from the create request
     // until then (polled every 50 ms).
+    global.gc?.();
     const ingestRss = rssSampler();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -221,9 +223,15 @@ async function child(rows) {
 
 function runChild(rows) {
   return new Promise((resolvePromise, reject) => {
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), "--rows", String(rows)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    // --expose-gc: each timed phase starts from a collected heap, so its peak RSS is its own and
+    // not the garbage of the untimed work before it (writing the CSV, filling the results).
+    const p = spawn(
+      process.execPath,
+      ["--expose-gc", fileURLToPath(import.meta.url), "--rows", String(rows)],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     p.stdout.on("data", (d) => {
       out += d;
