@@ -1,30 +1,35 @@
 #!/usr/bin/env node
 /**
- * File I/O benchmark: ingest of a batch input CSV and export of a batch's results as CSV, at two
+ * File I/O benchmark: ingest of a batch input CSV and export of a batch's results as CSV and JSONL, at two
  * sizes (default 100,000 and 1,000,000 rows) to show that peak RSS stays flat while the row
  * count grows 10x (input is streamed into multi-row inserts; export streams keyset pages).
  *
  *   npm run bench:io
  *   BENCH_IO_ROWS=10000,100000 node bench/io.mjs
  *   BENCH_IO_EXPORT=0 BENCH_IO_ROWS=1000000 node bench/io.mjs   # ingest only (no results, no export)
+ *   BENCH_IO_ROOT=/tmp/base node bench/io.mjs   # the build in /tmp/base/dist (a baseline, same session)
  *
  * Each size runs in a fresh child process (this file with --rows N) so that peak RSS belongs to
  * that size alone. In the child: the service in-process (HTTP API, no engine, SQLite in a temp
  * dir); a CSV of N rows is written to disk, uploaded (POST /api/v1/files, streamed from disk)
  * and turned into a batch (POST /api/v1/batches with file_id), timed from the create request
  * to the batch leaving `validating` (the ingest runs in the background, in chunked transactions). Then every item gets a result through the store
- * (claim + commit, the engine's path, not timed), and GET /results?format=csv is read to the end
- * as a stream, timed. Peak RSS is sampled every 20 ms (process.memoryUsage().rss) during each
+ * (claim + commit, the engine's path, not timed), and GET /results?format=csv, then ?format=jsonl,
+ * are read to the end as streams, each timed. The child runs with --expose-gc and collects its heap
+ * before each timed phase. Peak RSS is sampled every 20 ms (process.memoryUsage().rss) during each
  * timed phase. Prints one JSON object.
  */
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, openAsBlob, rmSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { get } from "node:http";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
+/** Where the built service is read from: another build (e.g. a copy of the base's dist) to compare. */
+const distRoot = resolve(process.env.BENCH_IO_ROOT ?? root);
 const SIZES = (process.env.BENCH_IO_ROWS ?? "100000,1000000").split(",").map(Number);
 const EXPORT = process.env.BENCH_IO_EXPORT !== "0";
 
@@ -62,9 +67,9 @@ async function writeCsv(path, rows) {
 }
 
 async function child(rows) {
-  const { loadConfig } = await import(join(root, "dist/config/index.js"));
-  const { startService, createLogger } = await import(join(root, "dist/service.js"));
-  const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
+  const { loadConfig } = await import(join(distRoot, "dist/config/index.js"));
+  const { startService, createLogger } = await import(join(distRoot, "dist/service.js"));
+  const { generateApiKey, registerApiKey } = await import(join(distRoot, "dist/server/auth.js"));
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-bench-io-"));
   try {
     const config = loadConfig({ port: 0, host: "127.0.0.1", db: `sqlite:${join(dir, "db.sqlite")}` }, {});
@@ -99,6 +104,7 @@ async function child(rows) {
     // Ingest: the create answers at once (`validating`); the rows are stored in the background
     // and the batch turns in_progress once the whole file is in. Timed from the create request
     // until then (polled every 50 ms).
+    global.gc?.();
     const ingestRss = rssSampler();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -130,7 +136,7 @@ async function child(rows) {
     const input_mb = Math.round((file.bytes / 1024 / 1024) * 10) / 10;
     if (!EXPORT) {
       await service.close(1000);
-      return { rows, input_mb, ingest, export_csv: null };
+      return { rows, input_mb, ingest, export_csv: null, export_jsonl: null };
     }
 
     // Results for every item, through the store (the engine's claim + group commit), untimed.
@@ -167,37 +173,48 @@ async function child(rows) {
       await store.items.commit(outcomes, Date.now());
     }
 
-    // Export: the CSV read to the end as it streams (counting lines, holding nothing).
-    global.gc?.();
-    const exportRss = rssSampler();
-    const c1 = process.cpuUsage();
-    const t1 = performance.now();
-    const res = await fetch(`${service.url}/api/v1/batches/${batch.id}/results?format=csv`, {
-      headers: { "x-api-key": key },
-    });
-    let lines = 0;
-    let bytes = 0;
-    for await (const chunk of res.body) {
-      bytes += chunk.length;
-      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
-    }
-    const exportMs = performance.now() - t1;
-    const exportCpu = cpuMs(process.cpuUsage(c1));
-    const exportPeak = exportRss();
-    if (lines - 1 < rows) throw new Error(`export had ${lines - 1} lines for ${rows} rows`);
+    // Exports: CSV, then JSONL, each read to the end as it streams (counting lines, holding nothing).
+    const exportAs = async (format) => {
+      global.gc?.();
+      const rss = rssSampler();
+      const c = process.cpuUsage();
+      const t = performance.now();
+      // A connection of its own (agent: false): a keep-alive socket reused after a long export
+      // was reset by the server.
+      const res = await new Promise((resolveRes, rejectRes) => {
+        const url = `${service.url}/api/v1/batches/${batch.id}/results?format=${format}`;
+        get(url, { headers: { "x-api-key": key }, agent: false }, resolveRes).on("error", rejectRes);
+      });
+      if (res.statusCode !== 200) throw new Error(`${format} export: HTTP ${res.statusCode}`);
+      let lines = 0;
+      let bytes = 0;
+      for await (const chunk of res) {
+        bytes += chunk.length;
+        for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+      }
+      const ms = performance.now() - t;
+      const cpu = cpuMs(process.cpuUsage(c));
+      const peak = rss();
+      const dataLines = format === "csv" ? lines - 1 : lines;
+      if (dataLines < rows) throw new Error(`${format} export had ${dataLines} lines for ${rows} rows`);
+      return {
+        ms: Math.round(ms),
+        rows_per_s: Math.round(rows / (ms / 1000)),
+        cpu_us_per_row: Math.round((cpu * 1000) / rows),
+        mb: Math.round((bytes / 1024 / 1024) * 10) / 10,
+        peak_rss_mb: peak,
+      };
+    };
+    const export_csv = await exportAs("csv");
+    const export_jsonl = await exportAs("jsonl");
 
     await service.close(1000);
     return {
       rows,
       input_mb,
       ingest,
-      export_csv: {
-        ms: Math.round(exportMs),
-        rows_per_s: Math.round(rows / (exportMs / 1000)),
-        cpu_us_per_row: Math.round((exportCpu * 1000) / rows),
-        mb: Math.round((bytes / 1024 / 1024) * 10) / 10,
-        peak_rss_mb: exportPeak,
-      },
+      export_csv,
+      export_jsonl,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -206,9 +223,15 @@ async function child(rows) {
 
 function runChild(rows) {
   return new Promise((resolvePromise, reject) => {
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), "--rows", String(rows)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    // --expose-gc: each timed phase starts from a collected heap, so its peak RSS is its own and
+    // not the garbage of the untimed work before it (writing the CSV, filling the results).
+    const p = spawn(
+      process.execPath,
+      ["--expose-gc", fileURLToPath(import.meta.url), "--rows", String(rows)],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     p.stdout.on("data", (d) => {
       out += d;
@@ -238,12 +261,17 @@ if (at !== -1) {
           node: process.version,
         },
         store: "sqlite",
+        build: distRoot,
+        load_average: loadavg().map((l) => Math.round(l * 100) / 100),
         runs,
         growth: {
           rows: last.rows / first.rows,
           ingest_peak_rss: Math.round((last.ingest.peak_rss_mb / first.ingest.peak_rss_mb) * 100) / 100,
-          export_peak_rss: EXPORT
+          export_csv_peak_rss: EXPORT
             ? Math.round((last.export_csv.peak_rss_mb / first.export_csv.peak_rss_mb) * 100) / 100
+            : null,
+          export_jsonl_peak_rss: EXPORT
+            ? Math.round((last.export_jsonl.peak_rss_mb / first.export_jsonl.peak_rss_mb) * 100) / 100
             : null,
         },
       },

@@ -199,6 +199,43 @@ export interface InputRequest {
   metadata: Record<string, unknown> | null;
 }
 
+/**
+ * The `context` / `metadata` object of a record: its own object member (unless a column is
+ * mapped from it), then its `<group>.<key>` columns not mapped elsewhere, then the mapping's
+ * `<group>.<key>` targets; null when empty (empty cells count as absent).
+ */
+function foldGroup(
+  record: Record<string, unknown>,
+  group: "context" | "metadata",
+  mappedSources: Set<string>,
+  targets: [string, string][],
+): Record<string, unknown> | null {
+  const folded: Record<string, unknown> = {};
+  let any = false;
+  const own = record[group];
+  if (own !== null && typeof own === "object" && !Array.isArray(own) && !mappedSources.has(group)) {
+    Object.assign(folded, own);
+    any = Object.keys(folded).length > 0;
+  }
+  const prefix = `${group}.`;
+  for (const column of Object.keys(record)) {
+    if (!column.startsWith(prefix) || mappedSources.has(column)) continue;
+    const value = record[column];
+    if (present(value)) {
+      folded[column.slice(prefix.length)] = value;
+      any = true;
+    }
+  }
+  for (const [key, source] of targets) {
+    const value = record[source];
+    if (present(value)) {
+      folded[key] = value;
+      any = true;
+    }
+  }
+  return any ? folded : null;
+}
+
 /** Checks a mapping's targets; returns the first bad key, or null. */
 export function invalidMappingKey(mapping: ColumnMapping): string | null {
   for (const key of Object.keys(mapping)) {
@@ -219,6 +256,29 @@ function text(v: unknown): string | null {
   return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : null;
 }
 
+/** What a mapping says, worked out once per mapping rather than once per row. */
+interface MappingPlan {
+  mappedSources: Set<string>;
+  /** `context.<key>` / `metadata.<key>` targets: [key, source column], in the mapping's order. */
+  folds: Record<"context" | "metadata", [string, string][]>;
+}
+
+const plans = new WeakMap<ColumnMapping, MappingPlan>();
+
+function planOf(mapping: ColumnMapping): MappingPlan {
+  let plan = plans.get(mapping);
+  if (plan === undefined) {
+    plan = { mappedSources: new Set(Object.values(mapping)), folds: { context: [], metadata: [] } };
+    for (const [target, source] of Object.entries(mapping)) {
+      for (const group of ["context", "metadata"] as const) {
+        if (target.startsWith(`${group}.`)) plan.folds[group].push([target.slice(group.length + 1), source]);
+      }
+    }
+    plans.set(mapping, plan);
+  }
+  return plan;
+}
+
 /**
  * Maps a record to a request and checks it. Unmapped columns named like a request field are
  * used as they are; `context.*` / `metadata.*` columns (and `context` / `metadata` objects in
@@ -228,7 +288,7 @@ export function toInputRequest(
   record: Record<string, unknown>,
   mapping: ColumnMapping,
 ): InputRequest | { error: string } {
-  const mappedSources = new Set(Object.values(mapping));
+  const { mappedSources, folds } = planOf(mapping);
   const field = (name: string): unknown => {
     const source = mapping[name];
     return source !== undefined ? record[source] : record[name];
@@ -264,22 +324,8 @@ export function toInputRequest(
     out.historyId = id;
   }
   for (const group of ["context", "metadata"] as const) {
-    const folded: Record<string, unknown> = {};
-    const own = record[group];
-    if (own !== null && typeof own === "object" && !Array.isArray(own) && !mappedSources.has(group)) {
-      Object.assign(folded, own);
-    }
-    for (const [column, value] of Object.entries(record)) {
-      if (column.startsWith(`${group}.`) && !mappedSources.has(column) && present(value)) {
-        folded[column.slice(group.length + 1)] = value;
-      }
-    }
-    for (const [target, source] of Object.entries(mapping)) {
-      if (target.startsWith(`${group}.`) && present(record[source])) {
-        folded[target.slice(group.length + 1)] = record[source];
-      }
-    }
-    if (Object.keys(folded).length > 0) out[group] = folded;
+    const folded = foldGroup(record, group, mappedSources, folds[group]);
+    if (folded !== null) out[group] = folded;
   }
   return out;
 }

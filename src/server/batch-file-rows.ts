@@ -60,7 +60,8 @@ export async function fileEntries(
         continue;
       }
       const req = toInputRequest(rec.record, mapping);
-      const checked = "error" in req ? req.error : await rows.check(req);
+      // Most rows need no lookup (their agent, chat and user were seen): no await for those.
+      const checked = "error" in req ? req.error : (rows.checkSeen(req) ?? (await rows.check(req)));
       yield typeof checked === "string" ? { row: rec.row, error: checked } : { row: rec.row, item: checked };
     }
   };
@@ -101,6 +102,23 @@ class RowChecker {
     private readonly defaultAgentId: string,
   ) {}
 
+  /**
+   * `check` without a lookup: the row's item or problem when its agent, chat and user are all in
+   * the caches already, else undefined (then `check` looks them up).
+   */
+  checkSeen(req: InputRequest): NewBatchItem | string | undefined {
+    const id = req.agentId ?? this.defaultAgentId;
+    const agent = this.agents.get(id);
+    if (agent === undefined) return undefined;
+    if (req.historyId !== null && !this.chats.has(req.historyId)) return undefined;
+    const user = req.externalUserId;
+    if (this.whitelist && user && !this.users.has(user)) return undefined;
+    const problem = unpublishedAgentProblem(agent, id);
+    if (problem) return `agent_id: ${problem}`;
+    if (this.whitelist && !user) return "external_user_id is required: this workspace is in whitelist mode";
+    return this.item(req, agent as Agent);
+  }
+
   /** The row's item, or why the row is invalid. */
   async check(req: InputRequest): Promise<NewBatchItem | string> {
     const agent = await this.agent(req.agentId ?? this.defaultAgentId);
@@ -108,6 +126,10 @@ class RowChecker {
     const problem =
       (await this.chatProblem(req.historyId)) ?? (await this.whitelistProblem(req.externalUserId));
     if (problem) return problem;
+    return this.item(req, agent);
+  }
+
+  private item(req: InputRequest, agent: Agent): NewBatchItem {
     return {
       customId: req.customId,
       agentId: agent.id,

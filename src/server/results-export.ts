@@ -70,7 +70,7 @@ function csvRow(r: WireResult): unknown[] {
 async function* allResults(store: Store, batchId: string, status?: ItemStatus): AsyncIterable<WireResult[]> {
   let after = -1;
   for (;;) {
-    const page = await store.items.listAfter(batchId, after, PAGE, status);
+    const page = await store.items.listResultsAfter(batchId, after, PAGE, status);
     yield page.map(itemToWire);
     if (page.length < PAGE) return;
     after = page[page.length - 1].seq;

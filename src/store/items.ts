@@ -106,6 +106,26 @@ export interface BatchItem extends NewBatchItem {
   responseDetail?: ResponseDetail | null;
 }
 
+/** What an export writes of an item (`listResultsAfter` reads only these columns). */
+export type ItemResult = Pick<
+  BatchItem,
+  | "seq"
+  | "customId"
+  | "status"
+  | "responseContent"
+  | "responseUsage"
+  | "responseJson"
+  | "errorCode"
+  | "errorMessage"
+  | "chatId"
+  | "conversationId"
+  | "processedAt"
+  | "attempts"
+  | "agentId"
+  | "context"
+  | "metadata"
+>;
+
 /** An item handed to a worker by a claim; `attempt` and `leaseOwner` fence its result. */
 export interface ClaimedItem extends NewBatchItem {
   id: number;
@@ -235,6 +255,13 @@ export interface ItemQueue {
   list(batchId: string, query: ItemListQuery): Promise<Page<BatchItem>>;
   /** Up to `limit` items after `afterSeq` in submission order (keyset pages for exports). */
   listAfter(batchId: string, afterSeq: number, limit: number, status?: ItemStatus): Promise<BatchItem[]>;
+  /** `listAfter` with only the fields a results export writes (far fewer columns to read and map). */
+  listResultsAfter(
+    batchId: string,
+    afterSeq: number,
+    limit: number,
+    status?: ItemStatus,
+  ): Promise<ItemResult[]>;
   getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined>;
   /** Custom ids per item status, `page` applying to each status list. */
   statusMap(batchId: string, page: PageQuery): Promise<StatusMap>;

@@ -365,6 +365,36 @@ describe("reads", () => {
     const after = await store.items.listAfter(batch.id, page.rows[0].seq, 10);
     expect(after.map((r) => r.customId)).toEqual(["c2", "c3", "c4"]);
     expect((await store.items.listAfter(batch.id, -1, 10, "failed")).map((r) => r.customId)).toEqual(["c1"]);
+    // The export's narrow read: the same items and, field for field, what listAfter says of them.
+    const full = await store.items.listAfter(batch.id, -1, 10);
+    const narrow = await store.items.listResultsAfter(batch.id, -1, 10);
+    expect(narrow).toEqual(
+      full.map((it) => ({
+        seq: it.seq,
+        customId: it.customId,
+        status: it.status,
+        responseContent: it.responseContent,
+        responseUsage: it.responseUsage,
+        responseJson: it.responseJson,
+        errorCode: it.errorCode,
+        errorMessage: it.errorMessage,
+        chatId: it.chatId,
+        conversationId: it.conversationId,
+        processedAt: it.processedAt,
+        attempts: it.attempts,
+        agentId: it.agentId,
+        context: it.context,
+        metadata: it.metadata,
+      })),
+    );
+    expect(narrow[0].responseContent).not.toBeNull();
+    expect((await store.items.listResultsAfter(batch.id, narrow[1].seq, 2)).map((r) => r.customId)).toEqual([
+      "c2",
+      "c3",
+    ]);
+    expect((await store.items.listResultsAfter(batch.id, -1, 10, "failed")).map((r) => r.errorCode)).toEqual([
+      400,
+    ]);
     expect(await store.items.statusMap(batch.id, { limit: 2, offset: 0 })).toEqual({
       pending: ["c2", "c3"],
       processing: [],

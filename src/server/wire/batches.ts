@@ -1,6 +1,6 @@
 /** How batches and their results look on the wire (seed 000's field names, then extensions). */
 import { iso } from "../../domain/time.js";
-import type { Batch, BatchItem } from "../../store/types.js";
+import type { Batch, ItemResult } from "../../store/types.js";
 
 export function batchToWire(b: Batch) {
   const done = b.succeeded + b.failed;
@@ -42,7 +42,7 @@ export function batchToWire(b: Batch) {
   };
 }
 
-export function itemToWire(it: BatchItem) {
+export function itemToWire(it: ItemResult) {
   const failed = it.status === "failed";
   return {
     custom_id: it.customId,

@@ -52,19 +52,39 @@ export async function insertBatchRow(tx: SqlExecutor, r: BatchRow): Promise<bool
   return row !== undefined;
 }
 
+const ITEM_COLUMNS =
+  "(batch_id, seq, custom_id, agent_id, agent_version, message, external_user_id, name, attached_file_uuids, history_id, context, metadata, webhook, request_json)";
+
+/** The INSERT text for `rows` items, built once per group size (the driver caches its statement). */
+const insertTexts = new Map<number, string>();
+function insertText(rows: number): string {
+  let sql = insertTexts.get(rows);
+  if (sql === undefined) {
+    const row = `(${marks(14)})`;
+    sql = `INSERT INTO batch_items ${ITEM_COLUMNS} VALUES ${new Array(rows).fill(row).join(", ")}
+     ON CONFLICT (batch_id, custom_id) DO NOTHING`;
+    insertTexts.set(rows, sql);
+  }
+  return sql;
+}
+
 /**
  * One multi-row INSERT. A row whose custom_id the batch already has is skipped by the
- * UNIQUE (batch_id, custom_id) constraint; returns the seqs actually inserted.
+ * UNIQUE (batch_id, custom_id) constraint; returns the seqs actually inserted. Nearly always
+ * every row goes in, so no row comes back (RETURNING): only when fewer went in are the seqs of
+ * the group's range read back (seqs are unique in a batch, so those rows are this group's).
  */
 export async function insertItemGroup(
   tx: SqlExecutor,
   batchId: string,
   group: { seq: number; item: NewBatchItem }[],
 ): Promise<Set<number>> {
-  const columns =
-    "(batch_id, seq, custom_id, agent_id, agent_version, message, external_user_id, name, attached_file_uuids, history_id, context, metadata, webhook, request_json)";
   const params: unknown[] = [];
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
   for (const { seq, item: it } of group) {
+    if (seq < low) low = seq;
+    if (seq > high) high = seq;
     params.push(
       batchId,
       seq,
@@ -82,12 +102,21 @@ export async function insertItemGroup(
       it.request ? JSON.stringify(it.request) : null,
     );
   }
-  const rows = await tx.all(
-    `INSERT INTO batch_items ${columns} VALUES ${group.map(() => `(${marks(14)})`).join(", ")}
-     ON CONFLICT (batch_id, custom_id) DO NOTHING RETURNING seq`,
-    params,
-  );
-  const inserted = new Set(rows.map((r) => n(r.seq)));
+  if (group.length === 0) return new Set();
+  const changed = await tx.run(insertText(group.length), params);
+  const seqs = group.map((g) => g.seq);
+  let inserted: Set<number>;
+  if (changed === group.length) {
+    inserted = new Set(seqs);
+  } else {
+    const ours = new Set(seqs);
+    const rows = await tx.all("SELECT seq FROM batch_items WHERE batch_id = ? AND seq BETWEEN ? AND ?", [
+      batchId,
+      low,
+      high,
+    ]);
+    inserted = new Set(rows.map((r) => n(r.seq)).filter((seq) => ours.has(seq)));
+  }
   const withWebhook = group.filter((g) => g.item.webhook && inserted.has(g.seq)).length;
   if (withWebhook > 0) {
     await tx.run("UPDATE batches SET item_webhooks = item_webhooks + ? WHERE id = ?", [withWebhook, batchId]);

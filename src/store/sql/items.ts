@@ -9,6 +9,7 @@ import type {
   ItemListQuery,
   ItemOutcome,
   ItemQueue,
+  ItemResult,
   StatusMap,
 } from "../items.js";
 import type { Page, PageQuery } from "../page.js";
@@ -23,7 +24,7 @@ import {
   skipLocked,
 } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
-import { n, toBatchItem, toClaimedItem } from "./rows.js";
+import { n, RESULT_COLUMNS, toBatchItem, toClaimedItem, toItemResult } from "./rows.js";
 
 /** The counter column that counts items of each status. */
 const STATUS_COUNTER = {
@@ -250,6 +251,21 @@ export class SqlItemQueue implements ItemQueue {
       [...params, afterSeq, limit],
     );
     return rows.map(toBatchItem);
+  }
+
+  async listResultsAfter(
+    batchId: string,
+    afterSeq: number,
+    limit: number,
+    status?: ItemStatus,
+  ): Promise<ItemResult[]> {
+    const filter = status ? " AND status = ?" : "";
+    const params = status ? [batchId, status] : [batchId];
+    const rows = await this.db.all(
+      `SELECT ${RESULT_COLUMNS} FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
+      [...params, afterSeq, limit],
+    );
+    return rows.map(toItemResult);
   }
 
   async getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined> {

@@ -7,7 +7,7 @@ import type { Agent, AgentResponseFormat, AgentTool, AgentVersion } from "../age
 import type { Batch } from "../batches.js";
 import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
 import type { FileRecord } from "../files.js";
-import type { BatchItem, ClaimedItem, NewBatchItem } from "../items.js";
+import type { BatchItem, ClaimedItem, ItemResult, NewBatchItem } from "../items.js";
 import type { Workspace } from "../workspaces.js";
 import type { Row } from "./driver.js";
 
@@ -167,6 +167,30 @@ export function toBatchItem(r: Row): BatchItem {
     finishReason: r.finish_reason ?? null,
     responseDetail: json(r.response_detail),
     processedAt: nOrNull(r.processed_at),
+  };
+}
+
+/** The columns `toItemResult` reads. */
+export const RESULT_COLUMNS =
+  "seq, custom_id, status, response_content, response_usage, response_json, error_code, error_message, chat_id, conversation_id, processed_at, attempts, agent_id, context, metadata";
+
+export function toItemResult(r: Row): ItemResult {
+  return {
+    seq: n(r.seq),
+    customId: r.custom_id,
+    status: r.status as ItemStatus,
+    responseContent: r.response_content ?? null,
+    responseUsage: json(r.response_usage),
+    responseJson: json(r.response_json),
+    errorCode: nOrNull(r.error_code),
+    errorMessage: r.error_message ?? null,
+    chatId: nOrNull(r.chat_id),
+    conversationId: nOrNull(r.conversation_id),
+    processedAt: nOrNull(r.processed_at),
+    attempts: n(r.attempts),
+    agentId: r.agent_id,
+    context: json(r.context),
+    metadata: json(r.metadata),
   };
 }
 
