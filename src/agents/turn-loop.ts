@@ -4,7 +4,8 @@
  * durable step, stored as it completes through the `StepLog` the caller hands in, so that a run
  * that resumes (after a crash, a lost lease, a retry) replays what is stored: a stored model reply
  * is never asked for again, a stored tool result never fetched again. Each model call takes its own
- * rate-limit permit (`callModel`); a running tool holds none.
+ * rate-limit permit (`callUpstream`; the first may use one reserved for the turn); a running tool
+ * holds none.
  */
 import type { ModelCallUsage } from "../domain/usage.js";
 import type { ChatMessage, ModelRequest, TokenUsage } from "../providers/types.js";
@@ -65,7 +66,24 @@ interface LoopState {
 
 const DEFAULT_MAX_STEPS = 10;
 
+/**
+ * Runs the turn to its answer (or the client calls it waits on). A permit reserved for the turn
+ * (`options.permit`) is its first model call's; it goes back unused when that call's reply was
+ * already stored (and on every other path that made no call).
+ */
 export async function runToolTurn(
+  deps: ToolTurnDeps,
+  input: ToolTurnInput,
+  options: TurnOptions,
+): Promise<ToolTurnResult> {
+  try {
+    return await toolTurn(deps, input, options);
+  } finally {
+    options.permit?.giveBack();
+  }
+}
+
+async function toolTurn(
   deps: ToolTurnDeps,
   input: ToolTurnInput,
   options: TurnOptions,
@@ -108,6 +126,8 @@ export async function runToolTurn(
         spent: { upstream, usage: state.usage, calls: state.calls },
       };
     }
+    // A running tool holds no permit: one reserved for a model call the store answered goes back.
+    options.permit?.giveBack();
     const results = await runCalls(deps, tools, planned, index, stored, input, options.signal);
     if (results.kind !== "done") return results.kind === "awaiting" ? results : { kind: "aborted" };
     for (const r of results.steps) state.messages.push(toolMessage(r));

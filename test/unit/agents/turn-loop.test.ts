@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ReservedPermit } from "../../../src/agents/run-turn.js";
 import { HttpToolCaller } from "../../../src/agents/tools/http.js";
 import { runToolTurn, type StepLog, type ToolTurnDeps } from "../../../src/agents/turn-loop.js";
 import { LimiterRegistry } from "../../../src/providers/rate-limiter.js";
@@ -119,6 +120,42 @@ describe("runToolTurn", () => {
     await runToolTurn(deps(again, calls2), input(log2), { signal: signal() });
     expect(calls2).toEqual([(first.steps[0].payload.tool_calls as { call_id: string }[])[0].call_id]);
     expect(again).toHaveLength(1);
+  });
+
+  it("uses a reserved permit for its first model call only, and gives it back before a replayed reply's tools run", async () => {
+    const d = deps([], []);
+    d.limiters = new LimiterRegistry(() => ({ maxConcurrency: 1 }), 1);
+    const limiter = d.limiters.get("fake");
+    const acquire = limiter.acquire.bind(limiter);
+    let acquisitions = 0;
+    limiter.acquire = (tokens, signal) => {
+      acquisitions++;
+      return acquire(tokens, signal);
+    };
+    const reserve = async () => {
+      const permit = new ReservedPermit();
+      permit.hold(await acquire(1, signal()));
+      return permit;
+    };
+    // Two model calls: the first takes the reserved permit, the second acquires one.
+    const fresh = memoryLog();
+    const result = await runToolTurn(d, input(fresh), { signal: signal(), permit: await reserve() });
+    expect(result.kind).toBe("success");
+    expect(acquisitions).toBe(1);
+    expect(limiter.running).toBe(0);
+    // Resumed after the first reply: its tool runs holding no permit, the last call takes one.
+    let runningDuringTool = -1;
+    d.http.call = async (_tool, call) => {
+      runningDuringTool = limiter.running;
+      return { output: `result of ${call.callId}`, isError: false, durationMs: 1 };
+    };
+    acquisitions = 0;
+    const resumed = memoryLog(fresh.steps.slice(0, 1));
+    const again = await runToolTurn(d, input(resumed), { signal: signal(), permit: await reserve() });
+    expect(again.kind).toBe("success");
+    expect(runningDuringTool).toBe(0);
+    expect(acquisitions).toBe(1);
+    expect(limiter.running).toBe(0);
   });
 
   it("fails once max_steps model calls asked for tools", async () => {

@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import type { HttpToolCaller } from "../../../src/agents/tools/http.js";
 import { defaultEngineConfig, type EngineConfig } from "../../../src/config/index.js";
 import { Engine } from "../../../src/engine/engine.js";
 import type { EngineMetrics } from "../../../src/engine/metrics.js";
@@ -87,6 +88,7 @@ export function engineWith(
     maxConcurrency?: number;
     logger?: Logger;
     metrics?: EngineMetrics;
+    tools?: HttpToolCaller;
   } = {},
 ): Harness {
   const store = options.store ?? new FakeStore();
@@ -109,6 +111,7 @@ export function engineWith(
     logger: options.logger ?? pino({ level: "silent" }),
     limiters,
     metrics: options.metrics,
+    tools: options.tools,
   });
   return { engine, store, limiters, signals };
 }

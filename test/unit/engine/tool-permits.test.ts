@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { HttpToolCaller } from "../../../src/agents/tools/http.js";
+import type { ModelOutcome, ModelRequest } from "../../../src/providers/types.js";
+import type { AgentTool } from "../../../src/store/types.js";
+import { type Complete, engineWith, waitFor } from "./harness.js";
+
+const lookup: AgentTool = {
+  type: "http",
+  name: "lookup",
+  description: null,
+  parameters: { type: "object", properties: {} },
+  url: "https://tools.invalid/lookup",
+  secret: null,
+  timeoutMs: null,
+};
+
+const usage = { promptTokens: 3, completionTokens: 5 };
+
+/** Calls `lookup` until a tool result is in the transcript, then answers; counts its calls. */
+function toolModel(calls: ModelRequest[]): Complete {
+  return async (request): Promise<ModelOutcome> => {
+    calls.push(request);
+    if (request.messages.some((m) => m.role === "tool"))
+      return { kind: "success", text: "done", usage, model: "model", finishReason: "stop" };
+    return {
+      kind: "success",
+      text: "",
+      usage,
+      model: "model",
+      finishReason: "tool_calls",
+      toolCalls: [{ id: "p1", name: "lookup", arguments: "{}" }],
+    };
+  };
+}
+
+function fakeTools(): HttpToolCaller {
+  const http = new HttpToolCaller({ trustedOrigins: [], allowPrivateTargets: false, concurrencyPerHost: 4 });
+  http.call = async () => ({ output: "found", isError: false, durationMs: 1 });
+  return http;
+}
+
+/** An engine whose agent has a tool, with the `fake` limiter's acquisitions counted. */
+function toolEngine(complete: Complete, maxConcurrency = 1) {
+  const h = engineWith(complete, { tools: fakeTools(), maxConcurrency });
+  h.store.agent = { ...h.store.agent, tools: [lookup] };
+  const limiter = h.limiters.get("fake");
+  const acquire = limiter.acquire.bind(limiter);
+  const counted = { acquisitions: 0 };
+  limiter.acquire = (tokens, signal) => {
+    counted.acquisitions++;
+    return acquire(tokens, signal);
+  };
+  return { ...h, limiter, counted };
+}
+
+describe("a tool-using item's rate-limit permits", () => {
+  // An item with history reserves its permit before its context is read: that permit is the
+  // first model call's, not given back and taken again.
+  for (const historyId of [7, null]) {
+    it(`takes exactly one permit per model call (history: ${historyId !== null})`, async () => {
+      const calls: ModelRequest[] = [];
+      const { engine, store, limiter, counted } = toolEngine(toolModel(calls));
+      const [id] = store.addItems(1, "batch-1", { historyId });
+      engine.start();
+      try {
+        await waitFor(() => store.committed.length === 1, "the item's outcome");
+        expect(store.committed[0]).toMatchObject({ itemId: id, kind: "success" });
+        expect(calls).toHaveLength(2);
+        expect(counted.acquisitions).toBe(calls.length);
+        expect(limiter.running).toBe(0);
+      } finally {
+        await engine.stop(100);
+      }
+    });
+  }
+
+  it("gives the reserved permit back once when the first model call throws", async () => {
+    const { engine, store, limiter, counted } = toolEngine(async () => {
+      throw new Error("provider bug");
+    });
+    // One permit at a time: a permit leaked by the first item would stall the second for good.
+    store.addItems(2, "batch-1", { historyId: 7 });
+    engine.start();
+    try {
+      await waitFor(() => store.committed.length === 2, "both items' outcomes");
+      expect(store.committed.map((o) => o.kind)).toEqual(["failed", "failed"]);
+      expect(counted.acquisitions).toBe(2);
+      expect(limiter.running).toBe(0);
+    } finally {
+      await engine.stop(100);
+    }
+  });
+});
