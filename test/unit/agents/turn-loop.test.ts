@@ -185,4 +185,81 @@ describe("runToolTurn", () => {
     expect(result.kind).toBe("aborted");
     expect(toolCalls).toEqual([]);
   });
+
+  describe("with a response_format", () => {
+    /** Calls the tool, then answers invalid JSON; the repair call (no tools offered) answers valid JSON. */
+    function repairingModel(requests: ModelRequest[]) {
+      const tooling = scriptedModel([]);
+      return async (request: ModelRequest): Promise<ModelSuccess> => {
+        requests.push(request);
+        if (!request.tools)
+          return {
+            kind: "success",
+            text: '{"fixed":true}',
+            usage: { promptTokens: 7, completionTokens: 3 },
+            model: "model",
+          };
+        const reply = await tooling(request);
+        return reply.toolCalls ? reply : { ...reply, text: '{"broken":' };
+      };
+    }
+    const structured = (log: StepLog) => {
+      const i = input(log);
+      return {
+        ...i,
+        turn: { ...i.turn, agent: { ...agent, responseFormat: { type: "json_object" as const } } },
+      };
+    };
+
+    it("stores the repair call as the model step after the answer, and replays it on resume", async () => {
+      const requests: ModelRequest[] = [];
+      const d = deps([], []);
+      d.providers = fakeProviders(repairingModel(requests));
+      const log = memoryLog();
+      const result = await runToolTurn(d, structured(log), { signal: signal() });
+      expect(result).toMatchObject({ kind: "success", text: '{"fixed":true}', json: { fixed: true } });
+      expect(requests).toHaveLength(3);
+      expect(log.steps.map((s) => [s.index, s.kind, s.payload.repair ?? false])).toEqual([
+        [0, "model", false],
+        [1, "tool", false],
+        [2, "model", false],
+        [3, "model", true],
+      ]);
+      expect(log.steps[3]).toMatchObject({ promptTokens: 7, completionTokens: 3 });
+      if (result.kind !== "success") return;
+      expect(result.calls).toHaveLength(3);
+      expect(result.usage).toEqual({ promptTokens: 27, completionTokens: 7 });
+
+      // Resumed after the repair step was stored (a crash before the outcome was committed):
+      // no model call again, the same answer, each call counted once.
+      const again: ModelRequest[] = [];
+      d.providers = fakeProviders(repairingModel(again));
+      const resumed = await runToolTurn(d, structured(memoryLog(log.steps)), { signal: signal() });
+      expect(again).toEqual([]);
+      expect(resumed).toMatchObject({ kind: "success", json: { fixed: true } });
+      if (resumed.kind === "success") {
+        expect(resumed.calls).toHaveLength(3);
+        expect(resumed.usage).toEqual(result.usage);
+      }
+
+      // Resumed after the invalid answer but before the repair was stored: only the repair is asked.
+      const onlyRepair: ModelRequest[] = [];
+      d.providers = fakeProviders(repairingModel(onlyRepair));
+      const partial = memoryLog(log.steps.slice(0, 3));
+      await runToolTurn(d, structured(partial), { signal: signal() });
+      expect(onlyRepair).toHaveLength(1);
+      expect(onlyRepair[0].tools).toBeUndefined();
+      expect(partial.steps.map((s) => s.index)).toEqual([0, 1, 2, 3]);
+    });
+
+    it("stops (aborted) when the repair step cannot be stored", async () => {
+      const d = deps([], []);
+      d.providers = fakeProviders(repairingModel([]));
+      const log = memoryLog();
+      const append = log.append;
+      log.append = async (s) => (s.payload.repair ? false : append(s));
+      const result = await runToolTurn(d, structured(log), { signal: signal() });
+      expect(result.kind).toBe("aborted");
+    });
+  });
 });
