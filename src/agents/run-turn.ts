@@ -148,8 +148,13 @@ export async function runTurn(
   turn: AgentTurn | RequestTurn,
   options: TurnOptions,
 ): Promise<TurnResult> {
+  return givingBackReserved(options, () => singleTurn(deps, turn, options));
+}
+
+/** Runs a turn, then gives back the permit reserved for it if no model call took it. */
+export async function givingBackReserved<T>(options: TurnOptions, turn: () => Promise<T>): Promise<T> {
   try {
-    return await singleTurn(deps, turn, options);
+    return await turn();
   } finally {
     options.permit?.giveBack();
   }

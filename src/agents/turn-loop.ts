@@ -13,6 +13,7 @@ import type { AgentTool, NewTurnStep, TurnStep } from "../store/types.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn } from "./prepare-turn.js";
 import {
   callUpstream,
+  givingBackReserved,
   type TurnDeps,
   type TurnOptions,
   type TurnResult,
@@ -76,11 +77,7 @@ export async function runToolTurn(
   input: ToolTurnInput,
   options: TurnOptions,
 ): Promise<ToolTurnResult> {
-  try {
-    return await toolTurn(deps, input, options);
-  } finally {
-    options.permit?.giveBack();
-  }
+  return givingBackReserved(options, () => toolTurn(deps, input, options));
 }
 
 async function toolTurn(

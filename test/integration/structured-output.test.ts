@@ -9,7 +9,7 @@ import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
 import { publishedAgent, startTestServer, type TestServer, waitForBatch } from "../helpers/server.js";
-import { startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
+import { lookupTool, startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
 
 const schema = {
   type: "object",
@@ -232,16 +232,7 @@ describe("an agent with tools and a response_format", () => {
   it("stores the repair call as a step: the transcript shows it and the usage counts it once", async () => {
     const agent = await publishedAgent(t, {
       response_format: responseFormat,
-      tools: [
-        {
-          type: "http",
-          name: "lookup",
-          description: "Looks a review up",
-          parameters: { type: "object", properties: { id: { type: "string" } }, required: ["id"] },
-          url: receiver.url,
-          secret: "tool-secret",
-        },
-      ],
+      tools: [lookupTool(receiver)],
     });
     const requests = [
       { custom_id: "plain", message: "Review 1" },

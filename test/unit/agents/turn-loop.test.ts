@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ReservedPermit } from "../../../src/agents/run-turn.js";
-import { HttpToolCaller } from "../../../src/agents/tools/http.js";
 import { runToolTurn, type StepLog, type ToolTurnDeps } from "../../../src/agents/turn-loop.js";
 import { LimiterRegistry } from "../../../src/providers/rate-limiter.js";
 import type { ModelRequest, ModelSuccess } from "../../../src/providers/types.js";
 import type { AgentConfig, NewTurnStep, TurnStep } from "../../../src/store/types.js";
-import { fakeProviders } from "../engine/harness.js";
+import { fakeHttpTools, fakeProviders, lookupTool } from "../engine/harness.js";
 
 const agent: AgentConfig = {
   model: "fake/model",
@@ -14,17 +13,7 @@ const agent: AgentConfig = {
   maxTokens: null,
   settings: {},
   maxSteps: 4,
-  tools: [
-    {
-      type: "http",
-      name: "lookup",
-      description: null,
-      parameters: { type: "object", properties: {} },
-      url: "https://tools.invalid/lookup",
-      secret: null,
-      timeoutMs: null,
-    },
-  ],
+  tools: [lookupTool],
 };
 
 /** A model that calls `lookup` until a tool result is in the transcript, then answers with it. */
@@ -59,11 +48,10 @@ function memoryLog(initial: TurnStep[] = []): StepLog & { steps: TurnStep[] } {
 }
 
 function deps(requests: ModelRequest[], toolCalls: string[]): ToolTurnDeps {
-  const http = new HttpToolCaller({ trustedOrigins: [], allowPrivateTargets: false, concurrencyPerHost: 4 });
-  http.call = async (_tool, call) => {
+  const http = fakeHttpTools((call) => {
     toolCalls.push(call.callId);
     return { output: `result of ${call.callId}`, isError: false, durationMs: 3 };
-  };
+  });
   return {
     providers: fakeProviders(scriptedModel(requests)),
     limiters: new LimiterRegistry(() => ({}), 8),

@@ -1,5 +1,6 @@
 import pino, { type Logger } from "pino";
-import type { HttpToolCaller } from "../../../src/agents/tools/http.js";
+import { HttpToolCaller } from "../../../src/agents/tools/http.js";
+import type { PlannedCall, ToolOutput } from "../../../src/agents/tools/types.js";
 import { defaultEngineConfig, type EngineConfig } from "../../../src/config/index.js";
 import { Engine } from "../../../src/engine/engine.js";
 import type { EngineMetrics } from "../../../src/engine/metrics.js";
@@ -13,6 +14,7 @@ import type {
   ModelProvider,
   ModelRequest,
 } from "../../../src/providers/types.js";
+import type { AgentTool } from "../../../src/store/types.js";
 import { FakeStore } from "./fake-store.js";
 
 /** Waits for a condition, polling, until a deadline (never a fixed sleep). */
@@ -123,4 +125,22 @@ export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => voi
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** An http tool `lookup` (no parameters) that no test really calls: see `fakeHttpTools`. */
+export const lookupTool: AgentTool = {
+  type: "http",
+  name: "lookup",
+  description: null,
+  parameters: { type: "object", properties: {} },
+  url: "https://tools.invalid/lookup",
+  secret: null,
+  timeoutMs: null,
+};
+
+/** An http tool caller that answers every call with `answer` instead of fetching. */
+export function fakeHttpTools(answer: (call: PlannedCall) => ToolOutput): HttpToolCaller {
+  const http = new HttpToolCaller({ trustedOrigins: [], allowPrivateTargets: false, concurrencyPerHost: 4 });
+  http.call = async (_tool, call) => answer(call);
+  return http;
 }

@@ -1,20 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { HttpToolCaller } from "../../../src/agents/tools/http.js";
 import type { ModelOutcome, ModelRequest } from "../../../src/providers/types.js";
-import type { AgentTool } from "../../../src/store/types.js";
-import { type Complete, engineWith, waitFor } from "./harness.js";
-
-const lookup: AgentTool = {
-  type: "http",
-  name: "lookup",
-  description: null,
-  parameters: { type: "object", properties: {} },
-  url: "https://tools.invalid/lookup",
-  secret: null,
-  timeoutMs: null,
-};
+import { type Complete, engineWith, fakeHttpTools, lookupTool, waitFor } from "./harness.js";
 
 const usage = { promptTokens: 3, completionTokens: 5 };
+const found = () => ({ output: "found", isError: false, durationMs: 1 });
 
 /** Calls `lookup` until a tool result is in the transcript, then answers; counts its calls. */
 function toolModel(calls: ModelRequest[]): Complete {
@@ -33,16 +22,10 @@ function toolModel(calls: ModelRequest[]): Complete {
   };
 }
 
-function fakeTools(): HttpToolCaller {
-  const http = new HttpToolCaller({ trustedOrigins: [], allowPrivateTargets: false, concurrencyPerHost: 4 });
-  http.call = async () => ({ output: "found", isError: false, durationMs: 1 });
-  return http;
-}
-
 /** An engine whose agent has a tool, with the `fake` limiter's acquisitions counted. */
 function toolEngine(complete: Complete, maxConcurrency = 1) {
-  const h = engineWith(complete, { tools: fakeTools(), maxConcurrency });
-  h.store.agent = { ...h.store.agent, tools: [lookup] };
+  const h = engineWith(complete, { tools: fakeHttpTools(found), maxConcurrency });
+  h.store.agent = { ...h.store.agent, tools: [lookupTool] };
   const limiter = h.limiters.get("fake");
   const acquire = limiter.acquire.bind(limiter);
   const counted = { acquisitions: 0 };
