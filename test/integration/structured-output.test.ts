@@ -9,7 +9,12 @@ import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
 import { publishedAgent, startTestServer, type TestServer, waitForBatch } from "../helpers/server.js";
-import { lookupTool, startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
+import {
+  lookupTool,
+  type ServerWithTools,
+  startServerWithTools,
+  type ToolReceiver,
+} from "../helpers/tool-receiver.js";
 
 const schema = {
   type: "object",
@@ -216,18 +221,14 @@ describe("a batch with a json_schema on the simulated model", () => {
 });
 
 describe("an agent with tools and a response_format", () => {
+  let server: ServerWithTools;
   let t: TestServer;
   let receiver: ToolReceiver;
   beforeAll(async () => {
-    receiver = await startToolReceiver("tool-secret");
-    t = await startTestServer((c) => {
-      c.tools.trustedOrigins = [receiver.origin];
-    });
+    server = await startServerWithTools();
+    ({ t, receiver } = server);
   });
-  afterAll(async () => {
-    await t.close();
-    await receiver.close();
-  });
+  afterAll(async () => server?.close());
 
   it("stores the repair call as a step: the transcript shows it and the usage counts it once", async () => {
     const agent = await publishedAgent(t, {

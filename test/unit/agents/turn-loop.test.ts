@@ -4,7 +4,7 @@ import { runToolTurn, type StepLog, type ToolTurnDeps } from "../../../src/agent
 import { LimiterRegistry } from "../../../src/providers/rate-limiter.js";
 import type { ModelRequest, ModelSuccess } from "../../../src/providers/types.js";
 import type { AgentConfig, NewTurnStep, TurnStep } from "../../../src/store/types.js";
-import { fakeHttpTools, fakeProviders, lookupTool } from "../engine/harness.js";
+import { fakeHttpTools, fakeProviders, lookupModel, lookupTool } from "../engine/harness.js";
 
 const agent: AgentConfig = {
   model: "fake/model",
@@ -15,24 +15,6 @@ const agent: AgentConfig = {
   maxSteps: 4,
   tools: [lookupTool],
 };
-
-/** A model that calls `lookup` until a tool result is in the transcript, then answers with it. */
-function scriptedModel(requests: ModelRequest[]) {
-  return async (request: ModelRequest): Promise<ModelSuccess> => {
-    requests.push(request);
-    const result = request.messages.find((m) => m.role === "tool");
-    const usage = { promptTokens: 10, completionTokens: 2 };
-    if (result) return { kind: "success", text: `answer: ${result.content}`, usage, model: "model" };
-    return {
-      kind: "success",
-      text: "",
-      usage,
-      model: "model",
-      finishReason: "tool_calls",
-      toolCalls: [{ id: "prov_1", name: "lookup", arguments: "{}" }],
-    };
-  };
-}
 
 function memoryLog(initial: TurnStep[] = []): StepLog & { steps: TurnStep[] } {
   const steps = [...initial];
@@ -53,7 +35,7 @@ function deps(requests: ModelRequest[], toolCalls: string[]): ToolTurnDeps {
     return { output: `result of ${call.callId}`, isError: false, durationMs: 3 };
   });
   return {
-    providers: fakeProviders(scriptedModel(requests)),
+    providers: fakeProviders(lookupModel(requests)),
     limiters: new LimiterRegistry(() => ({}), 8),
     http,
   };
@@ -177,7 +159,7 @@ describe("runToolTurn", () => {
   describe("with a response_format", () => {
     /** Calls the tool, then answers invalid JSON; the repair call (no tools offered) answers valid JSON. */
     function repairingModel(requests: ModelRequest[]) {
-      const tooling = scriptedModel([]);
+      const tooling = lookupModel([]);
       return async (request: ModelRequest): Promise<ModelSuccess> => {
         requests.push(request);
         if (!request.tools)

@@ -13,6 +13,7 @@ import type {
   ModelOutcome,
   ModelProvider,
   ModelRequest,
+  ModelSuccess,
 } from "../../../src/providers/types.js";
 import type { AgentTool } from "../../../src/store/types.js";
 import { FakeStore } from "./fake-store.js";
@@ -143,4 +144,22 @@ export function fakeHttpTools(answer: (call: PlannedCall) => ToolOutput): HttpTo
   const http = new HttpToolCaller({ trustedOrigins: [], allowPrivateTargets: false, concurrencyPerHost: 4 });
   http.call = async (_tool, call) => answer(call);
   return http;
+}
+
+/** A model that calls `lookup` until a tool result is in the transcript, then answers with it. */
+export function lookupModel(requests: ModelRequest[]) {
+  return async (request: ModelRequest): Promise<ModelSuccess> => {
+    requests.push(request);
+    const result = request.messages.find((m) => m.role === "tool");
+    const usage = { promptTokens: 10, completionTokens: 2 };
+    if (result) return { kind: "success", text: `answer: ${result.content}`, usage, model: "model" };
+    return {
+      kind: "success",
+      text: "",
+      usage,
+      model: "model",
+      finishReason: "tool_calls",
+      toolCalls: [{ id: "prov_1", name: "lookup", arguments: "{}" }],
+    };
+  };
 }

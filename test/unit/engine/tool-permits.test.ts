@@ -1,26 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { ModelOutcome, ModelRequest } from "../../../src/providers/types.js";
-import { type Complete, engineWith, fakeHttpTools, lookupTool, waitFor } from "./harness.js";
+import type { ModelRequest } from "../../../src/providers/types.js";
+import { type Complete, engineWith, fakeHttpTools, lookupModel, lookupTool, waitFor } from "./harness.js";
 
-const usage = { promptTokens: 3, completionTokens: 5 };
 const found = () => ({ output: "found", isError: false, durationMs: 1 });
-
-/** Calls `lookup` until a tool result is in the transcript, then answers; counts its calls. */
-function toolModel(calls: ModelRequest[]): Complete {
-  return async (request): Promise<ModelOutcome> => {
-    calls.push(request);
-    if (request.messages.some((m) => m.role === "tool"))
-      return { kind: "success", text: "done", usage, model: "model", finishReason: "stop" };
-    return {
-      kind: "success",
-      text: "",
-      usage,
-      model: "model",
-      finishReason: "tool_calls",
-      toolCalls: [{ id: "p1", name: "lookup", arguments: "{}" }],
-    };
-  };
-}
 
 /** An engine whose agent has a tool, with the `fake` limiter's acquisitions counted. */
 function toolEngine(complete: Complete, maxConcurrency = 1) {
@@ -42,7 +24,7 @@ describe("a tool-using item's rate-limit permits", () => {
   for (const historyId of [7, null]) {
     it(`takes exactly one permit per model call (history: ${historyId !== null})`, async () => {
       const calls: ModelRequest[] = [];
-      const { engine, store, limiter, counted } = toolEngine(toolModel(calls));
+      const { engine, store, limiter, counted } = toolEngine(lookupModel(calls));
       const [id] = store.addItems(1, "batch-1", { historyId });
       engine.start();
       try {
