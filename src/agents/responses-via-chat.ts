@@ -1,4 +1,4 @@
-import { responseObject } from "../providers/response-object.js";
+import { functionCallItem, responseObject } from "../providers/response-object.js";
 import type {
   ChatMessage,
   ContentPart,
@@ -208,14 +208,7 @@ export function responseOfChat(body: Json, answer: ModelSuccess, id: string, cre
     });
   }
   answer.toolCalls?.forEach((call, i) => {
-    output.push({
-      type: "function_call",
-      id: `fc_${id}_${i}`,
-      call_id: call.id,
-      name: call.name,
-      arguments: call.arguments,
-      status: "completed",
-    });
+    output.push(functionCallItem(id, i, call));
   });
   const u = answer.usage;
   // Answered through a chat model, nothing is stored upstream.

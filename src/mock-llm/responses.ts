@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { responseObject } from "../providers/response-object.js";
+import { functionCallItem, responseObject } from "../providers/response-object.js";
 import { type SimulatedTurn, simulateTurn } from "../providers/simulated-turn.js";
 import { lastUserText } from "../providers/text.js";
 import type { ModelRequest } from "../providers/types.js";
@@ -47,14 +47,7 @@ export function registerResponses(app: FastifyInstance, deps: MockRouteDeps): vo
 
 function toResponse(id: string, body: Json, turn: SimulatedTurn): Json {
   const output: Json[] = turn.toolCalls
-    ? turn.toolCalls.map((call, i) => ({
-        type: "function_call",
-        id: `fc_${id}_${i}`,
-        call_id: call.id,
-        name: call.name,
-        arguments: call.arguments,
-        status: "completed",
-      }))
+    ? turn.toolCalls.map((call, i) => functionCallItem(id, i, call))
     : [
         {
           type: "message",

@@ -24,6 +24,23 @@ export interface ResponseAnswer {
   usage: { input: number; cached: number; output: number; reasoning: number };
 }
 
+/** A tool call as a Response's `function_call` output item (`i`: its place among the answer's calls). */
+export function functionCallItem(
+  responseId: string,
+  i: number,
+  call: { id: string; name: string; arguments: string },
+): Json {
+  const { id, name, arguments: args } = call;
+  return {
+    type: "function_call",
+    id: `fc_${responseId}_${i}`,
+    call_id: id,
+    name,
+    arguments: args,
+    status: "completed",
+  };
+}
+
 export function responseObject(body: Json, answer: ResponseAnswer): Json {
   const { usage } = answer;
   return {

@@ -4,7 +4,7 @@
  * takes the whole process down at once.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -157,4 +157,12 @@ export async function restartableServer(options: {
       for (const p of started) await killHard(p);
     },
   };
+}
+
+/** Writes `dir/config.json` naming a mock-llm process at `mockUrl` as provider `mock`; returns its path. */
+export function writeMockConfig(dir: string, mockUrl: string): string {
+  const file = join(dir, "config.json");
+  const providers = { mock: { type: "openai-compatible", base_url: `${mockUrl}/v1`, api_key: "test" } };
+  writeFileSync(file, JSON.stringify({ providers }));
+  return file;
 }

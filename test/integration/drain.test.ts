@@ -6,7 +6,7 @@
  * item stored before the signal. Prints how long the drain took.
  * Needs `npm run build` first.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -18,6 +18,7 @@ import {
   type RestartableServer,
   restartableServer,
   startMockProcess,
+  writeMockConfig,
 } from "../helpers/processes.js";
 import { freshPostgresUrl, testStore, waitFor } from "../helpers/server.js";
 
@@ -38,13 +39,7 @@ it(`${testStore}: SIGTERM drains: nothing finished is lost or called again, noth
   const log = join(dir, "mock.jsonl");
   const mock = await startMockProcess({ latencyMs: 300, log });
   procs.push(mock.proc);
-  const configFile = join(dir, "config.json");
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      providers: { mock: { type: "openai-compatible", base_url: `${mock.url}/v1`, api_key: "test" } },
-    }),
-  );
+  const configFile = writeMockConfig(dir, mock.url);
   const node = await restartableServer({
     db,
     dir,
