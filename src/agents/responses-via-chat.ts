@@ -1,3 +1,4 @@
+import { functionCallItem, responseObject } from "../providers/response-object.js";
 import type {
   ChatMessage,
   ContentPart,
@@ -207,46 +208,22 @@ export function responseOfChat(body: Json, answer: ModelSuccess, id: string, cre
     });
   }
   answer.toolCalls?.forEach((call, i) => {
-    output.push({
-      type: "function_call",
-      id: `fc_${id}_${i}`,
-      call_id: call.id,
-      name: call.name,
-      arguments: call.arguments,
-      status: "completed",
-    });
+    output.push(functionCallItem(id, i, call));
   });
   const u = answer.usage;
-  const incomplete = answer.finishReason === "length";
-  return {
-    id: `resp_${id}`,
-    object: "response",
-    created_at: createdAt,
-    status: incomplete ? "incomplete" : "completed",
-    error: null,
-    incomplete_details: incomplete ? { reason: "max_output_tokens" } : null,
-    instructions: body.instructions ?? null,
-    max_output_tokens: body.max_output_tokens ?? null,
+  // Answered through a chat model, nothing is stored upstream.
+  return responseObject(body, {
+    id,
+    createdAt,
     model: answer.model,
     output,
-    parallel_tool_calls: body.parallel_tool_calls ?? true,
-    previous_response_id: null,
-    reasoning: { effort: null, summary: null, ...(isObject(body.reasoning) ? body.reasoning : {}) },
+    incomplete: answer.finishReason === "length",
     store: false,
-    temperature: body.temperature ?? 1,
-    text: isObject(body.text) ? body.text : { format: { type: "text" } },
-    tool_choice: body.tool_choice ?? "auto",
-    tools: body.tools ?? [],
-    top_p: body.top_p ?? 1,
-    truncation: body.truncation ?? "disabled",
     usage: {
-      input_tokens: u.promptTokens,
-      input_tokens_details: { cached_tokens: u.cachedPromptTokens ?? 0 },
-      output_tokens: u.completionTokens,
-      output_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
-      total_tokens: u.promptTokens + u.completionTokens,
+      input: u.promptTokens,
+      cached: u.cachedPromptTokens ?? 0,
+      output: u.completionTokens,
+      reasoning: u.reasoningTokens ?? 0,
     },
-    user: body.user ?? null,
-    metadata: body.metadata ?? {},
-  };
+  });
 }

@@ -36,10 +36,38 @@ export interface TurnOptions {
   /** Called once the permit is granted, right before the model is called. */
   onCallStart?: () => void;
   /**
-   * A permit taken before the turn's context was loaded (`reservePermit`), used instead of
-   * taking one; runTurn gives it back on every path.
+   * A permit taken before the turn's context was loaded (`reservePermit`): the turn's first model
+   * call uses it instead of taking one; the turn gives back what no call took, on every path.
    */
-  permit?: Permit;
+  permit?: ReservedPermit;
+}
+
+/**
+ * A rate-limit permit held for a turn's first model call. That call takes it over (`take`, at most
+ * once) and releases it with the call's outcome; `giveBack` releases it unused if no call took it.
+ * Whoever holds one calls `giveBack` when done (a `finally`): so the permit is released exactly
+ * once on every path, however many hands it went through.
+ */
+export class ReservedPermit {
+  private permit: Permit | null = null;
+
+  /** Holds `permit` for the first call (a holder holds one permit at a time). */
+  hold(permit: Permit): void {
+    this.giveBack();
+    this.permit = permit;
+  }
+
+  /** The held permit, now the caller's to release; null when there is none (any more). */
+  take(): Permit | null {
+    const permit = this.permit;
+    this.permit = null;
+    return permit;
+  }
+
+  /** Releases the held permit unused, if no call took it. */
+  giveBack(): void {
+    this.take()?.release(null);
+  }
 }
 
 /**
@@ -120,11 +148,25 @@ export async function runTurn(
   turn: AgentTurn | RequestTurn,
   options: TurnOptions,
 ): Promise<TurnResult> {
-  const prepared = prepareTurn(turn, deps.providers);
-  if (!prepared.ok) {
-    options.permit?.release(null);
-    return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
+  return givingBackReserved(options, () => singleTurn(deps, turn, options));
+}
+
+/** Runs a turn, then gives back the permit reserved for it if no model call took it. */
+export async function givingBackReserved<T>(options: TurnOptions, turn: () => Promise<T>): Promise<T> {
+  try {
+    return await turn();
+  } finally {
+    options.permit?.giveBack();
   }
+}
+
+async function singleTurn(
+  deps: TurnDeps,
+  turn: AgentTurn | RequestTurn,
+  options: TurnOptions,
+): Promise<TurnResult> {
+  const prepared = prepareTurn(turn, deps.providers);
+  if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
   const call = prepared.turn;
   // An agent's structured output is validated and repaired; the API shapes (request turns) get
   // the answer as the provider gave it, as OpenAI and Anthropic return it.
@@ -138,7 +180,7 @@ export async function runTurn(
   if (first.kind !== "success") return first;
   // The repair is a call of its own: it takes its own permit (a reserved one went to the first).
   const settled = await settleStructured(format, chat, first, (request: ModelRequest) =>
-    callModel(deps, { ...call, call: { operation: "complete", request } }, { ...quiet, permit: undefined }),
+    callModel(deps, { ...call, call: { operation: "complete", request } }, quiet),
   );
   if (settled.kind === "success") options.onDelta?.(settled.text);
   return settled;
@@ -149,12 +191,11 @@ async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOption
   const upstream = { provider: call.provider, model: call.model };
   if (call.call.operation === "embed" && deps.embeddings) {
     const provider = deps.providers.get(call.provider);
-    if (!provider) {
-      options.permit?.release(null);
+    if (!provider)
       return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
-    }
-    // The shared call takes its own permit for its group: a reserved one goes back unused.
-    options.permit?.release(null);
+    // The shared call takes its own permit for its group: one reserved for the turn goes back
+    // now, not once the group has been answered (agent turns, the ones reserved for, never embed).
+    options.permit?.giveBack();
     const shared = {
       provider,
       providerName: call.provider,
@@ -178,9 +219,10 @@ export type ModelCallResult =
   | { kind: "aborted" };
 
 /**
- * One model call under the upstream's rate-limit permit: taken (abortable) before the call and
- * given back on every path with the real usage. A turn that calls tools (`turn-loop.ts`) makes
- * one of these per model reply, so a running tool never holds a permit.
+ * One model call under the upstream's rate-limit permit: the turn's reserved one if no call has
+ * taken it yet, else one taken (abortable) before the call; released on every path with the real
+ * usage. A turn that calls tools (`turn-loop.ts`) makes one of these per model reply, so a
+ * running tool never holds a permit.
  */
 export async function callUpstream(
   deps: TurnDeps,
@@ -189,13 +231,10 @@ export async function callUpstream(
 ): Promise<ModelCallResult> {
   const upstream = { provider: call.provider, model: call.model };
   const provider = deps.providers.get(call.provider);
-  if (!provider) {
-    options.permit?.release(null);
+  if (!provider)
     return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
-  }
-  const permit =
-    options.permit ??
-    (await takePermit(deps.limiters.get(call.provider), call.estimatedTokens, options.signal));
+  const limiter = deps.limiters.get(call.provider);
+  const permit = await takePermit(limiter, call.estimatedTokens, options.signal, options.permit?.take());
   if (!permit) return { kind: "aborted" };
   options.onCallStart?.();
   const startedAt = Date.now();
@@ -220,19 +259,23 @@ export async function callUpstream(
   return { kind: "called", upstream, result, callMs: Date.now() - startedAt };
 }
 
-/** The permit for a call, or null when the signal ended the wait (or the limiter closed). */
+/**
+ * The permit for a call (`reserved`, when the call has one, else one acquired), or null when the
+ * signal ended the wait (or the limiter closed).
+ */
 async function takePermit(
   limiter: UpstreamLimiter,
   estimatedTokens: number,
   signal: AbortSignal,
+  reserved?: Permit | null,
 ): Promise<Permit | null> {
   let permit: Permit;
   try {
-    permit = await limiter.acquire(estimatedTokens, signal);
+    permit = reserved ?? (await limiter.acquire(estimatedTokens, signal));
   } catch {
     return null;
   }
-  // Granted at once although already aborted: nothing is sent.
+  // Granted (or reserved) although already aborted: nothing is sent.
   if (signal.aborted) {
     permit.release(null);
     return null;

@@ -4,7 +4,8 @@
  * durable step, stored as it completes through the `StepLog` the caller hands in, so that a run
  * that resumes (after a crash, a lost lease, a retry) replays what is stored: a stored model reply
  * is never asked for again, a stored tool result never fetched again. Each model call takes its own
- * rate-limit permit (`callModel`); a running tool holds none.
+ * rate-limit permit (`callUpstream`; the first may use one reserved for the turn); a running tool
+ * holds none.
  */
 import type { ModelCallUsage } from "../domain/usage.js";
 import type { ChatMessage, ModelRequest, TokenUsage } from "../providers/types.js";
@@ -12,6 +13,7 @@ import type { AgentTool, NewTurnStep, TurnStep } from "../store/types.js";
 import { type AgentTurn, type PreparedTurn, prepareTurn } from "./prepare-turn.js";
 import {
   callUpstream,
+  givingBackReserved,
   type TurnDeps,
   type TurnOptions,
   type TurnResult,
@@ -65,7 +67,20 @@ interface LoopState {
 
 const DEFAULT_MAX_STEPS = 10;
 
+/**
+ * Runs the turn to its answer (or the client calls it waits on). A permit reserved for the turn
+ * (`options.permit`) is its first model call's; it goes back unused when that call's reply was
+ * already stored (and on every other path that made no call).
+ */
 export async function runToolTurn(
+  deps: ToolTurnDeps,
+  input: ToolTurnInput,
+  options: TurnOptions,
+): Promise<ToolTurnResult> {
+  return givingBackReserved(options, () => toolTurn(deps, input, options));
+}
+
+async function toolTurn(
   deps: ToolTurnDeps,
   input: ToolTurnInput,
   options: TurnOptions,
@@ -89,16 +104,17 @@ export async function runToolTurn(
   const upstream = { provider: base.provider, model: base.model };
   let index = 0;
   for (let step = 1; ; step++) {
-    const asked = stored.has(index)
-      ? null
-      : await askModel(deps, base, tools, state, index, input.log, options);
+    const request = { ...baseRequest, messages: [...state.messages], tools: toolSpecs(tools) };
+    const asked = stored.has(index) ? null : await askModel(deps, base, request, index, input.log, options);
     if (asked && "result" in asked) return withSpent(asked.result, state, upstream);
     const reply = asked?.step ?? (stored.get(index) as TurnStep);
     account(state, reply);
     const planned = plannedCalls(reply);
     state.messages.push(assistantMessage(reply));
-    if (planned.length === 0)
-      return settleAnswer(deps, base, state, finalAnswer(upstream, reply, state), options);
+    if (planned.length === 0) {
+      const answer = finalAnswer(upstream, reply, state);
+      return settleAnswer(deps, base, state, answer, { index, stored, log: input.log }, options);
+    }
     if (step >= maxSteps) {
       return {
         kind: "failed",
@@ -108,6 +124,8 @@ export async function runToolTurn(
         spent: { upstream, usage: state.usage, calls: state.calls },
       };
     }
+    // A running tool holds no permit: one reserved for a model call the store answered goes back.
+    options.permit?.giveBack();
     const results = await runCalls(deps, tools, planned, index, stored, input, options.signal);
     if (results.kind !== "done") return results.kind === "awaiting" ? results : { kind: "aborted" };
     for (const r of results.steps) state.messages.push(toolMessage(r));
@@ -115,26 +133,25 @@ export async function runToolTurn(
   }
 }
 
-/** One model call with the transcript so far, stored as a step; a failure is the turn's result. */
+/**
+ * One model call (`request`: the transcript so far), stored as step `index`; a failure is the
+ * turn's result. A `repair` call's step says so.
+ */
 async function askModel(
   deps: ToolTurnDeps,
   base: PreparedTurn,
-  tools: AgentTool[],
-  state: LoopState,
+  request: ModelRequest,
   index: number,
   log: StepLog,
   options: TurnOptions,
-): Promise<{ step: NewTurnStep } | { result: ToolTurnResult }> {
+  repair = false,
+): Promise<{ step: NewTurnStep } | { result: TurnResult }> {
   if (base.call.operation !== "complete") return { result: { kind: "aborted" } };
-  const baseRequest = base.call.request;
-  const added = state.messages.slice(baseRequest.messages.length);
+  const added = request.messages.slice(base.call.request.messages.length);
   const extraChars = added.reduce((sum, m) => sum + JSON.stringify(m).length, 0);
   const call: PreparedTurn = {
     ...base,
-    call: {
-      operation: "complete",
-      request: { ...baseRequest, messages: [...state.messages], tools: toolSpecs(tools) },
-    },
+    call: { operation: "complete", request },
     estimatedTokens: base.estimatedTokens + Math.ceil(extraChars / 4),
   };
   const called = await callUpstream(deps, call, options);
@@ -143,6 +160,7 @@ async function askModel(
   if (outcome.kind !== "success")
     return { result: turnResult(called.upstream, called.result, called.callMs) };
   const step = modelStep(index, outcome, outcome.model || base.model, called.callMs);
+  if (repair) step.payload.repair = true;
   if (!(await log.append(step))) return { result: { kind: "aborted" } };
   return { step };
 }
@@ -183,15 +201,25 @@ function finalAnswer(
   };
 }
 
+/** The turn's steps so far: what is stored, and where new ones go. */
+interface StepsAt {
+  /** The final answer's step; its repair, if it needs one, is the next. */
+  index: number;
+  stored: Map<number, TurnStep>;
+  log: StepLog;
+}
+
 /**
  * The final answer of an agent with a response format, validated as a single call's is: one
- * repair call (not stored as a step: a crash before it ends makes it again), then 422.
+ * repair call, then 422. The repair reply is a model step like the others (the one after the
+ * answer): stored as it completes, replayed on resume rather than asked for again.
  */
 function settleAnswer(
   deps: ToolTurnDeps,
   base: PreparedTurn,
   state: LoopState,
   answer: TurnResult & { kind: "success" },
+  at: StepsAt,
   options: TurnOptions,
 ): Promise<TurnResult> | TurnResult {
   if (base.call.operation !== "complete") return answer;
@@ -199,14 +227,25 @@ function settleAnswer(
   if (!format) return answer;
   // The transcript up to the answer; the repair request adds the answer and its errors.
   const request: ModelRequest = { ...base.call.request, messages: state.messages.slice(0, -1) };
-  return settleStructured(format, request, answer, async (repair) => {
-    const called = await callUpstream(
-      deps,
-      { ...base, call: { operation: "complete", request: repair } },
-      options,
-    );
-    return called.kind === "called" ? turnResult(called.upstream, called.result, called.callMs) : called;
+  const index = at.index + 1;
+  return settleStructured(format, request, answer, async (repair): Promise<TurnResult> => {
+    const stored = at.stored.get(index);
+    const asked = stored ? null : await askModel(deps, base, repair, index, at.log, options, true);
+    if (asked && "result" in asked) return asked.result;
+    return stepAnswer(answer.upstream, asked?.step ?? (stored as TurnStep));
   });
+}
+
+/** One model step's reply as a turn's answer (its own call and usage only). */
+function stepAnswer(upstream: Upstream, step: NewTurnStep): TurnResult & { kind: "success" } {
+  const state: LoopState = {
+    messages: [],
+    calls: [],
+    usage: { promptTokens: 0, completionTokens: 0 },
+    callMs: 0,
+  };
+  account(state, step);
+  return finalAnswer(upstream, step, state);
 }
 
 type CallsResult =

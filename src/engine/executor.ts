@@ -1,12 +1,17 @@
 import type { Logger } from "pino";
 import type { AgentTurn, RequestTurn } from "../agents/prepare-turn.js";
-import { reservePermit, runTurn, type TurnDeps } from "../agents/run-turn.js";
+import {
+  ReservedPermit,
+  reservePermit,
+  runTurn,
+  type TurnDeps,
+  type TurnOptions,
+} from "../agents/run-turn.js";
 import type { HttpToolCaller } from "../agents/tools/http.js";
 import { loadAgentTurn, type TurnSources } from "../agents/turn-input.js";
 import { runToolTurn, type StepLog, type ToolTurnResult } from "../agents/turn-loop.js";
 import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
-import type { Permit } from "../providers/rate-limiter.js";
 import type { AgentVersion, ClaimedItem } from "../store/types.js";
 import { itemAttributes } from "../tracing/genai.js";
 import { inSpan } from "../tracing/spans.js";
@@ -26,8 +31,8 @@ export type AttachmentLoader = (
 ) => Promise<LoadedAttachments>;
 
 type ItemTurn =
-  | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void; permit?: Permit }
-  | { ok: false; code: number; message: string; permit?: Permit };
+  | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void }
+  | { ok: false; code: number; message: string };
 
 export interface ExecutorDeps {
   store: Pick<EngineStore, "agents" | "chats" | "steps">;
@@ -63,23 +68,23 @@ export class ItemExecutor {
    */
   execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
     const { item } = held;
+    const { signal } = held.abort;
     const attributes = itemAttributes({ ...item, itemId: item.id });
     return inSpan("agentbatch.item", { attributes, startTime: held.claimedAt }, async (span) => {
-      const loaded = await this.turnOf(item, held.abort.signal);
-      // Stopped while waiting for its permit or room for its attachments: handed back, not
-      // failed. A failed load gives back the permit it took.
-      if (held.abort.signal.aborted || !loaded.ok) {
-        loaded.permit?.release(null);
-        if (loaded.ok) loaded.release?.();
-        if (held.abort.signal.aborted) return null;
-      }
-      if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
+      // A permit reserved while the item's context loads is its first model call's; one that no
+      // call took (a failed load, a stop, a throw) goes back here.
+      const reserved = new ReservedPermit();
+      let loaded: ItemTurn | undefined;
       let result: ToolTurnResult;
       try {
-        const { permit } = loaded;
-        result = await this.run(item, loaded.turn, { signal: held.abort.signal, onCallStart, permit });
+        loaded = await this.turnOf(item, signal, reserved);
+        // Stopped while waiting for its permit or room for its attachments: handed back, not failed.
+        if (signal.aborted) return null;
+        if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
+        result = await this.run(item, loaded.turn, { signal, onCallStart, permit: reserved });
       } finally {
-        loaded.release?.();
+        reserved.giveBack();
+        if (loaded?.ok) loaded.release?.();
       }
       const outcome = this.outcomeOf(item, result);
       span.setAttributes({ "agentbatch.outcome": outcome?.kind ?? "handed_back" });
@@ -94,13 +99,9 @@ export class ItemExecutor {
   private run(
     item: ClaimedItem,
     turn: AgentTurn | RequestTurn,
-    options: { signal: AbortSignal; onCallStart: () => void; permit?: Permit },
+    options: TurnOptions,
   ): Promise<ToolTurnResult> {
     if ("request" in turn || !turn.agent.tools?.length) return runTurn(this.deps.turns, turn, options);
-    // Each model call of a tool turn takes its own permit (a running tool holds none): a permit
-    // reserved while the item's context loaded goes back, and the loop's first call takes one.
-    const { permit, ...loopOptions } = options;
-    permit?.release(null);
     const { store, tools, owner } = this.deps;
     const steps = store.steps;
     if (!steps || !tools) {
@@ -117,10 +118,11 @@ export class ItemExecutor {
       append: (step) => steps.append(fence, step, Date.now()),
     };
     const context = { agentId: item.agentId, batchId: item.batchId, customId: item.customId };
-    return runToolTurn({ ...this.deps.turns, http: tools }, { turn, log, context }, loopOptions);
+    return runToolTurn({ ...this.deps.turns, http: tools }, { turn, log, context }, options);
   }
 
-  private async turnOf(item: ClaimedItem, signal: AbortSignal): Promise<ItemTurn> {
+  /** The item's turn; a permit it reserves on the way is held in `reserved`. */
+  private async turnOf(item: ClaimedItem, signal: AbortSignal, reserved: ReservedPermit): Promise<ItemTurn> {
     if (item.request) return { ok: true, turn: { request: item.request } };
     const agent = await this.agentVersion(item.agentId, item.agentVersion);
     if (!agent) {
@@ -131,12 +133,11 @@ export class ItemExecutor {
       };
     }
     // The upstream's permit first: items waiting for it hold no history or files in memory.
-    let permit: Permit | undefined;
     if (item.historyId !== null || item.attachedFileUuids.length > 0) {
       const { model, maxTokens } = agent;
       const granted = await reservePermit(this.deps.turns, model, item.message.length, maxTokens, signal);
       if (!granted && signal.aborted) return { ok: false, code: 499, message: "stopped" };
-      permit = granted ?? undefined;
+      if (granted) reserved.hold(granted);
     }
     let release: (() => void) | undefined;
     const sources: TurnSources = {
@@ -154,11 +155,8 @@ export class ItemExecutor {
       historyId: item.historyId,
       attachedFileIds: item.attachedFileUuids,
     };
-    const loaded = await loadAgentTurn(sources, input).catch((err) => {
-      permit?.release(null);
-      throw err;
-    });
-    return loaded.ok ? { ...loaded, release, permit } : { ...loaded, permit };
+    const loaded = await loadAgentTurn(sources, input);
+    return loaded.ok ? { ...loaded, release } : loaded;
   }
 
   private agentVersion(agentId: string, version: number): Promise<AgentVersion | undefined> {

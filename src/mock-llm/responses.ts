@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { functionCallItem, responseObject } from "../providers/response-object.js";
 import { type SimulatedTurn, simulateTurn } from "../providers/simulated-turn.js";
 import { lastUserText } from "../providers/text.js";
 import type { ModelRequest } from "../providers/types.js";
@@ -46,14 +47,7 @@ export function registerResponses(app: FastifyInstance, deps: MockRouteDeps): vo
 
 function toResponse(id: string, body: Json, turn: SimulatedTurn): Json {
   const output: Json[] = turn.toolCalls
-    ? turn.toolCalls.map((call, i) => ({
-        type: "function_call",
-        id: `fc_${id}_${i}`,
-        call_id: call.id,
-        name: call.name,
-        arguments: call.arguments,
-        status: "completed",
-      }))
+    ? turn.toolCalls.map((call, i) => functionCallItem(id, i, call))
     : [
         {
           type: "message",
@@ -63,35 +57,13 @@ function toResponse(id: string, body: Json, turn: SimulatedTurn): Json {
           content: [{ type: "output_text", text: turn.text, annotations: [], logprobs: [] }],
         },
       ];
-  return {
-    id: `resp_${id}`,
-    object: "response",
-    created_at: Math.floor(Date.now() / 1000),
-    status: "completed",
-    error: null,
-    incomplete_details: null,
-    instructions: body.instructions ?? null,
-    max_output_tokens: body.max_output_tokens ?? null,
-    model: body.model,
+  return responseObject(body, {
+    id,
+    createdAt: Math.floor(Date.now() / 1000),
+    model: String(body.model), // checked by parseResponsesBody
     output,
-    parallel_tool_calls: body.parallel_tool_calls ?? true,
-    previous_response_id: null,
-    reasoning: { effort: null, summary: null, ...(isObject(body.reasoning) ? body.reasoning : {}) },
-    store: body.store ?? true,
-    temperature: body.temperature ?? 1,
-    text: isObject(body.text) ? body.text : { format: { type: "text" } },
-    tool_choice: body.tool_choice ?? "auto",
-    tools: body.tools ?? [],
-    top_p: body.top_p ?? 1,
-    truncation: body.truncation ?? "disabled",
-    usage: {
-      input_tokens: turn.promptTokens,
-      input_tokens_details: { cached_tokens: 0 },
-      output_tokens: turn.completionTokens,
-      output_tokens_details: { reasoning_tokens: 0 },
-      total_tokens: turn.promptTokens + turn.completionTokens,
-    },
-    user: body.user ?? null,
-    metadata: body.metadata ?? {},
-  };
+    incomplete: false,
+    store: null,
+    usage: { input: turn.promptTokens, cached: 0, output: turn.completionTokens, reasoning: 0 },
+  });
 }

@@ -11,7 +11,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DASHBOARD_DIR } from "../../src/server/dashboard.js";
 import { publishedAgent, startTestServer, type TestServer, waitFor } from "../helpers/server.js";
-import { startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
+import { lookupAgent, startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -144,18 +144,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("expands a result of an agent with a tool into its step timeline, by keyboard", async () => {
-    const agent = await publishedAgent(t, {
-      tools: [
-        {
-          type: "http",
-          name: "lookup",
-          parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-          url: tools.url,
-          secret: "tool-secret",
-        },
-      ],
-      max_steps: 3,
-    });
+    const agent = await lookupAgent(t, tools);
     const created = await t.api("POST", "/api/v1/batches", {
       agent_id: agent,
       requests: [{ custom_id: "tool-row", message: "Weather in Paris" }],

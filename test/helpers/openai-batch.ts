@@ -1,6 +1,60 @@
-import type OpenAI from "openai";
-import { toFile } from "openai";
-import { waitFor } from "./server.js";
+import OpenAI, { toFile } from "openai";
+import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
+import { startTestServer, type TestServer, waitFor } from "./server.js";
+
+/** A support ticket: the strict JSON Schema the OpenAI batch tests ask for as structured output. */
+export const ticketSchema = {
+  type: "object",
+  properties: {
+    category: { type: "string", enum: ["billing", "bug"] },
+    urgency: { type: "integer", minimum: 1, maximum: 5 },
+    summary: { type: "string" },
+  },
+  required: ["category", "urgency", "summary"],
+  additionalProperties: false,
+};
+
+/** The `get_weather` tool's strict parameters (the tool itself differs by endpoint's shape). */
+export const weatherParameters = {
+  type: "object",
+  properties: { city: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } },
+  required: ["city", "unit"],
+  additionalProperties: false,
+};
+
+export interface OpenAIBatchServer {
+  mock: MockLlm;
+  t: TestServer;
+  /** The OpenAI SDK pointed at the test server. */
+  client: OpenAI;
+  /** The OpenAI SDK pointed at mock-llm itself, for the direct call a batch line is matched against. */
+  direct: OpenAI;
+  close(): Promise<void>;
+}
+
+/**
+ * mock-llm behind a test server as an OpenAI-compatible provider (`gpt-4o-mini` →
+ * `mockoai/gpt-4o-mini`) and an Anthropic one (`claude-haiku` → `mockant/claude-haiku`), with
+ * `models` added (the simulated model's alias).
+ */
+export async function startOpenAIBatchServer(models: Record<string, string>): Promise<OpenAIBatchServer> {
+  const mock = await startMockLlm();
+  const t = await startTestServer((c) => {
+    c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
+    c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
+    c.models = { "gpt-4o-mini": "mockoai/gpt-4o-mini", "claude-haiku": "mockant/claude-haiku", ...models };
+  });
+  return {
+    mock,
+    t,
+    client: new OpenAI({ baseURL: `${t.url}/v1`, apiKey: t.key, maxRetries: 0 }),
+    direct: new OpenAI({ baseURL: mock.url, apiKey: "sk-test", maxRetries: 0 }),
+    close: async () => {
+      await t.close();
+      await mock.close();
+    },
+  };
+}
 
 export interface BatchLine {
   custom_id: string;

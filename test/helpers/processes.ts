@@ -4,10 +4,11 @@
  * takes the whole process down at once.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateApiKey } from "../../src/server/auth.js";
 import { waitFor } from "./server.js";
 
 export const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "..");
@@ -109,4 +110,59 @@ export async function callApi(base: string, key: string, method: string, path: s
   const json: any = await res.json();
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
+}
+
+/** The built server a multi-process test kills and restarts: every start serves `db` on one port. */
+export interface RestartableServer {
+  base: string;
+  key: string;
+  /** Starts a server process (SIGKILLed by `killAll`) and waits until it answers /healthz. */
+  start(): Promise<CliProcess>;
+  /** The API of whichever server process is up, with the key. */
+  api(method: string, path: string, body?: unknown): Promise<any>;
+  /** SIGKILLs every process `start` started. */
+  killAll(): Promise<void>;
+}
+
+/**
+ * `agentbatch serve` on `db` from `dir` (its working and data directory), on a free port, with
+ * a fresh API key and `env` added; `args` go after the usual ones (`--config FILE`).
+ */
+export async function restartableServer(options: {
+  db: string;
+  dir: string;
+  env?: Record<string, string>;
+  args?: string[];
+}): Promise<RestartableServer> {
+  const key = generateApiKey();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const started: CliProcess[] = [];
+  const args = ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", options.db];
+  return {
+    base,
+    key,
+    start: async () => {
+      const server = startCli(
+        [...args, ...(options.args ?? [])],
+        { AGENTBATCH_API_KEY: key, ...options.env },
+        options.dir,
+      );
+      started.push(server);
+      await waitForHttp(server, `${base}/healthz`, 30_000);
+      return server;
+    },
+    api: (method, path, body) => callApi(base, key, method, path, body),
+    killAll: async () => {
+      for (const p of started) await killHard(p);
+    },
+  };
+}
+
+/** Writes `dir/config.json` naming a mock-llm process at `mockUrl` as provider `mock`; returns its path. */
+export function writeMockConfig(dir: string, mockUrl: string): string {
+  const file = join(dir, "config.json");
+  const providers = { mock: { type: "openai-compatible", base_url: `${mockUrl}/v1`, api_key: "test" } };
+  writeFileSync(file, JSON.stringify({ providers }));
+  return file;
 }

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { publishedAgent, startTestServer, type TestServer } from "./server.js";
 
 export interface ReceivedCall {
   callId: string;
@@ -74,4 +75,43 @@ export async function startToolReceiver(secret: string): Promise<ToolReceiver> {
   receiver.url = `${receiver.origin}/tool`;
   receiver.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return receiver as ToolReceiver;
+}
+
+/** The `lookup` http tool (a city lookup) that `receiver` serves, signed with its secret. */
+export function lookupTool(receiver: ToolReceiver, secret = "tool-secret") {
+  return {
+    type: "http",
+    name: "lookup",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+    url: receiver.url,
+    secret,
+  };
+}
+
+/** An agent published with the `lookup` tool at `receiver`, three model calls at most. */
+export function lookupAgent(t: TestServer, receiver: ToolReceiver): Promise<string> {
+  return publishedAgent(t, { tools: [lookupTool(receiver)], max_steps: 3 });
+}
+
+/** A tool receiver and a test server whose http tools may call it (a trusted origin). */
+export interface ServerWithTools {
+  t: TestServer;
+  receiver: ToolReceiver;
+  /** Closes both. */
+  close(): Promise<void>;
+}
+
+export async function startServerWithTools(secret = "tool-secret"): Promise<ServerWithTools> {
+  const receiver = await startToolReceiver(secret);
+  const t = await startTestServer((c) => {
+    c.tools.trustedOrigins = [receiver.origin];
+  });
+  return {
+    t,
+    receiver,
+    close: async () => {
+      await t.close();
+      await receiver.close();
+    },
+  };
 }

@@ -9,16 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateApiKey } from "../../src/server/auth.js";
-import {
-  type CliProcess,
-  callApi,
-  freePort,
-  killHard,
-  mainJs,
-  startCli,
-  waitForHttp,
-} from "../helpers/processes.js";
+import { killHard, mainJs, type RestartableServer, restartableServer } from "../helpers/processes.js";
 import { waitFor } from "../helpers/server.js";
 import { startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
 
@@ -27,42 +18,29 @@ const KILL_AFTER = [60, 180];
 
 describe("crash recovery of tool-using items", () => {
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-tools-crash-"));
-  const key = generateApiKey();
-  const servers: CliProcess[] = [];
   let receiver: ToolReceiver;
-  let base = "";
-  let port = 0;
+  let node: RestartableServer | undefined;
 
   afterAll(async () => {
-    for (const s of servers) await killHard(s);
+    await node?.killAll();
     await receiver?.close();
     rmSync(dir, { recursive: true, force: true });
   });
-
-  const start = async (): Promise<CliProcess> => {
-    const server = startCli(
-      ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", `sqlite:${join(dir, "db.sqlite")}`],
-      {
-        AGENTBATCH_API_KEY: key,
-        AGENTBATCH_LEASE_MS: "1500",
-        AGENTBATCH_CONCURRENCY: "16",
-        AGENTBATCH_TOOLS_TRUSTED_ORIGINS: receiver.origin,
-      },
-      dir,
-    );
-    servers.push(server);
-    await waitForHttp(server, `${base}/healthz`, 30_000);
-    return server;
-  };
-  const api = (method: string, path: string, body?: unknown): Promise<any> =>
-    callApi(base, key, method, path, body);
 
   it("stores one result per item and fetches each stored tool call under one call id", async () => {
     expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);
     receiver = await startToolReceiver("crash-secret");
     receiver.delayMs = 40;
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
+    node = await restartableServer({
+      db: `sqlite:${join(dir, "db.sqlite")}`,
+      dir,
+      env: {
+        AGENTBATCH_LEASE_MS: "1500",
+        AGENTBATCH_CONCURRENCY: "16",
+        AGENTBATCH_TOOLS_TRUSTED_ORIGINS: receiver.origin,
+      },
+    });
+    const { start, api } = node;
     let server = await start();
     const agent = (
       await api("POST", "/agents", {

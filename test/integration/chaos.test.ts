@@ -7,7 +7,7 @@
  * 5,000 requests (5 batches of 1,000). Afterwards every custom_id has exactly one final result,
  * the counters equal the results, and no item the mock answered more than once was stored twice.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -22,6 +22,7 @@ import {
   startCli,
   startMockProcess,
   waitForHttp,
+  writeMockConfig,
 } from "../helpers/processes.js";
 import { freshPostgresUrl, testStore } from "../helpers/server.js";
 
@@ -46,13 +47,7 @@ it(`${testStore}: 5,000 requests survive SIGKILLs with exactly one result each`,
   const log = join(dir, "mock.jsonl");
   const mock = await startMockProcess({ latencyMs: 20, errorRate: 0.05, log });
   procs.push(mock.proc);
-  const configFile = join(dir, "config.json");
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      providers: { mock: { type: "openai-compatible", base_url: `${mock.url}/v1`, api_key: "test" } },
-    }),
-  );
+  const configFile = writeMockConfig(dir, mock.url);
   const key = generateApiKey();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;

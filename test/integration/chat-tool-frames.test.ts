@@ -4,22 +4,18 @@
  * the turn's start and before the final text, ids matching the call the tool receiver got.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { publishedAgent, startTestServer, type TestServer } from "../helpers/server.js";
-import { startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
+import { publishedAgent, type TestServer } from "../helpers/server.js";
+import { type ServerWithTools, startServerWithTools, type ToolReceiver } from "../helpers/tool-receiver.js";
 
+let server: ServerWithTools;
 let t: TestServer;
 let receiver: ToolReceiver;
 
 beforeAll(async () => {
-  receiver = await startToolReceiver("tool-secret");
-  t = await startTestServer((c) => {
-    c.tools.trustedOrigins = [receiver.origin];
-  });
+  server = await startServerWithTools();
+  ({ t, receiver } = server);
 });
-afterAll(async () => {
-  await t?.close();
-  await receiver?.close();
-});
+afterAll(async () => server?.close());
 
 /** The stream's frames in order: event name and parsed data (`[DONE]` as null data). */
 async function frames(res: Response): Promise<{ event: string | null; data: any }[]> {

@@ -8,16 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateApiKey } from "../../src/server/auth.js";
-import {
-  type CliProcess,
-  callApi,
-  freePort,
-  killHard,
-  mainJs,
-  startCli,
-  waitForHttp,
-} from "../helpers/processes.js";
+import { killHard, mainJs, type RestartableServer, restartableServer } from "../helpers/processes.js";
 import { waitFor } from "../helpers/server.js";
 
 const TOTAL = 1000;
@@ -26,35 +17,22 @@ const KILL_AFTER = [150, 500];
 
 describe("crash recovery of the built server", () => {
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-crash-"));
-  const key = generateApiKey();
-  const servers: CliProcess[] = [];
-  let port = 0;
-  let base = "";
+  let node: RestartableServer | undefined;
   const kill = killHard;
 
   afterAll(async () => {
-    for (const s of servers) await kill(s);
+    await node?.killAll();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const start = async (): Promise<CliProcess> => {
-    const server = startCli(
-      ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", `sqlite:${join(dir, "db.sqlite")}`],
-      { AGENTBATCH_API_KEY: key, AGENTBATCH_LEASE_MS: "1500", AGENTBATCH_CONCURRENCY: "16" },
-      dir,
-    );
-    servers.push(server);
-    await waitForHttp(server, `${base}/healthz`, 30_000);
-    return server;
-  };
-
-  const api = (method: string, path: string, body?: unknown): Promise<any> =>
-    callApi(base, key, method, path, body);
-
   it("loses and duplicates nothing across SIGKILLs and restarts", async () => {
     expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
+    node = await restartableServer({
+      db: `sqlite:${join(dir, "db.sqlite")}`,
+      dir,
+      env: { AGENTBATCH_LEASE_MS: "1500", AGENTBATCH_CONCURRENCY: "16" },
+    });
+    const { start, api } = node;
     let server = await start();
 
     const agent = (await api("POST", "/agents", { name: "crash", model: "simulated/echo?latency_ms=30" }))

@@ -6,31 +6,31 @@
  * item stored before the signal. Prints how long the drain took.
  * Needs `npm run build` first.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { generateApiKey } from "../../src/server/auth.js";
 import { openStore } from "../../src/store/index.js";
 import { dropSchema } from "../../src/store/postgres/admin.js";
 import {
   type CliProcess,
-  callApi,
-  freePort,
   killHard,
-  startCli,
+  type RestartableServer,
+  restartableServer,
   startMockProcess,
-  waitForHttp,
+  writeMockConfig,
 } from "../helpers/processes.js";
 import { freshPostgresUrl, testStore, waitFor } from "../helpers/server.js";
 
 const ITEMS = 400;
 const dir = mkdtempSync(join(tmpdir(), "agentbatch-drain-"));
 const procs: CliProcess[] = [];
+const servers: RestartableServer[] = [];
 const db = testStore === "postgres" ? freshPostgresUrl() : `sqlite:${join(dir, "db.sqlite")}`;
 
 afterAll(async () => {
   for (const p of procs) await killHard(p);
+  for (const s of servers) await s.killAll();
   if (testStore === "postgres") await dropSchema(db);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -39,29 +39,15 @@ it(`${testStore}: SIGTERM drains: nothing finished is lost or called again, noth
   const log = join(dir, "mock.jsonl");
   const mock = await startMockProcess({ latencyMs: 300, log });
   procs.push(mock.proc);
-  const configFile = join(dir, "config.json");
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      providers: { mock: { type: "openai-compatible", base_url: `${mock.url}/v1`, api_key: "test" } },
-    }),
-  );
-  const key = generateApiKey();
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const env = { AGENTBATCH_API_KEY: key, AGENTBATCH_CONCURRENCY: "32", AGENTBATCH_DATA_DIR: dir };
-  const serve = async () => {
-    const p = startCli(
-      ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", db, "--config", configFile],
-      env,
-      dir,
-    );
-    procs.push(p);
-    await waitForHttp(p, `${base}/healthz`, 30_000);
-    return p;
-  };
-  const api = (method: string, path: string, body?: unknown): Promise<any> =>
-    callApi(base, key, method, path, body);
+  const configFile = writeMockConfig(dir, mock.url);
+  const node = await restartableServer({
+    db,
+    dir,
+    env: { AGENTBATCH_CONCURRENCY: "32", AGENTBATCH_DATA_DIR: dir },
+    args: ["--config", configFile],
+  });
+  servers.push(node);
+  const { base, key, api, start: serve } = node;
 
   const server = await serve();
   const agent = (await api("POST", "/agents", { name: "drain", model: "mock/mock-model" })).data;

@@ -4,6 +4,7 @@ import OpenAI from "openai";
 import { makeParseableResponseFormat } from "openai/lib/parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
+import { ticketSchema } from "../helpers/openai-batch.js";
 
 /**
  * The official SDKs, unchanged, pointed at mock-llm: proof that the mock's wire shapes (tool
@@ -16,16 +17,7 @@ const weatherParameters = {
   required: ["city", "unit"],
   additionalProperties: false,
 };
-const ticket = {
-  type: "object",
-  properties: {
-    category: { type: "string", enum: ["billing", "bug"] },
-    urgency: { type: "integer", minimum: 1, maximum: 5 },
-    summary: { type: "string" },
-  },
-  required: ["category", "urgency", "summary"],
-  additionalProperties: false,
-};
+const ticket = ticketSchema;
 
 let mock: MockLlm;
 let openai: OpenAI;

@@ -1,63 +1,38 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { makeParseableResponseFormat, parseChatCompletion } from "openai/lib/parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
-import { runOpenAIBatch } from "../helpers/openai-batch.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import {
+  type OpenAIBatchServer,
+  runOpenAIBatch,
+  startOpenAIBatchServer,
+  ticketSchema,
+  weatherParameters,
+} from "../helpers/openai-batch.js";
 
 /**
  * The OpenAI batch shape with every chat-completions field a provider can honour: each output
  * line, parsed back with the official SDK, matches a direct call to mock-llm with the same body.
  */
 
-const ticket = {
-  type: "object",
-  properties: {
-    category: { type: "string", enum: ["billing", "bug"] },
-    urgency: { type: "integer", minimum: 1, maximum: 5 },
-    summary: { type: "string" },
-  },
-  required: ["category", "urgency", "summary"],
-  additionalProperties: false,
-};
 const weatherTool: OpenAI.Chat.ChatCompletionFunctionTool = {
   type: "function",
   function: {
     name: "get_weather",
     description: "Weather in a city",
-    parameters: {
-      type: "object",
-      properties: { city: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } },
-      required: ["city", "unit"],
-      additionalProperties: false,
-    },
+    parameters: weatherParameters,
     strict: true,
   },
 };
 
-let mock: MockLlm;
-let t: TestServer;
+let server: OpenAIBatchServer;
 let client: OpenAI;
 let direct: OpenAI;
 
 beforeAll(async () => {
-  mock = await startMockLlm();
-  t = await startTestServer((c) => {
-    c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
-    c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
-    c.models = {
-      "gpt-4o-mini": "mockoai/gpt-4o-mini",
-      "claude-haiku": "mockant/claude-haiku",
-      "sim-mini": "simulated/gpt-4o-mini",
-    };
-  });
-  client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: t.key, maxRetries: 0 });
-  direct = new OpenAI({ baseURL: mock.url, apiKey: "sk-test", maxRetries: 0 });
+  server = await startOpenAIBatchServer({ "sim-mini": "simulated/gpt-4o-mini" });
+  ({ client, direct } = server);
 });
-afterAll(async () => {
-  await t?.close();
-  await mock?.close();
-});
+afterAll(async () => server?.close());
 
 /** What a completion says, without the fields that differ by call (ids, timestamps). */
 function gist(c: OpenAI.Chat.ChatCompletion) {
@@ -78,7 +53,7 @@ function gist(c: OpenAI.Chat.ChatCompletion) {
 describe("chat-completions fields through the OpenAI batch shape", () => {
   it("json_schema (the SDK's helper), tools and logprobs lines match direct calls and parse with the SDK", async () => {
     const response_format = makeParseableResponseFormat(
-      { type: "json_schema", json_schema: { name: "ticket", schema: ticket, strict: true } },
+      { type: "json_schema", json_schema: { name: "ticket", schema: ticketSchema, strict: true } },
       (content) => JSON.parse(content) as Record<string, unknown>,
     );
     const schemaBody = {
@@ -182,7 +157,7 @@ describe("chat-completions fields through the OpenAI batch shape", () => {
         body: {
           model: "claude-haiku",
           messages: [{ role: "user", content: "the app crashes" }],
-          response_format: { type: "json_schema", json_schema: { name: "ticket", schema: ticket } },
+          response_format: { type: "json_schema", json_schema: { name: "ticket", schema: ticketSchema } },
           max_tokens: 300,
         },
       },

@@ -1,10 +1,14 @@
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import { makeParseableTextFormat } from "openai/lib/parser";
 import { parseResponse } from "openai/lib/ResponsesParser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
-import { runOpenAIBatch } from "../helpers/openai-batch.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import {
+  type OpenAIBatchServer,
+  runOpenAIBatch,
+  startOpenAIBatchServer,
+  ticketSchema,
+  weatherParameters,
+} from "../helpers/openai-batch.js";
 
 /**
  * `/v1/responses` batches: passed through to a provider that serves `/v1/responses` (mock-llm as
@@ -12,51 +16,22 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
  * output parsed back with the SDK and matched against a direct call to mock-llm.
  */
 
-const ticket = {
-  type: "object",
-  properties: {
-    category: { type: "string", enum: ["billing", "bug"] },
-    urgency: { type: "integer", minimum: 1, maximum: 5 },
-    summary: { type: "string" },
-  },
-  required: ["category", "urgency", "summary"],
-  additionalProperties: false,
-};
 const weather: OpenAI.Responses.FunctionTool = {
   type: "function",
   name: "get_weather",
-  parameters: {
-    type: "object",
-    properties: { city: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } },
-    required: ["city", "unit"],
-    additionalProperties: false,
-  },
+  parameters: weatherParameters,
   strict: true,
 };
 
-let mock: MockLlm;
-let t: TestServer;
+let server: OpenAIBatchServer;
 let client: OpenAI;
 let direct: OpenAI;
 
 beforeAll(async () => {
-  mock = await startMockLlm();
-  t = await startTestServer((c) => {
-    c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
-    c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
-    c.models = {
-      "gpt-4o-mini": "mockoai/gpt-4o-mini",
-      "claude-haiku": "mockant/claude-haiku",
-      "house-model": "simulated/house-model",
-    };
-  });
-  client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: t.key, maxRetries: 0 });
-  direct = new OpenAI({ baseURL: mock.url, apiKey: "sk-test", maxRetries: 0 });
+  server = await startOpenAIBatchServer({ "house-model": "simulated/house-model" });
+  ({ client, direct } = server);
 });
-afterAll(async () => {
-  await t?.close();
-  await mock?.close();
-});
+afterAll(async () => server?.close());
 
 /** What a Response says, without ids and times. */
 function gist(r: OpenAI.Responses.Response) {
@@ -76,7 +51,7 @@ function gist(r: OpenAI.Responses.Response) {
 describe("Responses API batches", () => {
   it("passes Responses through to mock-llm and maps them onto chat for Anthropic and the simulated model", async () => {
     const text = makeParseableTextFormat(
-      { type: "json_schema", name: "ticket", schema: ticket, strict: true },
+      { type: "json_schema", name: "ticket", schema: ticketSchema, strict: true },
       (content) => JSON.parse(content) as Record<string, unknown>,
     );
     const bodies = {

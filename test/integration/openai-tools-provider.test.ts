@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
 import { OpenAICompatibleProvider } from "../../src/providers/openai-compatible.js";
 import type { ChatMessage, ModelRequest, ModelSuccess, ToolSpec } from "../../src/providers/types.js";
+import { ticketSchema } from "../helpers/openai-batch.js";
 
 const never = new AbortController().signal;
 
@@ -19,16 +20,7 @@ const weather: ToolSpec = {
 };
 const clock: ToolSpec = { name: "get_time", parameters: { type: "object", properties: {} } };
 
-const ticket = {
-  type: "object",
-  properties: {
-    category: { type: "string", enum: ["billing", "bug"] },
-    urgency: { type: "integer", minimum: 1, maximum: 5 },
-    summary: { type: "string" },
-  },
-  required: ["category", "urgency", "summary"],
-  additionalProperties: false,
-};
+const ticket = ticketSchema;
 
 function expectSuccess(outcome: unknown): ModelSuccess {
   expect(outcome).toMatchObject({ kind: "success" });

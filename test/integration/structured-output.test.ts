@@ -9,6 +9,12 @@ import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
 import { publishedAgent, startTestServer, type TestServer, waitForBatch } from "../helpers/server.js";
+import {
+  lookupTool,
+  type ServerWithTools,
+  startServerWithTools,
+  type ToolReceiver,
+} from "../helpers/tool-receiver.js";
 
 const schema = {
   type: "object",
@@ -211,6 +217,61 @@ describe("a batch with a json_schema on the simulated model", () => {
       .split("\n")
       .map((l) => JSON.parse(l));
     expect(jsonl.map((r) => r.response_json)).toEqual([...rows.values()].map((r) => r.response_json));
+  });
+});
+
+describe("an agent with tools and a response_format", () => {
+  let server: ServerWithTools;
+  let t: TestServer;
+  let receiver: ToolReceiver;
+  beforeAll(async () => {
+    server = await startServerWithTools();
+    ({ t, receiver } = server);
+  });
+  afterAll(async () => server?.close());
+
+  it("stores the repair call as a step: the transcript shows it and the usage counts it once", async () => {
+    const agent = await publishedAgent(t, {
+      response_format: responseFormat,
+      tools: [lookupTool(receiver)],
+    });
+    const requests = [
+      { custom_id: "plain", message: "Review 1" },
+      { custom_id: "repaired", message: "Review 2 [invalid-json]" },
+    ];
+    const res = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const done = await waitForBatch(t, res.body.data.id);
+    expect(done).toMatchObject({ status: "completed", completed_requests: 2 });
+    const rows = new Map((await results(t, done.id)).map((r) => [r.custom_id, r]));
+    const steps = async (customId: string) => {
+      const r = await t.api("GET", `/api/v1/batches/${done.id}/results/${customId}/steps`);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return r.body.data.steps as any[];
+    };
+
+    const plain = await steps("plain");
+    expect(plain.map((s) => [s.type, s.repair ?? false])).toEqual([
+      ["model", false],
+      ["tool", false],
+      ["model", false],
+    ]);
+    const repaired = await steps("repaired");
+    expect(repaired.map((s) => [s.index, s.type, s.repair ?? false])).toEqual([
+      [0, "model", false],
+      [1, "tool", false],
+      [2, "model", false],
+      [3, "model", true],
+    ]);
+    expect(() => JSON.parse(repaired[2].content)).toThrow();
+    const row = rows.get("repaired");
+    expect(row.status).toBe("success");
+    expect(JSON.parse(repaired[3].content)).toEqual(row.response_json);
+    expect(validate(row.response_json)).toBe(true);
+    // Three model calls, each once: the stored steps' tokens are the item's usage.
+    expect(row.response_usage.total_calls).toBe(3);
+    const tokens = repaired.filter((s) => s.type === "model").reduce((n, s) => n + s.usage.total_tokens, 0);
+    expect(row.response_usage.total_tokens).toBe(tokens);
   });
 });
 

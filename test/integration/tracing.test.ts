@@ -15,7 +15,7 @@ import {
   waitFor,
   waitForBatch,
 } from "../helpers/server.js";
-import { startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
+import { lookupAgent, startToolReceiver, type ToolReceiver } from "../helpers/tool-receiver.js";
 
 interface OtlpSpan {
   traceId: string;
@@ -119,18 +119,7 @@ it("sends a span per item attempt with a child per model call, GenAI attributes,
 });
 
 it("sends an execute_tool span per tool call, a sibling of the model calls under the item", async () => {
-  const agentId = await publishedAgent(t, {
-    tools: [
-      {
-        type: "http",
-        name: "lookup",
-        parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
-        url: tools.url,
-        secret: "tool-secret",
-      },
-    ],
-    max_steps: 3,
-  });
+  const agentId = await lookupAgent(t, tools);
   const created = await t.api("POST", "/api/v1/batches", {
     agent_id: agentId,
     requests: [{ custom_id: "tool-1", message: "Weather in Paris, secret city" }],

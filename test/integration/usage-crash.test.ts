@@ -9,18 +9,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateApiKey } from "../../src/server/auth.js";
 import { isPostgresUrl } from "../../src/store/index.js";
 import { dropSchema } from "../../src/store/postgres/admin.js";
-import {
-  type CliProcess,
-  callApi,
-  freePort,
-  killHard,
-  mainJs,
-  startCli,
-  waitForHttp,
-} from "../helpers/processes.js";
+import { killHard, mainJs, type RestartableServer, restartableServer } from "../helpers/processes.js";
 import { testDbUrl, waitFor } from "../helpers/server.js";
 
 const TOTAL = 200;
@@ -28,36 +19,24 @@ const TOTAL = 200;
 describe("usage totals across a crash", () => {
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-usage-"));
   const db = testDbUrl(dir);
-  const key = generateApiKey();
-  const children: CliProcess[] = [];
-  let base = "";
+  let node: RestartableServer | undefined;
   const kill = killHard;
 
   afterAll(async () => {
-    for (const c of children) await kill(c);
+    await node?.killAll();
     rmSync(dir, { recursive: true, force: true });
     if (isPostgresUrl(db)) await dropSchema(db);
   });
 
-  const start = async (port: number): Promise<CliProcess> => {
-    const server = startCli(
-      ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", db],
-      { AGENTBATCH_API_KEY: key, AGENTBATCH_LEASE_MS: "1000", AGENTBATCH_CONCURRENCY: "16" },
-      dir,
-    );
-    children.push(server);
-    await waitForHttp(server, `${base}/healthz`, 15_000);
-    return server;
-  };
-
-  const api = (method: string, path: string, body?: unknown): Promise<any> =>
-    callApi(base, key, method, path, body);
-
   it("batch usage and cost equal the sum over items after SIGKILL and restart", async () => {
     expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    let server = await start(port);
+    node = await restartableServer({
+      db,
+      dir,
+      env: { AGENTBATCH_LEASE_MS: "1000", AGENTBATCH_CONCURRENCY: "16" },
+    });
+    const { start, api } = node;
+    let server = await start();
     // A priced model name (gpt-4o-mini in the default price table) on the simulator.
     const agent = (
       await api("POST", "/agents", { name: "usage", model: "simulated/gpt-4o-mini?latency_ms=200" })
@@ -83,7 +62,7 @@ describe("usage totals across a crash", () => {
     );
     expect(seen.status).toBe("in_progress");
     await kill(server);
-    server = await start(port);
+    server = await start();
 
     const done = await waitFor(
       async () => {

@@ -28,6 +28,8 @@ export function stepToWire(s: TurnStep) {
       model: p.model,
       content: p.text,
       finish_reason: p.finish_reason ?? null,
+      // The one repair call of an answer that did not match the agent's response_format.
+      ...(p.repair ? { repair: true } : {}),
       tool_calls: (p.tool_calls ?? []).map((c: Record<string, string>) => ({
         call_id: c.call_id,
         tool: c.name,

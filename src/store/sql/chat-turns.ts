@@ -1,7 +1,8 @@
 import type { ChatTurnStore, PendingChatCall, PendingChatTurn } from "../chat-turns.js";
-import type { NewTurnStep, TurnStep } from "../steps.js";
-import type { Row, SqlDriver } from "./driver.js";
+import type { NewTurnStep } from "../steps.js";
+import type { SqlDriver } from "./driver.js";
 import { json, n } from "./rows.js";
+import { stepOfRow } from "./steps.js";
 
 /** Chat turns waiting on client tool calls, and their steps so far. */
 export class SqlChatTurnStore implements ChatTurnStore {
@@ -17,7 +18,7 @@ export class SqlChatTurnStore implements ChatTurnStore {
       chatId: n(row.chat_id),
       turn: json<Record<string, unknown>>(row.turn) ?? {},
       calls: json<PendingChatCall[]>(row.calls) ?? [],
-      steps: steps.map(toStep),
+      steps: steps.map(stepOfRow),
       createdAt: n(row.created_at),
     };
   }
@@ -64,16 +65,4 @@ export class SqlChatTurnStore implements ChatTurnStore {
       return (await tx.run("DELETE FROM chat_pending_turns WHERE chat_id = ?", [chatId])) > 0;
     });
   }
-}
-
-function toStep(r: Row): TurnStep {
-  return {
-    index: n(r.step_index),
-    kind: r.kind,
-    payload: json<Record<string, unknown>>(r.payload) ?? {},
-    promptTokens: n(r.prompt_tokens),
-    completionTokens: n(r.completion_tokens),
-    durationMs: n(r.duration_ms),
-    createdAt: n(r.created_at),
-  };
 }

@@ -34,11 +34,12 @@ export class SqlStepStore implements StepStore {
     const rows = await this.db.all("SELECT * FROM item_steps WHERE item_id = ? ORDER BY step_index", [
       itemId,
     ]);
-    return rows.map(toStep);
+    return rows.map(stepOfRow);
   }
 }
 
-function toStep(r: Row): TurnStep {
+/** A stored step's row (`item_steps`, `chat_turn_steps`: the same columns) as a step. */
+export function stepOfRow(r: Row): TurnStep {
   return {
     index: n(r.step_index),
     kind: r.kind,

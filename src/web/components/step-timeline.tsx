@@ -19,6 +19,8 @@ export interface StepWire {
   duration_ms: number;
   model?: string;
   content?: string | null;
+  /** The repair call of an answer that did not match the agent's response_format. */
+  repair?: boolean;
   tool_calls?: ToolCallWire[];
   call_id?: string;
   tool?: string;
@@ -71,6 +73,7 @@ function StepItem(props: { s: StepWire }) {
     return (
       <li class="step model" data-testid="step">
         <strong>model</strong> <span class="mono">{s.model}</span>
+        {s.repair ? " (repair)" : ""}
         {took}
         {s.content && <pre>{short(s.content, OUTPUT_CHARS)}</pre>}
         {(s.tool_calls ?? []).map((c) => (

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { HttpToolCaller } from "../../../src/agents/tools/http.js";
+import { ReservedPermit } from "../../../src/agents/run-turn.js";
 import { runToolTurn, type StepLog, type ToolTurnDeps } from "../../../src/agents/turn-loop.js";
 import { LimiterRegistry } from "../../../src/providers/rate-limiter.js";
 import type { ModelRequest, ModelSuccess } from "../../../src/providers/types.js";
 import type { AgentConfig, NewTurnStep, TurnStep } from "../../../src/store/types.js";
-import { fakeProviders } from "../engine/harness.js";
+import { fakeHttpTools, fakeProviders, lookupModel, lookupTool } from "../engine/harness.js";
 
 const agent: AgentConfig = {
   model: "fake/model",
@@ -13,36 +13,8 @@ const agent: AgentConfig = {
   maxTokens: null,
   settings: {},
   maxSteps: 4,
-  tools: [
-    {
-      type: "http",
-      name: "lookup",
-      description: null,
-      parameters: { type: "object", properties: {} },
-      url: "https://tools.invalid/lookup",
-      secret: null,
-      timeoutMs: null,
-    },
-  ],
+  tools: [lookupTool],
 };
-
-/** A model that calls `lookup` until a tool result is in the transcript, then answers with it. */
-function scriptedModel(requests: ModelRequest[]) {
-  return async (request: ModelRequest): Promise<ModelSuccess> => {
-    requests.push(request);
-    const result = request.messages.find((m) => m.role === "tool");
-    const usage = { promptTokens: 10, completionTokens: 2 };
-    if (result) return { kind: "success", text: `answer: ${result.content}`, usage, model: "model" };
-    return {
-      kind: "success",
-      text: "",
-      usage,
-      model: "model",
-      finishReason: "tool_calls",
-      toolCalls: [{ id: "prov_1", name: "lookup", arguments: "{}" }],
-    };
-  };
-}
 
 function memoryLog(initial: TurnStep[] = []): StepLog & { steps: TurnStep[] } {
   const steps = [...initial];
@@ -58,13 +30,12 @@ function memoryLog(initial: TurnStep[] = []): StepLog & { steps: TurnStep[] } {
 }
 
 function deps(requests: ModelRequest[], toolCalls: string[]): ToolTurnDeps {
-  const http = new HttpToolCaller({ trustedOrigins: [], allowPrivateTargets: false, concurrencyPerHost: 4 });
-  http.call = async (_tool, call) => {
+  const http = fakeHttpTools((call) => {
     toolCalls.push(call.callId);
     return { output: `result of ${call.callId}`, isError: false, durationMs: 3 };
-  };
+  });
   return {
-    providers: fakeProviders(scriptedModel(requests)),
+    providers: fakeProviders(lookupModel(requests)),
     limiters: new LimiterRegistry(() => ({}), 8),
     http,
   };
@@ -121,6 +92,42 @@ describe("runToolTurn", () => {
     expect(again).toHaveLength(1);
   });
 
+  it("uses a reserved permit for its first model call only, and gives it back before a replayed reply's tools run", async () => {
+    const d = deps([], []);
+    d.limiters = new LimiterRegistry(() => ({ maxConcurrency: 1 }), 1);
+    const limiter = d.limiters.get("fake");
+    const acquire = limiter.acquire.bind(limiter);
+    let acquisitions = 0;
+    limiter.acquire = (tokens, signal) => {
+      acquisitions++;
+      return acquire(tokens, signal);
+    };
+    const reserve = async () => {
+      const permit = new ReservedPermit();
+      permit.hold(await acquire(1, signal()));
+      return permit;
+    };
+    // Two model calls: the first takes the reserved permit, the second acquires one.
+    const fresh = memoryLog();
+    const result = await runToolTurn(d, input(fresh), { signal: signal(), permit: await reserve() });
+    expect(result.kind).toBe("success");
+    expect(acquisitions).toBe(1);
+    expect(limiter.running).toBe(0);
+    // Resumed after the first reply: its tool runs holding no permit, the last call takes one.
+    let runningDuringTool = -1;
+    d.http.call = async (_tool, call) => {
+      runningDuringTool = limiter.running;
+      return { output: `result of ${call.callId}`, isError: false, durationMs: 1 };
+    };
+    acquisitions = 0;
+    const resumed = memoryLog(fresh.steps.slice(0, 1));
+    const again = await runToolTurn(d, input(resumed), { signal: signal(), permit: await reserve() });
+    expect(again.kind).toBe("success");
+    expect(runningDuringTool).toBe(0);
+    expect(acquisitions).toBe(1);
+    expect(limiter.running).toBe(0);
+  });
+
   it("fails once max_steps model calls asked for tools", async () => {
     const log = memoryLog();
     const d = deps([], []);
@@ -147,5 +154,82 @@ describe("runToolTurn", () => {
     const result = await runToolTurn(deps([], toolCalls), input(log), { signal: signal() });
     expect(result.kind).toBe("aborted");
     expect(toolCalls).toEqual([]);
+  });
+
+  describe("with a response_format", () => {
+    /** Calls the tool, then answers invalid JSON; the repair call (no tools offered) answers valid JSON. */
+    function repairingModel(requests: ModelRequest[]) {
+      const tooling = lookupModel([]);
+      return async (request: ModelRequest): Promise<ModelSuccess> => {
+        requests.push(request);
+        if (!request.tools)
+          return {
+            kind: "success",
+            text: '{"fixed":true}',
+            usage: { promptTokens: 7, completionTokens: 3 },
+            model: "model",
+          };
+        const reply = await tooling(request);
+        return reply.toolCalls ? reply : { ...reply, text: '{"broken":' };
+      };
+    }
+    const structured = (log: StepLog) => {
+      const i = input(log);
+      return {
+        ...i,
+        turn: { ...i.turn, agent: { ...agent, responseFormat: { type: "json_object" as const } } },
+      };
+    };
+
+    it("stores the repair call as the model step after the answer, and replays it on resume", async () => {
+      const requests: ModelRequest[] = [];
+      const d = deps([], []);
+      d.providers = fakeProviders(repairingModel(requests));
+      const log = memoryLog();
+      const result = await runToolTurn(d, structured(log), { signal: signal() });
+      expect(result).toMatchObject({ kind: "success", text: '{"fixed":true}', json: { fixed: true } });
+      expect(requests).toHaveLength(3);
+      expect(log.steps.map((s) => [s.index, s.kind, s.payload.repair ?? false])).toEqual([
+        [0, "model", false],
+        [1, "tool", false],
+        [2, "model", false],
+        [3, "model", true],
+      ]);
+      expect(log.steps[3]).toMatchObject({ promptTokens: 7, completionTokens: 3 });
+      if (result.kind !== "success") return;
+      expect(result.calls).toHaveLength(3);
+      expect(result.usage).toEqual({ promptTokens: 27, completionTokens: 7 });
+
+      // Resumed after the repair step was stored (a crash before the outcome was committed):
+      // no model call again, the same answer, each call counted once.
+      const again: ModelRequest[] = [];
+      d.providers = fakeProviders(repairingModel(again));
+      const resumed = await runToolTurn(d, structured(memoryLog(log.steps)), { signal: signal() });
+      expect(again).toEqual([]);
+      expect(resumed).toMatchObject({ kind: "success", json: { fixed: true } });
+      if (resumed.kind === "success") {
+        expect(resumed.calls).toHaveLength(3);
+        expect(resumed.usage).toEqual(result.usage);
+      }
+
+      // Resumed after the invalid answer but before the repair was stored: only the repair is asked.
+      const onlyRepair: ModelRequest[] = [];
+      d.providers = fakeProviders(repairingModel(onlyRepair));
+      const partial = memoryLog(log.steps.slice(0, 3));
+      await runToolTurn(d, structured(partial), { signal: signal() });
+      expect(onlyRepair).toHaveLength(1);
+      expect(onlyRepair[0].tools).toBeUndefined();
+      expect(partial.steps.map((s) => s.index)).toEqual([0, 1, 2, 3]);
+    });
+
+    it("stops (aborted) when the repair step cannot be stored", async () => {
+      const d = deps([], []);
+      d.providers = fakeProviders(repairingModel([]));
+      const log = memoryLog();
+      const append = log.append;
+      log.append = async (s) => (s.payload.repair ? false : append(s));
+      const result = await runToolTurn(d, structured(log), { signal: signal() });
+      expect(result.kind).toBe("aborted");
+    });
   });
 });

@@ -5,6 +5,9 @@ import type {
   CommitReport,
   ItemOutcome,
   MessageRecord,
+  NewTurnStep,
+  StepFence,
+  TurnStep,
 } from "../../../src/store/types.js";
 
 /** An item of the fake queue: the claimed shape plus where it stands. */
@@ -56,8 +59,8 @@ export class FakeStore {
     createdAt: 0,
   };
 
-  /** Queues `n` pending items of batch `batchId`; returns their ids. */
-  addItems(n: number, batchId = "batch-1"): number[] {
+  /** Queues `n` pending items of batch `batchId` (with `fields` set on each); returns their ids. */
+  addItems(n: number, batchId = "batch-1", fields: Partial<ClaimedItem> = {}): number[] {
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = this.nextId++;
@@ -78,6 +81,7 @@ export class FakeStore {
           name: null,
           attachedFileUuids: [],
           historyId: null,
+          ...fields,
         },
         status: "pending",
         leaseOwner: null,
@@ -212,5 +216,22 @@ export class FakeStore {
 
   readonly chats = {
     listMessages: async (_chatId: number): Promise<MessageRecord[]> => [],
+  };
+
+  /** Steps of tool-using turns by item; a step is stored once per index, under the item's lease. */
+  readonly storedSteps = new Map<number, TurnStep[]>();
+
+  readonly steps = {
+    append: async (fence: StepFence, step: NewTurnStep, now: number): Promise<boolean> => {
+      const row = this.rows.get(fence.itemId);
+      if (row?.leaseOwner !== fence.leaseOwner || row.item.attempt !== fence.attempt) return false;
+      const steps = this.storedSteps.get(fence.itemId) ?? [];
+      if (steps.some((s) => s.index === step.index)) return false;
+      steps.push({ ...step, createdAt: now });
+      this.storedSteps.set(fence.itemId, steps);
+      return true;
+    },
+    list: async (itemId: number): Promise<TurnStep[]> =>
+      [...(this.storedSteps.get(itemId) ?? [])].sort((a, b) => a.index - b.index),
   };
 }

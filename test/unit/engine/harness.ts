@@ -1,4 +1,6 @@
 import pino, { type Logger } from "pino";
+import { HttpToolCaller } from "../../../src/agents/tools/http.js";
+import type { PlannedCall, ToolOutput } from "../../../src/agents/tools/types.js";
 import { defaultEngineConfig, type EngineConfig } from "../../../src/config/index.js";
 import { Engine } from "../../../src/engine/engine.js";
 import type { EngineMetrics } from "../../../src/engine/metrics.js";
@@ -11,7 +13,9 @@ import type {
   ModelOutcome,
   ModelProvider,
   ModelRequest,
+  ModelSuccess,
 } from "../../../src/providers/types.js";
+import type { AgentTool } from "../../../src/store/types.js";
 import { FakeStore } from "./fake-store.js";
 
 /** Waits for a condition, polling, until a deadline (never a fixed sleep). */
@@ -87,6 +91,7 @@ export function engineWith(
     maxConcurrency?: number;
     logger?: Logger;
     metrics?: EngineMetrics;
+    tools?: HttpToolCaller;
   } = {},
 ): Harness {
   const store = options.store ?? new FakeStore();
@@ -109,6 +114,7 @@ export function engineWith(
     logger: options.logger ?? pino({ level: "silent" }),
     limiters,
     metrics: options.metrics,
+    tools: options.tools,
   });
   return { engine, store, limiters, signals };
 }
@@ -120,4 +126,40 @@ export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => voi
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** An http tool `lookup` (no parameters) that no test really calls: see `fakeHttpTools`. */
+export const lookupTool: AgentTool = {
+  type: "http",
+  name: "lookup",
+  description: null,
+  parameters: { type: "object", properties: {} },
+  url: "https://tools.invalid/lookup",
+  secret: null,
+  timeoutMs: null,
+};
+
+/** An http tool caller that answers every call with `answer` instead of fetching. */
+export function fakeHttpTools(answer: (call: PlannedCall) => ToolOutput): HttpToolCaller {
+  const http = new HttpToolCaller({ trustedOrigins: [], allowPrivateTargets: false, concurrencyPerHost: 4 });
+  http.call = async (_tool, call) => answer(call);
+  return http;
+}
+
+/** A model that calls `lookup` until a tool result is in the transcript, then answers with it. */
+export function lookupModel(requests: ModelRequest[]) {
+  return async (request: ModelRequest): Promise<ModelSuccess> => {
+    requests.push(request);
+    const result = request.messages.find((m) => m.role === "tool");
+    const usage = { promptTokens: 10, completionTokens: 2 };
+    if (result) return { kind: "success", text: `answer: ${result.content}`, usage, model: "model" };
+    return {
+      kind: "success",
+      text: "",
+      usage,
+      model: "model",
+      finishReason: "tool_calls",
+      toolCalls: [{ id: "prov_1", name: "lookup", arguments: "{}" }],
+    };
+  };
 }
