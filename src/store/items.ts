@@ -106,12 +106,9 @@ export interface BatchItem extends NewBatchItem {
   responseDetail?: ResponseDetail | null;
 }
 
-/** What an export writes of an item (`listResultsAfter` reads only these columns). */
-export type ItemResult = Pick<
+/** What an item's run left in its row: its answer or error, its chat, when it was processed. */
+export type ItemAnswer = Pick<
   BatchItem,
-  | "seq"
-  | "customId"
-  | "status"
   | "responseContent"
   | "responseUsage"
   | "responseJson"
@@ -120,11 +117,11 @@ export type ItemResult = Pick<
   | "chatId"
   | "conversationId"
   | "processedAt"
-  | "attempts"
-  | "agentId"
-  | "context"
-  | "metadata"
 >;
+
+/** What an export writes of an item (`listResultsAfter` reads only these columns). */
+export type ItemResult = ItemAnswer &
+  Pick<BatchItem, "seq" | "customId" | "status" | "attempts" | "agentId" | "context" | "metadata">;
 
 /** An item handed to a worker by a claim; `attempt` and `leaseOwner` fence its result. */
 export interface ClaimedItem extends NewBatchItem {

@@ -238,34 +238,35 @@ export class SqlItemQueue implements ItemQueue {
     });
   }
 
-  async listAfter(
-    batchId: string,
-    afterSeq: number,
-    limit: number,
-    status?: ItemStatus,
-  ): Promise<BatchItem[]> {
-    const filter = status ? " AND status = ?" : "";
-    const params = status ? [batchId, status] : [batchId];
-    const rows = await this.db.all(
-      `SELECT * FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
-      [...params, afterSeq, limit],
-    );
-    return rows.map(toBatchItem);
+  listAfter(batchId: string, afterSeq: number, limit: number, status?: ItemStatus): Promise<BatchItem[]> {
+    return this.pageAfter("*", toBatchItem, batchId, afterSeq, limit, status);
   }
 
-  async listResultsAfter(
+  listResultsAfter(
     batchId: string,
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
   ): Promise<ItemResult[]> {
+    return this.pageAfter(RESULT_COLUMNS, toItemResult, batchId, afterSeq, limit, status);
+  }
+
+  /** A keyset page of a batch's items after `afterSeq`, of `columns`, made by `map`. */
+  private async pageAfter<T>(
+    columns: string,
+    map: (r: Row) => T,
+    batchId: string,
+    afterSeq: number,
+    limit: number,
+    status?: ItemStatus,
+  ): Promise<T[]> {
     const filter = status ? " AND status = ?" : "";
     const params = status ? [batchId, status] : [batchId];
     const rows = await this.db.all(
-      `SELECT ${RESULT_COLUMNS} FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
+      `SELECT ${columns} FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
       [...params, afterSeq, limit],
     );
-    return rows.map(toItemResult);
+    return rows.map(map);
   }
 
   async getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined> {

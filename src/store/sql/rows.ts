@@ -7,7 +7,7 @@ import type { Agent, AgentResponseFormat, AgentTool, AgentVersion } from "../age
 import type { Batch } from "../batches.js";
 import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
 import type { FileRecord } from "../files.js";
-import type { BatchItem, ClaimedItem, ItemResult, NewBatchItem } from "../items.js";
+import type { BatchItem, ClaimedItem, ItemAnswer, ItemResult, NewBatchItem } from "../items.js";
 import type { Workspace } from "../workspaces.js";
 import type { Row } from "./driver.js";
 
@@ -152,11 +152,20 @@ function newItemFields(r: Row): NewBatchItem {
 export function toBatchItem(r: Row): BatchItem {
   return {
     ...newItemFields(r),
+    ...answerFields(r),
     id: n(r.id),
     batchId: r.batch_id,
     seq: n(r.seq),
     status: r.status as ItemStatus,
     attempts: n(r.attempts),
+    finishReason: r.finish_reason ?? null,
+    responseDetail: json(r.response_detail),
+  };
+}
+
+/** What an item's run left in its row: its answer or error, its chat, when it was processed. */
+function answerFields(r: Row): ItemAnswer {
+  return {
     responseContent: r.response_content ?? null,
     responseUsage: json(r.response_usage),
     responseJson: json(r.response_json),
@@ -164,8 +173,6 @@ export function toBatchItem(r: Row): BatchItem {
     errorMessage: r.error_message ?? null,
     chatId: nOrNull(r.chat_id),
     conversationId: nOrNull(r.conversation_id),
-    finishReason: r.finish_reason ?? null,
-    responseDetail: json(r.response_detail),
     processedAt: nOrNull(r.processed_at),
   };
 }
@@ -176,17 +183,10 @@ export const RESULT_COLUMNS =
 
 export function toItemResult(r: Row): ItemResult {
   return {
+    ...answerFields(r),
     seq: n(r.seq),
     customId: r.custom_id,
     status: r.status as ItemStatus,
-    responseContent: r.response_content ?? null,
-    responseUsage: json(r.response_usage),
-    responseJson: json(r.response_json),
-    errorCode: nOrNull(r.error_code),
-    errorMessage: r.error_message ?? null,
-    chatId: nOrNull(r.chat_id),
-    conversationId: nOrNull(r.conversation_id),
-    processedAt: nOrNull(r.processed_at),
     attempts: n(r.attempts),
     agentId: r.agent_id,
     context: json(r.context),
