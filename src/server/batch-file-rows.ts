@@ -113,10 +113,10 @@ class RowChecker {
     if (req.historyId !== null && !this.chats.has(req.historyId)) return undefined;
     const user = req.externalUserId;
     if (this.whitelist && user && !this.users.has(user)) return undefined;
-    const problem = unpublishedAgentProblem(agent, id);
-    if (problem) return `agent_id: ${problem}`;
-    if (this.whitelist && !user) return "external_user_id is required: this workspace is in whitelist mode";
-    return this.item(req, agent as Agent);
+    const usable = agentOrProblem(agent, id);
+    if (typeof usable === "string") return usable;
+    if (this.whitelist && !user) return USER_REQUIRED;
+    return this.item(req, usable);
   }
 
   /** The row's item, or why the row is invalid. */
@@ -150,8 +150,7 @@ class RowChecker {
       agent = (await this.lookups.getAgent(this.workspaceId, id)) ?? null;
       this.agents.set(id, agent);
     }
-    const problem = unpublishedAgentProblem(agent, id);
-    return problem ? `agent_id: ${problem}` : (agent as Agent);
+    return agentOrProblem(agent, id);
   }
 
   private async chatProblem(historyId: number | null): Promise<string | null> {
@@ -166,7 +165,7 @@ class RowChecker {
 
   private async whitelistProblem(user: string | null): Promise<string | null> {
     if (!this.whitelist) return null;
-    if (!user) return "external_user_id is required: this workspace is in whitelist mode";
+    if (!user) return USER_REQUIRED;
     if (this.users.has(user)) return null;
     if (!(await this.lookups.isWhitelisted(this.workspaceId, user))) {
       return `external_user_id: "${user}" is not on this workspace's whitelist`;
@@ -175,6 +174,14 @@ class RowChecker {
     this.users.add(user);
     return null;
   }
+}
+
+const USER_REQUIRED = "external_user_id is required: this workspace is in whitelist mode";
+
+/** The agent a row may use, or why it may not (missing, or never published). */
+function agentOrProblem(agent: Agent | null, id: string): Agent | string {
+  const problem = unpublishedAgentProblem(agent, id);
+  return problem ? `agent_id: ${problem}` : (agent as Agent);
 }
 
 /** The format recorded at upload, else what the name and first bytes say. */
