@@ -5,7 +5,7 @@
 import type { BatchStatus, ItemStatus } from "../domain/statuses.js";
 
 export type { BatchStatus, ItemStatus } from "../domain/statuses.js";
-export { isTerminalBatchStatus as isFinal } from "../domain/statuses.js";
+export { ITEM_STATUSES, isTerminalBatchStatus as isFinal } from "../domain/statuses.js";
 
 export interface ValidationError {
   row: number;
@@ -26,6 +26,8 @@ export interface Batch {
   metadata: Record<string, unknown> | null;
   pending_requests: number;
   processing_requests: number;
+  /** Items waiting on client tool outputs (agentbatch extension). */
+  awaiting_tool_calls_requests?: number;
   progress: number;
   started_at: string | null;
   paused_at: string | null;

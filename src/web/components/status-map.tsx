@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
-import type { ItemStatus } from "../types";
+import { ITEM_STATUSES, type ItemStatus } from "../types";
 
-const ORDER: ItemStatus[] = ["pending", "processing", "success", "failed"];
+const ORDER: readonly ItemStatus[] = ITEM_STATUSES;
 const SHOWN = 40;
 
 /**

@@ -3,9 +3,9 @@ import { useEffect, useState } from "preact/hooks";
 import { get } from "../api";
 import { samplesFromResults } from "../components/chart";
 import type { Sample } from "../live";
-import { type Batch, type BatchResult, type ItemStatus, isFinal } from "../types";
+import { type Batch, type BatchResult, ITEM_STATUSES, type ItemStatus, isFinal } from "../types";
 
-const STATUSES: ItemStatus[] = ["pending", "processing", "success", "failed"];
+const STATUSES: readonly ItemStatus[] = ITEM_STATUSES;
 /** custom_ids drawn per status in the status map. */
 const MAP_LIMIT = 500;
 /** How often results, status map and chart history are re-read while the batch runs. */
@@ -39,7 +39,13 @@ export function useStatusMap(id: string, version: number): StatusMapGroups {
     get<StatusMapData>(`/batches/${encodeURIComponent(id)}/status-map?limit=${MAP_LIMIT}`)
       .then((m) => {
         if (stale) return;
-        const groups = { pending: m.pending, processing: m.processing, success: m.success, failed: m.failed };
+        const groups = {
+          pending: m.pending,
+          processing: m.processing,
+          awaiting_tool_calls: m.awaiting_tool_calls,
+          success: m.success,
+          failed: m.failed,
+        };
         const truncated = STATUSES.some((s) => (m.counts[s] ?? 0) > (groups[s]?.length ?? 0));
         setMap({ groups, truncated });
       })

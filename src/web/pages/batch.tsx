@@ -142,6 +142,7 @@ function ChartAndStatusMap(props: {
           counts={{
             pending: batch.pending_requests,
             processing: batch.processing_requests,
+            awaiting_tool_calls: batch.awaiting_tool_calls_requests ?? 0,
             success: batch.completed_requests,
             failed: batch.failed_requests,
           }}
