@@ -1,6 +1,7 @@
 import { type ProviderRegistry, parseModelRef } from "../providers/registry.js";
 import type { ChatMessage, ContentPart, ModelRequest } from "../providers/types.js";
 import type { AgentConfig, ItemRequest, MessageRecord } from "../store/types.js";
+import { requestFieldsOfSettings } from "./agent-settings.js";
 import { chatTokenEstimate, embeddingTokenEstimate, type RequestCall, requestCall } from "./request-turn.js";
 
 /** One agent turn: what a batch request and a chat message both are. */
@@ -81,6 +82,7 @@ export function prepareTurn(turn: AgentTurn | RequestTurn, providers: ProviderRe
     messages,
     temperature: turn.agent.temperature ?? undefined,
     maxTokens: turn.agent.maxTokens ?? undefined,
+    ...requestFieldsOfSettings(turn.agent.settings),
     options: turn.agent.settings,
   };
   if (turn.agent.responseFormat) request.responseFormat = turn.agent.responseFormat;

@@ -1,3 +1,4 @@
+import { agentSettingsError } from "../../agents/agent-settings.js";
 import { listAgentMcpTools } from "../../agents/tools/mcp-agent.js";
 import { parseTools, ToolDefinitionError } from "../../agents/tools/validate.js";
 import { newUuid } from "../../domain/ids.js";
@@ -36,19 +37,25 @@ export const agentRoutes: ApiPlugin = async (app, { ctx }) => {
   app.post("/agents/:id/publish", { schema: publishSchema }, (request) => publishAgent(ctx, request));
 };
 
-/** The model must name a configured provider, so that a typo fails here and not in every item. */
-function checkModel(ctx: AppContext, model: string): void {
+/**
+ * The model must name a configured provider, so that a typo fails here and not in every item;
+ * and that provider must honour every key of the agent's `settings` (400 naming it).
+ */
+function checkModel(ctx: AppContext, model: string, settings: Record<string, unknown>): void {
   let provider: string;
   try {
     provider = parseModelRef(model).provider;
   } catch (err) {
     throw badRequest(`model: ${(err as Error).message}`);
   }
-  if (!ctx.providers.has(provider)) {
+  const capabilities = ctx.providers.capabilities(provider);
+  if (!capabilities) {
     throw badRequest(
       `model: unknown provider "${provider}"; configured providers: ${Object.keys(ctx.config.providers).join(", ")}`,
     );
   }
+  const refused = agentSettingsError(settings, provider, capabilities);
+  if (refused) throw badRequest(refused);
 }
 
 /**
@@ -77,7 +84,7 @@ async function createAgent(
   reply: ApiReply<typeof createSchema>,
 ) {
   const b = request.body;
-  checkModel(ctx, b.model);
+  checkModel(ctx, b.model, b.settings ?? {});
   const agent = await ctx.store.agents.create(
     {
       id: newUuid(),
@@ -112,7 +119,12 @@ async function getAgent(ctx: AppContext, request: ApiRequest<typeof getSchema>) 
 
 async function updateAgent(ctx: AppContext, request: ApiRequest<typeof updateSchema>) {
   const b = request.body;
-  if (b.model !== undefined) checkModel(ctx, b.model);
+  if (b.model !== undefined || b.settings !== undefined) {
+    // The changed model or settings are checked together with the other one as it stands.
+    const current = await ctx.store.agents.get(request.workspace.id, request.params.id);
+    if (!current) throw notFound("Agent");
+    checkModel(ctx, b.model ?? current.model, b.settings ?? current.settings);
+  }
   const agent = await ctx.store.agents.update(
     request.workspace.id,
     request.params.id,

@@ -32,7 +32,10 @@ const AgentFields = {
   system_prompt: Nullable(Type.String({ maxLength: 100_000 })),
   temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
   max_tokens: Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-  settings: Type.Record(Type.String(), Type.Unknown(), { description: "Provider options" }),
+  settings: Type.Record(Type.String(), Type.Unknown(), {
+    description:
+      "Model parameters sent with every call: top_p, stop, seed, frequency_penalty, presence_penalty (each refused with a 400 for a provider that cannot honour it); the simulator's latency_ms, error_rate, fail_status",
+  }),
   tools: Type.Array(Type.Unknown(), {
     description:
       "Tools the model may call: {type: http|client, name, description, parameters, url, secret, timeout_ms}",
