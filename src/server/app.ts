@@ -21,7 +21,7 @@ import { ApiError, ErrorCodes } from "./errors.js";
 import { registerRateLimit } from "./rate-limit.js";
 import { acceptEmptyJsonBodies, MAX_PATH_PARAM_CHARS, refuseOtherMediaTypes } from "./request-parsing.js";
 import { codeerApi } from "./routes/codeer-api.js";
-import { NoQuery } from "./schemas/common.js";
+import { NoBody, NoQuery } from "./schemas/common.js";
 import { docsPolicy, registerSecurityHeaders } from "./security-headers.js";
 import { websocketPlugin } from "./websocket.js";
 
@@ -43,14 +43,20 @@ function validators() {
 
 /**
  * An API route that declares no query takes none (the Anthropic shape only the SDK's `beta`), so
- * an unknown query parameter is a 400 naming it on every route, never silently ignored.
+ * an unknown query parameter is a 400 naming it on every route, never silently ignored; likewise
+ * a POST / PATCH / PUT / DELETE that declares no body (and is not a multipart upload) takes none,
+ * or `{}`, so a field sent to it is a 400 naming it rather than dropped.
  */
-function declareQueries(app: App): void {
+function declareInputs(app: App): void {
   app.addHook("onRoute", (route) => {
     if (!route.url.startsWith("/api/v1/") && !route.url.startsWith("/v1/")) return;
-    if (route.schema?.querystring) return;
-    const querystring = shapeOfUrl(route.url) === "anthropic" ? BetaQuery : NoQuery;
-    route.schema = { ...route.schema, querystring };
+    const schema = route.schema ?? {};
+    const querystring = schema.querystring ?? (shapeOfUrl(route.url) === "anthropic" ? BetaQuery : NoQuery);
+    const methods = [route.method].flat();
+    const takesBody = methods.some((m) => m !== "GET" && m !== "HEAD" && m !== "OPTIONS");
+    const multipart = (schema as { consumes?: string[] }).consumes?.includes("multipart/form-data") ?? false;
+    const body = schema.body ?? (takesBody && !multipart ? NoBody : undefined);
+    route.schema = { ...schema, querystring, ...(body ? { body } : {}) };
   });
 }
 
@@ -125,7 +131,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validators());
-  declareQueries(app);
+  declareInputs(app);
   // Errors outside the three APIs' plugins (a limit hit on an unknown route...): the URL's shape.
   app.setErrorHandler(frameworkErrorHandler);
   app.setNotFoundHandler((request, reply) => {

@@ -17,8 +17,11 @@ export interface UploadForm {
   tooLarge: string;
   /** Streams the `file` part to disk; the row is written by `storeUpload`. */
   save: (part: MultipartFile) => Promise<FileRecord>;
-  /** A text field of the form (throwing rejects the upload). */
-  field?: (name: string, value: string) => void;
+  /**
+   * The text fields the form takes, each read by its function (throwing rejects the upload); any
+   * other field is a 400 naming it, never ignored.
+   */
+  fields?: Record<string, (value: string) => void>;
   /** Checks the saved file once the form is read (throwing rejects the upload). */
   check?: (saved: FileRecord) => Promise<void>;
 }
@@ -34,7 +37,7 @@ export async function receiveUpload(
   try {
     for await (const part of request.parts()) {
       if (part.type !== "file") {
-        form.field?.(part.fieldname, String(part.value));
+        readField(form, part.fieldname, String(part.value));
         continue;
       }
       if (part.fieldname !== "file" || saved) {
@@ -53,6 +56,15 @@ export async function receiveUpload(
     }
     throw err;
   }
+}
+
+function readField(form: UploadForm, name: string, value: string): void {
+  const read = form.fields && Object.hasOwn(form.fields, name) ? form.fields[name] : undefined;
+  if (!read) {
+    const known = ["file", ...Object.keys(form.fields ?? {})].join(", ");
+    throw badRequest(`${name} is not a known form field; this upload takes ${known}`);
+  }
+  read(value);
 }
 
 /**

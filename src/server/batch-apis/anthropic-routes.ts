@@ -6,7 +6,7 @@ import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import { keyFromHeaders, workspaceOf } from "../auth.js";
 import type { AppContext } from "../context.js";
 import { errorHandlerFor } from "../error-layer/handlers.js";
-import { IdParams, OptionalBody } from "../schemas/common.js";
+import { IdParams, NoBody } from "../schemas/common.js";
 import { baseUrl, type RequestUrl } from "../wire/envelope.js";
 import { batchNotFound, invalidApiKey, invalidRequest } from "./anthropic-errors.js";
 import { ANTHROPIC_BATCH_AGENT, parseBatchRequests } from "./anthropic-params.js";
@@ -20,7 +20,7 @@ const tags = ["Anthropic Message Batches API"];
 const createSchema = { tags, summary: "Create a Message Batch", body: CreateBody };
 const listSchema = { tags, summary: "List Message Batches", querystring: ListQuery };
 const getSchema = { tags, summary: "Retrieve a Message Batch", params: IdParams };
-const cancelSchema = { tags, summary: "Cancel a Message Batch", params: IdParams, body: OptionalBody };
+const cancelSchema = { tags, summary: "Cancel a Message Batch", params: IdParams, body: NoBody };
 const deleteSchema = { tags, summary: "Delete an ended Message Batch", params: IdParams };
 const resultsSchema = {
   tags,

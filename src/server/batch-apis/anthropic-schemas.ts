@@ -1,13 +1,13 @@
 /** Request schemas of the Anthropic Message Batches API (params are checked by anthropic-params.ts). */
 import { Type } from "@sinclair/typebox";
-import { Query } from "../schemas/common.js";
+import { Body, Query } from "../schemas/common.js";
 
 /** Anthropic's own limit of requests in one Message Batch. */
 const MAX_ANTHROPIC_REQUESTS = 100_000;
 
-export const CreateBody = Type.Object({
+export const CreateBody = Body({
   requests: Type.Array(
-    Type.Object({
+    Body({
       custom_id: Type.String({ description: "1-64 characters of [a-zA-Z0-9_-], unique in the batch" }),
       params: Type.Record(Type.String(), Type.Unknown(), { description: "A Messages API request body" }),
     }),

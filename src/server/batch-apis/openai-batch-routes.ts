@@ -2,7 +2,7 @@ import { newOpenAIBatchId } from "../../domain/ids.js";
 import type { ApiBatch } from "../../store/api-batches.js";
 import type { ApiPlugin, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
-import { IdParams, OptionalBody } from "../schemas/common.js";
+import { IdParams, NoBody } from "../schemas/common.js";
 import { routeModel } from "./model-routing.js";
 import { invalidRequest, noSuch } from "./openai-errors.js";
 import {
@@ -20,7 +20,7 @@ const tags = ["OpenAI Batch API"];
 const createSchema = { tags, summary: "Create a batch", body: CreateBatchBody };
 const listSchema = { tags, summary: "List batches", querystring: ListBatchesQuery };
 const getSchema = { tags, summary: "Retrieve a batch", params: IdParams };
-const cancelSchema = { tags, summary: "Cancel a batch", params: IdParams, body: OptionalBody };
+const cancelSchema = { tags, summary: "Cancel a batch", params: IdParams, body: NoBody };
 
 /** Endpoints OpenAI batches may target; `BATCH_ENDPOINTS` of them run here. */
 const KNOWN_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/completions"];

@@ -10,7 +10,11 @@ import { fileObject } from "./openai-wire.js";
 
 const tags = ["OpenAI Batch API"];
 
-const uploadSchema = { tags, summary: "Upload a batch input file (multipart: file, purpose=batch)" };
+const uploadSchema = {
+  tags,
+  summary: "Upload a batch input file (multipart: file, purpose=batch)",
+  consumes: ["multipart/form-data"],
+};
 const listSchema = { tags, summary: "List files", querystring: ListFilesQuery };
 const getSchema = { tags, summary: "Retrieve a file", params: IdParams };
 const contentSchema = { tags, summary: "Download a file's content (streamed)", params: IdParams };
@@ -38,7 +42,10 @@ async function fileOf(ctx: AppContext, ws: Workspace, id: string): Promise<FileR
 
 type SavedUpload = { id: string; size: number; filename: string; mimetype: string };
 
-/** Streams the multipart `file` to disk (further files are skipped, as OpenAI does) and reads `purpose`. */
+/**
+ * Streams the multipart `file` to disk and reads `purpose`; any other part (a field such as
+ * `expires_after[anchor]`, which agentbatch does not honour, or a second file) is a 400 naming it.
+ */
 async function receiveFile(
   ctx: AppContext,
   request: ApiRequest<typeof uploadSchema>,
@@ -48,9 +55,19 @@ async function receiveFile(
   try {
     for await (const part of request.parts()) {
       if (part.type !== "file") {
-        if (part.fieldname === "purpose") purpose = String(part.value);
+        if (part.fieldname !== "purpose") {
+          throw invalidRequest(
+            `Unrecognized request argument supplied: ${part.fieldname} (this upload takes file and purpose)`,
+            part.fieldname,
+          );
+        }
+        purpose = String(part.value);
       } else if (part.fieldname !== "file" || saved) {
         part.file.resume();
+        throw invalidRequest(
+          `${part.fieldname}: send exactly one file, in the part named 'file'.`,
+          part.fieldname,
+        );
       } else {
         const id = newOpenAIFileId();
         const { size } = await ctx.files.save(part.file, ctx.files.pathFor(id), ctx.config.maxUploadBytes);

@@ -1,8 +1,9 @@
 /** Request schemas of the OpenAI Files and Batch APIs, as OpenAI documents their parameters. */
 import { Type } from "@sinclair/typebox";
-import { Query } from "../schemas/common.js";
+import { Body, Query } from "../schemas/common.js";
 
-export const CreateBatchBody = Type.Object({
+/** `output_expires_after` and other fields agentbatch does not honour are refused, naming them. */
+export const CreateBatchBody = Body({
   input_file_id: Type.String({ minLength: 1, description: "A file uploaded with purpose batch" }),
   endpoint: Type.String({ description: "/v1/chat/completions, /v1/embeddings or /v1/responses" }),
   completion_window: Type.String({ description: "24h" }),

@@ -5,7 +5,7 @@ import type { ApiPlugin, ApiReply, ApiRequest } from "../api-plugin.js";
 import type { AppContext } from "../context.js";
 import { conflict, notFound } from "../errors.js";
 import { ResultParams, StatusMapQuery } from "../schemas/batches.js";
-import { IdParams, OptionalBody, PageQuery } from "../schemas/common.js";
+import { IdParams, NoBody, PageQuery } from "../schemas/common.js";
 import { batchToWire, itemToWire } from "../wire/batches.js";
 import { ok, pageAnswer } from "../wire/envelope.js";
 
@@ -20,14 +20,14 @@ const pauseSchema = {
   tags,
   summary: "Pause a batch: no new request starts; requests already running finish",
   params: IdParams,
-  body: OptionalBody,
+  body: NoBody,
 };
-const resumeSchema = { tags, summary: "Resume a paused batch", params: IdParams, body: OptionalBody };
+const resumeSchema = { tags, summary: "Resume a paused batch", params: IdParams, body: NoBody };
 const retrySchema = {
   tags,
   summary: "Run the failed requests of a finished batch again (successes are kept)",
   params: IdParams,
-  body: OptionalBody,
+  body: NoBody,
 };
 const resultSchema = {
   tags,

@@ -47,8 +47,10 @@ async function uploadBatchFile(
     notMultipart: "Send multipart/form-data with the file in a part named `file` and purpose=batch_input",
     tooLarge: `file: larger than the upload limit of ${ctx.config.maxUploadBytes} bytes`,
     save: (part) => saveInputFile(ctx, request.workspace.id, part),
-    field: (name, value) => {
-      if (name === "purpose") purpose = value;
+    fields: {
+      purpose: (value) => {
+        purpose = value;
+      },
     },
     check: async (file) => {
       if (purpose !== null && purpose !== "batch_input") {

@@ -10,7 +10,7 @@ import {
   ListBatchesQuery,
   ListResultsQuery,
 } from "../schemas/batches.js";
-import { IdParams, OptionalBody } from "../schemas/common.js";
+import { IdParams, NoBody } from "../schemas/common.js";
 import { batchToWire, itemToWire } from "../wire/batches.js";
 import { ok, pageAnswer } from "../wire/envelope.js";
 
@@ -32,7 +32,7 @@ const resultsSchema = {
   params: IdParams,
   querystring: ListResultsQuery,
 };
-const cancelSchema = { tags, summary: "Cancel a batch", params: IdParams, body: OptionalBody };
+const cancelSchema = { tags, summary: "Cancel a batch", params: IdParams, body: NoBody };
 
 /** Seed 000's batch routes: create, list, get, results (paginated or exported) and cancel. */
 export const batchRoutes: ApiPlugin = async (app, { ctx }) => {

@@ -46,12 +46,13 @@ async function uploadAttachment(
     notMultipart: "Send multipart/form-data with the file in a part named `file`",
     tooLarge: `file: larger than the attachment size limit of ${maxBytes} bytes`,
     save: (part) => saveAttachment(ctx, request.workspace.id, part, maxBytes),
-    field: (name, value) => {
-      if (name !== "scope") return;
-      if (!(FILE_SCOPES as readonly string[]).includes(value)) {
-        throw badRequest(`scope: must be one of ${FILE_SCOPES.join(", ")}`);
-      }
-      scope = value as Scope;
+    fields: {
+      scope: (value) => {
+        if (!(FILE_SCOPES as readonly string[]).includes(value)) {
+          throw badRequest(`scope: must be one of ${FILE_SCOPES.join(", ")}`);
+        }
+        scope = value as Scope;
+      },
     },
   });
   const file = await storeUpload(ctx, { ...saved, scope });

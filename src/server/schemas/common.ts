@@ -58,7 +58,8 @@ export const PageQuery = Query({
 export const IdParams = Type.Object({ id: Type.String({ description: "The resource id" }) });
 
 /**
- * The body of a state change (cancel, pause, resume, retry): none is needed, anything sent is
- * ignored, so that clients that always send `{}` keep working.
+ * The body of a route that reads none (cancel, pause, resume, retry, publish...): no body, or
+ * `{}` for clients that always send one; any field is a 400 naming it, since nothing would read
+ * it. `app.ts` gives it to every API route that declares no body.
  */
-export const OptionalBody = Type.Optional(Type.Any());
+export const NoBody = Nullable(Body({}));

@@ -1,13 +1,13 @@
 /** Request schemas of the client tool routes. */
 import { Type } from "@sinclair/typebox";
-import { Body, PageQuery, StringEnum } from "./common.js";
+import { Body, PageQuery, Query, StringEnum } from "./common.js";
 
 export const MAX_TOOL_OUTPUTS = 1000;
 
-export const ToolCallsQuery = Type.Composite([
-  PageQuery,
-  Type.Object({ status: Type.Optional(StringEnum(["pending"] as const, { default: "pending" })) }),
-]);
+export const ToolCallsQuery = Query({
+  ...PageQuery.properties,
+  status: Type.Optional(StringEnum(["pending"] as const, { default: "pending" })),
+});
 
 export const ToolOutputsBody = Body({
   outputs: Type.Array(

@@ -1,0 +1,228 @@
+/**
+ * What a client asks for is honoured or refused by name, never dropped: agent settings reach the
+ * provider (or the agent is refused), bodiless routes refuse fields, batch creates of the OpenAI
+ * and Anthropic shapes refuse fields they do not run, upload forms refuse unknown fields.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
+import { publishedAgent, startTestServer, type TestServer, waitForBatch } from "../helpers/server.js";
+
+let t: TestServer;
+let mock: MockLlm;
+let agentId: string;
+
+beforeAll(async () => {
+  mock = await startMockLlm({ captureBodies: true });
+  t = await startTestServer((c) => {
+    c.providers.mockoai = { type: "openai-compatible", baseUrl: mock.url, apiKey: "sk-test" };
+    c.providers.mockant = { type: "anthropic", baseUrl: mock.url, apiKey: "test" };
+  });
+  agentId = await publishedAgent(t);
+});
+
+afterAll(async () => {
+  await t.close();
+  await mock.close();
+});
+
+const expectCodeer400 = (res: { status: number; body: any }, message: string | RegExp) => {
+  expect(res.status, JSON.stringify(res.body)).toBe(400);
+  expect(res.body).toMatchObject({ data: null, error_code: 10006 });
+  if (typeof message === "string") expect(res.body.message).toBe(message);
+  else expect(res.body.message).toMatch(message);
+};
+
+const lastChatBody = () =>
+  mock.requests.filter((r) => r.path.endsWith("/chat/completions") || r.path.endsWith("/messages")).at(-1)
+    ?.body as Record<string, unknown>;
+
+describe("agent settings", () => {
+  it("sends every model parameter in settings to an OpenAI-compatible provider", async () => {
+    const id = await publishedAgent(t, {
+      model: "mockoai/gpt-4o-mini",
+      settings: { top_p: 0.5, stop: ["END"], seed: 7, frequency_penalty: 0.25, presence_penalty: -0.5 },
+    });
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: id,
+      requests: [{ custom_id: "a", message: "hello" }],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    const batch = await waitForBatch(t, created.body.data.id);
+    expect(batch.status).toBe("completed");
+    expect(lastChatBody()).toMatchObject({
+      top_p: 0.5,
+      stop: ["END"],
+      seed: 7,
+      frequency_penalty: 0.25,
+      presence_penalty: -0.5,
+    });
+  });
+
+  it("sends top_p and stop to an Anthropic provider, and refuses what it cannot take, naming it", async () => {
+    const id = await publishedAgent(t, {
+      model: "mockant/claude-haiku",
+      settings: { top_p: 0.4, stop: "STOP" },
+    });
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: id,
+      requests: [{ custom_id: "a", message: "hello" }],
+    });
+    expect((await waitForBatch(t, created.body.data.id)).status).toBe("completed");
+    expect(lastChatBody()).toMatchObject({ top_p: 0.4, stop_sequences: ["STOP"] });
+
+    expectCodeer400(
+      await t.api("POST", "/api/v1/agents", {
+        name: "a",
+        model: "mockant/claude-haiku",
+        settings: { seed: 1 },
+      }),
+      /^settings\.seed: not supported by provider "mockant" \(anthropic\)/,
+    );
+    // A model change is checked against the settings the agent already has, and the reverse.
+    const seeded = await t.api("POST", "/api/v1/agents", {
+      name: "b",
+      model: "mockoai/gpt-4o-mini",
+      settings: { seed: 1 },
+    });
+    expect(seeded.status, JSON.stringify(seeded.body)).toBe(201);
+    expectCodeer400(
+      await t.api("PATCH", `/api/v1/agents/${seeded.body.data.id}`, { model: "mockant/claude-haiku" }),
+      /^settings\.seed: not supported by provider "mockant"/,
+    );
+    expectCodeer400(
+      await t.api("PATCH", `/api/v1/agents/${id}`, { settings: { presence_penalty: 1 } }),
+      /^settings\.presence_penalty: not supported by provider "mockant"/,
+    );
+  });
+
+  it("refuses unknown settings, bad values and the simulator's options on a real provider", async () => {
+    expectCodeer400(
+      await t.api("POST", "/api/v1/agents", { name: "a", model: "simulated/echo", settings: { topp: 1 } }),
+      /^settings\.topp is not a known setting; use top_p, stop, seed/,
+    );
+    expectCodeer400(
+      await t.api("POST", "/api/v1/agents", {
+        name: "a",
+        model: "simulated/echo",
+        settings: { latency_ms: "fast" },
+      }),
+      /^settings\.latency_ms: must be a number/,
+    );
+    expectCodeer400(
+      await t.api("POST", "/api/v1/agents", {
+        name: "a",
+        model: "mockoai/gpt-4o-mini",
+        settings: { error_rate: 1 },
+      }),
+      /^settings\.error_rate: not supported by provider "mockoai" \(openai-compatible\)/,
+    );
+    expectCodeer400(
+      await t.api("PATCH", `/api/v1/agents/${agentId}`, { settings: { top_p: 3 } }),
+      "settings.top_p: must be a number from 0 to 1",
+    );
+  });
+});
+
+describe("routes that read no body", () => {
+  it("refuse a field sent to them, and still take none or {}", async () => {
+    const slow = await publishedAgent(t, { model: "simulated/echo?latency_ms=20000" });
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: slow,
+      requests: [{ custom_id: "a", message: "one" }],
+    });
+    const id = created.body.data.id;
+    expectCodeer400(
+      await t.api("POST", `/api/v1/batches/${id}/retry`, { custom_ids: ["a"] }),
+      "custom_ids is not a known field",
+    );
+    expectCodeer400(
+      await t.api("POST", `/api/v1/agents/${agentId}/publish`, { version: 3 }),
+      "version is not a known field",
+    );
+    expect((await t.api("POST", `/api/v1/batches/${id}/pause`, {})).status).toBe(200);
+    expect((await t.api("POST", `/api/v1/batches/${id}/cancel`)).status).toBeLessThan(300);
+
+    const openai = await t.api("POST", "/v1/batches/batch_x/cancel", { reason: "x" });
+    expect(openai.status).toBe(400);
+    expect(openai.body.error).toMatchObject({ param: "reason" });
+    const anthropic = await t.api("POST", "/v1/messages/batches/msgbatch_x/cancel", { reason: "x" });
+    expect(anthropic.status).toBe(400);
+    expect(anthropic.body.error.message).toBe("reason: Extra inputs are not permitted");
+  });
+});
+
+describe("batch creates of the OpenAI and Anthropic shapes", () => {
+  it("refuse a field they do not honour, naming it", async () => {
+    const openai = await t.api("POST", "/v1/batches", {
+      input_file_id: "file-x",
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+      output_expires_after: { anchor: "created_at", seconds: 3600 },
+    });
+    expect(openai.status, JSON.stringify(openai.body)).toBe(400);
+    expect(openai.body.error).toMatchObject({
+      type: "invalid_request_error",
+      param: "output_expires_after",
+      message: "Unrecognized request argument supplied: output_expires_after",
+    });
+
+    const params = { model: "claude-haiku", max_tokens: 10, messages: [{ role: "user", content: "hi" }] };
+    const top = await t.api("POST", "/v1/messages/batches", {
+      requests: [{ custom_id: "a", params }],
+      webhook: "https://example.com",
+    });
+    expect(top.status, JSON.stringify(top.body)).toBe(400);
+    expect(top.body.error.message).toBe("webhook: Extra inputs are not permitted");
+    const inner = await t.api("POST", "/v1/messages/batches", {
+      requests: [{ custom_id: "a", params, priority: 1 }],
+    });
+    expect(inner.status, JSON.stringify(inner.body)).toBe(400);
+    expect(inner.body.error.message).toMatch(
+      /^requests\.0\.priority: Extra inputs are not permitted|^requests\[0\]\.priority/,
+    );
+  });
+});
+
+describe("query parameters of the client tool calls list", () => {
+  it("refuse one the route does not know", async () => {
+    expectCodeer400(
+      await t.api("GET", "/api/v1/batches/b_x/tool-calls?state=pending"),
+      "state is not a known query parameter",
+    );
+  });
+});
+
+describe("upload forms", () => {
+  const upload = (path: string, fields: Record<string, string>) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    form.append("file", new Blob(["custom_id,message\na,hi\n"], { type: "text/csv" }), "q.csv");
+    return fetch(`${t.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${t.key}` },
+      body: form,
+    });
+  };
+
+  it("refuse a field the upload does not read, naming it", async () => {
+    const codeer = await upload("/api/v1/files", { purpose: "batch_input", expires_after: "3600" });
+    const body = await codeer.json();
+    expect(codeer.status, JSON.stringify(body)).toBe(400);
+    expect(body.message).toBe("expires_after is not a known form field; this upload takes file, purpose");
+
+    const attachment = await upload("/api/v1/chats/upload-file", { visibility: "private" });
+    expect(attachment.status).toBe(400);
+    expect((await attachment.json()).message).toBe(
+      "visibility is not a known form field; this upload takes file, scope",
+    );
+
+    const openai = await upload("/v1/files", { purpose: "batch", "expires_after[anchor]": "created_at" });
+    const err = (await openai.json()).error;
+    expect(openai.status, JSON.stringify(err)).toBe(400);
+    expect(err).toMatchObject({ param: "expires_after[anchor]" });
+
+    // The fields they read still work.
+    expect((await upload("/api/v1/files", { purpose: "batch_input" })).status).toBe(201);
+    expect((await upload("/v1/files", { purpose: "batch" })).status).toBe(200);
+  });
+});
