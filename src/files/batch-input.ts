@@ -28,6 +28,12 @@ export const MAPPABLE_FIELDS = [
   "history_id",
 ] as const;
 
+/**
+ * Fields of an inline batch request that a file row cannot carry: a row (or column) naming one
+ * is refused, naming it, rather than run without it.
+ */
+const UNCARRIED_FIELDS = ["attached_file_uuids", "webhook"] as const;
+
 /** The whole file is unusable (not CSV/JSON, no header...): the create fails with a 400. */
 export class InputFileError extends Error {
   constructor(message: string) {
@@ -282,7 +288,8 @@ function planOf(mapping: ColumnMapping): MappingPlan {
 /**
  * Maps a record to a request and checks it. Unmapped columns named like a request field are
  * used as they are; `context.*` / `metadata.*` columns (and `context` / `metadata` objects in
- * JSON) fold into objects; other columns are ignored.
+ * JSON) fold into objects; a request field files cannot carry (`attached_file_uuids`, `webhook`)
+ * is an error naming it; other columns are ignored.
  */
 export function toInputRequest(
   record: Record<string, unknown>,
@@ -296,6 +303,13 @@ export function toInputRequest(
   const label = (name: string) =>
     mapping[name] !== undefined ? `${name} (column "${mapping[name]}")` : name;
 
+  for (const key of UNCARRIED_FIELDS) {
+    if (present(record[key]) && !mappedSources.has(key)) {
+      return {
+        error: `${key}: not read from input files (send the batch's requests inline to use it)`,
+      };
+    }
+  }
   const customId = text(field("custom_id"));
   if (customId === null) return { error: `${label("custom_id")} is required` };
   if (customId.length > 256) return { error: `${label("custom_id")} is longer than 256 characters` };

@@ -5,7 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
-import { publishedAgent, startTestServer, type TestServer, waitForBatch } from "../helpers/server.js";
+import {
+  publishedAgent,
+  startTestServer,
+  type TestServer,
+  waitFor,
+  waitForBatch,
+  waitForIngest,
+} from "../helpers/server.js";
 
 let t: TestServer;
 let mock: MockLlm;
@@ -224,5 +231,63 @@ describe("upload forms", () => {
     // The fields they read still work.
     expect((await upload("/api/v1/files", { purpose: "batch_input" })).status).toBe(201);
     expect((await upload("/v1/files", { purpose: "batch" })).status).toBe(200);
+  });
+});
+
+describe("input file rows", () => {
+  const uploadFile = async (path: string, purpose: string, name: string, content: string) => {
+    const form = new FormData();
+    form.append("purpose", purpose);
+    form.append("file", new Blob([content], { type: "application/jsonl" }), name);
+    const res = await fetch(`${t.url}${path}`, {
+      method: "POST",
+      headers: { "x-api-key": t.key },
+      body: form,
+    });
+    return (await res.json()) as any;
+  };
+
+  it("fail an OpenAI batch on a line key beyond custom_id, method, url and body, naming it", async () => {
+    const body = { model: "simulated/echo", messages: [{ role: "user", content: "hi" }] };
+    const line = { custom_id: "a", method: "POST", url: "/v1/chat/completions", body, metadata: { k: "v" } };
+    const file = await uploadFile("/v1/files", "batch", "in.jsonl", `${JSON.stringify(line)}\n`);
+    const created = await t.api("POST", "/v1/batches", {
+      input_file_id: file.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const batch = await waitFor(
+      async () => {
+        const b = (await t.api("GET", `/v1/batches/${created.body.id}`)).body;
+        return ["completed", "failed"].includes(b.status) ? b : null;
+      },
+      { what: "the OpenAI batch to end" },
+    );
+    expect(batch.status).toBe("failed");
+    expect(batch.errors.data).toMatchObject([{ param: "metadata", line: 1 }]);
+    expect(batch.errors.data[0].message).toContain("metadata");
+  });
+
+  it("fail a Codeer file row carrying a request field files cannot carry, naming it", async () => {
+    const rows = [
+      { custom_id: "a", message: "hi" },
+      { custom_id: "b", message: "hi", attached_file_uuids: ["f1"] },
+      { custom_id: "c", message: "hi", webhook: { url: "https://example.com/h" } },
+    ];
+    const file = await uploadFile(
+      "/api/v1/files",
+      "batch_input",
+      "rows.jsonl",
+      `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`,
+    );
+    const created = await t.api("POST", "/api/v1/batches", { agent_id: agentId, file_id: file.data.id });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    const b = await waitForIngest(t, created.body.data.id);
+    expect(b.status).toBe("failed");
+    const byRow = new Map(b.validation_errors.map((e: any) => [e.row, e.error]));
+    expect([...byRow.keys()].sort()).toEqual([2, 3]);
+    expect(byRow.get(2)).toMatch(/^attached_file_uuids: not read from input files/);
+    expect(byRow.get(3)).toMatch(/^webhook: not read from input files/);
   });
 });

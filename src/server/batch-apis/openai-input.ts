@@ -30,6 +30,9 @@ export interface ParsedLine {
   request: ItemRequest;
 }
 
+/** A line's own keys; anything else (a misplaced `model`, a `metadata`) fails the line, naming it. */
+const LINE_KEYS = new Set(["custom_id", "method", "url", "body"]);
+
 /** One input line `{custom_id, method, url, body}` → a routed, provider-neutral request. */
 export function parseInputLine(text: string, endpoint: string, route: ModelRouter): ParsedLine {
   let line: unknown;
@@ -39,6 +42,14 @@ export function parseInputLine(text: string, endpoint: string, route: ModelRoute
     throw new LineError("invalid_json_line", "This line is not valid JSON");
   }
   if (!isObject(line)) throw new LineError("invalid_json_line", "Each line must be a JSON object");
+  const extra = Object.keys(line).find((k) => !LINE_KEYS.has(k));
+  if (extra !== undefined) {
+    throw new LineError(
+      "invalid_value",
+      `Unrecognized line field: ${extra}; a line has custom_id, method, url and body`,
+      extra,
+    );
+  }
   const customId = line.custom_id;
   if (typeof customId !== "string" || customId === "") {
     throw new LineError("missing_required_parameter", "custom_id must be a non-empty string", "custom_id");
