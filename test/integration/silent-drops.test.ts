@@ -190,6 +190,30 @@ describe("batch creates of the OpenAI and Anthropic shapes", () => {
   });
 });
 
+describe("results exports", () => {
+  it("refuse limit and offset, which an export (every result) cannot apply, and keep status", async () => {
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: agentId,
+      requests: [{ custom_id: "a", message: "one" }],
+    });
+    const id = created.body.data.id;
+    await waitForBatch(t, id);
+    expectCodeer400(
+      await t.api("GET", `/api/v1/batches/${id}/results?format=jsonl&limit=10`),
+      /^limit: an export \(format=jsonl\) has every result and is not paginated/,
+    );
+    expectCodeer400(
+      await t.api("GET", `/api/v1/batches/${id}/results?offset=5&format=csv`),
+      /^offset: an export \(format=csv\)/,
+    );
+    const res = await fetch(`${t.url}/api/v1/batches/${id}/results?format=jsonl&status=success`, {
+      headers: { "x-api-key": t.key },
+    });
+    expect(res.status).toBe(200);
+    expect((await res.text()).trim().split("\n")).toHaveLength(1);
+  });
+});
+
 describe("query parameters of the client tool calls list", () => {
   it("refuse one the route does not know", async () => {
     expectCodeer400(

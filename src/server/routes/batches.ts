@@ -99,9 +99,27 @@ async function listResults(
   const batch = await ctx.store.batches.get(request.workspace.id, request.params.id);
   if (!batch) throw notFound("Batch");
   const { limit, offset, status, format } = request.query;
-  if (format) return sendResultsExport(ctx.store, reply, batch, format, status);
+  if (format) {
+    refusePagingOfExport(request.url, format);
+    return sendResultsExport(ctx.store, reply, batch, format, status);
+  }
   const page = await ctx.store.items.list(batch.id, { limit, offset, status });
   return pageAnswer(request, page, itemToWire, ctx.config.publicUrl);
+}
+
+/**
+ * An export has every result (`status` filters it), so `limit` / `offset` sent with `format` are
+ * a 400 naming them rather than ignored. The raw query is read: the schema fills in defaults.
+ */
+function refusePagingOfExport(url: string, format: string): void {
+  const sent = new URLSearchParams(url.slice(url.indexOf("?") + 1));
+  for (const name of ["limit", "offset"]) {
+    if (sent.has(name)) {
+      throw badRequest(
+        `${name}: an export (format=${format}) has every result and is not paginated; drop ${name}, or format for a page`,
+      );
+    }
+  }
 }
 
 async function cancelBatch(
