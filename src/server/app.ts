@@ -5,7 +5,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
-import Fastify, { type FastifyBaseLogger, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from "fastify";
 import type { Logger } from "pino";
 import { VERSION } from "../domain/version.js";
 import type { Workspace } from "../store/types.js";
@@ -57,7 +57,30 @@ function declareInputs(app: App): void {
     const multipart = (schema as { consumes?: string[] }).consumes?.includes("multipart/form-data") ?? false;
     const body = schema.body ?? (takesBody && !multipart ? NoBody : undefined);
     route.schema = { ...schema, querystring, ...(body ? { body } : {}) };
+    if (!declaresHeader(schema, IDEMPOTENCY_HEADER)) {
+      route.preValidation = [refuseIdempotencyKey, ...[route.preValidation ?? []].flat()];
+    }
   });
+}
+
+const IDEMPOTENCY_HEADER = "idempotency-key";
+
+function declaresHeader(schema: object, name: string): boolean {
+  const headers = (schema as { headers?: { properties?: Record<string, unknown> } }).headers;
+  return headers?.properties?.[name] !== undefined;
+}
+
+/**
+ * An `Idempotency-Key` is honoured where a route declares it (the Codeer batch create); sent to
+ * any other route it is a 400 naming it, not a retry that silently does the work twice.
+ */
+async function refuseIdempotencyKey(request: FastifyRequest): Promise<void> {
+  if (request.headers[IDEMPOTENCY_HEADER] === undefined) return;
+  throw new ApiError(
+    400,
+    ErrorCodes.BAD_REQUEST,
+    "Idempotency-Key: not honoured by this route (only POST /api/v1/batches takes it); remove the header",
+  );
 }
 
 /** /openapi.json and /docs, generated from the routes' schemas. */

@@ -214,6 +214,43 @@ describe("results exports", () => {
   });
 });
 
+describe("Idempotency-Key", () => {
+  const post = (path: string, body: unknown) =>
+    fetch(`${t.url}${path}`, {
+      method: "POST",
+      headers: { "x-api-key": t.key, "content-type": "application/json", "idempotency-key": "k-1" },
+      body: JSON.stringify(body),
+    });
+
+  it("is refused, naming it, by routes that do not honour it, in each API's shape", async () => {
+    const chat = await post("/api/v1/chats", { agent_id: agentId });
+    const body = await chat.json();
+    expect(chat.status, JSON.stringify(body)).toBe(400);
+    expect(body).toMatchObject({ data: null, error_code: 10006 });
+    expect(body.message).toMatch(/^Idempotency-Key: not honoured by this route/);
+    const openai = await post("/v1/batches", {
+      input_file_id: "file-x",
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    });
+    expect(openai.status).toBe(400);
+    expect((await openai.json()).error.message).toMatch(/^Idempotency-Key/);
+    const anthropic = await post("/v1/messages/batches", { requests: [] });
+    expect(anthropic.status).toBe(400);
+    const refused = await anthropic.json();
+    expect(refused).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    expect(refused.error.message).toMatch(/^Idempotency-Key/);
+  });
+
+  it("is honoured by the batch create", async () => {
+    const body = { agent_id: agentId, requests: [{ custom_id: "a", message: "one" }] };
+    const first = await post("/api/v1/batches", body);
+    const again = await post("/api/v1/batches", body);
+    expect(first.status).toBe(202);
+    expect((await again.json()).data.id).toBe((await first.json()).data.id);
+  });
+});
+
 describe("query parameters of the client tool calls list", () => {
   it("refuse one the route does not know", async () => {
     expectCodeer400(
