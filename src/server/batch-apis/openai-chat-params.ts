@@ -29,8 +29,22 @@ const UNSUPPORTED = [
   "logit_bias",
   "verbosity",
 ];
-/** Fields that change nothing about one answer here (storage, routing hints): accepted, not sent. */
-const IGNORED = ["store", "service_tier", "prompt_cache_key", "prompt_cache_retention", "stream_options"];
+/**
+ * Fields that are not sent upstream: accepted only with a value that asks for nothing (so a line
+ * written for OpenAI with `store: false` runs), otherwise the line fails naming the field, since
+ * what it asks (a stored completion, a service tier, a prompt cache key) would not happen.
+ */
+const NO_OP_VALUES: Record<string, { accepts: (v: unknown) => boolean; says: string }> = {
+  store: { accepts: (v) => v === false, says: "completions are not stored upstream; only false is accepted" },
+  service_tier: {
+    accepts: (v) => v === "auto" || v === "default",
+    says: "agentbatch does not choose a service tier; only auto or default is accepted",
+  },
+  prompt_cache_key: { accepts: () => false, says: "not sent upstream by agentbatch; remove it" },
+  prompt_cache_retention: { accepts: () => false, says: "not sent upstream by agentbatch; remove it" },
+  stream_options: { accepts: () => false, says: "only applies to streaming, which a batch does not do" },
+};
+const IGNORED = Object.keys(NO_OP_VALUES);
 const KNOWN = new Set([
   ...UNSUPPORTED,
   ...IGNORED,
@@ -142,6 +156,8 @@ export function chatParams(body: Json, model: string, requestedModel: string): C
     if (UNSUPPORTED.includes(key) && isSet(body[key])) {
       throw invalid(`body.${key}`, "not supported by agentbatch (no provider here can run it in a batch)");
     }
+    const noOp = NO_OP_VALUES[key];
+    if (noOp && isSet(body[key]) && !noOp.accepts(body[key])) throw invalid(`body.${key}`, noOp.says);
   }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw new LineError(

@@ -24,6 +24,27 @@ function lineError(fn: () => unknown): LineError {
 }
 
 describe("OpenAI chat-completions params", () => {
+  it("accepts fields it does not send only with a value that asks for nothing, else names them", () => {
+    for (const noOp of [
+      { store: false },
+      { service_tier: "auto" },
+      { service_tier: "default" },
+      { store: null },
+    ]) {
+      expect(() => chatParams({ messages: user, ...noOp }, "simulated/m", "m")).not.toThrow();
+    }
+    for (const [field, value] of [
+      ["store", true],
+      ["service_tier", "flex"],
+      ["prompt_cache_key", "k"],
+      ["prompt_cache_retention", "24h"],
+      ["stream_options", { include_usage: true }],
+    ] as const) {
+      const err = lineError(() => chatParams({ messages: user, [field]: value }, "simulated/m", "m"));
+      expect(err.param).toBe(`body.${field}`);
+    }
+  });
+
   it("keeps every field a provider can honour, translated to the neutral request", () => {
     const r = chatParams(
       {
