@@ -26,8 +26,19 @@ class MappingError extends Error {}
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Fields with no effect on one answer (bookkeeping, storage, service tier): accepted, not sent. */
-const IGNORED = new Set(["model", "store", "truncation", "service_tier", "include", "prompt_cache_key"]);
+/**
+ * Fields a chat completion cannot carry: accepted only with a value that asks for nothing (so a
+ * body written for OpenAI with `store: false` runs); any other value is refused naming the field,
+ * since what it asks (a stored Response, truncation, extra output) would not happen.
+ */
+const NO_OP_VALUES: Record<string, (v: unknown) => boolean> = {
+  model: () => true,
+  store: (v) => v === false,
+  truncation: (v) => v === "disabled",
+  service_tier: (v) => v === "auto" || v === "default",
+  include: (v) => Array.isArray(v) && v.length === 0,
+  prompt_cache_key: () => false,
+};
 
 export function chatRequestOfResponses(body: Json, model: string): Mapped {
   try {
@@ -82,7 +93,13 @@ function mapRequest(body: Json, model: string): ModelRequest {
   messages.push(...inputMessages(body.input));
   const request: ModelRequest = { model, messages };
   for (const [key, value] of Object.entries(body)) {
-    if (value === undefined || value === null || IGNORED.has(key)) continue;
+    if (value === undefined || value === null) continue;
+    if (Object.hasOwn(NO_OP_VALUES, key)) {
+      if (NO_OP_VALUES[key](value)) continue;
+      throw new MappingError(
+        `body.${key}: ${JSON.stringify(value)} is not supported on this provider (it has no /v1/responses, and a chat completion cannot do what it asks)`,
+      );
+    }
     const mapper = FIELD_MAPPERS[key];
     if (!mapper) {
       throw new MappingError(

@@ -233,6 +233,28 @@ describe("Anthropic params", () => {
 });
 
 describe("Responses mapped onto chat", () => {
+  it("takes fields a chat completion cannot carry only with a value that asks for nothing", () => {
+    for (const noOp of [
+      { store: false },
+      { truncation: "disabled" },
+      { service_tier: "auto" },
+      { include: [] },
+    ]) {
+      expect(chatRequestOfResponses({ input: "x", ...noOp }, "m").ok).toBe(true);
+    }
+    for (const [field, value] of [
+      ["store", true],
+      ["truncation", "auto"],
+      ["service_tier", "flex"],
+      ["include", ["message.output_text.logprobs"]],
+      ["prompt_cache_key", "k"],
+    ] as const) {
+      const mapped = chatRequestOfResponses({ input: "x", [field]: value }, "m");
+      expect(mapped.ok).toBe(false);
+      if (!mapped.ok) expect(mapped.message).toMatch(new RegExp(`^body\\.${field}: `));
+    }
+  });
+
   it("maps instructions, items, tools and text.format, and answers a Response object", () => {
     const mapped = chatRequestOfResponses(
       {
