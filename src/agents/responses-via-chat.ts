@@ -83,7 +83,15 @@ const FIELD_MAPPERS: Record<string, (request: ModelRequest, value: unknown) => v
     if (isObject(v) && Object.keys(v).length > 0) r.metadata = v as Record<string, string>;
   },
   reasoning: (r, v) => {
-    if (isObject(v) && typeof v.effort === "string") r.reasoningEffort = v.effort as ReasoningEffort;
+    if (!isObject(v)) throw new MappingError("body.reasoning: must be an object");
+    // A chat completion carries the effort only; a summary asked for would never come back.
+    const other = Object.keys(v).find((k) => k !== "effort" && v[k] !== null && v[k] !== undefined);
+    if (other !== undefined) {
+      throw new MappingError(
+        `body.reasoning.${other}: not supported on this provider (it has no /v1/responses, and a chat completion carries only reasoning.effort)`,
+      );
+    }
+    if (typeof v.effort === "string") r.reasoningEffort = v.effort as ReasoningEffort;
   },
 };
 
