@@ -31,13 +31,15 @@ const MAX_CACHED = 10_000;
 
 /**
  * Checks the file and its mapping now (a 400 names what is wrong), records them on `batch`, and
- * returns the entries for the background ingest to read (ingest-runner.ts).
+ * returns the entries for the background ingest to read (ingest-runner.ts), from the row after
+ * `afterRow` (a resumed ingest).
  */
 export async function fileEntries(
   ctx: AppContext,
   ws: Workspace,
-  input: CreateBatchInput,
-  batch: NewBatch,
+  input: Pick<CreateBatchInput, "file_id" | "column_mapping" | "input_format">,
+  batch: Pick<NewBatch, "agentId" | "inputFileId" | "originalFileName" | "inputFormat">,
+  afterRow = 0,
 ): Promise<(lookups: IngestLookups) => AsyncIterable<IngestEntry>> {
   const file = await inputFileOf(ctx, ws, input.file_id as string);
   const mapping = checkedMapping(input.column_mapping ?? {});
@@ -55,6 +57,8 @@ export async function fileEntries(
       format,
       ctx.config.maxRecordBytes,
     )) {
+      // A resumed ingest reads on after the last row its batch has (parsing is all it costs).
+      if (rec.row <= afterRow) continue;
       if ("error" in rec) {
         yield rec;
         continue;
