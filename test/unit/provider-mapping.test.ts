@@ -131,8 +131,10 @@ describe("the Anthropic request body", () => {
       },
       { role: "user", content: "and?" },
     ]);
-    // strict has no Anthropic field: the schema is sent, and callers validate the arguments.
-    expect(wire.tools).toEqual([{ name: "lookup", description: "Find", input_schema: { type: "object" } }]);
+    // strict is Anthropic's field too (strict tool use): sent, never dropped.
+    expect(wire.tools).toEqual([
+      { name: "lookup", description: "Find", input_schema: { type: "object" }, strict: true },
+    ]);
   });
 
   it("keeps only the answer tool under tool_choice none, and budgets max_tokens above thinking", () => {
@@ -267,6 +269,24 @@ describe("reading answers", () => {
       text: '{"a":1}',
       finishReason: "stop",
     });
+  });
+});
+
+describe("image detail", () => {
+  const request: ModelRequest = {
+    model: "m",
+    messages: [
+      { role: "user", content: [{ type: "image", mediaType: "image/png", dataBase64: "x", detail: "low" }] },
+    ],
+  };
+
+  it("is sent to OpenAI-compatible upstreams and refused by Anthropic's", () => {
+    const body = openAIRequestBody(request, false) as { messages: { content: unknown }[] };
+    expect(body.messages[0].content).toEqual([
+      { type: "image_url", image_url: { url: "data:image/png;base64,x", detail: "low" } },
+    ]);
+    expect(refusedFeatures(request, OPENAI_COMPATIBLE_CAPABILITIES)).toEqual([]);
+    expect(refusedFeatures(request, ANTHROPIC_CAPABILITIES)).toEqual(["imageDetail"]);
   });
 });
 
