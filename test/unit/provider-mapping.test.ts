@@ -10,7 +10,7 @@ import {
 } from "../../src/providers/capabilities.js";
 import type { ResponseBody } from "../../src/providers/http-upstream.js";
 import { openAIRequestBody } from "../../src/providers/openai-request.js";
-import { readStream as readOpenAIStream } from "../../src/providers/openai-response.js";
+import { readStream as readOpenAIStream, usageOrEstimate } from "../../src/providers/openai-response.js";
 import { ProviderRegistry } from "../../src/providers/registry.js";
 import type { ChatMessage, ModelRequest, ToolSpec } from "../../src/providers/types.js";
 
@@ -269,6 +269,17 @@ describe("reading answers", () => {
       text: '{"a":1}',
       finishReason: "stop",
     });
+  });
+});
+
+describe("cached prompt tokens", () => {
+  it("keeps the count an upstream gave, 0 included, and none when it gave none", () => {
+    const request: ModelRequest = { model: "m", messages: [] };
+    const usage = (details: object) =>
+      usageOrEstimate({ prompt_tokens: 10, completion_tokens: 1, ...details }, request, "");
+    expect(usage({ prompt_tokens_details: { cached_tokens: 4 } }).cachedPromptTokens).toBe(4);
+    expect(usage({ prompt_tokens_details: { cached_tokens: 0 } }).cachedPromptTokens).toBe(0);
+    expect(usage({}).cachedPromptTokens).toBeUndefined();
   });
 });
 
