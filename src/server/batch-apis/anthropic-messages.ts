@@ -46,6 +46,7 @@ function cacheControl(v: unknown, at: string): CacheControl | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v) || v.type !== "ephemeral")
     throw new ParamsError(`${at}.cache_control: type must be ephemeral`);
+  checkKeys(v, ["type", "ttl"], `${at}.cache_control`);
   if (v.ttl !== undefined && v.ttl !== "5m" && v.ttl !== "1h")
     throw new ParamsError(`${at}.cache_control.ttl: must be 5m or 1h`);
   return v.ttl === undefined ? { type: "ephemeral" } : { type: "ephemeral", ttl: v.ttl };

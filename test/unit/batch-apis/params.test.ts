@@ -348,6 +348,14 @@ describe("Anthropic params", () => {
         /^p\.tools\.0\.eager_input_streaming: not supported/,
       ],
       [{ tool_choice: { type: "auto", name: "w" } }, /^p\.tool_choice\.name: Extra inputs/],
+      [
+        { thinking: { type: "enabled", budget_tokens: 2000, display: "x" } },
+        /^p\.thinking\.display: Extra inputs/,
+      ],
+      [
+        { system: [{ type: "text", text: "s", cache_control: { type: "ephemeral", scope: "x" } }] },
+        /^p\.system\.0\.cache_control\.scope: Extra inputs/,
+      ],
     ];
     for (const [extra, message] of cases) {
       expect(() => messagesRequest({ ...base, ...extra }, "p", route)).toThrow(ParamsError);
