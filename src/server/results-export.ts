@@ -24,6 +24,7 @@ export const RESULT_CSV_COLUMNS = [
   "processed_at",
   "attempts",
   "agent_id",
+  "cached_prompt_tokens",
 ] as const;
 
 type WireResult = ReturnType<typeof itemToWire>;
@@ -64,6 +65,8 @@ function csvRow(r: WireResult): unknown[] {
     r.processed_at,
     r.attempts,
     r.agent_id,
+    // Blank when no model call of the item reported a cached count.
+    u?.total_cached_prompt_tokens ?? null,
   ];
 }
 
