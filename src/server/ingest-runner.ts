@@ -16,9 +16,12 @@ import type { Batch, IngestEntry, IngestRow, RowError, Store } from "../store/ty
 /** One file's ingest, its batch already stored `validating`. */
 export interface IngestJob {
   batch: Batch;
-  /** The rows not read yet, and the first one (read before the create answered). */
-  entries: AsyncIterator<IngestEntry>;
-  first: IngestEntry;
+  /**
+   * The rows not read yet, in the arrays the file is read in, and the first array (read before
+   * the create answered).
+   */
+  entries: AsyncIterator<IngestEntry[]>;
+  first: IngestEntry[];
   onInvalidRows: "fail" | "skip";
   maxReportedErrors: number;
   /** Caps: rows of this batch, and unfinished rows of its workspace (`activeBefore` are others'). */
@@ -174,26 +177,35 @@ export class IngestRunner implements BatchIngests {
 
   /** Reads and stores every row; false when the batch stopped being validating (nothing more to do). */
   private async readAll(job: IngestJob, tally: Tally): Promise<boolean> {
-    tally.add(job.first);
+    let entries: IngestEntry[] = job.first;
     let sliceStart = performance.now();
     for (;;) {
+      for (const entry of entries) {
+        tally.add(entry);
+        if (tally.chunk.length >= this.opts.chunkRows) {
+          if (!(await this.storeChunk(job, tally))) return false;
+          sliceStart = performance.now();
+        }
+      }
       const next = await job.entries.next();
-      if (!next.done) tally.add(next.value);
+      if (next.done) return tally.chunk.length === 0 || this.storeChunk(job, tally);
+      entries = next.value;
       if (performance.now() - sliceStart > SLICE_MS) {
         // Let requests, the engine and lease renewals run between slices of parsing.
         await yieldToLoop();
         sliceStart = performance.now();
       }
-      if (tally.chunk.length >= this.opts.chunkRows || (next.done && tally.chunk.length > 0)) {
-        if (this.stopping) throw new Error("stopping");
-        const stored = await this.store.batches.ingestChunk(job.batch.id, tally.chunk, Date.now());
-        if (stored === null) return false;
-        tally.record(stored);
-        await yieldToLoop();
-        sliceStart = performance.now();
-      }
-      if (next.done) return true;
     }
+  }
+
+  /** Stores the tally's chunk, then lets other work run; false when the batch stopped validating. */
+  private async storeChunk(job: IngestJob, tally: Tally): Promise<boolean> {
+    if (this.stopping) throw new Error("stopping");
+    const stored = await this.store.batches.ingestChunk(job.batch.id, tally.chunk, Date.now());
+    if (stored === null) return false;
+    tally.record(stored);
+    await yieldToLoop();
+    return true;
   }
 
   private async finish(job: IngestJob, tally: Tally, failure: string | null): Promise<void> {
