@@ -103,14 +103,15 @@ async function submitFile(
 ): Promise<SubmitResult> {
   const read = await fileEntries(ctx, ws, input, batch);
   const entries = read(ctx.store.batches.lookups())[Symbol.asyncIterator]();
-  let first: IteratorResult<IngestEntry>;
+  let first: IteratorResult<IngestEntry[]>;
   try {
     first = await entries.next();
   } catch (err) {
     if (err instanceof InputFileError) throw badRequest(`file_id: ${err.message}`);
     throw err;
   }
-  if (first.done) throw badRequest(`file_id: file ${input.file_id} has no data rows`);
+  if (first.done || first.value.length === 0)
+    throw badRequest(`file_id: file ${input.file_id} has no data rows`);
   let handedOver = false;
   try {
     const activeBefore = await checkRowCaps(ctx, ws, 1);

@@ -31,9 +31,12 @@ import type {
 /** One file's ingest, its batch already stored `validating`. */
 export interface IngestJob {
   batch: Batch;
-  /** The rows not read yet, and the first one (read before the create answered; none on resume). */
-  entries: AsyncIterator<IngestEntry>;
-  first?: IngestEntry;
+  /**
+   * The rows not read yet, in the arrays the file is read in, and the first array (read before
+   * the create answered; none on resume).
+   */
+  entries: AsyncIterator<IngestEntry[]>;
+  first?: IngestEntry[];
   /** Where the ingest stands: nothing read yet, or what a stopped process stored. */
   progress: IngestProgress;
   maxReportedErrors: number;
@@ -315,34 +318,46 @@ export class IngestRunner implements BatchIngests {
 
   /** Reads and stores every row; false when the batch is no longer ours to ingest. */
   private async readAll(job: IngestJob, tally: Tally, heartbeat: { lost: boolean }): Promise<boolean> {
-    if (job.first) tally.add(job.first);
+    let entries: IngestEntry[] = job.first ?? [];
     let sliceStart = performance.now();
     for (;;) {
+      for (const entry of entries) {
+        tally.add(entry);
+        if (tally.chunk.length >= this.opts.chunkRows) {
+          if (!(await this.storeChunk(job, tally))) return false;
+          sliceStart = performance.now();
+        }
+      }
       if (this.stopping) throw new Stopping();
       if (heartbeat.lost) return false;
       const next = await job.entries.next();
-      if (!next.done) tally.add(next.value);
+      if (next.done) return tally.chunk.length === 0 || this.storeChunk(job, tally);
+      entries = next.value;
       if (performance.now() - sliceStart > SLICE_MS) {
         // Let requests, the engine and lease renewals run between slices of parsing.
         await yieldToLoop();
         sliceStart = performance.now();
       }
-      if (tally.chunk.length >= this.opts.chunkRows || (next.done && tally.chunk.length > 0)) {
-        if (this.stopping) throw new Stopping();
-        const stored = await this.store.batches.ingestChunk(
-          job.batch.id,
-          tally.chunk,
-          Date.now(),
-          this.owner,
-          (s) => tally.progressAfter(s),
-        );
-        if (stored === null) return false;
-        tally.record(stored);
-        await yieldToLoop();
-        sliceStart = performance.now();
-      }
-      if (next.done) return true;
     }
+  }
+
+  /**
+   * Stores the tally's chunk with where the ingest stands once it is in, then lets other work
+   * run; false when the batch is no longer ours.
+   */
+  private async storeChunk(job: IngestJob, tally: Tally): Promise<boolean> {
+    if (this.stopping) throw new Stopping();
+    const stored = await this.store.batches.ingestChunk(
+      job.batch.id,
+      tally.chunk,
+      Date.now(),
+      this.owner,
+      (s) => tally.progressAfter(s),
+    );
+    if (stored === null) return false;
+    tally.record(stored);
+    await yieldToLoop();
+    return true;
   }
 
   private async finish(job: IngestJob, tally: Tally, failure: string | null): Promise<void> {
