@@ -86,23 +86,36 @@ describe("csvLine", () => {
   });
 });
 
-const usage: fc.Arbitrary<ResponseUsage> = fc.record({
-  tool_calls: fc.array(
-    fc.record({
-      model: tricky,
-      call_type: fc.constantFrom("main", "tool"),
-      total_tokens: fc.nat(),
-      prompt_tokens: fc.nat(),
-      completion_tokens: fc.nat(),
-    }),
-    { maxLength: 2 },
-  ),
-  total_calls: fc.nat(),
-  total_tokens: fc.nat(),
-  main_response: fc.constant(null),
-  total_prompt_tokens: fc.nat(),
-  total_completion_tokens: fc.nat(),
-});
+const usage: fc.Arbitrary<ResponseUsage> = fc.record(
+  {
+    tool_calls: fc.array(
+      fc.record({
+        model: tricky,
+        call_type: fc.constantFrom("main", "tool"),
+        total_tokens: fc.nat(),
+        prompt_tokens: fc.nat(),
+        completion_tokens: fc.nat(),
+      }),
+      { maxLength: 2 },
+    ),
+    total_calls: fc.nat(),
+    total_tokens: fc.nat(),
+    main_response: fc.constant(null),
+    total_prompt_tokens: fc.nat(),
+    total_completion_tokens: fc.nat(),
+    total_cached_prompt_tokens: fc.nat(),
+  },
+  {
+    requiredKeys: [
+      "tool_calls",
+      "total_calls",
+      "total_tokens",
+      "main_response",
+      "total_prompt_tokens",
+      "total_completion_tokens",
+    ],
+  },
+);
 
 const object = fc.dictionary(tricky, fc.jsonValue(), { maxKeys: 4 });
 
@@ -159,6 +172,7 @@ function formerCsvCells(r: ReturnType<typeof itemToWire>, properties: string[]):
     r.processed_at,
     r.attempts,
     r.agent_id,
+    u?.total_cached_prompt_tokens ?? null,
     ...properties.map((p) => object[p] ?? null),
   ];
 }
@@ -231,6 +245,7 @@ describe("result lines", () => {
       "processed_at",
       "attempts",
       "agent_id",
+      "cached_prompt_tokens",
     ]);
   });
 });
