@@ -19,6 +19,9 @@ export interface CompleterDeps {
   onCommitted: () => void;
 }
 
+/** Most queued groups one write takes together when it is behind. */
+const MERGE_GROUPS = 4;
+
 /** Resolves on the next event-loop turn (after the I/O and timers waiting now). */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -28,9 +31,11 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * fenced by lease owner and attempt. One transaction per item would cap throughput at the disk's
  * fsync rate. An item's slot frees when its outcome is buffered, not at the write.
  *
- * Groups are written one per event-loop turn, in the order their outcomes came: with 10,000
- * calls in flight a burst of answers fills several groups at once, and writing them all in one
- * synchronous run (SQLite's calls are synchronous) held the loop and every HTTP request.
+ * Groups are written one write per event-loop turn, in the order their outcomes came: with
+ * 10,000 calls in flight a burst of answers fills several groups at once, and writing them all
+ * in one synchronous run (SQLite's calls are synchronous) held the loop and every HTTP request.
+ * A write that finds several groups waiting takes up to `MERGE_GROUPS` of them in one
+ * transaction, so that the writes keep up with the answers.
  */
 export class Completer {
   private buffer: ItemOutcome[] = [];
@@ -101,13 +106,20 @@ export class Completer {
         await nextTurn();
         const outcomes = this.queue.shift();
         if (!outcomes) return;
+        // Behind (answers came faster than a group per turn): the groups waiting are written
+        // together, up to MERGE_GROUPS of them: one COMMIT for several, so the writes catch up.
+        let groups = 1;
+        while (groups < MERGE_GROUPS && this.queue.length > 0) {
+          outcomes.push(...(this.queue.shift() as ItemOutcome[]));
+          groups++;
+        }
         try {
           await this.write(outcomes);
         } catch (err) {
           // write() logs a failed store call itself; this is a throw after it (a signal's listener).
           this.deps.logger.error({ err }, "after storing results");
         }
-        this.written++;
+        this.written += groups;
         while (this.waiters.length > 0 && this.waiters[0].group <= this.written)
           this.waiters.shift()?.resolve();
       }

@@ -56,12 +56,14 @@ describe("Pacer", () => {
     expect(h.pending()).toBe(0);
   });
 
-  it("stops a turn once its time budget is spent", () => {
+  it("stops a turn once its time budget is spent, also while the count is lowered", () => {
     const h = harness(100, {}, 1); // each start takes 1 ms of a 4 ms budget
     h.pacer.run();
     expect(h.state.started).toBe(4);
     h.turn();
     expect(h.state.started).toBe(8);
+    h.turn(20); // slow: the count halves, the time budget stays
+    expect(h.state.started).toBe(12);
   });
 
   it("requests in one turn share its budget", () => {
@@ -81,7 +83,7 @@ describe("Pacer", () => {
     expect(h.state.started).toBe(20);
   });
 
-  it("halves the budget while turns are slow and grows it by a quarter per short turn", () => {
+  it("halves the count while turns are slow and grows it by a quarter per short turn", () => {
     const h = harness(100_000);
     h.pacer.run();
     expect(h.pacer.perTurn).toBe(256);
@@ -90,9 +92,9 @@ describe("Pacer", () => {
     h.turn(20);
     expect(h.pacer.perTurn).toBe(64);
     for (let i = 0; i < 5; i++) h.turn(20);
-    expect(h.pacer.perTurn).toBe(32); // the floor: an eighth of the full budget
+    expect(h.pacer.perTurn).toBe(64); // the floor: a quarter of maxPerTurn
     h.turn(2);
-    expect(h.pacer.perTurn).toBe(40);
+    expect(h.pacer.perTurn).toBe(80);
     for (let i = 0; i < 20; i++) h.turn(2);
     expect(h.pacer.perTurn).toBe(256); // never above the full budget
   });
