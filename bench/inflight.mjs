@@ -4,6 +4,7 @@
  *
  *   npm run build && node bench/inflight.mjs
  *   BENCH_INFLIGHT=10000 BENCH_LATENCY_MS=2000 BENCH_ROUNDS=3 node bench/inflight.mjs
+ *   BENCH_INFLIGHT_ROOT=/tmp/base node bench/inflight.mjs   # the build in /tmp/base/dist (a baseline, same session)
  *
  * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
  * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
@@ -12,16 +13,21 @@
  * always busy). While it runs, a probe reads `GET /api/v1/batches/{id}` every 100 ms and the
  * bench reports its p50/p99: the API must stay responsive while the engine is saturated.
  *
- * Prints one JSON object: items/s, the ratio to the ideal rate, peak RSS, CPU ms per item, and
- * the probe's latencies.
+ * Prints one JSON object: items/s, the ratio to the ideal rate, peak RSS, CPU ms per item, the
+ * probe's latencies, the event loop's delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution:
+ * how late a timer of the agentbatch process fires, i.e. how long its synchronous bursts are) and
+ * its garbage-collection pauses (PerformanceObserver 'gc'), both over the measured phase.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { apiCaller, spawnNode, startMock } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** The agentbatch build measured (its dist/): this checkout's, or another's for a same-session baseline. */
+const distRoot = resolve(process.env.BENCH_INFLIGHT_ROOT ?? root);
 const INFLIGHT = Number(process.env.BENCH_INFLIGHT ?? 10_000);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -35,9 +41,9 @@ function percentile(sorted, p) {
 
 /** The measured phase, in a child process of its own. */
 async function phase(mockUrl) {
-  const { loadConfig } = await import(join(root, "dist/config/index.js"));
-  const { createLogger, startService } = await import(join(root, "dist/service.js"));
-  const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
+  const { loadConfig } = await import(join(distRoot, "dist/config/index.js"));
+  const { createLogger, startService } = await import(join(distRoot, "dist/service.js"));
+  const { generateApiKey, registerApiKey } = await import(join(distRoot, "dist/server/auth.js"));
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-inflight-"));
   const config = loadConfig({ port: 0, host: "127.0.0.1", db: `sqlite:${join(dir, "bench.db")}` }, {});
   config.logLevel = "silent";
@@ -54,6 +60,13 @@ async function phase(mockUrl) {
   const rssTimer = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 50);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const gcPauses = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcPauses.push(e.duration);
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const epoch0 = Date.now();
@@ -91,11 +104,15 @@ async function phase(mockUrl) {
   const wallMs = Math.min(polledMs, Math.max(1, finishedAt - epoch0));
   const cpu = process.cpuUsage(cpu0);
   clearInterval(rssTimer);
+  loopDelay.disable();
+  gcObserver.disconnect();
   let failed = 0;
   for (const b of (await api("GET", "/batches?limit=1000")).data) failed += b.failed_requests;
   await service.close(5000);
   rmSync(dir, { recursive: true, force: true });
   const sorted = probes.sort((a, b) => a - b);
+  const gcSorted = gcPauses.sort((a, b) => a - b);
+  const ms = (ns) => Math.round(ns / 1e5) / 10;
   const itemsPerS = (ITEMS / wallMs) * 1000;
   const ideal = (INFLIGHT / LATENCY_MS) * 1000;
   return {
@@ -117,6 +134,19 @@ async function phase(mockUrl) {
       p99: Math.round(percentile(sorted, 99) * 10) / 10,
       max: Math.round(sorted[sorted.length - 1] * 10) / 10,
     },
+    // Nanoseconds in the histogram; the 10 ms sampling interval itself is subtracted by Node.
+    event_loop_delay_ms: {
+      p50: ms(loopDelay.percentile(50)),
+      p99: ms(loopDelay.percentile(99)),
+      max: ms(loopDelay.max),
+      mean: ms(loopDelay.mean),
+    },
+    gc_pauses: {
+      count: gcPauses.length,
+      total_ms: Math.round(gcPauses.reduce((a, b) => a + b, 0)),
+      p99_ms: Math.round((percentile(gcSorted, 99) ?? 0) * 10) / 10,
+      max_ms: Math.round((gcSorted.at(-1) ?? 0) * 10) / 10,
+    },
   };
 }
 
@@ -135,6 +165,7 @@ async function main() {
       inflight: INFLIGHT,
       latency_ms: LATENCY_MS,
       rounds: ROUNDS,
+      build: distRoot,
       ...result,
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

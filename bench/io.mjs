@@ -130,7 +130,7 @@ async function child(rows) {
     const ingest = {
       ms: Math.round(ingestMs),
       rows_per_s: Math.round(rows / (ingestMs / 1000)),
-      cpu_us_per_row: Math.round((ingestCpu * 1000) / rows),
+      cpu_us_per_row: Math.round((ingestCpu * 10_000) / rows) / 10,
       peak_rss_mb: ingestPeak,
     };
     const input_mb = Math.round((file.bytes / 1024 / 1024) * 10) / 10;
@@ -200,7 +200,7 @@ async function child(rows) {
       return {
         ms: Math.round(ms),
         rows_per_s: Math.round(rows / (ms / 1000)),
-        cpu_us_per_row: Math.round((cpu * 1000) / rows),
+        cpu_us_per_row: Math.round((cpu * 10_000) / rows) / 10,
         mb: Math.round((bytes / 1024 / 1024) * 10) / 10,
         peak_rss_mb: peak,
       };

@@ -19,6 +19,7 @@ import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
 import { KeyResolver, registerEnvKey } from "./server/auth.js";
 import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
+import type { AppContext } from "./server/context.js";
 import type { IngestRunner } from "./server/ingest-runner.js";
 import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
@@ -211,11 +212,22 @@ async function startApi(
   // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
   const { buildApp } = await import("./server/app.js");
   const { OpenAIOutputWriter } = await import("./server/batch-apis/openai-output.js");
-  const { IngestRunner } = await import("./server/ingest-runner.js");
+  const { IngestRunner, DEFAULT_INGEST_STALE_MS } = await import("./server/ingest-runner.js");
   const { store, files, signals, logger, config } = core;
   const openAIOutput = new OpenAIOutputWriter(store, files, signals, logger);
-  const ingests = new IngestRunner(store, signals, logger);
-  const ctx = {
+  const { reopenIngest } = await import("./server/batch-submit.js");
+  const ingests = new IngestRunner(
+    store,
+    signals,
+    logger,
+    (batch, progress) => reopenIngest(ctx, batch, progress),
+    {
+      chunkRows: 1000,
+      staleMs: config.files.ingestStaleMs ?? DEFAULT_INGEST_STALE_MS,
+      soleProcess: !store.capabilities.sharedByProcesses,
+    },
+  );
+  const ctx: AppContext = {
     store,
     signals,
     config,

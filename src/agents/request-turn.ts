@@ -18,6 +18,7 @@ const FEATURE_FIELDS: Record<RequestFeature, string> = {
   maxTokens: "max_tokens",
   maxCompletionTokens: "max_completion_tokens",
   images: "image content parts",
+  imageDetail: "image_url.detail",
   tools: "tools",
   toolChoice: "tool_choice",
   parallelToolCalls: "parallel_tool_calls",

@@ -1,3 +1,4 @@
+import { keyProblem } from "../domain/wire-keys.js";
 import { functionCallItem, responseObject } from "../providers/response-object.js";
 import type {
   ChatMessage,
@@ -25,6 +26,24 @@ type Mapped = { ok: true; request: ModelRequest } | { ok: false; message: string
 class MappingError extends Error {}
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const isSet = (v: unknown): boolean => v !== undefined && v !== null;
+/** `id` and `status` of an item copied from an earlier Response identify it; they ask nothing of the answer. */
+const ITEM_BOOKKEEPING = ["type", "id", "status"];
+
+const NO_COUNTERPART =
+  "not supported on this provider (it has no /v1/responses, and the field has no chat-completions counterpart)";
+
+/**
+ * Every key of `obj` (at `at`) must be one the mapping reads; a key of `refused` (a Responses
+ * field with no chat counterpart) is refused when set, never dropped.
+ */
+function checkKeys(obj: Json, known: readonly string[], at: string, refused: readonly string[] = []): void {
+  const problem = keyProblem(obj, known, refused);
+  if (problem === null) return;
+  const path = `${at}.${problem.key}`;
+  if (problem.kind === "unknown") throw new MappingError(`Unrecognized request argument supplied: ${path}`);
+  throw new MappingError(`${path}: ${NO_COUNTERPART}`);
+}
 
 /**
  * Fields a chat completion cannot carry: accepted only with a value that asks for nothing (so a
@@ -62,7 +81,9 @@ const FIELD_MAPPERS: Record<string, (request: ModelRequest, value: unknown) => v
     if (v === false) r.parallelToolCalls = false;
   },
   text: (r, v) => {
-    if (isObject(v) && v.format !== undefined) r.responseFormat = format(v.format);
+    if (!isObject(v)) throw new MappingError("body.text: must be an object");
+    checkKeys(v, ["format"], "body.text", ["verbosity"]);
+    if (isSet(v.format)) r.responseFormat = format(v.format);
   },
   max_output_tokens: (r, v) => {
     r.maxTokens = positiveInt(v, "max_output_tokens");
@@ -84,13 +105,7 @@ const FIELD_MAPPERS: Record<string, (request: ModelRequest, value: unknown) => v
   },
   reasoning: (r, v) => {
     if (!isObject(v)) throw new MappingError("body.reasoning: must be an object");
-    // A chat completion carries the effort only; a summary asked for would never come back.
-    const other = Object.keys(v).find((k) => k !== "effort" && v[k] !== null && v[k] !== undefined);
-    if (other !== undefined) {
-      throw new MappingError(
-        `body.reasoning.${other}: not supported on this provider (it has no /v1/responses, and a chat completion carries only reasoning.effort)`,
-      );
-    }
+    checkKeys(v, ["effort"], "body.reasoning", ["summary", "generate_summary"]);
     if (typeof v.effort === "string") r.reasoningEffort = v.effort as ReasoningEffort;
   },
 };
@@ -110,9 +125,7 @@ function mapRequest(body: Json, model: string): ModelRequest {
     }
     const mapper = FIELD_MAPPERS[key];
     if (!mapper) {
-      throw new MappingError(
-        `body.${key}: not supported on this provider (it has no /v1/responses, and the field has no chat-completions counterpart)`,
-      );
+      throw new MappingError(`body.${key}: ${NO_COUNTERPART}`);
     }
     mapper(request, value);
   }
@@ -140,6 +153,7 @@ function inputMessages(input: unknown): ChatMessage[] {
     const at = `body.input[${i}]`;
     if (!isObject(item)) throw new MappingError(`${at}: must be an object`);
     if (item.type === "function_call") {
+      checkKeys(item, [...ITEM_BOOKKEEPING, "call_id", "name", "arguments"], at);
       if (typeof item.call_id !== "string" || typeof item.name !== "string") {
         throw new MappingError(`${at}: a function_call needs call_id and name`);
       }
@@ -148,8 +162,9 @@ function inputMessages(input: unknown): ChatMessage[] {
       if (last?.role === "assistant" && last.toolCalls) last.toolCalls.push(call);
       else out.push({ role: "assistant", content: "", toolCalls: [call] });
     } else if (item.type === "function_call_output") {
+      checkKeys(item, [...ITEM_BOOKKEEPING, "call_id", "output"], at);
       if (typeof item.call_id !== "string") throw new MappingError(`${at}.call_id: required`);
-      out.push({ role: "tool", toolCallId: item.call_id, content: outputText(item.output) });
+      out.push({ role: "tool", toolCallId: item.call_id, content: outputText(item.output, `${at}.output`) });
     } else if (item.type === undefined || item.type === "message") out.push(message(item, at));
     else throw new MappingError(`${at}.type: items of type "${String(item.type)}" are not supported here`);
   });
@@ -159,32 +174,70 @@ function inputMessages(input: unknown): ChatMessage[] {
 const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+);base64,(.+)$/s;
 
 function message(item: Json, at: string): ChatMessage {
+  checkKeys(item, [...ITEM_BOOKKEEPING, "role", "content"], at);
   const role = item.role === "developer" ? "system" : item.role;
   if (role !== "user" && role !== "assistant" && role !== "system") {
     throw new MappingError(`${at}.role: must be user, assistant, system or developer`);
   }
   if (typeof item.content === "string") return { role, content: item.content };
   if (!Array.isArray(item.content)) throw new MappingError(`${at}.content: required`);
-  const parts = item.content.map((p: unknown, j): ContentPart => {
-    const part = isObject(p) ? p : {};
-    if (part.type === "input_text" || part.type === "output_text")
-      return { type: "text", text: String(part.text ?? "") };
-    const match =
-      part.type === "input_image" && typeof part.image_url === "string"
-        ? DATA_URL.exec(part.image_url)
-        : null;
-    if (match) return { type: "image", mediaType: match[1], dataBase64: match[2] };
-    throw new MappingError(
-      `${at}.content[${j}]: only input_text, output_text and base64 data: URL input_image parts are supported here`,
-    );
-  });
+  const parts = item.content.map((p: unknown, j): ContentPart => contentPart(p, `${at}.content[${j}]`));
   return { role, content: parts };
 }
 
-function outputText(output: unknown): string {
+const IMAGE_DETAILS = ["auto", "low", "high"];
+
+function contentPart(p: unknown, at: string): ContentPart {
+  const part = isObject(p) ? p : {};
+  if (part.type === "input_text") {
+    checkKeys(part, ["type", "text"], at);
+    return { type: "text", text: String(part.text ?? "") };
+  }
+  if (part.type === "output_text") {
+    // Annotations and logprobs of an earlier answer describe it; they ask nothing of this one.
+    checkKeys(part, ["type", "text", "annotations", "logprobs"], at);
+    return { type: "text", text: String(part.text ?? "") };
+  }
+  if (part.type === "input_image") {
+    checkKeys(part, ["type", "image_url", "detail"], at, ["file_id"]);
+    const match = typeof part.image_url === "string" ? DATA_URL.exec(part.image_url) : null;
+    if (!match)
+      throw new MappingError(
+        `${at}.image_url: must be a base64 data: URL (agentbatch does not fetch images)`,
+      );
+    const image: ContentPart = { type: "image", mediaType: match[1], dataBase64: match[2] };
+    if (isSet(part.detail)) {
+      if (typeof part.detail !== "string" || !IMAGE_DETAILS.includes(part.detail)) {
+        throw new MappingError(`${at}.detail: must be auto, low or high`);
+      }
+      // "auto" is the default: the same as unset.
+      if (part.detail !== "auto") image.detail = part.detail as "low" | "high";
+    }
+    return image;
+  }
+  throw new MappingError(
+    `${at}: only input_text, output_text and base64 data: URL input_image parts are supported here`,
+  );
+}
+
+/** A function_call_output's output: a string, or input_text parts (joined by newlines). */
+function outputText(output: unknown, at: string): string {
   if (typeof output === "string") return output;
-  if (Array.isArray(output)) return output.map((p) => String((p as Json)?.text ?? "")).join("\n");
-  return JSON.stringify(output ?? "");
+  if (Array.isArray(output)) {
+    return output
+      .map((p: unknown, j) => {
+        const pat = `${at}[${j}]`;
+        if (!isObject(p) || p.type !== "input_text" || typeof p.text !== "string") {
+          throw new MappingError(
+            `${pat}: only input_text parts of a function_call_output are supported here`,
+          );
+        }
+        checkKeys(p, ["type", "text"], pat);
+        return p.text;
+      })
+      .join("\n");
+  }
+  throw new MappingError(`${at}: must be a string or a list of input_text parts`);
 }
 
 function tools(raw: unknown): ToolSpec[] {
@@ -193,6 +246,7 @@ function tools(raw: unknown): ToolSpec[] {
     if (!isObject(tool) || tool.type !== "function" || typeof tool.name !== "string") {
       throw new MappingError(`body.tools[${i}]: only function tools are supported on this provider`);
     }
+    checkKeys(tool, ["type", "name", "description", "parameters", "strict"], `body.tools[${i}]`);
     const spec: ToolSpec = { name: tool.name, parameters: isObject(tool.parameters) ? tool.parameters : {} };
     if (typeof tool.description === "string") spec.description = tool.description;
     if (typeof tool.strict === "boolean") spec.strict = tool.strict;
@@ -202,13 +256,20 @@ function tools(raw: unknown): ToolSpec[] {
 
 function toolChoice(raw: unknown): ToolChoice {
   if (raw === "auto" || raw === "none" || raw === "required") return raw;
-  if (isObject(raw) && raw.type === "function" && typeof raw.name === "string") return { name: raw.name };
+  if (isObject(raw) && raw.type === "function" && typeof raw.name === "string") {
+    checkKeys(raw, ["type", "name"], "body.tool_choice");
+    return { name: raw.name };
+  }
   throw new MappingError("body.tool_choice: must be auto, none, required or {type: function, name}");
 }
 
 function format(raw: unknown): ResponseFormat {
-  if (isObject(raw) && (raw.type === "text" || raw.type === "json_object")) return { type: raw.type };
+  if (isObject(raw) && (raw.type === "text" || raw.type === "json_object")) {
+    checkKeys(raw, ["type"], "body.text.format");
+    return { type: raw.type };
+  }
   if (isObject(raw) && raw.type === "json_schema" && typeof raw.name === "string" && isObject(raw.schema)) {
+    checkKeys(raw, ["type", "name", "schema", "strict", "description"], "body.text.format");
     const jsonSchema: Extract<ResponseFormat, { type: "json_schema" }>["jsonSchema"] = {
       name: raw.name,
       schema: raw.schema,

@@ -311,6 +311,9 @@ export function turnResult(upstream: Upstream, result: CallResult, callMs: numbe
         callType: "llm_call",
         promptTokens: outcome.usage.promptTokens,
         completionTokens: outcome.usage.completionTokens,
+        ...(outcome.usage.cachedPromptTokens === undefined
+          ? {}
+          : { cachedPromptTokens: outcome.usage.cachedPromptTokens }),
       },
     ],
     callMs,

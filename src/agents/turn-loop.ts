@@ -173,11 +173,13 @@ function withSpent(result: ToolTurnResult, state: LoopState, upstream: Upstream)
 
 function account(state: LoopState, step: NewTurnStep): void {
   const model = String(step.payload.model ?? "");
+  const cached = step.payload.cached_prompt_tokens;
   state.calls.push({
     model,
     callType: "llm_call",
     promptTokens: step.promptTokens,
     completionTokens: step.completionTokens,
+    ...(typeof cached === "number" ? { cachedPromptTokens: cached } : {}),
   });
   state.usage.promptTokens += step.promptTokens;
   state.usage.completionTokens += step.completionTokens;

@@ -68,6 +68,7 @@ const FilesSchema = Strict({
   backend: Type.Optional(Type.Union([Type.Literal("local"), Type.Literal("db"), Type.Literal("s3")])),
   workspace_quota_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
   retention_days: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  ingest_stale_ms: Type.Optional(Type.Integer({ minimum: 100 })),
   s3: Type.Optional(
     Strict({
       bucket: Type.String({ minLength: 1 }),

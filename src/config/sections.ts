@@ -182,9 +182,11 @@ export function filesSection(file: ConfigFile, env: Env, db: string): FilesConfi
   }
   const workspaceQuotaBytes = envNumber(env, "AGENTBATCH_WORKSPACE_QUOTA_BYTES") ?? raw.workspace_quota_bytes;
   const retentionDays = envNumber(env, "AGENTBATCH_FILE_RETENTION_DAYS") ?? raw.retention_days;
+  const ingestStaleMs = envNumber(env, "AGENTBATCH_INGEST_STALE_MS") ?? raw.ingest_stale_ms;
   const quota = {
     ...(workspaceQuotaBytes ? { workspaceQuotaBytes } : {}),
     ...(retentionDays && retentionDays > 0 ? { retentionDays } : {}),
+    ...(ingestStaleMs && ingestStaleMs > 0 ? { ingestStaleMs } : {}),
   };
   if (!bucket) return { backend, ...quota };
   return {

@@ -100,6 +100,11 @@ export interface FilesConfig {
   retentionDays?: number;
   /** How often the retention loop runs (default one hour). */
   retentionSweepMs?: number;
+  /**
+   * How long an input file's ingest may go without a heartbeat before another process takes it
+   * over and reads on (default 60 s; its owner beats every quarter of it).
+   */
+  ingestStaleMs?: number;
   /** Credentials not given here come from the standard AWS chain. */
   s3?: {
     bucket: string;

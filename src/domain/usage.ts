@@ -10,6 +10,8 @@ export interface ModelCallUsage {
   callType: string;
   promptTokens: number;
   completionTokens: number;
+  /** Of `promptTokens`, those the provider served from its prompt cache, when it said. */
+  cachedPromptTokens?: number;
 }
 
 export interface ResponseUsage {
@@ -19,29 +21,39 @@ export interface ResponseUsage {
     total_tokens: number;
     prompt_tokens: number;
     completion_tokens: number;
+    /** Present when the provider reported a cached count for the call. */
+    cached_prompt_tokens?: number;
   }[];
   total_calls: number;
   total_tokens: number;
   main_response: null;
   total_prompt_tokens: number;
   total_completion_tokens: number;
+  /** The sum of the calls' cached prompt tokens; present when any call reported one. */
+  total_cached_prompt_tokens?: number;
 }
 
 export function responseUsage(calls: ModelCallUsage[]): ResponseUsage {
   let prompt = 0;
   let completion = 0;
+  let cached: number | undefined;
   const entries = calls.map((c) => {
     prompt += c.promptTokens;
     completion += c.completionTokens;
-    return {
+    const entry: ResponseUsage["tool_calls"][number] = {
       model: c.model,
       call_type: c.callType,
       total_tokens: c.promptTokens + c.completionTokens,
       prompt_tokens: c.promptTokens,
       completion_tokens: c.completionTokens,
     };
+    if (c.cachedPromptTokens !== undefined) {
+      entry.cached_prompt_tokens = c.cachedPromptTokens;
+      cached = (cached ?? 0) + c.cachedPromptTokens;
+    }
+    return entry;
   });
-  return {
+  const usage: ResponseUsage = {
     tool_calls: entries,
     total_calls: calls.length,
     total_tokens: prompt + completion,
@@ -49,6 +61,13 @@ export function responseUsage(calls: ModelCallUsage[]): ResponseUsage {
     total_prompt_tokens: prompt,
     total_completion_tokens: completion,
   };
+  if (cached !== undefined) usage.total_cached_prompt_tokens = cached;
+  return usage;
+}
+
+/** The cached prompt tokens a stored `response_usage` counts (0 when none was reported). */
+export function cachedPromptTokensOf(usage: ResponseUsage | null | undefined): number {
+  return usage?.total_cached_prompt_tokens ?? 0;
 }
 
 /**

@@ -19,23 +19,44 @@ export interface CompleterDeps {
   onCommitted: () => void;
 }
 
+/** Most queued groups one write takes together when it is behind. */
+const MERGE_GROUPS = 4;
+
+/** Resolves on the next event-loop turn (after the I/O and timers waiting now). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * Group commit of item outcomes (River's batch completer): outcomes are buffered and written in
  * one transaction every `commitBatchSize` outcomes or `commitIntervalMs`, whichever comes first,
  * fenced by lease owner and attempt. One transaction per item would cap throughput at the disk's
  * fsync rate. An item's slot frees when its outcome is buffered, not at the write.
+ *
+ * Groups are written one write per event-loop turn, in the order their outcomes came: with
+ * 10,000 calls in flight a burst of answers fills several groups at once, and writing them all
+ * in one synchronous run (SQLite's calls are synchronous) held the loop and every HTTP request.
+ * A write that finds several groups waiting takes up to `MERGE_GROUPS` of them in one
+ * transaction, so that the writes keep up with the answers.
  */
 export class Completer {
   private buffer: ItemOutcome[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
+  /** Groups waiting to be written, oldest first. */
+  private readonly queue: ItemOutcome[][] = [];
+  /** Groups queued and groups written (or failed) since start: `flush()` waits for its group. */
+  private queued = 0;
+  private written = 0;
+  private readonly waiters: { group: number; resolve: () => void }[] = [];
+  private writing = false;
   /** Outcomes stored, and outcomes fenced off (their lease was lost), since start. */
   readonly counts = { committed: 0, discarded: 0 };
 
   constructor(private readonly deps: CompleterDeps) {}
 
+  /** Outcomes not yet stored (buffered, or in a group waiting for its turn). */
   get buffered(): number {
-    return this.buffer.length;
+    let n = this.buffer.length;
+    for (const g of this.queue) n += g.length;
+    return n;
   }
 
   /** Buffers a held item's outcome for the next group commit and frees its slot. */
@@ -64,11 +85,47 @@ export class Completer {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const outcomes = this.buffer;
+    const size = Math.max(1, this.deps.config.commitBatchSize);
+    for (let i = 0; i < this.buffer.length; i += size) {
+      this.queue.push(this.buffer.slice(i, i + size));
+      this.queued++;
+    }
     this.buffer = [];
-    // Flushes are chained so that outcomes reach the store in the order they were produced.
-    this.flushing = this.flushing.then(() => (outcomes.length > 0 ? this.write(outcomes) : undefined));
-    return this.flushing;
+    const group = this.queued;
+    if (this.written >= group) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.waiters.push({ group, resolve }));
+    if (!this.writing) void this.writeQueued();
+    return done;
+  }
+
+  /** Writes the queued groups in order, each on an event-loop turn of its own. */
+  private async writeQueued(): Promise<void> {
+    this.writing = true;
+    try {
+      for (;;) {
+        await nextTurn();
+        const outcomes = this.queue.shift();
+        if (!outcomes) return;
+        // Behind (answers came faster than a group per turn): the groups waiting are written
+        // together, up to MERGE_GROUPS of them: one COMMIT for several, so the writes catch up.
+        let groups = 1;
+        while (groups < MERGE_GROUPS && this.queue.length > 0) {
+          outcomes.push(...(this.queue.shift() as ItemOutcome[]));
+          groups++;
+        }
+        try {
+          await this.write(outcomes);
+        } catch (err) {
+          // write() logs a failed store call itself; this is a throw after it (a signal's listener).
+          this.deps.logger.error({ err }, "after storing results");
+        }
+        this.written += groups;
+        while (this.waiters.length > 0 && this.waiters[0].group <= this.written)
+          this.waiters.shift()?.resolve();
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 
   private async write(outcomes: ItemOutcome[]): Promise<void> {

@@ -15,6 +15,7 @@ import { LeaseKeeper } from "./leases.js";
 import { Maintenance } from "./maintenance.js";
 import type { EngineMetrics } from "./metrics.js";
 import { INTERNAL_FAILURE, type ItemResult } from "./outcomes.js";
+import { Pacer } from "./pacer.js";
 import { Producer } from "./producer.js";
 import { Recovery } from "./recovery.js";
 import type { Signals } from "./signals.js";
@@ -68,6 +69,8 @@ export class Engine {
   private readonly heartbeat: Heartbeat;
   private readonly maintenance: Maintenance;
   private readonly completer: Completer;
+  /** Buffered items start at most a turn's budget at a time (`pacer.ts`). */
+  private readonly pacer = new Pacer(() => this.startNext());
 
   constructor(private readonly deps: EngineDeps) {
     const { store, providers, signals, config, logger, metrics } = deps;
@@ -143,6 +146,7 @@ export class Engine {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.pacer.resume();
     this.unsubscribe = [
       this.deps.signals.onWork(() => this.producer.poke()),
       this.deps.signals.onBatchChanged((change) => this.leases.batchChanged(change)),
@@ -161,6 +165,7 @@ export class Engine {
   async stop(graceMs = this.deps.config.shutdownGraceMs): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.pacer.stop();
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
     await this.producer.stop();
@@ -182,14 +187,22 @@ export class Engine {
 
   /**
    * Starts buffered items in the free slots, oldest claim first: a finished item's slot is taken
-   * at once, without a claim. Not once stopping: the buffer is handed back.
+   * without a claim. Paced: at most a turn's budget now, the rest on the next event-loop turns,
+   * so that a burst of answers (10,000 calls in flight) does not hold the loop. Not once
+   * stopping: the buffer is handed back. An item handed back meanwhile (pause, cancel,
+   * preemption) has left the buffer and never starts.
    */
   private fillSlots(): void {
-    while (this.running && this.held.running < this.deps.config.concurrency) {
-      const held = this.held.next();
-      if (!held) return;
-      this.begin(held);
-    }
+    this.pacer.run();
+  }
+
+  /** Starts the oldest buffered item in a free slot; false when there is none or no slot. */
+  private startNext(): boolean {
+    if (!this.running || this.held.running >= this.deps.config.concurrency) return false;
+    const held = this.held.next();
+    if (!held) return false;
+    this.begin(held);
+    return true;
   }
 
   private begin(held: HeldItem): void {

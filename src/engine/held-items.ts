@@ -111,6 +111,15 @@ export class HeldItems {
     return new Map(this.unfinished);
   }
 
+  /** Whether an item (any claim of it) is held. */
+  has(itemId: number): boolean {
+    return this.byId.has(itemId);
+  }
+
+  get(itemId: number): HeldItem | undefined {
+    return this.byId.get(itemId);
+  }
+
   ids(): number[] {
     return [...this.byId.keys()];
   }

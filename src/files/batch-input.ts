@@ -6,13 +6,14 @@
  * columns folded into objects) and checked on its own; the caller checks what needs the store.
  */
 import { type Duplex, Readable } from "node:stream";
-import { parse as parseCsv } from "csv-parse";
+import { type Options as CsvOptions, parse as parseCsv } from "csv-parse";
 import { parser as jsonParser } from "stream-json";
 import pick from "stream-json/filters/pick.js";
 import streamArray from "stream-json/streamers/stream-array.js";
 import { DEFAULT_MAX_RECORD_BYTES } from "../config/defaults.js";
 import { ElementTooLargeError, elementCap } from "./json-element-cap.js";
 import { LineTooLongError, readBoundedLines } from "./line-splitter.js";
+import { inArrays, objectArrays } from "./object-arrays.js";
 
 export type InputFormat = "csv" | "json" | "jsonl";
 
@@ -68,26 +69,33 @@ export function detectInputFormat(fileName: string, contentType: string, head: B
 }
 
 /**
- * Reads the records of an input file in order, one at a time; a CSV record, JSONL line or JSON
- * array element over `maxRecordBytes` ends the read with an InputFileError naming its line or
- * element (`json-element-cap.ts`).
+ * Records are handed on in arrays of up to this many rather than one at a time: each hop of an
+ * async iterator is a promise and a turn of the loop per row, and a CSV row is otherwise cheap
+ * (bench/io.mjs, issue 17.4).
+ */
+export const RECORD_BATCH = 256;
+
+/**
+ * Reads the records of an input file in order, in arrays of up to `RECORD_BATCH` (never empty); a
+ * CSV record, JSONL line or JSON array element over `maxRecordBytes` ends the read with an
+ * InputFileError naming its line or element (`json-element-cap.ts`).
  */
 export function readInputRecords(
   source: Readable,
   format: InputFormat,
   maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
-): AsyncIterable<InputRecord> {
+): AsyncIterable<InputRecord[]> {
   switch (format) {
     case "csv":
       return readCsv(source, maxRecordBytes);
     case "jsonl":
-      return readJsonl(source, maxRecordBytes);
+      return inArrays(readJsonl(source, maxRecordBytes), RECORD_BATCH);
     case "json":
-      return readJson(source, maxRecordBytes);
+      return inArrays(readJson(source, maxRecordBytes), RECORD_BATCH);
   }
 }
 
-async function* readCsv(source: Readable, maxRecordBytes: number): AsyncIterable<InputRecord> {
+async function* readCsv(source: Readable, maxRecordBytes: number): AsyncIterable<InputRecord[]> {
   const rows = source.pipe(
     parseCsv({
       columns: true,
@@ -95,12 +103,16 @@ async function* readCsv(source: Readable, maxRecordBytes: number): AsyncIterable
       skip_empty_lines: true,
       relax_column_count: true,
       max_record_size: maxRecordBytes,
-    }),
+      // Buffer a whole batch of parsed records (the default is 16), so one read gathers it.
+      readableHighWaterMark: RECORD_BATCH,
+    } as CsvOptions),
   );
   source.on("error", (err) => rows.destroy(err));
   let row = 0;
   try {
-    for await (const record of rows) yield { row: ++row, record: record as Record<string, unknown> };
+    for await (const records of objectArrays(rows, RECORD_BATCH)) {
+      yield records.map((record) => ({ row: ++row, record: record as Record<string, unknown> }));
+    }
   } catch (err) {
     if (err instanceof InputFileError) throw err;
     const e = err as Error & { lines?: number };

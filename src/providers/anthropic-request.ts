@@ -166,6 +166,7 @@ function applyTools(body: Json, request: ModelRequest): void {
   const tools: Json[] = userTools.map((t) => {
     const tool: Json = { name: t.name, input_schema: t.parameters };
     if (t.description !== undefined) tool.description = t.description;
+    if (t.strict !== undefined) tool.strict = t.strict;
     return tool;
   });
   if (responseTool) tools.push(responseToolSpec(request, responseTool));

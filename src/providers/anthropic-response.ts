@@ -121,7 +121,8 @@ function toUsage(usage: AnthropicUsage | undefined): TokenUsage {
     promptTokens: (usage?.input_tokens ?? 0) + created + read,
     completionTokens: usage?.output_tokens ?? 0,
   };
-  if (read > 0) out.cachedPromptTokens = read;
+  // A count the upstream gave is kept, 0 included (a call that found nothing cached).
+  if (typeof usage?.cache_read_input_tokens === "number") out.cachedPromptTokens = read;
   if (created > 0) out.cacheCreationTokens = created;
   return out;
 }

@@ -10,6 +10,7 @@ export const OPENAI_COMPATIBLE_CAPABILITIES: ProviderCapabilities = {
     maxTokens: "native",
     maxCompletionTokens: "native",
     images: "native",
+    imageDetail: "native",
     tools: "native",
     toolChoice: "native",
     parallelToolCalls: "native",
@@ -44,6 +45,8 @@ export const ANTHROPIC_CAPABILITIES: ProviderCapabilities = {
     maxTokens: "native",
     maxCompletionTokens: "translated",
     images: "native",
+    // Anthropic has no resolution setting for an image.
+    imageDetail: "refused",
     tools: "translated",
     toolChoice: "translated",
     parallelToolCalls: "translated",
@@ -78,6 +81,7 @@ export const SIMULATED_CAPABILITIES: ProviderCapabilities = {
     maxTokens: "native",
     maxCompletionTokens: "native",
     images: "native",
+    imageDetail: "native",
     tools: "native",
     toolChoice: "native",
     parallelToolCalls: "native",
@@ -137,17 +141,21 @@ export function requestFeatures(request: ModelRequest): RequestFeature[] {
   const format = request.responseFormat?.type;
   if (format === "json_object" || format === "json_schema") used.push(`responseFormat.${format}`);
   let images = false;
+  let imageDetail = false;
   let toolMessages = false;
   let cacheControl = false;
   for (const m of request.messages) {
     if (m.role === "tool" || (m.toolCalls !== undefined && m.toolCalls.length > 0)) toolMessages = true;
     if (typeof m.content === "string") continue;
     for (const part of m.content) {
-      if (part.type === "image") images = true;
-      else if (part.cacheControl !== undefined) cacheControl = true;
+      if (part.type === "image") {
+        images = true;
+        if (part.detail !== undefined) imageDetail = true;
+      } else if (part.cacheControl !== undefined) cacheControl = true;
     }
   }
   if (images) used.push("images");
+  if (imageDetail) used.push("imageDetail");
   if (toolMessages) used.push("toolMessages");
   if (cacheControl) used.push("cacheControl");
   return used;

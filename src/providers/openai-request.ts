@@ -6,7 +6,10 @@ type Json = Record<string, unknown>;
 type OpenAIContent =
   | string
   | null
-  | Array<{ type: "text"; text: string } | { type: "image_url"; image_url: { url: string } }>;
+  | Array<
+      | { type: "text"; text: string }
+      | { type: "image_url"; image_url: { url: string; detail?: "low" | "high" } }
+    >;
 
 /** Scalar fields sent under OpenAI's own names when set. */
 const SCALAR_FIELDS = [
@@ -98,7 +101,10 @@ function toOpenAIContent(content: ChatMessage["content"]): OpenAIContent {
       ? { type: "text" as const, text: part.text }
       : {
           type: "image_url" as const,
-          image_url: { url: `data:${part.mediaType};base64,${part.dataBase64}` },
+          image_url:
+            part.detail === undefined
+              ? { url: `data:${part.mediaType};base64,${part.dataBase64}` }
+              : { url: `data:${part.mediaType};base64,${part.dataBase64}`, detail: part.detail },
         },
   );
 }

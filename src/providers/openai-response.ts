@@ -190,7 +190,8 @@ export function usageOrEstimate(
   if (usage && typeof usage.prompt_tokens === "number" && typeof usage.completion_tokens === "number") {
     const out: TokenUsage = { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
     const cached = usage.prompt_tokens_details?.cached_tokens;
-    if (typeof cached === "number" && cached > 0) out.cachedPromptTokens = cached;
+    // A count the upstream gave is kept, 0 included (a call that found nothing cached).
+    if (typeof cached === "number" && cached >= 0) out.cachedPromptTokens = cached;
     const reasoning = usage.completion_tokens_details?.reasoning_tokens;
     if (typeof reasoning === "number" && reasoning > 0) out.reasoningTokens = reasoning;
     return out;

@@ -66,7 +66,7 @@ function responsesUsage(usage: ResponsesUsage | undefined): TokenUsage {
     completionTokens: usage?.output_tokens ?? 0,
   };
   const cached = usage?.input_tokens_details?.cached_tokens;
-  if (typeof cached === "number" && cached > 0) out.cachedPromptTokens = cached;
+  if (typeof cached === "number" && cached >= 0) out.cachedPromptTokens = cached;
   const reasoning = usage?.output_tokens_details?.reasoning_tokens;
   if (typeof reasoning === "number" && reasoning > 0) out.reasoningTokens = reasoning;
   return out;

@@ -19,7 +19,13 @@ export interface CacheControl {
 
 export type ContentPart =
   | { type: "text"; text: string; cacheControl?: CacheControl }
-  | { type: "image"; mediaType: string; dataBase64: string };
+  | {
+      type: "image";
+      mediaType: string;
+      dataBase64: string;
+      /** OpenAI's `image_url.detail` ("auto" is left unset); only OpenAI-compatible upstreams take it. */
+      detail?: "low" | "high";
+    };
 
 /** A tool call the model asked for. */
 export interface ToolCall {
@@ -277,6 +283,7 @@ export type RequestFeature =
   | "maxTokens"
   | "maxCompletionTokens"
   | "images"
+  | "imageDetail"
   | "tools"
   | "toolChoice"
   | "parallelToolCalls"

@@ -31,14 +31,17 @@ const MAX_CACHED = 10_000;
 
 /**
  * Checks the file and its mapping now (a 400 names what is wrong), records them on `batch`, and
- * returns the entries for the background ingest to read (ingest-runner.ts).
+ * returns the entries for the background ingest to read (ingest-runner.ts), in the arrays the
+ * file is read in (`RECORD_BATCH` rows, never empty), from the row after `afterRow` (a resumed
+ * ingest).
  */
 export async function fileEntries(
   ctx: AppContext,
   ws: Workspace,
-  input: CreateBatchInput,
-  batch: NewBatch,
-): Promise<(lookups: IngestLookups) => AsyncIterable<IngestEntry>> {
+  input: Pick<CreateBatchInput, "file_id" | "column_mapping" | "input_format">,
+  batch: Pick<NewBatch, "agentId" | "inputFileId" | "originalFileName" | "inputFormat">,
+  afterRow = 0,
+): Promise<(lookups: IngestLookups) => AsyncIterable<IngestEntry[]>> {
   const file = await inputFileOf(ctx, ws, input.file_id as string);
   const mapping = checkedMapping(input.column_mapping ?? {});
   const format = input.input_format ?? (await formatOf(ctx, file));
@@ -50,19 +53,27 @@ export async function fileEntries(
 
   return async function* (lookups: IngestLookups) {
     const rows = new RowChecker(lookups, ws.id, whitelist, defaultAgentId);
-    for await (const rec of readInputRecords(
+    for await (const records of readInputRecords(
       ctx.files.open(file.storagePath),
       format,
       ctx.config.maxRecordBytes,
     )) {
-      if ("error" in rec) {
-        yield rec;
-        continue;
+      const entries: IngestEntry[] = [];
+      for (const rec of records) {
+        // A resumed ingest reads on after the last row its batch has (parsing is all it costs).
+        if (rec.row <= afterRow) continue;
+        if ("error" in rec) {
+          entries.push(rec);
+          continue;
+        }
+        const req = toInputRequest(rec.record, mapping);
+        // Most rows need no lookup (their agent, chat and user were seen): no await for those.
+        const checked = "error" in req ? req.error : (rows.checkSeen(req) ?? (await rows.check(req)));
+        entries.push(
+          typeof checked === "string" ? { row: rec.row, error: checked } : { row: rec.row, item: checked },
+        );
       }
-      const req = toInputRequest(rec.record, mapping);
-      // Most rows need no lookup (their agent, chat and user were seen): no await for those.
-      const checked = "error" in req ? req.error : (rows.checkSeen(req) ?? (await rows.check(req)));
-      yield typeof checked === "string" ? { row: rec.row, error: checked } : { row: rec.row, item: checked };
+      if (entries.length > 0) yield entries;
     }
   };
 }

@@ -7,11 +7,19 @@
  */
 import { createHash } from "node:crypto";
 import { InputFileError } from "../files/batch-input.js";
-import type { Batch, CreateBatchResult, IngestEntry, NewBatch, Workspace } from "../store/types.js";
+import type {
+  Batch,
+  CreateBatchResult,
+  IngestEntry,
+  IngestProgress,
+  NewBatch,
+  Workspace,
+} from "../store/types.js";
 import { fileEntries } from "./batch-file-rows.js";
 import { type CreateBatchInput, prepareBatch } from "./batch-service.js";
 import type { AppContext } from "./context.js";
-import { badRequest, conflict } from "./errors.js";
+import { ApiError, badRequest, conflict } from "./errors.js";
+import type { IngestJob } from "./ingest-runner.js";
 
 /** Row errors kept on the batch (`validation_errors`); `error_message` counts them all. */
 export const MAX_REPORTED_ROW_ERRORS = 1000;
@@ -95,24 +103,35 @@ async function submitFile(
 ): Promise<SubmitResult> {
   const read = await fileEntries(ctx, ws, input, batch);
   const entries = read(ctx.store.batches.lookups())[Symbol.asyncIterator]();
-  let first: IteratorResult<IngestEntry>;
+  let first: IteratorResult<IngestEntry[]>;
   try {
     first = await entries.next();
   } catch (err) {
     if (err instanceof InputFileError) throw badRequest(`file_id: ${err.message}`);
     throw err;
   }
-  if (first.done) throw badRequest(`file_id: file ${input.file_id} has no data rows`);
+  if (first.done || first.value.length === 0)
+    throw badRequest(`file_id: file ${input.file_id} has no data rows`);
   let handedOver = false;
   try {
     const activeBefore = await checkRowCaps(ctx, ws, 1);
-    const result = await ctx.store.batches.beginIngest(batch, idempotencyKey, now);
+    const progress: IngestProgress = {
+      columnMapping: input.column_mapping ?? null,
+      onInvalidRows: input.on_invalid_rows ?? "fail",
+      lastRow: 0,
+      nextSeq: 0,
+      rows: 0,
+      errorCount: 0,
+      errors: [],
+    };
+    const owner = ctx.ingests.owner;
+    const result = await ctx.store.batches.beginIngest(batch, idempotencyKey, now, { owner, progress });
     if (result.kind === "created") {
       ctx.ingests.run({
         batch: result.batch,
         entries,
         first: first.value,
-        onInvalidRows: input.on_invalid_rows ?? "fail",
+        progress,
         maxReportedErrors: MAX_REPORTED_ROW_ERRORS,
         maxRows: ctx.config.maxRowsPerBatch,
         maxWorkspaceRows: ctx.config.maxRowsPerWorkspace,
@@ -124,6 +143,41 @@ async function submitFile(
   } finally {
     if (!handedOver) await entries.return?.();
   }
+}
+
+/**
+ * The ingest of a batch whose process stopped, read on from the row after the last one stored
+ * (ingest-runner.ts takes the batch over). Throws, with the reason, when its file is gone.
+ */
+export async function reopenIngest(
+  ctx: AppContext,
+  batch: Batch,
+  progress: IngestProgress,
+): Promise<IngestJob> {
+  const ws = await ctx.store.workspaces.get(batch.workspaceId);
+  if (!ws || !batch.inputFileId) throw new Error("the batch has no input file to read");
+  const input = {
+    file_id: batch.inputFileId,
+    column_mapping: progress.columnMapping ?? undefined,
+    input_format: batch.inputFormat ?? undefined,
+  };
+  let read: Awaited<ReturnType<typeof fileEntries>>;
+  try {
+    read = await fileEntries(ctx, ws, input, { ...batch }, progress.lastRow);
+  } catch (err) {
+    throw new Error(err instanceof ApiError ? err.message : String(err));
+  }
+  const activeRows = await ctx.store.batches.activeRows(ws.id);
+  return {
+    batch,
+    entries: read(ctx.store.batches.lookups())[Symbol.asyncIterator](),
+    progress,
+    maxReportedErrors: MAX_REPORTED_ROW_ERRORS,
+    maxRows: ctx.config.maxRowsPerBatch,
+    maxWorkspaceRows: ctx.config.maxRowsPerWorkspace,
+    // The batch's own rows are in the workspace's count and in `progress.rows`: count them once.
+    activeBefore: Math.max(0, activeRows - batch.total),
+  };
 }
 
 /** Requests come inline or from a file, never both; the file's options only with a file. */

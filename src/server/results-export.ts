@@ -4,29 +4,10 @@
  */
 import type { FastifyReply } from "fastify";
 import { EXPORT_CONTENT_TYPES, type ExportFormat, exportStream } from "../files/batch-export.js";
-import type { Batch, ItemStatus, Store } from "../store/types.js";
-import { itemToWire } from "./wire/batches.js";
+import type { Batch, ItemResultText, ItemStatus, Store } from "../store/types.js";
+import { RESULT_CSV_COLUMNS, resultCsvCells, resultJsonLine } from "./wire/result-lines.js";
 
 const PAGE = 1000;
-
-/** The CSV columns of an export, in order (documented in README.md; do not reorder). */
-export const RESULT_CSV_COLUMNS = [
-  "custom_id",
-  "status",
-  "response_content",
-  "error_code",
-  "error_message",
-  "prompt_tokens",
-  "completion_tokens",
-  "total_tokens",
-  "history_id",
-  "conversation_id",
-  "processed_at",
-  "attempts",
-  "agent_id",
-] as const;
-
-type WireResult = ReturnType<typeof itemToWire>;
 
 /**
  * The `json.<property>` columns of a batch whose agent version answers in a JSON schema: one per
@@ -42,36 +23,15 @@ async function jsonColumns(store: Store, batchId: string): Promise<string[]> {
   return typeof properties === "object" && properties !== null ? Object.keys(properties) : [];
 }
 
-function jsonCells(r: WireResult, properties: string[]): unknown[] {
-  const value = r.response_json;
-  const object = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
-  return properties.map((p) => object[p] ?? null);
-}
-
-function csvRow(r: WireResult): unknown[] {
-  const u = r.response_usage;
-  return [
-    r.custom_id,
-    r.status,
-    r.response_content,
-    r.error_code,
-    r.error_message,
-    u?.total_prompt_tokens ?? null,
-    u?.total_completion_tokens ?? null,
-    u?.total_tokens ?? null,
-    r.history_id,
-    r.conversation_id,
-    r.processed_at,
-    r.attempts,
-    r.agent_id,
-  ];
-}
-
-async function* allResults(store: Store, batchId: string, status?: ItemStatus): AsyncIterable<WireResult[]> {
+async function* allResults(
+  store: Store,
+  batchId: string,
+  status?: ItemStatus,
+): AsyncIterable<ItemResultText[]> {
   let after = -1;
   for (;;) {
     const page = await store.items.listResultsAfter(batchId, after, PAGE, status);
-    yield page.map(itemToWire);
+    yield page;
     if (page.length < PAGE) return;
     after = page[page.length - 1].seq;
   }
@@ -86,8 +46,9 @@ export async function sendResultsExport(
 ) {
   const properties = format === "csv" ? await jsonColumns(store, batch.id) : [];
   const body = exportStream(allResults(store, batch.id, status), format, {
-    columns: [...RESULT_CSV_COLUMNS, ...properties.map((p) => `json.${p}`)],
-    row: (r) => [...csvRow(r), ...jsonCells(r, properties)],
+    csvColumns: [...RESULT_CSV_COLUMNS, ...properties.map((p) => `json.${p}`)],
+    csvRow: (r) => resultCsvCells(r, properties),
+    jsonLine: resultJsonLine,
   });
   return reply
     .header("content-type", EXPORT_CONTENT_TYPES[format])

@@ -95,6 +95,33 @@ export interface IngestRow {
   item: NewBatchItem;
 }
 
+/**
+ * Where a background ingest stands, stored with each chunk in the chunk's transaction, so that
+ * another process can take the batch over and read on from `lastRow` (the rows up to it are
+ * stored or reported in `errors`).
+ */
+export interface IngestProgress {
+  /** The create's read options (the file, its format and agent are on the batch row). */
+  columnMapping: Record<string, string> | null;
+  onInvalidRows: "fail" | "skip";
+  /** File row number of the last row read before the chunk was stored; 0 before any. */
+  lastRow: number;
+  /** The seq the next stored row gets. */
+  nextSeq: number;
+  /** Rows read (stored or not): the per-batch and per-workspace caps count them. */
+  rows: number;
+  errorCount: number;
+  /** The row errors kept so far (at most the ingest's `maxReportedErrors`). */
+  errors: RowError[];
+}
+
+/** A validating batch this process took over from one that stopped, and where its ingest stood. */
+export interface ResumedIngest {
+  batch: Batch;
+  /** Null: the batch was begun before ingests were resumable (or inline); it cannot be resumed. */
+  progress: IngestProgress | null;
+}
+
 /** How a background ingest ends: the batch runnable with its rows, or failed (no item kept). */
 export type IngestEnd =
   | { kind: "ready"; errors: RowError[] }
@@ -138,25 +165,46 @@ export interface BatchStore {
    * `validating` with no items, so nothing of it runs until `finishIngest`. `created` is the new
    * batch; `existing` / `id_taken` as for `ingest`.
    */
-  beginIngest(batch: NewBatch, idempotencyKey: string | undefined, now: number): Promise<CreateBatchResult>;
+  beginIngest(
+    batch: NewBatch,
+    idempotencyKey: string | undefined,
+    now: number,
+    resume?: { owner: string; progress: IngestProgress },
+  ): Promise<CreateBatchResult>;
   /**
    * Stores one chunk of a validating batch's rows in one short transaction (items not runnable:
-   * the batch is `validating`), adds them to its total and refreshes its ingest heartbeat. Returns
-   * the seqs stored (a custom_id the batch already has is skipped), or null when the batch is no
-   * longer validating (failed as stale, deleted): the ingest must stop.
+   * the batch is `validating`), adds them to its total, refreshes its ingest heartbeat and stores
+   * `progress(stored)` (the ingest's state once the chunk is in). Returns the seqs stored (a
+   * custom_id the batch already has is skipped), or null when the batch is no longer validating
+   * or `owner` no longer ingests it (failed as stale, cancelled, taken over): the ingest must stop.
    */
-  ingestChunk(batchId: string, rows: IngestRow[], now: number): Promise<Set<number> | null>;
+  ingestChunk(
+    batchId: string,
+    rows: IngestRow[],
+    now: number,
+    owner: string,
+    progress: (stored: Set<number>) => IngestProgress,
+  ): Promise<Set<number> | null>;
+  /** Refreshes the heartbeat of an ingest `owner` still holds; false when it no longer does. */
+  touchIngest(batchId: string, owner: string, now: number): Promise<boolean>;
+  /**
+   * Hands an ingest back (its process is stopping): its heartbeat is made stale at once, so the
+   * next process that looks takes it over.
+   */
+  releaseIngest(batchId: string, owner: string): Promise<void>;
   /**
    * Ends a background ingest in one step: `ready` makes every stored item runnable (status
    * in_progress, pending = total); `failed` deletes the stored items (in short transactions) and
-   * fails the batch with the message. Undefined when the batch was no longer validating.
+   * fails the batch with the message. Undefined when the batch was no longer validating (or,
+   * given `owner`, no longer that owner's).
    */
-  finishIngest(batchId: string, end: IngestEnd, now: number): Promise<Batch | undefined>;
+  finishIngest(batchId: string, end: IngestEnd, now: number, owner?: string): Promise<Batch | undefined>;
   /**
-   * Fails the validating batches whose ingest heartbeat is older than `staleBefore` (the process
-   * ingesting them stopped), with `message`; returns the batches failed.
+   * Takes over the validating batches whose ingest heartbeat is older than `staleBefore` (the
+   * process ingesting them stopped): each becomes `owner`'s, its heartbeat `now` (one process
+   * wins each), with where its ingest stood.
    */
-  failStaleIngests(staleBefore: number, message: string, now: number): Promise<Batch[]>;
+  takeStaleIngests(staleBefore: number, owner: string, now: number): Promise<ResumedIngest[]>;
   /** Rows (items) of the workspace's unfinished batches, validating ones included. */
   activeRows(workspaceId: string): Promise<number>;
   /** The reads row validation needs, outside any transaction (a background ingest). */

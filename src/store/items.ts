@@ -123,6 +123,15 @@ export type ItemAnswer = Pick<
 export type ItemResult = ItemAnswer &
   Pick<BatchItem, "seq" | "customId" | "status" | "attempts" | "agentId" | "context" | "metadata">;
 
+/** The JSON fields of an export row. */
+type ResultJsonField = "responseUsage" | "responseJson" | "context" | "metadata";
+
+/**
+ * `ItemResult` with its JSON fields as the text they are stored as (null when absent): an export
+ * writes them into its JSON lines as they are, without parsing and re-serialising every row.
+ */
+export type ItemResultText = Omit<ItemResult, ResultJsonField> & Record<ResultJsonField, string | null>;
+
 /** An item handed to a worker by a claim; `attempt` and `leaseOwner` fence its result. */
 export interface ClaimedItem extends NewBatchItem {
   id: number;
@@ -252,13 +261,16 @@ export interface ItemQueue {
   list(batchId: string, query: ItemListQuery): Promise<Page<BatchItem>>;
   /** Up to `limit` items after `afterSeq` in submission order (keyset pages for exports). */
   listAfter(batchId: string, afterSeq: number, limit: number, status?: ItemStatus): Promise<BatchItem[]>;
-  /** `listAfter` with only the fields a results export writes (far fewer columns to read and map). */
+  /**
+   * `listAfter` with only the fields a results export writes (far fewer columns to read and map),
+   * its JSON fields as their stored text.
+   */
   listResultsAfter(
     batchId: string,
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
-  ): Promise<ItemResult[]>;
+  ): Promise<ItemResultText[]>;
   getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined>;
   /** Custom ids per item status, `page` applying to each status list. */
   statusMap(batchId: string, page: PageQuery): Promise<StatusMap>;

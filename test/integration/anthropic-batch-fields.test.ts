@@ -43,6 +43,13 @@ afterAll(async () => {
 });
 
 type Params = Anthropic.MessageCreateParamsNonStreaming;
+const params0 = (extra: Record<string, unknown>) =>
+  ({
+    model: "claude-haiku",
+    max_tokens: 10,
+    messages: [{ role: "user", content: "hi" }],
+    ...extra,
+  }) as Params;
 
 async function runBatch(requests: { custom_id: string; params: Params }[]) {
   const created = await client.messages.batches.create({ requests });
@@ -174,6 +181,113 @@ describe("Anthropic batch fields", () => {
     if (refused?.type !== "errored") throw new Error(`expected an error, got ${JSON.stringify(refused)}`);
     expect(refused.error.error.type).toBe("invalid_request_error");
     expect(refused.error.error.message).toContain("thinking");
+  });
+
+  it("sends a tool's strict flag to an Anthropic provider", async () => {
+    const before = mock.requests.length;
+    const results = await runBatch([
+      {
+        custom_id: "strict",
+        params: {
+          model: "claude-haiku",
+          max_tokens: 256,
+          tools: [{ ...tools[0], strict: true }],
+          messages: [{ role: "user", content: "Weather in Rome?" }],
+        },
+      },
+    ]);
+    expect(message(results.get("strict")).stop_reason).toBe("tool_use");
+    const sent = mock.requests
+      .slice(before)
+      .filter((r) => r.path === "/v1/messages")
+      .map((r) => r.body as { tools?: { name: string; strict?: boolean }[] });
+    expect(sent.length).toBeGreaterThan(0);
+    for (const body of sent) expect(body.tools).toEqual([{ ...tools[0], strict: true }]);
+  });
+
+  it("refuses an unknown or unrunnable key inside a content block, a tool or tool_choice, naming its path", async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        {
+          messages: [
+            {
+              role: "user",
+              content: [
+                { type: "text", text: "a" },
+                { type: "text", text: "b", detail_x: 1 },
+              ],
+            },
+          ],
+        },
+        /requests\.0\.params\.messages\.0\.content\.1\.detail_x: Extra inputs are not permitted/,
+      ],
+      [
+        {
+          messages: [
+            { role: "user", content: "hi" },
+            {
+              role: "assistant",
+              content: [
+                {
+                  type: "tool_use",
+                  id: "t1",
+                  name: "get_weather",
+                  input: {},
+                  cache_control: { type: "ephemeral" },
+                },
+              ],
+            },
+            { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] },
+          ],
+          tools,
+        },
+        /requests\.0\.params\.messages\.1\.content\.0\.cache_control: not supported/,
+      ],
+      [
+        {
+          messages: [
+            { role: "user", content: [{ type: "text", text: "a", citations: [{ type: "char_location" }] }] },
+          ],
+        },
+        /requests\.0\.params\.messages\.0\.content\.0\.citations: not supported/,
+      ],
+      [
+        { system: [{ type: "text", text: "s", extra: 1 }] },
+        /requests\.0\.params\.system\.0\.extra: Extra inputs/,
+      ],
+      [
+        { tools: [{ ...tools[0], defer_loading: true }] },
+        /requests\.0\.params\.tools\.0\.defer_loading: not supported/,
+      ],
+      [
+        { tools, tool_choice: { type: "any", name: "x" } },
+        /requests\.0\.params\.tool_choice\.name: Extra inputs/,
+      ],
+      [
+        {
+          messages: [
+            {
+              role: "user",
+              content: [
+                {
+                  type: "image",
+                  source: { type: "base64", media_type: "image/png", data: "AAAA" },
+                  detail: "low",
+                },
+              ],
+            },
+          ],
+        },
+        /requests\.0\.params\.messages\.0\.content\.0\.detail: Extra inputs/,
+      ],
+    ];
+    for (const [extra, message] of cases) {
+      const create = client.messages.batches.create({
+        requests: [{ custom_id: "c", params: params0(extra) }],
+      });
+      await expect(create, JSON.stringify(extra)).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+      await expect(create).rejects.toThrow(message);
+    }
   });
 
   it("refuses what no provider here can run with a 400 naming the field", async () => {

@@ -89,6 +89,7 @@ async function checkExports(t: TestServer, batchId: string, total: number): Prom
     "processed_at",
     "attempts",
     "agent_id",
+    "cached_prompt_tokens",
   ]);
   expect(records).toHaveLength(reference.length);
   const str = (v: unknown) => (v === null || v === undefined ? "" : String(v));
@@ -108,6 +109,7 @@ async function checkExports(t: TestServer, batchId: string, total: number): Prom
       processed_at: str(ref.processed_at),
       attempts: str(ref.attempts),
       agent_id: ref.agent_id,
+      cached_prompt_tokens: str(ref.response_usage?.total_cached_prompt_tokens),
     });
   });
   return reference;

@@ -257,6 +257,59 @@ describe("chat-completions fields through the OpenAI batch shape", () => {
     expect(errors[1].message).toContain("not supported by agentbatch");
   });
 
+  it("fails the batch on an unknown key inside a content part or a nested object, or a part no provider is sent, naming its path", async () => {
+    const image = { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } };
+    const line = (custom_id: string, extra: Record<string, unknown>, content: unknown = "hi") => ({
+      custom_id,
+      body: { model: "gpt-4o-mini", messages: [{ role: "user", content }], ...extra },
+    });
+    const run = await runOpenAIBatch(client, "/v1/chat/completions", [
+      line("text-part", {}, [
+        { type: "text", text: "a" },
+        { type: "text", text: "b", detail_x: 1 },
+      ]),
+      line("image-key", {}, [{ ...image, image_url: { ...image.image_url, size: "big" } }]),
+      line("audio", {}, [{ type: "input_audio", input_audio: { data: "AAAA", format: "wav" } }]),
+      line("tool-fn", { tools: [{ ...weatherTool, function: { ...weatherTool.function, examples: [] } }] }),
+      line("schema", {
+        response_format: { type: "json_schema", json_schema: { name: "t", schema: ticketSchema, extra: 1 } },
+      }),
+    ]);
+    expect(run.batch.status).toBe("failed");
+    const errors = run.batch.errors?.data ?? [];
+    expect(errors.map((e) => [e.line, e.param])).toEqual([
+      [1, "body.messages[0].content[1].detail_x"],
+      [2, "body.messages[0].content[0].image_url.size"],
+      [3, "body.messages[0].content[0].type"],
+      [4, "body.tools[0].function.examples"],
+      [5, "body.response_format.json_schema.extra"],
+    ]);
+    expect(errors[0].message).toBe(
+      "Unrecognized request argument supplied: body.messages[0].content[1].detail_x",
+    );
+    expect(errors[2].message).toContain("input_audio parts are not supported");
+  });
+
+  it("sends image_url.detail to an OpenAI-compatible provider and fails the line on an Anthropic one, naming it", async () => {
+    const content = [
+      { type: "text", text: "what is this?" },
+      { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" } },
+    ];
+    const auto = [content[0], { ...content[1], image_url: { ...content[1].image_url, detail: "auto" } }];
+    const run = await runOpenAIBatch(client, "/v1/chat/completions", [
+      { custom_id: "oai", body: { model: "gpt-4o-mini", messages: [{ role: "user", content }] } },
+      { custom_id: "ant", body: { model: "claude-haiku", messages: [{ role: "user", content }] } },
+      { custom_id: "ant-auto", body: { model: "claude-haiku", messages: [{ role: "user", content: auto }] } },
+    ]);
+    expect(run.batch.request_counts).toEqual({ total: 3, completed: 2, failed: 1 });
+    expect(run.output.get("oai").response.status_code).toBe(200);
+    expect(run.output.get("ant-auto").response.status_code).toBe(200);
+    const refused = run.errors.get("ant");
+    expect(refused.response.status_code).toBe(400);
+    expect(refused.error.message).toContain("image_url.detail");
+    expect(refused.error.message).toContain("mockant");
+  });
+
   it("runs messages carrying every key OpenAI documents for their role (unset where not carried)", async () => {
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
       { role: "developer", content: "be brief", name: null as unknown as undefined },

@@ -120,4 +120,65 @@ describe("Responses API batches", () => {
     expect(run.errors.get("effort").error.message).toContain("reasoning_effort");
     expect(run.errors.get("calls").error.message).toContain("body.max_tool_calls");
   });
+
+  it("fails a mapped line on an unknown key inside an input item or part, or a field with no chat counterpart, naming its path", async () => {
+    const image = "data:image/png;base64,iVBORw0KGgo=";
+    const run = await runOpenAIBatch(client, "/v1/responses", [
+      {
+        custom_id: "part",
+        body: {
+          model: "claude-haiku",
+          input: [{ role: "user", content: [{ type: "input_text", text: "a", x: 1 }] }],
+        },
+      },
+      {
+        custom_id: "file",
+        body: {
+          model: "claude-haiku",
+          input: [{ role: "user", content: [{ type: "input_image", file_id: "file_1" }] }],
+        },
+      },
+      { custom_id: "verbosity", body: { model: "claude-haiku", input: "hi", text: { verbosity: "low" } } },
+      { custom_id: "summary", body: { model: "claude-haiku", input: "hi", reasoning: { summary: "auto" } } },
+      {
+        custom_id: "output",
+        body: {
+          model: "claude-haiku",
+          input: [
+            { type: "function_call", call_id: "c", name: "f", arguments: "{}" },
+            {
+              type: "function_call_output",
+              call_id: "c",
+              output: [{ type: "input_image", image_url: image }],
+            },
+          ],
+        },
+      },
+      {
+        custom_id: "detail",
+        body: {
+          model: "claude-haiku",
+          input: [{ role: "user", content: [{ type: "input_image", image_url: image, detail: "high" }] }],
+        },
+      },
+      {
+        custom_id: "ok",
+        body: {
+          model: "claude-haiku",
+          input: [{ role: "user", content: [{ type: "input_image", image_url: image, detail: "auto" }] }],
+        },
+      },
+    ]);
+    expect(run.batch.request_counts).toEqual({ total: 7, completed: 1, failed: 6 });
+    const message = (id: string) => run.errors.get(id).error.message as string;
+    expect(message("part")).toContain("body.input[0].content[0].x");
+    expect(message("file")).toContain("body.input[0].content[0].file_id");
+    expect(message("verbosity")).toContain("body.text.verbosity");
+    expect(message("summary")).toContain("body.reasoning.summary");
+    expect(message("output")).toContain("body.input[1].output[0]");
+    expect(message("detail")).toContain("image_url.detail");
+    for (const id of ["part", "file", "verbosity", "summary", "output", "detail"]) {
+      expect(run.errors.get(id).response.status_code).toBe(400);
+    }
+  });
 });

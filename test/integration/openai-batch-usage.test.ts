@@ -2,7 +2,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
 import { runOpenAIBatch } from "../helpers/openai-batch.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { publishedAgent, startTestServer, type TestServer, waitForBatch } from "../helpers/server.js";
 
 /**
  * Cached prompt tokens through the OpenAI batch shape: an upstream that reports
@@ -52,5 +52,48 @@ describe("cached prompt tokens in the OpenAI batch shape", () => {
     expect(cached).toBe(2 * CACHED);
     expect(run.batch.usage?.input_tokens).toBe(prompt);
     expect(run.batch.usage?.input_tokens_details.cached_tokens).toBe(cached);
+  });
+});
+
+describe("cached prompt tokens in the Codeer batch API", () => {
+  it("counts every model call's cached tokens, failed items' included, in results, steps, CSV and the batch", async () => {
+    const plain = await publishedAgent(t, { model: "mockoai/gpt-4o-mini" });
+    // One model call that asks for a tool, then max_steps ends the item as failed: its call was billed.
+    const looping = await publishedAgent(t, {
+      model: "mockoai/gpt-4o-mini",
+      tools: [{ type: "client", name: "ask_user", parameters: { type: "object", properties: {} } }],
+      max_steps: 1,
+    });
+    const created = await t.api("POST", "/api/v1/batches", {
+      agent_id: plain,
+      requests: [
+        ...["a", "b", "c", "d"].map((id) => ({ custom_id: id, message: `question ${id}` })),
+        ...["x", "y"].map((id) => ({ custom_id: id, message: `ask me ${id}`, agent_id: looping })),
+      ],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(202);
+    const batch = await waitForBatch(t, created.body.data.id);
+    expect(batch.completed_requests + batch.failed_requests).toBe(6);
+    expect(batch.failed_requests).toBe(2);
+    // Six model calls, each reporting 4 cached prompt tokens.
+    expect(batch.usage.cached_prompt_tokens).toBe(6 * CACHED);
+    const results: any[] = (await t.api("GET", `/api/v1/batches/${batch.id}/results?limit=100`)).body.data;
+    let sum = 0;
+    for (const r of results) {
+      expect(r.response_usage.total_cached_prompt_tokens, r.custom_id).toBe(CACHED);
+      expect(r.response_usage.tool_calls[0].cached_prompt_tokens).toBe(CACHED);
+      sum += r.response_usage.total_cached_prompt_tokens;
+    }
+    expect(sum).toBe(batch.usage.cached_prompt_tokens);
+    const steps = await t.api("GET", `/api/v1/batches/${batch.id}/results/x/steps`);
+    expect(steps.status, JSON.stringify(steps.body)).toBe(200);
+    expect(steps.body.data.steps[0].usage.cached_prompt_tokens).toBe(CACHED);
+    const csv = await fetch(`${t.url}/api/v1/batches/${batch.id}/results?format=csv`, {
+      headers: { "x-api-key": t.key },
+    });
+    const [header, ...rows] = (await csv.text()).trimEnd().split("\n");
+    expect(header.split(",").slice(-2)).toEqual(["agent_id", "cached_prompt_tokens"]);
+    expect(rows).toHaveLength(6);
+    for (const row of rows) expect(row.split(",").at(-1)).toBe(String(CACHED));
   });
 });

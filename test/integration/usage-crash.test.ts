@@ -74,7 +74,7 @@ describe("usage totals across a crash", () => {
     expect(done.completed_requests).toBe(TOTAL);
     const results: any[] = (await api("GET", `/batches/${batch.id}/results?limit=1000`)).data;
     expect(results).toHaveLength(TOTAL);
-    const sum = { prompt: 0, completion: 0, total: 0 };
+    const sum = { prompt: 0, completion: 0, total: 0, cached: 0 };
     for (const r of results) {
       expect(r.status).toBe("success");
       expect(r.response_usage.total_tokens).toBe(
@@ -83,6 +83,7 @@ describe("usage totals across a crash", () => {
       sum.prompt += r.response_usage.total_prompt_tokens;
       sum.completion += r.response_usage.total_completion_tokens;
       sum.total += r.response_usage.total_tokens;
+      sum.cached += r.response_usage.total_cached_prompt_tokens ?? 0;
     }
     // Items in flight at the kill ran again; their usage still counts once.
     expect(results.some((r) => r.attempts > 1)).toBe(true);
@@ -90,6 +91,7 @@ describe("usage totals across a crash", () => {
       prompt_tokens: sum.prompt,
       completion_tokens: sum.completion,
       total_tokens: sum.total,
+      cached_prompt_tokens: sum.cached,
     });
     // gpt-4o-mini: $0.15 per million prompt tokens, $0.60 per million completion tokens.
     expect(done.total_cost).toBeCloseTo((sum.prompt * 0.15 + sum.completion * 0.6) / 1_000_000, 6);

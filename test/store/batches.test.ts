@@ -1,7 +1,7 @@
 /** Store conformance: creating batches and the state changes clients ask for (SQLite and PostgreSQL). */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
-import type { IngestEntry } from "../../src/store/types.js";
+import type { IngestEntry, IngestProgress, IngestRow } from "../../src/store/types.js";
 import {
   createBatch,
   item,
@@ -194,15 +194,29 @@ describe("background ingest", () => {
   const chunk = (agentId: string, ids: string[], from = 0) =>
     ids.map((id, i) => ({ seq: from + i, item: item(agentId, id) }));
 
+  const progress = (lastRow: number): IngestProgress => ({
+    columnMapping: null,
+    onInvalidRows: "fail",
+    lastRow,
+    nextSeq: lastRow,
+    rows: lastRow,
+    errorCount: 0,
+    errors: [],
+  });
+  const owned = { owner: "p1", progress: progress(0) };
+  /** A chunk stored by `owner`, its progress saying every row up to the chunk's last is in. */
+  const put = (id: string, rows: IngestRow[], now: number, owner = "p1") =>
+    store.batches.ingestChunk(id, rows, now, owner, () => progress((rows.at(-1)?.seq ?? 0) + 1));
+
   it("stores chunks of a validating batch that nothing claims, then makes them runnable in one step", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
-    const begun = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    const begun = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000, owned);
     if (begun.kind !== "created") throw new Error(begun.kind);
     expect(begun.batch).toMatchObject({ status: "validating", total: 0 });
     const id = begun.batch.id;
-    expect(await store.batches.ingestChunk(id, chunk(agentId, ["a", "b"]), 1001)).toEqual(new Set([0, 1]));
+    expect(await put(id, chunk(agentId, ["a", "b"]), 1001)).toEqual(new Set([0, 1]));
     // A custom_id of an earlier chunk is skipped.
-    expect(await store.batches.ingestChunk(id, chunk(agentId, ["a", "c"], 2), 1002)).toEqual(new Set([3]));
+    expect(await put(id, chunk(agentId, ["a", "c"], 2), 1002)).toEqual(new Set([3]));
     expect(await store.items.claim("w", 10, 60_000, Date.now())).toEqual([]);
     expect(await store.batches.activeRows(workspaceId)).toBe(3);
     const errors = [{ row: 3, error: "dup" }];
@@ -214,11 +228,11 @@ describe("background ingest", () => {
     expect(await store.batches.finishIngest(id, { kind: "ready", errors: [] }, 1004)).toBeUndefined();
   });
 
-  it("a failed ingest keeps no item; a stale one is failed and its next chunk refused", async () => {
+  it("a failed ingest keeps no item", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
-    const one = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    const one = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000, owned);
     if (one.kind !== "created") throw new Error(one.kind);
-    await store.batches.ingestChunk(one.batch.id, chunk(agentId, ["a", "b"]), 1000);
+    await put(one.batch.id, chunk(agentId, ["a", "b"]), 1000);
     const failed = await store.batches.finishIngest(
       one.batch.id,
       { kind: "failed", message: "1 validation error(s)", errors: [{ row: 2, error: "bad" }] },
@@ -226,27 +240,47 @@ describe("background ingest", () => {
     );
     expect(failed).toMatchObject({ status: "failed", total: 0, errorMessage: "1 validation error(s)" });
     expect((await store.items.list(one.batch.id, { limit: 10, offset: 0 })).rows).toEqual([]);
+  });
 
-    const stale = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
-    const fresh = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 5000);
-    if (stale.kind !== "created" || fresh.kind !== "created") throw new Error("not created");
-    await store.batches.ingestChunk(stale.batch.id, chunk(agentId, ["x"]), 1500);
-    const swept = await store.batches.failStaleIngests(2000, "interrupted", 6000);
-    expect(swept.map((b) => b.id)).toEqual([stale.batch.id]);
-    expect(await store.batches.get(workspaceId, stale.batch.id)).toMatchObject({
-      status: "failed",
-      errorMessage: "interrupted",
+  it("a stale ingest is taken over by one process, which reads on where it stood", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const stale = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000, owned);
+    const fresh = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 5000, owned);
+    const legacy = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    if (stale.kind !== "created" || fresh.kind !== "created" || legacy.kind !== "created")
+      throw new Error("not created");
+    await put(stale.batch.id, chunk(agentId, ["x"]), 1500);
+    const taken = await store.batches.takeStaleIngests(2000, "p2", 6000);
+    expect(taken.map((t) => t.batch.id).sort()).toEqual([stale.batch.id, legacy.batch.id].sort());
+    const resumed = taken.find((t) => t.batch.id === stale.batch.id);
+    expect(resumed).toMatchObject({ batch: { status: "validating", total: 1 }, progress: progress(1) });
+    // Begun before ingests were resumable: nothing says where it stood.
+    expect(taken.find((t) => t.batch.id === legacy.batch.id)?.progress).toBeNull();
+    // Taken once: another sweep at the same time finds nothing stale.
+    expect(await store.batches.takeStaleIngests(2000, "p3", 6000)).toEqual([]);
+    // The old owner is refused; the new one stores and finishes.
+    expect(await put(stale.batch.id, chunk(agentId, ["y"], 1), 6001)).toBeNull();
+    expect(await put(stale.batch.id, chunk(agentId, ["y"], 1), 6001, "p2")).toEqual(new Set([1]));
+    const done = { kind: "ready" as const, errors: [] };
+    expect(await store.batches.finishIngest(stale.batch.id, done, 6002, "p1")).toBeUndefined();
+    expect(await store.batches.finishIngest(stale.batch.id, done, 6002, "p2")).toMatchObject({
+      status: "in_progress",
+      total: 2,
     });
-    expect((await store.items.list(stale.batch.id, { limit: 10, offset: 0 })).rows).toEqual([]);
-    expect(await store.batches.ingestChunk(stale.batch.id, chunk(agentId, ["y"]), 6001)).toBeNull();
     expect((await store.batches.get(workspaceId, fresh.batch.id))?.status).toBe("validating");
+    // A stopping process hands its ingest back: the next sweep takes it at once.
+    await store.batches.releaseIngest(fresh.batch.id, "p1");
+    expect(await store.batches.touchIngest(fresh.batch.id, "p2", 7000)).toBe(false);
+    const handedBack = await store.batches.takeStaleIngests(5999, "p2", 7000);
+    expect(handedBack.map((t) => t.batch.id)).toEqual([fresh.batch.id]);
+    expect(await store.batches.touchIngest(fresh.batch.id, "p2", 7001)).toBe(true);
   });
 
   it("cancels a validating batch: no item kept, the ingest's next chunk refused", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
-    const begun = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000);
+    const begun = await store.batches.beginIngest(newBatch(workspaceId, agentId), undefined, 1000, owned);
     if (begun.kind !== "created") throw new Error(begun.kind);
-    await store.batches.ingestChunk(begun.batch.id, chunk(agentId, ["a", "b"]), 1001);
+    await put(begun.batch.id, chunk(agentId, ["a", "b"]), 1001);
     const result = await store.batches.cancel(workspaceId, begun.batch.id, 1002);
     expect(result).toMatchObject({
       kind: "ok",
@@ -255,7 +289,7 @@ describe("background ingest", () => {
       transitions: [{ from: "validating", to: "cancelled" }],
     });
     expect((await store.items.list(begun.batch.id, { limit: 10, offset: 0 })).rows).toEqual([]);
-    expect(await store.batches.ingestChunk(begun.batch.id, chunk(agentId, ["c"], 2), 1003)).toBeNull();
+    expect(await put(begun.batch.id, chunk(agentId, ["c"], 2), 1003)).toBeNull();
     expect(
       await store.batches.finishIngest(begun.batch.id, { kind: "ready", errors: [] }, 1004),
     ).toBeUndefined();

@@ -365,10 +365,20 @@ describe("reads", () => {
     const after = await store.items.listAfter(batch.id, page.rows[0].seq, 10);
     expect(after.map((r) => r.customId)).toEqual(["c2", "c3", "c4"]);
     expect((await store.items.listAfter(batch.id, -1, 10, "failed")).map((r) => r.customId)).toEqual(["c1"]);
-    // The export's narrow read: the same items and, field for field, what listAfter says of them.
+    // The export's narrow read: the same items and, field for field, what listAfter says of them
+    // (its JSON fields as their stored text).
     const full = await store.items.listAfter(batch.id, -1, 10);
     const narrow = await store.items.listResultsAfter(batch.id, -1, 10);
-    expect(narrow).toEqual(
+    const parsed = (text: string | null) => (text === null ? null : JSON.parse(text));
+    expect(
+      narrow.map((r) => ({
+        ...r,
+        responseUsage: parsed(r.responseUsage),
+        responseJson: parsed(r.responseJson),
+        context: parsed(r.context),
+        metadata: parsed(r.metadata),
+      })),
+    ).toEqual(
       full.map((it) => ({
         seq: it.seq,
         customId: it.customId,
@@ -387,6 +397,11 @@ describe("reads", () => {
         metadata: it.metadata,
       })),
     );
+    for (const r of narrow) {
+      for (const text of [r.responseUsage, r.responseJson, r.context, r.metadata]) {
+        expect(text === null || typeof text === "string").toBe(true);
+      }
+    }
     expect(narrow[0].responseContent).not.toBeNull();
     expect((await store.items.listResultsAfter(batch.id, narrow[1].seq, 2)).map((r) => r.customId)).toEqual([
       "c2",

@@ -12,7 +12,7 @@ import {
 } from "../../src/domain/lifecycle.js";
 import { BATCH_STATUSES, isTerminalBatchStatus } from "../../src/domain/statuses.js";
 import { iso } from "../../src/domain/time.js";
-import { responseUsage } from "../../src/domain/usage.js";
+import { cachedPromptTokensOf, responseUsage } from "../../src/domain/usage.js";
 import { VERSION } from "../../src/domain/version.js";
 
 describe("batch lifecycle", () => {
@@ -168,6 +168,21 @@ describe("usage, time, version", () => {
       total_prompt_tokens: 30,
       total_completion_tokens: 6,
     });
+  });
+
+  it("carries cached prompt tokens per call and in total only when a call reported them", () => {
+    const u = responseUsage([
+      { model: "m1", callType: "llm_call", promptTokens: 10, completionTokens: 5, cachedPromptTokens: 4 },
+      { model: "m1", callType: "llm_call", promptTokens: 8, completionTokens: 1 },
+      { model: "m1", callType: "llm_call", promptTokens: 9, completionTokens: 2, cachedPromptTokens: 0 },
+    ]);
+    expect(u.tool_calls.map((c) => c.cached_prompt_tokens)).toEqual([4, undefined, 0]);
+    expect(u.total_cached_prompt_tokens).toBe(4);
+    expect(cachedPromptTokensOf(u)).toBe(4);
+    const none = responseUsage([{ model: "m", callType: "llm_call", promptTokens: 1, completionTokens: 1 }]);
+    expect("total_cached_prompt_tokens" in none).toBe(false);
+    expect(cachedPromptTokensOf(none)).toBe(0);
+    expect(cachedPromptTokensOf(null)).toBe(0);
   });
 
   it("writes times as the seeds do and reports package.json's version", () => {

@@ -10,7 +10,7 @@ import {
 } from "../../src/providers/capabilities.js";
 import type { ResponseBody } from "../../src/providers/http-upstream.js";
 import { openAIRequestBody } from "../../src/providers/openai-request.js";
-import { readStream as readOpenAIStream } from "../../src/providers/openai-response.js";
+import { readStream as readOpenAIStream, usageOrEstimate } from "../../src/providers/openai-response.js";
 import { ProviderRegistry } from "../../src/providers/registry.js";
 import type { ChatMessage, ModelRequest, ToolSpec } from "../../src/providers/types.js";
 
@@ -131,8 +131,10 @@ describe("the Anthropic request body", () => {
       },
       { role: "user", content: "and?" },
     ]);
-    // strict has no Anthropic field: the schema is sent, and callers validate the arguments.
-    expect(wire.tools).toEqual([{ name: "lookup", description: "Find", input_schema: { type: "object" } }]);
+    // strict is Anthropic's field too (strict tool use): sent, never dropped.
+    expect(wire.tools).toEqual([
+      { name: "lookup", description: "Find", input_schema: { type: "object" }, strict: true },
+    ]);
   });
 
   it("keeps only the answer tool under tool_choice none, and budgets max_tokens above thinking", () => {
@@ -267,6 +269,35 @@ describe("reading answers", () => {
       text: '{"a":1}',
       finishReason: "stop",
     });
+  });
+});
+
+describe("cached prompt tokens", () => {
+  it("keeps the count an upstream gave, 0 included, and none when it gave none", () => {
+    const request: ModelRequest = { model: "m", messages: [] };
+    const usage = (details: object) =>
+      usageOrEstimate({ prompt_tokens: 10, completion_tokens: 1, ...details }, request, "");
+    expect(usage({ prompt_tokens_details: { cached_tokens: 4 } }).cachedPromptTokens).toBe(4);
+    expect(usage({ prompt_tokens_details: { cached_tokens: 0 } }).cachedPromptTokens).toBe(0);
+    expect(usage({}).cachedPromptTokens).toBeUndefined();
+  });
+});
+
+describe("image detail", () => {
+  const request: ModelRequest = {
+    model: "m",
+    messages: [
+      { role: "user", content: [{ type: "image", mediaType: "image/png", dataBase64: "x", detail: "low" }] },
+    ],
+  };
+
+  it("is sent to OpenAI-compatible upstreams and refused by Anthropic's", () => {
+    const body = openAIRequestBody(request, false) as { messages: { content: unknown }[] };
+    expect(body.messages[0].content).toEqual([
+      { type: "image_url", image_url: { url: "data:image/png;base64,x", detail: "low" } },
+    ]);
+    expect(refusedFeatures(request, OPENAI_COMPATIBLE_CAPABILITIES)).toEqual([]);
+    expect(refusedFeatures(request, ANTHROPIC_CAPABILITIES)).toEqual(["imageDetail"]);
   });
 });
 

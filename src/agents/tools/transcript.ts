@@ -12,6 +12,8 @@ export interface ModelStepPayload {
   finish_reason: string | null;
   tool_calls: { call_id: string; provider_id: string; name: string; arguments: string }[];
   thinking?: ModelSuccess["thinking"];
+  /** Of the step's prompt tokens, those the provider served from its prompt cache, when it said. */
+  cached_prompt_tokens?: number;
 }
 
 export interface ToolStepPayload {
@@ -46,6 +48,9 @@ export function modelStep(index: number, outcome: ModelSuccess, model: string, c
       arguments: c.arguments,
     })),
     ...(outcome.thinking ? { thinking: outcome.thinking } : {}),
+    ...(outcome.usage.cachedPromptTokens === undefined
+      ? {}
+      : { cached_prompt_tokens: outcome.usage.cachedPromptTokens }),
   };
   return {
     index,

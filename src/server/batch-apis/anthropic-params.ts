@@ -1,6 +1,6 @@
 import type { ChatMessage } from "../../providers/types.js";
 import type { ChatItemRequest as ItemRequest } from "../../store/types.js";
-import { systemMessage, messages as toMessages, toolChoice, tools } from "./anthropic-messages.js";
+import { checkKeys, systemMessage, messages as toMessages, toolChoice, tools } from "./anthropic-messages.js";
 import { ParamsError } from "./anthropic-params-error.js";
 import type { ModelRouter } from "./openai-input.js";
 
@@ -141,8 +141,12 @@ function toolFields(request: ItemRequest, p: Json, at: string): void {
 }
 
 function thinking(v: unknown, at: string): NonNullable<ItemRequest["thinking"]> {
-  if (isObject(v) && v.type === "disabled") return { type: "disabled" };
+  if (isObject(v) && v.type === "disabled") {
+    checkKeys(v, ["type"], at);
+    return { type: "disabled" };
+  }
   if (isObject(v) && v.type === "enabled") {
+    checkKeys(v, ["type", "budget_tokens"], at);
     if (!Number.isInteger(v.budget_tokens) || (v.budget_tokens as number) < 1024) {
       throw new ParamsError(`${at}.budget_tokens: must be an integer of at least 1024`);
     }

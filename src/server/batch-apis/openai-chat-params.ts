@@ -8,7 +8,16 @@ import type {
   ToolSpec,
 } from "../../providers/types.js";
 import type { ChatItemRequest } from "../../store/types.js";
-import { intIn, invalid, isObject, isSet, type Json, LineError, numberIn } from "./openai-line-error.js";
+import {
+  checkKeys,
+  intIn,
+  invalid,
+  isObject,
+  isSet,
+  type Json,
+  LineError,
+  numberIn,
+} from "./openai-line-error.js";
 
 /**
  * A chat-completions body → the provider-neutral request, every field a provider can honour kept
@@ -45,8 +54,7 @@ const NO_OP_VALUES: Record<string, { accepts: (v: unknown) => boolean; says: str
   stream_options: { accepts: () => false, says: "only applies to streaming, which a batch does not do" },
 };
 const IGNORED = Object.keys(NO_OP_VALUES);
-const KNOWN = new Set([
-  ...UNSUPPORTED,
+const KNOWN = [
   ...IGNORED,
   "model",
   "messages",
@@ -70,7 +78,7 @@ const KNOWN = new Set([
   "safety_identifier",
   "metadata",
   "reasoning_effort",
-]);
+];
 
 type Setter = (r: ChatItemRequest, v: unknown, body: Json) => void;
 
@@ -146,18 +154,9 @@ const FIELDS: Record<string, Setter> = {
 
 /** The request of a chat-completions line whose model is already routed. */
 export function chatParams(body: Json, model: string, requestedModel: string): ChatItemRequest {
-  for (const key of Object.keys(body)) {
-    if (!KNOWN.has(key))
-      throw new LineError(
-        "invalid_value",
-        `Unrecognized request argument supplied: body.${key}`,
-        `body.${key}`,
-      );
-    if (UNSUPPORTED.includes(key) && isSet(body[key])) {
-      throw invalid(`body.${key}`, "not supported by agentbatch (no provider here can run it in a batch)");
-    }
-    const noOp = NO_OP_VALUES[key];
-    if (noOp && isSet(body[key]) && !noOp.accepts(body[key])) throw invalid(`body.${key}`, noOp.says);
+  checkKeys(body, KNOWN, "body", UNSUPPORTED);
+  for (const [key, noOp] of Object.entries(NO_OP_VALUES)) {
+    if (isSet(body[key]) && !noOp.accepts(body[key])) throw invalid(`body.${key}`, noOp.says);
   }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     throw new LineError(
@@ -200,6 +199,8 @@ function tools(v: unknown): ToolSpec[] {
         'must be {type: "function", function: {name, parameters}} (only function tools run here)',
       );
     }
+    checkKeys(tool, ["type", "function"], at);
+    checkKeys(fn, ["name", "description", "parameters", "strict"], `${at}.function`);
     if (typeof fn.name !== "string" || !TOOL_NAME.test(fn.name)) {
       throw invalid(`${at}.function.name`, "must match ^[a-zA-Z0-9_-]{1,64}$");
     }
@@ -220,6 +221,8 @@ function toolChoice(v: unknown, body: Json): ToolChoice {
   if (v === "auto" || v === "none" || v === "required") return v;
   const fn = isObject(v) ? v.function : undefined;
   if (isObject(v) && v.type === "function" && isObject(fn) && typeof fn.name === "string") {
+    checkKeys(v, ["type", "function"], "body.tool_choice");
+    checkKeys(fn, ["name"], "body.tool_choice.function");
     const names = Array.isArray(body.tools)
       ? body.tools.map((t) => (t as { function?: Json })?.function?.name)
       : [];
@@ -235,9 +238,16 @@ function toolChoice(v: unknown, body: Json): ToolChoice {
 }
 
 function responseFormat(v: unknown): ResponseFormat {
-  if (isObject(v) && (v.type === "text" || v.type === "json_object")) return { type: v.type };
+  if (isObject(v) && (v.type === "text" || v.type === "json_object")) {
+    checkKeys(v, ["type"], "body.response_format");
+    return { type: v.type };
+  }
   if (isObject(v) && v.type === "json_schema") {
+    checkKeys(v, ["type", "json_schema"], "body.response_format");
     const js = v.json_schema;
+    if (isObject(js)) {
+      checkKeys(js, ["name", "description", "schema", "strict"], "body.response_format.json_schema");
+    }
     if (!isObject(js) || typeof js.name !== "string" || !TOOL_NAME.test(js.name)) {
       throw invalid(
         "body.response_format.json_schema.name",
@@ -271,21 +281,6 @@ const MESSAGE_KEYS = new Map<string, string[]>([
   ["tool", ["role", "content", "tool_call_id"]],
 ]);
 const UNCARRIED_MESSAGE_KEYS = ["name", "refusal", "audio", "function_call"];
-
-function checkKeys(m: Json, known: string[], at: string, uncarried: string[] = []): void {
-  for (const key of Object.keys(m)) {
-    if (!known.includes(key)) {
-      throw new LineError(
-        "invalid_value",
-        `Unrecognized request argument supplied: ${at}.${key}`,
-        `${at}.${key}`,
-      );
-    }
-    if (uncarried.includes(key) && isSet(m[key])) {
-      throw invalid(`${at}.${key}`, "not supported by agentbatch (no provider here is sent it)");
-    }
-  }
-}
 
 function chatMessage(m: unknown, at: string): ChatMessage {
   if (!isObject(m)) throw invalid(at, "must be an object");
@@ -329,16 +324,40 @@ function content(v: unknown, at: string, optional: boolean): string | ContentPar
 }
 
 const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+);base64,(.+)$/s;
+/** Content parts OpenAI documents that no provider here is sent. */
+const UNCARRIED_PARTS = ["input_audio", "file", "refusal"];
+const IMAGE_DETAILS = ["auto", "low", "high"];
 
 function contentPart(p: unknown, at: string): ContentPart {
-  if (isObject(p) && p.type === "text" && typeof p.text === "string") return { type: "text", text: p.text };
+  if (isObject(p) && p.type === "text" && typeof p.text === "string") {
+    checkKeys(p, ["type", "text"], at);
+    return { type: "text", text: p.text };
+  }
   if (isObject(p) && p.type === "image_url") {
-    const url = isObject(p.image_url) ? p.image_url.url : undefined;
+    checkKeys(p, ["type", "image_url"], at);
+    const image = p.image_url;
+    if (isObject(image)) checkKeys(image, ["url", "detail"], `${at}.image_url`);
+    const url = isObject(image) ? image.url : undefined;
     const match = typeof url === "string" ? DATA_URL.exec(url) : null;
     if (!match) {
       throw invalid(`${at}.image_url.url`, "must be a base64 data: URL (agentbatch does not fetch images)");
     }
-    return { type: "image", mediaType: match[1], dataBase64: match[2] };
+    const part: ContentPart = { type: "image", mediaType: match[1], dataBase64: match[2] };
+    const detail = isObject(image) ? image.detail : undefined;
+    if (isSet(detail)) {
+      if (typeof detail !== "string" || !IMAGE_DETAILS.includes(detail)) {
+        throw invalid(`${at}.image_url.detail`, "must be auto, low or high");
+      }
+      // "auto" is the upstream's default: the same as leaving it unset.
+      if (detail !== "auto") part.detail = detail as "low" | "high";
+    }
+    return part;
+  }
+  if (isObject(p) && typeof p.type === "string" && UNCARRIED_PARTS.includes(p.type)) {
+    throw invalid(
+      `${at}.type`,
+      `${p.type} parts are not supported by agentbatch (no provider here is sent them)`,
+    );
   }
   throw invalid(at, "must be a text or image_url part");
 }

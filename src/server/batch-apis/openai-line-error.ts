@@ -1,3 +1,5 @@
+import { keyProblem } from "../../domain/wire-keys.js";
+
 /** An input line OpenAI would refuse: its code, message and the parameter it names. */
 export class LineError extends Error {
   constructor(
@@ -31,4 +33,24 @@ export function intIn(v: unknown, min: number, max: number, param: string): numb
     throw invalid(param, `must be an integer from ${min} to ${max}`);
   }
   return v as number;
+}
+
+/**
+ * Every key of `obj` (at `at`) must be in `known`: another key fails the line as OpenAI's
+ * "Unrecognized request argument"; a key of `refused` (one agentbatch sends to no provider)
+ * fails it when set.
+ */
+export function checkKeys(
+  obj: Json,
+  known: readonly string[],
+  at: string,
+  refused: readonly string[] = [],
+): void {
+  const problem = keyProblem(obj, known, refused);
+  if (problem === null) return;
+  const param = `${at}.${problem.key}`;
+  if (problem.kind === "unknown") {
+    throw new LineError("invalid_value", `Unrecognized request argument supplied: ${param}`, param);
+  }
+  throw invalid(param, "not supported by agentbatch (no provider here is sent it)");
 }

@@ -34,6 +34,8 @@ export function batchToWire(b: Batch) {
       prompt_tokens: b.promptTokens,
       completion_tokens: b.completionTokens,
       total_tokens: b.promptTokens + b.completionTokens,
+      /** Of `prompt_tokens`, those providers reported as served from their prompt cache. */
+      cached_prompt_tokens: b.cachedPromptTokens,
     },
     total_cost: Math.round(b.cost * 1e6) / 1e6,
     webhook: b.webhook

@@ -39,6 +39,9 @@ export function stepToWire(s: TurnStep) {
         prompt_tokens: s.promptTokens,
         completion_tokens: s.completionTokens,
         total_tokens: s.promptTokens + s.completionTokens,
+        ...(typeof p.cached_prompt_tokens === "number"
+          ? { cached_prompt_tokens: p.cached_prompt_tokens }
+          : {}),
       },
     };
   }

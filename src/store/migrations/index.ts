@@ -16,6 +16,8 @@ import { migration015 } from "./015-structured-output.js";
 import { migration016 } from "./016-chat-client-tools.js";
 import { migration017 } from "./017-metrics-totals.js";
 import { migration018 } from "./018-cached-prompt-tokens.js";
+import { migration019 } from "./019-drop-items-runnable.js";
+import { migration020 } from "./020-ingest-resume.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration, SqlTypes } from "./migration.js";
@@ -40,4 +42,6 @@ export const migrations: readonly Migration[] = [
   migration016,
   migration017,
   migration018,
+  migration019,
+  migration020,
 ].sort((a, b) => a.version - b.version);

@@ -4,7 +4,15 @@
  * UPDATE that makes them all runnable, or fails the batch and deletes what was stored.
  */
 
-import type { Batch, CreateBatchResult, IngestEnd, IngestRow, NewBatch } from "../batches.js";
+import type {
+  Batch,
+  CreateBatchResult,
+  IngestEnd,
+  IngestProgress,
+  IngestRow,
+  NewBatch,
+  ResumedIngest,
+} from "../batches.js";
 import { insertItemGroup } from "./batch-rows.js";
 import type { Row, SqlDriver } from "./driver.js";
 import { claimBatchIdentity, Rollback } from "./ingest.js";
@@ -25,15 +33,16 @@ export async function beginIngest(
   b: NewBatch,
   idempotencyKey: string | undefined,
   now: number,
+  resume?: { owner: string; progress: IngestProgress },
 ): Promise<CreateBatchResult> {
   try {
     return await db.transaction(async (tx) => {
       const earlier = await claimBatchIdentity(tx, b, idempotencyKey, "validating");
       if (earlier) throw new Rollback(earlier);
-      const row = await tx.get("UPDATE batches SET ingest_heartbeat_at = ? WHERE id = ? RETURNING *", [
-        now,
-        b.id,
-      ]);
+      const row = await tx.get(
+        "UPDATE batches SET ingest_heartbeat_at = ?, ingest_owner = ?, ingest_state = ? WHERE id = ? RETURNING *",
+        [now, resume?.owner ?? null, resume ? JSON.stringify(resume.progress) : null, b.id],
+      );
       return { kind: "created" as const, batch: toBatch(row as Row) };
     });
   } catch (err) {
@@ -42,25 +51,39 @@ export async function beginIngest(
   }
 }
 
+/** The ingest's owner, when it has one: its chunks and its end are refused to any other process. */
+export interface IngestOwnership {
+  owner: string;
+  progress: (stored: Set<number>) => IngestProgress;
+}
+
 export async function ingestChunk(
   db: SqlDriver,
   batchId: string,
   rows: IngestRow[],
   now: number,
+  owned?: IngestOwnership,
 ): Promise<Set<number> | null> {
   try {
     return await db.transaction(async (tx) => {
-      const batch = await tx.get("SELECT status FROM batches WHERE id = ?", [batchId]);
+      const batch = await tx.get("SELECT status, ingest_owner FROM batches WHERE id = ?", [batchId]);
       if (batch?.status !== "validating") throw new NotValidating();
+      if (owned && batch.ingest_owner !== owned.owner) throw new NotValidating();
       const stored = new Set<number>();
       for (let i = 0; i < rows.length; i += GROUP) {
         for (const seq of await insertItemGroup(tx, batchId, rows.slice(i, i + GROUP))) stored.add(seq);
       }
       // Items first, then the batch row (the lock order of every transaction).
       const still = await tx.get(
-        `UPDATE batches SET total = total + ?, ingest_heartbeat_at = ? WHERE id = ? AND status = 'validating'
-         RETURNING id`,
-        [stored.size, now, batchId],
+        `UPDATE batches SET total = total + ?, ingest_heartbeat_at = ?, ingest_state = COALESCE(?, ingest_state)
+         WHERE id = ? AND status = 'validating' ${owned ? "AND ingest_owner = ?" : ""} RETURNING id`,
+        [
+          stored.size,
+          now,
+          owned ? JSON.stringify(owned.progress(stored)) : null,
+          batchId,
+          ...(owned ? [owned.owner] : []),
+        ],
       );
       if (!still) throw new NotValidating();
       return stored;
@@ -76,17 +99,19 @@ export async function finishIngest(
   batchId: string,
   end: IngestEnd,
   now: number,
+  owner?: string,
 ): Promise<Batch | undefined> {
   const errors = end.errors.length > 0 ? JSON.stringify(end.errors) : null;
   if (end.kind === "ready") {
     const row = await db.get(
       `UPDATE batches SET status = 'in_progress', pending = total, validation_errors = ?,
-         ingest_heartbeat_at = NULL WHERE id = ? AND status = 'validating' RETURNING *`,
-      [errors, batchId],
+         ingest_heartbeat_at = NULL, ingest_owner = NULL, ingest_state = NULL
+       WHERE id = ? AND status = 'validating'${ownedBy(owner)} RETURNING *`,
+      [errors, batchId, ...ownerParam(owner)],
     );
     return row ? toBatch(row) : undefined;
   }
-  const failed = await failValidating(db, batchId, end.message, errors, now);
+  const failed = await failValidating(db, batchId, end.message, errors, now, owner);
   if (failed) await deleteItems(db, batchId);
   return failed;
 }
@@ -98,13 +123,15 @@ async function failValidating(
   message: string,
   errors: string | null,
   now: number,
+  owner?: string,
 ): Promise<Batch | undefined> {
   return db.transaction(async (tx) => {
     const row = await tx.get(
       `UPDATE batches SET status = 'failed', total = 0, pending = 0, item_webhooks = 0, error_message = ?,
-         validation_errors = ?, completed_at = ?, ingest_heartbeat_at = NULL
-       WHERE id = ? AND status = 'validating' RETURNING *`,
-      [message, errors, now, batchId],
+         validation_errors = ?, completed_at = ?, ingest_heartbeat_at = NULL, ingest_owner = NULL,
+         ingest_state = NULL
+       WHERE id = ? AND status = 'validating'${ownedBy(owner)} RETURNING *`,
+      [message, errors, now, batchId, ...ownerParam(owner)],
     );
     if (!row) return undefined;
     await countFinished(tx, row);
@@ -125,7 +152,8 @@ export async function cancelValidating(
   const batch = await db.transaction(async (tx) => {
     const row = await tx.get(
       `UPDATE batches SET status = 'cancelled', total = 0, pending = 0, item_webhooks = 0, cancelled_at = ?,
-         ingest_heartbeat_at = NULL WHERE id = ? AND status = 'validating' RETURNING *`,
+         ingest_heartbeat_at = NULL, ingest_owner = NULL, ingest_state = NULL
+       WHERE id = ? AND status = 'validating' RETURNING *`,
       [now, batchId],
     );
     if (!row) return undefined;
@@ -149,24 +177,64 @@ async function deleteItems(db: SqlDriver, batchId: string): Promise<void> {
   }
 }
 
-export async function failStaleIngests(
+/** `AND ingest_owner = ?` when an owner is given (its parameter: `ownerParam`). */
+function ownedBy(owner: string | undefined): string {
+  return owner === undefined ? "" : " AND ingest_owner = ?";
+}
+
+function ownerParam(owner: string | undefined): string[] {
+  return owner === undefined ? [] : [owner];
+}
+
+export async function touchIngest(
+  db: SqlDriver,
+  batchId: string,
+  owner: string,
+  now: number,
+): Promise<boolean> {
+  const changed = await db.run(
+    "UPDATE batches SET ingest_heartbeat_at = ? WHERE id = ? AND status = 'validating' AND ingest_owner = ?",
+    [now, batchId, owner],
+  );
+  return changed > 0;
+}
+
+export async function releaseIngest(db: SqlDriver, batchId: string, owner: string): Promise<void> {
+  await db.run(
+    "UPDATE batches SET ingest_heartbeat_at = 0 WHERE id = ? AND status = 'validating' AND ingest_owner = ?",
+    [batchId, owner],
+  );
+}
+
+/**
+ * Each stale validating batch is taken by one process: the UPDATE matches only while the
+ * heartbeat is the one read (a compare-and-set), so two sweeps never both resume a batch.
+ */
+export async function takeStaleIngests(
   db: SqlDriver,
   staleBefore: number,
-  message: string,
+  owner: string,
   now: number,
-): Promise<Batch[]> {
+): Promise<ResumedIngest[]> {
   const stale = await db.all(
-    "SELECT id FROM batches WHERE status = 'validating' AND ingest_heartbeat_at < ? LIMIT 100",
+    "SELECT id, ingest_heartbeat_at FROM batches WHERE status = 'validating' AND ingest_heartbeat_at < ? LIMIT 100",
     [staleBefore],
   );
-  const failed: Batch[] = [];
-  for (const { id } of stale) {
-    const batch = await failValidating(db, id as string, message, null, now);
-    if (!batch) continue;
-    await deleteItems(db, batch.id);
-    failed.push(batch);
+  const taken: ResumedIngest[] = [];
+  for (const { id, ingest_heartbeat_at } of stale) {
+    const row = await db.get(
+      `UPDATE batches SET ingest_heartbeat_at = ?, ingest_owner = ?
+       WHERE id = ? AND status = 'validating' AND ingest_heartbeat_at = ? RETURNING *`,
+      [now, owner, id, ingest_heartbeat_at],
+    );
+    if (!row) continue;
+    const state = row.ingest_state;
+    taken.push({
+      batch: toBatch(row),
+      progress: state ? (JSON.parse(String(state)) as IngestProgress) : null,
+    });
   }
-  return failed;
+  return taken;
 }
 
 export async function activeRows(db: SqlDriver, workspaceId: string): Promise<number> {

@@ -17,8 +17,10 @@ import type {
   IngestEntry,
   IngestLookups,
   IngestOptions,
+  IngestProgress,
   IngestRow,
   NewBatch,
+  ResumedIngest,
   StateChangeResult,
 } from "../batches.js";
 import type { CommitReport } from "../items.js";
@@ -78,20 +80,39 @@ export class SqlBatchStore implements BatchStore {
     }
   }
 
-  beginIngest(b: NewBatch, idempotencyKey: string | undefined, now: number): Promise<CreateBatchResult> {
-    return background.beginIngest(this.db, b, idempotencyKey, now);
+  beginIngest(
+    b: NewBatch,
+    idempotencyKey: string | undefined,
+    now: number,
+    resume?: { owner: string; progress: IngestProgress },
+  ): Promise<CreateBatchResult> {
+    return background.beginIngest(this.db, b, idempotencyKey, now, resume);
   }
 
-  ingestChunk(batchId: string, rows: IngestRow[], now: number): Promise<Set<number> | null> {
-    return background.ingestChunk(this.db, batchId, rows, now);
+  ingestChunk(
+    batchId: string,
+    rows: IngestRow[],
+    now: number,
+    owner: string,
+    progress: (stored: Set<number>) => IngestProgress,
+  ): Promise<Set<number> | null> {
+    return background.ingestChunk(this.db, batchId, rows, now, { owner, progress });
   }
 
-  finishIngest(batchId: string, end: IngestEnd, now: number): Promise<Batch | undefined> {
-    return background.finishIngest(this.db, batchId, end, now);
+  touchIngest(batchId: string, owner: string, now: number): Promise<boolean> {
+    return background.touchIngest(this.db, batchId, owner, now);
   }
 
-  failStaleIngests(staleBefore: number, message: string, now: number): Promise<Batch[]> {
-    return background.failStaleIngests(this.db, staleBefore, message, now);
+  releaseIngest(batchId: string, owner: string): Promise<void> {
+    return background.releaseIngest(this.db, batchId, owner);
+  }
+
+  finishIngest(batchId: string, end: IngestEnd, now: number, owner?: string): Promise<Batch | undefined> {
+    return background.finishIngest(this.db, batchId, end, now, owner);
+  }
+
+  takeStaleIngests(staleBefore: number, owner: string, now: number): Promise<ResumedIngest[]> {
+    return background.takeStaleIngests(this.db, staleBefore, owner, now);
   }
 
   activeRows(workspaceId: string): Promise<number> {

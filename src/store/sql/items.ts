@@ -9,7 +9,7 @@ import type {
   ItemListQuery,
   ItemOutcome,
   ItemQueue,
-  ItemResult,
+  ItemResultText,
   StatusMap,
 } from "../items.js";
 import type { Page, PageQuery } from "../page.js";
@@ -24,7 +24,7 @@ import {
   skipLocked,
 } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
-import { n, RESULT_COLUMNS, toBatchItem, toClaimedItem, toItemResult } from "./rows.js";
+import { n, RESULT_COLUMNS, toBatchItem, toClaimedItem, toItemResultText } from "./rows.js";
 
 /** The counter column that counts items of each status. */
 const STATUS_COUNTER = {
@@ -247,8 +247,8 @@ export class SqlItemQueue implements ItemQueue {
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
-  ): Promise<ItemResult[]> {
-    return this.pageAfter(RESULT_COLUMNS, toItemResult, batchId, afterSeq, limit, status);
+  ): Promise<ItemResultText[]> {
+    return this.pageAfter(RESULT_COLUMNS, toItemResultText, batchId, afterSeq, limit, status);
   }
 
   /** A keyset page of a batch's items after `afterSeq`, of `columns`, made by `map`. */

@@ -5,6 +5,7 @@
  */
 import { type FinalError, finalErrorForRetry } from "../../domain/final-errors.js";
 import type { BatchStatus } from "../../domain/statuses.js";
+import { cachedPromptTokensOf } from "../../domain/usage.js";
 import type { CommitReport, ItemOutcome } from "../items.js";
 import { type Delta, Deltas, enqueueOutcomeEvent, writeAndSettle } from "./counters.js";
 import {
@@ -148,6 +149,7 @@ async function applyFailure(
   d.failed += 1;
   if (usage) {
     d.promptTokens += usage.promptTokens;
+    d.cachedPromptTokens += cachedPromptTokensOf(usage.responseUsage);
     d.completionTokens += usage.completionTokens;
     d.cost += usage.cost;
   }

@@ -7,7 +7,7 @@ import type { Agent, AgentResponseFormat, AgentTool, AgentVersion } from "../age
 import type { Batch } from "../batches.js";
 import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
 import type { FileRecord } from "../files.js";
-import type { BatchItem, ClaimedItem, ItemAnswer, ItemResult, NewBatchItem } from "../items.js";
+import type { BatchItem, ClaimedItem, ItemAnswer, ItemResultText, NewBatchItem } from "../items.js";
 import type { Workspace } from "../workspaces.js";
 import type { Row } from "./driver.js";
 
@@ -177,20 +177,34 @@ function answerFields(r: Row): ItemAnswer {
   };
 }
 
-/** The columns `toItemResult` reads. */
+/** The columns `toItemResultText` reads. */
 export const RESULT_COLUMNS =
   "seq, custom_id, status, response_content, response_usage, response_json, error_code, error_message, chat_id, conversation_id, processed_at, attempts, agent_id, context, metadata";
 
-export function toItemResult(r: Row): ItemResult {
+/** A JSON column as its stored text (the columns are TEXT on both dialects), null when absent. */
+function jsonText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/** An export row: the JSON columns are not parsed (the export writes their text as it is). */
+export function toItemResultText(r: Row): ItemResultText {
   return {
-    ...answerFields(r),
     seq: n(r.seq),
     customId: r.custom_id,
     status: r.status as ItemStatus,
+    responseContent: r.response_content ?? null,
+    responseUsage: jsonText(r.response_usage),
+    responseJson: jsonText(r.response_json),
+    errorCode: nOrNull(r.error_code),
+    errorMessage: r.error_message ?? null,
+    chatId: nOrNull(r.chat_id),
+    conversationId: nOrNull(r.conversation_id),
+    processedAt: nOrNull(r.processed_at),
     attempts: n(r.attempts),
     agentId: r.agent_id,
-    context: json(r.context),
-    metadata: json(r.metadata),
+    context: jsonText(r.context),
+    metadata: jsonText(r.metadata),
   };
 }
 

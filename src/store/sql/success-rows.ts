@@ -4,7 +4,7 @@
  * Written per item these were five round trips an item, which is what bounded PostgreSQL's
  * throughput (measured in bench/README.md); on SQLite they cost little either way.
  */
-import { replyMeta } from "../../domain/usage.js";
+import { cachedPromptTokensOf, replyMeta } from "../../domain/usage.js";
 import type { ItemOutcome } from "../items.js";
 import { type Delta, enqueueOutcomeEvent } from "./counters.js";
 import { chunks, marks, type SqlExecutor, type SqlTransaction } from "./driver.js";
@@ -72,7 +72,8 @@ export async function applySuccesses(
     d.processing -= 1;
     d.succeeded += 1;
     d.promptTokens += t.o.promptTokens;
-    d.cachedPromptTokens += t.o.responseDetail?.usage?.cachedPromptTokens ?? 0;
+    // The same count the item's response_usage shows, summed over its model calls.
+    d.cachedPromptTokens += cachedPromptTokensOf(t.o.responseUsage);
     d.completionTokens += t.o.completionTokens;
     d.cost += t.o.cost;
   }

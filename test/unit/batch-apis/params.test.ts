@@ -149,6 +149,70 @@ describe("OpenAI chat-completions params", () => {
   });
 });
 
+describe("keys inside content parts and nested objects (OpenAI chat)", () => {
+  const image = (extra: Record<string, unknown> = {}) => ({
+    type: "image_url",
+    image_url: { url: "data:image/png;base64,AAAA", ...extra },
+  });
+  const withParts = (parts: unknown[]) => ({ messages: [{ role: "user", content: parts }] });
+  const tool = { type: "function", function: { name: "w", parameters: { type: "object" } } };
+
+  it("names the path of an unknown key at any depth", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        withParts([
+          { type: "text", text: "a" },
+          { type: "text", text: "b", detail_x: 1 },
+        ]),
+        "body.messages[0].content[1].detail_x",
+      ],
+      [withParts([{ ...image(), extra: 1 }]), "body.messages[0].content[0].extra"],
+      [withParts([image({ size: "big" })]), "body.messages[0].content[0].image_url.size"],
+      [{ tools: [{ ...tool, cache: true }] }, "body.tools[0].cache"],
+      [
+        { tools: [{ ...tool, function: { ...tool.function, examples: [] } }] },
+        "body.tools[0].function.examples",
+      ],
+      [
+        { tools: [tool], tool_choice: { type: "function", function: { name: "w", x: 1 } } },
+        "body.tool_choice.function.x",
+      ],
+      [
+        { tools: [tool], tool_choice: { type: "function", function: { name: "w" }, y: 1 } },
+        "body.tool_choice.y",
+      ],
+      [
+        { response_format: { type: "json_schema", json_schema: { name: "t", schema: {}, schemas: {} } } },
+        "body.response_format.json_schema.schemas",
+      ],
+      [{ response_format: { type: "json_object", schema: {} } }, "body.response_format.schema"],
+    ];
+    for (const [body, param] of cases) {
+      const err = lineError(() => chatParams({ messages: user, ...body }, "simulated/m", "m"));
+      expect(err.param, JSON.stringify(body)).toBe(param);
+      expect(err.message).toBe(`Unrecognized request argument supplied: ${param}`);
+    }
+  });
+
+  it("refuses audio, file and refusal parts, naming the part", () => {
+    for (const type of ["input_audio", "file", "refusal"]) {
+      const err = lineError(() => chatParams(withParts([{ type, [type]: {} }]), "simulated/m", "m"));
+      expect(err.param).toBe("body.messages[0].content[0].type");
+      expect(err.message).toContain(`${type} parts are not supported`);
+    }
+  });
+
+  it("keeps image_url.detail, auto being unset", () => {
+    const detail = (d: string) =>
+      chatParams(withParts([image({ detail: d })]), "simulated/m", "m").messages[0];
+    expect(detail("high").content).toEqual([
+      { type: "image", mediaType: "image/png", dataBase64: "AAAA", detail: "high" },
+    ]);
+    expect(detail("auto").content).toEqual([{ type: "image", mediaType: "image/png", dataBase64: "AAAA" }]);
+    expect(lineError(() => detail("huge")).param).toBe("body.messages[0].content[0].image_url.detail");
+  });
+});
+
 describe("refusals by provider kind", () => {
   it("names every field the provider cannot honour, in the shape's terms", () => {
     const request = {
@@ -224,11 +288,111 @@ describe("Anthropic params", () => {
       [{ metadata: { team: "x" } }, /^p\.metadata:/],
       [{ top_k: 3 }, /^p\.top_k:/],
       [{ mcp_servers: [] }, /^p\.mcp_servers: Extra inputs are not permitted/],
+      [
+        { system: [{ type: "text", text: "s", ttl: 1 }] },
+        /^p\.system\.0\.ttl: Extra inputs are not permitted/,
+      ],
+      [
+        { messages: [{ role: "user", content: [{ type: "text", text: "a", citations: [{ x: 1 }] }] }] },
+        /^p\.messages\.0\.content\.0\.citations: not supported/,
+      ],
+      [
+        {
+          messages: [
+            {
+              role: "user",
+              content: [
+                { type: "image", source: { type: "base64", media_type: "image/png", data: "A", url: "u" } },
+              ],
+            },
+          ],
+        },
+        /^p\.messages\.0\.content\.0\.source\.url: Extra inputs/,
+      ],
+      [
+        {
+          messages: [
+            {
+              role: "assistant",
+              content: [
+                { type: "tool_use", id: "t", name: "w", input: {}, cache_control: { type: "ephemeral" } },
+              ],
+            },
+          ],
+        },
+        /^p\.messages\.0\.content\.0\.cache_control: not supported/,
+      ],
+      [
+        {
+          messages: [
+            {
+              role: "user",
+              content: [
+                { type: "tool_result", tool_use_id: "t", content: [{ type: "text", text: "r", foo: 1 }] },
+              ],
+            },
+          ],
+        },
+        /^p\.messages\.0\.content\.0\.content\.0\.foo: Extra inputs/,
+      ],
+      [
+        { messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "t", bar: 1 }] }] },
+        /^p\.messages\.0\.content\.0\.bar: Extra inputs/,
+      ],
+      [
+        {
+          messages: [
+            { role: "assistant", content: [{ type: "thinking", thinking: "t", signature: "s", x: 1 }] },
+          ],
+        },
+        /^p\.messages\.0\.content\.0\.x: Extra inputs/,
+      ],
+      [
+        { messages: [{ role: "assistant", content: [{ type: "redacted_thinking", data: "d", y: 1 }] }] },
+        /^p\.messages\.0\.content\.0\.y: Extra inputs/,
+      ],
+      [{ tools: [{ name: "w", input_schema: {}, foo: 1 }] }, /^p\.tools\.0\.foo: Extra inputs/],
+      [
+        { tools: [{ name: "w", input_schema: {}, input_examples: [{}] }] },
+        /^p\.tools\.0\.input_examples: not supported/,
+      ],
+      [
+        { tools: [{ name: "w", input_schema: {}, defer_loading: true }] },
+        /^p\.tools\.0\.defer_loading: not supported/,
+      ],
+      [
+        { tools: [{ name: "w", input_schema: {}, allowed_callers: ["direct"] }] },
+        /^p\.tools\.0\.allowed_callers: not supported/,
+      ],
+      [
+        { tools: [{ name: "w", input_schema: {}, eager_input_streaming: true }] },
+        /^p\.tools\.0\.eager_input_streaming: not supported/,
+      ],
+      [{ tool_choice: { type: "auto", name: "w" } }, /^p\.tool_choice\.name: Extra inputs/],
+      [
+        { thinking: { type: "enabled", budget_tokens: 2000, display: "x" } },
+        /^p\.thinking\.display: Extra inputs/,
+      ],
+      [
+        { system: [{ type: "text", text: "s", cache_control: { type: "ephemeral", scope: "x" } }] },
+        /^p\.system\.0\.cache_control\.scope: Extra inputs/,
+      ],
     ];
     for (const [extra, message] of cases) {
       expect(() => messagesRequest({ ...base, ...extra }, "p", route)).toThrow(ParamsError);
       expect(() => messagesRequest({ ...base, ...extra }, "p", route)).toThrow(message);
     }
+  });
+});
+
+describe("Anthropic tool strict", () => {
+  it("is kept for the upstream, never dropped", () => {
+    const r = messagesRequest(
+      { model: "c", max_tokens: 10, messages: user, tools: [{ name: "w", input_schema: {}, strict: true }] },
+      "p",
+      route,
+    );
+    expect(r.tools).toEqual([{ name: "w", parameters: {}, strict: true }]);
   });
 });
 
@@ -254,6 +418,89 @@ describe("Responses mapped onto chat", () => {
       expect(mapped.ok).toBe(false);
       if (!mapped.ok) expect(mapped.message).toMatch(new RegExp(`^body\\.${field}[.:]`));
     }
+  });
+
+  const refusedAt = (body: Record<string, unknown>) => {
+    const mapped = chatRequestOfResponses(body, "m");
+    if (mapped.ok) throw new Error(`expected a refusal of ${JSON.stringify(body)}`);
+    return mapped.message;
+  };
+  const img = "data:image/png;base64,AAAA";
+
+  it("names unknown keys of items and their parts, and refuses what has no chat counterpart", () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { input: [{ role: "user", content: "a", extra: 1 }] },
+        "Unrecognized request argument supplied: body.input[0].extra",
+      ],
+      [
+        { input: [{ role: "user", content: [{ type: "input_text", text: "a", x: 1 }] }] },
+        "Unrecognized request argument supplied: body.input[0].content[0].x",
+      ],
+      [
+        { input: [{ type: "function_call", call_id: "c", name: "w", arguments: "{}", z: 1 }] },
+        "Unrecognized request argument supplied: body.input[0].z",
+      ],
+      [
+        { input: [{ role: "user", content: [{ type: "input_image", file_id: "file_1" }] }] },
+        "body.input[0].content[0].file_id: not supported on this provider",
+      ],
+      [
+        {
+          input: [
+            { type: "function_call_output", call_id: "c", output: [{ type: "input_image", image_url: img }] },
+          ],
+        },
+        "body.input[0].output[0]: only input_text parts",
+      ],
+      [
+        { input: [{ role: "user", content: [{ type: "input_file", file_data: "x" }] }] },
+        "body.input[0].content[0]: only input_text",
+      ],
+      [{ input: "a", text: { verbosity: "low" } }, "body.text.verbosity: not supported on this provider"],
+      [
+        { input: "a", reasoning: { effort: "low", summary: "auto" } },
+        "body.reasoning.summary: not supported on this provider",
+      ],
+      [
+        { input: "a", reasoning: { generate_summary: "auto" } },
+        "body.reasoning.generate_summary: not supported on this provider",
+      ],
+      [
+        { input: "a", tools: [{ type: "function", name: "w", parameters: {}, x: 1 }] },
+        "Unrecognized request argument supplied: body.tools[0].x",
+      ],
+      [
+        { input: "a", text: { format: { type: "json_object", schema: {} } } },
+        "Unrecognized request argument supplied: body.text.format.schema",
+      ],
+    ];
+    for (const [body, message] of cases) expect(refusedAt(body), JSON.stringify(body)).toContain(message);
+  });
+
+  it("keeps input_image detail and input_text function outputs", () => {
+    const mapped = chatRequestOfResponses(
+      {
+        input: [
+          { role: "user", content: [{ type: "input_image", image_url: img, detail: "low" }] },
+          { type: "function_call_output", call_id: "c", output: [{ type: "input_text", text: "ok" }] },
+        ],
+        text: { verbosity: null },
+      },
+      "m",
+    );
+    expect(mapped).toMatchObject({
+      ok: true,
+      request: {
+        messages: [
+          {
+            role: "user",
+            content: [{ type: "image", mediaType: "image/png", dataBase64: "AAAA", detail: "low" }],
+          },
+          { role: "tool", content: "ok" },
+        ],
+      },
+    });
   });
 
   it("maps instructions, items, tools and text.format, and answers a Response object", () => {
