@@ -165,12 +165,14 @@ class Tally {
     };
   }
 
-  /** Counts what a chunk stored; a row it skipped reused a custom_id. */
-  record(stored: Set<number>): void {
-    const dups = this.duplicates(stored);
+  /**
+   * Counts what a chunk stored, taking the counts and errors from `progress`, the
+   * `progressAfter(stored)` the store wrote with it (its skipped rows reused a custom_id).
+   */
+  record(stored: Set<number>, progress: IngestProgress): void {
     this.stored += stored.size;
-    this.errorCount += dups.length;
-    for (const d of dups) this.report(this.errors, d.row, d.error);
+    this.errorCount = progress.errorCount;
+    this.errors.splice(0, this.errors.length, ...progress.errors);
     this.chunk = [];
   }
 
@@ -178,6 +180,12 @@ class Tally {
     this.errorCount++;
     this.report(this.errors, row, error);
   }
+}
+
+function sameSet(a: Set<number>, b: Set<number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
 }
 
 export class IngestRunner implements BatchIngests {
@@ -347,15 +355,22 @@ export class IngestRunner implements BatchIngests {
    */
   private async storeChunk(job: IngestJob, tally: Tally): Promise<boolean> {
     if (this.stopping) throw new Stopping();
+    // The store may run the callback again (retry); the last run is the one it wrote.
+    let written: { stored: Set<number>; progress: IngestProgress } | null = null;
     const stored = await this.store.batches.ingestChunk(
       job.batch.id,
       tally.chunk,
       Date.now(),
       this.owner,
-      (s) => tally.progressAfter(s),
+      (s) => {
+        const progress = tally.progressAfter(s);
+        written = { stored: s, progress };
+        return progress;
+      },
     );
     if (stored === null) return false;
-    tally.record(stored);
+    const w = written as { stored: Set<number>; progress: IngestProgress } | null;
+    tally.record(stored, w && sameSet(w.stored, stored) ? w.progress : tally.progressAfter(stored));
     await yieldToLoop();
     return true;
   }
