@@ -95,13 +95,18 @@ const FIELD_MAPPERS: Record<string, (request: ModelRequest, value: unknown) => v
     r.topP = number(v, "top_p");
   },
   user: (r, v) => {
-    if (typeof v === "string") r.user = v;
+    r.user = string(v, "user");
   },
   safety_identifier: (r, v) => {
-    if (typeof v === "string") r.user = v;
+    r.user = string(v, "safety_identifier");
   },
+  // As on a chat-completions line: any object, `{}` too, is the request's metadata, so a
+  // provider that cannot carry metadata refuses it by name rather than the mapping dropping it.
   metadata: (r, v) => {
-    if (isObject(v) && Object.keys(v).length > 0) r.metadata = v as Record<string, string>;
+    if (!isObject(v) || Object.values(v).some((x) => typeof x !== "string")) {
+      throw new MappingError("body.metadata: must be an object of strings");
+    }
+    r.metadata = v as Record<string, string>;
   },
   reasoning: (r, v) => {
     if (!isObject(v)) throw new MappingError("body.reasoning: must be an object");
@@ -136,6 +141,11 @@ function positiveInt(v: unknown, field: string): number {
   if (!Number.isInteger(v) || (v as number) < 1)
     throw new MappingError(`body.${field}: must be a positive integer`);
   return v as number;
+}
+
+function string(v: unknown, field: string): string {
+  if (typeof v !== "string") throw new MappingError(`body.${field}: must be a string`);
+  return v;
 }
 
 function number(v: unknown, field: string): number {

@@ -308,6 +308,59 @@ describe("input file rows", () => {
     return (await res.json()) as any;
   };
 
+  const openaiBatchEnd = (id: string) =>
+    waitFor(
+      async () => {
+        const b = (await t.api("GET", `/v1/batches/${id}`)).body;
+        return ["completed", "failed"].includes(b.status) ? b : null;
+      },
+      { what: "the OpenAI batch to end" },
+    );
+
+  /** Runs `/v1/responses` lines; the batch, and each failed line's error message by custom_id. */
+  const runResponses = async (bodies: Record<string, Record<string, unknown>>) => {
+    const lines = Object.entries(bodies).map(([custom_id, body]) =>
+      JSON.stringify({ custom_id, method: "POST", url: "/v1/responses", body }),
+    );
+    const file = await uploadFile("/v1/files", "batch", "in.jsonl", `${lines.join("\n")}\n`);
+    const created = await t.api("POST", "/v1/batches", {
+      input_file_id: file.id,
+      endpoint: "/v1/responses",
+      completion_window: "24h",
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const batch = await openaiBatchEnd(created.body.id);
+    const errors = new Map<string, string>();
+    if (batch.error_file_id) {
+      const res = await fetch(`${t.url}/v1/files/${batch.error_file_id}/content`, {
+        headers: { "x-api-key": t.key },
+      });
+      for (const line of (await res.text()).trim().split("\n")) {
+        const e = JSON.parse(line);
+        errors.set(e.custom_id, e.error?.message ?? e.response?.body?.error?.message);
+      }
+    }
+    return { batch, errors };
+  };
+
+  it("fail a Responses line whose user is not a string, naming it", async () => {
+    const { batch } = await runResponses({ a: { model: "mockant/claude-haiku", input: "hi", user: 5 } });
+    expect(batch.status).toBe("failed");
+    expect(batch.errors.data).toMatchObject([{ param: "body.user", line: 1 }]);
+  });
+
+  it("carry a Responses line's empty metadata as a chat line does: sent where honoured, refused by name where not", async () => {
+    const { batch, errors } = await runResponses({
+      oai: { model: "mockoai/gpt-4o-mini", input: "hi", metadata: {} },
+      ant: { model: "mockant/claude-haiku", input: "hi", metadata: {} },
+    });
+    expect(batch.request_counts).toMatchObject({ total: 2, completed: 1, failed: 1 });
+    expect(errors.get("ant")).toMatch(/^metadata: not supported by provider "mockant"/);
+    // mockoai serves /v1/responses: the line goes through as written, its metadata with it.
+    const sent = mock.requests.filter((r) => r.path.endsWith("/responses")).at(-1)?.body as any;
+    expect(sent.metadata).toEqual({});
+  });
+
   it("fail an OpenAI batch on a line key beyond custom_id, method, url and body, naming it", async () => {
     const body = { model: "simulated/echo", messages: [{ role: "user", content: "hi" }] };
     const line = { custom_id: "a", method: "POST", url: "/v1/chat/completions", body, metadata: { k: "v" } };
@@ -318,13 +371,7 @@ describe("input file rows", () => {
       completion_window: "24h",
     });
     expect(created.status, JSON.stringify(created.body)).toBe(200);
-    const batch = await waitFor(
-      async () => {
-        const b = (await t.api("GET", `/v1/batches/${created.body.id}`)).body;
-        return ["completed", "failed"].includes(b.status) ? b : null;
-      },
-      { what: "the OpenAI batch to end" },
-    );
+    const batch = await openaiBatchEnd(created.body.id);
     expect(batch.status).toBe("failed");
     expect(batch.errors.data).toMatchObject([{ param: "metadata", line: 1 }]);
     expect(batch.errors.data[0].message).toContain("metadata");

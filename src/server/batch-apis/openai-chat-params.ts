@@ -142,7 +142,7 @@ const FIELDS: Record<string, Setter> = {
     r.user = v;
   },
   metadata: (r, v) => {
-    r.metadata = metadata(v);
+    r.metadata = metadataParam(v);
   },
   reasoning_effort: (r, v) => {
     if (typeof v !== "string" || !REASONING_EFFORTS.includes(v)) {
@@ -176,7 +176,8 @@ export function chatParams(body: Json, model: string, requestedModel: string): C
   return request;
 }
 
-function metadata(v: unknown): Record<string, string> {
+/** OpenAI's `metadata`: up to 16 string pairs (chat-completions and responses lines alike). */
+export function metadataParam(v: unknown): Record<string, string> {
   if (!isObject(v)) throw invalid("body.metadata", "must be an object of strings");
   const entries = Object.entries(v);
   if (entries.length > 16) throw invalid("body.metadata", "holds at most 16 pairs");

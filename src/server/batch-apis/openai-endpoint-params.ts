@@ -1,4 +1,5 @@
 import type { EmbeddingsItemRequest, ResponsesItemRequest } from "../../store/types.js";
+import { metadataParam } from "./openai-chat-params.js";
 import { intIn, invalid, isObject, isSet, type Json, LineError } from "./openai-line-error.js";
 
 /** OpenAI's own limit of inputs in one embeddings request. */
@@ -64,6 +65,11 @@ export function responsesParams(body: Json, model: string, requestedModel: strin
     }
   }
   if (isSet(body.text) && !isObject(body.text)) throw invalid("body.text", "must be an object");
+  for (const field of ["user", "safety_identifier"]) {
+    if (isSet(body[field]) && typeof body[field] !== "string")
+      throw invalid(`body.${field}`, "must be a string");
+  }
+  if (isSet(body.metadata)) metadataParam(body.metadata);
   const { stream: _stream, ...rest } = body;
   return { operation: "responses", model, requestedModel, body: rest };
 }

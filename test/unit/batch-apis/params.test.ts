@@ -420,6 +420,19 @@ describe("Responses mapped onto chat", () => {
     }
   });
 
+  it("refuses a user that is not a string and keeps metadata as a chat line does, {} too", () => {
+    for (const field of ["user", "safety_identifier"]) {
+      const mapped = chatRequestOfResponses({ input: "x", [field]: 5 }, "m");
+      expect(mapped).toEqual({ ok: false, message: `body.${field}: must be a string` });
+    }
+    const mapped = chatRequestOfResponses({ input: "x", metadata: {} }, "m");
+    expect(mapped.ok && mapped.request.metadata).toEqual({});
+    expect(chatRequestOfResponses({ input: "x", metadata: { a: 1 } }, "m")).toEqual({
+      ok: false,
+      message: "body.metadata: must be an object of strings",
+    });
+  });
+
   const refusedAt = (body: Record<string, unknown>) => {
     const mapped = chatRequestOfResponses(body, "m");
     if (mapped.ok) throw new Error(`expected a refusal of ${JSON.stringify(body)}`);
