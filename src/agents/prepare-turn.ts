@@ -1,7 +1,7 @@
 import { type ProviderRegistry, parseModelRef } from "../providers/registry.js";
 import type { ChatMessage, ContentPart, ModelRequest } from "../providers/types.js";
 import type { AgentConfig, ItemRequest, MessageRecord } from "../store/types.js";
-import { requestFieldsOfSettings } from "./agent-settings.js";
+import { agentSettingsError, requestFieldsOfSettings } from "./agent-settings.js";
 import { chatTokenEstimate, embeddingTokenEstimate, type RequestCall, requestCall } from "./request-turn.js";
 
 /** One agent turn: what a batch request and a chat message both are. */
@@ -59,6 +59,13 @@ export function prepareTurn(turn: AgentTurn | RequestTurn, providers: ProviderRe
   if ("request" in turn) return prepareRequestTurn(turn.request, providers);
   const ref = routeModel(turn.agent.model, providers);
   if (!ref.ok) return ref;
+  // Settings are checked when the agent is saved, but a stored agent can outlive that check (a
+  // provider's type changed in the config, an agent saved before a setting was checked): one its
+  // provider cannot honour fails the turn naming it, never sent without it.
+  const capabilities = providers.capabilities(ref.provider);
+  if (!capabilities) return { ok: false, code: 400, message: `unknown provider "${ref.provider}"` };
+  const refused = agentSettingsError(turn.agent.settings, ref.provider, capabilities);
+  if (refused) return { ok: false, code: 400, message: `the agent's ${refused}` };
   const messages: ChatMessage[] = [];
   let promptChars = 0;
   if (turn.agent.systemPrompt) {

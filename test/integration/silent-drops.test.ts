@@ -102,6 +102,42 @@ describe("agent settings", () => {
     );
   });
 
+  it("fails a turn of a stored agent whose settings became invalid, naming the setting", async () => {
+    // As if saved agents outlived the check (a provider's type changed in the config, a setting
+    // saved before its value was checked): the store takes changes the API would refuse.
+    const stale = [
+      {
+        patch: { model: "mockant/claude-haiku" },
+        error: /^the agent's settings\.seed: not supported by provider "mockant"/,
+      },
+      {
+        patch: { settings: { top_p: 3 } },
+        error: /^the agent's settings\.top_p: must be a number from 0 to 1/,
+      },
+    ];
+    for (const { patch, error } of stale) {
+      const created = await t.api("POST", "/api/v1/agents", {
+        name: "stale",
+        model: "mockoai/gpt-4o-mini",
+        settings: { seed: 1 },
+      });
+      const agent = created.body.data;
+      await t.service.store.agents.update(agent.workspace_id, agent.id, patch, Date.now());
+      expect((await t.api("POST", `/api/v1/agents/${agent.id}/publish`)).status).toBe(200);
+      const before = mock.requests.length;
+      const batch = await t.api("POST", "/api/v1/batches", {
+        agent_id: agent.id,
+        requests: [{ custom_id: "a", message: "hello" }],
+      });
+      expect(batch.status, JSON.stringify(batch.body)).toBe(202);
+      expect(await waitForBatch(t, batch.body.data.id)).toMatchObject({ failed_requests: 1 });
+      const [item] = (await t.api("GET", `/api/v1/batches/${batch.body.data.id}/results`)).body.data;
+      expect(item).toMatchObject({ custom_id: "a", status: "failed", error_code: 400 });
+      expect(item.error_message).toMatch(error);
+      expect(mock.requests.length).toBe(before);
+    }
+  });
+
   it("refuses unknown settings, bad values and the simulator's options on a real provider", async () => {
     expectCodeer400(
       await t.api("POST", "/api/v1/agents", { name: "a", model: "simulated/echo", settings: { topp: 1 } }),
