@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { questionsCsv, uploadBatchInput } from "../helpers/files.js";
 import {
   publishedAgent,
   startTestServer,
@@ -18,26 +19,6 @@ import {
 } from "../helpers/server.js";
 
 const ROWS = Number(process.env.INGEST_ISOLATION_ROWS ?? 200_000);
-
-function csv(rows: number): string {
-  const lines = ["Ref,Question"];
-  for (let i = 1; i <= rows; i++) lines.push(`ref-${i},"Question ${i}, please"`);
-  return `${lines.join("\n")}\n`;
-}
-
-async function upload(t: TestServer, content: string, key = t.key): Promise<string> {
-  const form = new FormData();
-  form.append("purpose", "batch_input");
-  form.append("file", new Blob([content], { type: "text/csv" }), "in.csv");
-  const res = await fetch(`${t.url}/api/v1/files`, {
-    method: "POST",
-    headers: { "x-api-key": key },
-    body: form,
-  });
-  const body = (await res.json()) as any;
-  if (res.status !== 201) throw new Error(JSON.stringify(body));
-  return body.data.id;
-}
 
 const inline = (n: number, prefix = "r") =>
   Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}-${i}`, message: `hello ${i}` }));
@@ -58,7 +39,7 @@ describe("a large file ingests in the background", () => {
     const agentA = await publishedAgent(t);
     const keyB = await t.newWorkspaceKey("b");
     const agentB = await publishedAgent(t, {}, keyB);
-    const fileId = await upload(t, csv(ROWS));
+    const fileId = await uploadBatchInput(t.url, t.key, questionsCsv(ROWS));
     const created = await t.api("POST", "/api/v1/batches", {
       agent_id: agentA,
       file_id: fileId,
@@ -115,7 +96,7 @@ describe("row caps", () => {
     expect(big.body.message).toContain("max_rows_per_batch");
     const fromFile = await t.api("POST", "/api/v1/batches", {
       agent_id: agent,
-      file_id: await upload(t, csv(7)),
+      file_id: await uploadBatchInput(t.url, t.key, questionsCsv(7)),
     });
     expect(fromFile.status).toBe(202);
     const failed = await waitForIngest(t, fromFile.body.data.id);

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterAll, expect, it } from "vitest";
 import { dropSchema } from "../../src/store/postgres/admin.js";
+import { questionsCsv, uploadBatchInput } from "../helpers/files.js";
 import { type RestartableServer, restartableServer } from "../helpers/processes.js";
 import {
   publishedAgent,
@@ -35,26 +36,6 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   if (testStore === "postgres") for (const s of schemas) await dropSchema(s);
 });
-
-function csv(rows: number): string {
-  const lines = ["Ref,Question"];
-  for (let i = 1; i <= rows; i++) lines.push(`ref-${i},"Question ${i}, please"`);
-  return `${lines.join("\n")}\n`;
-}
-
-async function upload(base: string, key: string): Promise<string> {
-  const form = new FormData();
-  form.append("purpose", "batch_input");
-  form.append("file", new Blob([csv(ROWS)], { type: "text/csv" }), "in.csv");
-  const res = await fetch(`${base}/api/v1/files`, {
-    method: "POST",
-    headers: { "x-api-key": key },
-    body: form,
-  });
-  const body = (await res.json()) as any;
-  if (res.status !== 201) throw new Error(JSON.stringify(body));
-  return body.data.id;
-}
 
 /** Waits until part of the file is stored and the rest is not: the moment to stop the process. */
 async function partlyIngested(get: () => Promise<any>): Promise<number> {
@@ -91,7 +72,7 @@ it(`${testStore}: a graceful stop hands the ingest over and the next process rea
   const agent = await publishedAgent(first);
   const created = await first.api("POST", "/api/v1/batches", {
     agent_id: agent,
-    file_id: await upload(first.url, first.key),
+    file_id: await uploadBatchInput(first.url, first.key, questionsCsv(ROWS)),
     column_mapping: MAPPING,
   });
   expect(created.status).toBe(202);
@@ -135,7 +116,7 @@ it(`${testStore}: after a SIGKILL mid-ingest the next process resumes it`, async
     const id = (
       await s.api("POST", "/batches", {
         agent_id: agent,
-        file_id: await upload(s.base, s.key),
+        file_id: await uploadBatchInput(s.base, s.key, questionsCsv(ROWS)),
         column_mapping: MAPPING,
       })
     ).data.id as string;

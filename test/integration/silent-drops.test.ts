@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../src/mock-llm/server.js";
+import { postFile } from "../helpers/files.js";
 import {
   publishedAgent,
   startTestServer,
@@ -297,16 +298,8 @@ describe("query parameters of the client tool calls list", () => {
 });
 
 describe("upload forms", () => {
-  const upload = (path: string, fields: Record<string, string>) => {
-    const form = new FormData();
-    for (const [k, v] of Object.entries(fields)) form.append(k, v);
-    form.append("file", new Blob(["custom_id,message\na,hi\n"], { type: "text/csv" }), "q.csv");
-    return fetch(`${t.url}${path}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${t.key}` },
-      body: form,
-    });
-  };
+  const upload = (path: string, fields: Record<string, string>) =>
+    postFile(`${t.url}${path}`, t.key, fields, "custom_id,message\na,hi\n", "q.csv");
 
   it("refuse a field the upload does not read, naming it", async () => {
     const codeer = await upload("/api/v1/files", { purpose: "batch_input", expires_after: "3600" });
@@ -332,40 +325,28 @@ describe("upload forms", () => {
 });
 
 describe("input file rows", () => {
-  const uploadFile = async (path: string, purpose: string, name: string, content: string) => {
-    const form = new FormData();
-    form.append("purpose", purpose);
-    form.append("file", new Blob([content], { type: "application/jsonl" }), name);
-    const res = await fetch(`${t.url}${path}`, {
-      method: "POST",
-      headers: { "x-api-key": t.key },
-      body: form,
-    });
-    return (await res.json()) as any;
-  };
+  const uploadFile = async (path: string, purpose: string, name: string, content: string) =>
+    (await (
+      await postFile(`${t.url}${path}`, t.key, { purpose }, content, name, "application/jsonl")
+    ).json()) as any;
 
-  const openaiBatchEnd = (id: string) =>
-    waitFor(
+  /** Runs an OpenAI batch of `lines`; the batch, and each failed line's error message by custom_id. */
+  const runOpenAI = async (endpoint: string, lines: Record<string, unknown>[]) => {
+    const content = `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`;
+    const file = await uploadFile("/v1/files", "batch", "in.jsonl", content);
+    const created = await t.api("POST", "/v1/batches", {
+      input_file_id: file.id,
+      endpoint,
+      completion_window: "24h",
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const batch = await waitFor(
       async () => {
-        const b = (await t.api("GET", `/v1/batches/${id}`)).body;
+        const b = (await t.api("GET", `/v1/batches/${created.body.id}`)).body;
         return ["completed", "failed"].includes(b.status) ? b : null;
       },
       { what: "the OpenAI batch to end" },
     );
-
-  /** Runs `/v1/responses` lines; the batch, and each failed line's error message by custom_id. */
-  const runResponses = async (bodies: Record<string, Record<string, unknown>>) => {
-    const lines = Object.entries(bodies).map(([custom_id, body]) =>
-      JSON.stringify({ custom_id, method: "POST", url: "/v1/responses", body }),
-    );
-    const file = await uploadFile("/v1/files", "batch", "in.jsonl", `${lines.join("\n")}\n`);
-    const created = await t.api("POST", "/v1/batches", {
-      input_file_id: file.id,
-      endpoint: "/v1/responses",
-      completion_window: "24h",
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(200);
-    const batch = await openaiBatchEnd(created.body.id);
     const errors = new Map<string, string>();
     if (batch.error_file_id) {
       const res = await fetch(`${t.url}/v1/files/${batch.error_file_id}/content`, {
@@ -378,6 +359,17 @@ describe("input file rows", () => {
     }
     return { batch, errors };
   };
+
+  const runResponses = (bodies: Record<string, Record<string, unknown>>) =>
+    runOpenAI(
+      "/v1/responses",
+      Object.entries(bodies).map(([custom_id, body]) => ({
+        custom_id,
+        method: "POST",
+        url: "/v1/responses",
+        body,
+      })),
+    );
 
   it("fail a Responses line whose user is not a string, naming it", async () => {
     const { batch } = await runResponses({ a: { model: "mockant/claude-haiku", input: "hi", user: 5 } });
@@ -400,14 +392,7 @@ describe("input file rows", () => {
   it("fail an OpenAI batch on a line key beyond custom_id, method, url and body, naming it", async () => {
     const body = { model: "simulated/echo", messages: [{ role: "user", content: "hi" }] };
     const line = { custom_id: "a", method: "POST", url: "/v1/chat/completions", body, metadata: { k: "v" } };
-    const file = await uploadFile("/v1/files", "batch", "in.jsonl", `${JSON.stringify(line)}\n`);
-    const created = await t.api("POST", "/v1/batches", {
-      input_file_id: file.id,
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(200);
-    const batch = await openaiBatchEnd(created.body.id);
+    const { batch } = await runOpenAI("/v1/chat/completions", [line]);
     expect(batch.status).toBe("failed");
     expect(batch.errors.data).toMatchObject([{ param: "metadata", line: 1 }]);
     expect(batch.errors.data[0].message).toContain("metadata");
