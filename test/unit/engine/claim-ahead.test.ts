@@ -1,18 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { Engine } from "../../../src/engine/engine.js";
+import { describe, expect, it } from "vitest";
 import type { ModelOutcome } from "../../../src/providers/types.js";
 import { FakeStore } from "./fake-store.js";
-import { deferred, engineWith, type Harness, success, waitFor } from "./harness.js";
+import { deferred, engineWith, type Harness, stoppedAfterEach, success, waitFor } from "./harness.js";
 
-let running: Engine | null = null;
-/** Answers every call still waiting, so that stopping the engine does not wait on them. */
-let answerAll = () => {};
-
-afterEach(async () => {
-  answerAll();
-  await running?.stop(100);
-  running = null;
-});
+const live = stoppedAfterEach();
 
 /**
  * An engine with 2 slots and 4 items claimed ahead (refilled once fewer than 2 wait) over 10
@@ -31,8 +22,8 @@ function gated(config: Record<string, number> = {}) {
     // No poll: the claimer runs only when started or woken.
     { store, config: { concurrency: 2, claimAhead: 4, pollIntervalMs: 60_000, ...config } },
   );
-  running = h.engine;
-  answerAll = () => {
+  live.running = h.engine;
+  live.answerAll = () => {
     for (const c of calls) c.answer(success());
   };
   return { ...h, ids, calls };

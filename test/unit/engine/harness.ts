@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { afterEach } from "vitest";
 import { HttpToolCaller } from "../../../src/agents/tools/http.js";
 import type { PlannedCall, ToolOutput } from "../../../src/agents/tools/types.js";
 import { defaultEngineConfig, type EngineConfig } from "../../../src/config/index.js";
@@ -162,4 +163,19 @@ export function lookupModel(requests: ModelRequest[]) {
       toolCalls: [{ id: "prov_1", name: "lookup", arguments: "{}" }],
     };
   };
+}
+
+/**
+ * The engine a test of this file runs and how to answer its calls still waiting: after each test
+ * those calls are answered (so that stopping does not wait on them) and the engine stopped.
+ */
+export function stoppedAfterEach(): { running: Engine | null; answerAll: () => void } {
+  const live = { running: null as Engine | null, answerAll: () => {} };
+  afterEach(async () => {
+    live.answerAll();
+    await live.running?.stop(100);
+    live.running = null;
+    live.answerAll = () => {};
+  });
+  return live;
 }

@@ -1,18 +1,10 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { Engine } from "../../../src/engine/engine.js";
+import { describe, expect, it } from "vitest";
 import type { ModelOutcome } from "../../../src/providers/types.js";
 import { FakeStore } from "./fake-store.js";
-import { deferred, engineWith, success, waitFor } from "./harness.js";
+import { deferred, engineWith, stoppedAfterEach, success, waitFor } from "./harness.js";
 
 const N = 600;
-let running: Engine | null = null;
-let answerAll = () => {};
-
-afterEach(async () => {
-  answerAll();
-  await running?.stop(100);
-  running = null;
-});
+const live = stoppedAfterEach();
 
 /**
  * An engine with 600 slots over 600 items claimed in one group, so that more items are due to
@@ -41,8 +33,8 @@ function paced(onFirstCall: (h: ReturnType<typeof engineWith>) => void) {
       config: { concurrency: N, claimAhead: 0, claimBatchSize: N, pollIntervalMs: 60_000 },
     },
   );
-  running = h.engine;
-  answerAll = () => {
+  live.running = h.engine;
+  live.answerAll = () => {
     for (const c of calls) c(success());
   };
   return { ...h, ids, called, calls };
@@ -64,7 +56,7 @@ describe("paced starts", () => {
     await waitFor(() => h.store.releases.length > 0, "the unstarted items to be handed back");
     const back = released(h.store);
     const calledBefore = h.called.length;
-    answerAll();
+    live.answerAll();
     await waitFor(() => h.store.committed.length === calledBefore, "the calls in flight to be stored");
     // No call began after the pause, and none for an item handed back.
     expect(h.called).toHaveLength(calledBefore);
@@ -81,9 +73,9 @@ describe("paced starts", () => {
     h.engine.start();
     await waitFor(() => stopping !== undefined, "the stop");
     const calledAtStop = h.called.length;
-    answerAll();
+    live.answerAll();
     await stopping;
-    running = null;
+    live.running = null;
     expect(h.called).toHaveLength(calledAtStop);
     const back = released(h.store);
     const stored = new Set(h.store.committed.map((o) => o.itemId));
