@@ -4,7 +4,8 @@
  */
 import type { FastifyReply } from "fastify";
 import { EXPORT_CONTENT_TYPES, type ExportFormat, exportStream } from "../files/batch-export.js";
-import type { Batch, ItemResultText, ItemStatus, Store } from "../store/types.js";
+import { type ItemResultRow, RESULT_CELL } from "../store/items.js";
+import type { Batch, ItemStatus, Store } from "../store/types.js";
 import { RESULT_CSV_COLUMNS, resultCsvCells, resultJsonLine } from "./wire/result-lines.js";
 
 const PAGE = 1000;
@@ -27,13 +28,13 @@ async function* allResults(
   store: Store,
   batchId: string,
   status?: ItemStatus,
-): AsyncIterable<ItemResultText[]> {
+): AsyncIterable<ItemResultRow[]> {
   let after = -1;
   for (;;) {
-    const page = await store.items.listResultsAfter(batchId, after, PAGE, status);
+    const page = await store.items.listResultRowsAfter(batchId, after, PAGE, status);
     yield page;
     if (page.length < PAGE) return;
-    after = page[page.length - 1].seq;
+    after = page[page.length - 1][RESULT_CELL.seq] as number;
   }
 }
 

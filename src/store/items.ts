@@ -132,6 +132,40 @@ type ResultJsonField = "responseUsage" | "responseJson" | "context" | "metadata"
  */
 export type ItemResultText = Omit<ItemResult, ResultJsonField> & Record<ResultJsonField, string | null>;
 
+/**
+ * The cells of an `ItemResultRow`, by name: `ItemResultText`'s fields in this order, then the
+ * JSON text of `response_usage`'s token counts that the CSV writes (read by the database, so a
+ * CSV row needs no parse of the usage).
+ */
+export const RESULT_CELL = {
+  seq: 0,
+  customId: 1,
+  status: 2,
+  responseContent: 3,
+  responseUsage: 4,
+  responseJson: 5,
+  errorCode: 6,
+  errorMessage: 7,
+  chatId: 8,
+  conversationId: 9,
+  processedAt: 10,
+  attempts: 11,
+  agentId: 12,
+  context: 13,
+  metadata: 14,
+  /** `response_usage.total_prompt_tokens` as JSON text, null when absent (so are the next three). */
+  usagePromptTokens: 15,
+  usageCompletionTokens: 16,
+  usageTotalTokens: 17,
+  usageCachedPromptTokens: 18,
+} as const;
+
+/**
+ * An export row as an array (no object per row): `RESULT_CELL` says which cell is which. Number
+ * cells are numbers, JSON cells their stored text, null when absent.
+ */
+export type ItemResultRow = readonly unknown[];
+
 /** An item handed to a worker by a claim; `attempt` and `leaseOwner` fence its result. */
 export interface ClaimedItem extends NewBatchItem {
   id: number;
@@ -271,6 +305,13 @@ export interface ItemQueue {
     limit: number,
     status?: ItemStatus,
   ): Promise<ItemResultText[]>;
+  /** `listResultsAfter` as arrays (`ItemResultRow`), what an export writes from. */
+  listResultRowsAfter(
+    batchId: string,
+    afterSeq: number,
+    limit: number,
+    status?: ItemStatus,
+  ): Promise<ItemResultRow[]>;
   getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined>;
   /** Custom ids per item status, `page` applying to each status list. */
   statusMap(batchId: string, page: PageQuery): Promise<StatusMap>;

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { responseUsage } from "../../src/domain/usage.js";
 import type { Store } from "../../src/store/index.js";
+import { RESULT_CELL } from "../../src/store/items.js";
 import type { ClaimedItem, ItemOutcome } from "../../src/store/types.js";
 import { createBatch, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
 
@@ -403,6 +404,28 @@ describe("reads", () => {
       }
     }
     expect(narrow[0].responseContent).not.toBeNull();
+    // The array rows the export writes from: the same cells, and the usage counts the database
+    // read out of response_usage are those members' JSON text (null when absent).
+    const rows = await store.items.listResultRowsAfter(batch.id, -1, 10);
+    expect(rows.map((r) => r.slice(0, RESULT_CELL.usagePromptTokens))).toEqual(
+      narrow.map((r) => Object.values(r)),
+    );
+    expect(narrow[0].responseUsage).not.toBeNull();
+    for (const [i, r] of rows.entries()) {
+      const usage = full[i].responseUsage as Record<string, unknown> | null;
+      const member = (key: string) => (usage?.[key] === undefined ? null : JSON.stringify(usage[key]));
+      expect([
+        r[RESULT_CELL.usagePromptTokens],
+        r[RESULT_CELL.usageCompletionTokens],
+        r[RESULT_CELL.usageTotalTokens],
+        r[RESULT_CELL.usageCachedPromptTokens],
+      ]).toEqual([
+        member("total_prompt_tokens"),
+        member("total_completion_tokens"),
+        member("total_tokens"),
+        member("total_cached_prompt_tokens"),
+      ]);
+    }
     expect((await store.items.listResultsAfter(batch.id, narrow[1].seq, 2)).map((r) => r.customId)).toEqual([
       "c2",
       "c3",

@@ -11,7 +11,9 @@ import { ITEM_STATUSES } from "../../src/domain/statuses.js";
 import { csvField, csvLine } from "../../src/files/batch-export.js";
 import { itemToWire } from "../../src/server/wire/batches.js";
 import { RESULT_CSV_COLUMNS, resultCsvCells, resultJsonLine } from "../../src/server/wire/result-lines.js";
-import type { ItemResult, ItemResultText, ResponseUsage } from "../../src/store/types.js";
+import { RESULT_CELL } from "../../src/store/items.js";
+import { toItemResultRow } from "../../src/store/sql/rows.js";
+import type { ItemResult, ItemResultRow, ResponseUsage } from "../../src/store/types.js";
 
 /** What the export wrote before: csv-stringify, formula cells escaped, objects as JSON. */
 function reference(cells: unknown[]): string {
@@ -139,18 +141,37 @@ const result: fc.Arbitrary<ItemResult> = fc.record({
 });
 
 /**
- * The same row as `listResultsAfter` returns it: each JSON field as stored text, written compact
- * (as the store writes it) or, when `pretty`, with line breaks (text written by other means).
+ * The same row as `listResultRowsAfter` returns it: each JSON field as stored text, written compact
+ * (as the store writes it) or, when `pretty`, with line breaks (text written by other means); the
+ * usage counts as the JSON text of those members, null when absent (what the database reads).
  */
-function asStored(r: ItemResult, pretty: boolean): ItemResultText {
+function asStored(r: ItemResult, pretty: boolean): ItemResultRow {
   const text = (v: unknown) => (v === null ? null : pretty ? JSON.stringify(v, null, 2) : JSON.stringify(v));
-  return {
-    ...r,
-    responseUsage: text(r.responseUsage),
-    responseJson: text(r.responseJson),
-    context: text(r.context),
-    metadata: text(r.metadata),
-  };
+  const u = r.responseUsage as Record<string, unknown> | null;
+  const member = (key: string) =>
+    u !== null && typeof u === "object" && !Array.isArray(u) && Object.hasOwn(u, key) ? text(u[key]) : null;
+  const C = RESULT_CELL;
+  const row: unknown[] = [];
+  row[C.seq] = r.seq;
+  row[C.customId] = r.customId;
+  row[C.status] = r.status;
+  row[C.responseContent] = r.responseContent;
+  row[C.responseUsage] = text(r.responseUsage);
+  row[C.responseJson] = text(r.responseJson);
+  row[C.errorCode] = r.errorCode;
+  row[C.errorMessage] = r.errorMessage;
+  row[C.chatId] = r.chatId;
+  row[C.conversationId] = r.conversationId;
+  row[C.processedAt] = r.processedAt;
+  row[C.attempts] = r.attempts;
+  row[C.agentId] = r.agentId;
+  row[C.context] = text(r.context);
+  row[C.metadata] = text(r.metadata);
+  row[C.usagePromptTokens] = member("total_prompt_tokens");
+  row[C.usageCompletionTokens] = member("total_completion_tokens");
+  row[C.usageTotalTokens] = member("total_tokens");
+  row[C.usageCachedPromptTokens] = member("total_cached_prompt_tokens");
+  return toItemResultRow(row);
 }
 
 /** The CSV cells the export wrote before, over the wire row (results-export.ts before 17.4). */
@@ -210,23 +231,26 @@ describe("result lines", () => {
   });
 
   it("a json.<property> column named like an Object method is empty when the answer lacks it", () => {
-    const r: ItemResultText = {
-      seq: 1,
-      customId: "c",
-      status: "success",
-      responseContent: "{}",
-      responseUsage: null,
-      responseJson: '{"answer":"=1"}',
-      errorCode: null,
-      errorMessage: null,
-      chatId: null,
-      conversationId: null,
-      processedAt: null,
-      attempts: 1,
-      agentId: "a",
-      context: null,
-      metadata: null,
-    };
+    const r = asStored(
+      {
+        seq: 1,
+        customId: "c",
+        status: "success",
+        responseContent: "{}",
+        responseUsage: null,
+        responseJson: { answer: "=1" },
+        errorCode: null,
+        errorMessage: null,
+        chatId: null,
+        conversationId: null,
+        processedAt: null,
+        attempts: 1,
+        agentId: "a",
+        context: null,
+        metadata: null,
+      },
+      false,
+    );
     expect(csvLine(resultCsvCells(r, ["constructor", "answer"])).endsWith(",,'=1\n")).toBe(true);
   });
 

@@ -1,12 +1,12 @@
 /**
- * An export's rows written straight from the store's `ItemResultText` (JSON fields as their
- * stored text): a JSONL line is built by concatenation, with the stored JSON text pasted in
+ * An export's rows written straight from the store's `ItemResultRow` arrays (JSON fields as their
+ * stored text, the usage counts the CSV needs as their JSON text): a JSONL line is built by concatenation, with the stored JSON text pasted in
  * rather than parsed and re-serialised, and CSV cells come from one column list. The result is
  * what `itemToWire` + JSON.stringify, and the CSV columns over it, would write (checked by
  * test/unit/result-lines.test.ts); measured in bench/README.md (issue 17.4).
  */
 import { iso } from "../../domain/time.js";
-import type { ItemResultText, ResponseUsage } from "../../store/types.js";
+import { type ItemResultRow, RESULT_CELL } from "../../store/items.js";
 
 /** A string or null as a JSON value. */
 function jsonString(v: string | null): string {
@@ -30,47 +30,64 @@ function storedJson(text: string | null): string {
   return LINE_BREAK.test(text) ? JSON.stringify(JSON.parse(text)) : text;
 }
 
+const C = RESULT_CELL;
+
 /**
  * A result as one line of JSON, no line break in it: the fields of `itemToWire`
  * (wire/batches.ts), in its order; keep the two in step.
  */
-export function resultJsonLine(r: ItemResultText): string {
-  const failed = r.status === "failed";
+export function resultJsonLine(r: ItemResultRow): string {
+  const failed = r[C.status] === "failed";
   return (
-    `{"custom_id":${JSON.stringify(r.customId)},"status":${JSON.stringify(r.status)}` +
-    `,"response_content":${jsonString(r.responseContent)},"response_usage":${storedJson(r.responseUsage)}` +
-    `,"error_code":${failed ? jsonNumber(r.errorCode) : "null"}` +
-    `,"error_message":${failed ? jsonString(r.errorMessage) : "null"}` +
-    `,"history_id":${jsonNumber(r.chatId)},"conversation_id":${jsonNumber(r.conversationId)}` +
-    `,"processed_at":${jsonString(iso(r.processedAt))},"response_json":${storedJson(r.responseJson)}` +
-    `,"attempts":${jsonNumber(r.attempts)},"agent_id":${JSON.stringify(r.agentId)}` +
-    `,"context":${storedJson(r.context)},"metadata":${storedJson(r.metadata)}}`
+    `{"custom_id":${JSON.stringify(r[C.customId])},"status":${JSON.stringify(r[C.status])}` +
+    `,"response_content":${jsonString(r[C.responseContent] as string | null)}` +
+    `,"response_usage":${storedJson(r[C.responseUsage] as string | null)}` +
+    `,"error_code":${failed ? jsonNumber(r[C.errorCode] as number | null) : "null"}` +
+    `,"error_message":${failed ? jsonString(r[C.errorMessage] as string | null) : "null"}` +
+    `,"history_id":${jsonNumber(r[C.chatId] as number | null)}` +
+    `,"conversation_id":${jsonNumber(r[C.conversationId] as number | null)}` +
+    `,"processed_at":${jsonString(iso(r[C.processedAt] as number | null))}` +
+    `,"response_json":${storedJson(r[C.responseJson] as string | null)}` +
+    `,"attempts":${jsonNumber(r[C.attempts] as number)},"agent_id":${JSON.stringify(r[C.agentId])}` +
+    `,"context":${storedJson(r[C.context] as string | null)},"metadata":${storedJson(r[C.metadata] as string | null)}}`
   );
 }
 
-/** One CSV column: its header and its cell (`usage` is the row's parsed `response_usage`). */
-type CsvColumn = readonly [header: string, cell: (r: ItemResultText, usage: ResponseUsage | null) => unknown];
+/** A usage member's JSON text (a cell of the row) as a CSV cell: its value, null when absent. */
+function usageCell(text: unknown): unknown {
+  if (text === null) return null;
+  // The counts are integers as the engine writes them: no parse for those.
+  const s = text as string;
+  return INTEGER.test(s) ? Number(s) : (JSON.parse(s) ?? null);
+}
+
+const INTEGER = /^-?[1-9][0-9]{0,14}$|^0$/;
+
+/** One CSV column: its header and its cell. */
+type CsvColumn = readonly [header: string, cell: (r: ItemResultRow) => unknown];
+
+const failedOnly = (i: number) => (r: ItemResultRow) => (r[C.status] === "failed" ? r[i] : null);
 
 /**
  * The CSV columns of an export, in order (documented in README.md; do not reorder, append): the
  * header row and every line come from this list, so a new column is one line here.
  */
 export const RESULT_CSV: readonly CsvColumn[] = [
-  ["custom_id", (r) => r.customId],
-  ["status", (r) => r.status],
-  ["response_content", (r) => r.responseContent],
-  ["error_code", (r) => (r.status === "failed" ? r.errorCode : null)],
-  ["error_message", (r) => (r.status === "failed" ? r.errorMessage : null)],
-  ["prompt_tokens", (_, u) => u?.total_prompt_tokens ?? null],
-  ["completion_tokens", (_, u) => u?.total_completion_tokens ?? null],
-  ["total_tokens", (_, u) => u?.total_tokens ?? null],
-  ["history_id", (r) => r.chatId],
-  ["conversation_id", (r) => r.conversationId],
-  ["processed_at", (r) => iso(r.processedAt)],
-  ["attempts", (r) => r.attempts],
-  ["agent_id", (r) => r.agentId],
+  ["custom_id", (r) => r[C.customId]],
+  ["status", (r) => r[C.status]],
+  ["response_content", (r) => r[C.responseContent]],
+  ["error_code", failedOnly(C.errorCode)],
+  ["error_message", failedOnly(C.errorMessage)],
+  ["prompt_tokens", (r) => usageCell(r[C.usagePromptTokens])],
+  ["completion_tokens", (r) => usageCell(r[C.usageCompletionTokens])],
+  ["total_tokens", (r) => usageCell(r[C.usageTotalTokens])],
+  ["history_id", (r) => r[C.chatId]],
+  ["conversation_id", (r) => r[C.conversationId]],
+  ["processed_at", (r) => iso(r[C.processedAt] as number | null)],
+  ["attempts", (r) => r[C.attempts]],
+  ["agent_id", (r) => r[C.agentId]],
   // Blank when no model call of the item reported a cached count.
-  ["cached_prompt_tokens", (_, u) => u?.total_cached_prompt_tokens ?? null],
+  ["cached_prompt_tokens", (r) => usageCell(r[C.usageCachedPromptTokens])],
 ];
 
 export const RESULT_CSV_COLUMNS: readonly string[] = RESULT_CSV.map(([header]) => header);
@@ -79,11 +96,11 @@ export const RESULT_CSV_COLUMNS: readonly string[] = RESULT_CSV.map(([header]) =
  * A result's CSV cells: the `RESULT_CSV` columns, then one per `properties` entry (`json.<p>`):
  * that top-level property of the structured answer, null when absent.
  */
-export function resultCsvCells(r: ItemResultText, properties: readonly string[]): unknown[] {
-  const usage = r.responseUsage === null ? null : (JSON.parse(r.responseUsage) as ResponseUsage | null);
-  const cells: unknown[] = RESULT_CSV.map(([, cell]) => cell(r, usage));
+export function resultCsvCells(r: ItemResultRow, properties: readonly string[]): unknown[] {
+  const cells: unknown[] = RESULT_CSV.map(([, cell]) => cell(r));
   if (properties.length === 0) return cells;
-  const value: unknown = r.responseJson === null ? null : JSON.parse(r.responseJson);
+  const text = r[C.responseJson] as string | null;
+  const value: unknown = text === null ? null : JSON.parse(text);
   const object = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
   // Own properties only: a schema property named like an Object method is absent, not the method.
   for (const p of properties) cells.push(Object.hasOwn(object, p) ? (object[p] ?? null) : null);

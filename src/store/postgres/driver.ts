@@ -101,6 +101,15 @@ export class PostgresDriver implements SqlDriver {
     };
   }
 
+  async allRaw(sql: string, params: unknown[] = []): Promise<unknown[][]> {
+    return (await this.pool.query({ text: this.sql(sql), values: params, rowMode: "array" })).rows;
+  }
+
+  /** The member of the column read as `json` (its text kept as stored), as text. */
+  jsonMember(column: string, key: string): string {
+    return `((${column})::json -> '${key}')::text`;
+  }
+
   all(sql: string, params?: unknown[]): Promise<Row[]> {
     return this.executor(this.pool).all(sql, params);
   }

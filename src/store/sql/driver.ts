@@ -52,6 +52,16 @@ export interface SqlDriver extends SqlExecutor {
   /** The column types of this dialect, for migrations written once. */
   readonly types: SqlTypes;
   /**
+   * `sql`'s rows as arrays of their column values, in select order (better-sqlite3 `.raw()`,
+   * pg `rowMode: 'array'`): no object per row, for reads of many rows (exports).
+   */
+  allRaw(sql: string, params?: unknown[]): Promise<unknown[][]>;
+  /**
+   * SQL for the JSON text of the top-level member `key` of the JSON held in TEXT `column`, NULL
+   * when the column is NULL, not an object or has no such member (`key`: a plain identifier).
+   */
+  jsonMember(column: string, key: string): string;
+  /**
    * Runs `fn` in one transaction that takes write locks up front, and retries it when the
    * database aborts it for a deadlock or serialization conflict, so `fn` must have no effects
    * outside the database.

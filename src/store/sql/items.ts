@@ -9,6 +9,7 @@ import type {
   ItemListQuery,
   ItemOutcome,
   ItemQueue,
+  ItemResultRow,
   ItemResultText,
   StatusMap,
 } from "../items.js";
@@ -24,7 +25,7 @@ import {
   skipLocked,
 } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
-import { n, RESULT_COLUMNS, toBatchItem, toClaimedItem, toItemResultText } from "./rows.js";
+import { n, resultColumns, toBatchItem, toClaimedItem, toItemResultRow, toItemResultText } from "./rows.js";
 
 /** The counter column that counts items of each status. */
 const STATUS_COUNTER = {
@@ -62,7 +63,12 @@ const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touch
  * PostgreSQL cannot deadlock each other.
  */
 export class SqlItemQueue implements ItemQueue {
-  constructor(private readonly db: SqlDriver) {}
+  /** The select list of an export row (its SQL differs by dialect). */
+  private readonly resultColumns: string;
+
+  constructor(private readonly db: SqlDriver) {
+    this.resultColumns = resultColumns(db);
+  }
 
   async claim(
     owner: string,
@@ -242,13 +248,29 @@ export class SqlItemQueue implements ItemQueue {
     return this.pageAfter("*", toBatchItem, batchId, afterSeq, limit, status);
   }
 
-  listResultsAfter(
+  async listResultsAfter(
     batchId: string,
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
   ): Promise<ItemResultText[]> {
-    return this.pageAfter(RESULT_COLUMNS, toItemResultText, batchId, afterSeq, limit, status);
+    return (await this.listResultRowsAfter(batchId, afterSeq, limit, status)).map(toItemResultText);
+  }
+
+  async listResultRowsAfter(
+    batchId: string,
+    afterSeq: number,
+    limit: number,
+    status?: ItemStatus,
+  ): Promise<ItemResultRow[]> {
+    const filter = status ? " AND status = ?" : "";
+    const params = status ? [batchId, status] : [batchId];
+    const rows = await this.db.allRaw(
+      `SELECT ${this.resultColumns} FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
+      [...params, afterSeq, limit],
+    );
+    for (const r of rows) toItemResultRow(r);
+    return rows;
   }
 
   /** A keyset page of a batch's items after `afterSeq`, of `columns`, made by `map`. */

@@ -7,9 +7,17 @@ import type { Agent, AgentResponseFormat, AgentTool, AgentVersion } from "../age
 import type { Batch } from "../batches.js";
 import type { Chat, MessageFeedback, MessageRecord } from "../chats.js";
 import type { FileRecord } from "../files.js";
-import type { BatchItem, ClaimedItem, ItemAnswer, ItemResultText, NewBatchItem } from "../items.js";
+import {
+  type BatchItem,
+  type ClaimedItem,
+  type ItemAnswer,
+  type ItemResultRow,
+  type ItemResultText,
+  type NewBatchItem,
+  RESULT_CELL,
+} from "../items.js";
 import type { Workspace } from "../workspaces.js";
-import type { Row } from "./driver.js";
+import type { Row, SqlDriver } from "./driver.js";
 
 export function n(v: unknown): number {
   return typeof v === "number" ? v : Number(v);
@@ -177,34 +185,68 @@ function answerFields(r: Row): ItemAnswer {
   };
 }
 
-/** The columns `toItemResultText` reads. */
-export const RESULT_COLUMNS =
-  "seq, custom_id, status, response_content, response_usage, response_json, error_code, error_message, chat_id, conversation_id, processed_at, attempts, agent_id, context, metadata";
-
-/** A JSON column as its stored text (the columns are TEXT on both dialects), null when absent. */
-function jsonText(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  return typeof v === "string" ? v : JSON.stringify(v);
+/**
+ * The columns of an `ItemResultRow`, in `RESULT_CELL` order: the usage's token counts as the
+ * JSON text of those members (`db.jsonMember`), so the CSV export parses no usage.
+ */
+export function resultColumns(db: Pick<SqlDriver, "jsonMember">): string {
+  const usage = (key: string) => db.jsonMember("response_usage", key);
+  return `seq, custom_id, status, response_content, response_usage, response_json, error_code, error_message, chat_id, conversation_id, processed_at, attempts, agent_id, context, metadata, ${usage("total_prompt_tokens")}, ${usage("total_completion_tokens")}, ${usage("total_tokens")}, ${usage("total_cached_prompt_tokens")}`;
 }
 
-/** An export row: the JSON columns are not parsed (the export writes their text as it is). */
-export function toItemResultText(r: Row): ItemResultText {
+/** The number cells of an `ItemResultRow` (PostgreSQL returns BIGINT as strings). */
+const NUMBER_CELLS = [
+  RESULT_CELL.seq,
+  RESULT_CELL.errorCode,
+  RESULT_CELL.chatId,
+  RESULT_CELL.conversationId,
+  RESULT_CELL.processedAt,
+  RESULT_CELL.attempts,
+];
+
+/** The JSON cells of an `ItemResultRow` (the columns are TEXT on both dialects). */
+const JSON_CELLS = [
+  RESULT_CELL.responseUsage,
+  RESULT_CELL.responseJson,
+  RESULT_CELL.context,
+  RESULT_CELL.metadata,
+];
+
+/**
+ * A raw row of `resultColumns` as an `ItemResultRow`, in place: number cells as numbers, JSON
+ * cells as text, undefined as null (nothing to change on SQLite but the check).
+ */
+export function toItemResultRow(r: unknown[]): ItemResultRow {
+  for (const i of NUMBER_CELLS) {
+    const v = r[i];
+    if (v !== null && typeof v !== "number") r[i] = v === undefined ? null : Number(v);
+  }
+  for (const i of JSON_CELLS) {
+    const v = r[i];
+    if (v !== null && typeof v !== "string") r[i] = v === undefined ? null : JSON.stringify(v);
+  }
+  return r;
+}
+
+/** An export row as an object: the JSON columns are not parsed (the export writes their text as it is). */
+export function toItemResultText(r: ItemResultRow): ItemResultText {
+  const C = RESULT_CELL;
   return {
-    seq: n(r.seq),
-    customId: r.custom_id,
-    status: r.status as ItemStatus,
-    responseContent: r.response_content ?? null,
-    responseUsage: jsonText(r.response_usage),
-    responseJson: jsonText(r.response_json),
-    errorCode: nOrNull(r.error_code),
-    errorMessage: r.error_message ?? null,
-    chatId: nOrNull(r.chat_id),
-    conversationId: nOrNull(r.conversation_id),
-    processedAt: nOrNull(r.processed_at),
-    attempts: n(r.attempts),
-    agentId: r.agent_id,
-    context: jsonText(r.context),
-    metadata: jsonText(r.metadata),
+    seq: r[C.seq] as number,
+    customId: r[C.customId] as string,
+    status: r[C.status] as ItemStatus,
+    responseContent: (r[C.responseContent] ?? null) as string | null,
+    responseUsage: r[C.responseUsage] as string | null,
+    responseJson: r[C.responseJson] as string | null,
+    errorCode: r[C.errorCode] as number | null,
+    errorMessage: (r[C.errorMessage] ?? null) as string | null,
+    chatId: r[C.chatId] as number | null,
+    conversationId: r[C.conversationId] as number | null,
+    processedAt: r[C.processedAt] as number | null,
+    attempts: r[C.attempts] as number,
+    agentId: r[C.agentId] as string,
+    context: r[C.context] as string | null,
+    metadata: r[C.metadata] as string | null,
   };
 }
 

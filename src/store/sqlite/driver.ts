@@ -29,6 +29,8 @@ export class SqliteDriver implements SqlDriver {
   };
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Statements in raw mode (rows as arrays), apart: `.raw()` is a mode of the statement. */
+  private readonly rawStatements = new Map<string, Database.Statement>();
   private lock: Promise<void> = Promise.resolve();
   private locked = false;
   private readonly direct: SqlExecutor;
@@ -77,6 +79,23 @@ export class SqliteDriver implements SqlDriver {
       this.statements.set(sql, s);
     }
     return s;
+  }
+
+  allRaw(sql: string, params: unknown[] = []): Promise<unknown[][]> {
+    const read = async () => {
+      let s = this.rawStatements.get(sql);
+      if (!s) {
+        s = this.db.prepare(sql).raw(true);
+        this.rawStatements.set(sql, s);
+      }
+      return s.all(...params) as unknown[][];
+    };
+    return this.locked ? this.outside(read) : read();
+  }
+
+  /** `->` gives the member's JSON text (SQLite 3.38+); a plain label is read as `$.label`. */
+  jsonMember(column: string, key: string): string {
+    return `(${column} -> '$.${key}')`;
   }
 
   private async outside<T>(fn: () => Promise<T>): Promise<T> {
