@@ -1,0 +1,125 @@
+import { getEventListeners, setMaxListeners } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HttpUpstream } from "../../src/providers/http-upstream.js";
+
+/**
+ * An upstream that answers /slow with a body that never ends, one small chunk every 20 ms (so
+ * undici's headers and body timeouts, which bound only the gaps, never fire), and /fast at once.
+ */
+let server: Server;
+let origin: string;
+const streams = new Set<NodeJS.Timeout>();
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      if (req.url === "/fast") {
+        res.end("done");
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const tick = setInterval(() => res.write("data: x\n\n"), 20);
+      streams.add(tick);
+      res.on("close", () => {
+        clearInterval(tick);
+        streams.delete(tick);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const tick of streams) clearInterval(tick);
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/** Reads the whole body, counting its chunks. */
+async function drain(response: { body: AsyncIterable<Buffer> }): Promise<{ chunks: number }> {
+  let chunks = 0;
+  for await (const _ of response.body) chunks++;
+  return { chunks };
+}
+
+describe("HttpUpstream's total timeout and the caller's abort", () => {
+  it("times out a response that streams past the total timeout as retryable 504", async () => {
+    const upstream = new HttpUpstream(origin, 300);
+    const caller = new AbortController();
+    let chunksSeen = 0;
+    try {
+      const outcome = await upstream.post("/slow", {}, {}, caller.signal, async (response) => {
+        for await (const _ of response.body) chunksSeen++;
+        return { kind: "success" as const };
+      });
+      expect(outcome).toEqual({
+        kind: "retryable",
+        code: 504,
+        message: "upstream timed out after 300 ms",
+        rateLimited: false,
+      });
+      // The body did stream: the gaps were short, only the total was too long.
+      expect(chunksSeen).toBeGreaterThan(1);
+      expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("gives up mid-stream when the caller aborts, and leaves no listener on its signal", async () => {
+    const upstream = new HttpUpstream(origin, 60_000);
+    const caller = new AbortController();
+    try {
+      const outcome = await upstream.post("/slow", {}, {}, caller.signal, async (response) => {
+        let chunks = 0;
+        for await (const _ of response.body) if (++chunks === 3) caller.abort();
+        return { kind: "success" as const };
+      });
+      expect(outcome).toEqual({ kind: "retryable", code: 504, message: "aborted", rateLimited: false });
+      expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("removes its listener from a signal shared by calls that end normally, and times out none of them", async () => {
+    const upstream = new HttpUpstream(origin, 300);
+    const shared = new AbortController();
+    setMaxListeners(50, shared.signal);
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () => upstream.post("/fast", {}, {}, shared.signal, drain)),
+      );
+      for (const outcome of outcomes) expect(outcome).toEqual({ chunks: 1 });
+      expect(getEventListeners(shared.signal, "abort")).toHaveLength(0);
+      // A slow call after them still times out: the deadline timer is set again for it.
+      const slow = await upstream.post("/slow", {}, {}, shared.signal, drain);
+      expect(slow).toMatchObject({ kind: "retryable", code: 504 });
+      expect(shared.signal.aborted).toBe(false);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("times out each of several overlapping slow calls, and none of the fast ones among them", async () => {
+    const upstream = new HttpUpstream(origin, 300);
+    const caller = new AbortController();
+    try {
+      const calls = Array.from({ length: 6 }, (_, i) =>
+        upstream.post(i % 2 === 0 ? "/slow" : "/fast", {}, {}, caller.signal, drain),
+      );
+      const outcomes = await Promise.all(calls);
+      outcomes.forEach((outcome, i) => {
+        if (i % 2 === 0) expect(outcome).toMatchObject({ kind: "retryable", code: 504 });
+        else expect(outcome).toEqual({ chunks: 1 });
+      });
+      expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+});
