@@ -26,12 +26,12 @@ export interface ProducerDeps {
 }
 
 /**
- * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else a quarter of the
+ * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else half the
  * slots. None below 4 slots: there a buffered item could wait a whole call, counted as
  * processing, where a cancel or the completion window would have failed it as pending.
  */
 export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAhead">): number {
-  return config.claimAhead ?? Math.floor(config.concurrency / 4);
+  return config.claimAhead ?? (config.concurrency < 4 ? 0 : Math.floor(config.concurrency / 2));
 }
 
 /**
