@@ -26,12 +26,22 @@ export interface ProducerDeps {
 }
 
 /**
- * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else a quarter of the
- * slots. None below 4 slots: there a buffered item could wait a whole call, counted as
- * processing, where a cancel or the completion window would have failed it as pending.
+ * The largest default buffer. A buffer needs to cover a claim's round trip at the completion
+ * rate; 512 items is 5 ms of completions at 100,000 items/s, and at 10,000 slots half the slots
+ * (5,000 held items with their requests) would only add memory.
+ */
+export const MAX_DEFAULT_CLAIM_AHEAD = 512;
+
+/**
+ * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else half the slots, at
+ * most {@link MAX_DEFAULT_CLAIM_AHEAD}. None below 4 slots: there a buffered item could wait a
+ * whole call, counted as processing, where a cancel or the completion window would have failed
+ * it as pending.
  */
 export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAhead">): number {
-  return config.claimAhead ?? Math.floor(config.concurrency / 4);
+  if (config.claimAhead !== undefined) return config.claimAhead;
+  if (config.concurrency < 4) return 0;
+  return Math.min(Math.floor(config.concurrency / 2), MAX_DEFAULT_CLAIM_AHEAD);
 }
 
 /**

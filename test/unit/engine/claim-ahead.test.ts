@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { claimAheadOf, MAX_DEFAULT_CLAIM_AHEAD } from "../../../src/engine/producer.js";
 import type { ModelOutcome } from "../../../src/providers/types.js";
 import { FakeStore } from "./fake-store.js";
 import { deferred, engineWith, type Harness, stoppedAfterEach, success, waitFor } from "./harness.js";
@@ -98,5 +99,14 @@ describe("claiming ahead of the slots", () => {
     await waitFor(() => calls.length === 2, "two calls");
     expect(store.claims).toEqual([2]);
     expect(engine.stats()).toMatchObject({ held: 2, claimedAhead: 0 });
+  });
+
+  it("defaults to half the slots, none below 4 slots, at most MAX_DEFAULT_CLAIM_AHEAD", () => {
+    expect(claimAheadOf({ concurrency: 3 })).toBe(0);
+    expect(claimAheadOf({ concurrency: 4 })).toBe(2);
+    expect(claimAheadOf({ concurrency: 64 })).toBe(32);
+    expect(claimAheadOf({ concurrency: 10_000 })).toBe(MAX_DEFAULT_CLAIM_AHEAD);
+    expect(claimAheadOf({ concurrency: 10_000, claimAhead: 5_000 })).toBe(5_000);
+    expect(claimAheadOf({ concurrency: 64, claimAhead: 0 })).toBe(0);
   });
 });
