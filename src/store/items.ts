@@ -119,21 +119,14 @@ export type ItemAnswer = Pick<
   | "processedAt"
 >;
 
-/** What an export writes of an item (`listResultsAfter` reads only these columns). */
+/** What an export writes of an item (`listResultRowsAfter` reads only these columns). */
 export type ItemResult = ItemAnswer &
   Pick<BatchItem, "seq" | "customId" | "status" | "attempts" | "agentId" | "context" | "metadata">;
 
-/** The JSON fields of an export row. */
-type ResultJsonField = "responseUsage" | "responseJson" | "context" | "metadata";
-
 /**
- * `ItemResult` with its JSON fields as the text they are stored as (null when absent): an export
- * writes them into its JSON lines as they are, without parsing and re-serialising every row.
- */
-export type ItemResultText = Omit<ItemResult, ResultJsonField> & Record<ResultJsonField, string | null>;
-
-/**
- * The cells of an `ItemResultRow`, by name: `ItemResultText`'s fields in this order, then the
+ * The cells of an `ItemResultRow`, by name: `ItemResult`'s fields in this order (its JSON fields
+ * `responseUsage`, `responseJson`, `context`, `metadata` as the text they are stored as, so an
+ * export writes them without parsing and re-serialising every row), then the
  * JSON text of `response_usage`'s token counts that the CSV writes (read by the database, so a
  * CSV row needs no parse of the usage).
  */
@@ -296,16 +289,9 @@ export interface ItemQueue {
   /** Up to `limit` items after `afterSeq` in submission order (keyset pages for exports). */
   listAfter(batchId: string, afterSeq: number, limit: number, status?: ItemStatus): Promise<BatchItem[]>;
   /**
-   * `listAfter` with only the fields a results export writes (far fewer columns to read and map),
-   * its JSON fields as their stored text.
+   * `listAfter` with only the fields a results export writes (far fewer columns to read and
+   * map), as arrays (`ItemResultRow`), its JSON fields as their stored text.
    */
-  listResultsAfter(
-    batchId: string,
-    afterSeq: number,
-    limit: number,
-    status?: ItemStatus,
-  ): Promise<ItemResultText[]>;
-  /** `listResultsAfter` as arrays (`ItemResultRow`), what an export writes from. */
   listResultRowsAfter(
     batchId: string,
     afterSeq: number,

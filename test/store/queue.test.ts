@@ -366,20 +366,29 @@ describe("reads", () => {
     const after = await store.items.listAfter(batch.id, page.rows[0].seq, 10);
     expect(after.map((r) => r.customId)).toEqual(["c2", "c3", "c4"]);
     expect((await store.items.listAfter(batch.id, -1, 10, "failed")).map((r) => r.customId)).toEqual(["c1"]);
-    // The export's narrow read: the same items and, field for field, what listAfter says of them
-    // (its JSON fields as their stored text).
+    // The export's narrow read, as arrays: the same items and, cell for cell, what listAfter says
+    // of them (its JSON fields as their stored text); then the usage counts the database read out
+    // of response_usage, as those members' JSON text (null when absent).
     const full = await store.items.listAfter(batch.id, -1, 10);
-    const narrow = await store.items.listResultsAfter(batch.id, -1, 10);
-    const parsed = (text: string | null) => (text === null ? null : JSON.parse(text));
-    expect(
-      narrow.map((r) => ({
-        ...r,
-        responseUsage: parsed(r.responseUsage),
-        responseJson: parsed(r.responseJson),
-        context: parsed(r.context),
-        metadata: parsed(r.metadata),
-      })),
-    ).toEqual(
+    const rows = await store.items.listResultRowsAfter(batch.id, -1, 10);
+    const named = (r: readonly unknown[]) =>
+      Object.fromEntries(
+        Object.entries(RESULT_CELL)
+          .filter(([, i]) => i < RESULT_CELL.usagePromptTokens)
+          .map(([name, i]) => [name, r[i]]),
+      );
+    const jsonCells = ["responseUsage", "responseJson", "context", "metadata"];
+    for (const r of rows.map(named)) {
+      for (const cell of jsonCells) expect(r[cell] === null || typeof r[cell] === "string").toBe(true);
+    }
+    const parsed = (r: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(r).map(([k, v]) => [
+          k,
+          jsonCells.includes(k) && v !== null ? JSON.parse(v as string) : v,
+        ]),
+      );
+    expect(rows.map((r) => parsed(named(r)))).toEqual(
       full.map((it) => ({
         seq: it.seq,
         customId: it.customId,
@@ -398,19 +407,8 @@ describe("reads", () => {
         metadata: it.metadata,
       })),
     );
-    for (const r of narrow) {
-      for (const text of [r.responseUsage, r.responseJson, r.context, r.metadata]) {
-        expect(text === null || typeof text === "string").toBe(true);
-      }
-    }
-    expect(narrow[0].responseContent).not.toBeNull();
-    // The array rows the export writes from: the same cells, and the usage counts the database
-    // read out of response_usage are those members' JSON text (null when absent).
-    const rows = await store.items.listResultRowsAfter(batch.id, -1, 10);
-    expect(rows.map((r) => r.slice(0, RESULT_CELL.usagePromptTokens))).toEqual(
-      narrow.map((r) => Object.values(r)),
-    );
-    expect(narrow[0].responseUsage).not.toBeNull();
+    expect(rows[0][RESULT_CELL.responseContent]).not.toBeNull();
+    expect(rows[0][RESULT_CELL.responseUsage]).not.toBeNull();
     for (const [i, r] of rows.entries()) {
       const usage = full[i].responseUsage as Record<string, unknown> | null;
       const member = (key: string) => (usage?.[key] === undefined ? null : JSON.stringify(usage[key]));
@@ -426,13 +424,13 @@ describe("reads", () => {
         member("total_cached_prompt_tokens"),
       ]);
     }
-    expect((await store.items.listResultsAfter(batch.id, narrow[1].seq, 2)).map((r) => r.customId)).toEqual([
+    const resultsAfter = async (seq: number, limit: number, status?: "failed") =>
+      (await store.items.listResultRowsAfter(batch.id, seq, limit, status)).map(named);
+    expect((await resultsAfter(rows[1][RESULT_CELL.seq] as number, 2)).map((r) => r.customId)).toEqual([
       "c2",
       "c3",
     ]);
-    expect((await store.items.listResultsAfter(batch.id, -1, 10, "failed")).map((r) => r.errorCode)).toEqual([
-      400,
-    ]);
+    expect((await resultsAfter(-1, 10, "failed")).map((r) => r.errorCode)).toEqual([400]);
     expect(await store.items.statusMap(batch.id, { limit: 2, offset: 0 })).toEqual({
       pending: ["c2", "c3"],
       processing: [],

@@ -151,22 +151,13 @@ function asStored(r: ItemResult, pretty: boolean): ItemResultRow {
   const member = (key: string) =>
     u !== null && typeof u === "object" && !Array.isArray(u) && Object.hasOwn(u, key) ? text(u[key]) : null;
   const C = RESULT_CELL;
+  const jsonFields = new Set<string>(["responseUsage", "responseJson", "context", "metadata"]);
   const row: unknown[] = [];
-  row[C.seq] = r.seq;
-  row[C.customId] = r.customId;
-  row[C.status] = r.status;
-  row[C.responseContent] = r.responseContent;
-  row[C.responseUsage] = text(r.responseUsage);
-  row[C.responseJson] = text(r.responseJson);
-  row[C.errorCode] = r.errorCode;
-  row[C.errorMessage] = r.errorMessage;
-  row[C.chatId] = r.chatId;
-  row[C.conversationId] = r.conversationId;
-  row[C.processedAt] = r.processedAt;
-  row[C.attempts] = r.attempts;
-  row[C.agentId] = r.agentId;
-  row[C.context] = text(r.context);
-  row[C.metadata] = text(r.metadata);
+  for (const [field, cell] of Object.entries(C)) {
+    if (cell >= C.usagePromptTokens) continue;
+    const value = r[field as keyof ItemResult];
+    row[cell] = jsonFields.has(field) ? text(value) : value;
+  }
   row[C.usagePromptTokens] = member("total_prompt_tokens");
   row[C.usageCompletionTokens] = member("total_completion_tokens");
   row[C.usageTotalTokens] = member("total_tokens");

@@ -10,7 +10,6 @@ import type {
   ItemOutcome,
   ItemQueue,
   ItemResultRow,
-  ItemResultText,
   StatusMap,
 } from "../items.js";
 import type { Page, PageQuery } from "../page.js";
@@ -25,7 +24,7 @@ import {
   skipLocked,
 } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
-import { n, resultColumns, toBatchItem, toClaimedItem, toItemResultRow, toItemResultText } from "./rows.js";
+import { n, resultColumns, toBatchItem, toClaimedItem, toItemResultRow } from "./rows.js";
 
 /** The counter column that counts items of each status. */
 const STATUS_COUNTER = {
@@ -244,17 +243,14 @@ export class SqlItemQueue implements ItemQueue {
     });
   }
 
-  listAfter(batchId: string, afterSeq: number, limit: number, status?: ItemStatus): Promise<BatchItem[]> {
-    return this.pageAfter("*", toBatchItem, batchId, afterSeq, limit, status);
-  }
-
-  async listResultsAfter(
+  async listAfter(
     batchId: string,
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
-  ): Promise<ItemResultText[]> {
-    return (await this.listResultRowsAfter(batchId, afterSeq, limit, status)).map(toItemResultText);
+  ): Promise<BatchItem[]> {
+    const page = keysetPage("*", batchId, afterSeq, limit, status);
+    return (await this.db.all(page.sql, page.params)).map(toBatchItem);
   }
 
   async listResultRowsAfter(
@@ -263,32 +259,10 @@ export class SqlItemQueue implements ItemQueue {
     limit: number,
     status?: ItemStatus,
   ): Promise<ItemResultRow[]> {
-    const filter = status ? " AND status = ?" : "";
-    const params = status ? [batchId, status] : [batchId];
-    const rows = await this.db.allRaw(
-      `SELECT ${this.resultColumns} FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
-      [...params, afterSeq, limit],
-    );
+    const page = keysetPage(this.resultColumns, batchId, afterSeq, limit, status);
+    const rows = await this.db.allRaw(page.sql, page.params);
     for (const r of rows) toItemResultRow(r);
     return rows;
-  }
-
-  /** A keyset page of a batch's items after `afterSeq`, of `columns`, made by `map`. */
-  private async pageAfter<T>(
-    columns: string,
-    map: (r: Row) => T,
-    batchId: string,
-    afterSeq: number,
-    limit: number,
-    status?: ItemStatus,
-  ): Promise<T[]> {
-    const filter = status ? " AND status = ?" : "";
-    const params = status ? [batchId, status] : [batchId];
-    const rows = await this.db.all(
-      `SELECT ${columns} FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
-      [...params, afterSeq, limit],
-    );
-    return rows.map(map);
   }
 
   async getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined> {
@@ -318,6 +292,21 @@ export class SqlItemQueue implements ItemQueue {
     );
     return new Map(rows.map((r) => [n(r.error_code ?? 0), n(r.c)]));
   }
+}
+
+/** The query of a keyset page of a batch's items after `afterSeq` (optionally of one status). */
+function keysetPage(
+  columns: string,
+  batchId: string,
+  afterSeq: number,
+  limit: number,
+  status?: ItemStatus,
+): { sql: string; params: unknown[] } {
+  const filter = status ? " AND status = ?" : "";
+  return {
+    sql: `SELECT ${columns} FROM batch_items WHERE batch_id = ?${filter} AND seq > ? ORDER BY seq LIMIT ?`,
+    params: status ? [batchId, status, afterSeq, limit] : [batchId, afterSeq, limit],
+  };
 }
 
 /** The outcomes of items whose worker died or stalled: run again at once, or quarantined. */

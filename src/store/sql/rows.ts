@@ -12,7 +12,6 @@ import {
   type ClaimedItem,
   type ItemAnswer,
   type ItemResultRow,
-  type ItemResultText,
   type NewBatchItem,
   RESULT_CELL,
 } from "../items.js";
@@ -226,28 +225,6 @@ export function toItemResultRow(r: unknown[]): ItemResultRow {
     if (v !== null && typeof v !== "string") r[i] = v === undefined ? null : JSON.stringify(v);
   }
   return r;
-}
-
-/** An export row as an object: the JSON columns are not parsed (the export writes their text as it is). */
-export function toItemResultText(r: ItemResultRow): ItemResultText {
-  const C = RESULT_CELL;
-  return {
-    seq: r[C.seq] as number,
-    customId: r[C.customId] as string,
-    status: r[C.status] as ItemStatus,
-    responseContent: (r[C.responseContent] ?? null) as string | null,
-    responseUsage: r[C.responseUsage] as string | null,
-    responseJson: r[C.responseJson] as string | null,
-    errorCode: r[C.errorCode] as number | null,
-    errorMessage: (r[C.errorMessage] ?? null) as string | null,
-    chatId: r[C.chatId] as number | null,
-    conversationId: r[C.conversationId] as number | null,
-    processedAt: r[C.processedAt] as number | null,
-    attempts: r[C.attempts] as number,
-    agentId: r[C.agentId] as string,
-    context: r[C.context] as string | null,
-    metadata: r[C.metadata] as string | null,
-  };
 }
 
 export function toClaimedItem(r: Row, workspaceId: string): ClaimedItem {
