@@ -22,7 +22,7 @@ export interface EngineConfig {
   claimBatchSize: number;
   /**
    * Items claimed beyond `concurrency` and held in a local buffer, so that a finished item's
-   * slot is refilled at once (0: none); unset, concurrency / 2, at most 512.
+   * slot is refilled at once (0: none); unset, concurrency, at most 512.
    */
   claimAhead?: number;
   /** Results buffered before a group commit, and the longest a result waits. */

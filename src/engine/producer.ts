@@ -27,21 +27,24 @@ export interface ProducerDeps {
 
 /**
  * The largest default buffer. A buffer needs to cover a claim's round trip at the completion
- * rate; 512 items is 5 ms of completions at 100,000 items/s, and at 10,000 slots half the slots
- * (5,000 held items with their requests) would only add memory.
+ * rate; 512 items is 5 ms of completions at 100,000 items/s, and at 10,000 slots a buffer of
+ * the slots (10,000 held items with their requests) would only add memory.
  */
 export const MAX_DEFAULT_CLAIM_AHEAD = 512;
 
 /**
- * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else half the slots, at
- * most {@link MAX_DEFAULT_CLAIM_AHEAD}. None below 4 slots: there a buffered item could wait a
- * whole call, counted as processing, where a cancel or the completion window would have failed
- * it as pending.
+ * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else as many as the
+ * slots, at most {@link MAX_DEFAULT_CLAIM_AHEAD}. The buffer is refilled once below half, so
+ * the claim's round trip is covered for half a call's latency (25 ms at 50 ms calls); with half
+ * the slots (12.5 ms) PostgreSQL claims under load came too late and slots stood empty
+ * (bench/README.md, "Peers"). The price: a buffered item waits up to a call's latency, counted
+ * as processing. None below 4 slots: there a buffered item could wait a whole call of few
+ * slots, where a cancel or the completion window would have failed it as pending.
  */
 export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAhead">): number {
   if (config.claimAhead !== undefined) return config.claimAhead;
   if (config.concurrency < 4) return 0;
-  return Math.min(Math.floor(config.concurrency / 2), MAX_DEFAULT_CLAIM_AHEAD);
+  return Math.min(config.concurrency, MAX_DEFAULT_CLAIM_AHEAD);
 }
 
 /**

@@ -88,6 +88,52 @@ describe("claims", () => {
     expect(claimed).toHaveLength(10);
   });
 
+  it("moves the counters of every batch one claim takes items from", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batches = [
+      await createBatch(store, workspaceId, agentId, 40),
+      await createBatch(store, workspaceId, agentId, 3),
+      await createBatch(store, workspaceId, agentId, 40),
+    ];
+    const claimed = await store.items.claim("w", 70, LEASE, Date.now());
+    expect(claimed).toHaveLength(70);
+    expect(new Set(claimed.map((c) => c.batchId)).size).toBe(3);
+    for (const b of batches) {
+      await expectCountersExact(b.id, workspaceId);
+      expect((await store.batches.get(workspaceId, b.id))?.startedAt).not.toBeNull();
+    }
+  });
+
+  it("hands no item out twice and keeps the counters exact under concurrent claims and commits", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batches = await Promise.all([0, 1, 2].map(() => createBatch(store, workspaceId, agentId, 60)));
+    const seen = new Set<number>();
+    let stored = 0;
+    // Eight workers claim small groups from the same three batches while committing the last.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (;;) {
+          const claimed = await store.items.claim(`w${w}`, 9, LEASE, Date.now());
+          if (claimed.length === 0) return;
+          for (const c of claimed) {
+            expect(seen.has(c.id)).toBe(false);
+            seen.add(c.id);
+          }
+          const report = await store.items.commit(
+            claimed.map((c) => success(c, `w${w}`)),
+            Date.now(),
+          );
+          stored += report.applied;
+        }
+      }),
+    );
+    expect(stored).toBe(180);
+    for (const b of batches) {
+      await expectCountersExact(b.id, workspaceId);
+      expect((await store.batches.get(workspaceId, b.id))?.status).toBe("completed");
+    }
+  });
+
   it("takes nothing from a paused batch and nothing before an item's not_before", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 2);

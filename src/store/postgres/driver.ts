@@ -27,7 +27,12 @@ const RETRYABLE = new Set(["40P01", "40001"]); // deadlock detected, serializati
  */
 export class PostgresDriver implements SqlDriver {
   /** Many API nodes and workers share one database; LISTEN/NOTIFY carries signals between them. */
-  readonly capabilities: DriverCapabilities = { rowLocks: true, sharedByProcesses: true, broadcast: true };
+  readonly capabilities: DriverCapabilities = {
+    rowLocks: true,
+    sharedByProcesses: true,
+    broadcast: true,
+    writingCtes: true,
+  };
   readonly types = {
     bigint: "BIGINT",
     real: "DOUBLE PRECISION",

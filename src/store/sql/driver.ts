@@ -44,6 +44,11 @@ export interface DriverCapabilities {
   sharedByProcesses: boolean;
   /** The database can carry messages between processes (`openBroadcast`). */
   broadcast: boolean;
+  /**
+   * Data-modifying `WITH` (several writes in one statement) and `set_config`: where every
+   * statement is a network round trip (PostgreSQL), a hot transaction is written as one statement.
+   */
+  writingCtes: boolean;
 }
 
 /** One database connection (SQLite) or pool (PostgreSQL) behind the dialect-neutral store. */

@@ -14,15 +14,7 @@ import type {
 } from "../items.js";
 import type { Page, PageQuery } from "../page.js";
 import { Deltas, failPending, writeAndSettle } from "./counters.js";
-import {
-  chunks,
-  lockInIdOrder,
-  marks,
-  type Row,
-  type SqlDriver,
-  type SqlExecutor,
-  skipLocked,
-} from "./driver.js";
+import { chunks, lockInIdOrder, marks, type Row, type SqlDriver, skipLocked } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
 import { n, resultColumns, toBatchItem, toClaimedItem, toItemResultRow } from "./rows.js";
 
@@ -59,7 +51,9 @@ const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touch
 /**
  * The item table as the queue. Lock order in every transaction: item rows first (in id order),
  * then batch rows in id order; with that, concurrent claims, commits, reaps and cancels on
- * PostgreSQL cannot deadlock each other.
+ * PostgreSQL cannot deadlock each other. (A claim takes its item rows with SKIP LOCKED, in seq
+ * order: it never waits for an item row, only for batch rows, which it locks in id order after
+ * all of its item rows, also in its one-statement form, `claimInOneStatement`.)
  */
 export class SqlItemQueue implements ItemQueue {
   /** The select list of an export row (its SQL differs by dialect). */
@@ -96,17 +90,18 @@ export class SqlItemQueue implements ItemQueue {
     const shares = fairShares(candidates, limit, room, CLAIM_GRAIN);
     if (shares.size === 0) return [];
     const workspaceOf = new Map(candidates.map((c) => [c.id, c.workspaceId]));
+    const batchIds = [...shares.keys()].sort();
+    if (this.db.capabilities.writingCtes) {
+      const rows = await this.claimInOneStatement(owner, batchIds, shares, leaseMs, now);
+      return rows.map((r) => toClaimedItem(r, workspaceOf.get(r.batch_id) as string));
+    }
     return this.db.transaction(async (tx) => {
       const claimed: ClaimedItem[] = [];
       const deltas = new Deltas();
-      for (const batchId of [...shares.keys()].sort()) {
-        const rows = await this.claimFromBatch(
-          tx,
-          owner,
-          batchId,
-          shares.get(batchId) as number,
-          leaseMs,
-          now,
+      for (const batchId of batchIds) {
+        const rows = await tx.all(
+          claimSql(this.db),
+          claimParams(owner, batchId, shares.get(batchId) as number, leaseMs, now),
         );
         const d = deltas.of(batchId);
         d.pending -= rows.length;
@@ -118,23 +113,54 @@ export class SqlItemQueue implements ItemQueue {
     });
   }
 
-  /** One claim statement; a batch paused or cancelled since the candidate read gives nothing. */
-  private claimFromBatch(
-    tx: SqlExecutor,
+  /**
+   * The claim as one statement (PostgreSQL): each batch's claim UPDATE, then each batch's
+   * counters, in one implicit transaction, in one round trip. The transaction it replaces (BEGIN,
+   * an UPDATE per batch, the counter UPDATE, COMMIT) was five round trips; measured at 50 ms
+   * upstream latency the claims were too slow to keep the claim-ahead buffer filled (bench/README.md,
+   * "Peers"). Lock order as in every transaction: the counter UPDATEs read `claimed`, so every
+   * item row is claimed (locked) before a batch row is locked, and each counter UPDATE waits
+   * for the one before it (its one-time filter reads it), so batch rows are locked in id order
+   * (a data dependency, not the CTEs' textual order, which PostgreSQL does not promise to follow).
+   * A batch that gave nothing is still stamped `last_claimed_at`, as the transaction does. No
+   * /metrics totals move: a batch an item was just claimed from cannot be finished.
+   *
+   * The claim commits asynchronously (`synchronous_commit = off` for this transaction only): it
+   * returns before its WAL is flushed, and holds the batch rows' locks that much shorter (a group
+   * commit waits for them). Crash safety: a claim lost with the last few hundred milliseconds of
+   * WAL leaves its items pending with their counters (one transaction, all or nothing); its
+   * worker's renewals then fail and its outcome is fenced off (lease owner and attempt), so the
+   * item runs again, as after any interruption. Anything durable that depends on the claim (an
+   * outcome, a renewal) commits synchronously after it, and a commit flushes the WAL up to its
+   * own record, so it makes the claim durable first. What is lost is at most the claims of the
+   * WAL writer's last few cycles, whose items may then be called upstream twice (as after any
+   * interruption: delivery is at least once).
+   */
+  private claimInOneStatement(
     owner: string,
-    batchId: string,
-    count: number,
+    batchIds: string[],
+    shares: Map<string, number>,
     leaseMs: number,
     now: number,
   ): Promise<Row[]> {
-    return tx.all(
-      `UPDATE batch_items SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
-       WHERE id IN (SELECT i.id FROM batch_items i JOIN batches b ON b.id = i.batch_id
-                    WHERE i.batch_id = ? AND i.status = 'pending' AND i.not_before <= ? AND b.status = 'in_progress'
-                    ORDER BY i.seq LIMIT ?${skipLocked(this.db, "i")})
-       RETURNING ${CLAIMED_COLUMNS}`,
-      [owner, now + leaseMs, batchId, now, count],
-    );
+    const ctes: string[] = [];
+    const params: unknown[] = [];
+    batchIds.forEach((batchId, i) => {
+      ctes.push(`c${i} AS (${claimSql(this.db)})`);
+      params.push(...claimParams(owner, batchId, shares.get(batchId) as number, leaseMs, now));
+    });
+    ctes.push(`claimed AS (${batchIds.map((_, i) => `SELECT * FROM c${i}`).join(" UNION ALL ")})`);
+    batchIds.forEach((batchId, i) => {
+      const after = i > 0 ? ` AND (SELECT count(*) FROM u${i - 1}) >= 0` : "";
+      ctes.push(
+        `u${i} AS (UPDATE batches SET pending = pending - k.n, processing = processing + k.n,
+           last_claimed_at = ?, started_at = COALESCE(started_at, ?)
+         FROM (SELECT count(*) AS n FROM claimed WHERE batch_id = ?) k WHERE id = ?${after} RETURNING id)`,
+      );
+      params.push(now, now, batchId, batchId);
+    });
+    ctes.push("async AS (SELECT set_config('synchronous_commit', 'off', true) AS v)");
+    return this.db.all(`WITH ${ctes.join(",\n")} SELECT claimed.* FROM claimed, async`, params);
   }
 
   async renewLeases(owner: string, itemIds: number[], leaseExpiresAt: number): Promise<number[]> {
@@ -319,4 +345,20 @@ function interrupted(rows: Row[], now: number, quarantineAfter: number): ItemOut
       ? { ...base, kind: "failed", ...error }
       : { ...base, kind: "retry", notBefore: now, ...error };
   });
+}
+
+/**
+ * One batch's claim: its first `count` runnable items (skipping those another claim holds);
+ * a batch paused or cancelled since the candidate read gives nothing.
+ */
+function claimSql(db: SqlDriver): string {
+  return `UPDATE batch_items SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
+       WHERE id IN (SELECT i.id FROM batch_items i JOIN batches b ON b.id = i.batch_id
+                    WHERE i.batch_id = ? AND i.status = 'pending' AND i.not_before <= ? AND b.status = 'in_progress'
+                    ORDER BY i.seq LIMIT ?${skipLocked(db, "i")})
+       RETURNING ${CLAIMED_COLUMNS}`;
+}
+
+function claimParams(owner: string, batchId: string, count: number, leaseMs: number, now: number): unknown[] {
+  return [owner, now + leaseMs, batchId, now, count];
 }

@@ -20,7 +20,12 @@ import type {
  */
 export class SqliteDriver implements SqlDriver {
   /** One process owns the file: no row locks to skip, no other process to tell. */
-  readonly capabilities: DriverCapabilities = { rowLocks: false, sharedByProcesses: false, broadcast: false };
+  readonly capabilities: DriverCapabilities = {
+    rowLocks: false,
+    sharedByProcesses: false,
+    broadcast: false,
+    writingCtes: false,
+  };
   readonly types = {
     bigint: "INTEGER",
     real: "REAL",

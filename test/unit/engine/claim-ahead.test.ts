@@ -101,10 +101,10 @@ describe("claiming ahead of the slots", () => {
     expect(engine.stats()).toMatchObject({ held: 2, claimedAhead: 0 });
   });
 
-  it("defaults to half the slots, none below 4 slots, at most MAX_DEFAULT_CLAIM_AHEAD", () => {
+  it("defaults to the slots, none below 4 slots, at most MAX_DEFAULT_CLAIM_AHEAD", () => {
     expect(claimAheadOf({ concurrency: 3 })).toBe(0);
-    expect(claimAheadOf({ concurrency: 4 })).toBe(2);
-    expect(claimAheadOf({ concurrency: 64 })).toBe(32);
+    expect(claimAheadOf({ concurrency: 4 })).toBe(4);
+    expect(claimAheadOf({ concurrency: 64 })).toBe(64);
     expect(claimAheadOf({ concurrency: 10_000 })).toBe(MAX_DEFAULT_CLAIM_AHEAD);
     expect(claimAheadOf({ concurrency: 10_000, claimAhead: 5_000 })).toBe(5_000);
     expect(claimAheadOf({ concurrency: 64, claimAhead: 0 })).toBe(0);
