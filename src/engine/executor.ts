@@ -14,7 +14,7 @@ import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
 import type { AgentVersion, ClaimedItem } from "../store/types.js";
 import { itemAttributes } from "../tracing/genai.js";
-import { inSpan } from "../tracing/spans.js";
+import { inSpan, type SpanOptions, tracingEnabled } from "../tracing/spans.js";
 import type { EngineStore } from "./engine-store.js";
 import type { HeldItem } from "./held-items.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -29,6 +29,8 @@ export type AttachmentLoader = (
   fileIds: string[],
   signal?: AbortSignal,
 ) => Promise<LoadedAttachments>;
+
+const NO_SPAN_OPTIONS: SpanOptions = {};
 
 type ItemTurn =
   | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void }
@@ -69,8 +71,20 @@ export class ItemExecutor {
   execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
     const { item } = held;
     const { signal } = held.abort;
-    const attributes = itemAttributes({ ...item, itemId: item.id });
-    return inSpan("agentbatch.item", { attributes, startTime: held.claimedAt }, async (span) => {
+    // Built only when traced: with tracing off nothing per item is made for the span.
+    const spanOptions = tracingEnabled()
+      ? {
+          attributes: itemAttributes({
+            batchId: item.batchId,
+            customId: item.customId,
+            workspaceId: item.workspaceId,
+            itemId: item.id,
+            attempt: item.attempt,
+          }),
+          startTime: held.claimedAt,
+        }
+      : NO_SPAN_OPTIONS;
+    return inSpan("agentbatch.item", spanOptions, async (span) => {
       // A permit reserved while the item's context loads is its first model call's; one that no
       // call took (a failed load, a stop, a throw) goes back here.
       const reserved = new ReservedPermit();
