@@ -111,7 +111,7 @@ async function countSqliteStatements() {
   const probe = new Database(":memory:");
   const statement = Object.getPrototypeOf(probe.prepare("SELECT 1"));
   probe.close();
-  let count = 0;
+  const counts = new Map();
   for (const [proto, names] of [
     [statement, ["run", "get", "all", "iterate"]],
     [Database.prototype, ["exec"]],
@@ -119,12 +119,18 @@ async function countSqliteStatements() {
     for (const name of names) {
       const original = proto[name];
       proto[name] = function (...args) {
-        count++;
+        const text = name === "exec" ? args[0] : this.source;
+        const kind = text.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ").slice(0, 40);
+        counts.set(kind, (counts.get(kind) ?? 0) + 1);
         return original.apply(this, args);
       };
     }
   }
-  return { reset: () => (count = 0), total: () => count };
+  return {
+    reset: () => counts.clear(),
+    snapshot: () => Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])),
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+  };
 }
 
 /** Starts a CPU profile of this process (`BENCH_CPU_PROF`); the returned function writes it. */
@@ -218,6 +224,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
       return {
         finishedAt,
         sqlite_statements_per_item: Math.round((sqliteStatements.total() / ITEMS) * 1000) / 1000,
+        sqlite_statements_by_kind: sqliteStatements.snapshot(),
       };
     }
     if (!statements) return { finishedAt };
