@@ -36,7 +36,16 @@ const BENCH_DB = process.env.BENCH_DB ?? "";
 const TRACED = process.env.BENCH_TRACED !== "0";
 /** `BENCH_ROOT=dir` runs the agentbatch phases on the build in `dir/dist` (a base to compare with). */
 const root = resolve(process.env.BENCH_ROOT ?? resolve(here, ".."));
-/** `BENCH_CPU_PROF=dir` writes a V8 CPU profile of each agentbatch phase's timed span to `dir/<phase>.cpuprofile`. */
+/**
+ * `BENCH_SQLITE_STATEMENTS=1` counts the SQLite statements of the agentbatch phases by kind (off by
+ * default: the wrapper's own work, its argument arrays above all, would be counted as the phase's CPU).
+ */
+const SQLITE_STATEMENTS = process.env.BENCH_SQLITE_STATEMENTS === "1";
+/**
+ * `BENCH_CPU_PROF=dir` writes a V8 CPU profile of each agentbatch phase's timed span to
+ * `dir/<phase>.cpuprofile`; with `BENCH_HEAP_PROF=1` an allocation profile instead (garbage
+ * included), `dir/<phase>.heapprofile`.
+ */
 const CPU_PROF = process.env.BENCH_CPU_PROF ?? "";
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -112,6 +121,7 @@ async function countSqliteStatements() {
   const statement = Object.getPrototypeOf(probe.prepare("SELECT 1"));
   probe.close();
   const counts = new Map();
+  const kinds = new WeakMap();
   for (const [proto, names] of [
     [statement, ["run", "get", "all", "iterate"]],
     [Database.prototype, ["exec"]],
@@ -119,8 +129,12 @@ async function countSqliteStatements() {
     for (const name of names) {
       const original = proto[name];
       proto[name] = function (...args) {
-        const text = name === "exec" ? args[0] : this.source;
-        const kind = text.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ").slice(0, 40);
+        // A statement's kind is worked out once (the texts run to kilobytes), then counted.
+        let kind = name === "exec" ? args[0] : kinds.get(this);
+        if (kind === undefined) {
+          kind = this.source.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ").slice(0, 40);
+          kinds.set(this, kind);
+        }
         counts.set(kind, (counts.get(kind) ?? 0) + 1);
         return original.apply(this, args);
       };
@@ -140,6 +154,21 @@ async function startCpuProfile(name) {
   const { writeFileSync, mkdirSync } = await import("node:fs");
   const session = new Session();
   session.connect();
+  if (process.env.BENCH_HEAP_PROF) {
+    // Allocation sampling instead, garbage included: where the timed span allocates.
+    await session.post("HeapProfiler.enable");
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    return async () => {
+      const { profile } = await session.post("HeapProfiler.stopSampling");
+      mkdirSync(CPU_PROF, { recursive: true });
+      writeFileSync(join(CPU_PROF, `${name}.heapprofile`), JSON.stringify(profile));
+      session.disconnect();
+    };
+  }
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
   return async () => {
@@ -172,7 +201,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
   const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-bench-"));
   const statements = BENCH_DB ? await countPgStatements() : null;
-  const sqliteStatements = BENCH_DB ? null : await countSqliteStatements();
+  const sqliteStatements = !BENCH_DB && SQLITE_STATEMENTS ? await countSqliteStatements() : null;
   const config = loadConfig({ port: 0, host: "127.0.0.1", db: dbUrlFor(dir) }, {});
   config.logLevel = "silent";
   config.engine.concurrency = CONCURRENCY;

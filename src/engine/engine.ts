@@ -225,7 +225,7 @@ export class Engine {
         { err, batch_id: item.batchId, item_id: item.id, custom_id: item.customId },
         "item run crashed",
       );
-      result = INTERNAL_FAILURE;
+      result = { ...INTERNAL_FAILURE }; // fresh: the completer sets the item's fields on it
     }
     if (held.started) this.inCall--;
     this.settle(held, result);

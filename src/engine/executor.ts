@@ -32,6 +32,12 @@ export type AttachmentLoader = (
 
 const NO_SPAN_OPTIONS: SpanOptions = {};
 
+/** The sources of a turn that reads neither history nor files (loadAgentTurn calls neither). */
+const NO_SOURCES: TurnSources = {
+  history: () => Promise.reject(new Error("this turn has no history to read")),
+  attachments: () => Promise.reject(new Error("this turn has no files to read")),
+};
+
 type ItemTurn =
   | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void }
   | { ok: false; code: number; message: string };
@@ -154,14 +160,18 @@ export class ItemExecutor {
       if (granted) reserved.hold(granted);
     }
     let release: (() => void) | undefined;
-    const sources: TurnSources = {
-      history: (chatId) => this.deps.store.chats.listMessages(chatId),
-      attachments: async (workspaceId, fileIds) => {
-        const files = await this.loadFiles(workspaceId, fileIds, signal);
-        if (files.ok) release = files.release;
-        return files;
-      },
-    };
+    // An item with no history and no files reads nothing: no closures of its own for that.
+    const nothingToRead = item.historyId === null && item.attachedFileUuids.length === 0;
+    const sources: TurnSources = nothingToRead
+      ? NO_SOURCES
+      : {
+          history: (chatId) => this.deps.store.chats.listMessages(chatId),
+          attachments: async (workspaceId, fileIds) => {
+            const files = await this.loadFiles(workspaceId, fileIds, signal);
+            if (files.ok) release = files.release;
+            return files;
+          },
+        };
     const input = {
       agent,
       message: item.message,
@@ -170,7 +180,7 @@ export class ItemExecutor {
       attachedFileIds: item.attachedFileUuids,
     };
     const loaded = await loadAgentTurn(sources, input);
-    return loaded.ok ? { ...loaded, release } : loaded;
+    return loaded.ok && release ? { ...loaded, release } : loaded;
   }
 
   private agentVersion(agentId: string, version: number): Promise<AgentVersion | undefined> {
