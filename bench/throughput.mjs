@@ -34,7 +34,19 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BENCH_DB = process.env.BENCH_DB ?? "";
 /** `BENCH_TRACED=0` skips the tracing phase. */
 const TRACED = process.env.BENCH_TRACED !== "0";
-const root = resolve(here, "..");
+/** `BENCH_ROOT=dir` runs the agentbatch phases on the build in `dir/dist` (a base to compare with). */
+const root = resolve(process.env.BENCH_ROOT ?? resolve(here, ".."));
+/**
+ * `BENCH_SQLITE_STATEMENTS=1` counts the SQLite statements of the agentbatch phases by kind (off by
+ * default: the wrapper's own work, its argument arrays above all, would be counted as the phase's CPU).
+ */
+const SQLITE_STATEMENTS = process.env.BENCH_SQLITE_STATEMENTS === "1";
+/**
+ * `BENCH_CPU_PROF=dir` writes a V8 CPU profile of each agentbatch phase's timed span to
+ * `dir/<phase>.cpuprofile`; with `BENCH_HEAP_PROF=1` an allocation profile instead (garbage
+ * included), `dir/<phase>.heapprofile`.
+ */
+const CPU_PROF = process.env.BENCH_CPU_PROF ?? "";
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 1000;
@@ -98,6 +110,75 @@ async function countPgStatements() {
   };
 }
 
+/**
+ * Counts the SQLite statements this process runs (better-sqlite3 `run`/`get`/`all`/`iterate`, and
+ * `exec` for BEGIN/COMMIT), by wrapping the driver's prototypes: bench-only instrumentation.
+ */
+async function countSqliteStatements() {
+  const { createRequire } = await import("node:module");
+  const Database = createRequire(join(root, "package.json"))("better-sqlite3");
+  const probe = new Database(":memory:");
+  const statement = Object.getPrototypeOf(probe.prepare("SELECT 1"));
+  probe.close();
+  const counts = new Map();
+  const kinds = new WeakMap();
+  for (const [proto, names] of [
+    [statement, ["run", "get", "all", "iterate"]],
+    [Database.prototype, ["exec"]],
+  ]) {
+    for (const name of names) {
+      const original = proto[name];
+      proto[name] = function (...args) {
+        // A statement's kind is worked out once (the texts run to kilobytes), then counted.
+        let kind = name === "exec" ? args[0] : kinds.get(this);
+        if (kind === undefined) {
+          kind = this.source.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ").slice(0, 40);
+          kinds.set(this, kind);
+        }
+        counts.set(kind, (counts.get(kind) ?? 0) + 1);
+        return original.apply(this, args);
+      };
+    }
+  }
+  return {
+    reset: () => counts.clear(),
+    snapshot: () => Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])),
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+  };
+}
+
+/** Starts a CPU profile of this process (`BENCH_CPU_PROF`); the returned function writes it. */
+async function startCpuProfile(name) {
+  if (!CPU_PROF) return async () => {};
+  const { Session } = await import("node:inspector/promises");
+  const { writeFileSync, mkdirSync } = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  if (process.env.BENCH_HEAP_PROF) {
+    // Allocation sampling instead, garbage included: where the timed span allocates.
+    await session.post("HeapProfiler.enable");
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    return async () => {
+      const { profile } = await session.post("HeapProfiler.stopSampling");
+      mkdirSync(CPU_PROF, { recursive: true });
+      writeFileSync(join(CPU_PROF, `${name}.heapprofile`), JSON.stringify(profile));
+      session.disconnect();
+    };
+  }
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    mkdirSync(CPU_PROF, { recursive: true });
+    writeFileSync(join(CPU_PROF, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 function dbUrlFor(dir) {
   if (!BENCH_DB) return `sqlite:${join(dir, "bench.db")}`;
   const url = new URL(BENCH_DB);
@@ -120,6 +201,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
   const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-bench-"));
   const statements = BENCH_DB ? await countPgStatements() : null;
+  const sqliteStatements = !BENCH_DB && SQLITE_STATEMENTS ? await countSqliteStatements() : null;
   const config = loadConfig({ port: 0, host: "127.0.0.1", db: dbUrlFor(dir) }, {});
   config.logLevel = "silent";
   config.engine.concurrency = CONCURRENCY;
@@ -160,9 +242,20 @@ async function agentbatch(mockUrl, model, traceUrl) {
   await runBatches(bodies(WARMUP, "Warm-up"));
   const timed = bodies(ITEMS, "Question");
   statements?.reset();
+  sqliteStatements?.reset();
   const stopPgCpu = BENCH_DB ? serverCpu("postgres") : null;
+  const stopProfile = await startCpuProfile(
+    traceUrl ? "agentbatch_traced" : model.startsWith("mock/") ? "agentbatch_mock" : "agentbatch_simulated",
+  );
   const result = await measure(ITEMS, async () => {
     const { finishedAt } = await runBatches(timed);
+    if (sqliteStatements) {
+      return {
+        finishedAt,
+        sqlite_statements_per_item: Math.round((sqliteStatements.total() / ITEMS) * 1000) / 1000,
+        sqlite_statements_by_kind: sqliteStatements.snapshot(),
+      };
+    }
     if (!statements) return { finishedAt };
     const total = statements.total();
     return {
@@ -172,6 +265,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
       pg_statements_by_kind: statements.snapshot(),
     };
   });
+  await stopProfile();
   let succeeded = 0;
   let failed = 0;
   const list = await api("GET", "/batches?limit=1000");

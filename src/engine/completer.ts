@@ -59,17 +59,20 @@ export class Completer {
     return n;
   }
 
-  /** Buffers a held item's outcome for the next group commit and frees its slot. */
+  /**
+   * Buffers a held item's outcome for the next group commit and frees its slot. `result` becomes
+   * the outcome: the fencing fields are set on it, not on a copy (a spread of every result was
+   * the engine's largest allocation per item), so each call passes a fresh object.
+   */
   finish(held: HeldItem, result: ItemResult): void {
     const { item } = held;
     if (this.deps.held.markDone(held)) this.deps.onSlotFreed();
-    this.buffer.push({
-      ...result,
-      itemId: item.id,
-      batchId: item.batchId,
-      leaseOwner: this.deps.owner,
-      attempt: item.attempt,
-    } as ItemOutcome);
+    const outcome = result as ItemOutcome;
+    outcome.itemId = item.id;
+    outcome.batchId = item.batchId;
+    outcome.leaseOwner = this.deps.owner;
+    outcome.attempt = item.attempt;
+    this.buffer.push(outcome);
     // A full group, or the last item this process holds: no other outcome is on its way to
     // share the write with, so waiting out the interval would only delay the batch's end.
     if (this.buffer.length >= this.deps.config.commitBatchSize || this.deps.held.busy === 0) {

@@ -206,27 +206,31 @@ export class Engine {
   }
 
   private begin(held: HeldItem): void {
-    const { item } = held;
-    const run = this.executor
-      .execute(held, () => {
-        held.started = true;
-        this.inCall++;
-      })
-      .catch((err): ItemResult => {
-        this.deps.logger.error(
-          { err, batch_id: item.batchId, item_id: item.id, custom_id: item.customId },
-          "item run crashed",
-        );
-        return INTERNAL_FAILURE;
-      })
-      .then((result) => {
-        if (held.started) this.inCall--;
-        this.settle(held, result);
-        // Its slot may have freed without an outcome (lease lost, handed back).
-        this.fillSlots();
-      });
+    // One async function per item, not a chain of catch/then/finally promises and closures.
+    const run = this.runItem(held);
     this.runs.add(run);
     void run.finally(() => this.runs.delete(run));
+  }
+
+  private async runItem(held: HeldItem): Promise<void> {
+    let result: ItemResult | null;
+    try {
+      result = await this.executor.execute(held, () => {
+        held.started = true;
+        this.inCall++;
+      });
+    } catch (err) {
+      const { item } = held;
+      this.deps.logger.error(
+        { err, batch_id: item.batchId, item_id: item.id, custom_id: item.customId },
+        "item run crashed",
+      );
+      result = { ...INTERNAL_FAILURE }; // fresh: the completer sets the item's fields on it
+    }
+    if (held.started) this.inCall--;
+    this.settle(held, result);
+    // Its slot may have freed without an outcome (lease lost, handed back).
+    this.fillSlots();
   }
 
   /** Hands a finished item's outcome to the completer, unless the item is no longer this process's to store. */

@@ -14,7 +14,7 @@ import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
 import type { AgentVersion, ClaimedItem } from "../store/types.js";
 import { itemAttributes } from "../tracing/genai.js";
-import { inSpan } from "../tracing/spans.js";
+import { inSpan, type SpanOptions, tracingEnabled } from "../tracing/spans.js";
 import type { EngineStore } from "./engine-store.js";
 import type { HeldItem } from "./held-items.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -29,6 +29,14 @@ export type AttachmentLoader = (
   fileIds: string[],
   signal?: AbortSignal,
 ) => Promise<LoadedAttachments>;
+
+const NO_SPAN_OPTIONS: SpanOptions = {};
+
+/** The sources of a turn that reads neither history nor files (loadAgentTurn calls neither). */
+const NO_SOURCES: TurnSources = {
+  history: () => Promise.reject(new Error("this turn has no history to read")),
+  attachments: () => Promise.reject(new Error("this turn has no files to read")),
+};
 
 type ItemTurn =
   | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void }
@@ -69,8 +77,20 @@ export class ItemExecutor {
   execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
     const { item } = held;
     const { signal } = held.abort;
-    const attributes = itemAttributes({ ...item, itemId: item.id });
-    return inSpan("agentbatch.item", { attributes, startTime: held.claimedAt }, async (span) => {
+    // Built only when traced: with tracing off nothing per item is made for the span.
+    const spanOptions = tracingEnabled()
+      ? {
+          attributes: itemAttributes({
+            batchId: item.batchId,
+            customId: item.customId,
+            workspaceId: item.workspaceId,
+            itemId: item.id,
+            attempt: item.attempt,
+          }),
+          startTime: held.claimedAt,
+        }
+      : NO_SPAN_OPTIONS;
+    return inSpan("agentbatch.item", spanOptions, async (span) => {
       // A permit reserved while the item's context loads is its first model call's; one that no
       // call took (a failed load, a stop, a throw) goes back here.
       const reserved = new ReservedPermit();
@@ -140,14 +160,18 @@ export class ItemExecutor {
       if (granted) reserved.hold(granted);
     }
     let release: (() => void) | undefined;
-    const sources: TurnSources = {
-      history: (chatId) => this.deps.store.chats.listMessages(chatId),
-      attachments: async (workspaceId, fileIds) => {
-        const files = await this.loadFiles(workspaceId, fileIds, signal);
-        if (files.ok) release = files.release;
-        return files;
-      },
-    };
+    // An item with no history and no files reads nothing: no closures of its own for that.
+    const nothingToRead = item.historyId === null && item.attachedFileUuids.length === 0;
+    const sources: TurnSources = nothingToRead
+      ? NO_SOURCES
+      : {
+          history: (chatId) => this.deps.store.chats.listMessages(chatId),
+          attachments: async (workspaceId, fileIds) => {
+            const files = await this.loadFiles(workspaceId, fileIds, signal);
+            if (files.ok) release = files.release;
+            return files;
+          },
+        };
     const input = {
       agent,
       message: item.message,
@@ -156,7 +180,7 @@ export class ItemExecutor {
       attachedFileIds: item.attachedFileUuids,
     };
     const loaded = await loadAgentTurn(sources, input);
-    return loaded.ok ? { ...loaded, release } : loaded;
+    return loaded.ok && release ? { ...loaded, release } : loaded;
   }
 
   private agentVersion(agentId: string, version: number): Promise<AgentVersion | undefined> {

@@ -308,6 +308,81 @@ describe("group commit", () => {
   });
 });
 
+describe("counters of several batches in one transaction", () => {
+  /** Three workspaces, one batch each, so that one claim takes from all three. */
+  async function threeBatches(size: number) {
+    const out: { batchId: string; workspaceId: string }[] = [];
+    for (const name of ["a", "b", "c"]) {
+      const ws = await seedWorkspace(store, name);
+      const batch = await createBatch(store, ws.workspaceId, ws.agentId, size);
+      out.push({ batchId: batch.id, workspaceId: ws.workspaceId });
+    }
+    return out;
+  }
+
+  it("moves each batch's counters, tokens and cost exactly, and settles the one that finished", async () => {
+    const batches = await threeBatches(2);
+    const claimed = await store.items.claim("w", 6, LEASE, Date.now());
+    expect(new Set(claimed.map((c) => c.batchId)).size).toBe(3);
+    for (const b of batches) await expectCountersExact(b.batchId, b.workspaceId);
+    const [a, b] = batches;
+    const outcomes = claimed.map((c): ItemOutcome => {
+      if (c.batchId === a.batchId) return success(c, "w");
+      if (c.batchId === b.batchId)
+        return {
+          kind: "failed",
+          itemId: c.id,
+          batchId: c.batchId,
+          leaseOwner: "w",
+          attempt: c.attempt,
+          errorCode: 400,
+          errorMessage: "bad",
+        } as ItemOutcome;
+      return {
+        kind: "retry",
+        itemId: c.id,
+        batchId: c.batchId,
+        leaseOwner: "w",
+        attempt: c.attempt,
+        notBefore: 0,
+        errorCode: 502,
+        errorMessage: "upstream",
+      } as ItemOutcome;
+    });
+    const report = await store.items.commit(outcomes, Date.now());
+    expect(report.applied).toBe(6);
+    expect(new Set(report.touchedBatchIds)).toEqual(new Set(batches.map((x) => x.batchId)));
+    for (const x of batches) await expectCountersExact(x.batchId, x.workspaceId);
+    const read = await Promise.all(batches.map((x) => store.batches.get(x.workspaceId, x.batchId)));
+    expect(read.map((x) => [x?.status, x?.promptTokens, x?.completionTokens, x?.cost])).toEqual([
+      ["completed", 6, 4, 1],
+      ["completed", 0, 0, 0],
+      ["in_progress", 0, 0, 0],
+    ]);
+    expect(read.map((x) => x?.pending)).toEqual([0, 0, 2]);
+  });
+
+  it("keeps the counters exact under concurrent claims and commits over the same batches", async () => {
+    const batches = await threeBatches(40);
+    const worker = async (owner: string) => {
+      for (;;) {
+        const claimed = await store.items.claim(owner, 6, LEASE, Date.now());
+        if (claimed.length === 0) return;
+        await store.items.commit(
+          claimed.map((c) => success(c, owner)),
+          Date.now(),
+        );
+      }
+    };
+    await Promise.all(["w1", "w2", "w3", "w4"].map(worker));
+    for (const x of batches) {
+      await expectCountersExact(x.batchId, x.workspaceId);
+      const b = await store.batches.get(x.workspaceId, x.batchId);
+      expect([b?.status, b?.succeeded, b?.promptTokens, b?.cost]).toEqual(["completed", 40, 120, 20]);
+    }
+  });
+});
+
 describe("leases", () => {
   it("renews what the owner holds and reports the rest as lost", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);

@@ -79,6 +79,7 @@ export class PostgresDriver implements SqlDriver {
       get: async (sql, params = []) =>
         (await q.query(this.sql(sql), params as unknown[])).rows[0] as Row | undefined,
       run: async (sql, params = []) => (await q.query(this.sql(sql), params as unknown[])).rowCount ?? 0,
+      rowLocks: true,
     };
   }
 

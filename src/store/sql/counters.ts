@@ -8,7 +8,7 @@ import type { FinalError } from "../../domain/final-errors.js";
 import { CANCELLED } from "../../domain/final-errors.js";
 import { type BatchTransition, hasPendingAfterCancel, settledStatus } from "../../domain/lifecycle.js";
 import { type BatchStatus, isTerminalBatchStatus } from "../../domain/statuses.js";
-import type { Row, SqlExecutor } from "./driver.js";
+import { chunks, marks, type Row, type SqlExecutor } from "./driver.js";
 import { countFinished, emptyTotals, type TotalsDelta, writeTotals } from "./metrics-totals.js";
 import {
   enqueueBatchEvent,
@@ -67,40 +67,107 @@ export class Deltas {
    * cancel of their waiting items) also move the /metrics totals, after every batch row.
    * Returns each batch's progress as written (what `settle` reads), saving it a read.
    * `claimedAt`: the deltas are a claim's, which also stamps the batches it took items from.
+   *
+   * One statement for every batch of the transaction (`UPDATE … FROM` a VALUES list, SQLite ≥ 3.33
+   * and PostgreSQL), not one per batch: this was the most frequent statement of a group commit.
+   * Lock order: every transaction locks batch rows in id order (no deadlocks between claims,
+   * commits, cancels). A single-row UPDATE locks one row; a joined UPDATE locks its rows in the
+   * planner's order, so where rows are locked (PostgreSQL) several batches are first locked with
+   * `SELECT … ORDER BY id FOR UPDATE`, and the UPDATE then finds them already held. With two
+   * batches that is as many statements as two single UPDATEs, from three on fewer.
    */
   async write(tx: SqlExecutor, options: { claimedAt?: number } = {}): Promise<Map<string, Progress>> {
-    const claim = options.claimedAt === undefined ? [] : [options.claimedAt, options.claimedAt];
     const finished = emptyTotals();
     const written = new Map<string, Progress>();
-    for (const id of this.ids()) {
-      const d = this.map.get(id) as Delta;
-      const row = await tx.get(
-        `UPDATE batches SET pending = pending + ?, processing = processing + ?, succeeded = succeeded + ?,
-           failed = failed + ?, awaiting = awaiting + ?, prompt_tokens = prompt_tokens + ?,
-           cached_prompt_tokens = cached_prompt_tokens + ?, completion_tokens = completion_tokens + ?, cost = cost + ?
-           ${claim.length > 0 ? ", last_claimed_at = ?, started_at = COALESCE(started_at, ?)" : ""}
-         WHERE id = ? RETURNING ${PROGRESS_COLUMNS}`,
-        [
-          d.pending,
-          d.processing,
-          d.succeeded,
-          d.failed,
-          d.awaiting,
-          d.promptTokens,
-          d.cachedPromptTokens,
-          d.completionTokens,
-          d.cost,
-          ...claim,
-          id,
-        ],
-      );
-      if (!row) continue;
-      written.set(id, toProgress(row));
-      if (isTerminalBatchStatus(row.status)) addCounters(finished, d);
+    const ids = this.ids();
+    const claimed = options.claimedAt !== undefined;
+    const claimParams = claimed ? [options.claimedAt, options.claimedAt] : [];
+    if (ids.length === 1) {
+      const d = this.map.get(ids[0]) as Delta;
+      const row = await tx.get(singleUpdateSql(claimed), [...deltaParams(d), ...claimParams, ids[0]]);
+      if (row) this.wrote(row, ids[0], written, finished);
+    } else {
+      for (const group of chunks(ids, BATCHES_PER_STATEMENT)) {
+        if (tx.rowLocks && group.length > 1) {
+          await tx.all(
+            `SELECT id FROM batches WHERE id IN (${marks(group.length)}) ORDER BY id FOR UPDATE`,
+            group,
+          );
+        }
+        const params: unknown[] = [];
+        for (const id of group) params.push(id, ...deltaParams(this.map.get(id) as Delta));
+        const rows = await tx.all(multiUpdateSql(group.length, claimed), [...params, ...claimParams]);
+        for (const row of rows) this.wrote(row, row.id as string, written, finished);
+      }
     }
     await writeTotals(tx, finished);
     return written;
   }
+
+  private wrote(row: Row, id: string, written: Map<string, Progress>, finished: TotalsDelta): void {
+    written.set(id, toProgress(row));
+    if (isTerminalBatchStatus(row.status)) addCounters(finished, this.map.get(id) as Delta);
+  }
+}
+
+/** Batch rows per counter UPDATE: 10 parameters a row. */
+const BATCHES_PER_STATEMENT = 200;
+
+/** A delta's counter changes, in `COUNTER_COLUMNS` order. */
+function deltaParams(d: Delta): number[] {
+  return [
+    d.pending,
+    d.processing,
+    d.succeeded,
+    d.failed,
+    d.awaiting,
+    d.promptTokens,
+    d.cachedPromptTokens,
+    d.completionTokens,
+    d.cost,
+  ];
+}
+
+/** The counter columns, with the type of their change in a VALUES list (PostgreSQL infers none). */
+const COUNTER_COLUMNS: [string, string][] = [
+  ["pending", "BIGINT"],
+  ["processing", "BIGINT"],
+  ["succeeded", "BIGINT"],
+  ["failed", "BIGINT"],
+  ["awaiting", "BIGINT"],
+  ["prompt_tokens", "BIGINT"],
+  ["cached_prompt_tokens", "BIGINT"],
+  ["completion_tokens", "BIGINT"],
+  ["cost", "DOUBLE PRECISION"],
+];
+
+const CLAIM_STAMPS = ", last_claimed_at = ?, started_at = COALESCE(started_at, ?)";
+
+const singleSql: string[] = [];
+function singleUpdateSql(claimed: boolean): string {
+  const key = claimed ? 1 : 0;
+  singleSql[key] ??=
+    `UPDATE batches SET ${COUNTER_COLUMNS.map(([c]) => `${c} = ${c} + ?`).join(", ")}${claimed ? CLAIM_STAMPS : ""}
+     WHERE id = ? RETURNING ${PROGRESS_COLUMNS}`;
+  return singleSql[key];
+}
+
+/** The statement text per row count, built once (SQLite caches prepared statements by text). */
+const multiSql = new Map<string, string>();
+function multiUpdateSql(rows: number, claimed: boolean): string {
+  const key = `${rows}:${claimed}`;
+  let sql = multiSql.get(key);
+  if (sql === undefined) {
+    const row = `(?, ${COUNTER_COLUMNS.map(([, type]) => `CAST(? AS ${type})`).join(", ")})`;
+    sql = `WITH v(id, ${COUNTER_COLUMNS.map(([c]) => `d_${c}`).join(", ")}) AS (VALUES ${new Array(rows).fill(row).join(", ")})
+     UPDATE batches SET ${COUNTER_COLUMNS.map(([c]) => `${c} = batches.${c} + v.d_${c}`).join(", ")}${claimed ? CLAIM_STAMPS : ""}
+     FROM v WHERE batches.id = v.id
+     RETURNING batches.id, ${PROGRESS_COLUMNS.split(", ")
+       .map((c) => `batches.${c}`)
+       .join(", ")}`;
+    multiSql.set(key, sql);
+  }
+  return sql;
 }
 
 function addCounters(into: TotalsDelta, d: Delta): void {

@@ -13,6 +13,11 @@ export interface SqlExecutor {
   get(sql: string, params?: unknown[]): Promise<Row | undefined>;
   /** Returns the number of rows changed. */
   run(sql: string, params?: unknown[]): Promise<number>;
+  /**
+   * True where rows can be locked (PostgreSQL): a statement that would lock several rows in an
+   * order of the planner's choosing takes their locks in id order first (no deadlocks).
+   */
+  readonly rowLocks?: boolean;
 }
 
 /** The executor of one write transaction. */

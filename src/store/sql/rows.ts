@@ -227,9 +227,21 @@ export function toItemResultRow(r: unknown[]): ItemResultRow {
   return r;
 }
 
+/** A claimed row as the engine runs it: one object, built field by field (a claim maps every item it takes). */
 export function toClaimedItem(r: Row, workspaceId: string): ClaimedItem {
   return {
-    ...newItemFields(r),
+    customId: r.custom_id,
+    agentId: r.agent_id,
+    agentVersion: n(r.agent_version),
+    message: r.message,
+    externalUserId: r.external_user_id ?? null,
+    name: r.name ?? null,
+    attachedFileUuids: json<string[]>(r.attached_file_uuids) ?? [],
+    historyId: nOrNull(r.history_id),
+    context: json(r.context),
+    metadata: json(r.metadata),
+    webhook: json(r.webhook),
+    request: json(r.request_json),
     id: n(r.id),
     batchId: r.batch_id,
     workspaceId,

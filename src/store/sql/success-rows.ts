@@ -8,7 +8,7 @@ import { cachedPromptTokensOf, replyMeta } from "../../domain/usage.js";
 import type { ItemOutcome } from "../items.js";
 import { type Delta, enqueueOutcomeEvent } from "./counters.js";
 import { chunks, marks, type SqlExecutor, type SqlTransaction } from "./driver.js";
-import type { OutboxBatch } from "./outbox-rows.js";
+import { type OutboxBatch, wantsItemEvents } from "./outbox-rows.js";
 import { json, n } from "./rows.js";
 
 export type SuccessOutcome = Extract<ItemOutcome, { kind: "success" }>;
@@ -23,7 +23,10 @@ interface PlannedTurn {
   answerId: number;
 }
 
-/** Rows per multi-row statement: 9 parameters a row stays under SQLite's oldest 999 limit. */
+/**
+ * Rows per multi-row statement (items, chats). The bundled SQLite allows 32,766 parameters and
+ * PostgreSQL 65,535; a group commit is `commitBatchSize` (100) outcomes, up to 4 groups merged.
+ */
 const ROWS_PER_STATEMENT = 100;
 
 /**
@@ -56,18 +59,24 @@ export async function applySuccesses(
 ): Promise<number> {
   if (successes.length === 0) return 0;
   const planned = await planTurns(tx, successes);
+  const held = new Set<number>();
+  /** The attached files of the items that have any (most have none: no parse for them). */
   const attached = new Map<number, string[]>();
   for (const group of chunks(planned, ROWS_PER_STATEMENT)) {
     for (const row of await updateItems(tx, group, now)) {
-      attached.set(n(row.id), json<string[]>(row.attached_file_uuids) ?? []);
+      const id = n(row.id);
+      held.add(id);
+      const files = json<string[]>(row.attached_file_uuids);
+      if (files && files.length > 0) attached.set(id, files);
     }
   }
-  const applied = planned.filter((t) => attached.has(t.o.itemId));
+  const applied = held.size === planned.length ? planned : planned.filter((t) => held.has(t.o.itemId));
   await insertChats(tx, applied, now);
   await insertMessages(tx, applied, now);
-  await insertMessageFiles(tx, applied, attached);
+  if (attached.size > 0) await insertMessageFiles(tx, applied, attached);
   for (const t of applied) {
-    await enqueueOutcomeEvent(tx, batches.get(t.o.batchId) as OutboxBatch, t.o.itemId, now);
+    const batch = batches.get(t.o.batchId) as OutboxBatch;
+    if (wantsItemEvents(batch)) await enqueueOutcomeEvent(tx, batch, t.o.itemId, now);
     const d = deltaOf(t.o.batchId);
     d.processing -= 1;
     d.succeeded += 1;
@@ -99,47 +108,55 @@ async function planTurns(tx: SqlTransaction, successes: SuccessOutcome[]): Promi
   });
 }
 
-/** One fenced UPDATE for the group: an item is written only if its worker still holds it. */
-function updateItems(tx: SqlExecutor, group: PlannedTurn[], now: number) {
+/** Statement texts by kind and row count, built once each (the SQLite driver caches statements by text). */
+const texts = new Map<string, string>();
+function textFor(kind: string, rows: number, build: (rows: number) => string): string {
+  const key = `${kind}:${rows}`;
+  let sql = texts.get(key);
+  if (sql === undefined) {
+    sql = build(rows);
+    texts.set(key, sql);
+  }
+  return sql;
+}
+
+function updateItemsText(rows: number): string {
   const cols = ["id", "owner", "attempt", ...SUCCESS_COLUMNS.map((c) => c.name)];
   const cell = (cast?: string) => (cast ? `CAST(? AS ${cast})` : "?");
   const rowSql = `(${[cell("BIGINT"), cell(), cell("INTEGER"), ...SUCCESS_COLUMNS.map((c) => cell(c.cast))].join(", ")})`;
-  const params = group.flatMap((t) => [
-    t.o.itemId,
-    t.o.leaseOwner,
-    t.o.attempt,
-    ...SUCCESS_COLUMNS.map((c) => c.value(t)),
-  ]);
   const sets = SUCCESS_COLUMNS.map((c) => `${c.name} = v.${c.name}`).join(", ");
-  return tx.all(
-    `WITH v(${cols.join(", ")}) AS (VALUES ${group.map(() => rowSql).join(", ")})
+  return `WITH v(${cols.join(", ")}) AS (VALUES ${new Array(rows).fill(rowSql).join(", ")})
      UPDATE batch_items SET status = 'success', ${sets}, error_code = NULL, error_message = NULL,
        processed_at = ?, lease_owner = NULL, lease_expires_at = NULL
      FROM v WHERE batch_items.id = v.id AND batch_items.lease_owner = v.owner
        AND batch_items.attempts = v.attempt AND batch_items.status = 'processing'
-     RETURNING batch_items.id, batch_items.attached_file_uuids`,
-    [...params, now],
-  );
+     RETURNING batch_items.id, batch_items.attached_file_uuids`;
 }
+
+/** One fenced UPDATE for the group: an item is written only if its worker still holds it. */
+function updateItems(tx: SqlExecutor, group: PlannedTurn[], now: number) {
+  const params: unknown[] = [];
+  for (const t of group) {
+    params.push(t.o.itemId, t.o.leaseOwner, t.o.attempt);
+    for (const c of SUCCESS_COLUMNS) params.push(c.value(t));
+  }
+  params.push(now);
+  return tx.all(textFor("update", group.length, updateItemsText), params);
+}
+
+const insertChatsText = (rows: number) =>
+  `INSERT INTO chats (id, workspace_id, agent_id, name, external_user_id, created_at, updated_at)
+       VALUES ${new Array(rows).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`;
 
 async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
   for (const group of chunks(
     turns.filter((t) => t.newChat),
     ROWS_PER_STATEMENT,
   )) {
-    await tx.run(
-      `INSERT INTO chats (id, workspace_id, agent_id, name, external_user_id, created_at, updated_at)
-       VALUES ${group.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
-      group.flatMap((t) => [
-        t.chatId,
-        t.o.workspaceId,
-        t.o.agentId,
-        t.o.chatName,
-        t.o.externalUserId,
-        now,
-        now,
-      ]),
-    );
+    const params: unknown[] = [];
+    for (const t of group)
+      params.push(t.chatId, t.o.workspaceId, t.o.agentId, t.o.chatName, t.o.externalUserId, now, now);
+    await tx.run(textFor("chats", group.length, insertChatsText), params);
   }
   const continued = [...new Set(turns.filter((t) => !t.newChat).map((t) => t.chatId))];
   for (const group of chunks(continued)) {
@@ -147,26 +164,37 @@ async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): 
   }
 }
 
+/** Turns (two message rows each, 7 parameters a row) per messages INSERT. */
+const TURNS_PER_STATEMENT = 100;
+
+const insertMessagesText = (turns: number) =>
+  `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
+       VALUES ${new Array(turns).fill("(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)").join(", ")}`;
+
 /** The question and the answer of each turn, as a chat message written alone would store them. */
 async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
-  for (const group of chunks(turns, ROWS_PER_STATEMENT / 2)) {
-    const params = group.flatMap((t) => [
-      ...[t.questionId, t.chatId, null, "user", t.o.message, JSON.stringify({ batch_id: t.o.batchId }), now],
-      ...[t.answerId, t.chatId, t.questionId, "assistant", t.o.responseContent, answerMeta(t.o), now],
-    ]);
-    await tx.run(
-      `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
-       VALUES ${group.map(() => "(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
-      params,
-    );
+  /** The question's meta, the same text for every turn of a batch. */
+  const questionMeta = new Map<string, string>();
+  for (const group of chunks(turns, TURNS_PER_STATEMENT)) {
+    const params: unknown[] = [];
+    for (const t of group) {
+      const { o } = t;
+      let meta = questionMeta.get(o.batchId);
+      if (meta === undefined) {
+        meta = JSON.stringify({ batch_id: o.batchId });
+        questionMeta.set(o.batchId, meta);
+      }
+      params.push(t.questionId, t.chatId, null, "user", o.message, meta, now);
+      params.push(t.answerId, t.chatId, t.questionId, "assistant", o.responseContent, answerMeta(o), now);
+    }
+    await tx.run(textFor("messages", group.length, insertMessagesText), params);
   }
 }
 
 function answerMeta(o: SuccessOutcome): string {
-  return JSON.stringify({
-    ...replyMeta(o.promptTokens, o.completionTokens, o.responseTimeMs),
-    batch_id: o.batchId,
-  });
+  const meta: Record<string, unknown> = replyMeta(o.promptTokens, o.completionTokens, o.responseTimeMs);
+  meta.batch_id = o.batchId;
+  return JSON.stringify(meta);
 }
 
 async function insertMessageFiles(

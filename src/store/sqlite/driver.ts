@@ -3,13 +3,14 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Broadcast } from "../broadcast.js";
 import type { Migration } from "../migrations/index.js";
-import type {
-  DriverCapabilities,
-  Row,
-  SerialTable,
-  SqlDriver,
-  SqlExecutor,
-  SqlTransaction,
+import {
+  type DriverCapabilities,
+  type Row,
+  SERIAL_TABLES,
+  type SerialTable,
+  type SqlDriver,
+  type SqlExecutor,
+  type SqlTransaction,
 } from "../sql/driver.js";
 
 /**
@@ -55,10 +56,7 @@ export class SqliteDriver implements SqlDriver {
     };
     this.inTransaction = {
       ...this.direct,
-      reserveIds: async (counts) => ({
-        chats: this.reserveIds("chats", counts.chats),
-        messages: this.reserveIds("messages", counts.messages),
-      }),
+      reserveIds: async (counts) => this.reserveIds(counts),
     };
   }
 
@@ -67,13 +65,21 @@ export class SqliteDriver implements SqlDriver {
    * after the highest one ever handed out (AUTOINCREMENT's sqlite_sequence, or the highest row)
    * are free until it commits; inserting them moves sqlite_sequence on.
    */
-  private reserveIds(table: SerialTable, count: number): number[] {
-    if (count === 0) return [];
+  private reserveIds(counts: Record<SerialTable, number>): Record<SerialTable, number[]> {
+    const reserved: Record<SerialTable, number[]> = { chats: [], messages: [] };
+    const tables = SERIAL_TABLES.filter((t) => counts[t] > 0);
+    if (tables.length === 0) return reserved;
+    // One statement for every table asked (a group commit asks for chats and messages).
     const row = this.prepare(
-      `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0),
-                  COALESCE((SELECT MAX(id) FROM ${table}), 0)) AS top`,
-    ).get(table) as { top: number };
-    return Array.from({ length: count }, (_, i) => row.top + 1 + i);
+      `SELECT ${tables
+        .map(
+          (t) => `MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '${t}'), 0),
+                  COALESCE((SELECT MAX(id) FROM ${t}), 0)) AS ${t}`,
+        )
+        .join(", ")}`,
+    ).get() as Record<SerialTable, number>;
+    for (const t of tables) reserved[t] = Array.from({ length: counts[t] }, (_, i) => row[t] + 1 + i);
+    return reserved;
   }
 
   /** Statements are prepared once and cached by their text. */

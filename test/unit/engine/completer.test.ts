@@ -49,7 +49,7 @@ function setup(options: { failFirst?: boolean } = {}) {
     for (let id = from; id <= to; id++) {
       const h = held.next();
       if (!h) throw new Error("nothing buffered");
-      completer.finish(h, ok);
+      completer.finish(h, { ...ok }); // a fresh result each: finish() sets the item's fields on it
     }
   };
   return { held, completer, events, commits, finish };
