@@ -4,7 +4,7 @@ import type { ProviderRegistry } from "../providers/registry.js";
 import type { DeltaListener, ModelOutcome, ModelRequest, TokenUsage } from "../providers/types.js";
 import type { ResponseDetail } from "../store/types.js";
 import { modelCallAttributes, modelResultAttributes } from "../tracing/genai.js";
-import { inSpan, traceContent } from "../tracing/spans.js";
+import { inSpan, traceContent, tracingEnabled } from "../tracing/spans.js";
 import type { EmbeddingBatcher } from "./embedding-batcher.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import {
@@ -323,6 +323,8 @@ export function turnResult(upstream: Upstream, result: CallResult, callMs: numbe
 
 /** One model call as a `chat {model}` span with the GenAI attributes of its request and answer. */
 function tracedModelCall(call: PreparedTurn, run: () => Promise<CallResult>): Promise<CallResult> {
+  // Untraced: the call itself, without the attribute objects and the extra async frame.
+  if (!tracingEnabled()) return run();
   const maxTokens = call.call.operation === "complete" ? call.call.request.maxTokens : undefined;
   const attributes = modelCallAttributes(call.provider, call.model, maxTokens);
   const operation = call.call.operation === "embed" ? "embeddings" : "chat";

@@ -14,7 +14,7 @@ import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
 import type { AgentVersion, ClaimedItem } from "../store/types.js";
 import { itemAttributes } from "../tracing/genai.js";
-import { inSpan } from "../tracing/spans.js";
+import { inSpan, tracingEnabled } from "../tracing/spans.js";
 import type { EngineStore } from "./engine-store.js";
 import type { HeldItem } from "./held-items.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -69,7 +69,8 @@ export class ItemExecutor {
   execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
     const { item } = held;
     const { signal } = held.abort;
-    const attributes = itemAttributes({ ...item, itemId: item.id });
+    // Built only for a span that is recorded: per item, at thousands a second, it is garbage otherwise.
+    const attributes = tracingEnabled() ? itemAttributes({ ...item, itemId: item.id }) : undefined;
     return inSpan("agentbatch.item", { attributes, startTime: held.claimedAt }, async (span) => {
       // A permit reserved while the item's context loads is its first model call's; one that no
       // call took (a failed load, a stop, a throw) goes back here.
