@@ -24,7 +24,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { apiCaller, spawnNode, startMock } from "./lib.mjs";
+import { apiCaller, pidCpuMs, spawnNode, startMock } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The agentbatch build measured (its dist/): this checkout's, or another's for a same-session baseline. */
@@ -197,8 +197,11 @@ async function main() {
     const mockUrl = mock.url;
     // e.g. BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the measured process.
     const nodeArgs = (process.env.BENCH_INFLIGHT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const mockCpu0 = pidCpuMs(mock.pid);
     const out = await spawnNode([...nodeArgs, fileURLToPath(import.meta.url), "--phase", mockUrl]).done;
     const result = JSON.parse(out.trim().split("\n").at(-1));
+    // The mock shares the machine's cores: its CPU per item is what the ideal rate costs it.
+    result.mock_cpu_ms_per_item = Math.round(((pidCpuMs(mock.pid) - mockCpu0) / result.items) * 1000) / 1000;
     const summary = {
       machine: { cpus: cpus().length, node: process.version, loadavg_1m: loadavg()[0] },
       inflight: INFLIGHT,

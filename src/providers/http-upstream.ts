@@ -295,7 +295,7 @@ class AnswerPacer {
 }
 
 const MAX_PER_TURN = 256;
-const MIN_PER_TURN = 32;
+const MIN_PER_TURN = 64;
 const SLOW_TURN_MS = 8;
 const answers = new AnswerPacer();
 

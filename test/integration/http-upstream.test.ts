@@ -170,6 +170,22 @@ describe("HttpUpstream, body read whole (streamed = false)", () => {
     }
   });
 
+  it("hands every answer of a burst larger than one turn's share to its caller", async () => {
+    const upstream = new HttpUpstream(origin, 30_000, 600);
+    const caller = new AbortController();
+    setMaxListeners(700, caller.signal);
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 600 }, (_, i) =>
+          upstream.post("/fast", {}, {}, caller.signal, async (r) => `${i}:${await r.body.text()}`, false),
+        ),
+      );
+      expect(outcomes).toEqual(Array.from({ length: 600 }, (_, i) => `${i}:done`));
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it("times out a body that streams past the total timeout as retryable 504", async () => {
     const upstream = new HttpUpstream(origin, 300);
     const caller = new AbortController();
