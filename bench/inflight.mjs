@@ -5,6 +5,7 @@
  *   npm run build && node bench/inflight.mjs
  *   BENCH_INFLIGHT=10000 BENCH_LATENCY_MS=2000 BENCH_ROUNDS=3 node bench/inflight.mjs
  *   BENCH_INFLIGHT_ROOT=/tmp/base node bench/inflight.mjs   # the build in /tmp/base/dist (a baseline, same session)
+ *   BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/inflight.mjs   # node flags for the measured process
  *
  * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
  * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
@@ -13,7 +14,7 @@
  * always busy). While it runs, a probe reads `GET /api/v1/batches/{id}` every 100 ms and the
  * bench reports its p50/p99: the API must stay responsive while the engine is saturated.
  *
- * Prints one JSON object: items/s, the ratio to the ideal rate, peak RSS, CPU ms per item, the
+ * Prints one JSON object: items/s, the ratio to the ideal rate, peak RSS (and its heap / external / ArrayBuffer split at the peak), CPU ms per item, the
  * probe's latencies, the event loop's delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution:
  * how late a timer of the agentbatch process fires, i.e. how long its synchronous bursts are) and
  * its garbage-collection pauses (PerformanceObserver 'gc'), both over the measured phase.
@@ -23,7 +24,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { apiCaller, spawnNode, startMock } from "./lib.mjs";
+import { apiCaller, pidCpuMs, spawnNode, startMock } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The agentbatch build measured (its dist/): this checkout's, or another's for a same-session baseline. */
@@ -56,9 +57,16 @@ async function phase(mockUrl) {
   const agent = (await api("POST", "/agents", { name: "inflight", model: "mock/mock-model" })).data;
   await api("POST", `/agents/${agent.id}/publish`);
 
-  let peakRss = process.memoryUsage().rss;
+  let peakRss = process.memoryUsage.rss();
+  // The split at the peak: V8's heap against memory outside it (Buffers, SQLite, sockets).
+  // memoryUsage() costs more than rss(): taken only at a new peak.
+  let atPeak = process.memoryUsage();
   const rssTimer = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const rss = process.memoryUsage.rss();
+    if (rss > peakRss) {
+      peakRss = rss;
+      atPeak = process.memoryUsage();
+    }
   }, 50);
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -67,6 +75,13 @@ async function phase(mockUrl) {
     for (const e of list.getEntries()) gcPauses.push(e.duration);
   });
   gcObserver.observe({ entryTypes: ["gc"] });
+  // With --expose-gc (BENCH_INFLIGHT_NODE_ARGS): the live heap idle and once while saturated,
+  // after a full collection, for the retained size per item held (the collection skews the run).
+  const liveHeap = globalThis.gc ? { idle_mb: 0, saturated_mb: 0, processing: 0 } : undefined;
+  if (liveHeap) {
+    globalThis.gc();
+    liveHeap.idle_mb = process.memoryUsage().heapUsed / 1024 / 1024;
+  }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const epoch0 = Date.now();
@@ -93,6 +108,11 @@ async function phase(mockUrl) {
       processing += b.processing_requests ?? 0;
     }
     peakInFlight = Math.max(peakInFlight, processing);
+    if (liveHeap && liveHeap.processing === 0 && processing >= INFLIGHT) {
+      globalThis.gc();
+      liveHeap.saturated_mb = process.memoryUsage().heapUsed / 1024 / 1024;
+      liveHeap.processing = processing;
+    }
     if (done >= ITEMS && one.data) {
       finishedAt = Math.max(...page.data.map((b) => Date.parse(b.completed_at)));
       break;
@@ -113,6 +133,7 @@ async function phase(mockUrl) {
   const sorted = probes.sort((a, b) => a - b);
   const gcSorted = gcPauses.sort((a, b) => a - b);
   const ms = (ns) => Math.round(ns / 1e5) / 10;
+  const mb = (bytes) => Math.round(bytes / 1024 / 1024);
   const itemsPerS = (ITEMS / wallMs) * 1000;
   const ideal = (INFLIGHT / LATENCY_MS) * 1000;
   return {
@@ -127,6 +148,22 @@ async function phase(mockUrl) {
     ratio_to_ideal: Math.round((itemsPerS / ideal) * 1000) / 1000,
     peak_in_flight_seen: peakInFlight,
     peak_rss_mb: Math.round(peakRss / 1024 / 1024),
+    at_peak_rss_mb: {
+      heap_total: mb(atPeak.heapTotal),
+      heap_used: mb(atPeak.heapUsed),
+      external: mb(atPeak.external),
+      array_buffers: mb(atPeak.arrayBuffers),
+    },
+    ...(liveHeap && {
+      live_heap: {
+        idle_mb: Math.round(liveHeap.idle_mb),
+        saturated_mb: Math.round(liveHeap.saturated_mb),
+        processing: liveHeap.processing,
+        kb_per_item: Math.round(
+          ((liveHeap.saturated_mb - liveHeap.idle_mb) * 1024) / Math.max(1, liveHeap.processing),
+        ),
+      },
+    }),
     cpu_ms_per_item: Math.round(((cpu.user + cpu.system) / 1000 / ITEMS) * 1000) / 1000,
     get_batch_probe_ms: {
       samples: sorted.length,
@@ -158,8 +195,13 @@ async function main() {
   const mock = await startMock(LATENCY_MS);
   try {
     const mockUrl = mock.url;
-    const out = await spawnNode([fileURLToPath(import.meta.url), "--phase", mockUrl]).done;
+    // e.g. BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the measured process.
+    const nodeArgs = (process.env.BENCH_INFLIGHT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const mockCpu0 = pidCpuMs(mock.pid);
+    const out = await spawnNode([...nodeArgs, fileURLToPath(import.meta.url), "--phase", mockUrl]).done;
     const result = JSON.parse(out.trim().split("\n").at(-1));
+    // The mock shares the machine's cores: its CPU per item is what the ideal rate costs it.
+    result.mock_cpu_ms_per_item = Math.round(((pidCpuMs(mock.pid) - mockCpu0) / result.items) * 1000) / 1000;
     const summary = {
       machine: { cpus: cpus().length, node: process.version, loadavg_1m: loadavg()[0] },
       inflight: INFLIGHT,

@@ -9,6 +9,13 @@ import { fileURLToPath } from "node:url";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** CPU ms (user + system) process `pid` has used so far (from /proc). */
+export function pidCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ is 100 on Linux
+}
+
 /** Ticks used so far by each live process of this machine with that name (from /proc). */
 export function processTicks(name) {
   const ticks = new Map();
@@ -82,7 +89,7 @@ export async function startMock(latencyMs) {
     url,
     new Promise((_, fail) => setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref()),
   ]);
-  return { url: found, stop: () => mock.child.kill("SIGKILL") };
+  return { url: found, pid: mock.child.pid, stop: () => mock.child.kill("SIGKILL") };
 }
 
 /** Samples RSS every 50 ms; `stop()` returns the peak in MB. */

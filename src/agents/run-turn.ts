@@ -323,6 +323,7 @@ export function turnResult(upstream: Upstream, result: CallResult, callMs: numbe
 
 /** One model call as a `chat {model}` span with the GenAI attributes of its request and answer. */
 function tracedModelCall(call: PreparedTurn, run: () => Promise<CallResult>): Promise<CallResult> {
+  // Untraced: the call itself, without the attribute objects and the extra async frame.
   if (!tracingEnabled()) return run();
   const maxTokens = call.call.operation === "complete" ? call.call.request.maxTokens : undefined;
   const attributes = modelCallAttributes(call.provider, call.model, maxTokens);

@@ -59,7 +59,8 @@ export class Engine {
   readonly owner = newOwnerId();
   readonly limiterRegistry: LimiterRegistry;
   private readonly held = new HeldItems();
-  private readonly runs = new Set<Promise<void>>();
+  /** Each started item's run, until it settled. */
+  private readonly runs = new Map<HeldItem, Promise<void>>();
   private inCall = 0;
   private running = false;
   private unsubscribe: (() => void)[] = [];
@@ -174,9 +175,9 @@ export class Engine {
     const handedBack = this.leases.handBackUnstarted().catch((err) => {
       this.deps.logger.error({ err }, "handing back unstarted items failed; they return after their lease");
     });
-    await settledWithin([...this.runs], graceMs);
+    await settledWithin([...this.runs.values()], graceMs);
     for (const h of this.held.values()) h.abort.abort();
-    await Promise.all([...this.runs]);
+    await Promise.all([...this.runs.values()]);
     await handedBack;
     await Promise.all([this.leases.stop(), this.maintenance.stop()]);
     await this.completer.flush();
@@ -206,31 +207,37 @@ export class Engine {
   }
 
   private begin(held: HeldItem): void {
-    // One async function per item, not a chain of catch/then/finally promises and closures.
-    const run = this.runItem(held);
-    this.runs.add(run);
-    void run.finally(() => this.runs.delete(run));
+    this.runs.set(held, this.run(held));
   }
 
-  private async runItem(held: HeldItem): Promise<void> {
+  /**
+   * One item's run to its settled outcome, as one async function: at 10,000 in flight the
+   * `.catch().then().finally()` chain it replaces cost three more promises and closures per item,
+   * all living as long as the call.
+   */
+  private async run(held: HeldItem): Promise<void> {
+    const { item } = held;
     let result: ItemResult | null;
     try {
-      result = await this.executor.execute(held, () => {
-        held.started = true;
-        this.inCall++;
-      });
-    } catch (err) {
-      const { item } = held;
-      this.deps.logger.error(
-        { err, batch_id: item.batchId, item_id: item.id, custom_id: item.customId },
-        "item run crashed",
-      );
-      result = { ...INTERNAL_FAILURE }; // fresh: the completer sets the item's fields on it
+      try {
+        result = await this.executor.execute(held, () => {
+          held.started = true;
+          this.inCall++;
+        });
+      } catch (err) {
+        this.deps.logger.error(
+          { err, batch_id: item.batchId, item_id: item.id, custom_id: item.customId },
+          "item run crashed",
+        );
+        result = { ...INTERNAL_FAILURE }; // fresh: the completer sets the item's fields on it
+      }
+      if (held.started) this.inCall--;
+      this.settle(held, result);
+      // Its slot may have freed without an outcome (lease lost, handed back).
+      this.fillSlots();
+    } finally {
+      this.runs.delete(held);
     }
-    if (held.started) this.inCall--;
-    this.settle(held, result);
-    // Its slot may have freed without an outcome (lease lost, handed back).
-    this.fillSlots();
   }
 
   /** Hands a finished item's outcome to the completer, unless the item is no longer this process's to store. */

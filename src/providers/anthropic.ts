@@ -48,22 +48,29 @@ export class AnthropicProvider implements ModelProvider {
     const problem = anthropicRequestProblem(request);
     if (problem) return Promise.resolve({ kind: "failed", code: 400, message: problem });
     const body = anthropicRequestBody(request, onDelta !== undefined);
-    return this.upstream.post(this.path, this.headers, body, signal, async (response) => {
-      const rateLimit = parseAnthropicRateLimit(response.headers);
-      if (response.statusCode < 200 || response.statusCode >= 300) {
-        const message = `upstream ${response.statusCode}: ${errorMessage(await response.body.text())}`;
-        return outcomeForHttpError(response.statusCode, message, {
-          retryAfterMs: parseRetryAfterMs(response.headers),
-          rateLimit,
-        });
-      }
-      const isStream =
-        onDelta !== undefined &&
-        String(header(response.headers, "content-type") ?? "").includes("event-stream");
-      return isStream
-        ? await readStream(response.body, request, onDelta, rateLimit)
-        : readMessage(await response.body.text(), request, onDelta, rateLimit);
-    });
+    return this.upstream.post(
+      this.path,
+      this.headers,
+      body,
+      signal,
+      async (response) => {
+        const rateLimit = parseAnthropicRateLimit(response.headers);
+        if (response.statusCode < 200 || response.statusCode >= 300) {
+          const message = `upstream ${response.statusCode}: ${errorMessage(await response.body.text())}`;
+          return outcomeForHttpError(response.statusCode, message, {
+            retryAfterMs: parseRetryAfterMs(response.headers),
+            rateLimit,
+          });
+        }
+        const isStream =
+          onDelta !== undefined &&
+          String(header(response.headers, "content-type") ?? "").includes("event-stream");
+        return isStream
+          ? await readStream(response.body, request, onDelta, rateLimit)
+          : readMessage(await response.body.text(), request, onDelta, rateLimit);
+      },
+      onDelta !== undefined,
+    );
   }
 
   close(): Promise<void> {

@@ -49,15 +49,22 @@ export class OpenAICompatibleProvider implements ModelProvider {
     const refused = refusedFeatures(request, this.capabilities);
     if (refused.length > 0) return Promise.resolve(refusalOutcome(this.name, this.capabilities, refused));
     const body = openAIRequestBody(request, onDelta !== undefined);
-    return this.upstream.post(this.path("chat/completions"), this.headers, body, signal, async (response) => {
-      const rateLimit = parseRateLimitHint(response.headers);
-      if (!ok(response)) return errorOutcome(response, rateLimit);
-      const isStream =
-        onDelta !== undefined && header(response.headers, "content-type")?.includes("event-stream");
-      return isStream
-        ? await readStream(response.body, request, onDelta, rateLimit)
-        : readCompletion(await response.body.text(), request, onDelta, rateLimit);
-    });
+    return this.upstream.post(
+      this.path("chat/completions"),
+      this.headers,
+      body,
+      signal,
+      async (response) => {
+        const rateLimit = parseRateLimitHint(response.headers);
+        if (!ok(response)) return errorOutcome(response, rateLimit);
+        const isStream =
+          onDelta !== undefined && header(response.headers, "content-type")?.includes("event-stream");
+        return isStream
+          ? await readStream(response.body, request, onDelta, rateLimit)
+          : readCompletion(await response.body.text(), request, onDelta, rateLimit);
+      },
+      onDelta !== undefined,
+    );
   }
 
   /** Every input in one `POST {base}/embeddings`. */
@@ -69,11 +76,18 @@ export class OpenAICompatibleProvider implements ModelProvider {
       );
     }
     const body = embeddingsRequestBody(request);
-    return this.upstream.post(this.path("embeddings"), this.headers, body, signal, async (response) => {
-      const rateLimit = parseRateLimitHint(response.headers);
-      if (!ok(response)) return errorOutcome(response, rateLimit);
-      return readEmbeddings(await response.body.text(), request, rateLimit);
-    });
+    return this.upstream.post(
+      this.path("embeddings"),
+      this.headers,
+      body,
+      signal,
+      async (response) => {
+        const rateLimit = parseRateLimitHint(response.headers);
+        if (!ok(response)) return errorOutcome(response, rateLimit);
+        return readEmbeddings(await response.body.text(), request, rateLimit);
+      },
+      false,
+    );
   }
 
   /** The Responses API passed through (`POST {base}/responses`), without streaming. */
@@ -81,11 +95,18 @@ export class OpenAICompatibleProvider implements ModelProvider {
     if (request.body.stream === true)
       return Promise.resolve(failed("a passed-through Responses call does not stream"));
     const body = responsesRequestBody(request);
-    return this.upstream.post(this.path("responses"), this.headers, body, signal, async (response) => {
-      const rateLimit = parseRateLimitHint(response.headers);
-      if (!ok(response)) return errorOutcome(response, rateLimit);
-      return readResponse(await response.body.text(), request, rateLimit);
-    });
+    return this.upstream.post(
+      this.path("responses"),
+      this.headers,
+      body,
+      signal,
+      async (response) => {
+        const rateLimit = parseRateLimitHint(response.headers);
+        if (!ok(response)) return errorOutcome(response, rateLimit);
+        return readResponse(await response.body.text(), request, rateLimit);
+      },
+      false,
+    );
   }
 
   close(): Promise<void> {

@@ -11,6 +11,8 @@ import { HttpUpstream } from "../../src/providers/http-upstream.js";
 let server: Server;
 let origin: string;
 const streams = new Set<NodeJS.Timeout>();
+/** Called each time the server starts streaming a /slow body. */
+const slowStarted = new Set<() => void>();
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -20,7 +22,14 @@ beforeAll(async () => {
         res.end("done");
         return;
       }
+      if (req.url === "/json") {
+        res.writeHead(429, { "content-type": "application/json", "x-ratelimit-remaining-requests": "7" });
+        res.write('{"error":');
+        res.end(' {"message": "slow down, \u00e9"}}');
+        return;
+      }
       res.writeHead(200, { "content-type": "text/event-stream" });
+      for (const started of slowStarted) started();
       const tick = setInterval(() => res.write("data: x\n\n"), 20);
       streams.add(tick);
       res.on("close", () => {
@@ -118,6 +127,129 @@ describe("HttpUpstream's total timeout and the caller's abort", () => {
         else expect(outcome).toEqual({ chunks: 1 });
       });
       expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+});
+
+describe("HttpUpstream, body read whole (streamed = false)", () => {
+  it("hands read the status, headers and the whole body, and leaves no listener on the caller's signal", async () => {
+    const upstream = new HttpUpstream(origin, 5000);
+    const caller = new AbortController();
+    setMaxListeners(50, caller.signal);
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          upstream.post(
+            "/json",
+            {},
+            {},
+            caller.signal,
+            async (response) => ({
+              status: response.statusCode,
+              remaining: response.headers["x-ratelimit-remaining-requests"],
+              text: await response.body.text(),
+            }),
+            false,
+          ),
+        ),
+      );
+      for (const outcome of outcomes) {
+        expect(outcome).toEqual({
+          status: 429,
+          remaining: "7",
+          text: '{"error": {"message": "slow down, é"}}',
+        });
+      }
+      const fast = await upstream.post("/fast", {}, {}, caller.signal, drain, false);
+      expect(fast).toEqual({ chunks: 1 });
+      expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("hands every answer of a burst larger than one turn's share to its caller", async () => {
+    const upstream = new HttpUpstream(origin, 30_000, 600);
+    const caller = new AbortController();
+    setMaxListeners(700, caller.signal);
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 600 }, (_, i) =>
+          upstream.post("/fast", {}, {}, caller.signal, async (r) => `${i}:${await r.body.text()}`, false),
+        ),
+      );
+      expect(outcomes).toEqual(Array.from({ length: 600 }, (_, i) => `${i}:done`));
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("times out a body that streams past the total timeout as retryable 504", async () => {
+    const upstream = new HttpUpstream(origin, 300);
+    const caller = new AbortController();
+    let reads = 0;
+    try {
+      const outcome = await upstream.post(
+        "/slow",
+        {},
+        {},
+        caller.signal,
+        () => {
+          reads++;
+          return { kind: "success" as const };
+        },
+        false,
+      );
+      expect(outcome).toEqual({
+        kind: "retryable",
+        code: 504,
+        message: "upstream timed out after 300 ms",
+        rateLimited: false,
+      });
+      expect(reads).toBe(0);
+      expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("gives up mid-body when the caller aborts, and before connecting when it aborts at once", async () => {
+    const upstream = new HttpUpstream(origin, 60_000);
+    const midBody = new AbortController();
+    const abortOnStart = () => midBody.abort();
+    slowStarted.add(abortOnStart);
+    try {
+      const outcome = await upstream.post("/slow", {}, {}, midBody.signal, drain, false);
+      expect(outcome).toEqual({ kind: "retryable", code: 504, message: "aborted", rateLimited: false });
+      expect(getEventListeners(midBody.signal, "abort")).toHaveLength(0);
+
+      slowStarted.delete(abortOnStart);
+      const atOnce = new AbortController();
+      const pending = upstream.post("/fast", {}, {}, atOnce.signal, drain, false);
+      atOnce.abort();
+      expect(await pending).toEqual({ kind: "retryable", code: 504, message: "aborted", rateLimited: false });
+      // The upstream still serves calls after both.
+      expect(await upstream.post("/fast", {}, {}, new AbortController().signal, drain, false)).toEqual({
+        chunks: 1,
+      });
+    } finally {
+      slowStarted.delete(abortOnStart);
+      await upstream.close();
+    }
+  });
+
+  it("turns a refused connection into a retryable 502", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const upstream = new HttpUpstream(`http://127.0.0.1:${port}`, 5000);
+    try {
+      const outcome = await upstream.post("/fast", {}, {}, new AbortController().signal, drain, false);
+      expect(outcome).toMatchObject({ kind: "retryable", code: 502, rateLimited: false });
+      expect((outcome as { message: string }).message).toMatch(/^upstream connection error: /);
     } finally {
       await upstream.close();
     }
