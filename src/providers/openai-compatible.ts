@@ -75,18 +75,8 @@ export class OpenAICompatibleProvider implements ModelProvider {
         failed(`an embeddings call takes 1 to ${max} inputs, not ${request.input.length}`),
       );
     }
-    const body = embeddingsRequestBody(request);
-    return this.upstream.post(
-      this.path("embeddings"),
-      this.headers,
-      body,
-      signal,
-      async (response) => {
-        const rateLimit = parseRateLimitHint(response.headers);
-        if (!ok(response)) return errorOutcome(response, rateLimit);
-        return readEmbeddings(await response.body.text(), request, rateLimit);
-      },
-      false,
+    return this.postWhole("embeddings", embeddingsRequestBody(request), signal, (text, rateLimit) =>
+      readEmbeddings(text, request, rateLimit),
     );
   }
 
@@ -94,16 +84,27 @@ export class OpenAICompatibleProvider implements ModelProvider {
   respond(request: ResponsesRequest, signal: AbortSignal): Promise<ResponsesOutcome> {
     if (request.body.stream === true)
       return Promise.resolve(failed("a passed-through Responses call does not stream"));
-    const body = responsesRequestBody(request);
+    return this.postWhole("responses", responsesRequestBody(request), signal, (text, rateLimit) =>
+      readResponse(text, request, rateLimit),
+    );
+  }
+
+  /** A non-streamed call whose whole answer `read` turns into an outcome (an HTTP error becomes one here). */
+  private postWhole<T>(
+    endpoint: string,
+    body: unknown,
+    signal: AbortSignal,
+    read: (text: string, rateLimit: RateLimitHint | undefined) => T,
+  ): Promise<T | FailedOutcome | RetryableOutcome> {
     return this.upstream.post(
-      this.path("responses"),
+      this.path(endpoint),
       this.headers,
       body,
       signal,
       async (response) => {
         const rateLimit = parseRateLimitHint(response.headers);
         if (!ok(response)) return errorOutcome(response, rateLimit);
-        return readResponse(await response.body.text(), request, rateLimit);
+        return read(await response.body.text(), rateLimit);
       },
       false,
     );

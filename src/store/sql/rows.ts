@@ -227,28 +227,20 @@ export function toItemResultRow(r: unknown[]): ItemResultRow {
   return r;
 }
 
-/** A claimed row as the engine runs it: one object, built field by field (a claim maps every item it takes). */
+/**
+ * A claimed row as the engine runs it: the created-with fields' object gets the claim's fields
+ * set on it, not spread into another (a claim maps every item it takes; a copy per item was
+ * measurable garbage at 10,000 in flight).
+ */
 export function toClaimedItem(r: Row, workspaceId: string): ClaimedItem {
-  return {
-    customId: r.custom_id,
-    agentId: r.agent_id,
-    agentVersion: n(r.agent_version),
-    message: r.message,
-    externalUserId: r.external_user_id ?? null,
-    name: r.name ?? null,
-    attachedFileUuids: json<string[]>(r.attached_file_uuids) ?? [],
-    historyId: nOrNull(r.history_id),
-    context: json(r.context),
-    metadata: json(r.metadata),
-    webhook: json(r.webhook),
-    request: json(r.request_json),
-    id: n(r.id),
-    batchId: r.batch_id,
-    workspaceId,
-    seq: n(r.seq),
-    attempt: n(r.attempts),
-    interruptions: n(r.interruptions ?? 0),
-  };
+  const item = newItemFields(r) as ClaimedItem;
+  item.id = n(r.id);
+  item.batchId = r.batch_id;
+  item.workspaceId = workspaceId;
+  item.seq = n(r.seq);
+  item.attempt = n(r.attempts);
+  item.interruptions = n(r.interruptions ?? 0);
+  return item;
 }
 
 export function toFile(r: Row): FileRecord {
