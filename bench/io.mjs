@@ -33,15 +33,29 @@ const distRoot = resolve(process.env.BENCH_IO_ROOT ?? root);
 const SIZES = (process.env.BENCH_IO_ROWS ?? "100000,1000000").split(",").map(Number);
 const EXPORT = process.env.BENCH_IO_EXPORT !== "0";
 
+const mb = (bytes) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+/**
+ * Samples the process's memory every 20 ms; returns a function that stops and gives the peak RSS
+ * and, at that sample, what V8 held (heap total and used) and the memory outside its heap
+ * (`external`, of which `arrayBuffers`: Buffers).
+ */
 function rssSampler() {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 20);
+  let peak = process.memoryUsage();
+  const sample = () => {
+    const m = process.memoryUsage();
+    if (m.rss > peak.rss) peak = m;
+  };
+  const timer = setInterval(sample, 20);
   return () => {
     clearInterval(timer);
-    peak = Math.max(peak, process.memoryUsage().rss);
-    return Math.round((peak / 1024 / 1024) * 10) / 10;
+    sample();
+    return {
+      rss: mb(peak.rss),
+      heap: { total: mb(peak.heapTotal), used: mb(peak.heapUsed) },
+      external: mb(peak.external),
+      array_buffers: mb(peak.arrayBuffers),
+    };
   };
 }
 
@@ -131,7 +145,8 @@ async function child(rows) {
       ms: Math.round(ingestMs),
       rows_per_s: Math.round(rows / (ingestMs / 1000)),
       cpu_us_per_row: Math.round((ingestCpu * 10_000) / rows) / 10,
-      peak_rss_mb: ingestPeak,
+      peak_rss_mb: ingestPeak.rss,
+      at_peak: ingestPeak,
     };
     const input_mb = Math.round((file.bytes / 1024 / 1024) * 10) / 10;
     if (!EXPORT) {
@@ -202,7 +217,8 @@ async function child(rows) {
         rows_per_s: Math.round(rows / (ms / 1000)),
         cpu_us_per_row: Math.round((cpu * 10_000) / rows) / 10,
         mb: Math.round((bytes / 1024 / 1024) * 10) / 10,
-        peak_rss_mb: peak,
+        peak_rss_mb: peak.rss,
+        at_peak: peak,
       };
     };
     const export_csv = await exportAs("csv");
