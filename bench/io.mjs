@@ -11,8 +11,9 @@
  *
  * Each size runs in fresh child processes (this file with --rows N, then --export) so that peak
  * RSS belongs to that size and phase alone. In the first child: the service in-process (HTTP API,
- * no engine, SQLite in a temp dir); a CSV of N rows is written to disk, uploaded (POST
- * /api/v1/files, streamed from disk) and turned into a batch (POST /api/v1/batches with file_id),
+ * no engine, SQLite in a temp dir); a CSV of N rows is written to disk and uploaded (POST
+ * /api/v1/files, streamed from disk) by a client process of its own (--upload), and turned into
+ * a batch (POST /api/v1/batches with file_id),
  * timed from the create request to the batch leaving `validating` (the ingest runs in the
  * background, in chunked transactions). Then every item gets a result through the store (claim +
  * commit, the engine's path, not timed). The second child starts the service on the same
@@ -106,10 +107,7 @@ async function writeCsv(path, rows) {
   await new Promise((r) => out.end(r));
 }
 
-/**
- * Uploads the input file. In a function of its own so that nothing of the request (the form, its
- * file Blob, the client's buffers) is still reachable when the ingest's memory is sampled.
- */
+/** Uploads the input file (in the client process, `--upload`). */
 async function upload(url, key, csvPath) {
   const form = new FormData();
   form.append("purpose", "batch_input");
@@ -152,8 +150,9 @@ async function child(rows) {
     await call("POST", `/api/v1/agents/${agent.id}/publish`);
 
     const csvPath = join(dir, "input.csv");
-    await writeCsv(csvPath, rows);
-    const file = await upload(service.url, key, csvPath);
+    // Written and uploaded by a client process of its own: the client's side of a 77 MB upload
+    // (the file read into a form, the request's buffers) is not the service's memory.
+    const file = await runChild(["--upload", csvPath, rows, service.url, key]);
 
     // Ingest: the create answers at once (`validating`); the rows are stored in the background
     // and the batch turns in_progress once the whole file is in. Timed from the create request
@@ -317,6 +316,10 @@ const at = process.argv.indexOf("--rows");
 const exportAt = process.argv.indexOf("--export");
 if (at !== -1) {
   console.log(JSON.stringify(await child(Number(process.argv[at + 1]))));
+} else if (process.argv.includes("--upload")) {
+  const [csvPath, rows, url, key] = process.argv.slice(process.argv.indexOf("--upload") + 1);
+  await writeCsv(csvPath, Number(rows));
+  console.log(JSON.stringify(await upload(url, key, csvPath)));
 } else if (exportAt !== -1) {
   const [dir, batchId, key, rows] = process.argv.slice(exportAt + 1);
   console.log(JSON.stringify(await exportChild(dir, batchId, key, Number(rows))));
