@@ -6,14 +6,14 @@
  * columns folded into objects) and checked on its own; the caller checks what needs the store.
  */
 import { type Duplex, Readable } from "node:stream";
-import { type Options as CsvOptions, parse as parseCsv } from "csv-parse";
 import { parser as jsonParser } from "stream-json";
 import pick from "stream-json/filters/pick.js";
 import streamArray from "stream-json/streamers/stream-array.js";
 import { DEFAULT_MAX_RECORD_BYTES } from "../config/defaults.js";
+import { csvRecordArrays } from "./csv-records.js";
 import { ElementTooLargeError, elementCap } from "./json-element-cap.js";
 import { LineTooLongError, readBoundedLines } from "./line-splitter.js";
-import { inArrays, objectArrays } from "./object-arrays.js";
+import { inArrays } from "./object-arrays.js";
 
 export type InputFormat = "csv" | "json" | "jsonl";
 
@@ -96,22 +96,12 @@ export function readInputRecords(
 }
 
 async function* readCsv(source: Readable, maxRecordBytes: number): AsyncIterable<InputRecord[]> {
-  const rows = source.pipe(
-    parseCsv({
-      columns: true,
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      max_record_size: maxRecordBytes,
-      // Buffer a whole batch of parsed records (the default is 16), so one read gathers it.
-      readableHighWaterMark: RECORD_BATCH,
-    } as CsvOptions),
-  );
-  source.on("error", (err) => rows.destroy(err));
   let row = 0;
   try {
-    for await (const records of objectArrays(rows, RECORD_BATCH)) {
-      yield records.map((record) => ({ row: ++row, record: record as Record<string, unknown> }));
+    for await (const records of csvRecordArrays(source, RECORD_BATCH, maxRecordBytes)) {
+      const out: InputRecord[] = new Array(records.length);
+      for (let i = 0; i < records.length; i++) out[i] = { row: ++row, record: records[i] };
+      yield out;
     }
   } catch (err) {
     if (err instanceof InputFileError) throw err;
