@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { type Dispatcher, Pool, util } from "undici";
+import { AnswerPacer } from "./answer-pacer.js";
 import { abortedOutcome, retryable } from "./outcomes.js";
 import type { RetryableOutcome } from "./types.js";
 
@@ -229,10 +230,23 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
     answers.add(this);
   }
 
-  /** Hands the answer to the caller (AnswerPacer, on a later turn). */
+  /**
+   * Hands the answer to the caller (AnswerPacer, on a later turn). Decoded as undici's `text()`
+   * decodes (a leading UTF-8 BOM dropped, as JSON.parse would refuse it); a body too large to be
+   * one string rejects this call, as `text()` would, instead of throwing out of the pacer.
+   */
   deliver(): void {
-    const text = this.chunks.length === 1 ? this.chunks[0].toString() : Buffer.concat(this.chunks).toString();
+    const chunks = this.chunks;
     this.chunks = [];
+    let text: string;
+    try {
+      const whole = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const bom = whole.length >= 3 && whole[0] === 0xef && whole[1] === 0xbb && whole[2] === 0xbf;
+      text = whole.toString("utf8", bom ? 3 : 0);
+    } catch (err) {
+      this.reject?.(err as Error);
+      return;
+    }
     this.resolve?.({ statusCode: this.statusCode, headers: this.headers, body: new BufferedBody(text) });
   }
 
@@ -245,59 +259,7 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
   }
 }
 
-/**
- * Paces the hand-over of whole answers to their callers, for every upstream of the process. With
- * 10,000 calls in flight the answers come in bursts, and each one's continuation (parsing it,
- * settling the item, buffering its outcome, starting the next item) ran in the I/O callback that
- * completed it: one poll phase handling a few hundred answers held the event loop (and every API
- * request) for tens to hundreds of ms (bench/inflight.mjs: 94 % of the answers were handled in
- * turns longer than 20 ms). Answers are queued instead and handed over at most `perTurn` per
- * event-loop turn (setImmediate), the count halving (down to MIN_PER_TURN) while turns take longer
- * than SLOW_TURN_MS and growing by a quarter per shorter one, as the engine's start pacer does.
- */
-class AnswerPacer {
-  private readonly ready: BufferedCall[] = [];
-  private head = 0;
-  private scheduledAt = -1;
-  private perTurn = MAX_PER_TURN;
-
-  add(call: BufferedCall): void {
-    this.ready.push(call);
-    if (this.scheduledAt < 0) this.schedule();
-  }
-
-  private schedule(): void {
-    this.scheduledAt = performance.now();
-    setImmediate(this.drain);
-  }
-
-  private readonly drain = (): void => {
-    const turn = performance.now() - this.scheduledAt;
-    this.perTurn =
-      turn > SLOW_TURN_MS
-        ? Math.max(MIN_PER_TURN, this.perTurn >> 1)
-        : Math.min(MAX_PER_TURN, Math.ceil(this.perTurn * 1.25));
-    const end = Math.min(this.ready.length, this.head + this.perTurn);
-    while (this.head < end) this.ready[this.head++].deliver();
-    if (this.head === this.ready.length) {
-      this.ready.length = 0;
-      this.head = 0;
-      this.scheduledAt = -1;
-    } else {
-      // The continuations of these answers run when this callback returns; the rest next turn.
-      if (this.head > 1024) {
-        this.ready.splice(0, this.head);
-        this.head = 0;
-      }
-      this.schedule();
-    }
-  };
-}
-
-const MAX_PER_TURN = 256;
-const MIN_PER_TURN = 64;
-const SLOW_TURN_MS = 8;
-const answers = new AnswerPacer();
+const answers = new AnswerPacer<BufferedCall>();
 
 /** A body read whole, behind the streamed body's interface. */
 class BufferedBody implements ResponseBody {

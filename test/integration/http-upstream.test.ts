@@ -2,7 +2,7 @@ import { getEventListeners, setMaxListeners } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpUpstream } from "../../src/providers/http-upstream.js";
+import { HttpUpstream, type UpstreamResponse } from "../../src/providers/http-upstream.js";
 
 /**
  * An upstream that answers /slow with a body that never ends, one small chunk every 20 ms (so
@@ -20,6 +20,12 @@ beforeAll(async () => {
     req.on("end", () => {
       if (req.url === "/fast") {
         res.end("done");
+        return;
+      }
+      if (req.url === "/bom") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(Buffer.from([0xef, 0xbb]));
+        res.end(Buffer.concat([Buffer.from([0xbf]), Buffer.from('{"answer": "\u00e9"}')]));
         return;
       }
       if (req.url === "/json") {
@@ -165,6 +171,18 @@ describe("HttpUpstream, body read whole (streamed = false)", () => {
       const fast = await upstream.post("/fast", {}, {}, caller.signal, drain, false);
       expect(fast).toEqual({ chunks: 1 });
       expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("drops a leading UTF-8 BOM from a whole body as from a streamed one (JSON.parse refuses it)", async () => {
+    const upstream = new HttpUpstream(origin, 30_000);
+    const caller = new AbortController();
+    try {
+      const read = async (r: UpstreamResponse) => JSON.parse(await r.body.text());
+      expect(await upstream.post("/bom", {}, {}, caller.signal, read, false)).toEqual({ answer: "é" });
+      expect(await upstream.post("/bom", {}, {}, caller.signal, read, true)).toEqual({ answer: "é" });
     } finally {
       await upstream.close();
     }
