@@ -32,7 +32,8 @@ export default defineConfig({
           name: "postgres",
           include: ["test/integration/**/*.test.ts", "test/postgres/**/*.test.ts", "test/store/**/*.test.ts"],
           // Spawns its own SQLite server; test/integration/chaos.test.ts covers PostgreSQL.
-          exclude: ["test/integration/crash.test.ts"],
+          // engine-thread: engine.thread is for SQLite only (PostgreSQL scales out in processes).
+          exclude: ["test/integration/crash.test.ts", "test/integration/engine-thread.test.ts"],
           globalSetup: ["test/helpers/postgres-setup.ts"],
           env: {
             TEST_STORE: "postgres",

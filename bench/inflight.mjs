@@ -6,6 +6,7 @@
  *   BENCH_INFLIGHT=10000 BENCH_LATENCY_MS=2000 BENCH_ROUNDS=3 node bench/inflight.mjs
  *   BENCH_INFLIGHT_ROOT=/tmp/base node bench/inflight.mjs   # the build in /tmp/base/dist (a baseline, same session)
  *   BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/inflight.mjs   # node flags for the measured process
+ *   BENCH_ENGINE_THREAD=1 node bench/inflight.mjs   # engine.thread on: the engine in a worker thread (a build without the option ignores it)
  *
  * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
  * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
@@ -49,6 +50,8 @@ async function phase(mockUrl) {
   const config = loadConfig({ port: 0, host: "127.0.0.1", db: `sqlite:${join(dir, "bench.db")}` }, {});
   config.logLevel = "silent";
   config.engine.concurrency = INFLIGHT;
+  // engine.thread (src/threads/): set only when asked, so a build without the option runs as it is.
+  if (process.env.BENCH_ENGINE_THREAD) config.engine.thread = process.env.BENCH_ENGINE_THREAD === "1";
   config.providers.mock = { type: "openai-compatible", baseUrl: mockUrl, maxConcurrency: INFLIGHT };
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
   const key = generateApiKey();
@@ -208,6 +211,7 @@ async function main() {
       latency_ms: LATENCY_MS,
       rounds: ROUNDS,
       build: distRoot,
+      engine_thread: process.env.BENCH_ENGINE_THREAD ?? "unset",
       ...result,
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

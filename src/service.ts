@@ -21,8 +21,9 @@ import { KeyResolver, registerEnvKey } from "./server/auth.js";
 import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
 import type { AppContext } from "./server/context.js";
 import type { IngestRunner } from "./server/ingest-runner.js";
-import { openStore } from "./store/index.js";
+import { openStore, sqliteFile } from "./store/index.js";
 import type { Store } from "./store/types.js";
+import { type EngineThread, startEngineThread } from "./threads/engine-host.js";
 import { startTracing, type Tracing } from "./tracing/setup.js";
 import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 
@@ -83,8 +84,8 @@ async function openSignals(store: Store, logger: Logger): Promise<Signals> {
   return new SharedSignals(broadcast, (err) => logger.warn({ err }, "NOTIFY failed"));
 }
 
-/** What every process opens, whatever it runs: the store, signals, providers, files, limits, metrics. */
-interface Core {
+/** What every process (and the engine thread) opens, whatever it runs: the store, signals, providers, files, limits, metrics. */
+export interface Core {
   config: Config;
   logger: Logger;
   store: Store;
@@ -99,9 +100,18 @@ interface Core {
   tracing: Tracing;
 }
 
-async function openCore(config: Config, logger: Logger): Promise<Core> {
+/**
+ * `threads`: the engine runs in a thread of its own on the same SQLite file (`src/threads/`);
+ * `engineThread`: this is that thread (the API thread registers the env key and reports the
+ * process's metrics).
+ */
+export async function openCore(
+  config: Config,
+  logger: Logger,
+  options: { threads?: boolean; engineThread?: boolean } = {},
+): Promise<Core> {
   const tracing = await startTracing(config.tracing, logger);
-  const store = await openStore(config.db);
+  const store = await openStore(config.db, { threads: options.threads });
   const signals = await openSignals(store, logger);
   const engineConfig = { ...config.engine };
   // Notifications (LISTEN/NOTIFY) wake idle workers, so their fallback poll can be slow.
@@ -109,7 +119,7 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
     engineConfig.pollIntervalMs = POSTGRES_POLL_INTERVAL_MS;
   }
   const providers = new ProviderRegistry(config.providers, { timeoutMs: config.engine.requestTimeoutMs });
-  if (config.bootstrapApiKey) {
+  if (config.bootstrapApiKey && !options.engineThread) {
     const revoked = await registerEnvKey(store, config.bootstrapApiKey);
     if (revoked > 0) logger.warn({ revoked }, "AGENTBATCH_API_KEY changed: the previous env key is revoked");
   }
@@ -122,7 +132,11 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
   // One set of per-upstream limits for the engine's items and the API's interactive chat turns.
   const limiters = new LimiterRegistry((p) => providers.limitsFor(p), engineConfig.concurrency);
   // Scrapes within 5 s share one read of the store's aggregates.
-  const metrics = new Metrics(store, { labels: metricLabelBounds(config), snapshotTtlMs: 5_000 });
+  const metrics = new Metrics(store, {
+    labels: metricLabelBounds(config),
+    snapshotTtlMs: 5_000,
+    processMetrics: !options.engineThread,
+  });
   const tools = new HttpToolCaller({
     trustedOrigins: config.tools.trustedOrigins,
     concurrencyPerHost: config.tools.concurrencyPerHost,
@@ -144,12 +158,15 @@ async function openCore(config: Config, logger: Logger): Promise<Core> {
   };
 }
 
-/** The engine and the webhook dispatcher of a process that runs items. */
-function startWorker(core: Core): {
+/** The engine and the webhook dispatcher of a process (or engine thread) that runs items. */
+export interface WorkerParts {
   engine: Engine;
   dispatcher: WebhookDispatcher | null;
   retention: BackgroundLoop | null;
-} {
+}
+
+/** The engine and the webhook dispatcher of a process that runs items. */
+export function startWorker(core: Core): WorkerParts {
   const { store, files, metrics, config } = core;
   const { attachmentMemoryBytes, itemAttachmentBytes } = core.engineConfig;
   const budget = new AttachmentBudget(attachmentMemoryBytes);
@@ -204,10 +221,31 @@ function startRetention(core: Core): BackgroundLoop | null {
   return loop;
 }
 
+/** Drains the engine and the dispatcher: in-flight calls and deliveries share `graceMs`. */
+export async function stopWorker(worker: WorkerParts, graceMs: number): Promise<void> {
+  await Promise.all([
+    worker.engine.stop(graceMs),
+    worker.dispatcher?.stop(graceMs),
+    worker.retention?.stop(),
+  ]);
+}
+
+/** Closes what `openCore` opened, once nothing runs on it. */
+export async function closeCore(core: Core): Promise<void> {
+  core.limiters.close();
+  await core.tools.close();
+  await core.providers.closeAll();
+  await core.signals.close();
+  await core.files.close();
+  await core.store.close();
+  await core.tracing.shutdown();
+}
+
 /** The HTTP API, listening, and the writer of OpenAI output files that runs in every API process. */
 async function startApi(
   core: Core,
   closing: AbortSignal,
+  thread: EngineThread | null,
 ): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter; ingests: IngestRunner }> {
   // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
   const { buildApp } = await import("./server/app.js");
@@ -234,7 +272,7 @@ async function startApi(
     keys: new KeyResolver(store),
     providers: core.providers,
     files,
-    limiters: core.limiters,
+    limiters: thread?.limiters ?? core.limiters,
     tools: core.tools,
     metrics: core.metrics,
     openAIOutput,
@@ -248,12 +286,29 @@ async function startApi(
   return { app, url: address.replace("[::1]", "localhost"), openAIOutput, ingests };
 }
 
+/** Whether the engine runs in a thread of its own: asked for, one process doing both, a SQLite file. */
+function engineInThread(config: Config, options: ServiceOptions): boolean {
+  return config.engine.thread && options.api && options.worker && sqliteFile(config.db) !== null;
+}
+
+/** The engine thread, started on the open core; the core is closed if the thread fails to start. */
+async function openEngineThread(core: Core): Promise<EngineThread> {
+  try {
+    return await startEngineThread(core.config, core.logger, core.metrics);
+  } catch (err) {
+    await closeCore(core);
+    throw err;
+  }
+}
+
 export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const core = await openCore(config, logger);
-  const worker = options.worker ? startWorker(core) : null;
+  const threaded = engineInThread(config, options);
+  const core = await openCore(config, logger, { threads: threaded });
+  const thread = threaded ? await openEngineThread(core) : null;
+  const worker = options.worker && !thread ? startWorker(core) : null;
   const closing = new AbortController();
-  const api = options.api ? await startApi(core, closing.signal) : null;
+  const api = options.api ? await startApi(core, closing.signal, thread) : null;
   let closed = false;
   return {
     config,
@@ -277,17 +332,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       await Promise.all([
         api ? closeApp(api.app, graceMs).then(() => api.openAIOutput.stop()) : undefined,
         api?.ingests.stop(),
-        worker?.engine.stop(graceMs),
-        worker?.dispatcher?.stop(graceMs),
-        worker?.retention?.stop(),
+        worker ? stopWorker(worker, graceMs) : undefined,
+        thread?.stop(graceMs),
       ]);
-      core.limiters.close();
-      await core.tools.close();
-      await core.providers.closeAll();
-      await core.signals.close();
-      await core.files.close();
-      await core.store.close();
-      await core.tracing.shutdown();
+      await closeCore(core);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Permit, UpstreamLimiter } from "../providers/rate-limiter.js";
+import type { Limiter, Permit } from "../providers/rate-limiter.js";
 import type { EmbeddingOutcome, EmbeddingRequest, ModelOutcome, ModelProvider } from "../providers/types.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import { embeddingTokenEstimate } from "./request-turn.js";
@@ -26,7 +26,7 @@ interface Group {
 export interface EmbeddingCallDeps {
   provider: ModelProvider;
   providerName: string;
-  limiter: UpstreamLimiter;
+  limiter: Limiter;
   metrics?: UpstreamCallMetrics;
 }
 

@@ -1,5 +1,5 @@
 import type { ModelCallUsage } from "../domain/usage.js";
-import type { LimiterRegistry, Permit, UpstreamLimiter } from "../providers/rate-limiter.js";
+import type { Limiter, Limiters, Permit } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { DeltaListener, ModelOutcome, ModelRequest, TokenUsage } from "../providers/types.js";
 import type { ResponseDetail } from "../store/types.js";
@@ -22,7 +22,7 @@ import { settleStructured, structuredFormat } from "./structured-output.js";
 export interface TurnDeps {
   providers: ProviderRegistry;
   /** One registry per process, so batch items and chat messages share each upstream's budget. */
-  limiters: LimiterRegistry;
+  limiters: Limiters;
   metrics?: UpstreamCallMetrics;
   /** Joins embeddings lines bound for one upstream into shared calls (absent: one call per line). */
   embeddings?: EmbeddingBatcher;
@@ -264,7 +264,7 @@ export async function callUpstream(
  * signal ended the wait (or the limiter closed).
  */
 async function takePermit(
-  limiter: UpstreamLimiter,
+  limiter: Limiter,
   estimatedTokens: number,
   signal: AbortSignal,
   reserved?: Permit | null,

@@ -21,6 +21,7 @@ export const defaultEngineConfig: EngineConfig = {
   cancelAbortsInFlight: false,
   itemAttachmentBytes: 50 * 1024 * 1024,
   attachmentMemoryBytes: 256 * 1024 * 1024,
+  thread: false,
 };
 
 /** Default prices (USD per million tokens) for common models; the config file overrides them. */

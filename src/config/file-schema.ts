@@ -43,6 +43,7 @@ const EngineSchema = Strict({
   item_attachment_bytes: Type.Optional(Count),
   cancel_aborts_in_flight: Type.Optional(Type.Boolean()),
   attachment_memory_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
+  thread: Type.Optional(Type.Boolean()),
 });
 
 const WebhooksSchema = Strict({

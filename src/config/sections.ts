@@ -81,6 +81,8 @@ export function engineSection(file: ConfigFile, env: Env): EngineConfig {
   }
   const abort = envFlag(env, "AGENTBATCH_CANCEL_ABORTS_IN_FLIGHT");
   if (abort !== undefined) engine.cancelAbortsInFlight = abort;
+  const thread = envFlag(env, "AGENTBATCH_ENGINE_THREAD");
+  if (thread !== undefined) engine.thread = thread;
   return engine;
 }
 

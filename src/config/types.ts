@@ -55,6 +55,13 @@ export interface EngineConfig {
   itemAttachmentBytes: number;
   /** The bytes of attachments (raw and base64) the items of one process hold in memory at once. */
   attachmentMemoryBytes: number;
+  /**
+   * On a SQLite file, when one process serves the API and runs the engine: the engine and the
+   * webhook dispatcher run in a worker thread with a connection of their own, so the API's
+   * requests never wait behind the engine's turns (`src/threads/`). Ignored on PostgreSQL and
+   * `sqlite::memory:`.
+   */
+  thread: boolean;
 }
 
 export interface WebhookConfig {

@@ -1,4 +1,13 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "prom-client";
 import type { UpstreamCallReport } from "../agents/metrics.js";
 import type { EngineMetrics } from "../engine/metrics.js";
 import type { ItemStatus, MetricsSnapshot, Store } from "../store/types.js";
@@ -11,6 +20,9 @@ export interface EngineGauges {
   /** Claimed ahead of the slots, waiting in the engine's local buffer. */
   claimedAhead?: number;
 }
+
+/** A registry's series as JSON (`getMetricsAsJSON`): what the engine thread sends at a scrape. */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "awaiting_tool_calls", "success", "failed"];
 
@@ -59,6 +71,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly engine: EngineMetrics;
   private engineGauges: () => EngineGauges | null = () => null;
+  /** The engine thread's series (its engine's gauges and upstream counts), when it runs in one. */
+  private remote: (() => Promise<MetricsJson | null>) | null = null;
   /** The last store snapshot and when it was read: scrapes within `snapshotTtlMs` share it. */
   private snapshot: { at: number; value: Promise<MetricsSnapshot> } | null = null;
   private readonly snapshotTtlMs: number;
@@ -175,6 +189,21 @@ export class Metrics {
     this.engineGauges = stats;
   }
 
+  /**
+   * The engine runs in another thread (`src/threads/`): each scrape adds its series, summed with
+   * this registry's (prom-client's cluster aggregation: the API thread's chat turns and the
+   * engine's items count into the same upstream series).
+   */
+  watchRemote(series: () => Promise<MetricsJson | null>): void {
+    this.remote = series;
+  }
+
+  /** The engine thread's side of a scrape: its engine gauges set now, and every series of it. */
+  async engineSeries(): Promise<MetricsJson> {
+    this.setEngineGauges();
+    return this.registry.getMetricsAsJSON();
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }
@@ -208,6 +237,13 @@ export class Metrics {
       this.deliveries.set({ status }, d?.deliveries ?? 0);
       this.deliveryAttempts.set({ status }, d?.attempts ?? 0);
     }
+    this.setEngineGauges();
+    const remote = this.remote ? await this.remote() : null;
+    if (!remote) return this.registry.metrics();
+    return AggregatorRegistry.aggregate([await this.registry.getMetricsAsJSON(), remote]).metrics();
+  }
+
+  private setEngineGauges(): void {
     const engine = this.engineGauges();
     this.engineItems.reset();
     if (engine) {
@@ -217,6 +253,5 @@ export class Metrics {
       if (engine.claimedAhead !== undefined)
         this.engineItems.set({ state: "claimed_ahead" }, engine.claimedAhead);
     }
-    return this.registry.metrics();
   }
 }

@@ -6,6 +6,17 @@ export interface Permit {
   release(outcome: ModelOutcome | null, actualTokens?: number): void;
 }
 
+/** What a call takes its permit from: an upstream's limiter, here or in another thread. */
+export interface Limiter {
+  acquire(tokens: number, signal: AbortSignal): Promise<Permit>;
+}
+
+/** The limiters of every upstream, one per provider, shared by batch items and chat turns. */
+export interface Limiters {
+  get(provider: string): Limiter;
+  close(): void;
+}
+
 interface Waiter {
   tokens: number;
   resolve: (permit: Permit) => void;
@@ -65,7 +76,7 @@ class MinuteBucket {
  * headers saying a window is spent hold every call to this upstream until the reset, rather
  * than letting each item discover the limit on its own.
  */
-export class UpstreamLimiter {
+export class UpstreamLimiter implements Limiter {
   private readonly rpm?: MinuteBucket;
   private readonly tpm?: MinuteBucket;
   private maxConcurrency: number;
@@ -220,7 +231,7 @@ export class UpstreamLimiter {
  * its configured limits. Limits are per provider entry because that is what the config names;
  * a team that wants separate limits per model declares one provider entry per model.
  */
-export class LimiterRegistry {
+export class LimiterRegistry implements Limiters {
   private readonly limiters = new Map<string, UpstreamLimiter>();
   private share = 1;
 

@@ -3,7 +3,7 @@ import type { Config } from "../config/index.js";
 import type { Signals } from "../engine/signals.js";
 import type { FileStorage } from "../files/storage.js";
 import type { Metrics } from "../metrics/prometheus.js";
-import type { LimiterRegistry } from "../providers/rate-limiter.js";
+import type { Limiters } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Store, Workspace } from "../store/types.js";
 import type { KeyResolver } from "./auth.js";
@@ -33,8 +33,8 @@ export interface AppContext {
   keys: KeyResolver;
   providers: ProviderRegistry;
   files: FileStorage;
-  /** Per-upstream limits, shared with the engine: chat messages run interactively in the API process. */
-  limiters: LimiterRegistry;
+  /** Per-upstream limits, shared with the engine (in this thread or the engine thread): chat messages run interactively in the API. */
+  limiters: Limiters;
   /** Calls agents' http tools in chat turns (agents with tools fail in chats without it). */
   tools?: HttpToolCaller;
   /** Writes the output files of OpenAI-shaped batches; started and stopped by the service. */

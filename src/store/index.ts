@@ -12,17 +12,25 @@ export function isPostgresUrl(url: string): boolean {
 /**
  * Opens the store a database URL names: `sqlite:PATH` (or a bare path, or `sqlite::memory:`),
  * or `postgres://...` / `postgresql://...` (`?schema=NAME` picks a schema). Migrations run
- * before it is returned.
+ * before it is returned. `threads`: another thread of this process opens the same SQLite file
+ * (the engine thread): the store's broadcast then reaches it.
  */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, options: { threads?: boolean } = {}): Promise<Store> {
   let store: Store;
   if (isPostgresUrl(url)) {
     store = new SqlStore(new PostgresDriver(url));
   } else {
     const path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
     if (!path) throw new Error(`--db: no SQLite path in "${url}"; write sqlite:./data/agentbatch.db`);
-    store = new SqlStore(new SqliteDriver(path));
+    store = new SqlStore(new SqliteDriver(path, options));
   }
   await store.migrate();
   return store;
+}
+
+/** The SQLite file a database URL names, or null (PostgreSQL, or `sqlite::memory:`: not shared by threads). */
+export function sqliteFile(url: string): string | null {
+  if (isPostgresUrl(url)) return null;
+  const path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
+  return path && path !== ":memory:" ? path : null;
 }

@@ -64,6 +64,8 @@ export async function startTestServer(
   config.engine.pollIntervalMs = 50;
   config.engine.commitIntervalMs = 20;
   config.webhooks.allowHttp = true;
+  // TEST_ENGINE_THREAD=1 runs the suite with the engine in a thread of its own (SQLite files only).
+  if (process.env.TEST_ENGINE_THREAD === "1") config.engine.thread = true;
   configure(config);
   const service = await startService(config, {
     api: true,

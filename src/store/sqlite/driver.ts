@@ -12,12 +12,14 @@ import {
   type SqlExecutor,
   type SqlTransaction,
 } from "../sql/driver.js";
+import { ThreadBroadcast } from "./thread-broadcast.js";
 
 /**
  * better-sqlite3 on one connection in WAL mode. Its calls are synchronous; a transaction spans
  * several awaits, so a mutex keeps other statements of this process out of an open transaction
  * (they would otherwise run inside it). `BEGIN IMMEDIATE` takes the write lock up front so that
- * two processes on one file wait (busy_timeout) instead of failing on a lock upgrade.
+ * two processes on one file wait (busy_timeout) instead of failing on a lock upgrade — and so do
+ * the two connections of one process whose engine runs in a thread of its own (`threads`).
  */
 export class SqliteDriver implements SqlDriver {
   /** One process owns the file: no row locks to skip, no other process to tell. */
@@ -42,7 +44,14 @@ export class SqliteDriver implements SqlDriver {
   private readonly direct: SqlExecutor;
   private readonly inTransaction: SqlTransaction;
 
-  constructor(path: string) {
+  /**
+   * `threads`: another thread of this process opens the same file (the engine thread,
+   * `src/threads/`); the two connections' signals cross over a BroadcastChannel named after it.
+   */
+  constructor(
+    private readonly path: string,
+    private readonly options: { threads?: boolean } = {},
+  ) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
@@ -156,9 +165,20 @@ export class SqliteDriver implements SqlDriver {
     });
   }
 
-  /** One process owns the file: holding the connection keeps every write of it out meanwhile. */
+  /**
+   * Holding the connection keeps this connection's writes out; a read transaction (WAL: one
+   * snapshot from its first read) keeps out those of another connection on the file (the
+   * engine thread's, or a second process's).
+   */
   readSnapshot<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.exclusively(() => fn(this.direct));
+    return this.exclusively(async () => {
+      this.db.exec("BEGIN");
+      try {
+        return await fn(this.direct);
+      } finally {
+        if (this.db.inTransaction) this.db.exec("COMMIT");
+      }
+    });
   }
 
   runExclusive<T>(_task: string, fn: () => Promise<T>): Promise<T | undefined> {
@@ -184,7 +204,7 @@ export class SqliteDriver implements SqlDriver {
   }
 
   async openBroadcast(): Promise<Broadcast | null> {
-    return null;
+    return this.options.threads ? new ThreadBroadcast(this.path) : null;
   }
 
   async close(): Promise<void> {

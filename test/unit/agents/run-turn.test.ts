@@ -14,7 +14,10 @@ const agent: AgentConfig = {
 };
 const turn = { agent, message: "hello", history: [] };
 
-function deps(complete: Complete, maxConcurrency = 1): TurnDeps & { reports: UpstreamCallReport[] } {
+function deps(
+  complete: Complete,
+  maxConcurrency = 1,
+): Omit<TurnDeps, "limiters"> & { reports: UpstreamCallReport[]; limiters: LimiterRegistry } {
   const reports: UpstreamCallReport[] = [];
   return {
     providers: fakeProviders(complete),

@@ -36,7 +36,9 @@ function agentTurn(responseFormat: AgentResponseFormat | null) {
 }
 
 /** A provider answering `answers` in turn, recording each request. */
-function scripted(answers: string[]): TurnDeps & { requests: ModelRequest[] } {
+function scripted(
+  answers: string[],
+): Omit<TurnDeps, "limiters"> & { requests: ModelRequest[]; limiters: LimiterRegistry } {
   const requests: ModelRequest[] = [];
   const complete: Complete = async (request, _signal, onDelta) => {
     requests.push(request);

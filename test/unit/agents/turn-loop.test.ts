@@ -29,7 +29,10 @@ function memoryLog(initial: TurnStep[] = []): StepLog & { steps: TurnStep[] } {
   };
 }
 
-function deps(requests: ModelRequest[], toolCalls: string[]): ToolTurnDeps {
+function deps(
+  requests: ModelRequest[],
+  toolCalls: string[],
+): Omit<ToolTurnDeps, "limiters"> & { limiters: LimiterRegistry } {
   const http = fakeHttpTools((call) => {
     toolCalls.push(call.callId);
     return { output: `result of ${call.callId}`, isError: false, durationMs: 3 };

@@ -1,0 +1,142 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import type { Config } from "../config/index.js";
+import type { Metrics, MetricsJson } from "../metrics/prometheus.js";
+import type { EngineThreadData, FromEngine, ToEngine } from "./messages.js";
+import { ThreadLimiters } from "./remote-limiters.js";
+
+/** A scrape waits at most this long for the engine thread's series, then renders without them. */
+const METRICS_WAIT_MS = 2_000;
+/** After the grace, how long the engine thread may take to store its outcomes and close. */
+const STOP_MARGIN_MS = 10_000;
+
+/** The engine thread as the API thread sees it. */
+export interface EngineThread {
+  /** The engine thread's limiters, for the API's chat turns. */
+  limiters: ThreadLimiters;
+  /** Drains the engine (in-flight calls get `graceMs`) and the dispatcher, then ends the thread. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** The built worker file beside this one; from the TypeScript sources (vitest), the one in dist/. */
+function workerFile(): URL {
+  const beside = new URL("./engine-main.js", import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  return new URL("../../dist/threads/engine-main.js", import.meta.url);
+}
+
+/**
+ * Starts the engine and the webhook dispatcher in a worker thread with its own SQLite connection
+ * (`engine-main.ts`), resolved once they run. The thread's /metrics series join `metrics`' at
+ * each scrape. If the thread dies other than by `stop`, the error is logged as fatal and thrown
+ * out of this thread's event loop: a process whose engine is gone must not look healthy.
+ */
+export async function startEngineThread(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<EngineThread> {
+  const host = new EngineThreadHost(config, logger);
+  await host.started();
+  metrics.watchRemote(() => host.scrape());
+  return host;
+}
+
+class EngineThreadHost implements EngineThread {
+  private readonly worker: Worker;
+  readonly limiters: ThreadLimiters;
+  private readonly scrapes = new Map<number, (series: MetricsJson | null) => void>();
+  private nextScrape = 1;
+  /** running: its engine runs; stopping: `stop` (or a failed start) ends it; dead: it crashed. */
+  private state: "starting" | "running" | "stopping" | "dead" = "starting";
+  private readonly ready: Promise<void>;
+  private readonly ended: Promise<void>;
+
+  constructor(
+    config: Config,
+    private readonly logger: Logger,
+  ) {
+    const data: EngineThreadData = { config, logLevel: logger.level };
+    this.worker = new Worker(workerFile(), { workerData: data });
+    this.limiters = new ThreadLimiters((m) => this.post(m));
+    let ready!: { resolve: () => void; reject: (err: Error) => void };
+    this.ready = new Promise<void>((resolve, reject) => {
+      ready = { resolve, reject };
+    });
+    let ended!: () => void;
+    this.ended = new Promise<void>((r) => {
+      ended = r;
+    });
+    this.worker.on("message", (m: FromEngine) => {
+      if (m.t === "ready") ready.resolve();
+      else if (m.t === "failed") ready.reject(Object.assign(new Error(m.message), { stack: m.stack }));
+      else if (m.t === "granted" || m.t === "refused") this.limiters.answered(m);
+      else if (m.t === "metrics") this.scrapes.get(m.id)?.(m.series);
+      else if (m.t === "stopped") ended();
+    });
+    this.worker.on("error", (err) => {
+      ready.reject(err);
+      this.died(err);
+    });
+    this.worker.on("exit", (code) => {
+      ready.reject(new Error(`the engine thread exited (code ${code}) before its engine ran`));
+      this.limiters.close();
+      for (const answer of this.scrapes.values()) answer(null);
+      ended();
+      this.died(new Error(`the engine thread exited (code ${code})`));
+    });
+  }
+
+  private post(message: ToEngine): void {
+    this.worker.postMessage(message);
+  }
+
+  async started(): Promise<void> {
+    try {
+      await this.ready;
+      this.state = "running";
+    } catch (err) {
+      this.state = "stopping";
+      await this.worker.terminate();
+      throw err;
+    }
+  }
+
+  private died(err: Error): void {
+    if (this.state !== "running") return;
+    this.state = "dead";
+    this.logger.fatal({ err }, "the engine thread died");
+    setImmediate(() => {
+      throw err;
+    });
+  }
+
+  /** The engine thread's series for one scrape, or null if it does not answer in time. */
+  scrape(): Promise<MetricsJson | null> {
+    return new Promise((resolve) => {
+      if (this.state !== "running") return resolve(null);
+      const id = this.nextScrape++;
+      const timer = setTimeout(() => answer(null), METRICS_WAIT_MS);
+      const answer = (series: MetricsJson | null) => {
+        clearTimeout(timer);
+        this.scrapes.delete(id);
+        resolve(series);
+      };
+      this.scrapes.set(id, answer);
+      this.post({ t: "metrics", id });
+    });
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    if (this.state === "stopping") return this.ended;
+    this.state = "stopping";
+    this.post({ t: "stop", graceMs });
+    const cut = setTimeout(() => this.worker.terminate(), graceMs + STOP_MARGIN_MS);
+    await this.ended;
+    clearTimeout(cut);
+    this.limiters.close();
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The engine thread's entry (`engine-host.ts` starts it): opens its own connection to the
+ * service's SQLite file, runs the engine and the webhook dispatcher, answers the API thread's
+ * permit requests and /metrics scrapes, and drains on `stop`.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { closeCore, createLogger, openCore, startWorker, stopWorker } from "../service.js";
+import type { EngineThreadData, FromEngine, ToEngine } from "./messages.js";
+import { LimiterServer } from "./remote-limiters.js";
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error("engine-main.ts runs as a worker thread (src/threads/engine-host.ts)");
+  const { config, logLevel } = workerData as EngineThreadData;
+  const post = (m: FromEngine) => port.postMessage(m);
+  const logger = createLogger(logLevel).child({ thread: "engine" });
+  try {
+    const core = await openCore(config, logger, { threads: true, engineThread: true });
+    const worker = startWorker(core);
+    const limiters = new LimiterServer(core.limiters, post);
+    port.on("message", (m: ToEngine) => {
+      if (m.t === "metrics") {
+        core.metrics.engineSeries().then((series) => post({ t: "metrics", id: m.id, series }));
+      } else if (m.t === "stop") {
+        stopWorker(worker, m.graceMs)
+          .then(() => limiters.close())
+          .then(() => closeCore(core))
+          .catch((err) => logger.error({ err }, "the engine thread did not close cleanly"))
+          .finally(() => post({ t: "stopped" }));
+      } else {
+        limiters.handle(m);
+      }
+    });
+    post({ t: "ready" });
+  } catch (err) {
+    const e = err as Error;
+    post({ t: "failed", message: e.message, stack: e.stack });
+  }
+}
+
+void main();

@@ -1,0 +1,131 @@
+/**
+ * engine.thread on SQLite: the real service with its engine and webhook dispatcher in a worker
+ * thread (src/threads/), the API in this one, two connections on one file. A batch created over
+ * HTTP completes, pause and cancel reach the engine thread (shared signals over the thread
+ * broadcast), a chat turn takes its permit from the engine thread's limiter, /metrics shows the
+ * engine thread's series, and close drains: nothing is left leased. The engine thread runs the
+ * built code (dist/threads/engine-main.js): needs `npm run build` first (`npm test` does it).
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openStore } from "../../src/store/index.js";
+import { mainJs } from "../helpers/processes.js";
+import {
+  publishedAgent,
+  startTestServer,
+  type TestServer,
+  waitFor,
+  waitForBatch,
+} from "../helpers/server.js";
+
+const reqs = (n: number, prefix = "r") =>
+  Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}-${i}`, message: `Question ${i}` }));
+
+describe("the engine in a thread of its own (SQLite)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "agentbatch-thread-"));
+  const db = `sqlite:${join(dir, "db.sqlite")}`;
+  let t: TestServer;
+
+  beforeAll(async () => {
+    expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);
+    t = await startTestServer(
+      (c) => {
+        c.engine.thread = true;
+        c.engine.concurrency = 8;
+        c.engine.claimBatchSize = 4;
+      },
+      { db },
+    );
+  });
+  afterAll(async () => {
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs in the engine thread: no engine in the API thread", () => {
+    expect(t.service.engine).toBeNull();
+  });
+
+  it("completes a batch created over HTTP", async () => {
+    const agent = await publishedAgent(t, { model: "simulated/echo?latency_ms=20" });
+    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(60) });
+    expect(created.status).toBe(202);
+    const done = await waitForBatch(t, created.body.data.id);
+    expect(done).toMatchObject({ status: "completed", completed_requests: 60, failed_requests: 0 });
+  });
+
+  it("pauses, resumes and cancels a batch running in the engine thread", async () => {
+    const agent = await publishedAgent(t, { model: "simulated/echo?latency_ms=300" });
+    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(80, "p") })).body
+      .data.id;
+    await waitFor(
+      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.processing_requests > 0,
+      {
+        what: "items to start",
+      },
+    );
+    expect((await t.api("POST", `/api/v1/batches/${id}/pause`)).status).toBe(200);
+    const paused = await waitFor(
+      async () => {
+        const b = (await t.api("GET", `/api/v1/batches/${id}`)).body.data;
+        return b.processing_requests === 0 ? b : null;
+      },
+      { what: "the paused batch to hold nothing" },
+    );
+    expect(paused.status).toBe("paused");
+    expect(paused.pending_requests).toBeGreaterThan(0);
+    expect((await t.api("POST", `/api/v1/batches/${id}/resume`)).status).toBe(200);
+    await waitFor(
+      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.processing_requests > 0,
+      {
+        what: "items to start again after resume",
+      },
+    );
+    expect((await t.api("POST", `/api/v1/batches/${id}/cancel`)).status).toBe(202);
+    const cancelled = await waitForBatch(t, id);
+    expect(cancelled.status).toBe("cancelled");
+    expect(cancelled.completed_requests).toBeLessThan(80);
+  });
+
+  it("answers a chat turn with a permit of the engine thread's limiter", async () => {
+    const agent = await publishedAgent(t, { model: "simulated/echo" });
+    const chat = (await t.api("POST", "/api/v1/chats", { agent_id: agent })).body.data;
+    const answer = await t.api("POST", `/api/v1/chats/${chat.id}/messages`, {
+      message: "hello",
+      stream: false,
+    });
+    expect(answer.status).toBe(200);
+    expect(JSON.stringify(answer.body.data)).toContain("hello");
+  });
+
+  it("shows the engine thread's series on /metrics", async () => {
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    expect(text).toMatch(/agentbatch_upstream_requests_total\{[^}]*provider="simulated"[^}]*\} [1-9]/);
+    expect(text).toContain('agentbatch_engine_items{state="held"}');
+    expect(text).toContain("process_cpu_seconds_total");
+  });
+
+  it("drains on close: in-flight items finish or go back, none is left leased", async () => {
+    const agent = await publishedAgent(t, { model: "simulated/echo?latency_ms=200" });
+    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(100, "d") })).body
+      .data.id;
+    await waitFor(
+      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.completed_requests > 0,
+      {
+        what: "results before the close",
+      },
+    );
+    await t.service.close(2000);
+    const store = await openStore(db);
+    try {
+      const items = (await store.items.list(id, { limit: 100, offset: 0 })).rows;
+      expect(items.filter((i) => i.status === "processing")).toEqual([]);
+      expect(items.filter((i) => i.status === "success").length).toBeGreaterThan(0);
+      expect(items.filter((i) => i.status === "pending").length).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+    }
+  });
+});
