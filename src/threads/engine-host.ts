@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { Logger } from "pino";
+import pino, { type Logger } from "pino";
 import type { Config } from "../config/index.js";
 import type { Metrics, MetricsJson } from "../metrics/prometheus.js";
 import type { EngineThreadData, FromEngine, ToEngine } from "./messages.js";
@@ -75,6 +75,7 @@ class EngineThreadHost implements EngineThread {
       else if (m.t === "granted" || m.t === "refused") this.limiters.answered(m);
       else if (m.t === "metrics") this.scrapes.get(m.id)?.(m.series);
       else if (m.t === "stopped") ended();
+      else if (m.t === "log") this.writeLog(m.line);
     });
     this.worker.on("error", (err) => {
       ready.reject(err);
@@ -87,6 +88,12 @@ class EngineThreadHost implements EngineThread {
       ended();
       this.died(new Error(`the engine thread exited (code ${code})`));
     });
+  }
+
+  /** The engine thread's log line, as it is, into this thread's logger's stream. */
+  private writeLog(line: string): void {
+    const stream = (this.logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
+    stream.write(line);
   }
 
   private post(message: ToEngine): void {

@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   if (!port) throw new Error("engine-main.ts runs as a worker thread (src/threads/engine-host.ts)");
   const { config, logLevel } = workerData as EngineThreadData;
   const post = (m: FromEngine) => port.postMessage(m);
-  const logger = createLogger(logLevel).child({ thread: "engine" });
+  // One log stream for the process: the lines go to the API thread's logger's destination.
+  const logger = createLogger(logLevel, { write: (line: string) => post({ t: "log", line }) }).child({
+    thread: "engine",
+  });
   try {
     const core = await openCore(config, logger, { threads: true, engineThread: true });
     const worker = startWorker(core);

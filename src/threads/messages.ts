@@ -32,4 +32,6 @@ export type FromEngine =
   | { t: "refused"; id: number; message: string }
   | { t: "metrics"; id: number; series: MetricsJson }
   | { t: "stopped" }
+  /** A log line of the engine thread, written to the API thread's logger's destination. */
+  | { t: "log"; line: string }
   | { t: "failed"; message: string; stack?: string };
