@@ -39,7 +39,10 @@ export interface Service {
   config: Config;
   store: Store;
   signals: Signals;
+  /** This process's engine when it runs on this thread (null with `engine.thread` on: it runs in the engine thread). */
   engine: Engine | null;
+  /** The engine runs in a worker thread of its own (`engine.thread` on a SQLite file; src/threads/). */
+  engineThread: boolean;
   /** Sends webhook deliveries; runs beside the engine unless `webhooks.dispatch` is off. */
   dispatcher: WebhookDispatcher | null;
   app: App | null;
@@ -315,6 +318,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     store: core.store,
     signals: core.signals,
     engine: worker?.engine ?? null,
+    engineThread: thread !== null,
     dispatcher: worker?.dispatcher ?? null,
     app: api?.app ?? null,
     providers: core.providers,

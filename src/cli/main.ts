@@ -61,7 +61,12 @@ program
     const { startService } = await serverSide();
     const service = await startService(config, { api: true, worker: opts.worker });
     service.logger.info(
-      { url: service.url, db: config.db.replace(/\/\/[^@]*@/, "//***@"), worker: opts.worker },
+      {
+        url: service.url,
+        db: config.db.replace(/\/\/[^@]*@/, "//***@"),
+        worker: opts.worker,
+        engine_thread: service.engineThread,
+      },
       "agentbatch listening",
     );
     stopOnSignals(() => service.close());

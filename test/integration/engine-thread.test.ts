@@ -46,6 +46,7 @@ describe("the engine in a thread of its own (SQLite)", () => {
 
   it("runs in the engine thread: no engine in the API thread", () => {
     expect(t.service.engine).toBeNull();
+    expect(t.service.engineThread).toBe(true);
   });
 
   it("completes a batch created over HTTP", async () => {

@@ -131,6 +131,14 @@ describe("loadConfig", () => {
     );
   });
 
+  it("runs the engine in a thread of its own only when asked (engine.thread, AGENTBATCH_ENGINE_THREAD)", () => {
+    expect(loadConfig({}, {}).engine.thread).toBe(false);
+    expect(loadConfig({}, { AGENTBATCH_ENGINE_THREAD: "1" }).engine.thread).toBe(true);
+    const file = fileWith({ engine: { thread: true } });
+    expect(loadConfig({ configFile: file }, {}).engine.thread).toBe(true);
+    expect(loadConfig({ configFile: file }, { AGENTBATCH_ENGINE_THREAD: "0" }).engine.thread).toBe(false);
+  });
+
   it("keeps file bytes in the database on PostgreSQL and on disk with SQLite", () => {
     expect(loadConfig({ db: "sqlite:/tmp/x/a.db" }, {}).files.backend).toBe("local");
     expect(loadConfig({ db: "sqlite:/tmp/x/a.db" }, {}).dataDir).toBe("/tmp/x");
