@@ -28,7 +28,7 @@ export interface ExportWriters<T> {
 /**
  * A byte stream of `pages` in `format`. JSON is the API's envelope `{"data": [...], "message":
  * null, "error_code": 0}` without pagination; JSONL is one row per line; CSV has a header row of
- * `csvColumns` and one line per row (see `csvLine`). Each page becomes one Buffer, one chunk:
+ * `csvColumns` and one line per row (see `csvLine`). Each page becomes one string, one chunk:
  * per-row chunks cost a promise and a stream push per row, which held exports to a few thousand
  * rows a second (measured in bench/README.md).
  */
@@ -38,69 +38,27 @@ export function exportStream<T extends object>(
   writers: ExportWriters<T>,
 ): Readable {
   const text = async function* () {
-    const out = new PageBytes();
     if (format === "csv") yield csvLine(writers.csvColumns);
     if (format === "json") yield '{"data":[';
     let first = true;
     for await (const page of pages) {
       if (page.length === 0) continue;
+      let chunk = "";
       if (format === "csv") {
-        for (const r of page) out.write(csvLine(writers.csvRow(r)));
+        for (const r of page) chunk += csvLine(writers.csvRow(r));
       } else if (format === "json") {
         for (const r of page) {
-          out.write(first ? "\n" : ",\n");
-          out.write(writers.jsonLine(r));
+          chunk += `${first ? "\n" : ",\n"}${writers.jsonLine(r)}`;
           first = false;
         }
       } else {
-        for (const r of page) {
-          out.write(writers.jsonLine(r));
-          out.newline();
-        }
+        for (const r of page) chunk += `${writers.jsonLine(r)}\n`;
       }
-      yield out.take();
+      yield chunk;
     }
     if (format === "json") yield '\n],"message":null,"error_code":0}\n';
   };
   return Readable.from(text(), { objectMode: false });
-}
-
-/**
- * A page's text written as UTF-8 straight into a Buffer, one line (a whole string) at a time:
- * concatenating a page into one string and encoding it afterwards (as the stream does with a
- * string chunk) flattened a rope of ~30 pieces per row and cost ~0.3 µs more per JSONL row
- * (bench/README.md, issue 17.4 JSONL). Each write is a whole string, so a surrogate pair is
- * never split between two writes: the bytes are those of `Buffer.from(the page's text)`.
- */
-export class PageBytes {
-  private buf = Buffer.allocUnsafe(64 * 1024);
-  private used = 0;
-
-  write(text: string): void {
-    // At most 3 bytes per UTF-16 unit.
-    if (this.used + text.length * 3 > this.buf.length) this.grow(text.length * 3);
-    this.used += this.buf.write(text, this.used);
-  }
-
-  /** A line feed. */
-  newline(): void {
-    if (this.used === this.buf.length) this.grow(1);
-    this.buf[this.used++] = 10;
-  }
-
-  /** The bytes written since the last `take`; the next writes go to a new buffer. */
-  take(): Buffer {
-    const bytes = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(this.buf.length);
-    this.used = 0;
-    return bytes;
-  }
-
-  private grow(more: number): void {
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + more));
-    this.buf.copy(next, 0, 0, this.used);
-    this.buf = next;
-  }
 }
 
 /**

@@ -8,7 +8,7 @@ import { stringify } from "csv-stringify/sync";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ITEM_STATUSES } from "../../src/domain/statuses.js";
-import { csvField, csvLine, PageBytes } from "../../src/files/batch-export.js";
+import { csvField, csvLine } from "../../src/files/batch-export.js";
 import { itemToWire } from "../../src/server/wire/batches.js";
 import {
   jsonStringValue,
@@ -215,31 +215,6 @@ describe("JSON text pieces", () => {
       expect(jsonStringValue(v)).toBe(JSON.stringify(v));
     }
     expect(jsonStringValue("😀")).toBe(JSON.stringify("😀"));
-  });
-
-  it("a page written line by line is the bytes of the page's text", () => {
-    fc.assert(
-      fc.property(fc.array(tricky, { maxLength: 50 }), fc.nat({ max: 3 }), (lines, reps) => {
-        const out = new PageBytes();
-        let text = "";
-        for (let r = 0; r <= reps; r++) {
-          for (const line of lines) {
-            out.write(line);
-            out.newline();
-            text += `${line}\n`;
-          }
-        }
-        expect(out.take().equals(Buffer.from(text))).toBe(true);
-        expect(out.take().length).toBe(0);
-      }),
-      { numRuns: 500 },
-    );
-    // Past the first buffer's size, one long line and many short ones.
-    const out = new PageBytes();
-    const long = "é😀x".repeat(40_000);
-    out.write(long);
-    for (let i = 0; i < 20_000; i++) out.write("ab");
-    expect(out.take().toString()).toBe(long + "ab".repeat(20_000));
   });
 });
 
