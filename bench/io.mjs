@@ -257,7 +257,9 @@ async function exportChild(dir, batchId, key, rows) {
     let bytes = 0;
     for await (const chunk of res) {
       bytes += chunk.length;
-      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+      // indexOf, not a loop over every byte: that loop ran in this process and cost ~1.3 s of
+      // CPU for a 496 MB JSONL export (~1.3 µs per row counted as the export's).
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
     }
     const ms = performance.now() - t;
     const cpu = cpuMs(process.cpuUsage(c));

@@ -290,13 +290,16 @@ export interface ItemQueue {
   listAfter(batchId: string, afterSeq: number, limit: number, status?: ItemStatus): Promise<BatchItem[]>;
   /**
    * `listAfter` with only the fields a results export writes (far fewer columns to read and
-   * map), as arrays (`ItemResultRow`), its JSON fields as their stored text.
+   * map), as arrays (`ItemResultRow`), its JSON fields as their stored text. Without
+   * `usageCounts` (a JSON or JSONL export, which writes the whole usage) the rows stop before
+   * `RESULT_CELL.usagePromptTokens`: the database reads no usage members.
    */
   listResultRowsAfter(
     batchId: string,
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
+    usageCounts?: boolean,
   ): Promise<ItemResultRow[]>;
   getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined>;
   /** Custom ids per item status, `page` applying to each status list. */

@@ -545,6 +545,9 @@ describe("reads", () => {
         member("total_cached_prompt_tokens"),
       ]);
     }
+    // Without the usage counts (JSON/JSONL exports): the same first cells, none after them.
+    const narrow = await store.items.listResultRowsAfter(batch.id, -1, 10, undefined, false);
+    expect(narrow).toEqual(rows.map((r) => r.slice(0, RESULT_CELL.usagePromptTokens)));
     const resultsAfter = async (seq: number, limit: number, status?: "failed") =>
       (await store.items.listResultRowsAfter(batch.id, seq, limit, status)).map(named);
     expect((await resultsAfter(rows[1][RESULT_CELL.seq] as number, 2)).map((r) => r.customId)).toEqual([

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fairShares, preemptions, workspaceCap, workspaceRoom } from "../../src/domain/fair-share.js";
 import { CANCELLED, EXPIRED, finalErrorForRetry, interruptionRule } from "../../src/domain/final-errors.js";
@@ -188,6 +189,22 @@ describe("usage, time, version", () => {
   it("writes times as the seeds do and reports package.json's version", () => {
     expect(iso(Date.UTC(2025, 0, 2, 3, 4, 5, 678))).toBe("2025-01-02T03:04:05Z");
     expect(iso(null)).toBeNull();
+    // The cached minute gives the text toISOString gives, whatever the order of the times.
+    const plain = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const near = fc.integer({ min: 1_700_000_000_000, max: 1_700_000_200_000 });
+    const time = fc.oneof(
+      near,
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.constantFrom(-1, 0, 59_999, 60_000),
+    );
+    fc.assert(
+      fc.property(fc.array(time, { maxLength: 20 }), (times) => {
+        for (const ms of times) expect(iso(ms)).toBe(plain(ms));
+      }),
+      { numRuns: 500 },
+    );
+    expect(iso(1.5)).toBe(plain(1.5));
+    expect(() => iso(Number.NaN)).toThrow(RangeError);
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
     expect(VERSION).toBe(pkg.version);
   });

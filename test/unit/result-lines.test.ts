@@ -10,7 +10,12 @@ import { describe, expect, it } from "vitest";
 import { ITEM_STATUSES } from "../../src/domain/statuses.js";
 import { csvField, csvLine } from "../../src/files/batch-export.js";
 import { itemToWire } from "../../src/server/wire/batches.js";
-import { RESULT_CSV_COLUMNS, resultCsvCells, resultJsonLine } from "../../src/server/wire/result-lines.js";
+import {
+  jsonStringValue,
+  RESULT_CSV_COLUMNS,
+  resultCsvCells,
+  resultJsonLine,
+} from "../../src/server/wire/result-lines.js";
 import { RESULT_CELL } from "../../src/store/items.js";
 import { toItemResultRow } from "../../src/store/sql/rows.js";
 import type { ItemResult, ItemResultRow, ResponseUsage } from "../../src/store/types.js";
@@ -25,6 +30,11 @@ function reference(cells: unknown[]): string {
 const tricky = fc.oneof(
   fc.string(),
   fc.string({ unit: "grapheme" }),
+  // Any UTF-16 unit: control characters, lone and paired surrogates.
+  fc.string({ unit: "binary" }),
+  fc.string({
+    unit: fc.constantFrom("\u0000", "\u0001", "\u001f", "\u007f", "\b", "\f", "\\", "\uDC00", "\uDBFF", "a"),
+  }),
   fc
     .array(
       fc.constantFrom(
@@ -119,7 +129,10 @@ const usage: fc.Arbitrary<ResponseUsage> = fc.record(
   },
 );
 
-const object = fc.dictionary(tricky, fc.jsonValue(), { maxKeys: 4 });
+/** Nested JSON values whose strings hold any UTF-16 unit (control characters, lone surrogates). */
+const nested = fc.oneof(fc.jsonValue(), fc.jsonValue({ stringUnit: "binary", maxDepth: 4 }));
+
+const object = fc.dictionary(tricky, nested, { maxKeys: 4 });
 
 /** A result as the store maps it (JSON fields parsed). */
 const result: fc.Arbitrary<ItemResult> = fc.record({
@@ -128,7 +141,7 @@ const result: fc.Arbitrary<ItemResult> = fc.record({
   status: fc.constantFrom(...ITEM_STATUSES),
   responseContent: fc.option(tricky),
   responseUsage: fc.option(usage),
-  responseJson: fc.option(fc.oneof(object, fc.jsonValue())),
+  responseJson: fc.option(fc.oneof(object, nested)),
   errorCode: fc.option(fc.integer({ min: 0, max: 999 })),
   errorMessage: fc.option(tricky),
   chatId: fc.option(fc.nat()),
@@ -188,6 +201,22 @@ function formerCsvCells(r: ReturnType<typeof itemToWire>, properties: string[]):
     ...properties.map((p) => object[p] ?? null),
   ];
 }
+
+describe("JSON text pieces", () => {
+  it("a string is written as JSON.stringify writes it", () => {
+    fc.assert(
+      fc.property(tricky, (v) => {
+        expect(jsonStringValue(v)).toBe(JSON.stringify(v));
+      }),
+      { numRuns: 5000 },
+    );
+    for (let u = 0; u < 0x10000; u++) {
+      const v = `a${String.fromCharCode(u)}b`;
+      expect(jsonStringValue(v)).toBe(JSON.stringify(v));
+    }
+    expect(jsonStringValue("😀")).toBe(JSON.stringify("😀"));
+  });
+});
 
 describe("result lines", () => {
   it("a JSONL line is JSON.stringify(itemToWire(row)), on one line", () => {

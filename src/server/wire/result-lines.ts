@@ -8,17 +8,32 @@
 import { iso } from "../../domain/time.js";
 import { type ItemResultRow, RESULT_CELL } from "../../store/items.js";
 
+/**
+ * What makes `JSON.stringify` escape a string (or write it otherwise than between two quotes): a
+ * quote, a backslash, a control character, a surrogate (paired ones are written as they are, but
+ * they are rare enough to take the slow path too). Written as the complement of the units that
+ * need nothing: space to U+D7FF and U+E000 to U+FFFF, less the quote and the backslash.
+ */
+const NEEDS_ESCAPE = /[^ !#-[\]-\ud7ff\ue000-\uffff]/;
+
+/**
+ * A string as a JSON value: between quotes when nothing in it needs escaping, else
+ * JSON.stringify. About half the cost of JSON.stringify on the short strings of a row (measured,
+ * bench/README.md issue 17.4 JSONL); the same text (test/unit/result-lines.test.ts).
+ */
+export function jsonStringValue(v: string): string {
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
 /** A string or null as a JSON value. */
 function jsonString(v: string | null): string {
-  return v === null ? "null" : JSON.stringify(v);
+  return v === null ? "null" : jsonStringValue(v);
 }
 
-/** A number or null as a JSON value. */
+/** A number or null as a JSON value (a finite number is written as JS writes it, as JSON.stringify does). */
 function jsonNumber(v: number | null): string {
-  return v === null ? "null" : JSON.stringify(v);
+  return v !== null && Number.isFinite(v) ? `${v}` : "null";
 }
-
-const LINE_BREAK = /[\n\r]/;
 
 /**
  * A stored JSON text as a value of a line: as it is, unless it holds a raw line break (whitespace
@@ -27,30 +42,65 @@ const LINE_BREAK = /[\n\r]/;
  */
 function storedJson(text: string | null): string {
   if (text === null) return "null";
-  return LINE_BREAK.test(text) ? JSON.stringify(JSON.parse(text)) : text;
+  return text.indexOf("\n") === -1 && text.indexOf("\r") === -1 ? text : JSON.stringify(JSON.parse(text));
+}
+
+/** The `"status":…` members, one per status (a status is one of a few known words). */
+const STATUS_MEMBERS = new Map<unknown, string>();
+
+function statusMember(status: unknown): string {
+  let member = STATUS_MEMBERS.get(status);
+  if (member === undefined) {
+    member = `,"status":${JSON.stringify(status)}`;
+    if (STATUS_MEMBERS.size < 32) STATUS_MEMBERS.set(status, member);
+  }
+  return member;
 }
 
 const C = RESULT_CELL;
 
 /**
  * A result as one line of JSON, no line break in it: the fields of `itemToWire`
- * (wire/batches.ts), in its order; keep the two in step.
+ * (wire/batches.ts), in its order; keep the two in step. The line is one concatenation of the
+ * cells' texts: no object, no JSON.stringify of the row (bench/README.md, issue 17.4).
  */
 export function resultJsonLine(r: ItemResultRow): string {
   const failed = r[C.status] === "failed";
   return (
-    `{"custom_id":${JSON.stringify(r[C.customId])},"status":${JSON.stringify(r[C.status])}` +
-    `,"response_content":${jsonString(r[C.responseContent] as string | null)}` +
-    `,"response_usage":${storedJson(r[C.responseUsage] as string | null)}` +
-    `,"error_code":${failed ? jsonNumber(r[C.errorCode] as number | null) : "null"}` +
-    `,"error_message":${failed ? jsonString(r[C.errorMessage] as string | null) : "null"}` +
-    `,"history_id":${jsonNumber(r[C.chatId] as number | null)}` +
-    `,"conversation_id":${jsonNumber(r[C.conversationId] as number | null)}` +
-    `,"processed_at":${jsonString(iso(r[C.processedAt] as number | null))}` +
-    `,"response_json":${storedJson(r[C.responseJson] as string | null)}` +
-    `,"attempts":${jsonNumber(r[C.attempts] as number)},"agent_id":${JSON.stringify(r[C.agentId])}` +
-    `,"context":${storedJson(r[C.context] as string | null)},"metadata":${storedJson(r[C.metadata] as string | null)}}`
+    '{"custom_id":' +
+    jsonString(r[C.customId] as string) +
+    statusMember(r[C.status]) +
+    ',"response_content":' +
+    jsonString(r[C.responseContent] as string | null) +
+    ',"response_usage":' +
+    storedJson(r[C.responseUsage] as string | null) +
+    ',"error_code":' +
+    (failed ? jsonNumber(r[C.errorCode] as number | null) : "null") +
+    ',"error_message":' +
+    (failed ? jsonString(r[C.errorMessage] as string | null) : "null") +
+    ',"history_id":' +
+    jsonNumber(r[C.chatId] as number | null) +
+    ',"conversation_id":' +
+    jsonNumber(r[C.conversationId] as number | null) +
+    ',"processed_at":' +
+    processedAt(r[C.processedAt] as number | null) +
+    ',"response_json":' +
+    storedJson(r[C.responseJson] as string | null) +
+    ',"attempts":' +
+    jsonNumber(r[C.attempts] as number) +
+    ',"agent_id":' +
+    jsonString(r[C.agentId] as string) +
+    ',"context":' +
+    storedJson(r[C.context] as string | null) +
+    ',"metadata":' +
+    storedJson(r[C.metadata] as string | null) +
+    "}"
   );
+}
+
+/** `processed_at` as a JSON value: `iso` text has nothing to escape. */
+function processedAt(ms: number | null): string {
+  return ms === null ? "null" : `"${iso(ms)}"`;
 }
 
 /** A usage member's JSON text (a cell of the row) as a CSV cell: its value, null when absent. */

@@ -16,7 +16,14 @@ import type { Page, PageQuery } from "../page.js";
 import { Deltas, failPending, writeAndSettle } from "./counters.js";
 import { chunks, lockInIdOrder, marks, type Row, type SqlDriver, skipLocked } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
-import { n, resultColumns, toBatchItem, toClaimedItem, toItemResultRow } from "./rows.js";
+import {
+  n,
+  RESULT_BASE_COLUMNS,
+  resultColumns,
+  toBatchItem,
+  toClaimedItem,
+  toItemResultRow,
+} from "./rows.js";
 
 /** The counter column that counts items of each status. */
 const STATUS_COUNTER = {
@@ -284,8 +291,10 @@ export class SqlItemQueue implements ItemQueue {
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
+    usageCounts = true,
   ): Promise<ItemResultRow[]> {
-    const page = keysetPage(this.resultColumns, batchId, afterSeq, limit, status);
+    const columns = usageCounts ? this.resultColumns : RESULT_BASE_COLUMNS;
+    const page = keysetPage(columns, batchId, afterSeq, limit, status);
     const rows = await this.db.allRaw(page.sql, page.params);
     for (const r of rows) toItemResultRow(r);
     return rows;

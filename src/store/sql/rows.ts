@@ -190,8 +190,16 @@ function answerFields(r: Row): ItemAnswer {
  */
 export function resultColumns(db: Pick<SqlDriver, "jsonMember">): string {
   const usage = (key: string) => db.jsonMember("response_usage", key);
-  return `seq, custom_id, status, response_content, response_usage, response_json, error_code, error_message, chat_id, conversation_id, processed_at, attempts, agent_id, context, metadata, ${usage("total_prompt_tokens")}, ${usage("total_completion_tokens")}, ${usage("total_tokens")}, ${usage("total_cached_prompt_tokens")}`;
+  return `${RESULT_BASE_COLUMNS}, ${usage("total_prompt_tokens")}, ${usage("total_completion_tokens")}, ${usage("total_tokens")}, ${usage("total_cached_prompt_tokens")}`;
 }
+
+/**
+ * The columns of an `ItemResultRow` up to `RESULT_CELL.usagePromptTokens`: what a JSON or JSONL
+ * export reads. The four usage members cost SQLite ~1.5 µs of CPU per row (each `->` parses the
+ * usage), most of the read (bench/README.md, issue 17.4 JSONL).
+ */
+export const RESULT_BASE_COLUMNS =
+  "seq, custom_id, status, response_content, response_usage, response_json, error_code, error_message, chat_id, conversation_id, processed_at, attempts, agent_id, context, metadata";
 
 /** The number cells of an `ItemResultRow` (PostgreSQL returns BIGINT as strings). */
 const NUMBER_CELLS = [
