@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { LimiterRegistry } from "../providers/rate-limiter.js";
+import type { LiveWorker } from "../store/workers.js";
 import type { EngineStore } from "./engine-store.js";
 import { BackgroundLoop } from "./loop.js";
 
@@ -19,17 +20,39 @@ export interface HeartbeatDeps {
 }
 
 /**
+ * How many beats of every other live worker a joining worker waits to see before it takes a
+ * share: the first beat after the join counted it (and cut that worker's share), the second
+ * began after that cut was made.
+ */
+const BEATS_BEFORE_SHARE = 2;
+
+/**
  * On a database shared by several processes, each worker beats a heartbeat into the store and
  * takes 1 / live workers of every upstream's limits. On a database of one process (SQLite) there
  * is nothing to share: it does nothing and the process keeps the whole limit.
+ *
+ * The workers' shares must never add up to more than the limit, though each learns the count
+ * at its own beat. So shares shrink before others grow: a worker that joins (its first beat, or
+ * its first after the others forgot it as stale) holds no share until every other live worker
+ * has beaten twice since, having counted it; then it takes 1 / live, its buckets starting empty
+ * (the share the others gave up may be spent already). Only a worker that finds no other at its
+ * first beat starts with full buckets, as a single process does.
  */
 export class Heartbeat {
   private readonly loop: BackgroundLoop | null = null;
   private first: Promise<void> = Promise.resolve();
   private resolveFirst: () => void = () => {};
+  private beaten = false;
+  /**
+   * While joining: the last beat read of each other live worker and how many of its beats were
+   * seen since the join (null: this worker has its share).
+   */
+  private joining: Map<string, { lastSeen: number; beats: number }> | null = null;
 
   constructor(private readonly deps: HeartbeatDeps) {
     if (!deps.store.capabilities.sharedByProcesses) return;
+    // No share of any limit before the first beat has counted the workers.
+    deps.limiters.hold();
     this.loop = new BackgroundLoop({
       iteration: () => this.beat(),
       intervalMs: HEARTBEAT_MS,
@@ -64,9 +87,49 @@ export class Heartbeat {
     try {
       const now = Date.now();
       const live = await this.deps.store.workers.heartbeat(this.deps.owner, now, now - WORKER_STALE_MS);
-      this.deps.limiters.setShare(1 / live);
+      this.takeShare(live, now);
     } finally {
       this.resolveFirst();
     }
+  }
+
+  /** Sets this worker's share of the limits from the live workers one beat of `now` read. */
+  private takeShare(live: LiveWorker[], now: number): void {
+    const { owner, limiters, logger } = this.deps;
+    const others = live.filter((w) => w.id !== owner);
+    const first = !this.beaten;
+    this.beaten = true;
+    const joined = first || live.some((w) => w.id === owner && w.startedAt === now);
+    if (joined) {
+      if (first && others.length === 0) {
+        this.joining = null;
+        limiters.setShare(1, { fill: true });
+        return;
+      }
+      // Others are live, or they forgot this worker as stale (a stall) and may have taken its
+      // share already: none until they have counted it again.
+      limiters.hold();
+      this.joining = new Map(others.map((w) => [w.id, { lastSeen: w.lastSeen, beats: 0 }]));
+      logger.debug(
+        { others: others.length },
+        "joined the workers: no share of the limits until they make room",
+      );
+    }
+    const joining = this.joining;
+    if (joining) {
+      let waiting = 0;
+      for (const w of others) {
+        const seen = joining.get(w.id);
+        if (!seen) joining.set(w.id, { lastSeen: w.lastSeen, beats: 0 });
+        else if (seen.lastSeen !== w.lastSeen) {
+          seen.lastSeen = w.lastSeen;
+          seen.beats++;
+        }
+        if ((seen?.beats ?? 0) < BEATS_BEFORE_SHARE) waiting++;
+      }
+      if (waiting > 0) return;
+      this.joining = null;
+    }
+    limiters.setShare(1 / live.length);
   }
 }
