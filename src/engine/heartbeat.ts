@@ -33,16 +33,22 @@ const BEATS_BEFORE_SHARE = 2;
  *
  * The workers' shares must never add up to more than the limit, though each learns the count
  * at its own beat. So shares shrink before others grow: a worker that joins (its first beat, or
- * its first after the others forgot it as stale) holds no share until every other live worker
- * has beaten twice since, having counted it; then it takes 1 / live, its buckets starting empty
- * (the share the others gave up may be spent already). Only a worker that finds no other at its
- * first beat starts with full buckets, as a single process does.
+ * its first after the others forgot it as stale) holds no share until its next beat and until
+ * every other live worker has beaten twice since, having counted it; then it takes 1 / live.
+ * Its buckets start empty (the share the others gave up may be spent already), unless no live
+ * worker had a share when it joined: every other was at its first beat too (none takes a share
+ * there), so nothing was spent, and those that start full counted each other (a deployment
+ * started at once, or a worker alone, has the whole burst, as a single process does).
  */
 export class Heartbeat {
   private readonly loop: BackgroundLoop | null = null;
   private first: Promise<void> = Promise.resolve();
   private resolveFirst: () => void = () => {};
   private beaten = false;
+  /** This worker has had a share (spent from its buckets) since it started. */
+  private hadShare = false;
+  /** No live worker had a share when this one joined: its buckets may start full. */
+  private fresh = false;
   /**
    * While joining: the last beat read of each other live worker and how many of its beats were
    * seen since the join (null: this worker has its share).
@@ -99,21 +105,15 @@ export class Heartbeat {
     const others = live.filter((w) => w.id !== owner);
     const first = !this.beaten;
     this.beaten = true;
-    const joined = first || live.some((w) => w.id === owner && w.startedAt === now);
-    if (joined) {
-      if (first && others.length === 0) {
-        this.joining = null;
-        limiters.setShare(1, { fill: true });
-        return;
-      }
-      // Others are live, or they forgot this worker as stale (a stall) and may have taken its
+    if (first || live.some((w) => w.id === owner && w.startedAt === now)) {
+      // Joined, or the others forgot this worker as stale (a stall) and may have taken its
       // share already: none until they have counted it again.
       limiters.hold();
+      // A worker at its first beat has its row's start as its last beat.
+      this.fresh = !this.hadShare && others.every((w) => w.lastSeen === w.startedAt);
       this.joining = new Map(others.map((w) => [w.id, { lastSeen: w.lastSeen, beats: 0 }]));
-      logger.debug(
-        { others: others.length },
-        "joined the workers: no share of the limits until they make room",
-      );
+      logger.debug({ others: others.length }, "joined the workers: no share of the limits yet");
+      return;
     }
     const joining = this.joining;
     if (joining) {
@@ -129,6 +129,9 @@ export class Heartbeat {
       }
       if (waiting > 0) return;
       this.joining = null;
+      this.hadShare = true;
+      limiters.setShare(1 / live.length, { fill: this.fresh });
+      return;
     }
     limiters.setShare(1 / live.length);
   }

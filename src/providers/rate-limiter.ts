@@ -116,11 +116,17 @@ export class UpstreamLimiter {
    * Sets this process's share [0..1] of the upstream's configured limits, which hold for all
    * workers together: with n live workers each takes 1/n; 0 holds every call to a limited
    * upstream. The per-process concurrency fallback (no configured max_concurrency) is not split.
+   * `fill`: the request and token buckets then hold the whole new allowance (see
+   * `LimiterRegistry.setShare`).
    */
-  setShare(share: number): void {
+  setShare(share: number, fill = false): void {
     this.held = share === 0 && this.shared;
     if (this.limits.rpm) this.rpm?.resize(shareOf(this.limits.rpm, share));
     if (this.limits.tpm) this.tpm?.resize(shareOf(this.limits.tpm, share));
+    if (fill) {
+      this.rpm?.fill();
+      this.tpm?.fill();
+    }
     if (this.limits.maxConcurrency) {
       const max = shareOf(this.limits.maxConcurrency, share);
       // A limit not lowered by 429s follows the share up; a lowered one keeps growing back (AIMD).
@@ -163,12 +169,6 @@ export class UpstreamLimiter {
       this.queue.push(waiter);
       this.pump();
     });
-  }
-
-  /** Fills the request and token buckets (see `LimiterRegistry.setShare`). */
-  fill(): void {
-    this.rpm?.fill();
-    this.tpm?.fill();
   }
 
   /**
@@ -297,11 +297,9 @@ export class LimiterRegistry {
    */
   setShare(share: number, opts: { fill?: boolean } = {}): void {
     if (opts.fill) this.full = true;
-    if (share !== this.share) {
-      this.share = share;
-      for (const l of this.limiters.values()) l.setShare(share);
-    }
-    if (opts.fill) for (const l of this.limiters.values()) l.fill();
+    if (share === this.share && !opts.fill) return;
+    this.share = share;
+    for (const l of this.limiters.values()) l.setShare(share, opts.fill);
   }
 
   entries(): [string, UpstreamLimiter][] {

@@ -1,7 +1,7 @@
 /**
- * Limit shares between worker processes on one PostgreSQL database: the first worker alone takes
- * the whole limit; one that joins holds no share until the first has cut its own to a half, so
- * the two shares never add up to more than the limit.
+ * Limit shares between worker processes on one PostgreSQL database: a worker alone takes the
+ * whole limit from its second beat; one that joins holds no share until the first has cut its
+ * own to a half, so the two shares never add up to more than the limit.
  */
 import pino from "pino";
 import { afterAll, expect, it } from "vitest";
@@ -30,6 +30,7 @@ class RecordingRegistry extends LimiterRegistry {
     super(() => ({ rpm: 600 }), 100);
   }
   override setShare(share: number, opts: { fill?: boolean } = {}): void {
+    // Called by hold() too (share 0).
     super.setShare(share, opts);
     if (share !== this.current) changes.push(`${this.name} ${share}`);
     this.current = share;
@@ -49,7 +50,7 @@ async function worker(name: string): Promise<RecordingRegistry> {
 
 it("a joining worker takes its share only after the others have cut theirs", async () => {
   const a = await worker("a");
-  expect(a.current).toBe(1);
+  await waitFor(() => a.current === 1, { timeoutMs: 15_000, what: "a to take the whole limit" });
   const b = await worker("b");
   expect(b.current).toBe(0);
   await waitFor(() => b.current === 0.5, { timeoutMs: 15_000, what: "b to take its share" });

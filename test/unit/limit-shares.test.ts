@@ -134,13 +134,29 @@ it("a worker that stops and one that joins later keep the sum within the limit",
   for (const w of [first[0], first[1], ...later]) await w.stop();
 });
 
-it("a worker alone on the database has the whole burst at once", async () => {
+it("a worker alone on the database has the whole burst at once, from its second beat", async () => {
   vi.useFakeTimers();
   const up = upstream();
   const w = new Worker("solo", new MemoryWorkers(), up, 1000);
   void w.start();
-  await vi.advanceTimersByTimeAsync(50);
+  await vi.advanceTimersByTimeAsync(900);
+  expect(up.sent.get("solo")).toBeUndefined();
+  await vi.advanceTimersByTimeAsync(150);
   expect(up.sent.get("solo")).toBe(RPM);
   expect(up.refused).toBe(0);
   await w.stop();
+});
+
+it("4 workers started at once share the whole burst, and no more", async () => {
+  vi.useFakeTimers();
+  const workers = new MemoryWorkers();
+  const up = upstream();
+  const all = ["w0", "w1", "w2", "w3"].map((id) => new Worker(id, workers, up, 1000));
+  for (const w of all) void w.start();
+  await vi.advanceTimersByTimeAsync(5_000);
+  const sent = [...up.sent.values()].reduce((a, b) => a + b, 0);
+  expect(sent).toBeGreaterThanOrEqual(RPM);
+  for (const w of all) expect(up.sent.get(w.id)).toBeGreaterThanOrEqual(RPM / 4);
+  expect(up.refused).toBe(0);
+  for (const w of all) await w.stop();
 });
