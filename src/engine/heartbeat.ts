@@ -11,6 +11,11 @@ const HEARTBEAT_MS = 1000;
  * the items it held are returned at once (engine/recovery.ts).
  */
 export const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
+/**
+ * A worker whose last beat (its `now`) is this old holds its share: the others may forget it
+ * soon and take its share, and it joins again at its next beat.
+ */
+const FENCE_MS = WORKER_STALE_MS - HEARTBEAT_MS;
 
 export interface HeartbeatDeps {
   store: Pick<EngineStore, "workers" | "capabilities">;
@@ -33,8 +38,9 @@ const BEATS_BEFORE_SHARE = 2;
  *
  * The workers' shares must never add up to more than the limit, though each learns the count
  * at its own beat. So shares shrink before others grow: a worker that joins (its first beat, or
- * its first after the others forgot it as stale) holds no share until its next beat and until
- * every other live worker has beaten twice since, having counted it; then it takes 1 / live.
+ * its first after a stall: its last beat was 2 s old, and it held its share from then on, since
+ * the others forget it at 3 s and grow) holds no share until its next beat and until every other
+ * live worker has beaten twice since, having counted it; then it takes 1 / live.
  * Its buckets start empty (the share the others gave up may be spent already), unless no live
  * worker had a share when it joined: every other was at its first beat too (none takes a share
  * there), so nothing was spent, and those that start full counted each other (a deployment
@@ -45,6 +51,11 @@ export class Heartbeat {
   private first: Promise<void> = Promise.resolve();
   private resolveFirst: () => void = () => {};
   private beaten = false;
+  /** The start of this worker's row, kept when the row is inserted again after a stall. */
+  private startedAt: number | undefined;
+  /** Holds the share once the last beat is FENCE_MS old. */
+  private fence: NodeJS.Timeout | null = null;
+  private fenced = false;
   /** This worker has had a share (spent from its buckets) since it started. */
   private hadShare = false;
   /** No live worker had a share when this one joined: its buckets may start full. */
@@ -83,6 +94,7 @@ export class Heartbeat {
   async stop(): Promise<void> {
     if (!this.loop) return;
     await this.loop.stop();
+    if (this.fence) clearTimeout(this.fence);
     this.resolveFirst();
     await this.deps.store.workers
       .remove(this.deps.owner)
@@ -92,22 +104,42 @@ export class Heartbeat {
   private async beat(): Promise<void> {
     try {
       const now = Date.now();
-      const live = await this.deps.store.workers.heartbeat(this.deps.owner, now, now - WORKER_STALE_MS);
-      this.takeShare(live, now);
+      // Inserted again after a stall, the row keeps its start, so that it does not look like a
+      // worker at its first beat (which has spent nothing) to a joining one.
+      this.startedAt ??= now;
+      const live = await this.deps.store.workers.heartbeat(
+        this.deps.owner,
+        now,
+        now - WORKER_STALE_MS,
+        this.startedAt,
+      );
+      if (this.fence) clearTimeout(this.fence);
+      const wait = now + FENCE_MS - Date.now();
+      // A beat back this late may have been forgotten already: it counts as a join.
+      if (wait <= 0) this.fenced = true;
+      else {
+        this.fence = setTimeout(() => {
+          this.fenced = true;
+          this.deps.limiters.hold();
+        }, wait);
+        this.fence.unref?.();
+      }
+      this.takeShare(live);
     } finally {
       this.resolveFirst();
     }
   }
 
-  /** Sets this worker's share of the limits from the live workers one beat of `now` read. */
-  private takeShare(live: LiveWorker[], now: number): void {
+  /** Sets this worker's share of the limits from the live workers one beat read. */
+  private takeShare(live: LiveWorker[]): void {
     const { owner, limiters, logger } = this.deps;
     const others = live.filter((w) => w.id !== owner);
     const first = !this.beaten;
     this.beaten = true;
-    if (first || live.some((w) => w.id === owner && w.startedAt === now)) {
-      // Joined, or the others forgot this worker as stale (a stall) and may have taken its
-      // share already: none until they have counted it again.
+    if (first || this.fenced) {
+      // Joined, or beat too late (a stall): the others may have forgotten this worker and taken
+      // its share already. None until they have counted it again.
+      this.fenced = false;
       limiters.hold();
       // A worker at its first beat has its row's start as its last beat.
       this.fresh = !this.hadShare && others.every((w) => w.lastSeen === w.startedAt);

@@ -150,6 +150,13 @@ describe("workers and metrics", () => {
     expect(await store.workers.heartbeat("c", 1000, 0)).toEqual([
       { id: "c", startedAt: 1000, lastSeen: 1000 },
     ]);
+    // A worker inserted again after it was forgotten keeps the start it gives.
+    expect(await store.workers.heartbeat("b", 1000, 900, 200)).toContainEqual({
+      id: "b",
+      startedAt: 200,
+      lastSeen: 1000,
+    });
+    await store.workers.remove("b");
     expect(await store.workers.live(1000)).toEqual(["c"]);
     expect(await store.workers.live(2000)).toEqual([]);
     expect(await store.workers.runAsLeader("maintenance", async () => "ran")).toBe("ran");

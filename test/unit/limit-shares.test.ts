@@ -17,11 +17,20 @@ const LATENCY_MS = 100;
 /** The workers table, one statement at a time (as on PostgreSQL, each beat is atomic enough). */
 class MemoryWorkers implements WorkerRegistry {
   private readonly rows = new Map<string, LiveWorker>();
+  /** Workers whose beats take this long to come back (a slow connection), in ms. */
+  readonly slow = new Map<string, number>();
 
-  async heartbeat(workerId: string, now: number, staleBefore: number): Promise<LiveWorker[]> {
+  async heartbeat(
+    workerId: string,
+    now: number,
+    staleBefore: number,
+    startedAt = now,
+  ): Promise<LiveWorker[]> {
+    const delay = this.slow.get(workerId);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const row = this.rows.get(workerId);
     if (row) row.lastSeen = now;
-    else this.rows.set(workerId, { id: workerId, startedAt: now, lastSeen: now });
+    else this.rows.set(workerId, { id: workerId, startedAt, lastSeen: now });
     for (const [id, r] of this.rows) if (r.lastSeen < staleBefore) this.rows.delete(id);
     return [...this.rows.values()].map((r) => ({ ...r }));
   }
@@ -132,6 +141,22 @@ it("a worker that stops and one that joins later keep the sum within the limit",
   expect(up.refused).toBe(0);
   for (const w of later) expect(up.sent.get(w.id)).toBeGreaterThan(0);
   for (const w of [first[0], first[1], ...later]) await w.stop();
+});
+
+it("a worker whose beats stall holds its share before the others take it", async () => {
+  vi.useFakeTimers();
+  const workers = new MemoryWorkers();
+  const up = upstream();
+  const all = ["a", "b"].map((id) => new Worker(id, workers, up, 50));
+  for (const w of all) void w.start();
+  await vi.advanceTimersByTimeAsync(10_000);
+  // a's beats now take 5 s to land: b forgets it and takes the whole limit while a goes on.
+  workers.slow.set("a", 5_000);
+  await vi.advanceTimersByTimeAsync(20_000);
+  workers.slow.delete("a");
+  await vi.advanceTimersByTimeAsync(20_000);
+  expect(up.refused).toBe(0);
+  for (const w of all) await w.stop();
 });
 
 it("a worker alone on the database has the whole burst at once, from its second beat", async () => {

@@ -10,11 +10,16 @@ export class SqlWorkerRegistry implements WorkerRegistry {
     return this.db.runExclusive(task, fn);
   }
 
-  async heartbeat(workerId: string, now: number, staleBefore: number): Promise<LiveWorker[]> {
+  async heartbeat(
+    workerId: string,
+    now: number,
+    staleBefore: number,
+    startedAt = now,
+  ): Promise<LiveWorker[]> {
     await this.db.run(
       `INSERT INTO workers (id, started_at, last_seen) VALUES (?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen`,
-      [workerId, now, now],
+      [workerId, startedAt, now],
     );
     await this.db.run("DELETE FROM workers WHERE last_seen < ?", [staleBefore]);
     const rows = await this.db.all("SELECT id, started_at, last_seen FROM workers");

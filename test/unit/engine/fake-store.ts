@@ -201,9 +201,13 @@ export class FakeStore {
   };
 
   readonly workers = {
-    heartbeat: async (workerId: string, now: number, _staleBefore: number): Promise<LiveWorker[]> => {
+    heartbeat: async (
+      workerId: string,
+      now: number,
+      _staleBefore: number,
+      startedAt = this.heartbeats[0] ?? now,
+    ): Promise<LiveWorker[]> => {
       this.heartbeats.push(now);
-      const startedAt = this.heartbeats[0];
       return Array.from({ length: this.liveWorkers }, (_, i) => ({
         id: i === 0 ? workerId : `other-${i}`,
         startedAt,
