@@ -55,6 +55,10 @@ export class CsvRecordParser {
   private head: Buffer = Buffer.alloc(0);
   private bomChecked = false;
   private decoder = new StringDecoder("utf8");
+  /** While `feed` scans: its text, whether the input ends with it, and the record's fields. */
+  private scan = "";
+  private scanEnd = false;
+  private readonly fields: string[] = [];
 
   constructor(private readonly maxRecordSize: number) {}
 
@@ -90,17 +94,20 @@ export class CsvRecordParser {
       this.bomChecked = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    const fields: string[] = [];
+    this.scan = text;
+    this.scanEnd = end;
+    const fields = this.fields;
     let pos = 0;
     while (pos < text.length) {
       fields.length = 0;
-      const next = this.record(text, pos, end, fields);
+      const next = this.record(pos);
       if (next === -1) break;
       this.emit(fields, out);
       pos = next;
     }
     if (pos > 0) this.line += lineBreaks(text, 0, pos);
     this.text = pos >= text.length ? "" : text.slice(pos);
+    this.scan = "";
   }
 
   private emit(fields: string[], out: Record<string, string>[]): void {
@@ -139,22 +146,24 @@ export class CsvRecordParser {
   }
 
   /**
-   * Reads one record at `pos` into `fields` (none for an empty line); returns where the next
-   * starts, or -1 when the text ends inside it (it is read again once more text came).
+   * Reads the record at `pos` of the scanned text into `fields` (none for an empty line);
+   * returns where the next starts, or -1 when the text ends inside it (it is read again once
+   * more text came).
    */
-  private record(text: string, pos: number, end: boolean, fields: string[]): number {
+  private record(pos: number): number {
+    const text = this.scan;
+    const fields = this.fields;
     const len = text.length;
     let size = 0;
     const start = pos;
     // An empty line (no field, not even a quoted empty one) is skipped.
-    const first = this.delimiterAt(text, pos, end);
+    const first = this.delimiterAt(text, pos, this.scanEnd);
     if (first === -1) return -1;
     if (first > 0) return pos + first;
     for (;;) {
+      // Each reads the field at `pos` of the record at `start`, `size` long so far, onto `fields`.
       const after =
-        text.charCodeAt(pos) === QUOTE
-          ? this.quoted(text, pos, end, start, size, fields)
-          : this.unquoted(text, pos, end, start, size, fields);
+        text.charCodeAt(pos) === QUOTE ? this.quoted(pos, start, size) : this.unquoted(pos, start, size);
       if (after === -1) return -1;
       size += fields[fields.length - 1].length;
       if (size > this.maxRecordSize) this.tooLarge(text, start);
@@ -168,14 +177,9 @@ export class CsvRecordParser {
    * Reads the quoted field at `pos` onto `fields`; returns the index after its closing quote
    * (checked to be followed by a delimiter or the end), or -1 when the text ends inside it.
    */
-  private quoted(
-    text: string,
-    pos: number,
-    end: boolean,
-    start: number,
-    size: number,
-    fields: string[],
-  ): number {
+  private quoted(pos: number, start: number, size: number): number {
+    const text = this.scan;
+    const end = this.scanEnd;
     const len = text.length;
     let from = pos + 1;
     let value = "";
@@ -203,19 +207,15 @@ export class CsvRecordParser {
         );
       }
     }
-    fields.push(value);
+    this.fields.push(value);
     return after;
   }
 
   /** Reads the unquoted field at `pos` onto `fields`; returns the index after it, or -1. */
-  private unquoted(
-    text: string,
-    pos: number,
-    end: boolean,
-    start: number,
-    size: number,
-    fields: string[],
-  ): number {
+  private unquoted(pos: number, start: number, size: number): number {
+    const text = this.scan;
+    const end = this.scanEnd;
+    const fields = this.fields;
     const len = text.length;
     let i = pos;
     for (; i < len; i++) {

@@ -30,8 +30,12 @@ class MinuteBucket {
   private level: number;
   private updatedAt: number;
 
-  constructor(public capacity: number) {
-    this.level = capacity;
+  /** `full`: the whole allowance may burst at once; else it starts empty and refills. */
+  constructor(
+    public capacity: number,
+    full: boolean,
+  ) {
+    this.level = full ? capacity : 0;
     this.updatedAt = Date.now();
   }
 
@@ -61,11 +65,21 @@ class MinuteBucket {
     this.level = Math.min(this.level, 0);
   }
 
-  /** Changes the per-minute allowance (this process's share of a shared limit). */
+  /**
+   * Changes the per-minute allowance (this process's share of a shared limit). A smaller one
+   * cuts the level at once; a larger one only refills faster: the level never jumps up, since
+   * the allowance another worker gave up may already be spent.
+   */
   resize(capacity: number): void {
     this.refill(Date.now());
     this.capacity = capacity;
     this.level = Math.min(this.level, capacity);
+  }
+
+  /** The whole allowance at once (a worker alone on the database, before its first call). */
+  fill(): void {
+    this.updatedAt = Date.now();
+    this.level = this.capacity;
   }
 }
 
@@ -81,6 +95,8 @@ export class UpstreamLimiter implements Limiter {
   private readonly tpm?: MinuteBucket;
   private maxConcurrency: number;
   private concurrencyLimit: number;
+  /** Share 0 of a configured limit: no call starts until a share is given. */
+  private held: boolean;
   private inFlight = 0;
   private blockedUntil = 0;
   private readonly queue: Waiter[] = [];
@@ -88,25 +104,40 @@ export class UpstreamLimiter implements Limiter {
   /** Counts of 429s seen, for metrics. */
   rateLimitedCount = 0;
 
+  /** `full`: the buckets start with the whole (share of the) allowance; else empty. */
   constructor(
     private readonly limits: UpstreamLimits,
     fallbackConcurrency: number,
     share = 1,
+    full = true,
   ) {
-    if (limits.rpm) this.rpm = new MinuteBucket(shareOf(limits.rpm, share));
-    if (limits.tpm) this.tpm = new MinuteBucket(shareOf(limits.tpm, share));
+    if (limits.rpm) this.rpm = new MinuteBucket(shareOf(limits.rpm, share), full);
+    if (limits.tpm) this.tpm = new MinuteBucket(shareOf(limits.tpm, share), full);
     this.maxConcurrency = limits.maxConcurrency ? shareOf(limits.maxConcurrency, share) : fallbackConcurrency;
     this.concurrencyLimit = this.maxConcurrency;
+    this.held = share === 0 && this.shared;
+  }
+
+  /** Some limit is configured, to be split among the workers. */
+  private get shared(): boolean {
+    return Boolean(this.limits.rpm || this.limits.tpm || this.limits.maxConcurrency);
   }
 
   /**
-   * Sets this process's share (0..1] of the upstream's configured limits, which hold for all
-   * workers together: with n live workers each takes 1/n. The per-process concurrency fallback
-   * (no configured max_concurrency) is not split.
+   * Sets this process's share [0..1] of the upstream's configured limits, which hold for all
+   * workers together: with n live workers each takes 1/n; 0 holds every call to a limited
+   * upstream. The per-process concurrency fallback (no configured max_concurrency) is not split.
+   * `fill`: the request and token buckets then hold the whole new allowance (see
+   * `LimiterRegistry.setShare`).
    */
-  setShare(share: number): void {
+  setShare(share: number, fill = false): void {
+    this.held = share === 0 && this.shared;
     if (this.limits.rpm) this.rpm?.resize(shareOf(this.limits.rpm, share));
     if (this.limits.tpm) this.tpm?.resize(shareOf(this.limits.tpm, share));
+    if (fill) {
+      this.rpm?.fill();
+      this.tpm?.fill();
+    }
     if (this.limits.maxConcurrency) {
       const max = shareOf(this.limits.maxConcurrency, share);
       // A limit not lowered by 429s follows the share up; a lowered one keeps growing back (AIMD).
@@ -151,8 +182,12 @@ export class UpstreamLimiter implements Limiter {
     });
   }
 
-  /** 0 if a call of `tokens` may start now, else how long until it might (-1: wait for a release). */
+  /**
+   * 0 if a call of `tokens` may start now, else how long until it might (-1: wait for a release
+   * or a share).
+   */
   private admissible(tokens: number, now: number): number {
+    if (this.held) return -1;
     if (this.blockedUntil > now) return this.blockedUntil - now;
     if (this.inFlight >= Math.max(1, Math.floor(this.concurrencyLimit))) return -1;
     const r = this.rpm?.waitFor(1, now) ?? 0;
@@ -234,6 +269,8 @@ export class UpstreamLimiter implements Limiter {
 export class LimiterRegistry implements Limiters {
   private readonly limiters = new Map<string, UpstreamLimiter>();
   private share = 1;
+  /** New limiters start with full buckets (false once held: see `hold`). */
+  private full = true;
 
   constructor(
     private readonly limitsFor: (provider: string) => UpstreamLimits,
@@ -243,17 +280,37 @@ export class LimiterRegistry implements Limiters {
   get(provider: string): UpstreamLimiter {
     let limiter = this.limiters.get(provider);
     if (!limiter) {
-      limiter = new UpstreamLimiter(this.limitsFor(provider), this.fallbackConcurrency, this.share);
+      limiter = new UpstreamLimiter(
+        this.limitsFor(provider),
+        this.fallbackConcurrency,
+        this.share,
+        this.full,
+      );
       this.limiters.set(provider, limiter);
     }
     return limiter;
   }
 
-  /** This process's share of every upstream's limits (1 / live workers). */
-  setShare(share: number): void {
-    if (share === this.share) return;
+  /**
+   * Share 0 of every limit, for a worker joining others on a shared database until they have
+   * made room for it: no call to a limited upstream starts, and from now on buckets start empty
+   * and fill at the share's rate, because what the others gave up for this worker may already
+   * be spent (their buckets are cut to their new share, not emptied).
+   */
+  hold(): void {
+    this.full = false;
+    this.setShare(0);
+  }
+
+  /**
+   * This process's share of every upstream's limits (1 / live workers). `fill`: the buckets
+   * start full, for a worker that found no other on the database and has made no call yet.
+   */
+  setShare(share: number, opts: { fill?: boolean } = {}): void {
+    if (opts.fill) this.full = true;
+    if (share === this.share && !opts.fill) return;
     this.share = share;
-    for (const l of this.limiters.values()) l.setShare(share);
+    for (const l of this.limiters.values()) l.setShare(share, opts.fill);
   }
 
   entries(): [string, UpstreamLimiter][] {
@@ -265,7 +322,7 @@ export class LimiterRegistry implements Limiters {
   }
 }
 
-/** A share of a limit, never below 1 (a worker must be able to make some progress). */
+/** A share of a limit, never below 1 (a worker must be able to make some progress) unless held. */
 function shareOf(limit: number, share: number): number {
-  return Math.max(1, Math.floor(limit * share));
+  return share === 0 ? 0 : Math.max(1, Math.floor(limit * share));
 }

@@ -1,11 +1,21 @@
 /** The processes taking part in the work: heartbeats (limit shares) and the maintenance leader. */
 
+/** A live worker's row, as one heartbeat read it. */
+export interface LiveWorker {
+  id: string;
+  /** When the row was inserted: the worker's first beat, or its first after it was forgotten. */
+  startedAt: number;
+  /** The `now` of its latest beat (written before that beat counted the live workers). */
+  lastSeen: number;
+}
+
 export interface WorkerRegistry {
   /**
    * Records that worker `workerId` is alive, forgets workers not seen since `staleBefore`, and
-   * returns how many workers are alive (itself included): per-upstream limits are split by it.
+   * returns the live workers (itself included): per-upstream limits are split by them. A row
+   * inserted (the first beat, or the first after the worker was forgotten) starts at `startedAt`.
    */
-  heartbeat(workerId: string, now: number, staleBefore: number): Promise<number>;
+  heartbeat(workerId: string, now: number, staleBefore: number, startedAt?: number): Promise<LiveWorker[]>;
   /** The ids of the workers seen since `staleBefore` (alive; the others hold nothing any more). */
   live(staleBefore: number): Promise<string[]>;
   /** Forgets a worker that stops. */

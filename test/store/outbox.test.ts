@@ -136,11 +136,27 @@ describe("API-shaped batches", () => {
 
 describe("workers and metrics", () => {
   it("counts live workers and forgets stale and removed ones", async () => {
-    expect(await store.workers.heartbeat("a", 100, 0)).toBe(1);
-    expect(await store.workers.heartbeat("b", 200, 0)).toBe(2);
-    expect(await store.workers.heartbeat("b", 1000, 150)).toBe(1);
+    expect(await store.workers.heartbeat("a", 100, 0)).toEqual([{ id: "a", startedAt: 100, lastSeen: 100 }]);
+    const both = await store.workers.heartbeat("b", 200, 0);
+    expect(both.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
+      { id: "a", startedAt: 100, lastSeen: 100 },
+      { id: "b", startedAt: 200, lastSeen: 200 },
+    ]);
+    // A beat keeps the row's start; "a", not seen since 150, is forgotten.
+    expect(await store.workers.heartbeat("b", 1000, 150)).toEqual([
+      { id: "b", startedAt: 200, lastSeen: 1000 },
+    ]);
     await store.workers.remove("b");
-    expect(await store.workers.heartbeat("c", 1000, 0)).toBe(1);
+    expect(await store.workers.heartbeat("c", 1000, 0)).toEqual([
+      { id: "c", startedAt: 1000, lastSeen: 1000 },
+    ]);
+    // A worker inserted again after it was forgotten keeps the start it gives.
+    expect(await store.workers.heartbeat("b", 1000, 900, 200)).toContainEqual({
+      id: "b",
+      startedAt: 200,
+      lastSeen: 1000,
+    });
+    await store.workers.remove("b");
     expect(await store.workers.live(1000)).toEqual(["c"]);
     expect(await store.workers.live(2000)).toEqual([]);
     expect(await store.workers.runAsLeader("maintenance", async () => "ran")).toBe("ran");

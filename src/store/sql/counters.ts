@@ -71,10 +71,11 @@ export class Deltas {
    * One statement for every batch of the transaction (`UPDATE … FROM` a VALUES list, SQLite ≥ 3.33
    * and PostgreSQL), not one per batch: this was the most frequent statement of a group commit.
    * Lock order: every transaction locks batch rows in id order (no deadlocks between claims,
-   * commits, cancels). A single-row UPDATE locks one row; a joined UPDATE locks its rows in the
-   * planner's order, so where rows are locked (PostgreSQL) several batches are first locked with
-   * `SELECT … ORDER BY id FOR UPDATE`, and the UPDATE then finds them already held. With two
-   * batches that is as many statements as two single UPDATEs, from three on fewer.
+   * commits, cancels). With one batch (the usual group commit) the UPDATE locks its one row; with
+   * several a joined UPDATE locks its rows in the planner's order, so where rows are locked
+   * (PostgreSQL) they are first locked with `SELECT … ORDER BY id FOR UPDATE`, and the UPDATE
+   * then finds them already held. With two batches that is as many statements as two single-row
+   * UPDATEs, from three on fewer.
    */
   async write(tx: SqlExecutor, options: { claimedAt?: number } = {}): Promise<Map<string, Progress>> {
     const finished = emptyTotals();
@@ -82,23 +83,17 @@ export class Deltas {
     const ids = this.ids();
     const claimed = options.claimedAt !== undefined;
     const claimParams = claimed ? [options.claimedAt, options.claimedAt] : [];
-    if (ids.length === 1) {
-      const d = this.map.get(ids[0]) as Delta;
-      const row = await tx.get(singleUpdateSql(claimed), [...deltaParams(d), ...claimParams, ids[0]]);
-      if (row) this.wrote(row, ids[0], written, finished);
-    } else {
-      for (const group of chunks(ids, BATCHES_PER_STATEMENT)) {
-        if (tx.rowLocks && group.length > 1) {
-          await tx.all(
-            `SELECT id FROM batches WHERE id IN (${marks(group.length)}) ORDER BY id FOR UPDATE`,
-            group,
-          );
-        }
-        const params: unknown[] = [];
-        for (const id of group) params.push(id, ...deltaParams(this.map.get(id) as Delta));
-        const rows = await tx.all(multiUpdateSql(group.length, claimed), [...params, ...claimParams]);
-        for (const row of rows) this.wrote(row, row.id as string, written, finished);
+    for (const group of chunks(ids, BATCHES_PER_STATEMENT)) {
+      if (tx.rowLocks && group.length > 1) {
+        await tx.all(
+          `SELECT id FROM batches WHERE id IN (${marks(group.length)}) ORDER BY id FOR UPDATE`,
+          group,
+        );
       }
+      const params: unknown[] = [];
+      for (const id of group) params.push(id, ...deltaParams(this.map.get(id) as Delta));
+      const rows = await tx.all(multiUpdateSql(group.length, claimed), [...params, ...claimParams]);
+      for (const row of rows) this.wrote(row, row.id as string, written, finished);
     }
     await writeTotals(tx, finished);
     return written;
@@ -142,15 +137,6 @@ const COUNTER_COLUMNS: [string, string][] = [
 ];
 
 const CLAIM_STAMPS = ", last_claimed_at = ?, started_at = COALESCE(started_at, ?)";
-
-const singleSql: string[] = [];
-function singleUpdateSql(claimed: boolean): string {
-  const key = claimed ? 1 : 0;
-  singleSql[key] ??=
-    `UPDATE batches SET ${COUNTER_COLUMNS.map(([c]) => `${c} = ${c} + ?`).join(", ")}${claimed ? CLAIM_STAMPS : ""}
-     WHERE id = ? RETURNING ${PROGRESS_COLUMNS}`;
-  return singleSql[key];
-}
 
 /** The statement text per row count, built once (SQLite caches prepared statements by text). */
 const multiSql = new Map<string, string>();

@@ -1,4 +1,4 @@
-import type { WorkerRegistry } from "../workers.js";
+import type { LiveWorker, WorkerRegistry } from "../workers.js";
 import type { Row, SqlDriver } from "./driver.js";
 import { n } from "./rows.js";
 
@@ -10,15 +10,24 @@ export class SqlWorkerRegistry implements WorkerRegistry {
     return this.db.runExclusive(task, fn);
   }
 
-  async heartbeat(workerId: string, now: number, staleBefore: number): Promise<number> {
+  async heartbeat(
+    workerId: string,
+    now: number,
+    staleBefore: number,
+    startedAt = now,
+  ): Promise<LiveWorker[]> {
     await this.db.run(
       `INSERT INTO workers (id, started_at, last_seen) VALUES (?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen`,
-      [workerId, now, now],
+      [workerId, startedAt, now],
     );
     await this.db.run("DELETE FROM workers WHERE last_seen < ?", [staleBefore]);
-    const row = (await this.db.get("SELECT COUNT(*) AS c FROM workers")) as Row;
-    return Math.max(1, n(row.c));
+    const rows = await this.db.all("SELECT id, started_at, last_seen FROM workers");
+    return rows.map((r: Row) => ({
+      id: r.id as string,
+      startedAt: n(r.started_at),
+      lastSeen: n(r.last_seen),
+    }));
   }
 
   async live(staleBefore: number): Promise<string[]> {

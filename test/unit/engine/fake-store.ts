@@ -9,6 +9,7 @@ import type {
   StepFence,
   TurnStep,
 } from "../../../src/store/types.js";
+import type { LiveWorker } from "../../../src/store/workers.js";
 
 /** An item of the fake queue: the claimed shape plus where it stands. */
 interface FakeItem {
@@ -200,9 +201,18 @@ export class FakeStore {
   };
 
   readonly workers = {
-    heartbeat: async (_workerId: string, now: number, _staleBefore: number): Promise<number> => {
+    heartbeat: async (
+      workerId: string,
+      now: number,
+      _staleBefore: number,
+      startedAt = this.heartbeats[0] ?? now,
+    ): Promise<LiveWorker[]> => {
       this.heartbeats.push(now);
-      return this.liveWorkers;
+      return Array.from({ length: this.liveWorkers }, (_, i) => ({
+        id: i === 0 ? workerId : `other-${i}`,
+        startedAt,
+        lastSeen: now,
+      }));
     },
     live: async (_staleBefore: number): Promise<string[]> => [],
     remove: async (_workerId: string): Promise<void> => {},
