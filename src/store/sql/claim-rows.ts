@@ -5,7 +5,7 @@
 import type { ClaimedItem } from "../items.js";
 import { Deltas } from "./counters.js";
 import { type Row, type SqlDriver, type SqlTransaction, skipLocked } from "./driver.js";
-import { n, toClaimedItem } from "./rows.js";
+import { toClaimedItem } from "./rows.js";
 
 /** What a claim returns of each item: what `toClaimedItem` reads (not the results' columns). */
 const CLAIMED_COLUMNS = `id, batch_id, seq, attempts, interruptions, custom_id, agent_id, agent_version, message,
@@ -85,17 +85,9 @@ export async function claimInTransaction(
     claimAllParams(owner, batchIds, shares, leaseMs, now),
   );
   const deltas = new Deltas();
-  const rank = new Map<string, number>();
-  for (const batchId of batchIds) {
-    rank.set(batchId, rank.size);
-    deltas.of(batchId);
-  }
-  // In the order one statement per batch gave: batch by batch, each in seq order.
-  rows.sort(
-    (a, b) =>
-      (rank.get(a.batch_id as string) as number) - (rank.get(b.batch_id as string) as number) ||
-      n(a.seq) - n(b.seq),
-  );
+  for (const batchId of batchIds) deltas.of(batchId);
+  // Returned as SQLite updates them, in id order: each batch's items in seq order (ingest gives
+  // ids in seq order), as one statement per batch gave them. The order is not promised (PostgreSQL's is any).
   const claimed: ClaimedItem[] = [];
   for (const r of rows) {
     const d = deltas.of(r.batch_id as string);

@@ -15,7 +15,7 @@ import type {
 import type { Page, PageQuery } from "../page.js";
 import { claimInTransaction, claimParams, claimSql } from "./claim-rows.js";
 import { Deltas, failPending, writeAndSettle } from "./counters.js";
-import { chunks, lockInIdOrder, marks, type Row, type SqlDriver, skipLocked } from "./driver.js";
+import { chunks, lockInIdOrder, marks, type Row, type SqlDriver } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
 import { n, resultColumns, toBatchItem, toClaimedItem, toItemResultRow } from "./rows.js";
 
