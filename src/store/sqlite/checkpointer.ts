@@ -8,7 +8,7 @@ const require = createRequire(import.meta.url);
  * the store's connection can run with `wal_autocheckpoint = 0`. With SQLite's automatic
  * checkpoint, the COMMIT that took the WAL past 1,000 pages copied them into the database file
  * and fsynced both, on the event loop: about half of what `BEGIN`/`COMMIT` cost the simulated
- * bench (bench/README.md, "Issue 17.5, checkpoints off the event loop").
+ * bench (bench/README.md, "Issue 17.5, second pass").
  *
  * Every `intervalMs` the worker runs `wal_checkpoint(PASSIVE)`: it copies what is committed and
  * never waits for (nor blocks) a writer; when nothing was committed since the last one it is a
