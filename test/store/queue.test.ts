@@ -104,6 +104,30 @@ describe("claims", () => {
     }
   });
 
+  it("takes the first pending items of each batch a claim spans, each item once", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batches = [
+      await createBatch(store, workspaceId, agentId, 40),
+      await createBatch(store, workspaceId, agentId, 40),
+      await createBatch(store, workspaceId, agentId, 40),
+    ];
+    const claimed = await store.items.claim("w", 90, LEASE, Date.now());
+    expect(claimed).toHaveLength(90);
+    // From each batch its lowest seqs (the order of the returned items is not part of the contract).
+    for (const b of batches) {
+      const seqs = claimed
+        .filter((c) => c.batchId === b.id)
+        .map((c) => c.seq)
+        .sort((x, y) => x - y);
+      expect(seqs.length).toBeGreaterThan(0);
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i));
+      await expectCountersExact(b.id, workspaceId);
+    }
+    const rest = await store.items.claim("w", 90, LEASE, Date.now());
+    expect(rest).toHaveLength(30);
+    expect(new Set([...claimed, ...rest].map((c) => c.id)).size).toBe(120);
+  });
+
   it("hands no item out twice and keeps the counters exact under concurrent claims and commits", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batches = await Promise.all([0, 1, 2].map(() => createBatch(store, workspaceId, agentId, 60)));

@@ -13,8 +13,9 @@ import type {
   StatusMap,
 } from "../items.js";
 import type { Page, PageQuery } from "../page.js";
+import { claimInTransaction, claimParams, claimSql } from "./claim-rows.js";
 import { Deltas, failPending, writeAndSettle } from "./counters.js";
-import { chunks, lockInIdOrder, marks, type Row, type SqlDriver, skipLocked } from "./driver.js";
+import { chunks, lockInIdOrder, marks, type Row, type SqlDriver } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
 import {
   n,
@@ -48,10 +49,6 @@ const CANDIDATES_PER_WORKSPACE = 10;
  * 21,000 items, a third of the process's SQLite time).
  */
 const CLAIM_GRAIN = 32;
-
-/** What a claim returns of each item: what `toClaimedItem` reads (not the results' columns). */
-const CLAIMED_COLUMNS = `id, batch_id, seq, attempts, interruptions, custom_id, agent_id, agent_version, message,
-  external_user_id, name, attached_file_uuids, history_id, context, metadata, webhook, request_json`;
 
 const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
 
@@ -102,22 +99,9 @@ export class SqlItemQueue implements ItemQueue {
       const rows = await this.claimInOneStatement(owner, batchIds, shares, leaseMs, now);
       return rows.map((r) => toClaimedItem(r, workspaceOf.get(r.batch_id) as string));
     }
-    return this.db.transaction(async (tx) => {
-      const claimed: ClaimedItem[] = [];
-      const deltas = new Deltas();
-      for (const batchId of batchIds) {
-        const rows = await tx.all(
-          claimSql(this.db),
-          claimParams(owner, batchId, shares.get(batchId) as number, leaseMs, now),
-        );
-        const d = deltas.of(batchId);
-        d.pending -= rows.length;
-        d.processing += rows.length;
-        for (const r of rows) claimed.push(toClaimedItem(r, workspaceOf.get(batchId) as string));
-      }
-      await deltas.write(tx, { claimedAt: now });
-      return claimed;
-    });
+    return this.db.transaction((tx) =>
+      claimInTransaction(tx, owner, batchIds, shares, workspaceOf, leaseMs, now),
+    );
   }
 
   /**
@@ -354,20 +338,4 @@ function interrupted(rows: Row[], now: number, quarantineAfter: number): ItemOut
       ? { ...base, kind: "failed", ...error }
       : { ...base, kind: "retry", notBefore: now, ...error };
   });
-}
-
-/**
- * One batch's claim: its first `count` runnable items (skipping those another claim holds);
- * a batch paused or cancelled since the candidate read gives nothing.
- */
-function claimSql(db: SqlDriver): string {
-  return `UPDATE batch_items SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
-       WHERE id IN (SELECT i.id FROM batch_items i JOIN batches b ON b.id = i.batch_id
-                    WHERE i.batch_id = ? AND i.status = 'pending' AND i.not_before <= ? AND b.status = 'in_progress'
-                    ORDER BY i.seq LIMIT ?${skipLocked(db, "i")})
-       RETURNING ${CLAIMED_COLUMNS}`;
-}
-
-function claimParams(owner: string, batchId: string, count: number, leaseMs: number, now: number): unknown[] {
-  return [owner, now + leaseMs, batchId, now, count];
 }

@@ -12,6 +12,7 @@ import {
   type SqlExecutor,
   type SqlTransaction,
 } from "../sql/driver.js";
+import { WalCheckpointer } from "./checkpointer.js";
 import { ThreadBroadcast } from "./thread-broadcast.js";
 
 /**
@@ -43,6 +44,8 @@ export class SqliteDriver implements SqlDriver {
   private locked = false;
   private readonly direct: SqlExecutor;
   private readonly inTransaction: SqlTransaction;
+  /** Checkpoints the WAL off the event loop (a file on disk; `:memory:` has no WAL). */
+  private readonly checkpointer: WalCheckpointer | null = null;
 
   /**
    * `threads`: another thread of this process opens the same file (the engine thread,
@@ -58,6 +61,13 @@ export class SqliteDriver implements SqlDriver {
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 10000");
     this.db.pragma("foreign_keys = ON");
+    if (path !== ":memory:") {
+      // The worker checkpoints; if it cannot, this connection does again, as SQLite does by default.
+      this.db.pragma("wal_autocheckpoint = 0");
+      this.checkpointer = new WalCheckpointer(path, () => {
+        if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+      });
+    }
     this.direct = {
       all: async (sql, params = []) => this.prepare(sql).all(...params) as Row[],
       get: async (sql, params = []) => this.prepare(sql).get(...params) as Row | undefined,
@@ -207,8 +217,15 @@ export class SqliteDriver implements SqlDriver {
     return this.options.threads ? new ThreadBroadcast(this.path) : null;
   }
 
+  /** The WAL checkpoints of this file so far (null for `:memory:`). */
+  checkpointStats(): ReturnType<WalCheckpointer["stats"]> | null {
+    return this.checkpointer?.stats() ?? null;
+  }
+
   async close(): Promise<void> {
     while (this.locked) await this.lock;
+    // The worker's connection first: closing the last one checkpoints the WAL and removes it.
+    await this.checkpointer?.close();
     this.db.close();
   }
 }

@@ -1,0 +1,121 @@
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Checkpoints a WAL-mode SQLite file from a worker thread with a connection of its own, so that
+ * the store's connection can run with `wal_autocheckpoint = 0`. With SQLite's automatic
+ * checkpoint, the COMMIT that took the WAL past 1,000 pages copied them into the database file
+ * and fsynced both, on the event loop: about half of what `BEGIN`/`COMMIT` cost the simulated
+ * bench (bench/README.md, "Issue 17.5, second pass").
+ *
+ * Every `intervalMs` the worker runs `wal_checkpoint(PASSIVE)`: it copies what is committed and
+ * never waits for (nor blocks) a writer; when nothing was committed since the last one it is a
+ * look at the WAL index, no I/O. The WAL restarts from its start at the first write after a
+ * checkpoint that copied everything. Under writes that never pause that does not happen (a
+ * PASSIVE checkpoint never catches up with a busy writer), so a WAL past `limitFrames` pages is
+ * checkpointed with `RESTART` instead, right after a PASSIVE one (little is left to copy): it
+ * waits (busy handler) for the writer in progress, holds off the next one while it copies, and
+ * waits for readers to leave the WAL, so the next write starts it over: the WAL cannot grow
+ * without bound. RESTART rather than TRUNCATE: the WAL's blocks are written over instead of the
+ * file being cut and grown again; measured, RESTART at 4,000 pages beat TRUNCATE at 10,000 and
+ * RESTART at 2,000 (bench/README.md, "Issue 17.5, second pass").
+ *
+ * Durability does not change: the store's connection keeps `synchronous = NORMAL`, under which a
+ * COMMIT appends to the WAL without fsync and a checkpoint fsyncs the WAL before copying it, so
+ * a crash of the process loses nothing committed and a power loss may lose the last transactions
+ * (never the file's consistency), whichever thread checkpoints.
+ *
+ * The worker's code is a string (`eval`): the same text runs under the TypeScript test runner and
+ * from `dist/`, and better-sqlite3 is resolved here and passed in.
+ */
+export class WalCheckpointer {
+  private readonly worker: Worker;
+  private readonly exited: Promise<void>;
+  /** Shared with the worker: [checkpoints that copied pages, RESTART fallbacks, largest WAL seen (pages)]. */
+  private readonly counters = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+
+  /** `onFailure` runs if the worker cannot run (the caller turns the automatic checkpoint back on). */
+  constructor(
+    path: string,
+    onFailure: (err: unknown) => void,
+    options: { intervalMs?: number; limitFrames?: number } = {},
+  ) {
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        path,
+        module: require.resolve("better-sqlite3"),
+        intervalMs: options.intervalMs ?? 100,
+        limitFrames: options.limitFrames ?? 4_000,
+        counters: this.counters,
+      },
+    });
+    // An unclosed store must not keep the process alive for its checkpoints.
+    this.worker.unref();
+    this.exited = new Promise((resolve) => this.worker.once("exit", () => resolve()));
+    this.worker.on("error", onFailure);
+  }
+
+  /** How many checkpoints copied pages, how many fell back to RESTART, the largest WAL seen (pages). */
+  stats(): { checkpoints: number; restarts: number; maxWalFrames: number } {
+    return {
+      checkpoints: Atomics.load(this.counters, 0),
+      restarts: Atomics.load(this.counters, 1),
+      maxWalFrames: Atomics.load(this.counters, 2),
+    };
+  }
+
+  /** Stops the timer and closes the worker's connection (before the store closes its own). */
+  async close(): Promise<void> {
+    // Held until it is gone: an unreferenced worker does not keep the process alive while its
+    // caller waits for it, and the process would end inside the caller's `await`.
+    this.worker.ref();
+    this.worker.postMessage("stop");
+    await this.exited;
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.module);
+const { path, intervalMs, limitFrames, counters } = workerData;
+const db = new Database(path, { fileMustExist: true });
+db.pragma("busy_timeout = 5000");
+let last = "";
+let failures = 0;
+let restarted = -1;
+function tick() {
+  const [r] = db.pragma("wal_checkpoint(PASSIVE)");
+  if (r.log > Atomics.load(counters, 2)) Atomics.store(counters, 2, r.log);
+  const now = r.log + "/" + r.checkpointed;
+  if (now !== last && r.checkpointed > 0) Atomics.add(counters, 0, 1);
+  last = now;
+  // Once per WAL: until a write starts it over, the same WAL needs no second RESTART.
+  if (r.log >= limitFrames && r.log !== restarted) {
+    // Busy (the writer held on past the busy timeout, or a reader is still in the WAL): the next tick tries again.
+    const [t] = db.pragma("wal_checkpoint(RESTART)");
+    if (t.busy === 0) {
+      restarted = t.log;
+      Atomics.add(counters, 1, 1);
+    }
+  }
+}
+const timer = setInterval(() => {
+  // A busy file is tried again at the next tick; one that stays unusable ends the worker, and
+  // the store's connection takes the checkpoints back.
+  try {
+    tick();
+    failures = 0;
+  } catch (err) {
+    if (++failures >= 20) throw err;
+  }
+}, intervalMs);
+parentPort.on("message", (m) => {
+  if (m !== "stop") return;
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;

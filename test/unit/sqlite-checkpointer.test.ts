@@ -1,0 +1,77 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { WalCheckpointer } from "../../src/store/sqlite/checkpointer.js";
+import { SqliteDriver } from "../../src/store/sqlite/driver.js";
+
+/** Polls `check` until it holds or the deadline passes (no fixed sleeps). */
+async function until(check: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("SQLite WAL checkpoints in a worker thread", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "agentbatch-ckpt-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("copies committed pages into the file; closing the store removes the WAL", async () => {
+    const path = join(dir, "a.db");
+    const driver = new SqliteDriver(path);
+    await driver.run("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+    for (let i = 0; i < 20; i++) {
+      await driver.transaction(async (tx) => {
+        await tx.run("INSERT INTO t (v) VALUES (?)", ["x".repeat(2000)]);
+      });
+    }
+    await until(() => (driver.checkpointStats()?.checkpoints ?? 0) > 0);
+    expect(await driver.get("SELECT COUNT(*) AS n FROM t")).toEqual({ n: 20 });
+    await driver.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const reopened = new Database(path, { readonly: true });
+    expect(reopened.prepare("SELECT COUNT(*) AS n FROM t").get()).toEqual({ n: 20 });
+    reopened.close();
+  });
+
+  it("restarts a WAL past its limit, which no write restarts by itself", async () => {
+    const path = join(dir, "b.db");
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("wal_autocheckpoint = 0");
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+    const checkpointer = new WalCheckpointer(
+      path,
+      (err) => {
+        throw err;
+      },
+      { intervalMs: 5, limitFrames: 50 },
+    );
+    // One transaction of ~100 pages: a PASSIVE checkpoint copies them, but the WAL still holds
+    // them (only a write starts it over), so the worker falls back to RESTART.
+    const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+    db.transaction(() => {
+      for (let i = 0; i < 100; i++) insert.run("y".repeat(4000));
+    })();
+    await until(() => checkpointer.stats().restarts > 0);
+    expect(checkpointer.stats().maxWalFrames).toBeGreaterThanOrEqual(50);
+    await checkpointer.close();
+    // Everything was copied, and the next write starts the WAL from its first page.
+    insert.run("z");
+    const [after] = db.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
+    expect(after.log).toBeLessThan(10);
+    db.close();
+  });
+
+  it("leaves an in-memory database without a worker", async () => {
+    const driver = new SqliteDriver(":memory:");
+    expect(driver.checkpointStats()).toBeNull();
+    await driver.close();
+  });
+});
