@@ -25,7 +25,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { apiCaller, pidCpuMs, spawnNode, startMock } from "./lib.mjs";
+import { apiCaller, completedAtMs, pidCpuMs, spawnNode, startMock } from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The agentbatch build measured (its dist/): this checkout's, or another's for a same-session baseline. */
@@ -55,7 +55,7 @@ async function phase(mockUrl) {
   config.providers.mock = { type: "openai-compatible", baseUrl: mockUrl, maxConcurrency: INFLIGHT };
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
   const key = generateApiKey();
-  await registerApiKey(service.store, key);
+  const workspace = await registerApiKey(service.store, key);
   const api = apiCaller(service.url, key);
   const agent = (await api("POST", "/agents", { name: "inflight", model: "mock/mock-model" })).data;
   await api("POST", `/agents/${agent.id}/publish`);
@@ -117,13 +117,13 @@ async function phase(mockUrl) {
       liveHeap.processing = processing;
     }
     if (done >= ITEMS && one.data) {
-      finishedAt = Math.max(...page.data.map((b) => Date.parse(b.completed_at)));
+      finishedAt = await completedAtMs(service.store, workspace.id, page.data);
       break;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   const polledMs = performance.now() - t0;
-  // Until the last batch's completed_at: the 100 ms poll that noticed it is not the engine's time.
+  // Until the last batch's completion (exact, from the store): the 100 ms poll that noticed it is not the engine's time.
   const wallMs = Math.min(polledMs, Math.max(1, finishedAt - epoch0));
   const cpu = process.cpuUsage(cpu0);
   clearInterval(rssTimer);

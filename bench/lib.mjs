@@ -105,6 +105,21 @@ export function rssSampler() {
   };
 }
 
+/**
+ * The last completion time of `batches` (wire objects with an `id`), in epoch ms, read from the
+ * store of the service this process runs: the wire's `completed_at` is whole seconds (the Codeer
+ * shape), and ending a run at it cut up to a second off the measured wall time.
+ */
+export async function completedAtMs(store, workspaceId, batches) {
+  let last = 0;
+  for (const b of batches) {
+    const row = await store.batches.get(workspaceId, b.id);
+    if (typeof row?.completedAt !== "number") throw new Error(`batch ${b.id} has no completion time`);
+    last = Math.max(last, row.completedAt);
+  }
+  return last;
+}
+
 /** Runs `work` and measures wall time, CPU time of this process per item and peak RSS. */
 export async function measure(items, work) {
   const stopRss = rssSampler();

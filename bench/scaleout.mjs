@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { startMockLlm } from "../dist/mock-llm/server.js";
 import { dropSchema } from "../dist/store/postgres/admin.js";
 
@@ -103,6 +104,7 @@ async function deploy({ workers, provider, dir }) {
   return {
     api,
     agentId: agent.id,
+    db,
     async close() {
       for (const c of children) c.kill("SIGTERM");
       await Promise.all(
@@ -125,15 +127,34 @@ async function submit(d, items, tag) {
   return ids;
 }
 
-/** Polls until every batch is completed; resolves to the last one's completed_at (epoch ms). */
+/**
+ * Polls until every batch is completed; resolves to the last one's completion (epoch ms), read
+ * from the database: the wire's `completed_at` is whole seconds, which cut up to a second off a run.
+ */
 async function waitDone(d, ids) {
   for (;;) {
     const batches = [];
     for (const id of ids) batches.push(await d.api("GET", `/batches/${id}`));
-    if (batches.every((b) => b.status === "completed")) {
-      return Math.max(...batches.map((b) => Date.parse(b.completed_at)));
-    }
+    if (batches.every((b) => b.status === "completed")) return completedAtMs(d.db, ids);
     await sleep(50);
+  }
+}
+
+async function completedAtMs(db, ids) {
+  const url = new URL(db);
+  const schema = url.searchParams.get("schema");
+  url.searchParams.delete("schema");
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT max(completed_at)::float8 AS t, count(completed_at)::int AS n FROM "${schema}".batches WHERE id = ANY($1)`,
+      [ids],
+    );
+    if (rows[0].n !== ids.length) throw new Error("a batch has no completion time");
+    return rows[0].t;
+  } finally {
+    await client.end();
   }
 }
 

@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { apiCaller, measure, serverCpu, spawnNode, startMock } from "./lib.mjs";
+import { apiCaller, completedAtMs, measure, serverCpu, spawnNode, startMock } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** `BENCH_DB=postgres://...` runs the agentbatch phases on PostgreSQL (a fresh schema each) instead of SQLite. */
@@ -212,7 +212,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
     config.tracing = { endpoint: traceUrl, serviceName: "bench", includeContent: false, exportDelayMs: 1000 };
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
   const key = generateApiKey();
-  await registerApiKey(service.store, key);
+  const workspace = await registerApiKey(service.store, key);
   const api = apiCaller(service.url, key);
   const agent = (await api("POST", "/agents", JSON.stringify({ name: "bench", model }))).data;
   await api("POST", `/agents/${agent.id}/publish`);
@@ -234,7 +234,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
     for (;;) {
       const page = await api("GET", `/batches?status=completed&limit=${Math.min(1000, batchesSoFar)}`);
       if (page.pagination.total_records >= batchesSoFar) {
-        return { finishedAt: Math.max(...page.data.map((b) => Date.parse(b.completed_at))) };
+        return { finishedAt: await completedAtMs(service.store, workspace.id, page.data) };
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
