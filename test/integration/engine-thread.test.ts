@@ -6,9 +6,14 @@
  * engine thread's series, and close drains: nothing is left leased. The engine thread runs the
  * built code (dist/threads/engine-main.js): needs `npm run build` first (`npm test` does it).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/index.js";
 import { mainJs } from "../helpers/processes.js";
@@ -20,6 +25,10 @@ import {
   waitForBatch,
 } from "../helpers/server.js";
 
+/** The built engine thread's entry, which the thread runs even from the TypeScript sources. */
+const distFile = (path: string) => fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
+const engineMainJs = distFile("threads/engine-main.js");
+
 const reqs = (n: number, prefix = "r") =>
   Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}-${i}`, message: `Question ${i}` }));
 
@@ -30,6 +39,7 @@ describe("the engine in a thread of its own (SQLite)", () => {
 
   beforeAll(async () => {
     expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);
+    expect(existsSync(engineMainJs), `${engineMainJs} is missing: run npm run build`).toBe(true);
     t = await startTestServer(
       (c) => {
         c.engine.thread = true;
@@ -127,6 +137,49 @@ describe("the engine in a thread of its own (SQLite)", () => {
       expect(items.filter((i) => i.status === "pending").length).toBeGreaterThan(0);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe("the engine thread when the API cannot start (SQLite)", () => {
+  it("stops the thread and closes the core when the port is taken: the process can exit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agentbatch-thread-"));
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as AddressInfo).port;
+    // In a process of its own (the built code): a Worker left running would keep it alive.
+    const script = `
+      const { loadConfig } = await import(${JSON.stringify(distFile("config/index.js"))});
+      const { createLogger, startService } = await import(${JSON.stringify(distFile("service.js"))});
+      const config = loadConfig({ port: ${port}, host: "127.0.0.1", db: ${JSON.stringify(`sqlite:${join(dir, "db.sqlite")}`)} }, {});
+      config.engine.thread = true;
+      try {
+        await startService(config, { api: true, worker: true, logger: createLogger("silent") });
+        console.log("started");
+      } catch (err) {
+        console.log("rejected " + err.code);
+      }`;
+    const scriptFile = join(dir, "start.mjs");
+    writeFileSync(scriptFile, script);
+    const child = spawn(process.execPath, [scriptFile], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on("exit", r));
+    try {
+      const code = await Promise.race([
+        exited,
+        new Promise<"alive">((r) => setTimeout(() => r("alive"), 30_000)),
+      ]);
+      expect(out).toContain("rejected EADDRINUSE");
+      expect(code).toBe(0);
+    } finally {
+      child.kill();
+      await new Promise((r) => taken.close(r));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
