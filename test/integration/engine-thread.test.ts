@@ -14,8 +14,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openStore } from "../../src/store/index.js";
+import { ThreadLimiters } from "../../src/threads/remote-limiters.js";
 import { mainJs } from "../helpers/processes.js";
 import {
   publishedAgent,
@@ -181,5 +182,76 @@ describe("the engine thread when the API cannot start (SQLite)", () => {
       await new Promise((r) => taken.close(r));
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the engine thread's limiters and the API's chat turns (SQLite)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "agentbatch-thread-"));
+  const db = `sqlite:${join(dir, "db.sqlite")}`;
+  let t: TestServer;
+  // Every permit the API thread asks of the engine thread's limiters.
+  const acquires = vi.spyOn(ThreadLimiters.prototype as unknown as { acquire: () => unknown }, "acquire");
+
+  beforeAll(async () => {
+    t = await startTestServer(
+      (c) => {
+        c.engine.thread = true;
+        // One call at a time on this upstream, whichever thread makes it.
+        c.providers.one = { type: "simulated", maxConcurrency: 1 };
+      },
+      { db },
+    );
+  });
+  afterAll(async () => {
+    acquires.mockRestore();
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const chatTurn = async (model: string) => {
+    const agent = await publishedAgent(t, { model });
+    const chat = (await t.api("POST", "/api/v1/chats", { agent_id: agent })).body.data;
+    const state = { done: false };
+    const answer = t
+      .api("POST", `/api/v1/chats/${chat.id}/messages`, { message: "hello", stream: false })
+      .finally(() => {
+        state.done = true;
+      });
+    return { state, answer };
+  };
+
+  it("a chat turn waits for the upstream's only slot, held by a batch item in the engine thread", async () => {
+    const agent = await publishedAgent(t, { model: "one/echo?latency_ms=5000" });
+    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(1, "s") })).body.data
+      .id;
+    await waitFor(
+      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.processing_requests > 0,
+      { what: "the batch item to hold the upstream's only slot" },
+    );
+    const before = acquires.mock.calls.length;
+    const turn = await chatTurn("one/echo");
+    await waitFor(() => acquires.mock.calls.length > before || null, {
+      what: "the chat turn to ask the engine thread for a permit",
+    });
+    // The engine thread's limiter has no slot for it until the batch item ends.
+    expect(turn.state.done).toBe(false);
+    const answer = await turn.answer;
+    expect(await waitForBatch(t, id)).toMatchObject({ status: "completed", completed_requests: 1 });
+    expect(answer.status).toBe(200);
+    expect(JSON.stringify(answer.body.data)).toContain("hello");
+  });
+
+  it("close lets a chat turn waiting for a permit finish within the grace", async () => {
+    const before = acquires.mock.calls.length;
+    const first = await chatTurn("one/echo?latency_ms=1000");
+    await waitFor(() => acquires.mock.calls.length > before || null, { what: "the first turn's permit" });
+    // Waits in the engine thread's limiter behind the first, past the engine's own drain.
+    const second = await chatTurn("one/echo");
+    await waitFor(() => acquires.mock.calls.length > before + 1 || null, { what: "the second turn's wait" });
+    await t.service.close(5_000);
+    expect((await first.answer).status).toBe(200);
+    const answer = await second.answer;
+    expect(answer.status).toBe(200);
+    expect(JSON.stringify(answer.body.data)).toContain("hello");
   });
 });
