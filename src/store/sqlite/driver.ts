@@ -150,12 +150,13 @@ export class SqliteDriver implements SqlDriver {
    * (autocommit) and is run again after an awaited backoff, the mutex checked again each time.
    */
   private async statement<T>(fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.busyDeadlineMs;
+    let deadline = 0; // set at the first busy error: the common path reads no clock
     for (let attempt = 0; ; attempt++) {
       while (this.locked) await this.lock;
       try {
         return await fn();
       } catch (err) {
+        if (attempt === 0) deadline = Date.now() + this.busyDeadlineMs;
         if (!this.waitsOnBusy(err, deadline)) throw err;
       }
       await this.backoff(attempt);
