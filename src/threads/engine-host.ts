@@ -54,6 +54,32 @@ export async function startEngineThread(
   return host;
 }
 
+/**
+ * The engine thread's log line, as it is, into the API thread's logger's stream; a logger with
+ * no such stream (not pino's own) gets the line's fields logged at the line's level.
+ */
+export function writeEngineLog(logger: Logger, line: string): void {
+  const stream = (logger as unknown as Record<symbol, pino.DestinationStream | undefined>)[
+    pino.symbols.streamSym
+  ];
+  if (typeof stream?.write === "function") {
+    stream.write(line);
+    return;
+  }
+  let fields: Record<string, unknown>;
+  try {
+    fields = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    logger.info({ engine: line.trimEnd() }, "engine thread");
+    return;
+  }
+  const { level, msg, time: _time, pid: _pid, hostname: _hostname, ...rest } = fields;
+  const label = typeof level === "number" ? logger.levels?.labels?.[level] : undefined;
+  const log =
+    label && typeof logger[label as pino.Level] === "function" ? logger[label as pino.Level] : logger.info;
+  log.call(logger, rest, typeof msg === "string" ? msg : "engine thread");
+}
+
 class EngineThreadHost implements EngineThread {
   private readonly worker: Worker;
   readonly limiters: ThreadLimiters;
@@ -95,7 +121,7 @@ class EngineThreadHost implements EngineThread {
       else if (m.t === "stopped") {
         if (this.state === "stopping") this.state = "stopped";
         ended();
-      } else if (m.t === "log") this.writeLog(m.line);
+      } else if (m.t === "log") writeEngineLog(this.logger, m.line);
     });
     this.worker.on("error", (err) => {
       ready.reject(err);
@@ -108,31 +134,6 @@ class EngineThreadHost implements EngineThread {
       ended();
       this.died(new Error(`the engine thread exited (code ${code})`));
     });
-  }
-
-  /**
-   * The engine thread's log line, as it is, into this thread's logger's stream; a logger with no
-   * such stream (not pino's own) gets the line's fields logged at the line's level.
-   */
-  private writeLog(line: string): void {
-    const stream = (this.logger as unknown as Record<symbol, pino.DestinationStream | undefined>)[
-      pino.symbols.streamSym
-    ];
-    if (typeof stream?.write === "function") {
-      stream.write(line);
-      return;
-    }
-    let fields: Record<string, unknown>;
-    try {
-      fields = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      this.logger.info({ engine: line.trimEnd() }, "engine thread");
-      return;
-    }
-    const { level, msg, time: _time, pid: _pid, hostname: _hostname, ...rest } = fields;
-    const label = typeof level === "number" ? this.logger.levels?.labels?.[level] : undefined;
-    const log = label && label in this.logger ? this.logger[label as pino.Level] : this.logger.info;
-    log.call(this.logger, rest, typeof msg === "string" ? msg : "engine thread");
   }
 
   private post(message: ToEngine): void {
