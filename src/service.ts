@@ -304,6 +304,22 @@ async function openEngineThread(core: Core): Promise<EngineThread> {
   }
 }
 
+/**
+ * The API, started on the open core; if it fails (the port is taken), the engine thread is
+ * stopped at once and the core closed, or the thread would keep the process alive and claiming.
+ */
+async function openApi(core: Core, closing: AbortSignal, thread: EngineThread | null) {
+  try {
+    return await startApi(core, closing, thread);
+  } catch (err) {
+    if (thread) {
+      await thread.stop(0);
+      await closeCore(core);
+    }
+    throw err;
+  }
+}
+
 export async function startService(config: Config, options: ServiceOptions): Promise<Service> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const threaded = engineInThread(config, options);
@@ -311,7 +327,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const thread = threaded ? await openEngineThread(core) : null;
   const worker = options.worker && !thread ? startWorker(core) : null;
   const closing = new AbortController();
-  const api = options.api ? await startApi(core, closing.signal, thread) : null;
+  const api = options.api ? await openApi(core, closing.signal, thread) : null;
   let closed = false;
   return {
     config,
@@ -333,11 +349,16 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       if (closed) return;
       closed = true;
       closing.abort();
-      await Promise.all([
+      const apiDrained = Promise.all([
         api ? closeApp(api.app, graceMs).then(() => api.openAIOutput.stop()) : undefined,
         api?.ingests.stop(),
+      ]);
+      // The engine thread drains alongside, but its limiters serve the API's chat turns until
+      // the API has drained (a chat turn within its grace takes its next permit there).
+      await Promise.all([
+        apiDrained,
         worker ? stopWorker(worker, graceMs) : undefined,
-        thread?.stop(graceMs),
+        thread?.stop(graceMs, apiDrained),
       ]);
       await closeCore(core);
     },

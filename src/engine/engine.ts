@@ -171,7 +171,7 @@ export class Engine {
     this.unsubscribe = [];
     await this.producer.stop();
     // Unstarted items go back untouched and at once (another worker may take them during the
-    // grace); waiting on a rate limit is aborted.
+    // grace); an item waiting on a rate limit is aborted with its run.
     const handedBack = this.leases.handBackUnstarted().catch((err) => {
       this.deps.logger.error({ err }, "handing back unstarted items failed; they return after their lease");
     });
@@ -182,7 +182,8 @@ export class Engine {
     await Promise.all([this.leases.stop(), this.maintenance.stop()]);
     await this.completer.flush();
     await this.leases.releaseAll();
-    this.limiterRegistry.close();
+    // The limiters are not closed here: the API's chat turns share them and may still be in
+    // their grace (the engine's own waits ended with its runs); closeCore closes them.
     await this.heartbeat.stop();
   }
 

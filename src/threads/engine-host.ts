@@ -9,15 +9,25 @@ import { ThreadLimiters } from "./remote-limiters.js";
 
 /** A scrape waits at most this long for the engine thread's series, then renders without them. */
 const METRICS_WAIT_MS = 2_000;
-/** After the grace, how long the engine thread may take to store its outcomes and close. */
-const STOP_MARGIN_MS = 10_000;
+/**
+ * After the grace, how long the engine thread may take to store its outcomes and close before it
+ * is terminated: small, so that grace + margin stays within Docker's 10 s stop timeout that
+ * `engine.shutdownGraceMs` is chosen for.
+ */
+const STOP_MARGIN_MS = 1_500;
+/** setTimeout's longest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The engine thread as the API thread sees it. */
 export interface EngineThread {
   /** The engine thread's limiters, for the API's chat turns. */
   limiters: ThreadLimiters;
-  /** Drains the engine (in-flight calls get `graceMs`) and the dispatcher, then ends the thread. */
-  stop(graceMs: number): Promise<void>;
+  /**
+   * Drains the engine (in-flight calls get `graceMs`) and the dispatcher, then ends the thread.
+   * The engine thread's limiters keep serving the API's chat turns until `apiDrained` settles
+   * (the API's own drain, run alongside), so a chat turn within its grace is not cut short.
+   */
+  stop(graceMs: number, apiDrained?: Promise<unknown>): Promise<void>;
 }
 
 /** The built worker file beside this one; from the TypeScript sources (vitest), the one in dist/. */
@@ -44,13 +54,47 @@ export async function startEngineThread(
   return host;
 }
 
+/**
+ * The engine thread's log line, as it is, into the API thread's logger's stream; a logger with
+ * no such stream (not pino's own) gets the line's fields logged at the line's level.
+ */
+export function writeEngineLog(logger: Logger, line: string): void {
+  const stream = (logger as unknown as Record<symbol, pino.DestinationStream | undefined>)[
+    pino.symbols.streamSym
+  ];
+  if (typeof stream?.write === "function") {
+    stream.write(line);
+    return;
+  }
+  let fields: Record<string, unknown>;
+  try {
+    fields = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    logger.info({ engine: line.trimEnd() }, "engine thread");
+    return;
+  }
+  const { level, msg, time: _time, pid: _pid, hostname: _hostname, ...rest } = fields;
+  const label = typeof level === "number" ? logger.levels?.labels?.[level] : undefined;
+  const log =
+    label && typeof logger[label as pino.Level] === "function" ? logger[label as pino.Level] : logger.info;
+  log.call(logger, rest, typeof msg === "string" ? msg : "engine thread");
+}
+
 class EngineThreadHost implements EngineThread {
   private readonly worker: Worker;
   readonly limiters: ThreadLimiters;
   private readonly scrapes = new Map<number, (series: MetricsJson | null) => void>();
+  /**
+   * The engine thread's last series: a scrape it does not answer (slow, failed, stopped)
+   * repeats them, since a counter missing from one scrape looks like a reset to Prometheus.
+   */
+  private lastSeries: MetricsJson | null = null;
   private nextScrape = 1;
-  /** running: its engine runs; stopping: `stop` (or a failed start) ends it; dead: it crashed. */
-  private state: "starting" | "running" | "stopping" | "dead" = "starting";
+  /**
+   * running: its engine runs; stopping: `stop` drains it; stopped: it said it has closed (or
+   * failed to start), so its exit is expected; dead: it crashed.
+   */
+  private state: "starting" | "running" | "stopping" | "stopped" | "dead" = "starting";
   private readonly ready: Promise<void>;
   private readonly ended: Promise<void>;
 
@@ -74,8 +118,10 @@ class EngineThreadHost implements EngineThread {
       else if (m.t === "failed") ready.reject(Object.assign(new Error(m.message), { stack: m.stack }));
       else if (m.t === "granted" || m.t === "refused") this.limiters.answered(m);
       else if (m.t === "metrics") this.scrapes.get(m.id)?.(m.series);
-      else if (m.t === "stopped") ended();
-      else if (m.t === "log") this.writeLog(m.line);
+      else if (m.t === "stopped") {
+        if (this.state === "stopping") this.state = "stopped";
+        ended();
+      } else if (m.t === "log") writeEngineLog(this.logger, m.line);
     });
     this.worker.on("error", (err) => {
       ready.reject(err);
@@ -90,13 +136,8 @@ class EngineThreadHost implements EngineThread {
     });
   }
 
-  /** The engine thread's log line, as it is, into this thread's logger's stream. */
-  private writeLog(line: string): void {
-    const stream = (this.logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
-    stream.write(line);
-  }
-
   private post(message: ToEngine): void {
+    if (this.state === "stopped" || this.state === "dead") return;
     this.worker.postMessage(message);
   }
 
@@ -105,13 +146,18 @@ class EngineThreadHost implements EngineThread {
       await this.ready;
       this.state = "running";
     } catch (err) {
-      this.state = "stopping";
+      this.state = "stopped";
       await this.worker.terminate();
       throw err;
     }
   }
 
   private died(err: Error): void {
+    if (this.state === "stopping") {
+      // Not fatal (the process is closing), but its outcomes may not all be stored.
+      this.logger.error({ err }, "the engine thread failed while stopping");
+      return;
+    }
     if (this.state !== "running") return;
     this.state = "dead";
     this.logger.fatal({ err }, "the engine thread died");
@@ -123,24 +169,31 @@ class EngineThreadHost implements EngineThread {
   /** The engine thread's series for one scrape, or null if it does not answer in time. */
   scrape(): Promise<MetricsJson | null> {
     return new Promise((resolve) => {
-      if (this.state !== "running") return resolve(null);
+      if (this.state !== "running") return resolve(this.lastSeries);
       const id = this.nextScrape++;
       const timer = setTimeout(() => answer(null), METRICS_WAIT_MS);
       const answer = (series: MetricsJson | null) => {
         clearTimeout(timer);
         this.scrapes.delete(id);
-        resolve(series);
+        if (series) this.lastSeries = series;
+        resolve(this.lastSeries);
       };
       this.scrapes.set(id, answer);
       this.post({ t: "metrics", id });
     });
   }
 
-  async stop(graceMs: number): Promise<void> {
-    if (this.state === "stopping") return this.ended;
+  async stop(graceMs: number, apiDrained: Promise<unknown> = Promise.resolve()): Promise<void> {
+    if (this.state !== "running") return this.ended;
     this.state = "stopping";
     this.post({ t: "stop", graceMs });
-    const cut = setTimeout(() => this.worker.terminate(), graceMs + STOP_MARGIN_MS);
+    const tellDrained = () => this.post({ t: "api-drained" });
+    apiDrained.then(tellDrained, tellDrained);
+    const limitMs = Math.min(Math.max(0, graceMs) + STOP_MARGIN_MS, MAX_TIMER_MS);
+    const cut = setTimeout(() => {
+      this.logger.error({ graceMs }, "the engine thread did not stop in time: terminated");
+      void this.worker.terminate();
+    }, limitMs);
     await this.ended;
     clearTimeout(cut);
     this.limiters.close();

@@ -21,11 +21,26 @@ async function main(): Promise<void> {
     const core = await openCore(config, logger, { threads: true, engineThread: true });
     const worker = startWorker(core);
     const limiters = new LimiterServer(core.limiters, post);
+    // The API's chat turns keep their permits (and get new ones) until the API has drained,
+    // however soon the engine's own drain ends.
+    let apiDrained!: () => void;
+    const drained = new Promise<void>((r) => {
+      apiDrained = r;
+    });
     port.on("message", (m: ToEngine) => {
       if (m.t === "metrics") {
-        core.metrics.engineSeries().then((series) => post({ t: "metrics", id: m.id, series }));
+        core.metrics.engineSeries().then(
+          (series) => post({ t: "metrics", id: m.id, series }),
+          (err) => {
+            logger.warn({ err }, "the engine thread's metrics could not be read");
+            post({ t: "metrics", id: m.id, series: null });
+          },
+        );
+      } else if (m.t === "api-drained") {
+        apiDrained();
       } else if (m.t === "stop") {
         stopWorker(worker, m.graceMs)
+          .then(() => drained)
           .then(() => limiters.close())
           .then(() => closeCore(core))
           .catch((err) => logger.error({ err }, "the engine thread did not close cleanly"))

@@ -23,14 +23,16 @@ export type ToEngine =
   | { t: "abort"; id: number }
   | { t: "release"; id: number; outcome: ReleasedOutcome | null; actualTokens?: number }
   | { t: "metrics"; id: number }
-  | { t: "stop"; graceMs: number };
+  | { t: "stop"; graceMs: number }
+  /** The API has drained: the engine thread's limiters may stop serving its chat turns. */
+  | { t: "api-drained" };
 
 /** Engine thread → API thread. */
 export type FromEngine =
   | { t: "ready" }
   | { t: "granted"; id: number }
   | { t: "refused"; id: number; message: string }
-  | { t: "metrics"; id: number; series: MetricsJson }
+  | { t: "metrics"; id: number; series: MetricsJson | null }
   | { t: "stopped" }
   /** A log line of the engine thread, written to the API thread's logger's destination. */
   | { t: "log"; line: string }

@@ -6,11 +6,17 @@
  * engine thread's series, and close drains: nothing is left leased. The engine thread runs the
  * built code (dist/threads/engine-main.js): needs `npm run build` first (`npm test` does it).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openStore } from "../../src/store/index.js";
+import { ThreadLimiters } from "../../src/threads/remote-limiters.js";
 import { mainJs } from "../helpers/processes.js";
 import {
   publishedAgent,
@@ -19,6 +25,10 @@ import {
   waitFor,
   waitForBatch,
 } from "../helpers/server.js";
+
+/** The built engine thread's entry, which the thread runs even from the TypeScript sources. */
+const distFile = (path: string) => fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
+const engineMainJs = distFile("threads/engine-main.js");
 
 const reqs = (n: number, prefix = "r") =>
   Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}-${i}`, message: `Question ${i}` }));
@@ -30,6 +40,7 @@ describe("the engine in a thread of its own (SQLite)", () => {
 
   beforeAll(async () => {
     expect(existsSync(mainJs), `${mainJs} is missing: run npm run build`).toBe(true);
+    expect(existsSync(engineMainJs), `${engineMainJs} is missing: run npm run build`).toBe(true);
     t = await startTestServer(
       (c) => {
         c.engine.thread = true;
@@ -128,5 +139,119 @@ describe("the engine in a thread of its own (SQLite)", () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe("the engine thread when the API cannot start (SQLite)", () => {
+  it("stops the thread and closes the core when the port is taken: the process can exit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agentbatch-thread-"));
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as AddressInfo).port;
+    // In a process of its own (the built code): a Worker left running would keep it alive.
+    const script = `
+      const { loadConfig } = await import(${JSON.stringify(distFile("config/index.js"))});
+      const { createLogger, startService } = await import(${JSON.stringify(distFile("service.js"))});
+      const config = loadConfig({ port: ${port}, host: "127.0.0.1", db: ${JSON.stringify(`sqlite:${join(dir, "db.sqlite")}`)} }, {});
+      config.engine.thread = true;
+      try {
+        await startService(config, { api: true, worker: true, logger: createLogger("silent") });
+        console.log("started");
+      } catch (err) {
+        console.log("rejected " + err.code);
+      }`;
+    const scriptFile = join(dir, "start.mjs");
+    writeFileSync(scriptFile, script);
+    const child = spawn(process.execPath, [scriptFile], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on("exit", r));
+    try {
+      const code = await Promise.race([
+        exited,
+        new Promise<"alive">((r) => setTimeout(() => r("alive"), 30_000)),
+      ]);
+      expect(out).toContain("rejected EADDRINUSE");
+      expect(code).toBe(0);
+    } finally {
+      child.kill();
+      await new Promise((r) => taken.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the engine thread's limiters and the API's chat turns (SQLite)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "agentbatch-thread-"));
+  const db = `sqlite:${join(dir, "db.sqlite")}`;
+  let t: TestServer;
+  // Every permit the API thread asks of the engine thread's limiters.
+  const acquires = vi.spyOn(ThreadLimiters.prototype as unknown as { acquire: () => unknown }, "acquire");
+
+  beforeAll(async () => {
+    t = await startTestServer(
+      (c) => {
+        c.engine.thread = true;
+        // One call at a time on this upstream, whichever thread makes it.
+        c.providers.one = { type: "simulated", maxConcurrency: 1 };
+      },
+      { db },
+    );
+  });
+  afterAll(async () => {
+    acquires.mockRestore();
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const chatTurn = async (model: string) => {
+    const agent = await publishedAgent(t, { model });
+    const chat = (await t.api("POST", "/api/v1/chats", { agent_id: agent })).body.data;
+    const state = { done: false };
+    const answer = t
+      .api("POST", `/api/v1/chats/${chat.id}/messages`, { message: "hello", stream: false })
+      .finally(() => {
+        state.done = true;
+      });
+    return { state, answer };
+  };
+
+  it("a chat turn waits for the upstream's only slot, held by a batch item in the engine thread", async () => {
+    const agent = await publishedAgent(t, { model: "one/echo?latency_ms=5000" });
+    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(1, "s") })).body.data
+      .id;
+    await waitFor(
+      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.processing_requests > 0,
+      { what: "the batch item to hold the upstream's only slot" },
+    );
+    const before = acquires.mock.calls.length;
+    const turn = await chatTurn("one/echo");
+    await waitFor(() => acquires.mock.calls.length > before || null, {
+      what: "the chat turn to ask the engine thread for a permit",
+    });
+    // The engine thread's limiter has no slot for it until the batch item ends.
+    expect(turn.state.done).toBe(false);
+    const answer = await turn.answer;
+    expect(await waitForBatch(t, id)).toMatchObject({ status: "completed", completed_requests: 1 });
+    expect(answer.status).toBe(200);
+    expect(JSON.stringify(answer.body.data)).toContain("hello");
+  });
+
+  it("close lets a chat turn waiting for a permit finish within the grace", async () => {
+    const before = acquires.mock.calls.length;
+    const first = await chatTurn("one/echo?latency_ms=1000");
+    await waitFor(() => acquires.mock.calls.length > before || null, { what: "the first turn's permit" });
+    // Waits in the engine thread's limiter behind the first, past the engine's own drain.
+    const second = await chatTurn("one/echo");
+    await waitFor(() => acquires.mock.calls.length > before + 1 || null, { what: "the second turn's wait" });
+    await t.service.close(5_000);
+    expect((await first.answer).status).toBe(200);
+    const answer = await second.answer;
+    expect(answer.status).toBe(200);
+    expect(JSON.stringify(answer.body.data)).toContain("hello");
   });
 });

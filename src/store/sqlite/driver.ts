@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import type { Broadcast } from "../broadcast.js";
 import type { Migration } from "../migrations/index.js";
@@ -14,6 +15,25 @@ import {
 } from "../sql/driver.js";
 import { WalCheckpointer } from "./checkpointer.js";
 import { ThreadBroadcast } from "./thread-broadcast.js";
+
+/** busy_timeout of one connection per process: its wait blocks the thread, nothing else runs here. */
+const BUSY_TIMEOUT_MS = 10_000;
+/**
+ * With two threads on the file (`threads`): SQLite's own busy wait is short, since it blocks
+ * the waiting thread's event loop, and a statement or `BEGIN IMMEDIATE` that still finds the
+ * file busy is retried after an awaited backoff, up to `THREAD_BUSY_DEADLINE_MS` in all.
+ */
+const THREAD_BUSY_TIMEOUT_MS = 50;
+const THREAD_BUSY_DEADLINE_MS = 30_000;
+const BUSY_BACKOFF_MAX_MS = 50;
+
+/** Marks a `BEGIN IMMEDIATE` that found the file busy: the mutex is let go during the backoff. */
+const BUSY = Symbol("busy");
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+}
 
 /**
  * better-sqlite3 on one connection in WAL mode. Its calls are synchronous; a transaction spans
@@ -47,19 +67,25 @@ export class SqliteDriver implements SqlDriver {
   /** Checkpoints the WAL off the event loop (a file on disk; `:memory:` has no WAL). */
   private readonly checkpointer: WalCheckpointer | null = null;
 
+  /** How many times a statement or transaction of this connection found the file busy and waited. */
+  busyWaits = 0;
+  private readonly busyDeadlineMs: number;
+
   /**
    * `threads`: another thread of this process opens the same file (the engine thread,
-   * `src/threads/`); the two connections' signals cross over a BroadcastChannel named after it.
+   * `src/threads/`); the two connections' signals cross over a BroadcastChannel named after it,
+   * and a busy file is waited for with an awaited backoff (`busyDeadlineMs`, for tests).
    */
   constructor(
     private readonly path: string,
-    private readonly options: { threads?: boolean } = {},
+    private readonly options: { threads?: boolean; busyDeadlineMs?: number } = {},
   ) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 10000");
+    this.db.pragma(`busy_timeout = ${options.threads ? THREAD_BUSY_TIMEOUT_MS : BUSY_TIMEOUT_MS}`);
+    this.busyDeadlineMs = options.threads ? (options.busyDeadlineMs ?? THREAD_BUSY_DEADLINE_MS) : 0;
     this.db.pragma("foreign_keys = ON");
     if (path !== ":memory:") {
       // The worker checkpoints; if it cannot, this connection does again, as SQLite does by default.
@@ -120,7 +146,7 @@ export class SqliteDriver implements SqlDriver {
       }
       return s.all(...params) as unknown[][];
     };
-    return this.locked ? this.outside(read) : read();
+    return this.statement(read);
   }
 
   /** `->` gives the member's JSON text (SQLite 3.38+); a plain label is read as `$.label`. */
@@ -128,21 +154,47 @@ export class SqliteDriver implements SqlDriver {
     return `(${column} -> '$.${key}')`;
   }
 
-  private async outside<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.locked) await this.lock;
-    return fn();
+  /**
+   * One statement outside a transaction, once no transaction of this connection is open (it
+   * would otherwise run inside it). With `threads`, one that finds the file busy did nothing
+   * (autocommit) and is run again after an awaited backoff, the mutex checked again each time.
+   */
+  private async statement<T>(fn: () => Promise<T>): Promise<T> {
+    let deadline = 0; // set at the first busy error: the common path reads no clock
+    for (let attempt = 0; ; attempt++) {
+      while (this.locked) await this.lock;
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt === 0) deadline = Date.now() + this.busyDeadlineMs;
+        if (!this.waitsOnBusy(err, deadline)) throw err;
+      }
+      await this.backoff(attempt);
+    }
+  }
+
+  /** Whether a busy error is waited out (threads, before the deadline); counts the wait. */
+  private waitsOnBusy(err: unknown, deadline: number): boolean {
+    if (!isBusy(err) || Date.now() >= deadline) return false;
+    this.busyWaits++;
+    return true;
+  }
+
+  private backoff(attempt: number): Promise<void> {
+    const ms = Math.min(BUSY_BACKOFF_MAX_MS, 2 ** attempt);
+    return sleep(ms / 2 + Math.random() * (ms / 2));
   }
 
   all(sql: string, params?: unknown[]): Promise<Row[]> {
-    return this.locked ? this.outside(() => this.direct.all(sql, params)) : this.direct.all(sql, params);
+    return this.statement(() => this.direct.all(sql, params));
   }
 
   get(sql: string, params?: unknown[]): Promise<Row | undefined> {
-    return this.locked ? this.outside(() => this.direct.get(sql, params)) : this.direct.get(sql, params);
+    return this.statement(() => this.direct.get(sql, params));
   }
 
   run(sql: string, params?: unknown[]): Promise<number> {
-    return this.locked ? this.outside(() => this.direct.run(sql, params)) : this.direct.run(sql, params);
+    return this.statement(() => this.direct.run(sql, params));
   }
 
   /** Runs `fn` holding the connection: no other statement of this process interleaves. */
@@ -161,18 +213,33 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
-  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return this.exclusively(async () => {
-      this.db.exec("BEGIN IMMEDIATE");
-      try {
-        const result = await fn(this.inTransaction);
-        this.db.exec("COMMIT");
-        return result;
-      } catch (err) {
-        if (this.db.inTransaction) this.db.exec("ROLLBACK");
-        throw err;
-      }
-    });
+  /**
+   * `BEGIN IMMEDIATE`, `fn`, `COMMIT`. With `threads`, a `BEGIN IMMEDIATE` that finds the other
+   * connection writing lets the mutex go (this thread's reads go on) and tries again after an
+   * awaited backoff, up to the deadline; then SQLITE_BUSY is thrown.
+   */
+  async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.busyDeadlineMs;
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.exclusively(async (): Promise<{ value: T } | typeof BUSY> => {
+        try {
+          this.db.exec("BEGIN IMMEDIATE");
+        } catch (err) {
+          if (this.waitsOnBusy(err, deadline)) return BUSY;
+          throw err;
+        }
+        try {
+          const value = await fn(this.inTransaction);
+          this.db.exec("COMMIT");
+          return { value };
+        } catch (err) {
+          if (this.db.inTransaction) this.db.exec("ROLLBACK");
+          throw err;
+        }
+      });
+      if (outcome !== BUSY) return outcome.value;
+      await this.backoff(attempt);
+    }
   }
 
   /**
@@ -183,11 +250,20 @@ export class SqliteDriver implements SqlDriver {
   readSnapshot<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return this.exclusively(async () => {
       this.db.exec("BEGIN");
+      let result: T;
       try {
-        return await fn(this.direct);
-      } finally {
-        if (this.db.inTransaction) this.db.exec("COMMIT");
+        result = await fn(this.direct);
+      } catch (err) {
+        // fn's error is the one to see, not a failure to end the read transaction.
+        try {
+          if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        } catch {
+          /* fn's error wins */
+        }
+        throw err;
       }
+      if (this.db.inTransaction) this.db.exec("COMMIT");
+      return result;
     });
   }
 

@@ -1,0 +1,110 @@
+/**
+ * Two connections of one process on a SQLite file, as the API thread's and the engine thread's
+ * are (`threads`): a write that finds the other connection holding the write lock waits with
+ * an awaited backoff (this thread's event loop runs meanwhile) and goes through once the lock
+ * is let go; past its deadline it fails with SQLITE_BUSY. A failed snapshot read keeps its error.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SqliteDriver } from "../../../src/store/sqlite/driver.js";
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("SQLite with two connections in one process (threads)", () => {
+  let dir: string;
+  let a: SqliteDriver;
+  let b: SqliteDriver;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "agentbatch-busy-"));
+    a = new SqliteDriver(join(dir, "db.sqlite"), { threads: true });
+    await a.run("CREATE TABLE t (x INTEGER)");
+  });
+  afterEach(async () => {
+    await a.close();
+    await b?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Holds `a`'s write lock (an open BEGIN IMMEDIATE) until the returned function is called. */
+  async function holdWriteLock(): Promise<{ release: () => void; done: Promise<void> }> {
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    const done = a.transaction(async (tx) => {
+      await tx.run("INSERT INTO t (x) VALUES (1)");
+      locked();
+      await held;
+    });
+    await isLocked;
+    return { release, done };
+  }
+
+  it("a transaction and a statement wait for the other connection's write lock without failing", async () => {
+    b = new SqliteDriver(join(dir, "db.sqlite"), { threads: true });
+    const lock = await holdWriteLock();
+    const tx = b.transaction(async (t) => t.run("INSERT INTO t (x) VALUES (2)"));
+    const stmt = b.run("INSERT INTO t (x) VALUES (3)");
+    // Both found the file busy and wait asynchronously: this loop polls meanwhile.
+    await until(() => b.busyWaits >= 2, "both writes to find the file busy");
+    lock.release();
+    await lock.done;
+    expect(await tx).toBe(1);
+    expect(await stmt).toBe(1);
+    const rows = await b.all("SELECT x FROM t ORDER BY x");
+    expect(rows.map((r) => r.x)).toEqual([1, 2, 3]);
+  });
+
+  it("reads of the waiting connection go on while its transaction waits for the lock", async () => {
+    b = new SqliteDriver(join(dir, "db.sqlite"), { threads: true });
+    const lock = await holdWriteLock();
+    const tx = b.transaction(async (t) => t.run("INSERT INTO t (x) VALUES (2)"));
+    await until(() => b.busyWaits >= 1, "the transaction to find the file busy");
+    // Not held behind the waiting transaction's mutex.
+    expect(await b.all("SELECT x FROM t")).toEqual([]);
+    lock.release();
+    await lock.done;
+    expect(await tx).toBe(1);
+  });
+
+  it("past its deadline, a write still finding the file busy fails with SQLITE_BUSY", async () => {
+    b = new SqliteDriver(join(dir, "db.sqlite"), { threads: true, busyDeadlineMs: 200 });
+    const lock = await holdWriteLock();
+    try {
+      await expect(b.transaction(async (t) => t.run("INSERT INTO t (x) VALUES (2)"))).rejects.toMatchObject({
+        code: expect.stringMatching(/^SQLITE_BUSY/),
+      });
+      await expect(b.run("INSERT INTO t (x) VALUES (3)")).rejects.toMatchObject({
+        code: expect.stringMatching(/^SQLITE_BUSY/),
+      });
+    } finally {
+      lock.release();
+      await lock.done;
+    }
+    expect(await b.run("INSERT INTO t (x) VALUES (4)")).toBe(1);
+  });
+
+  it("a snapshot read that fails keeps its own error", async () => {
+    const err = new Error("the read's own error");
+    await expect(
+      a.readSnapshot(async (tx) => {
+        await tx.all("SELECT x FROM t");
+        throw err;
+      }),
+    ).rejects.toBe(err);
+    expect(await a.all("SELECT x FROM t")).toEqual([]);
+  });
+});
