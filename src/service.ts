@@ -114,7 +114,8 @@ export async function openCore(
   options: { threads?: boolean; engineThread?: boolean } = {},
 ): Promise<Core> {
   const tracing = await startTracing(config.tracing, logger);
-  const store = await openStore(config.db, { threads: options.threads });
+  // One WAL checkpointer per file: the API thread's connection has it.
+  const store = await openStore(config.db, { threads: options.threads, checkpoints: !options.engineThread });
   const signals = await openSignals(store, logger);
   const engineConfig = { ...config.engine };
   // Notifications (LISTEN/NOTIFY) wake idle workers, so their fallback poll can be slow.

@@ -13,9 +13,13 @@ export function isPostgresUrl(url: string): boolean {
  * Opens the store a database URL names: `sqlite:PATH` (or a bare path, or `sqlite::memory:`),
  * or `postgres://...` / `postgresql://...` (`?schema=NAME` picks a schema). Migrations run
  * before it is returned. `threads`: another thread of this process opens the same SQLite file
- * (the engine thread): the store's broadcast then reaches it.
+ * (the engine thread): the store's broadcast then reaches it. `checkpoints: false`: that other
+ * connection checkpoints the SQLite file's WAL (`sqlite/checkpointer.ts`), this one does not.
  */
-export async function openStore(url: string, options: { threads?: boolean } = {}): Promise<Store> {
+export async function openStore(
+  url: string,
+  options: { threads?: boolean; checkpoints?: boolean } = {},
+): Promise<Store> {
   let store: Store;
   if (isPostgresUrl(url)) {
     store = new SqlStore(new PostgresDriver(url));

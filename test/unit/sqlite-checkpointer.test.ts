@@ -69,6 +69,45 @@ describe("SQLite WAL checkpoints in a worker thread", () => {
     db.close();
   });
 
+  it("does not hold writes off while a reader stays in the WAL: its RESTART waits briefly and backs off", async () => {
+    const path = join(dir, "c.db");
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma("wal_autocheckpoint = 0");
+    // Shorter than a RESTART that waited its old 5 s for the reader: a write held that long fails.
+    db.pragma("busy_timeout = 2000");
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+    const reader = new Database(path);
+    reader.exec("BEGIN");
+    reader.prepare("SELECT COUNT(*) FROM t").get(); // a snapshot held open (a backup, a replica)
+    const checkpointer = new WalCheckpointer(
+      path,
+      (err) => {
+        throw err;
+      },
+      { intervalMs: 5, limitFrames: 50 },
+    );
+    const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+    for (let i = 0; i < 100; i++) insert.run("y".repeat(4000));
+    // Small commits go on while the worker tries (and backs off) three times: each succeeds.
+    let rows = 100;
+    const deadline = Date.now() + 20_000;
+    while (checkpointer.stats().busyRestarts < 3) {
+      if (Date.now() > deadline) throw new Error("no RESTART tried before the deadline");
+      insert.run("w");
+      rows++;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(checkpointer.stats().restarts).toBe(0);
+    // The reader leaves: a later RESTART goes through.
+    reader.exec("COMMIT");
+    reader.close();
+    await until(() => checkpointer.stats().restarts > 0);
+    await checkpointer.close();
+    expect(db.prepare("SELECT COUNT(*) AS n FROM t").get()).toEqual({ n: rows });
+    db.close();
+  });
+
   it("leaves an in-memory database without a worker", async () => {
     const driver = new SqliteDriver(":memory:");
     expect(driver.checkpointStats()).toBeNull();

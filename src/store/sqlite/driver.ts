@@ -78,7 +78,7 @@ export class SqliteDriver implements SqlDriver {
    */
   constructor(
     private readonly path: string,
-    private readonly options: { threads?: boolean; busyDeadlineMs?: number } = {},
+    private readonly options: { threads?: boolean; busyDeadlineMs?: number; checkpoints?: boolean } = {},
   ) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
@@ -89,10 +89,14 @@ export class SqliteDriver implements SqlDriver {
     this.db.pragma("foreign_keys = ON");
     if (path !== ":memory:") {
       // The worker checkpoints; if it cannot, this connection does again, as SQLite does by default.
+      // `checkpoints: false`: another connection of this process (the API thread's, when the
+      // engine runs in a thread) has the worker; one per file is enough.
       this.db.pragma("wal_autocheckpoint = 0");
-      this.checkpointer = new WalCheckpointer(path, () => {
-        if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
-      });
+      if (options.checkpoints !== false) {
+        this.checkpointer = new WalCheckpointer(path, () => {
+          if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+        });
+      }
     }
     this.direct = {
       all: async (sql, params = []) => this.prepare(sql).all(...params) as Row[],
