@@ -12,8 +12,8 @@ const HEARTBEAT_MS = 1000;
  */
 export const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
 /**
- * A worker whose last beat (its `now`) is this old holds its share: the others may forget it
- * soon and take its share, and it joins again at its next beat.
+ * A worker whose last committed row write (that beat's `now`) is this old holds its share: the
+ * others may forget it soon and take its share, and it joins again at its next write.
  */
 const FENCE_MS = WORKER_STALE_MS - HEARTBEAT_MS;
 
@@ -38,7 +38,7 @@ const BEATS_BEFORE_SHARE = 2;
  *
  * The workers' shares must never add up to more than the limit, though each learns the count
  * at its own beat. So shares shrink before others grow: a worker that joins (its first beat, or
- * its first after a stall: its last beat was 2 s old, and it held its share from then on, since
+ * its first after a stall: its last row write was 2 s old, and it held its share from then on, since
  * the others forget it at 3 s and grow) holds no share until its next beat and until every other
  * live worker has beaten twice since, having counted it; then it takes 1 / live.
  * Its buckets start empty (the share the others gave up may be spent already), unless no live
@@ -53,8 +53,13 @@ export class Heartbeat {
   private beaten = false;
   /** The start of this worker's row, kept when the row is inserted again after a stall. */
   private startedAt: number | undefined;
-  /** Holds the share once the last beat is FENCE_MS old. */
+  /** Holds the share once the `now` of the last committed row write is FENCE_MS old. */
   private fence: NodeJS.Timeout | null = null;
+  /** The `now` of the last committed row write. */
+  private lastWrite: number | undefined;
+  /** The fence fired (or was due) since the last committed row write: the share is held. */
+  private fenceFired = false;
+  /** This beat's write landed after the fence fired: the beat counts as a join. */
   private fenced = false;
   /** This worker has had a share (spent from its buckets) since it started. */
   private hadShare = false;
@@ -112,22 +117,44 @@ export class Heartbeat {
         now,
         now - WORKER_STALE_MS,
         this.startedAt,
+        () => this.written(now),
       );
-      if (this.fence) clearTimeout(this.fence);
-      const wait = now + FENCE_MS - Date.now();
-      // A beat back this late may have been forgotten already: it counts as a join.
-      if (wait <= 0) this.fenced = true;
-      else {
-        this.fence = setTimeout(() => {
-          this.fenced = true;
-          this.deps.limiters.hold();
-        }, wait);
-        this.fence.unref?.();
-      }
       this.takeShare(live);
     } finally {
       this.resolveFirst();
     }
+  }
+
+  /**
+   * This beat's row write (of `now`) has committed: the others see this worker until `now` +
+   * WORKER_STALE_MS, so the fence is armed again from `now` at once, not after the beat's read
+   * (a beat of more than ~500 ms, as on a busy pool, would otherwise meet the fence every time
+   * and never take a share). The beat counts as a join only if the fence fired before the write.
+   */
+  private written(now: number): void {
+    if (this.fence) clearTimeout(this.fence);
+    this.fence = null;
+    const late = this.lastWrite !== undefined && Date.now() >= this.lastWrite + FENCE_MS;
+    if (this.fenceFired || late) {
+      // The others may have forgotten this worker (and taken its share) before this write.
+      this.fenced = true;
+      this.deps.limiters.hold();
+    }
+    this.lastWrite = now;
+    this.fenceFired = false;
+    const wait = now + FENCE_MS - Date.now();
+    if (wait <= 0) {
+      // Written this late, the row may be forgotten before the next write: the fence is due.
+      this.fenceFired = true;
+      this.deps.limiters.hold();
+      return;
+    }
+    this.fence = setTimeout(() => {
+      this.fence = null;
+      this.fenceFired = true;
+      this.deps.limiters.hold();
+    }, wait);
+    this.fence.unref?.();
   }
 
   /** Sets this worker's share of the limits from the live workers one beat read. */
@@ -147,6 +174,8 @@ export class Heartbeat {
       logger.debug({ others: others.length }, "joined the workers: no share of the limits yet");
       return;
     }
+    // The fence fired after this beat's write (its read was slow): held until the next write.
+    if (this.fenceFired) return;
     const joining = this.joining;
     if (joining) {
       let waiting = 0;

@@ -14,8 +14,15 @@ export interface WorkerRegistry {
    * Records that worker `workerId` is alive, forgets workers not seen since `staleBefore`, and
    * returns the live workers (itself included): per-upstream limits are split by them. A row
    * inserted (the first beat, or the first after the worker was forgotten) starts at `startedAt`.
+   * `onWritten` is called as soon as the row's write (`now`) has committed, before the rest.
    */
-  heartbeat(workerId: string, now: number, staleBefore: number, startedAt?: number): Promise<LiveWorker[]>;
+  heartbeat(
+    workerId: string,
+    now: number,
+    staleBefore: number,
+    startedAt?: number,
+    onWritten?: () => void,
+  ): Promise<LiveWorker[]>;
   /** The ids of the workers seen since `staleBefore` (alive; the others hold nothing any more). */
   live(staleBefore: number): Promise<string[]>;
   /** Forgets a worker that stops. */

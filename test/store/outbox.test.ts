@@ -156,6 +156,13 @@ describe("workers and metrics", () => {
       startedAt: 200,
       lastSeen: 1000,
     });
+    // The row's write is reported once it has committed, before the beat resolves.
+    const order: string[] = [];
+    await store.workers
+      .heartbeat("d", 1100, 900, 1100, () => order.push("written"))
+      .then(() => order.push("resolved"));
+    expect(order).toEqual(["written", "resolved"]);
+    await store.workers.remove("d");
     await store.workers.remove("b");
     expect(await store.workers.live(1000)).toEqual(["c"]);
     expect(await store.workers.live(2000)).toEqual([]);

@@ -19,18 +19,24 @@ class MemoryWorkers implements WorkerRegistry {
   private readonly rows = new Map<string, LiveWorker>();
   /** Workers whose beats take this long to come back (a slow connection), in ms. */
   readonly slow = new Map<string, number>();
+  /** Workers whose beats write at once but take this long after the write (a busy pool), in ms. */
+  readonly slowRead = new Map<string, number>();
 
   async heartbeat(
     workerId: string,
     now: number,
     staleBefore: number,
     startedAt = now,
+    onWritten?: () => void,
   ): Promise<LiveWorker[]> {
     const delay = this.slow.get(workerId);
     if (delay) await new Promise((r) => setTimeout(r, delay));
     const row = this.rows.get(workerId);
     if (row) row.lastSeen = now;
     else this.rows.set(workerId, { id: workerId, startedAt, lastSeen: now });
+    onWritten?.();
+    const readDelay = this.slowRead.get(workerId);
+    if (readDelay) await new Promise((r) => setTimeout(r, readDelay));
     for (const [id, r] of this.rows) if (r.lastSeen < staleBefore) this.rows.delete(id);
     return [...this.rows.values()].map((r) => ({ ...r }));
   }
@@ -106,6 +112,13 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** Stops workers whose beat may be waiting on the fake clock. */
+async function stopAll(workers: Worker[]): Promise<void> {
+  const stopped = Promise.all(workers.map((w) => w.stop()));
+  await vi.advanceTimersByTimeAsync(5_000);
+  await stopped;
+}
+
 function upstream(): Upstream {
   return { limits: new MockLimits(RPM, undefined), sent: new Map(), refused: 0 };
 }
@@ -157,6 +170,39 @@ it("a worker whose beats stall holds its share before the others take it", async
   await vi.advanceTimersByTimeAsync(20_000);
   expect(up.refused).toBe(0);
   for (const w of all) await w.stop();
+});
+
+it("beats of 600 ms (written early, read late) keep their share: the fence runs from the write", async () => {
+  vi.useFakeTimers();
+  const workers = new MemoryWorkers();
+  const up = upstream();
+  const all = ["a", "b"].map((id) => new Worker(id, workers, up, 50));
+  workers.slowRead.set("a", 600);
+  workers.slowRead.set("b", 600);
+  for (const w of all) void w.start();
+  // Beats start 1 s after the previous one ends: 1.6 s apart, under the 2 s fence and the 3 s
+  // after which the others forget a worker. Both have a share within a few beats, and keep it.
+  await vi.advanceTimersByTimeAsync(10_000);
+  const early = new Map(all.map((w) => [w.id, up.sent.get(w.id) ?? 0]));
+  for (const w of all) expect(early.get(w.id)).toBeGreaterThan(0);
+  await vi.advanceTimersByTimeAsync(30_000);
+  // Still sending at about half the limit each over the last 30 s (not held by the fence).
+  for (const w of all) expect((up.sent.get(w.id) ?? 0) - (early.get(w.id) ?? 0)).toBeGreaterThan(RPM / 8);
+  expect(up.refused).toBe(0);
+  await stopAll(all);
+});
+
+it("a worker alone whose beats take 600 ms has its share within a few beats", async () => {
+  vi.useFakeTimers();
+  const workers = new MemoryWorkers();
+  workers.slowRead.set("solo", 600);
+  const up = upstream();
+  const w = new Worker("solo", workers, up, 50);
+  void w.start();
+  await vi.advanceTimersByTimeAsync(5_000);
+  expect(up.sent.get("solo")).toBeGreaterThan(0);
+  expect(up.refused).toBe(0);
+  await stopAll([w]);
 });
 
 it("a worker alone on the database has the whole burst at once, from its second beat", async () => {

@@ -15,12 +15,15 @@ export class SqlWorkerRegistry implements WorkerRegistry {
     now: number,
     staleBefore: number,
     startedAt = now,
+    onWritten?: () => void,
   ): Promise<LiveWorker[]> {
+    // Its own statement (committed on its own), so that the caller knows when it landed.
     await this.db.run(
       `INSERT INTO workers (id, started_at, last_seen) VALUES (?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen`,
       [workerId, startedAt, now],
     );
+    onWritten?.();
     await this.db.run("DELETE FROM workers WHERE last_seen < ?", [staleBefore]);
     const rows = await this.db.all("SELECT id, started_at, last_seen FROM workers");
     return rows.map((r: Row) => ({

@@ -206,8 +206,10 @@ export class FakeStore {
       now: number,
       _staleBefore: number,
       startedAt = this.heartbeats[0] ?? now,
+      onWritten?: () => void,
     ): Promise<LiveWorker[]> => {
       this.heartbeats.push(now);
+      onWritten?.();
       return Array.from({ length: this.liveWorkers }, (_, i) => ({
         id: i === 0 ? workerId : `other-${i}`,
         startedAt,
