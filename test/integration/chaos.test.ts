@@ -2,8 +2,9 @@
  * The chaos test, on the store of this run (vitest.config.ts runs it once per store), against
  * the built CLI and `agentbatch mock-llm` (20 ms latency, 5% injected 500s):
  * - PostgreSQL: 1 API process (`serve --no-worker`) and 3 `worker` processes on one fresh
- *   schema; a random worker is SIGKILLed every 1–2 s and a replacement started.
- * - SQLite: one `serve` process, SIGKILLed every 1–2 s and restarted on the same file.
+ *   schema; a random worker is SIGKILLed every 1–2 s and each time another sixth of the items is
+ *   done, and a replacement started.
+ * - SQLite: one `serve` process, SIGKILLed on the same schedule and restarted on the same file.
  * 5,000 requests (5 batches of 1,000). Afterwards every custom_id has exactly one final result,
  * the counters equal the results, and no item the mock answered more than once was stored twice.
  */
@@ -103,19 +104,31 @@ it(`${testStore}: 5,000 requests survive SIGKILLs with exactly one result each`,
     return { done, finished };
   };
 
-  // Kill a random victim every 1-2 s and start a replacement until every batch is done.
+  // Kill a random victim every 1-2 s, and also each time another sixth of the items is done, and
+  // start a replacement, until every batch is done. The progress kills make the schedule
+  // independent of the engine's speed: a fast run (one server at 64 in flight does 5,000 items in
+  // ~2 s) still takes several kills mid-run instead of finishing between two timed ones.
+  const total = BATCHES * PER_BATCH;
+  const step = Math.floor(total / 6);
   let kills = 0;
+  let nextKillAt = Date.now() + random(1000, 2000);
+  let nextKillDone = step;
   const deadline = Date.now() + 100_000;
   for (;;) {
     const { done, finished } = await progress();
     if (finished === BATCHES) break;
     if (Date.now() > deadline) {
-      throw new Error(`only ${done} of ${BATCHES * PER_BATCH} done after ${kills} kills`);
+      throw new Error(`only ${done} of ${total} done after ${kills} kills`);
     }
-    await new Promise((r) => setTimeout(r, random(1000, 2000))); // the chaos schedule, not a wait for work
+    if (Date.now() < nextKillAt && done < nextKillDone) {
+      await new Promise((r) => setTimeout(r, 50)); // polls progress, the condition of the next kill
+      continue;
+    }
     const victim = victims[Math.floor(Math.random() * victims.length)];
     await killHard(victim);
     kills++;
+    nextKillAt = Date.now() + random(1000, 2000);
+    nextKillDone = done + step;
     if (testStore === "postgres") {
       const replacement = startCli(["worker", ...common], env, dir);
       procs.push(replacement);
