@@ -170,16 +170,24 @@ export class SqliteDriver implements SqlDriver {
       try {
         return await fn();
       } catch (err) {
-        if (attempt === 0) deadline = Date.now() + this.busyDeadlineMs;
+        if (attempt === 0) deadline = this.busyDeadline();
         if (!this.waitsOnBusy(err, deadline)) throw err;
       }
       await this.backoff(attempt);
     }
   }
 
+  /**
+   * When a statement or transaction that just found the file busy stops waiting; 0 (no wait,
+   * and no clock read) for a connection that waits only in SQLite's busy handler (no `threads`).
+   */
+  private busyDeadline(): number {
+    return this.busyDeadlineMs > 0 ? Date.now() + this.busyDeadlineMs : 0;
+  }
+
   /** Whether a busy error is waited out (threads, before the deadline); counts the wait. */
   private waitsOnBusy(err: unknown, deadline: number): boolean {
-    if (!isBusy(err) || Date.now() >= deadline) return false;
+    if (deadline === 0 || !isBusy(err) || Date.now() >= deadline) return false;
     this.busyWaits++;
     return true;
   }
@@ -220,15 +228,17 @@ export class SqliteDriver implements SqlDriver {
   /**
    * `BEGIN IMMEDIATE`, `fn`, `COMMIT`. With `threads`, a `BEGIN IMMEDIATE` that finds the other
    * connection writing lets the mutex go (this thread's reads go on) and tries again after an
-   * awaited backoff, up to the deadline; then SQLITE_BUSY is thrown.
+   * awaited backoff, up to `busyDeadlineMs` after it first found the file busy; then SQLITE_BUSY
+   * is thrown. A transaction that finds the file free reads no clock.
    */
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.busyDeadlineMs;
+    let deadline = 0; // set when the first BEGIN IMMEDIATE finds the file busy, as in `statement`
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.exclusively(async (): Promise<{ value: T } | typeof BUSY> => {
         try {
           this.db.exec("BEGIN IMMEDIATE");
         } catch (err) {
+          if (attempt === 0) deadline = this.busyDeadline();
           if (this.waitsOnBusy(err, deadline)) return BUSY;
           throw err;
         }

@@ -2,12 +2,13 @@
  * Two connections of one process on a SQLite file, as the API thread's and the engine thread's
  * are (`threads`): a write that finds the other connection holding the write lock waits with
  * an awaited backoff (this thread's event loop runs meanwhile) and goes through once the lock
- * is let go; past its deadline it fails with SQLITE_BUSY. A failed snapshot read keeps its error.
+ * is let go; past its deadline it fails with SQLITE_BUSY. A write that finds the file free reads
+ * no clock. A failed snapshot read keeps its error.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SqliteDriver } from "../../../src/store/sqlite/driver.js";
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -95,6 +96,22 @@ describe("SQLite with two connections in one process (threads)", () => {
       await lock.done;
     }
     expect(await b.run("INSERT INTO t (x) VALUES (4)")).toBe(1);
+  });
+
+  it("a transaction or statement that finds the file free reads no clock, with or without threads", async () => {
+    b = new SqliteDriver(join(dir, "other.sqlite"));
+    await b.run("CREATE TABLE t (x INTEGER)");
+    const now = vi.spyOn(Date, "now");
+    try {
+      for (const driver of [a, b]) {
+        await driver.transaction(async (tx) => tx.run("INSERT INTO t (x) VALUES (1)"));
+        await driver.run("INSERT INTO t (x) VALUES (2)");
+      }
+      expect(now).not.toHaveBeenCalled();
+    } finally {
+      now.mockRestore();
+    }
+    expect(a.busyWaits + b.busyWaits).toBe(0);
   });
 
   it("a snapshot read that fails keeps its own error", async () => {
