@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { migrations } from "../../src/store/migrations/index.js";
 import { WalCheckpointer } from "../../src/store/sqlite/checkpointer.js";
 import { SqliteDriver } from "../../src/store/sqlite/driver.js";
 
@@ -106,6 +107,47 @@ describe("SQLite WAL checkpoints in a worker thread", () => {
     await checkpointer.close();
     expect(db.prepare("SELECT COUNT(*) AS n FROM t").get()).toEqual({ n: rows });
     db.close();
+  });
+
+  it("starts no worker for a store that only reads; its first write starts it", async () => {
+    const path = join(dir, "d.db");
+    const first = new SqliteDriver(path);
+    await first.migrate(migrations); // a new file: the migrations write
+    expect(first.checkpointStats()).not.toBeNull();
+    await first.close();
+
+    const driver = new SqliteDriver(path);
+    try {
+      await driver.migrate(migrations); // nothing left to apply
+      expect(await driver.get("SELECT COUNT(*) AS n FROM batches")).toEqual({ n: 0 });
+      await driver.readSnapshot((tx) => tx.all("SELECT id FROM workspaces"));
+      await driver.transaction((tx) => tx.all("SELECT id FROM batch_items LIMIT 1"));
+      expect(driver.checkpointStats()).toBeNull();
+
+      await driver.transaction(async (tx) => {
+        await tx.run("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+        for (let i = 0; i < 20; i++) await tx.run("INSERT INTO t (v) VALUES (?)", ["x".repeat(2000)]);
+      });
+      expect(driver.checkpointStats()).not.toBeNull();
+      await until(() => (driver.checkpointStats()?.checkpoints ?? 0) > 0);
+    } finally {
+      await driver.close();
+    }
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it("a connection whose other thread writes (threads) starts its worker at once; one with checkpoints off never", async () => {
+    const path = join(dir, "e.db");
+    const api = new SqliteDriver(path, { threads: true });
+    const engine = new SqliteDriver(path, { threads: true, checkpoints: false });
+    try {
+      expect(api.checkpointStats()).not.toBeNull();
+      await engine.run("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+      expect(engine.checkpointStats()).toBeNull();
+    } finally {
+      await engine.close();
+      await api.close();
+    }
   });
 
   it("leaves an in-memory database without a worker", async () => {

@@ -65,7 +65,13 @@ export class SqliteDriver implements SqlDriver {
   private readonly direct: SqlExecutor;
   private readonly inTransaction: SqlTransaction;
   /** Checkpoints the WAL off the event loop (a file on disk; `:memory:` has no WAL). */
-  private readonly checkpointer: WalCheckpointer | null = null;
+  private checkpointer: WalCheckpointer | null = null;
+  /**
+   * This connection starts the checkpointer at its first write (`startCheckpointer`): a store
+   * that only reads (a read-only CLI command, a test) starts no thread, since it adds nothing to
+   * the WAL. Checked before each statement until then: one boolean test after.
+   */
+  private checkpointerDue = false;
 
   /** How many times a statement or transaction of this connection found the file busy and waited. */
   busyWaits = 0;
@@ -93,15 +99,16 @@ export class SqliteDriver implements SqlDriver {
       // engine runs in a thread) has the worker; one per file is enough.
       this.db.pragma("wal_autocheckpoint = 0");
       if (options.checkpoints !== false) {
-        this.checkpointer = new WalCheckpointer(path, () => {
-          if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
-        });
+        this.checkpointerDue = true;
+        // With `threads` the other connection (the engine thread's, `checkpoints: false`) writes
+        // the WAL and nothing tells this one when: its worker starts at once.
+        if (options.threads) this.startCheckpointer();
       }
     }
     this.direct = {
-      all: async (sql, params = []) => this.prepare(sql).all(...params) as Row[],
-      get: async (sql, params = []) => this.prepare(sql).get(...params) as Row | undefined,
-      run: async (sql, params = []) => this.prepare(sql).run(...params).changes,
+      all: async (sql, params = []) => this.statementFor(sql).all(...params) as Row[],
+      get: async (sql, params = []) => this.statementFor(sql).get(...params) as Row | undefined,
+      run: async (sql, params = []) => this.statementFor(sql).run(...params).changes,
     };
     this.inTransaction = {
       ...this.direct,
@@ -129,6 +136,22 @@ export class SqliteDriver implements SqlDriver {
     ).get() as Record<SerialTable, number>;
     for (const t of tables) reserved[t] = Array.from({ length: counts[t] }, (_, i) => row[t] + 1 + i);
     return reserved;
+  }
+
+  /** Starts the WAL checkpointer once, before this connection's first write. */
+  private startCheckpointer(): void {
+    if (!this.checkpointerDue) return;
+    this.checkpointerDue = false;
+    this.checkpointer = new WalCheckpointer(this.path, () => {
+      if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+    });
+  }
+
+  /** The prepared statement to run now; the first one that writes starts the checkpointer. */
+  private statementFor(sql: string): Database.Statement {
+    const s = this.prepare(sql);
+    if (this.checkpointerDue && !s.readonly) this.startCheckpointer();
+    return s;
   }
 
   /** Statements are prepared once and cached by their text. */
@@ -294,6 +317,7 @@ export class SqliteDriver implements SqlDriver {
     );
     for (const m of migrations) {
       if (done.has(m.version)) continue;
+      this.startCheckpointer();
       await this.transaction(async () => {
         this.db.exec(m.sql(this.types));
         this.db
@@ -307,7 +331,10 @@ export class SqliteDriver implements SqlDriver {
     return this.options.threads ? new ThreadBroadcast(this.path) : null;
   }
 
-  /** The WAL checkpoints of this file so far (null for `:memory:`). */
+  /**
+   * The WAL checkpoints of this file so far; null while this connection has no checkpointer
+   * (`:memory:`, `checkpoints: false`, or no write yet).
+   */
   checkpointStats(): ReturnType<WalCheckpointer["stats"]> | null {
     return this.checkpointer?.stats() ?? null;
   }
