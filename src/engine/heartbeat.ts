@@ -31,6 +31,50 @@ export interface HeartbeatDeps {
  */
 const BEATS_BEFORE_SHARE = 2;
 
+/** The last beat read of another live worker while joining, and how many of its beats were seen since. */
+interface Seen {
+  lastSeen: number;
+  beats: number;
+}
+
+/**
+ * This worker's share of the limits. Only `sharing` has one; `hadShare` (it has had a share
+ * since it started, so its buckets never start full again) rides along in the others, and
+ * `sharing` implies it. Transitions (`written`: a beat's row write committed; `fence`: that
+ * write became FENCE_MS old before the next one; `read`: the beat read the live workers):
+ *
+ *   starting --written--> joinDue --read--> joining --read, all counted it--> sharing --read--> sharing
+ *   joining, sharing --written late--> joinDue
+ *   joinDue, joining, sharing --fence--> held --written--> joinDue
+ *
+ * A beat that finds `starting` at its read (a registry that never reports the write) joins as
+ * from `joinDue`; `held` ignores reads until the next write.
+ */
+type ShareState =
+  /** No beat has counted the workers yet (the share is held from the start). */
+  | { kind: "starting" }
+  /**
+   * A row write committed that the others may not have counted: the first one, or one after the
+   * fence fired or was due (a stall: they may have forgotten this worker and taken its share).
+   * The beat's read joins.
+   */
+  | { kind: "joinDue"; hadShare: boolean }
+  /**
+   * Counted by its beat, no share until every other live worker has beaten BEATS_BEFORE_SHARE
+   * times since (`seen`). `fill`: no live worker had a share when it joined: its buckets may start full.
+   */
+  | { kind: "joining"; hadShare: boolean; fill: boolean; seen: Map<string, Seen> }
+  /** 1 / live workers of every limit, set again at every beat. */
+  | { kind: "sharing" }
+  /** The last committed row write is FENCE_MS old: the share is held until the next write, which joins again. */
+  | { kind: "held"; hadShare: boolean };
+
+function hadShare(state: ShareState): boolean {
+  if (state.kind === "starting") return false;
+  if (state.kind === "sharing") return true;
+  return state.hadShare;
+}
+
 /**
  * On a database shared by several processes, each worker beats a heartbeat into the store and
  * takes 1 / live workers of every upstream's limits. On a database of one process (SQLite) there
@@ -45,31 +89,19 @@ const BEATS_BEFORE_SHARE = 2;
  * worker had a share when it joined: every other was at its first beat too (none takes a share
  * there), so nothing was spent, and those that start full counted each other (a deployment
  * started at once, or a worker alone, has the whole burst, as a single process does).
+ * The states and their transitions: `ShareState`.
  */
 export class Heartbeat {
   private readonly loop: BackgroundLoop | null = null;
   private first: Promise<void> = Promise.resolve();
   private resolveFirst: () => void = () => {};
-  private beaten = false;
+  private state: ShareState = { kind: "starting" };
   /** The start of this worker's row, kept when the row is inserted again after a stall. */
   private startedAt: number | undefined;
-  /** Holds the share once the `now` of the last committed row write is FENCE_MS old. */
+  /** Moves to `held` once the `now` of the last committed row write is FENCE_MS old. */
   private fence: NodeJS.Timeout | null = null;
   /** The `now` of the last committed row write. */
   private lastWrite: number | undefined;
-  /** The fence fired (or was due) since the last committed row write: the share is held. */
-  private fenceFired = false;
-  /** This beat's write landed after the fence fired: the beat counts as a join. */
-  private fenced = false;
-  /** This worker has had a share (spent from its buckets) since it started. */
-  private hadShare = false;
-  /** No live worker had a share when this one joined: its buckets may start full. */
-  private fresh = false;
-  /**
-   * While joining: the last beat read of each other live worker and how many of its beats were
-   * seen since the join (null: this worker has its share).
-   */
-  private joining: Map<string, { lastSeen: number; beats: number }> | null = null;
 
   constructor(private readonly deps: HeartbeatDeps) {
     if (!deps.store.capabilities.sharedByProcesses) return;
@@ -129,71 +161,78 @@ export class Heartbeat {
    * This beat's row write (of `now`) has committed: the others see this worker until `now` +
    * WORKER_STALE_MS, so the fence is armed again from `now` at once, not after the beat's read
    * (a beat of more than ~500 ms, as on a busy pool, would otherwise meet the fence every time
-   * and never take a share). The beat counts as a join only if the fence fired before the write.
+   * and never take a share). The beat joins only if the fence fired (or was due) before the write.
    */
   private written(now: number): void {
     if (this.fence) clearTimeout(this.fence);
     this.fence = null;
     const late = this.lastWrite !== undefined && Date.now() >= this.lastWrite + FENCE_MS;
-    if (this.fenceFired || late) {
-      // The others may have forgotten this worker (and taken its share) before this write.
-      this.fenced = true;
+    const { kind } = this.state;
+    if (kind === "starting" || kind === "held" || late) {
+      this.state = { kind: "joinDue", hadShare: hadShare(this.state) };
       this.deps.limiters.hold();
     }
     this.lastWrite = now;
-    this.fenceFired = false;
     const wait = now + FENCE_MS - Date.now();
     if (wait <= 0) {
       // Written this late, the row may be forgotten before the next write: the fence is due.
-      this.fenceFired = true;
-      this.deps.limiters.hold();
+      this.fenceFired();
       return;
     }
     this.fence = setTimeout(() => {
       this.fence = null;
-      this.fenceFired = true;
-      this.deps.limiters.hold();
+      this.fenceFired();
     }, wait);
     this.fence.unref?.();
+  }
+
+  /** The last write is FENCE_MS old: the others may forget this worker soon and take its share. */
+  private fenceFired(): void {
+    this.state = { kind: "held", hadShare: hadShare(this.state) };
+    this.deps.limiters.hold();
   }
 
   /** Sets this worker's share of the limits from the live workers one beat read. */
   private takeShare(live: LiveWorker[]): void {
     const { owner, limiters, logger } = this.deps;
     const others = live.filter((w) => w.id !== owner);
-    const first = !this.beaten;
-    this.beaten = true;
-    if (first || this.fenced) {
-      // Joined, or beat too late (a stall): the others may have forgotten this worker and taken
-      // its share already. None until they have counted it again.
-      this.fenced = false;
-      limiters.hold();
-      // A worker at its first beat has its row's start as its last beat.
-      this.fresh = !this.hadShare && others.every((w) => w.lastSeen === w.startedAt);
-      this.joining = new Map(others.map((w) => [w.id, { lastSeen: w.lastSeen, beats: 0 }]));
-      logger.debug({ others: others.length }, "joined the workers: no share of the limits yet");
-      return;
-    }
-    // The fence fired after this beat's write (its read was slow): held until the next write.
-    if (this.fenceFired) return;
-    const joining = this.joining;
-    if (joining) {
-      let waiting = 0;
-      for (const w of others) {
-        const seen = joining.get(w.id);
-        if (!seen) joining.set(w.id, { lastSeen: w.lastSeen, beats: 0 });
-        else if (seen.lastSeen !== w.lastSeen) {
-          seen.lastSeen = w.lastSeen;
-          seen.beats++;
-        }
-        if ((seen?.beats ?? 0) < BEATS_BEFORE_SHARE) waiting++;
+    const state = this.state;
+    switch (state.kind) {
+      case "held":
+        // The fence fired (before this beat's write, or during its read): held until the next write.
+        return;
+      case "starting":
+      case "joinDue": {
+        // None until the others have counted this worker again. A worker at its first beat has
+        // its row's start as its last beat.
+        limiters.hold();
+        this.state = {
+          kind: "joining",
+          hadShare: hadShare(state),
+          fill: !hadShare(state) && others.every((w) => w.lastSeen === w.startedAt),
+          seen: new Map(others.map((w) => [w.id, { lastSeen: w.lastSeen, beats: 0 }])),
+        };
+        logger.debug({ others: others.length }, "joined the workers: no share of the limits yet");
+        return;
       }
-      if (waiting > 0) return;
-      this.joining = null;
-      this.hadShare = true;
-      limiters.setShare(1 / live.length, { fill: this.fresh });
-      return;
+      case "joining": {
+        let waiting = 0;
+        for (const w of others) {
+          const seen = state.seen.get(w.id);
+          if (!seen) state.seen.set(w.id, { lastSeen: w.lastSeen, beats: 0 });
+          else if (seen.lastSeen !== w.lastSeen) {
+            seen.lastSeen = w.lastSeen;
+            seen.beats++;
+          }
+          if ((seen?.beats ?? 0) < BEATS_BEFORE_SHARE) waiting++;
+        }
+        if (waiting > 0) return;
+        this.state = { kind: "sharing" };
+        limiters.setShare(1 / live.length, { fill: state.fill });
+        return;
+      }
+      case "sharing":
+        limiters.setShare(1 / live.length);
     }
-    limiters.setShare(1 / live.length);
   }
 }
