@@ -3,7 +3,8 @@
  * thread (src/threads/), the API in this one, two connections on one file. A batch created over
  * HTTP completes, pause and cancel reach the engine thread (shared signals over the thread
  * broadcast), a chat turn takes its permit from the engine thread's limiter, /metrics shows the
- * engine thread's series, and close drains: nothing is left leased. The engine thread runs the
+ * engine thread's series, and close drains: nothing is left leased. An engine thread that dies
+ * while a spawned server runs ends the process (non-zero, a fatal log line). The engine thread runs the
  * built code (dist/threads/engine-main.js): needs `npm run build` first (`npm test` does it).
  */
 
@@ -17,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openStore } from "../../src/store/index.js";
 import { ThreadLimiters } from "../../src/threads/remote-limiters.js";
-import { mainJs } from "../helpers/processes.js";
+import { freePort, killHard, mainJs, startCli, waitForHttp } from "../helpers/processes.js";
 import {
   publishedAgent,
   startTestServer,
@@ -253,5 +254,55 @@ describe("the engine thread's limiters and the API's chat turns (SQLite)", () =>
     const answer = await second.answer;
     expect(answer.status).toBe(200);
     expect(JSON.stringify(answer.body.data)).toContain("hello");
+  });
+});
+
+describe("an engine thread that dies while the server runs (SQLite)", () => {
+  it("ends the process with a non-zero code and a fatal log line: no API goes on with a dead engine", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agentbatch-thread-"));
+    const crashFile = join(dir, "crash-now");
+    // Preloaded in every thread of the server (NODE_OPTIONS reaches worker threads); in the engine
+    // thread (its workerData has the config), it throws out of that thread's event loop once
+    // the test creates `crashFile`, as an engine bug would.
+    const preload = join(dir, "crash-engine-thread.cjs");
+    writeFileSync(
+      preload,
+      `const { isMainThread, workerData } = require("node:worker_threads");
+       const { existsSync } = require("node:fs");
+       if (!isMainThread && workerData && workerData.config) {
+         const timer = setInterval(() => {
+           if (!existsSync(${JSON.stringify(crashFile)})) return;
+           clearInterval(timer);
+           throw new Error("engine thread crash (test)");
+         }, 20);
+         timer.unref();
+       }`,
+    );
+    const port = await freePort();
+    const server = startCli(
+      ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", `sqlite:${join(dir, "db.sqlite")}`],
+      {
+        AGENTBATCH_ENGINE_THREAD: "1",
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${preload}`.trim(),
+      },
+      dir,
+    );
+    try {
+      // /healthz answers once startService has resolved: the engine thread runs.
+      await waitForHttp(server, `http://127.0.0.1:${port}/healthz`, 30_000);
+      writeFileSync(crashFile, "");
+      const code = await Promise.race([
+        server.exited,
+        new Promise<"still running">((r) => setTimeout(() => r("still running"), 30_000)),
+      ]);
+      const output = server.output.join("");
+      expect(code, output).toEqual(expect.any(Number));
+      expect(code, output).not.toBe(0);
+      expect(output).toMatch(/"level":60[^\n]*the engine thread died/);
+      expect(output).toContain("engine thread crash (test)");
+    } finally {
+      await killHard(server);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
