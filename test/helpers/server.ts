@@ -123,6 +123,18 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
 }
 
+/**
+ * How many items the server's engine holds in `state` (held, running, buffered, claimed_ahead),
+ * from /metrics: the same whether the engine runs in the API's thread or in a thread of its own
+ * (`engine.thread`, where `service.engine` is null and the scrape asks the engine thread).
+ */
+export async function engineItems(t: TestServer, state: "held" | "running" | "buffered"): Promise<number> {
+  const text = await (await fetch(`${t.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`agentbatch_engine_items{state="${state}"} `));
+  if (!line) throw new Error(`no agentbatch_engine_items{state="${state}"} on /metrics`);
+  return Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
 /** Creates and publishes an agent; returns its id. */
 export async function publishedAgent(
   t: TestServer,

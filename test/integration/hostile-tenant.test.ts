@@ -8,6 +8,7 @@
  */
 import { afterEach, beforeEach, expect, it } from "vitest";
 import {
+  engineItems,
   publishedAgent,
   startTestServer,
   type TestServer,
@@ -34,7 +35,8 @@ async function batch(key: string, agentId: string, n: number, prefix: string): P
   return r.body.data.id;
 }
 
-const engineBusy = () => t.service.engine?.stats().running ?? 0;
+/** Items in a model call, read from /metrics: works with the engine in this thread or its own. */
+const engineBusy = () => engineItems(t, "running");
 
 async function bCompletesBesideA(batchesOfA: number): Promise<{ ms: number; aIds: string[] }> {
   const keyB = await t.newWorkspaceKey("tenant-b");
@@ -42,7 +44,7 @@ async function bCompletesBesideA(batchesOfA: number): Promise<{ ms: number; aIds
   const aIds: string[] = [];
   for (let i = 0; i < batchesOfA; i++) aIds.push(await batch(t.key, slow, 300 / batchesOfA, `a${i}`));
   // A alone takes every slot.
-  await waitFor(() => engineBusy() === 32, { timeoutMs: 20_000, what: "A to fill every slot" });
+  await waitFor(async () => (await engineBusy()) === 32, { timeoutMs: 20_000, what: "A to fill every slot" });
   const fast = await publishedAgent(t, { name: "fast", model: "simulated/echo" }, keyB);
   const started = Date.now();
   const bId = await batch(keyB, fast, 10, "b");
@@ -60,7 +62,10 @@ it("(a) B's 10 items complete within seconds while A's 300 never-answering items
   expect(cancel.status).toBe(202);
   const cancelled = await waitForBatch(t, aIds[0], undefined, 20_000);
   expect(cancelled.status).toBe("cancelled");
-  await waitFor(() => engineBusy() === 0, { timeoutMs: 10_000, what: "the slots to free after the cancel" });
+  await waitFor(async () => (await engineBusy()) === 0, {
+    timeoutMs: 10_000,
+    what: "the slots to free after the cancel",
+  });
   console.log(JSON.stringify({ store: testStore, test: "a", b_completed_ms: ms }));
 }, 90_000);
 
