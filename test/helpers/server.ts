@@ -7,6 +7,9 @@ import { generateApiKey, registerApiKey } from "../../src/server/auth.js";
 import { createLogger, type Service, startService } from "../../src/service.js";
 import { isPostgresUrl } from "../../src/store/index.js";
 import { dropSchema } from "../../src/store/postgres/admin.js";
+import { waitFor } from "./wait.js";
+
+export { waitFor };
 
 export interface TestServer {
   url: string;
@@ -108,21 +111,6 @@ export async function startTestServer(
   };
 }
 
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(
-  check: () => Promise<T> | T,
-  { timeoutMs = 20_000, intervalMs = 25, what = "condition" } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last as NonNullable<T>;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
-}
-
 /**
  * How many items the server's engine holds in `state` (held, running, buffered, claimed_ahead),
  * from /metrics: the same whether the engine runs in the API's thread or in a thread of its own
@@ -167,6 +155,30 @@ export async function waitForBatch(
       return ["completed", "failed", "cancelled"].includes(r.body.data?.status) ? r.body.data : null;
     },
     { timeoutMs, what: `batch ${id} to finish` },
+  );
+}
+
+/** `n` requests of a batch: custom ids `PREFIX-0` … and messages `Question 0` …. */
+export function batchRequests(n: number, prefix = "r"): { custom_id: string; message: string }[] {
+  return Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}-${i}`, message: `Question ${i}` }));
+}
+
+/**
+ * Polls a batch until `check` holds of it (`processing: "some"`: an item is in a model call;
+ * `"none"`: none is, as once a paused batch's in-flight items have finished); returns it.
+ */
+export async function waitForProcessing(
+  t: TestServer,
+  id: string,
+  processing: "some" | "none",
+  what = processing === "some" ? "items to start" : "in-flight items to finish",
+): Promise<any> {
+  return waitFor(
+    async () => {
+      const b = (await t.api("GET", `/api/v1/batches/${id}`)).body.data;
+      return (processing === "some" ? b.processing_requests > 0 : b.processing_requests === 0) ? b : null;
+    },
+    { what },
   );
 }
 

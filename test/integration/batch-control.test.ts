@@ -5,15 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchRequests,
   publishedAgent,
   startTestServer,
   type TestServer,
-  waitFor,
   waitForBatch,
+  waitForProcessing,
 } from "../helpers/server.js";
-
-const reqs = (n: number, prefix = "r") =>
-  Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}-${i}`, message: `Question ${i}` }));
 
 describe("pause, resume, retry", () => {
   let t: TestServer;
@@ -28,15 +26,10 @@ describe("pause, resume, retry", () => {
 
   it("pause stops new starts while in-flight items finish; resume runs the rest", async () => {
     const agent = await publishedAgent(t, { model: "simulated/echo?latency_ms=500" });
-    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(8) });
+    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(8) });
     expect(created.status).toBe(202);
     const id = created.body.data.id;
-    await waitFor(
-      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.processing_requests > 0,
-      {
-        what: "items to start",
-      },
-    );
+    await waitForProcessing(t, id, "some");
 
     const paused = await t.api("POST", `/api/v1/batches/${id}/pause`);
     expect(paused.status).toBe(200);
@@ -46,13 +39,7 @@ describe("pause, resume, retry", () => {
     expect(again.status).toBe(200);
 
     // In-flight items finish, then nothing more starts.
-    const settled = await waitFor(
-      async () => {
-        const b = (await t.api("GET", `/api/v1/batches/${id}`)).body.data;
-        return b.processing_requests === 0 ? b : null;
-      },
-      { what: "in-flight items to finish" },
-    );
+    const settled = await waitForProcessing(t, id, "none");
     expect(settled.status).toBe("paused");
     expect(settled.completed_requests).toBeGreaterThan(0);
     expect(settled.pending_requests).toBeGreaterThan(0);
@@ -89,7 +76,7 @@ describe("pause, resume, retry", () => {
 
   it("retry re-runs only the failed items and keeps the successes", async () => {
     const agent = await publishedAgent(t, { model: "simulated/echo?error_rate=0.5" });
-    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(40) });
+    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(40) });
     const first = await waitForBatch(t, created.body.data.id);
     expect(first.failed_requests).toBeGreaterThan(0);
     expect(first.completed_requests).toBeGreaterThan(0);
@@ -140,7 +127,7 @@ describe("pause, resume, retry", () => {
 
   it("retry of an unfinished batch is a 409 naming its status", async () => {
     const agent = await publishedAgent(t, { model: "simulated/echo?latency_ms=300" });
-    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(4) });
+    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(4) });
     const res = await t.api("POST", `/api/v1/batches/${created.body.data.id}/retry`);
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ error_code: 10009 });
@@ -150,7 +137,7 @@ describe("pause, resume, retry", () => {
 
   it("status map, one result by custom_id", async () => {
     const agent = await publishedAgent(t);
-    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(5) });
+    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(5) });
     const id = created.body.data.id;
     await waitForBatch(t, id);
     const map = await t.api("GET", `/api/v1/batches/${id}/status-map?limit=3`);
@@ -194,7 +181,7 @@ describe("idempotent create", () => {
 
   it("the same Idempotency-Key returns the same batch; a different body is a 409", async () => {
     const agent = await publishedAgent(t);
-    const body = { agent_id: agent, requests: reqs(3) };
+    const body = { agent_id: agent, requests: batchRequests(3) };
     const first = await post(body, { "idempotency-key": "key-1" });
     expect(first.status).toBe(202);
     const again = await post(body, { "idempotency-key": "key-1" });
@@ -217,7 +204,7 @@ describe("idempotent create", () => {
     const res = await fetch(`${t.url}/api/v1/batches`, {
       method: "POST",
       headers: { "x-api-key": otherKey, "content-type": "application/json", "idempotency-key": "key-1" },
-      body: JSON.stringify({ agent_id: otherAgent, requests: reqs(1) }),
+      body: JSON.stringify({ agent_id: otherAgent, requests: batchRequests(1) }),
     });
     const otherBody = (await res.json()) as any;
     expect(res.status).toBe(202);
@@ -226,7 +213,7 @@ describe("idempotent create", () => {
 
   it("a client-chosen id is validated, and a repeat returns the same batch", async () => {
     const agent = await publishedAgent(t);
-    const body = { id: "my-batch_1", agent_id: agent, requests: reqs(2) };
+    const body = { id: "my-batch_1", agent_id: agent, requests: batchRequests(2) };
     const first = await post(body);
     expect(first.status).toBe(202);
     expect(first.body.data.id).toBe("my-batch_1");
@@ -234,7 +221,7 @@ describe("idempotent create", () => {
     expect(again.status).toBe(202);
     expect(again.body.data.id).toBe("my-batch_1");
     expect(again.headers.get("idempotent-replayed")).toBe("true");
-    const different = await post({ ...body, requests: reqs(3) });
+    const different = await post({ ...body, requests: batchRequests(3) });
     expect(different.status).toBe(409);
     expect(different.body.message).toContain("id");
     const bad = await post({ ...body, id: "has space" });
@@ -248,7 +235,7 @@ describe("idempotent create", () => {
     const taken = await fetch(`${t.url}/api/v1/batches`, {
       method: "POST",
       headers: { "x-api-key": otherKey, "content-type": "application/json" },
-      body: JSON.stringify({ id: "my-batch_1", agent_id: otherAgent, requests: reqs(1) }),
+      body: JSON.stringify({ id: "my-batch_1", agent_id: otherAgent, requests: batchRequests(1) }),
     });
     expect(taken.status).toBe(409);
   });
@@ -258,10 +245,10 @@ describe("idempotent create", () => {
     const neither = await post({ agent_id: agent });
     expect(neither.status).toBe(400);
     expect(neither.body.message).toContain("requests");
-    const both = await post({ agent_id: agent, requests: reqs(1), file_id: "f" });
+    const both = await post({ agent_id: agent, requests: batchRequests(1), file_id: "f" });
     expect(both.status).toBe(400);
     expect(both.body.message).toContain("file_id");
-    const tooMany = await post({ agent_id: agent, requests: reqs(1001) });
+    const tooMany = await post({ agent_id: agent, requests: batchRequests(1001) });
     expect(tooMany.status).toBe(400);
   });
 });

@@ -20,19 +20,18 @@ import { openStore } from "../../src/store/index.js";
 import { ThreadLimiters } from "../../src/threads/remote-limiters.js";
 import { freePort, killHard, mainJs, startCli, waitForHttp } from "../helpers/processes.js";
 import {
+  batchRequests,
   publishedAgent,
   startTestServer,
   type TestServer,
   waitFor,
   waitForBatch,
+  waitForProcessing,
 } from "../helpers/server.js";
 
 /** The built engine thread's entry, which the thread runs even from the TypeScript sources. */
 const distFile = (path: string) => fileURLToPath(new URL(`../../dist/${path}`, import.meta.url));
 const engineMainJs = distFile("threads/engine-main.js");
-
-const reqs = (n: number, prefix = "r") =>
-  Array.from({ length: n }, (_, i) => ({ custom_id: `${prefix}-${i}`, message: `Question ${i}` }));
 
 describe("the engine in a thread of its own (SQLite)", () => {
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-thread-"));
@@ -63,7 +62,7 @@ describe("the engine in a thread of its own (SQLite)", () => {
 
   it("completes a batch created over HTTP", async () => {
     const agent = await publishedAgent(t, { model: "simulated/echo?latency_ms=20" });
-    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(60) });
+    const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(60) });
     expect(created.status).toBe(202);
     const done = await waitForBatch(t, created.body.data.id);
     expect(done).toMatchObject({ status: "completed", completed_requests: 60, failed_requests: 0 });
@@ -71,31 +70,15 @@ describe("the engine in a thread of its own (SQLite)", () => {
 
   it("pauses, resumes and cancels a batch running in the engine thread", async () => {
     const agent = await publishedAgent(t, { model: "simulated/echo?latency_ms=300" });
-    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(80, "p") })).body
-      .data.id;
-    await waitFor(
-      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.processing_requests > 0,
-      {
-        what: "items to start",
-      },
-    );
+    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(80, "p") }))
+      .body.data.id;
+    await waitForProcessing(t, id, "some");
     expect((await t.api("POST", `/api/v1/batches/${id}/pause`)).status).toBe(200);
-    const paused = await waitFor(
-      async () => {
-        const b = (await t.api("GET", `/api/v1/batches/${id}`)).body.data;
-        return b.processing_requests === 0 ? b : null;
-      },
-      { what: "the paused batch to hold nothing" },
-    );
+    const paused = await waitForProcessing(t, id, "none", "the paused batch to hold nothing");
     expect(paused.status).toBe("paused");
     expect(paused.pending_requests).toBeGreaterThan(0);
     expect((await t.api("POST", `/api/v1/batches/${id}/resume`)).status).toBe(200);
-    await waitFor(
-      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.processing_requests > 0,
-      {
-        what: "items to start again after resume",
-      },
-    );
+    await waitForProcessing(t, id, "some", "items to start again after resume");
     expect((await t.api("POST", `/api/v1/batches/${id}/cancel`)).status).toBe(202);
     const cancelled = await waitForBatch(t, id);
     expect(cancelled.status).toBe("cancelled");
@@ -122,8 +105,9 @@ describe("the engine in a thread of its own (SQLite)", () => {
 
   it("drains on close: in-flight items finish or go back, none is left leased", async () => {
     const agent = await publishedAgent(t, { model: "simulated/echo?latency_ms=200" });
-    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(100, "d") })).body
-      .data.id;
+    const id = (
+      await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(100, "d") })
+    ).body.data.id;
     await waitFor(
       async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.completed_requests > 0,
       {
@@ -223,12 +207,9 @@ describe("the engine thread's limiters and the API's chat turns (SQLite)", () =>
 
   it("a chat turn waits for the upstream's only slot, held by a batch item in the engine thread", async () => {
     const agent = await publishedAgent(t, { model: "one/echo?latency_ms=5000" });
-    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: reqs(1, "s") })).body.data
-      .id;
-    await waitFor(
-      async () => (await t.api("GET", `/api/v1/batches/${id}`)).body.data.processing_requests > 0,
-      { what: "the batch item to hold the upstream's only slot" },
-    );
+    const id = (await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(1, "s") }))
+      .body.data.id;
+    await waitForProcessing(t, id, "some", "the batch item to hold the upstream's only slot");
     const before = acquires.mock.calls.length;
     const turn = await chatTurn("one/echo");
     await waitFor(() => acquires.mock.calls.length > before || null, {

@@ -6,14 +6,26 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { migrations } from "../../src/store/migrations/index.js";
 import { WalCheckpointer } from "../../src/store/sqlite/checkpointer.js";
 import { SqliteDriver } from "../../src/store/sqlite/driver.js";
+import { waitFor } from "../helpers/wait.js";
 
-/** Polls `check` until it holds or the deadline passes (no fixed sleeps). */
-async function until(check: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** A WAL-mode file with table `t`, checkpointed by no one but the test's worker. */
+function walDatabase(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("wal_autocheckpoint = 0");
+  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+  return db;
+}
+
+/** A worker that ticks every 5 ms and falls back to RESTART past 50 pages; it must not fail. */
+function eagerCheckpointer(path: string): WalCheckpointer {
+  return new WalCheckpointer(
+    path,
+    (err) => {
+      throw err;
+    },
+    { intervalMs: 5, limitFrames: 50 },
+  );
 }
 
 describe("SQLite WAL checkpoints in a worker thread", () => {
@@ -32,7 +44,7 @@ describe("SQLite WAL checkpoints in a worker thread", () => {
         await tx.run("INSERT INTO t (v) VALUES (?)", ["x".repeat(2000)]);
       });
     }
-    await until(() => (driver.checkpointStats()?.checkpoints ?? 0) > 0);
+    await waitFor(() => (driver.checkpointStats()?.checkpoints ?? 0) > 0);
     expect(await driver.get("SELECT COUNT(*) AS n FROM t")).toEqual({ n: 20 });
     await driver.close();
     expect(existsSync(`${path}-wal`)).toBe(false);
@@ -43,24 +55,15 @@ describe("SQLite WAL checkpoints in a worker thread", () => {
 
   it("restarts a WAL past its limit, which no write restarts by itself", async () => {
     const path = join(dir, "b.db");
-    const db = new Database(path);
-    db.pragma("journal_mode = WAL");
-    db.pragma("wal_autocheckpoint = 0");
-    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-    const checkpointer = new WalCheckpointer(
-      path,
-      (err) => {
-        throw err;
-      },
-      { intervalMs: 5, limitFrames: 50 },
-    );
+    const db = walDatabase(path);
+    const checkpointer = eagerCheckpointer(path);
     // One transaction of ~100 pages: a PASSIVE checkpoint copies them, but the WAL still holds
     // them (only a write starts it over), so the worker falls back to RESTART.
     const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
     db.transaction(() => {
       for (let i = 0; i < 100; i++) insert.run("y".repeat(4000));
     })();
-    await until(() => checkpointer.stats().restarts > 0);
+    await waitFor(() => checkpointer.stats().restarts > 0);
     expect(checkpointer.stats().maxWalFrames).toBeGreaterThanOrEqual(50);
     await checkpointer.close();
     // Everything was copied, and the next write starts the WAL from its first page.
@@ -72,22 +75,13 @@ describe("SQLite WAL checkpoints in a worker thread", () => {
 
   it("does not hold writes off while a reader stays in the WAL: its RESTART waits briefly and backs off", async () => {
     const path = join(dir, "c.db");
-    const db = new Database(path);
-    db.pragma("journal_mode = WAL");
-    db.pragma("wal_autocheckpoint = 0");
+    const db = walDatabase(path);
     // Shorter than a RESTART that waited its old 5 s for the reader: a write held that long fails.
     db.pragma("busy_timeout = 2000");
-    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
     const reader = new Database(path);
     reader.exec("BEGIN");
     reader.prepare("SELECT COUNT(*) FROM t").get(); // a snapshot held open (a backup, a replica)
-    const checkpointer = new WalCheckpointer(
-      path,
-      (err) => {
-        throw err;
-      },
-      { intervalMs: 5, limitFrames: 50 },
-    );
+    const checkpointer = eagerCheckpointer(path);
     const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
     for (let i = 0; i < 100; i++) insert.run("y".repeat(4000));
     // Small commits go on while the worker tries (and backs off) three times: each succeeds.
@@ -103,7 +97,7 @@ describe("SQLite WAL checkpoints in a worker thread", () => {
     // The reader leaves: a later RESTART goes through.
     reader.exec("COMMIT");
     reader.close();
-    await until(() => checkpointer.stats().restarts > 0);
+    await waitFor(() => checkpointer.stats().restarts > 0);
     await checkpointer.close();
     expect(db.prepare("SELECT COUNT(*) AS n FROM t").get()).toEqual({ n: rows });
     db.close();
@@ -129,7 +123,7 @@ describe("SQLite WAL checkpoints in a worker thread", () => {
         for (let i = 0; i < 20; i++) await tx.run("INSERT INTO t (v) VALUES (?)", ["x".repeat(2000)]);
       });
       expect(driver.checkpointStats()).not.toBeNull();
-      await until(() => (driver.checkpointStats()?.checkpoints ?? 0) > 0);
+      await waitFor(() => (driver.checkpointStats()?.checkpoints ?? 0) > 0);
     } finally {
       await driver.close();
     }

@@ -9,6 +9,7 @@ import {
   validateMcpToolDef,
 } from "../../../src/agents/tools/mcp.js";
 import { startMcpServer, type TestMcpServer } from "../../helpers/mcp-server.js";
+import { waitFor } from "../../helpers/wait.js";
 
 const open = { allowPrivateTargets: true, allowHttp: true };
 const guarded = { allowPrivateTargets: false, allowHttp: true, hint: "tools.allowPrivateTargets is set" };
@@ -21,14 +22,6 @@ beforeAll(async () => {
   def = { type: "mcp", server_url: server.url, headers: { Authorization: `Bearer ${server.token}` } };
 });
 afterAll(() => server.close());
-
-async function until(cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -178,17 +171,17 @@ describe("callMcpTool", () => {
       message: `MCP server ${server.url}: timed out after 300 ms`,
       retryable: true,
     });
-    await until(() => server.hanging === 0);
+    await waitFor(() => server.hanging === 0);
   });
 
   it("stops when the caller aborts", async () => {
     const controller = new AbortController();
     const hangs = server.calls.filter((c) => c === "hang").length;
     const pending = callMcpTool(def, "hang", {}, { guard: open, signal: controller.signal });
-    await until(() => server.calls.filter((c) => c === "hang").length > hangs);
+    await waitFor(() => server.calls.filter((c) => c === "hang").length > hangs);
     controller.abort();
     expect(await pending).toMatchObject({ ok: false, code: "aborted" });
-    await until(() => server.hanging === 0);
+    await waitFor(() => server.hanging === 0);
   });
 });
 
@@ -224,7 +217,7 @@ describe("McpClientPool", () => {
       const denied = await callMcpTool({ ...def, headers: {} }, "add", { a: 1, b: 1 }, { guard: open, pool });
       expect(denied).toMatchObject({ ok: false, code: "http" });
       expect((await callMcpTool(def, "add", { a: 1, b: 1 }, { guard: open, pool })).ok).toBe(true);
-      await until(() => pool.size === 0);
+      await waitFor(() => pool.size === 0);
     } finally {
       await pool.close();
     }

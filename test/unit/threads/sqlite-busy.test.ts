@@ -10,14 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SqliteDriver } from "../../../src/store/sqlite/driver.js";
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { waitFor } from "../../helpers/wait.js";
 
 describe("SQLite with two connections in one process (threads)", () => {
   let dir: string;
@@ -60,7 +53,7 @@ describe("SQLite with two connections in one process (threads)", () => {
     const tx = b.transaction(async (t) => t.run("INSERT INTO t (x) VALUES (2)"));
     const stmt = b.run("INSERT INTO t (x) VALUES (3)");
     // Both found the file busy and wait asynchronously: this loop polls meanwhile.
-    await until(() => b.busyWaits >= 2, "both writes to find the file busy");
+    await waitFor(() => b.busyWaits >= 2, { what: "both writes to find the file busy" });
     lock.release();
     await lock.done;
     expect(await tx).toBe(1);
@@ -73,7 +66,7 @@ describe("SQLite with two connections in one process (threads)", () => {
     b = new SqliteDriver(join(dir, "db.sqlite"), { threads: true });
     const lock = await holdWriteLock();
     const tx = b.transaction(async (t) => t.run("INSERT INTO t (x) VALUES (2)"));
-    await until(() => b.busyWaits >= 1, "the transaction to find the file busy");
+    await waitFor(() => b.busyWaits >= 1, { what: "the transaction to find the file busy" });
     // Not held behind the waiting transaction's mutex.
     expect(await b.all("SELECT x FROM t")).toEqual([]);
     lock.release();
