@@ -148,7 +148,21 @@ export async function runTurn(
   turn: AgentTurn | RequestTurn,
   options: TurnOptions,
 ): Promise<TurnResult> {
-  return givingBackReserved(options, () => singleTurn(deps, turn, options));
+  // As givingBackReserved, without its closure and async frame (one turn per item).
+  try {
+    const prepared = prepareTurn(turn, deps.providers);
+    if (!prepared.ok)
+      return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
+    const call = prepared.turn;
+    // An agent's structured output is validated and repaired; the API shapes (request turns) get
+    // the answer as the provider gave it, as OpenAI and Anthropic return it.
+    const chat = call.call.operation === "complete" && !("request" in turn) ? call.call.request : undefined;
+    const format = chat ? structuredFormat(chat) : undefined;
+    if (!chat || !format) return await callModel(deps, call, options);
+    return await structuredTurn(deps, call, chat, format, options);
+  } finally {
+    options.permit?.giveBack();
+  }
 }
 
 /** Runs a turn, then gives back the permit reserved for it if no model call took it. */
@@ -160,21 +174,17 @@ export async function givingBackReserved<T>(options: TurnOptions, turn: () => Pr
   }
 }
 
-async function singleTurn(
+/**
+ * Structured output: validated, with one repair step through the same permit path; only the
+ * validated answer reaches the listener, in one delta.
+ */
+async function structuredTurn(
   deps: TurnDeps,
-  turn: AgentTurn | RequestTurn,
+  call: PreparedTurn,
+  chat: ModelRequest,
+  format: NonNullable<ReturnType<typeof structuredFormat>>,
   options: TurnOptions,
 ): Promise<TurnResult> {
-  const prepared = prepareTurn(turn, deps.providers);
-  if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };
-  const call = prepared.turn;
-  // An agent's structured output is validated and repaired; the API shapes (request turns) get
-  // the answer as the provider gave it, as OpenAI and Anthropic return it.
-  const chat = call.call.operation === "complete" && !("request" in turn) ? call.call.request : undefined;
-  const format = chat ? structuredFormat(chat) : undefined;
-  if (!chat || !format) return callModel(deps, call, options);
-  // Structured output: validated, with one repair step through the same permit path; only the
-  // validated answer reaches the listener, in one delta.
   const quiet = { ...options, onDelta: undefined };
   const first = await callModel(deps, call, quiet);
   if (first.kind !== "success") return first;
@@ -188,8 +198,8 @@ async function singleTurn(
 
 /** One model call under the upstream's permit, reported to the metrics hook, as a turn result. */
 async function callModel(deps: TurnDeps, call: PreparedTurn, options: TurnOptions): Promise<TurnResult> {
-  const upstream = { provider: call.provider, model: call.model };
   if (call.call.operation === "embed" && deps.embeddings) {
+    const upstream = { provider: call.provider, model: call.model };
     const provider = deps.providers.get(call.provider);
     if (!provider)
       return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
@@ -233,24 +243,38 @@ export async function callUpstream(
   const provider = deps.providers.get(call.provider);
   if (!provider)
     return { kind: "failed", upstream, code: 400, message: `unknown provider "${call.provider}"` };
-  const limiter = deps.limiters.get(call.provider);
-  const permit = await takePermit(limiter, call.estimatedTokens, options.signal, options.permit?.take());
-  if (!permit) return { kind: "aborted" };
+  const { signal } = options;
+  // The turn's reserved permit, or one free now, is taken without a wait (and an async frame).
+  let permit = options.permit?.take() ?? null;
+  if (permit === null) {
+    const limiter = deps.limiters.get(call.provider);
+    permit = limiter.tryAcquire?.(call.estimatedTokens) ?? null;
+    if (permit === null) {
+      permit = await takePermit(limiter, call.estimatedTokens, signal);
+      if (!permit) return { kind: "aborted" };
+    }
+  }
+  if (signal.aborted) {
+    // Granted (or reserved) although already aborted: nothing is sent.
+    permit.release(null);
+    return { kind: "aborted" };
+  }
   options.onCallStart?.();
   const startedAt = Date.now();
   let result: CallResult | null = null;
   let outcome: ModelOutcome | null = null;
   try {
-    result = await tracedModelCall(call, () =>
-      callProvider(provider, call.call, options.signal, options.onDelta),
-    );
+    result = tracingEnabled()
+      ? await tracedModelCall(call, () => callProvider(provider, call.call, signal, options.onDelta))
+      : await callProvider(provider, call.call, signal, options.onDelta);
     outcome = result.outcome;
   } finally {
     const used =
       outcome?.kind === "success" ? outcome.usage.promptTokens + outcome.usage.completionTokens : undefined;
     permit.release(outcome, used);
     deps.metrics?.upstreamCall({
-      ...upstream,
+      provider: upstream.provider,
+      model: upstream.model,
       durationMs: Date.now() - startedAt,
       outcome: outcome?.kind ?? "failed",
       rateLimited: outcome?.kind === "retryable" && outcome.rateLimited,

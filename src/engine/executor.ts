@@ -14,7 +14,7 @@ import type { PriceTable } from "../domain/pricing.js";
 import type { LoadedAttachments } from "../files/attachments.js";
 import type { AgentVersion, ClaimedItem } from "../store/types.js";
 import { itemAttributes } from "../tracing/genai.js";
-import { inSpan, type SpanOptions, tracingEnabled } from "../tracing/spans.js";
+import { inSpan, NOOP_SPAN, type SpanHandle, type SpanOptions, tracingEnabled } from "../tracing/spans.js";
 import type { EngineStore } from "./engine-store.js";
 import type { HeldItem } from "./held-items.js";
 import type { EngineMetrics } from "./metrics.js";
@@ -29,14 +29,6 @@ export type AttachmentLoader = (
   fileIds: string[],
   signal?: AbortSignal,
 ) => Promise<LoadedAttachments>;
-
-const NO_SPAN_OPTIONS: SpanOptions = {};
-
-/** The sources of a turn that reads neither history nor files (loadAgentTurn calls neither). */
-const NO_SOURCES: TurnSources = {
-  history: () => Promise.reject(new Error("this turn has no history to read")),
-  attachments: () => Promise.reject(new Error("this turn has no files to read")),
-};
 
 type ItemTurn =
   | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void }
@@ -61,7 +53,7 @@ export interface ExecutorDeps {
  * names) through `runTurn`, then the typed result as the item's outcome under the retry policy.
  */
 export class ItemExecutor {
-  private readonly versions = new Map<string, Promise<AgentVersion | undefined>>();
+  private readonly versions = new Map<string, Map<number, Promise<AgentVersion | undefined>>>();
   private readonly loadFiles: AttachmentLoader;
 
   constructor(private readonly deps: ExecutorDeps) {
@@ -75,44 +67,53 @@ export class ItemExecutor {
    * handed back). `onCallStart` marks the moment the model is called. Throws what the provider threw.
    */
   execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
+    // Untraced: the run itself, without a span closure and the extra async frame per item.
+    if (!tracingEnabled()) return this.runItem(held, onCallStart, NOOP_SPAN);
+    const { item } = held;
+    const spanOptions: SpanOptions = {
+      attributes: itemAttributes({
+        batchId: item.batchId,
+        customId: item.customId,
+        workspaceId: item.workspaceId,
+        itemId: item.id,
+        attempt: item.attempt,
+      }),
+      startTime: held.claimedAt,
+    };
+    return inSpan("agentbatch.item", spanOptions, (span) => this.runItem(held, onCallStart, span));
+  }
+
+  /** The item's turn and its outcome, in the item's span when traced. */
+  private async runItem(
+    held: HeldItem,
+    onCallStart: () => void,
+    span: SpanHandle,
+  ): Promise<ItemResult | null> {
     const { item } = held;
     const { signal } = held.abort;
-    // Built only when traced: with tracing off nothing per item is made for the span.
-    const spanOptions = tracingEnabled()
-      ? {
-          attributes: itemAttributes({
-            batchId: item.batchId,
-            customId: item.customId,
-            workspaceId: item.workspaceId,
-            itemId: item.id,
-            attempt: item.attempt,
-          }),
-          startTime: held.claimedAt,
-        }
-      : NO_SPAN_OPTIONS;
-    return inSpan("agentbatch.item", spanOptions, async (span) => {
-      // A permit reserved while the item's context loads is its first model call's; one that no
-      // call took (a failed load, a stop, a throw) goes back here.
-      const reserved = new ReservedPermit();
-      let loaded: ItemTurn | undefined;
-      let result: ToolTurnResult;
-      try {
-        loaded = await this.turnOf(item, signal, reserved);
-        // Stopped while waiting for its permit or room for its attachments: handed back, not failed.
-        if (signal.aborted) return null;
-        if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
-        result = await this.run(item, loaded.turn, { signal, onCallStart, permit: reserved });
-      } finally {
-        reserved.giveBack();
-        if (loaded?.ok) loaded.release?.();
-      }
-      const outcome = this.outcomeOf(item, result);
+    // A permit reserved while the item's context loads is its first model call's; one that no
+    // call took (a failed load, a stop, a throw) goes back here.
+    const reserved = new ReservedPermit();
+    let loaded: ItemTurn | undefined;
+    let result: ToolTurnResult;
+    try {
+      loaded = await this.turnOf(item, signal, reserved);
+      // Stopped while waiting for its permit or room for its attachments: handed back, not failed.
+      if (signal.aborted) return null;
+      if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
+      result = await this.run(item, loaded.turn, { signal, onCallStart, permit: reserved });
+    } finally {
+      reserved.giveBack();
+      if (loaded?.ok) loaded.release?.();
+    }
+    const outcome = this.outcomeOf(item, result);
+    if (span !== NOOP_SPAN) {
       span.setAttributes({ "agentbatch.outcome": outcome?.kind ?? "handed_back" });
       if (outcome && (outcome.kind === "failed" || outcome.kind === "retry")) {
         span.fail(`${outcome.kind} ${outcome.errorCode}`);
       }
-      return outcome;
-    });
+    }
+    return outcome;
   }
 
   /** An agent with tools runs the tool loop, its steps stored under the item's lease; others one call. */
@@ -152,26 +153,25 @@ export class ItemExecutor {
         message: `agent ${item.agentId} version ${item.agentVersion} not found`,
       };
     }
-    // The upstream's permit first: items waiting for it hold no history or files in memory.
-    if (item.historyId !== null || item.attachedFileUuids.length > 0) {
-      const { model, maxTokens } = agent;
-      const granted = await reservePermit(this.deps.turns, model, item.message.length, maxTokens, signal);
-      if (!granted && signal.aborted) return { ok: false, code: 499, message: "stopped" };
-      if (granted) reserved.hold(granted);
+    // An item with no history and no files reads nothing: its turn as loadAgentTurn makes it,
+    // without the sources, the input and an async frame of their own.
+    if (item.historyId === null && item.attachedFileUuids.length === 0) {
+      return { ok: true, turn: { agent, message: item.message, history: [], attachments: [] } };
     }
+    // The upstream's permit first: items waiting for it hold no history or files in memory.
+    const { model, maxTokens } = agent;
+    const granted = await reservePermit(this.deps.turns, model, item.message.length, maxTokens, signal);
+    if (!granted && signal.aborted) return { ok: false, code: 499, message: "stopped" };
+    if (granted) reserved.hold(granted);
     let release: (() => void) | undefined;
-    // An item with no history and no files reads nothing: no closures of its own for that.
-    const nothingToRead = item.historyId === null && item.attachedFileUuids.length === 0;
-    const sources: TurnSources = nothingToRead
-      ? NO_SOURCES
-      : {
-          history: (chatId) => this.deps.store.chats.listMessages(chatId),
-          attachments: async (workspaceId, fileIds) => {
-            const files = await this.loadFiles(workspaceId, fileIds, signal);
-            if (files.ok) release = files.release;
-            return files;
-          },
-        };
+    const sources: TurnSources = {
+      history: (chatId) => this.deps.store.chats.listMessages(chatId),
+      attachments: async (workspaceId, fileIds) => {
+        const files = await this.loadFiles(workspaceId, fileIds, signal);
+        if (files.ok) release = files.release;
+        return files;
+      },
+    };
     const input = {
       agent,
       message: item.message,
@@ -184,13 +184,21 @@ export class ItemExecutor {
   }
 
   private agentVersion(agentId: string, version: number): Promise<AgentVersion | undefined> {
-    const key = `${agentId}@${version}`;
-    let p = this.versions.get(key);
+    // By agent, then version: no key string built (and hashed) per item.
+    let byVersion = this.versions.get(agentId);
+    if (!byVersion) {
+      byVersion = new Map();
+      this.versions.set(agentId, byVersion);
+    }
+    let p = byVersion.get(version);
     if (!p) {
       // Published versions never change, so they are cached for the life of the process.
-      p = this.deps.store.agents.getVersion(agentId, version);
-      this.versions.set(key, p);
-      p.catch(() => this.versions.delete(key));
+      const loading = this.deps.store.agents.getVersion(agentId, version);
+      byVersion.set(version, loading);
+      loading.catch(() => {
+        if (byVersion.get(version) === loading) byVersion.delete(version);
+      });
+      p = loading;
     }
     return p;
   }

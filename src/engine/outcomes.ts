@@ -27,11 +27,10 @@ export const INTERNAL_FAILURE: ItemResult = {
 export function successResult(item: ClaimedItem, turn: Success, prices: PriceTable): ItemResult {
   const { promptTokens, completionTokens } = turn.usage;
   const { provider, model } = turn.upstream;
-  return {
+  const result: ItemResult = {
     kind: "success",
     responseContent: turn.text,
     responseUsage: responseUsage(turn.calls),
-    ...(turn.json === undefined ? {} : { responseJson: turn.json }),
     promptTokens,
     completionTokens,
     cost: costOf(prices, provider, model, promptTokens, completionTokens),
@@ -45,6 +44,9 @@ export function successResult(item: ClaimedItem, turn: Success, prices: PriceTab
     finishReason: turn.finishReason,
     responseDetail: turn.detail ?? null,
   };
+  // Set only when there is one (no spread of an empty object per item).
+  if (turn.json !== undefined) result.responseJson = turn.json;
+  return result;
 }
 
 /**

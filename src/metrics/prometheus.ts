@@ -26,6 +26,15 @@ export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 const ITEM_STATUSES: ItemStatus[] = ["pending", "processing", "awaiting_tool_calls", "success", "failed"];
 
+/** Provider, model and outcome names whose series are found by name (`Metrics.upstreamSeries`). */
+const MAX_NAMED_SERIES = 1024;
+
+/** One upstream and outcome's series, made once (`Metrics.upstreamSeries`). */
+interface UpstreamSeries {
+  seconds: Histogram.Internal<string>;
+  requests: Counter.Internal;
+}
+
 /** What labels may name: the configured providers and models; anything else is `other`. */
 export interface LabelBounds {
   providers: Iterable<string>;
@@ -131,10 +140,10 @@ export class Metrics {
     labelNames: ["provider", "model"],
     registers: [this.registry],
   });
-  private readonly series = new Map<
-    string,
-    { seconds: Histogram.Internal<string>; requests: Counter.Internal }
-  >();
+  private readonly seriesByLabels = new Map<string, UpstreamSeries>();
+  /** The series by provider, model and outcome as calls name them (at most `MAX_NAMED_SERIES`). */
+  private readonly series = new Map<string, Map<string, Map<string, UpstreamSeries>>>();
+  private namedSeries = 0;
   private readonly retries = new Counter({
     name: "agentbatch_item_retries_total",
     help: "Items put back for another attempt after a retryable failure, by upstream and error code",
@@ -155,7 +164,7 @@ export class Metrics {
     });
     this.engine = {
       upstreamCall: (r: UpstreamCallReport) => {
-        const { seconds, requests } = this.upstreamSeries(upstream(r.provider, r.model), r.outcome);
+        const { seconds, requests } = this.upstreamSeries(r.provider, r.model, r.outcome, upstream);
         seconds.observe(r.durationMs / 1000);
         requests.inc();
         if (r.rateLimited) this.rateLimited.inc(upstream(r.provider, r.model));
@@ -171,15 +180,37 @@ export class Metrics {
    * (MetricLabels), so this map is too.
    */
   private upstreamSeries(
-    labels: { provider: string; model: string },
+    provider: string,
+    model: string,
     outcome: string,
-  ): { seconds: Histogram.Internal<string>; requests: Counter.Internal } {
+    bound: (provider: string, model: string) => { provider: string; model: string },
+  ): UpstreamSeries {
+    // Known names by provider, model and outcome: no label object or key string per call.
+    const known = this.series.get(provider)?.get(model)?.get(outcome);
+    if (known) return known;
+    const labels = bound(provider, model);
     const key = `${labels.provider}\u0000${labels.model}\u0000${outcome}`;
-    let series = this.series.get(key);
+    let series = this.seriesByLabels.get(key);
     if (!series) {
       const all = { ...labels, outcome };
       series = { seconds: this.upstreamSeconds.labels(all), requests: this.upstreamRequests.labels(all) };
-      this.series.set(key, series);
+      this.seriesByLabels.set(key, series);
+    }
+    // Names are kept up to a bound: a client may name a new model per request (the simulated
+    // provider takes any name); past it a new name is looked up by its labels each time.
+    if (this.namedSeries < MAX_NAMED_SERIES) {
+      this.namedSeries++;
+      let byModel = this.series.get(provider);
+      if (!byModel) {
+        byModel = new Map();
+        this.series.set(provider, byModel);
+      }
+      let byOutcome = byModel.get(model);
+      if (!byOutcome) {
+        byOutcome = new Map();
+        byModel.set(model, byOutcome);
+      }
+      byOutcome.set(outcome, series);
     }
     return series;
   }

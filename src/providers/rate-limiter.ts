@@ -9,6 +9,8 @@ export interface Permit {
 /** What a call takes its permit from: an upstream's limiter, here or in another thread. */
 export interface Limiter {
   acquire(tokens: number, signal: AbortSignal): Promise<Permit>;
+  /** The permit when one is free now and nobody waits (what `acquire` would grant at once), else null. */
+  tryAcquire?(tokens: number): Permit | null;
 }
 
 /** The limiters of every upstream, one per provider, shared by batch items and chat turns. */
@@ -160,10 +162,13 @@ export class UpstreamLimiter implements Limiter {
     return Math.floor(this.concurrencyLimit);
   }
 
+  tryAcquire(tokens: number): Permit | null {
+    return this.grantNow(tokens);
+  }
+
   acquire(tokens: number, signal: AbortSignal): Promise<Permit> {
-    if (this.queue.length === 0 && this.admissible(tokens, Date.now()) === 0) {
-      return Promise.resolve(this.grant(tokens));
-    }
+    const now = this.grantNow(tokens);
+    if (now) return Promise.resolve(now);
     return new Promise<Permit>((resolve, reject) => {
       const waiter: Waiter = {
         tokens,
@@ -180,6 +185,11 @@ export class UpstreamLimiter implements Limiter {
       this.queue.push(waiter);
       this.pump();
     });
+  }
+
+  /** A permit when nobody waits and a call of `tokens` may start now, else null. */
+  private grantNow(tokens: number): Permit | null {
+    return this.queue.length === 0 && this.admissible(tokens, Date.now()) === 0 ? this.grant(tokens) : null;
   }
 
   /**

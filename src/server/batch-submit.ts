@@ -35,15 +35,41 @@ export function requestHash(input: unknown): string {
   return createHash("sha256").update(stableJson(input)).digest("hex");
 }
 
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
+/**
+ * JSON with every object's keys sorted (by UTF-16 code units) and undefined members left out:
+ * the text the hashes of earlier batches were taken of, so it must not change. Built in one
+ * string, with no entry arrays or per-member strings joined (1,000 requests a body).
+ */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) {
+    let out = "[";
+    for (let i = 0; i < v.length; i++) {
+      // An element JSON has no text for (undefined) is empty, as Array#join made it.
+      const e = stableJson(v[i]) as string | undefined;
+      out += (i === 0 ? "" : ",") + (e ?? "");
+    }
+    return `${out}]`;
+  }
   if (v !== null && typeof v === "object") {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(",")}}`;
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length > 1 && !sorted(keys)) keys.sort();
+    let out = "{";
+    let first = true;
+    for (const k of keys) {
+      const x = o[k];
+      if (x === undefined) continue;
+      out += `${first ? "" : ","}${JSON.stringify(k)}:${stableJson(x)}`;
+      first = false;
+    }
+    return `${out}}`;
   }
   return JSON.stringify(v);
+}
+
+function sorted(keys: string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) return false;
+  return true;
 }
 
 export async function submitBatch(

@@ -38,7 +38,9 @@ export interface SpanHandle {
   fail(reason: string): void;
 }
 
-const NOOP: SpanHandle = { setAttributes() {}, addEvent() {}, fail() {} };
+/** The span handle of untraced code: does nothing. */
+export const NOOP_SPAN: SpanHandle = { setAttributes() {}, addEvent() {}, fail() {} };
+const NOOP = NOOP_SPAN;
 
 function handle(span: Span): SpanHandle {
   return {
@@ -58,12 +60,27 @@ export interface SpanOptions {
  * Runs `fn` inside a span named `name`, a child of whatever span is active; the span ends when
  * `fn` settles (an exception marks it failed and is passed on).
  */
-export async function inSpan<T>(
+export function inSpan<T>(
   name: string,
   options: SpanOptions,
   fn: (span: SpanHandle) => Promise<T>,
 ): Promise<T> {
-  if (!enabled) return fn(NOOP);
+  // Untraced: `fn`'s own promise, without an async frame around it.
+  if (!enabled) {
+    try {
+      return fn(NOOP);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  return traced(name, options, fn);
+}
+
+async function traced<T>(
+  name: string,
+  options: SpanOptions,
+  fn: (span: SpanHandle) => Promise<T>,
+): Promise<T> {
   const tracer = trace.getTracer(TRACER);
   return tracer.startActiveSpan(
     name,

@@ -32,6 +32,7 @@ export class PostgresDriver implements SqlDriver {
     sharedByProcesses: true,
     broadcast: true,
     writingCtes: true,
+    updateOrFail: false,
   };
   readonly types = {
     bigint: "BIGINT",

@@ -4,7 +4,14 @@
  */
 import type { ClaimedItem } from "../items.js";
 import { Deltas } from "./counters.js";
-import { type Row, type SqlDriver, type SqlTransaction, skipLocked } from "./driver.js";
+import {
+  type DriverCapabilities,
+  type Row,
+  type SqlDriver,
+  type SqlTransaction,
+  skipLocked,
+  updateVerb,
+} from "./driver.js";
 import { toClaimedItem } from "./rows.js";
 
 /** What a claim returns of each item: what `toClaimedItem` reads (not the results' columns). */
@@ -29,17 +36,19 @@ export function claimSql(db: SqlDriver): string {
  * One statement per batch was 155 claim UPDATEs per 5,000 items on SQLite for ~40 claims
  * (bench/README.md, "Issue 17.5"). Texts are built once per batch count.
  */
-const claimAllTexts = new Map<number, string>();
-function claimAllSql(batches: number): string {
-  let sql = claimAllTexts.get(batches);
+const claimAllTexts = new Map<string, string>();
+function claimAllSql(db: { capabilities: DriverCapabilities }, batches: number): string {
+  const verb = updateVerb(db);
+  const key = `${verb}:${batches}`;
+  let sql = claimAllTexts.get(key);
   if (sql === undefined) {
     const term = `SELECT id FROM (SELECT i.id FROM batch_items i JOIN batches b ON b.id = i.batch_id
                     WHERE i.batch_id = ? AND i.status = 'pending' AND i.not_before <= ? AND b.status = 'in_progress'
                     ORDER BY i.seq LIMIT ?)`;
-    sql = `UPDATE batch_items SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
+    sql = `${verb} batch_items SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
        WHERE id IN (${new Array(batches).fill(term).join(" UNION ALL ")})
        RETURNING ${CLAIMED_COLUMNS}`;
-    claimAllTexts.set(batches, sql);
+    claimAllTexts.set(key, sql);
   }
   return sql;
 }
@@ -72,6 +81,7 @@ export function claimParams(
  * `last_claimed_at`, also one that gave nothing.
  */
 export async function claimInTransaction(
+  db: { capabilities: DriverCapabilities },
   tx: SqlTransaction,
   owner: string,
   batchIds: string[],
@@ -81,7 +91,7 @@ export async function claimInTransaction(
   now: number,
 ): Promise<ClaimedItem[]> {
   const rows: Row[] = await tx.all(
-    claimAllSql(batchIds.length),
+    claimAllSql(db, batchIds.length),
     claimAllParams(owner, batchIds, shares, leaseMs, now),
   );
   const deltas = new Deltas();

@@ -54,6 +54,14 @@ export interface DriverCapabilities {
    * statement is a network round trip (PostgreSQL), a hot transaction is written as one statement.
    */
   writingCtes: boolean;
+  /**
+   * `UPDATE OR FAIL` (SQLite). A multi-row UPDATE inside a transaction otherwise keeps a
+   * statement journal (the pages it changes, copied so that the statement alone can be undone
+   * on a constraint error), spilled to a temp file past 64 KB: a write syscall per page per
+   * claim and group commit. Our transactions are undone whole on any error, so FAIL (stop,
+   * keep the rows done so far, throw) needs none.
+   */
+  updateOrFail: boolean;
 }
 
 /** One database connection (SQLite) or pool (PostgreSQL) behind the dialect-neutral store. */
@@ -99,6 +107,11 @@ export interface SqlDriver extends SqlExecutor {
 export function skipLocked(db: { capabilities: DriverCapabilities }, alias?: string): string {
   if (!db.capabilities.rowLocks) return "";
   return alias ? ` FOR UPDATE OF ${alias} SKIP LOCKED` : " FOR UPDATE SKIP LOCKED";
+}
+
+/** `UPDATE`, or `UPDATE OR FAIL` where the dialect has it (no statement journal; `updateOrFail`). */
+export function updateVerb(db: { capabilities: DriverCapabilities }): string {
+  return db.capabilities.updateOrFail ? "UPDATE OR FAIL" : "UPDATE";
 }
 
 /** `ORDER BY id FOR UPDATE` where rows can be locked: takes the locks in id order (no deadlocks). */

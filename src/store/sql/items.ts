@@ -100,7 +100,7 @@ export class SqlItemQueue implements ItemQueue {
       return rows.map((r) => toClaimedItem(r, workspaceOf.get(r.batch_id) as string));
     }
     return this.db.transaction((tx) =>
-      claimInTransaction(tx, owner, batchIds, shares, workspaceOf, leaseMs, now),
+      claimInTransaction(this.db, tx, owner, batchIds, shares, workspaceOf, leaseMs, now),
     );
   }
 

@@ -42,7 +42,7 @@ export async function applyOutcomes(
   // Item rows in id order (the order renewals lock them in), then batch rows in id order.
   await lockItems(db, tx, mine);
   const successes = mine.filter((o): o is SuccessOutcome => o.kind === "success");
-  let applied = await applySuccesses(tx, successes, batches, now, (id) => deltas.of(id));
+  let applied = await applySuccesses(db, tx, successes, batches, now, (id) => deltas.of(id));
   for (const o of mine) {
     if (o.kind === "success") continue;
     if (await applyOutcome(tx, o, batches.get(o.batchId) as OutcomeBatch, now, deltas.of(o.batchId)))

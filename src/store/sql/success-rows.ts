@@ -7,7 +7,14 @@
 import { cachedPromptTokensOf, replyMeta } from "../../domain/usage.js";
 import type { ItemOutcome } from "../items.js";
 import { type Delta, enqueueOutcomeEvent } from "./counters.js";
-import { chunks, marks, type SqlExecutor, type SqlTransaction } from "./driver.js";
+import {
+  chunks,
+  type DriverCapabilities,
+  marks,
+  type SqlExecutor,
+  type SqlTransaction,
+  updateVerb,
+} from "./driver.js";
 import { type OutboxBatch, wantsItemEvents } from "./outbox-rows.js";
 import { json, n } from "./rows.js";
 
@@ -51,6 +58,7 @@ const SUCCESS_COLUMNS: { name: string; cast?: string; value: (t: PlannedTurn) =>
 
 /** Writes the successes its workers still hold; returns how many were applied. */
 export async function applySuccesses(
+  db: { capabilities: DriverCapabilities },
   tx: SqlTransaction,
   successes: SuccessOutcome[],
   batches: Map<string, OutboxBatch>,
@@ -63,7 +71,7 @@ export async function applySuccesses(
   /** The attached files of the items that have any (most have none: no parse for them). */
   const attached = new Map<number, string[]>();
   for (const group of chunks(planned, ROWS_PER_STATEMENT)) {
-    for (const row of await updateItems(tx, group, now)) {
+    for (const row of await updateItems(db, tx, group, now)) {
       const id = n(row.id);
       held.add(id);
       const files = json<string[]>(row.attached_file_uuids);
@@ -120,13 +128,13 @@ function textFor(kind: string, rows: number, build: (rows: number) => string): s
   return sql;
 }
 
-function updateItemsText(rows: number): string {
+function updateItemsText(verb: string, rows: number): string {
   const cols = ["id", "owner", "attempt", ...SUCCESS_COLUMNS.map((c) => c.name)];
   const cell = (cast?: string) => (cast ? `CAST(? AS ${cast})` : "?");
   const rowSql = `(${[cell("BIGINT"), cell(), cell("INTEGER"), ...SUCCESS_COLUMNS.map((c) => cell(c.cast))].join(", ")})`;
   const sets = SUCCESS_COLUMNS.map((c) => `${c.name} = v.${c.name}`).join(", ");
   return `WITH v(${cols.join(", ")}) AS (VALUES ${new Array(rows).fill(rowSql).join(", ")})
-     UPDATE batch_items SET status = 'success', ${sets}, error_code = NULL, error_message = NULL,
+     ${verb} batch_items SET status = 'success', ${sets}, error_code = NULL, error_message = NULL,
        processed_at = ?, lease_owner = NULL, lease_expires_at = NULL
      FROM v WHERE batch_items.id = v.id AND batch_items.lease_owner = v.owner
        AND batch_items.attempts = v.attempt AND batch_items.status = 'processing'
@@ -134,14 +142,23 @@ function updateItemsText(rows: number): string {
 }
 
 /** One fenced UPDATE for the group: an item is written only if its worker still holds it. */
-function updateItems(tx: SqlExecutor, group: PlannedTurn[], now: number) {
+function updateItems(
+  db: { capabilities: DriverCapabilities },
+  tx: SqlExecutor,
+  group: PlannedTurn[],
+  now: number,
+) {
   const params: unknown[] = [];
   for (const t of group) {
     params.push(t.o.itemId, t.o.leaseOwner, t.o.attempt);
     for (const c of SUCCESS_COLUMNS) params.push(c.value(t));
   }
   params.push(now);
-  return tx.all(textFor("update", group.length, updateItemsText), params);
+  const verb = updateVerb(db);
+  return tx.all(
+    textFor(verb, group.length, (rows) => updateItemsText(verb, rows)),
+    params,
+  );
 }
 
 const insertChatsText = (rows: number) =>

@@ -49,6 +49,7 @@ export class SqliteDriver implements SqlDriver {
     sharedByProcesses: false,
     broadcast: false,
     writingCtes: false,
+    updateOrFail: true,
   };
   readonly types = {
     bigint: "INTEGER",

@@ -105,6 +105,13 @@ describe("runToolTurn", () => {
       acquisitions++;
       return acquire(tokens, signal);
     };
+    // A permit free at once is taken without a wait (`tryAcquire`): counted as one acquired.
+    const tryAcquire = limiter.tryAcquire?.bind(limiter);
+    limiter.tryAcquire = (tokens) => {
+      const permit = tryAcquire?.(tokens) ?? null;
+      if (permit) acquisitions++;
+      return permit;
+    };
     const reserve = async () => {
       const permit = new ReservedPermit();
       permit.hold(await acquire(1, signal()));

@@ -15,6 +15,13 @@ function toolEngine(complete: Complete, maxConcurrency = 1) {
     counted.acquisitions++;
     return acquire(tokens, signal);
   };
+  // A permit free at once is taken without a wait (`tryAcquire`): counted as one acquired.
+  const tryAcquire = limiter.tryAcquire?.bind(limiter);
+  limiter.tryAcquire = (tokens) => {
+    const permit = tryAcquire?.(tokens) ?? null;
+    if (permit) counted.acquisitions++;
+    return permit;
+  };
   return { ...h, limiter, counted };
 }
 
