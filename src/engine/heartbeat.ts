@@ -44,7 +44,7 @@ interface Seen {
  * write became FENCE_MS old before the next one; `read`: the beat read the live workers):
  *
  *   starting --written--> joinDue --read--> joining --read, all counted it--> sharing --read--> sharing
- *   joining, sharing --written late--> joinDue
+ *   joinDue, joining, sharing --written late--> joinDue
  *   joinDue, joining, sharing --fence--> held --written--> joinDue
  *
  * A beat that finds `starting` at its read (a registry that never reports the write) joins as

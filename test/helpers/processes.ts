@@ -19,6 +19,8 @@ export interface CliProcess {
   /** Everything it wrote, for the failure message. */
   output: string[];
   exited: Promise<number | null>;
+  /** Resolves once its stdout and stderr are closed too (`exit` may come before their last chunk). */
+  closed: Promise<void>;
 }
 
 /** A port that was free a moment ago. */
@@ -52,7 +54,8 @@ export function startCli(args: string[], env: Record<string, string> = {}, cwd =
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  return { child, output, exited };
+  const closed = new Promise<void>((r) => child.on("close", () => r()));
+  return { child, output, exited, closed };
 }
 
 export function isRunning(p: CliProcess): boolean {

@@ -264,7 +264,7 @@ describe("an engine thread that dies while the server runs (SQLite)", () => {
       ["serve", "--port", String(port), "--host", "127.0.0.1", "--db", `sqlite:${join(dir, "db.sqlite")}`],
       {
         AGENTBATCH_ENGINE_THREAD: "1",
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${preload}`.trim(),
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(preload)}`.trim(),
       },
       dir,
     );
@@ -272,10 +272,16 @@ describe("an engine thread that dies while the server runs (SQLite)", () => {
       // /healthz answers once startService has resolved: the engine thread runs.
       await waitForHttp(server, `http://127.0.0.1:${port}/healthz`, 30_000);
       writeFileSync(crashFile, "");
+      let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         server.exited,
-        new Promise<"still running">((r) => setTimeout(() => r("still running"), 30_000)),
+        new Promise<"still running">((r) => {
+          timer = setTimeout(() => r("still running"), 30_000);
+        }),
       ]);
+      clearTimeout(timer);
+      // The last lines may arrive after the exit: read the output once the pipes are closed.
+      if (code !== "still running") await server.closed;
       const output = server.output.join("");
       expect(code, output).toEqual(expect.any(Number));
       expect(code, output).not.toBe(0);

@@ -21,7 +21,8 @@ const BUSY_TIMEOUT_MS = 10_000;
 /**
  * With two threads on the file (`threads`): SQLite's own busy wait is short, since it blocks
  * the waiting thread's event loop, and a statement or `BEGIN IMMEDIATE` that still finds the
- * file busy is retried after an awaited backoff, up to `THREAD_BUSY_DEADLINE_MS` in all.
+ * file busy is retried after an awaited backoff, up to `THREAD_BUSY_DEADLINE_MS` counted from the
+ * first busy attempt (the wait for this thread's own transaction lock does not count).
  */
 const THREAD_BUSY_TIMEOUT_MS = 50;
 const THREAD_BUSY_DEADLINE_MS = 30_000;
@@ -143,9 +144,19 @@ export class SqliteDriver implements SqlDriver {
   private startCheckpointer(): void {
     if (!this.checkpointerDue) return;
     this.checkpointerDue = false;
-    this.checkpointer = new WalCheckpointer(this.path, () => {
+    const autocheckpoint = () => {
       if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
-    });
+    };
+    try {
+      this.checkpointer = new WalCheckpointer(this.path, autocheckpoint);
+    } catch (err) {
+      // No worker (it failed to start): SQLite's own checkpoint on commit, as on an unexpected exit,
+      // so the WAL cannot grow without bound. The write goes on; the failure is reported.
+      autocheckpoint();
+      process.emitWarning(
+        `SQLite WAL checkpointer did not start (${String(err)}); checkpoints run on commit`,
+      );
+    }
   }
 
   /** The prepared statement to run now; the first one that writes starts the checkpointer. */
