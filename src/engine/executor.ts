@@ -72,9 +72,11 @@ export class ItemExecutor {
 
   /**
    * The item's outcome, or null when it was stopped before its model call (it stays held, to be
-   * handed back). `onCallStart` marks the moment the model is called. Throws what the provider threw.
+   * handed back). `onCallStart` marks the moment the model is called; `onAnswered` the moment its
+   * answer is in, before it is read (a turn of one call only: see `TurnOptions.onAnswered`).
+   * Throws what the provider threw.
    */
-  execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
+  execute(held: HeldItem, onCallStart: () => void, onAnswered?: () => void): Promise<ItemResult | null> {
     const { item } = held;
     const { signal } = held.abort;
     // Built only when traced: with tracing off nothing per item is made for the span.
@@ -101,7 +103,7 @@ export class ItemExecutor {
         // Stopped while waiting for its permit or room for its attachments: handed back, not failed.
         if (signal.aborted) return null;
         if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
-        result = await this.run(item, loaded.turn, { signal, onCallStart, permit: reserved });
+        result = await this.run(item, loaded.turn, { signal, onCallStart, onAnswered, permit: reserved });
       } finally {
         reserved.giveBack();
         if (loaded?.ok) loaded.release?.();
@@ -122,6 +124,8 @@ export class ItemExecutor {
     options: TurnOptions,
   ): Promise<ToolTurnResult> {
     if ("request" in turn || !turn.agent.tools?.length) return runTurn(this.deps.turns, turn, options);
+    // A tool turn calls the model again after each tool: its slot is held until the turn ends.
+    options = { ...options, onAnswered: undefined };
     const { store, tools, owner } = this.deps;
     const steps = store.steps;
     if (!steps || !tools) {

@@ -9,6 +9,11 @@ export interface HeldItem {
   queued: boolean;
   /** The model call started: the item can no longer be handed back untouched. */
   started: boolean;
+  /**
+   * Its one model call was answered (not yet read): it no longer takes a slot, so the next item
+   * starts while this one's answer is parsed and settled. Until `done` it still counts as busy.
+   */
+  answered: boolean;
   /** Its outcome waits for the group commit: it keeps its lease but no longer takes a slot. */
   done: boolean;
   /** When this process claimed it (epoch ms). */
@@ -25,6 +30,8 @@ export class HeldItems {
   /** The buffered items, oldest claim first. */
   private readonly buffer: HeldItem[] = [];
   private doneCount = 0;
+  /** Items answered but not yet done: busy, but not in a slot. */
+  private answeredCount = 0;
   /**
    * Unfinished items by workspace, kept as items come and go: the claimer reads it before every
    * claim, and counting over 10,000 held items each time cost more than the claim itself.
@@ -44,6 +51,7 @@ export class HeldItems {
       abort: new AbortController(),
       queued: true,
       started: false,
+      answered: false,
       done: false,
       claimedAt: Date.now(),
     };
@@ -67,9 +75,18 @@ export class HeldItems {
     return this.byId.get(held.item.id) === held;
   }
 
+  /** Frees the slot of a started item whose call was answered; false if it had none to free. */
+  markAnswered(held: HeldItem): boolean {
+    if (held.answered || held.done || held.queued || !held.started || !this.holds(held)) return false;
+    held.answered = true;
+    this.answeredCount++;
+    return true;
+  }
+
   /** Frees the slot of an item whose outcome is buffered; false if it had none to free. */
   markDone(held: HeldItem): boolean {
     if (held.done || held.queued || !this.holds(held)) return false;
+    if (held.answered) this.answeredCount--;
     held.done = true;
     this.doneCount++;
     this.count(held.item.workspaceId, -1);
@@ -82,6 +99,7 @@ export class HeldItems {
     if (!held || (attempt !== undefined && held.item.attempt !== attempt)) return undefined;
     if (held.done) this.doneCount--;
     else this.count(held.item.workspaceId, -1);
+    if (held.answered && !held.done) this.answeredCount--;
     if (held.queued) this.buffer.splice(this.buffer.indexOf(held), 1);
     this.byId.delete(itemId);
     return held;
@@ -96,9 +114,9 @@ export class HeldItems {
     return this.byId.size - this.doneCount;
   }
 
-  /** Items that take a concurrency slot: taken out of the buffer and not yet finished. */
+  /** Items that take a concurrency slot: taken out of the buffer, not answered and not finished. */
   get running(): number {
-    return this.busy - this.buffer.length;
+    return this.busy - this.buffer.length - this.answeredCount;
   }
 
   /** Items claimed ahead, waiting in the buffer for a slot. */
