@@ -227,9 +227,12 @@ export class Engine {
             held.started = true;
             this.inCall++;
           },
-          // Its answer is in: its slot takes the next item now, before this answer is read.
+          // Its answer is in: its slot takes the next item now, before this answer is read, and
+          // its room in the claim buffer counts as free.
           () => {
-            if (this.held.markAnswered(held)) this.fillSlots();
+            if (!this.held.markAnswered(held)) return;
+            this.fillSlots();
+            this.producer.slotFreed();
           },
         );
       } catch (err) {

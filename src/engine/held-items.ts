@@ -10,8 +10,9 @@ export interface HeldItem {
   /** The model call started: the item can no longer be handed back untouched. */
   started: boolean;
   /**
-   * Its one model call was answered (not yet read): it no longer takes a slot, so the next item
-   * starts while this one's answer is parsed and settled. Until `done` it still counts as busy.
+   * Its one model call was answered (not yet read): it no longer takes a slot nor room in the
+   * claim buffer, so the next item starts (and the buffer is refilled) while this one's answer is
+   * parsed and settled. It stays held (lease, fencing) until its outcome is stored.
    */
   answered: boolean;
   /** Its outcome waits for the group commit: it keeps its lease but no longer takes a slot. */
@@ -30,7 +31,7 @@ export class HeldItems {
   /** The buffered items, oldest claim first. */
   private readonly buffer: HeldItem[] = [];
   private doneCount = 0;
-  /** Items answered but not yet done: busy, but not in a slot. */
+  /** Items answered but not yet done: held, not busy. */
   private answeredCount = 0;
   /**
    * Unfinished items by workspace, kept as items come and go: the claimer reads it before every
@@ -80,6 +81,7 @@ export class HeldItems {
     if (held.answered || held.done || held.queued || !held.started || !this.holds(held)) return false;
     held.answered = true;
     this.answeredCount++;
+    this.count(held.item.workspaceId, -1);
     return true;
   }
 
@@ -87,9 +89,9 @@ export class HeldItems {
   markDone(held: HeldItem): boolean {
     if (held.done || held.queued || !this.holds(held)) return false;
     if (held.answered) this.answeredCount--;
+    else this.count(held.item.workspaceId, -1);
     held.done = true;
     this.doneCount++;
-    this.count(held.item.workspaceId, -1);
     return true;
   }
 
@@ -98,8 +100,8 @@ export class HeldItems {
     const held = this.byId.get(itemId);
     if (!held || (attempt !== undefined && held.item.attempt !== attempt)) return undefined;
     if (held.done) this.doneCount--;
+    else if (held.answered) this.answeredCount--;
     else this.count(held.item.workspaceId, -1);
-    if (held.answered && !held.done) this.answeredCount--;
     if (held.queued) this.buffer.splice(this.buffer.indexOf(held), 1);
     this.byId.delete(itemId);
     return held;
@@ -109,14 +111,19 @@ export class HeldItems {
     return this.byId.size;
   }
 
-  /** Items not finished: running in a slot or waiting in the buffer. */
+  /** Items not finished: running in a slot (not yet answered) or waiting in the buffer. */
   get busy(): number {
+    return this.byId.size - this.doneCount - this.answeredCount;
+  }
+
+  /** Items whose outcome is not buffered yet: busy ones and answered ones. */
+  get unsettled(): number {
     return this.byId.size - this.doneCount;
   }
 
   /** Items that take a concurrency slot: taken out of the buffer, not answered and not finished. */
   get running(): number {
-    return this.busy - this.buffer.length - this.answeredCount;
+    return this.busy - this.buffer.length;
   }
 
   /** Items claimed ahead, waiting in the buffer for a slot. */

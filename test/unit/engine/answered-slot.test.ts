@@ -18,7 +18,7 @@ const live = stoppedAfterEach();
  * when its answer is in (`arrive`, what an HTTP upstream reports before reading the answer) and,
  * separately, when the provider has read it (`answer`).
  */
-function gated(n: number, options: { tools?: boolean } = {}) {
+function gated(n: number, options: { tools?: boolean; claimAhead?: number } = {}) {
   const store = new FakeStore();
   const ids = store.addItems(n);
   const calls: {
@@ -41,7 +41,7 @@ function gated(n: number, options: { tools?: boolean } = {}) {
     {
       store,
       maxConcurrency: 1,
-      config: { concurrency: 1, claimAhead: 4, pollIntervalMs: 60_000 },
+      config: { concurrency: 1, claimAhead: options.claimAhead ?? 4, pollIntervalMs: 60_000 },
       ...(options.tools
         ? { tools: fakeHttpTools(() => ({ output: "{}", isError: false, durationMs: 1 })) }
         : {}),
@@ -78,6 +78,22 @@ describe("an answered call frees its slot before its answer is read", () => {
     calls[2].answer(success());
     await waitFor(() => store.committed.length === 3, "every outcome stored");
     expect(store.committed.map((o) => o.kind)).toEqual(["success", "success", "success"]);
+  });
+
+  it("an answered item leaves room in the claim buffer: it is refilled before any answer is read", async () => {
+    // 1 slot + 4 ahead, refilled once 3 are free: three arrivals free three.
+    const { engine, store, calls } = gated(10);
+    engine.start();
+    await waitFor(() => calls.length === 1 && engine.stats().claimedAhead === 4, "a call and four buffered");
+    expect(store.claims).toEqual([5]);
+    for (let i = 0; i < 3; i++) {
+      calls[i].arrive();
+      await waitFor(() => calls.length === i + 2, `call ${i + 2}`);
+    }
+    await waitFor(() => store.claims.length === 2, "a refill claim");
+    expect(store.claims).toEqual([5, 3]);
+    expect(store.committed).toEqual([]);
+    expect(engine.stats().held).toBe(8);
   });
 
   it("an arrival reported twice, or after the outcome, frees no second slot", async () => {
