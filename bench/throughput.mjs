@@ -47,6 +47,15 @@ const SQLITE_STATEMENTS = process.env.BENCH_SQLITE_STATEMENTS === "1";
  * included), `dir/<phase>.heapprofile`.
  */
 const CPU_PROF = process.env.BENCH_CPU_PROF ?? "";
+/**
+ * `BENCH_CALL_TIMES=1` records when each upstream call of the agentbatch phase leaves and when its
+ * answer is in (undici's dispatch and the handler's onComplete, bench-only wrapping) and prints
+ * where the timed span went: before the first call, the idle time of a slot between an answer and
+ * the call that took its slot, the calls' own time, the tail. The times are this process's: a call
+ * "leaves" when undici takes it, not when its bytes do (a call dispatched from inside another's
+ * onComplete looked instant here and was slower end to end: bench/README.md, "Issue 17.2 at 50 ms").
+ */
+const CALL_TIMES = process.env.BENCH_CALL_TIMES === "1";
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 1000;
@@ -147,6 +156,72 @@ async function countSqliteStatements() {
   };
 }
 
+/** Wraps undici's Pool#dispatch to record each call's start and answer (performance.now()). */
+async function recordCalls() {
+  const { createRequire } = await import("node:module");
+  const { Pool } = createRequire(join(root, "package.json"))("undici");
+  const original = Pool.prototype.dispatch;
+  let starts = [];
+  let ends = [];
+  const statuses = new Map();
+  Pool.prototype.dispatch = function (opts, handler) {
+    // The API calls of this bench (fetch) go through undici too: upstream calls only.
+    if (opts.path.startsWith("/api/")) return original.call(this, opts, handler);
+    starts.push(performance.now());
+    const headers = handler.onHeaders;
+    handler.onHeaders = function (status, ...args) {
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      return headers.call(this, status, ...args);
+    };
+    const complete = handler.onComplete;
+    handler.onComplete = function (...args) {
+      ends.push(performance.now());
+      return complete.apply(this, args);
+    };
+    return original.call(this, opts, handler);
+  };
+  const r = (x) => Math.round(x * 100) / 100;
+  const pct = (a, q) => r([...a].sort((x, y) => x - y)[Math.floor(q * (a.length - 1))] ?? 0);
+  return {
+    reset: () => {
+      starts = [];
+      ends = [];
+      statuses.clear();
+    },
+    summary: (t0, tEnd) => {
+      const c = CONCURRENCY;
+      const sorted = [...ends].sort((a, b) => a - b);
+      // The k-th answer's slot is taken by the (c+k)-th call.
+      const idle = [];
+      // Idle slot time (sum / c, ms) by 250 ms window of the span, from the answers' times.
+      const windows = [];
+      for (let k = 0; k + c < starts.length; k++) {
+        idle.push(starts[k + c] - sorted[k]);
+        const w = Math.floor((sorted[k] - t0) / 250);
+        windows[w] = (windows[w] ?? 0) + (starts[k + c] - sorted[k]) / c;
+      }
+      const sum = (a) => a.reduce((x, y) => x + y, 0);
+      return {
+        calls: starts.length,
+        answers: ends.length,
+        statuses: Object.fromEntries(statuses),
+        first_call_ms: r(starts[0] - t0),
+        first_64th_call_ms: r(starts[c - 1] - t0),
+        slot_idle_ms_mean: r(sum(idle) / idle.length),
+        slot_idle_ms_p50: pct(idle, 0.5),
+        slot_idle_ms_p90: pct(idle, 0.9),
+        slot_idle_ms_p99: pct(idle, 0.99),
+        slot_idle_total_over_c_ms: r(sum(idle) / c),
+        // The sum of (answer - start) over the calls does not depend on which answer is whose.
+        call_ms_mean: r((sum(ends) - sum(starts)) / Math.min(starts.length, ends.length)),
+        idle_by_250ms_window: Array.from(windows, (x) => r(x ?? 0)),
+        last_answer_to_end_ms: r(tEnd - sorted.at(-1)),
+        span_ms: r(tEnd - t0),
+      };
+    },
+  };
+}
+
 /** Starts a CPU profile of this process (`BENCH_CPU_PROF`); the returned function writes it. */
 async function startCpuProfile(name) {
   if (!CPU_PROF) return async () => {};
@@ -201,6 +276,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
   const { generateApiKey, registerApiKey } = await import(join(root, "dist/server/auth.js"));
   const dir = mkdtempSync(join(tmpdir(), "agentbatch-bench-"));
   const statements = BENCH_DB ? await countPgStatements() : null;
+  const calls = CALL_TIMES ? await recordCalls() : null;
   const sqliteStatements = !BENCH_DB && SQLITE_STATEMENTS ? await countSqliteStatements() : null;
   const config = loadConfig({ port: 0, host: "127.0.0.1", db: dbUrlFor(dir) }, {});
   config.logLevel = "silent";
@@ -227,9 +303,13 @@ async function agentbatch(mockUrl, model, traceUrl) {
       }),
     );
   let batchesSoFar = 0;
+  const postsDone = [];
   /** POSTs the batches one after the other, then polls until all of them are completed. */
   const runBatches = async (payloads) => {
-    for (const body of payloads) await api("POST", "/batches", body);
+    for (const body of payloads) {
+      await api("POST", "/batches", body);
+      postsDone.push(performance.now());
+    }
     batchesSoFar += payloads.length;
     for (;;) {
       const page = await api("GET", `/batches?status=completed&limit=${Math.min(1000, batchesSoFar)}`);
@@ -247,8 +327,16 @@ async function agentbatch(mockUrl, model, traceUrl) {
   const stopProfile = await startCpuProfile(
     traceUrl ? "agentbatch_traced" : model.startsWith("mock/") ? "agentbatch_mock" : "agentbatch_simulated",
   );
+  calls?.reset();
+  const t0 = performance.now();
+  const epoch0 = Date.now();
   const result = await measure(ITEMS, async () => {
     const { finishedAt } = await runBatches(timed);
+    if (calls) {
+      stopPgCpu?.();
+      const posts_done_ms = postsDone.slice(-timed.length).map((t) => Math.round(t - t0));
+      return { finishedAt, call_times: { posts_done_ms, ...calls.summary(t0, t0 + (finishedAt - epoch0)) } };
+    }
     if (sqliteStatements) {
       return {
         finishedAt,

@@ -26,6 +26,7 @@ export async function callProvider(
   call: RequestCall,
   signal: AbortSignal,
   onDelta?: DeltaListener,
+  onAnswered?: () => void,
 ): Promise<CallResult> {
   if (call.operation === "embed") {
     if (!provider.embed) return { outcome: noOperation(provider, "embeddings") };
@@ -44,7 +45,7 @@ export async function callProvider(
     };
     return { outcome, detail: { response: out.response, usage: out.usage } };
   }
-  const outcome = await provider.complete(call.request, signal, onDelta);
+  const outcome = await provider.complete(call.request, signal, onDelta, onAnswered);
   if (outcome.kind !== "success") return { outcome };
   if (call.responsesBody) {
     const id = randomUUID().replace(/-/g, "");

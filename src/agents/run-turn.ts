@@ -36,6 +36,14 @@ export interface TurnOptions {
   /** Called once the permit is granted, right before the model is called. */
   onCallStart?: () => void;
   /**
+   * Called when the model's 2xx answer is in, before it is read, if the provider can tell (an
+   * HTTP upstream, not streamed), once per turn: the turn makes no further model call after it.
+   * The call's rate-limit concurrency slot is freed at that moment too (`Permit.answered`). Only
+   * a caller that runs one call per turn passes it (the engine's items without tools); a turn
+   * that may call again (structured output's repair) does not forward it.
+   */
+  onAnswered?: () => void;
+  /**
    * A permit taken before the turn's context was loaded (`reservePermit`): the turn's first model
    * call uses it instead of taking one; the turn gives back what no call took, on every path.
    */
@@ -185,7 +193,7 @@ async function structuredTurn(
   format: NonNullable<ReturnType<typeof structuredFormat>>,
   options: TurnOptions,
 ): Promise<TurnResult> {
-  const quiet = { ...options, onDelta: undefined };
+  const quiet = { ...options, onDelta: undefined, onAnswered: undefined };
   const first = await callModel(deps, call, quiet);
   if (first.kind !== "success") return first;
   // The repair is a call of its own: it takes its own permit (a reserved one went to the first).
@@ -264,9 +272,18 @@ export async function callUpstream(
   let result: CallResult | null = null;
   let outcome: ModelOutcome | null = null;
   try {
+    const onAnswered = options.onAnswered;
+    const answered = onAnswered
+      ? () => {
+          permit.answered?.();
+          onAnswered();
+        }
+      : undefined;
     result = tracingEnabled()
-      ? await tracedModelCall(call, () => callProvider(provider, call.call, signal, options.onDelta))
-      : await callProvider(provider, call.call, signal, options.onDelta);
+      ? await tracedModelCall(call, () =>
+          callProvider(provider, call.call, signal, options.onDelta, answered),
+        )
+      : await callProvider(provider, call.call, signal, options.onDelta, answered);
     outcome = result.outcome;
   } finally {
     const used =

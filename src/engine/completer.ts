@@ -75,7 +75,7 @@ export class Completer {
     this.buffer.push(outcome);
     // A full group, or the last item this process holds: no other outcome is on its way to
     // share the write with, so waiting out the interval would only delay the batch's end.
-    if (this.buffer.length >= this.deps.config.commitBatchSize || this.deps.held.busy === 0) {
+    if (this.buffer.length >= this.deps.config.commitBatchSize || this.deps.held.unsettled === 0) {
       void this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), this.deps.config.commitIntervalMs);

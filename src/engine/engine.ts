@@ -221,10 +221,20 @@ export class Engine {
     let result: ItemResult | null;
     try {
       try {
-        result = await this.executor.execute(held, () => {
-          held.started = true;
-          this.inCall++;
-        });
+        result = await this.executor.execute(
+          held,
+          () => {
+            held.started = true;
+            this.inCall++;
+          },
+          // Its answer is in: its slot takes the next item now, before this answer is read, and
+          // its room in the claim buffer counts as free.
+          () => {
+            if (!this.held.markAnswered(held)) return;
+            this.fillSlots();
+            this.producer.slotFreed();
+          },
+        );
       } catch (err) {
         this.deps.logger.error(
           { err, batch_id: item.batchId, item_id: item.id, custom_id: item.customId },

@@ -64,11 +64,13 @@ export class ItemExecutor {
 
   /**
    * The item's outcome, or null when it was stopped before its model call (it stays held, to be
-   * handed back). `onCallStart` marks the moment the model is called. Throws what the provider threw.
+   * handed back). `onCallStart` marks the moment the model is called; `onAnswered` the moment its
+   * answer is in, before it is read (a turn of one call only: see `TurnOptions.onAnswered`).
+   * Throws what the provider threw.
    */
-  execute(held: HeldItem, onCallStart: () => void): Promise<ItemResult | null> {
+  execute(held: HeldItem, onCallStart: () => void, onAnswered?: () => void): Promise<ItemResult | null> {
     // Untraced: the run itself, without a span closure and the extra async frame per item.
-    if (!tracingEnabled()) return this.runItem(held, onCallStart, NOOP_SPAN);
+    if (!tracingEnabled()) return this.runItem(held, onCallStart, onAnswered, NOOP_SPAN);
     const { item } = held;
     const spanOptions: SpanOptions = {
       attributes: itemAttributes({
@@ -80,13 +82,16 @@ export class ItemExecutor {
       }),
       startTime: held.claimedAt,
     };
-    return inSpan("agentbatch.item", spanOptions, (span) => this.runItem(held, onCallStart, span));
+    return inSpan("agentbatch.item", spanOptions, (span) =>
+      this.runItem(held, onCallStart, onAnswered, span),
+    );
   }
 
   /** The item's turn and its outcome, in the item's span when traced. */
   private async runItem(
     held: HeldItem,
     onCallStart: () => void,
+    onAnswered: (() => void) | undefined,
     span: SpanHandle,
   ): Promise<ItemResult | null> {
     const { item } = held;
@@ -101,7 +106,7 @@ export class ItemExecutor {
       // Stopped while waiting for its permit or room for its attachments: handed back, not failed.
       if (signal.aborted) return null;
       if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
-      result = await this.run(item, loaded.turn, { signal, onCallStart, permit: reserved });
+      result = await this.run(item, loaded.turn, { signal, onCallStart, onAnswered, permit: reserved });
     } finally {
       reserved.giveBack();
       if (loaded?.ok) loaded.release?.();
@@ -123,6 +128,8 @@ export class ItemExecutor {
     options: TurnOptions,
   ): Promise<ToolTurnResult> {
     if ("request" in turn || !turn.agent.tools?.length) return runTurn(this.deps.turns, turn, options);
+    // A tool turn calls the model again after each tool: its slot is held until the turn ends.
+    options = { ...options, onAnswered: undefined };
     const { store, tools, owner } = this.deps;
     const steps = store.steps;
     if (!steps || !tools) {

@@ -9,6 +9,12 @@ export interface HeldItem {
   queued: boolean;
   /** The model call started: the item can no longer be handed back untouched. */
   started: boolean;
+  /**
+   * Its one model call was answered (not yet read): it no longer takes a slot nor room in the
+   * claim buffer, so the next item starts (and the buffer is refilled) while this one's answer is
+   * parsed and settled. It stays held (lease, fencing) until its outcome is stored.
+   */
+  answered: boolean;
   /** Its outcome waits for the group commit: it keeps its lease but no longer takes a slot. */
   done: boolean;
   /** When this process claimed it (epoch ms). */
@@ -25,6 +31,8 @@ export class HeldItems {
   /** The buffered items, oldest claim first. */
   private readonly buffer: HeldItem[] = [];
   private doneCount = 0;
+  /** Items answered but not yet done: held, not busy. */
+  private answeredCount = 0;
   /**
    * Unfinished items by workspace, kept as items come and go: the claimer reads it before every
    * claim, and counting over 10,000 held items each time cost more than the claim itself.
@@ -44,6 +52,7 @@ export class HeldItems {
       abort: new AbortController(),
       queued: true,
       started: false,
+      answered: false,
       done: false,
       claimedAt: Date.now(),
     };
@@ -67,12 +76,22 @@ export class HeldItems {
     return this.byId.get(held.item.id) === held;
   }
 
+  /** Frees the slot of a started item whose call was answered; false if it had none to free. */
+  markAnswered(held: HeldItem): boolean {
+    if (held.answered || held.done || held.queued || !held.started || !this.holds(held)) return false;
+    held.answered = true;
+    this.answeredCount++;
+    this.count(held.item.workspaceId, -1);
+    return true;
+  }
+
   /** Frees the slot of an item whose outcome is buffered; false if it had none to free. */
   markDone(held: HeldItem): boolean {
     if (held.done || held.queued || !this.holds(held)) return false;
+    if (held.answered) this.answeredCount--;
+    else this.count(held.item.workspaceId, -1);
     held.done = true;
     this.doneCount++;
-    this.count(held.item.workspaceId, -1);
     return true;
   }
 
@@ -81,6 +100,7 @@ export class HeldItems {
     const held = this.byId.get(itemId);
     if (!held || (attempt !== undefined && held.item.attempt !== attempt)) return undefined;
     if (held.done) this.doneCount--;
+    else if (held.answered) this.answeredCount--;
     else this.count(held.item.workspaceId, -1);
     if (held.queued) this.buffer.splice(this.buffer.indexOf(held), 1);
     this.byId.delete(itemId);
@@ -91,12 +111,17 @@ export class HeldItems {
     return this.byId.size;
   }
 
-  /** Items not finished: running in a slot or waiting in the buffer. */
+  /** Items not finished: running in a slot (not yet answered) or waiting in the buffer. */
   get busy(): number {
+    return this.byId.size - this.doneCount - this.answeredCount;
+  }
+
+  /** Items whose outcome is not buffered yet: busy ones and answered ones. */
+  get unsettled(): number {
     return this.byId.size - this.doneCount;
   }
 
-  /** Items that take a concurrency slot: taken out of the buffer and not yet finished. */
+  /** Items that take a concurrency slot: taken out of the buffer, not answered and not finished. */
   get running(): number {
     return this.busy - this.buffer.length;
   }

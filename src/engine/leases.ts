@@ -123,7 +123,8 @@ export class LeaseKeeper {
   preempt(workspaceId: string, count: number): void {
     const victims = this.deps.held
       .values()
-      .filter((h) => h.item.workspaceId === workspaceId && !h.done)
+      // An answered item's call is over (its answer is being stored): nothing to take back.
+      .filter((h) => h.item.workspaceId === workspaceId && !h.done && !h.answered)
       .sort((a, b) => Number(a.started) - Number(b.started) || b.claimedAt - a.claimedAt)
       .slice(0, count);
     if (victims.length === 0) return;

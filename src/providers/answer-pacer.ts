@@ -11,8 +11,14 @@ const SLOW_TURN_MS = 8;
  * turns longer than 20 ms). Answers are queued instead and handed over at most `perTurn` per
  * event-loop turn (setImmediate), the count halving (down to MIN_PER_TURN) while turns take longer
  * than SLOW_TURN_MS and growing by a quarter per shorter one, as the engine's start pacer does.
+ *
+ * Each answer of a turn is first told `answered()` (its caller frees the call's slot and starts
+ * the next call, which needs only the answer's arrival), and only then are they delivered. When
+ * any caller did start something, the delivery waits for the next turn: the next calls' own
+ * continuations (microtasks, up to their dispatch) then run before the answers are parsed and
+ * settled, rather than interleaved with them (bench/README.md, "Issue 17.2 at 50 ms").
  */
-export class AnswerPacer<T extends { deliver(): void }> {
+export class AnswerPacer<T extends { answered(): boolean; deliver(): void }> {
   private readonly ready: T[] = [];
   private head = 0;
   private scheduledAt = -1;
@@ -35,7 +41,14 @@ export class AnswerPacer<T extends { deliver(): void }> {
         ? Math.max(MIN_PER_TURN, this.perTurn >> 1)
         : Math.min(MAX_PER_TURN, Math.ceil(this.perTurn * 1.25));
     const end = Math.min(this.ready.length, this.head + this.perTurn);
-    while (this.head < end) this.ready[this.head++].deliver();
+    let started = false;
+    for (let i = this.head; i < end; i++) if (this.ready[i].answered()) started = true;
+    if (started) {
+      setImmediate(deliverAll, this.ready.slice(this.head, end));
+      this.head = end;
+    } else {
+      while (this.head < end) this.ready[this.head++].deliver();
+    }
     if (this.head === this.ready.length) {
       this.ready.length = 0;
       this.head = 0;
@@ -49,4 +62,8 @@ export class AnswerPacer<T extends { deliver(): void }> {
       this.schedule();
     }
   };
+}
+
+function deliverAll(answers: { deliver(): void }[]): void {
+  for (const a of answers) a.deliver();
 }

@@ -42,7 +42,12 @@ export class AnthropicProvider implements ModelProvider {
     this.upstream = new HttpUpstream(base.origin, cfg.timeoutMs ?? defaults.timeoutMs, cfg.maxConcurrency);
   }
 
-  complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
+  complete(
+    request: ModelRequest,
+    signal: AbortSignal,
+    onDelta?: DeltaListener,
+    onAnswered?: () => void,
+  ): Promise<ModelOutcome> {
     const refused = refusedFeatures(request, this.capabilities);
     if (refused.length > 0) return Promise.resolve(refusalOutcome(this.name, this.capabilities, refused));
     const problem = anthropicRequestProblem(request);
@@ -70,6 +75,7 @@ export class AnthropicProvider implements ModelProvider {
           : readMessage(await response.body.text(), request, onDelta, rateLimit);
       },
       onDelta !== undefined,
+      onAnswered,
     );
   }
 

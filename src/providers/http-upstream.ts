@@ -72,6 +72,9 @@ export class HttpUpstream {
    * POSTs `body` as JSON; `read` turns the response (any status) into the outcome. With
    * `streamed` false the whole body is read first and `read` gets it at once (see BufferedCall);
    * with true, `read` gets the response at its headers and reads the body as it arrives.
+   * `onAnswered` (not streamed only) is called once a 2xx answer is whole, on the answer pacer's
+   * turn and before any answer of that turn is handed to its `read`: the caller starts its next
+   * call first (bench/README.md, "Issue 17.2 at 50 ms").
    */
   async post<T>(
     path: string,
@@ -80,10 +83,11 @@ export class HttpUpstream {
     signal: AbortSignal,
     read: (response: UpstreamResponse) => Promise<T> | T,
     streamed = true,
+    onAnswered?: () => void,
   ): Promise<T | RetryableOutcome> {
     if (signal.aborted) return abortedOutcome();
     const deadline = performance.now() + this.timeoutMs;
-    const call = streamed ? new StreamedCall(deadline) : new BufferedCall(deadline);
+    const call = streamed ? new StreamedCall(deadline) : new BufferedCall(deadline, onAnswered);
     this.deadlines.add(call);
     signal.addEventListener("abort", call, ONCE);
     let responseBody: ResponseBody | undefined;
@@ -189,6 +193,13 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
   private resolve: ((response: UpstreamResponse) => void) | null = null;
   private reject: ((err: Error) => void) | null = null;
 
+  constructor(
+    deadline: number,
+    private onAnswered?: () => void,
+  ) {
+    super(deadline);
+  }
+
   send(pool: Pool, path: string, headers: Record<string, string>, body: string): Promise<UpstreamResponse> {
     return new Promise<UpstreamResponse>((resolve, reject) => {
       this.resolve = resolve;
@@ -230,6 +241,15 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
     answers.add(this);
   }
 
+  /** The answer is whole: tells the caller, for a 2xx one (the AnswerPacer, before any `deliver` of its turn). */
+  answered(): boolean {
+    const hook = this.onAnswered;
+    this.onAnswered = undefined;
+    if (!hook || this.statusCode < 200 || this.statusCode >= 300) return false;
+    hook();
+    return true;
+  }
+
   /**
    * Hands the answer to the caller (AnswerPacer, on a later turn). Decoded as undici's `text()`
    * decodes (a leading UTF-8 BOM dropped, as JSON.parse would refuse it); a body too large to be
@@ -255,6 +275,7 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
     this.ended = true;
     this.abort = null;
     this.chunks = [];
+    this.onAnswered = undefined;
     this.reject?.(err);
   }
 }

@@ -45,7 +45,12 @@ export class OpenAICompatibleProvider implements ModelProvider {
     this.upstream = new HttpUpstream(base.origin, cfg.timeoutMs ?? defaults.timeoutMs, cfg.maxConcurrency);
   }
 
-  complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
+  complete(
+    request: ModelRequest,
+    signal: AbortSignal,
+    onDelta?: DeltaListener,
+    onAnswered?: () => void,
+  ): Promise<ModelOutcome> {
     const refused = refusedFeatures(request, this.capabilities);
     if (refused.length > 0) return Promise.resolve(refusalOutcome(this.name, this.capabilities, refused));
     const body = openAIRequestBody(request, onDelta !== undefined);
@@ -64,6 +69,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
           : readCompletion(await response.body.text(), request, onDelta, rateLimit);
       },
       onDelta !== undefined,
+      onAnswered,
     );
   }
 

@@ -4,6 +4,12 @@ import { capUpstreamWaitMs } from "./upstream-wait.js";
 /** A granted call slot; `release` settles the tokens actually used and feeds back the outcome. */
 export interface Permit {
   release(outcome: ModelOutcome | null, actualTokens?: number): void;
+  /**
+   * The call's 2xx answer is in (not yet read): its concurrency slot frees now, so the next
+   * call may start before this one's answer is parsed and stored; `release` later settles the
+   * tokens and the outcome as usual. Absent where the slot is not held here.
+   */
+  answered?(): void;
 }
 
 /** What a call takes its permit from: an upstream's limiter, here or in another thread. */
@@ -210,11 +216,18 @@ export class UpstreamLimiter implements Limiter {
     this.rpm?.take(1);
     this.tpm?.take(tokens);
     let released = false;
+    let slotFreed = false;
     return {
+      answered: () => {
+        if (released || slotFreed) return;
+        slotFreed = true;
+        this.inFlight--;
+        this.pump();
+      },
       release: (outcome, actualTokens) => {
         if (released) return;
         released = true;
-        this.inFlight--;
+        if (!slotFreed) this.inFlight--;
         if (actualTokens !== undefined) this.tpm?.adjust(tokens - actualTokens);
         if (outcome) this.learn(outcome);
         this.pump();

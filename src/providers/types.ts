@@ -318,8 +318,17 @@ export interface ModelProvider {
   readonly name: string;
   /** What it honours; see `capabilities.ts` for `refusedFeatures(request, capabilities)`. */
   readonly capabilities: ProviderCapabilities;
-  /** Calls the model once. `onDelta`, when given, receives text as it streams in. */
-  complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome>;
+  /**
+   * Calls the model once. `onDelta`, when given, receives text as it streams in. `onAnswered`, when
+   * given, may be called once the upstream's whole 2xx answer is in, before it is read (the caller
+   * frees the call's slot then); a provider that cannot tell never calls it.
+   */
+  complete(
+    request: ModelRequest,
+    signal: AbortSignal,
+    onDelta?: DeltaListener,
+    onAnswered?: () => void,
+  ): Promise<ModelOutcome>;
   /** Embeds every input in one upstream call (absent when `operations.embed` is refused). */
   embed?(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingOutcome>;
   /** Passes a Responses API call through (absent when `operations.respond` is refused). */

@@ -204,6 +204,53 @@ describe("HttpUpstream, body read whole (streamed = false)", () => {
     }
   });
 
+  it("tells the caller a 2xx answer arrived before any answer of that turn is read; not a 429", async () => {
+    const upstream = new HttpUpstream(origin, 30_000, 64);
+    const caller = new AbortController();
+    setMaxListeners(100, caller.signal);
+    const events: string[] = [];
+    try {
+      // A burst, so that several answers share the pacer's turn: every arrival of the turn is
+      // reported before the first of them is read.
+      await Promise.all(
+        Array.from({ length: 32 }, (_, i) =>
+          upstream.post(
+            "/fast",
+            {},
+            {},
+            caller.signal,
+            async (r) => {
+              events.push(`read ${i}`);
+              return r.body.text();
+            },
+            false,
+            () => events.push(`answered ${i}`),
+          ),
+        ),
+      );
+      expect(events.filter((e) => e.startsWith("answered"))).toHaveLength(32);
+      for (let i = 0; i < 32; i++) {
+        expect(events.indexOf(`answered ${i}`)).toBeLessThan(events.indexOf(`read ${i}`));
+      }
+      // Within a turn, arrivals come first: the first read follows at least one arrival it did not cause.
+      expect(events.indexOf("read 0")).toBeGreaterThan(events.indexOf("answered 0"));
+      const refused: string[] = [];
+      const status = await upstream.post(
+        "/json",
+        {},
+        {},
+        caller.signal,
+        (r) => r.statusCode,
+        false,
+        () => refused.push("answered"),
+      );
+      expect(status).toBe(429);
+      expect(refused).toEqual([]);
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it("times out a body that streams past the total timeout as retryable 504", async () => {
     const upstream = new HttpUpstream(origin, 300);
     const caller = new AbortController();

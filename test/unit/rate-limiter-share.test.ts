@@ -42,3 +42,24 @@ it("leaves the per-process fallback concurrency unshared", () => {
   const limiter = new UpstreamLimiter({}, 64, 1 / 4);
   expect(limiter.currentConcurrencyLimit).toBe(64);
 });
+
+it("an answered call's permit frees its concurrency slot at once, and its release frees no second one", async () => {
+  const limiter = new UpstreamLimiter({ maxConcurrency: 1 }, 1000, 1);
+  const abort = new AbortController();
+  const first = await limiter.acquire(1, abort.signal);
+  let second: { release: (o: null) => void } | null = null;
+  const waiting = limiter.acquire(1, abort.signal).then((p) => {
+    second = p;
+  });
+  await new Promise((r) => setImmediate(r));
+  expect(second).toBeNull();
+  first.answered?.();
+  await waiting;
+  expect(limiter.running).toBe(1);
+  first.answered?.();
+  first.release(null);
+  expect(limiter.running).toBe(1);
+  expect(await grantedAtOnce(limiter, 2)).toBe(0);
+  (second as unknown as { release: (o: null) => void }).release(null);
+  expect(limiter.running).toBe(0);
+});

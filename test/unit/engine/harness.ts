@@ -32,6 +32,7 @@ export type Complete = (
   request: ModelRequest,
   signal: AbortSignal,
   onDelta?: DeltaListener,
+  onAnswered?: () => void,
 ) => Promise<ModelOutcome>;
 
 /** A provider registry whose one provider, `fake`, answers with `complete`. */
