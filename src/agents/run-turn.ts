@@ -267,11 +267,12 @@ export async function callUpstream(
     permit.release(null);
     return { kind: "aborted" };
   }
-  options.onCallStart?.();
   const startedAt = Date.now();
   let result: CallResult | null = null;
   let outcome: ModelOutcome | null = null;
   try {
+    // Inside the try: whatever happens from here, the permit goes back in the finally.
+    options.onCallStart?.();
     const onAnswered = options.onAnswered;
     const answered = onAnswered
       ? () => {

@@ -100,7 +100,14 @@ export class LeaseKeeper {
     );
     const unstarted = this.deps.held
       .values()
-      .filter((h) => !h.done && halted.has(h.item.batchId) && (!h.started || cancelled.has(h.item.batchId)));
+      // An answered item's call is over (its answer is being stored): a cancel keeps its result.
+      .filter(
+        (h) =>
+          !h.done &&
+          !h.answered &&
+          halted.has(h.item.batchId) &&
+          (!h.started || cancelled.has(h.item.batchId)),
+      );
     if (unstarted.length === 0) return;
     for (const h of unstarted) {
       h.abort.abort();

@@ -13,12 +13,14 @@ const SLOW_TURN_MS = 8;
  * than SLOW_TURN_MS and growing by a quarter per shorter one, as the engine's start pacer does.
  *
  * Each answer of a turn is first told `answered()` (its caller frees the call's slot and starts
- * the next call, which needs only the answer's arrival), and only then are they delivered. When
+ * the next call, which needs only the answer's arrival), and only then are they delivered;
+ * unless one of them `teaches()` (a 429, a spent rate-limit window): then none is, so the
+ * limiters learn it before any next call of the turn is granted. When
  * any caller did start something, the delivery waits for the next turn: the next calls' own
  * continuations (microtasks, up to their dispatch) then run before the answers are parsed and
  * settled, rather than interleaved with them (bench/README.md, "Issue 17.2 at 50 ms").
  */
-export class AnswerPacer<T extends { answered(): boolean; deliver(): void }> {
+export class AnswerPacer<T extends { teaches(): boolean; answered(): boolean; deliver(): void }> {
   private readonly ready: T[] = [];
   private head = 0;
   private scheduledAt = -1;
@@ -41,8 +43,12 @@ export class AnswerPacer<T extends { answered(): boolean; deliver(): void }> {
         ? Math.max(MIN_PER_TURN, this.perTurn >> 1)
         : Math.min(MAX_PER_TURN, Math.ceil(this.perTurn * 1.25));
     const end = Math.min(this.ready.length, this.head + this.perTurn);
+    // A turn with an answer the limiters must learn first (a 429, a spent window) frees nothing
+    // early: its answers are delivered (and their permits released, outcomes learned) first.
+    let early = true;
+    for (let i = this.head; i < end && early; i++) if (this.ready[i].teaches()) early = false;
     let started = false;
-    for (let i = this.head; i < end; i++) if (this.ready[i].answered()) started = true;
+    if (early) for (let i = this.head; i < end; i++) if (this.ready[i].answered()) started = true;
     if (started) {
       setImmediate(deliverAll, this.ready.slice(this.head, end));
       this.head = end;

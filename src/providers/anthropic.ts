@@ -7,6 +7,7 @@ import { HttpUpstream, header, truncate } from "./http-upstream.js";
 import { parseRetryAfterMs } from "./openai-compatible.js";
 import { outcomeForHttpError } from "./outcomes.js";
 import type { DeltaListener, ModelOutcome, ModelProvider, ModelRequest, RateLimitHint } from "./types.js";
+import { windowSpent } from "./types.js";
 import { capUpstreamWaitMs } from "./upstream-wait.js";
 
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
@@ -76,6 +77,7 @@ export class AnthropicProvider implements ModelProvider {
       },
       onDelta !== undefined,
       onAnswered,
+      (headers) => windowSpent(parseAnthropicRateLimit(headers)),
     );
   }
 

@@ -74,7 +74,9 @@ export class HttpUpstream {
    * with true, `read` gets the response at its headers and reads the body as it arrives.
    * `onAnswered` (not streamed only) is called once a 2xx answer is whole, on the answer pacer's
    * turn and before any answer of that turn is handed to its `read`: the caller starts its next
-   * call first (bench/README.md, "Issue 17.2 at 50 ms").
+   * call first (bench/README.md, "Issue 17.2 at 50 ms"). `spent` tells from a 2xx answer's headers
+   * that the provider's window is spent: such an answer, like any non-2xx one, frees nothing early
+   * in its pacer turn, so the limiter learns from it (at `release`) before another call starts.
    */
   async post<T>(
     path: string,
@@ -84,10 +86,11 @@ export class HttpUpstream {
     read: (response: UpstreamResponse) => Promise<T> | T,
     streamed = true,
     onAnswered?: () => void,
+    spent?: (headers: IncomingHttpHeaders) => boolean,
   ): Promise<T | RetryableOutcome> {
     if (signal.aborted) return abortedOutcome();
     const deadline = performance.now() + this.timeoutMs;
-    const call = streamed ? new StreamedCall(deadline) : new BufferedCall(deadline, onAnswered);
+    const call = streamed ? new StreamedCall(deadline) : new BufferedCall(deadline, onAnswered, spent);
     this.deadlines.add(call);
     signal.addEventListener("abort", call, ONCE);
     let responseBody: ResponseBody | undefined;
@@ -196,6 +199,7 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
   constructor(
     deadline: number,
     private onAnswered?: () => void,
+    private readonly spent?: (headers: IncomingHttpHeaders) => boolean,
   ) {
     super(deadline);
   }
@@ -239,6 +243,15 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
     this.ended = true;
     this.abort = null;
     answers.add(this);
+  }
+
+  /**
+   * The limiter must learn this answer's outcome before other calls start: a non-2xx answer (a
+   * 429, a 5xx), or a 2xx one whose headers say the window is spent. A pacer turn holding one
+   * frees nothing early.
+   */
+  teaches(): boolean {
+    return this.statusCode < 200 || this.statusCode >= 300 || this.spent?.(this.headers) === true;
   }
 
   /** The answer is whole: tells the caller, for a 2xx one (the AnswerPacer, before any `deliver` of its turn). */

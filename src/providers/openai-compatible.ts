@@ -20,6 +20,7 @@ import type {
   ResponsesRequest,
   RetryableOutcome,
 } from "./types.js";
+import { windowSpent } from "./types.js";
 import { capUpstreamWaitMs } from "./upstream-wait.js";
 
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
@@ -70,6 +71,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
       },
       onDelta !== undefined,
       onAnswered,
+      spentWindow,
     );
   }
 
@@ -179,6 +181,11 @@ function rawRetryAfterMs(headers: IncomingHttpHeaders, now: number): number | un
   if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined;
   const date = Date.parse(after);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** A 2xx answer whose `x-ratelimit-*` headers say the window is spent (see `windowSpent`). */
+function spentWindow(headers: IncomingHttpHeaders): boolean {
+  return windowSpent(parseRateLimitHint(headers));
 }
 
 /** OpenAI's `x-ratelimit-*` headers, when the upstream sends them. */

@@ -175,6 +175,8 @@ export class UpstreamLimiter implements Limiter {
   acquire(tokens: number, signal: AbortSignal): Promise<Permit> {
     const now = this.grantNow(tokens);
     if (now) return Promise.resolve(now);
+    // Already aborted: its abort listener would never fire, and the waiter would hold the queue.
+    if (signal.aborted) return Promise.reject(new Error("aborted while waiting for a rate-limit slot"));
     return new Promise<Permit>((resolve, reject) => {
       const waiter: Waiter = {
         tokens,

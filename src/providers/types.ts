@@ -154,6 +154,15 @@ export interface RateLimitHint {
   resetTokensMs?: number;
 }
 
+/**
+ * True when a 2xx answer's rate-limit hint says the window is spent (no requests or no tokens
+ * left): the limiter must learn it (its `release`) before another call starts, so such an
+ * answer does not free its slot early (`HttpUpstream.post`'s `onAnswered`).
+ */
+export function windowSpent(hint: RateLimitHint | undefined): boolean {
+  return hint?.remainingRequests === 0 || hint?.remainingTokens === 0;
+}
+
 /** One output token's log probability, in OpenAI's shape (passed through unchanged). */
 export interface OpenAITokenLogprob {
   token: string;

@@ -246,6 +246,22 @@ describe("HttpUpstream, body read whole (streamed = false)", () => {
       );
       expect(status).toBe(429);
       expect(refused).toEqual([]);
+      // A 2xx answer whose headers say the provider's window is spent frees nothing early either.
+      const seen: string[] = [];
+      await upstream.post(
+        "/fast",
+        {},
+        {},
+        caller.signal,
+        (r) => r.body.text(),
+        false,
+        () => seen.push("answered"),
+        (headers) => {
+          seen.push(`spent? ${typeof headers}`);
+          return true;
+        },
+      );
+      expect(seen).toEqual(["spent? object"]);
     } finally {
       await upstream.close();
     }
