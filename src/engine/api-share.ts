@@ -32,8 +32,9 @@ export interface ApiShareDeps {
  * members' shares never add up to more than the limit. Idle for `idleMs` (no call waiting or in
  * flight) it leaves: its row goes and the workers grow back into its share, so an API node
  * without chat traffic costs the workers nothing. Not a member, it holds every limited upstream:
- * its first call after a while waits for the join (at its first beat when no other member is
- * live; on a busy deployment until the others have cut their shares, as any joining worker).
+ * its first call after a while waits for the join (at its second beat, ~1 s, when no other
+ * member is live; on a busy deployment until the others have cut their shares, as any joining
+ * worker).
  * Calls to upstreams without configured limits never wait and never join.
  */
 export class ApiShare implements Limiters {
