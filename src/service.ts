@@ -5,6 +5,7 @@
 import pino, { type Logger } from "pino";
 import { HttpToolCaller } from "./agents/tools/http.js";
 import { type Config, defaultEngineConfig } from "./config/index.js";
+import { ApiShare } from "./engine/api-share.js";
 import { Engine } from "./engine/engine.js";
 import { BackgroundLoop } from "./engine/loop.js";
 import { SharedSignals } from "./engine/shared-signals.js";
@@ -14,7 +15,7 @@ import { loadAttachments } from "./files/attachments.js";
 import { deleteFilesCreatedBefore } from "./files/retention.js";
 import { FileStorage } from "./files/storage.js";
 import { type LabelBounds, Metrics } from "./metrics/prometheus.js";
-import { LimiterRegistry } from "./providers/rate-limiter.js";
+import { LimiterRegistry, type Limiters } from "./providers/rate-limiter.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import type { App } from "./server/app.js";
 import { KeyResolver, registerEnvKey } from "./server/auth.js";
@@ -47,6 +48,8 @@ export interface Service {
   dispatcher: WebhookDispatcher | null;
   app: App | null;
   providers: ProviderRegistry;
+  /** The per-upstream limits this process's calls take their permits from (chat turns and items). */
+  limiters: Limiters;
   /** The base URL the API listens on, once listening. */
   url: string | null;
   logger: Logger;
@@ -250,6 +253,7 @@ async function startApi(
   core: Core,
   closing: AbortSignal,
   thread: EngineThread | null,
+  share: Limiters | null,
 ): Promise<{ app: App; url: string; openAIOutput: OpenAIOutputWriter; ingests: IngestRunner }> {
   // Loaded only by API nodes: a worker process starts faster without the HTTP stack.
   const { buildApp } = await import("./server/app.js");
@@ -276,7 +280,7 @@ async function startApi(
     keys: new KeyResolver(store),
     providers: core.providers,
     files,
-    limiters: thread?.limiters ?? core.limiters,
+    limiters: thread?.limiters ?? share ?? core.limiters,
     tools: core.tools,
     metrics: core.metrics,
     openAIOutput,
@@ -309,9 +313,14 @@ async function openEngineThread(core: Core): Promise<EngineThread> {
  * The API, started on the open core; if it fails (the port is taken), the engine thread is
  * stopped at once and the core closed, or the thread would keep the process alive and claiming.
  */
-async function openApi(core: Core, closing: AbortSignal, thread: EngineThread | null) {
+async function openApi(
+  core: Core,
+  closing: AbortSignal,
+  thread: EngineThread | null,
+  share: Limiters | null,
+) {
   try {
-    return await startApi(core, closing, thread);
+    return await startApi(core, closing, thread, share);
   } catch (err) {
     if (thread) {
       await thread.stop(0);
@@ -327,8 +336,10 @@ export async function startService(config: Config, options: ServiceOptions): Pro
   const core = await openCore(config, logger, { threads: threaded });
   const thread = threaded ? await openEngineThread(core) : null;
   const worker = options.worker && !thread ? startWorker(core) : null;
+  // The engine's heartbeat shares a process's limits; an API alone joins at its first chat call.
+  const share = options.api && !worker && !thread ? ApiShare.open(core) : null;
   const closing = new AbortController();
-  const api = options.api ? await openApi(core, closing.signal, thread) : null;
+  const api = options.api ? await openApi(core, closing.signal, thread, share) : null;
   let closed = false;
   return {
     config,
@@ -339,6 +350,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
     dispatcher: worker?.dispatcher ?? null,
     app: api?.app ?? null,
     providers: core.providers,
+    limiters: thread?.limiters ?? share ?? core.limiters,
     url: api?.url ?? null,
     logger,
     /**
@@ -357,7 +369,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       // The engine thread drains alongside, but its limiters serve the API's chat turns until
       // the API has drained (a chat turn within its grace takes its next permit there).
       await Promise.all([
-        apiDrained,
+        apiDrained.then(() => share?.stop()), // its share goes back once no chat turn is left
         worker ? stopWorker(worker, graceMs) : undefined,
         thread?.stop(graceMs, apiDrained),
       ]);

@@ -140,17 +140,17 @@ export class Heartbeat {
 
   private async beat(): Promise<void> {
     try {
+      // This process's clock times the fence only; the rows' times are the database's.
       const now = Date.now();
-      // Inserted again after a stall, the row keeps its start, so that it does not look like a
-      // worker at its first beat (which has spent nothing) to a joining one.
-      this.startedAt ??= now;
       const live = await this.deps.store.workers.heartbeat(
         this.deps.owner,
-        now,
-        now - WORKER_STALE_MS,
+        WORKER_STALE_MS,
         this.startedAt,
         () => this.written(now),
       );
+      // Inserted again after a stall, the row keeps its start, so that it does not look like a
+      // worker at its first beat (which has spent nothing) to a joining one.
+      this.startedAt ??= live.find((w) => w.id === this.deps.owner)?.startedAt;
       this.takeShare(live);
     } finally {
       this.resolveFirst();
@@ -158,10 +158,11 @@ export class Heartbeat {
   }
 
   /**
-   * This beat's row write (of `now`) has committed: the others see this worker until `now` +
-   * WORKER_STALE_MS, so the fence is armed again from `now` at once, not after the beat's read
-   * (a beat of more than ~500 ms, as on a busy pool, would otherwise meet the fence every time
-   * and never take a share). The beat joins only if the fence fired (or was due) before the write.
+   * This beat's row write has committed: the others see this worker until WORKER_STALE_MS after
+   * it, by the database's clock. `now` (this process's clock, read before the write) times that
+   * span from no later than the write, by elapsed time only, whatever the clocks' offset. The
+   * fence is armed again from `now` at once, not after the beat's read (a beat of more than
+   * ~500 ms, as on a busy pool, would otherwise meet the fence every time and never take a share). The beat joins only if the fence fired (or was due) before the write.
    */
   private written(now: number): void {
     if (this.fence) clearTimeout(this.fence);

@@ -30,7 +30,7 @@ export class Recovery {
     const now = Date.now();
     let dead: string[];
     if (store.capabilities.sharedByProcesses) {
-      const live = new Set(await store.workers.live(now - WORKER_STALE_MS));
+      const live = new Set(await store.workers.live(WORKER_STALE_MS));
       dead = owners.filter((o) => !live.has(o));
     } else {
       dead = owners.filter((o) => knownDead(o, owner));

@@ -123,11 +123,11 @@ export class UpstreamLimiter implements Limiter {
     if (limits.tpm) this.tpm = new MinuteBucket(shareOf(limits.tpm, share), full);
     this.maxConcurrency = limits.maxConcurrency ? shareOf(limits.maxConcurrency, share) : fallbackConcurrency;
     this.concurrencyLimit = this.maxConcurrency;
-    this.held = share === 0 && this.shared;
+    this.held = share === 0 && this.limited;
   }
 
   /** Some limit is configured, to be split among the workers. */
-  private get shared(): boolean {
+  get limited(): boolean {
     return Boolean(this.limits.rpm || this.limits.tpm || this.limits.maxConcurrency);
   }
 
@@ -139,7 +139,7 @@ export class UpstreamLimiter implements Limiter {
    * `LimiterRegistry.setShare`).
    */
   setShare(share: number, fill = false): void {
-    this.held = share === 0 && this.shared;
+    this.held = share === 0 && this.limited;
     if (this.limits.rpm) this.rpm?.resize(shareOf(this.limits.rpm, share));
     if (this.limits.tpm) this.tpm?.resize(shareOf(this.limits.tpm, share));
     if (fill) {

@@ -1,6 +1,7 @@
 /** Store conformance: the webhook outbox, API-shaped batches, workers and metrics (SQLite and PostgreSQL). */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
+import { waitFor } from "../helpers/server.js";
 import {
   createBatch,
   item,
@@ -135,37 +136,45 @@ describe("API-shaped batches", () => {
 });
 
 describe("workers and metrics", () => {
-  it("counts live workers and forgets stale and removed ones", async () => {
-    expect(await store.workers.heartbeat("a", 100, 0)).toEqual([{ id: "a", startedAt: 100, lastSeen: 100 }]);
-    const both = await store.workers.heartbeat("b", 200, 0);
-    expect(both.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
-      { id: "a", startedAt: 100, lastSeen: 100 },
-      { id: "b", startedAt: 200, lastSeen: 200 },
-    ]);
-    // A beat keeps the row's start; "a", not seen since 150, is forgotten.
-    expect(await store.workers.heartbeat("b", 1000, 150)).toEqual([
-      { id: "b", startedAt: 200, lastSeen: 1000 },
-    ]);
+  it("counts live workers by the database's clock and forgets stale and removed ones", async () => {
+    const MINUTE = 60_000;
+    const [a] = await store.workers.heartbeat("a", MINUTE);
+    // The database's clock, in ms since the epoch (this host's here: one host runs the tests).
+    expect(Math.abs(a.lastSeen - Date.now())).toBeLessThan(MINUTE);
+    expect(a).toEqual({ id: "a", startedAt: a.lastSeen, lastSeen: a.lastSeen });
+    const both = (await store.workers.heartbeat("b", MINUTE)).sort((x, y) => x.id.localeCompare(y.id));
+    expect(both.map((w) => w.id)).toEqual(["a", "b"]);
+    const b = both[1];
+    expect(b.startedAt).toBe(b.lastSeen);
+    expect(b.lastSeen).toBeGreaterThanOrEqual(a.lastSeen);
+    // "a" ages past 1 s by the database's clock (no beat of its own): the next beat forgets it,
+    // and the row of "b" keeps its start.
+    await waitFor(async () => !(await store.workers.live(1000)).includes("a"), { what: "a to age" });
+    const [b2, ...rest] = await store.workers.heartbeat("b", 1000);
+    expect(rest).toEqual([]);
+    expect(b2.id).toBe("b");
+    expect(b2.startedAt).toBe(b.startedAt);
+    expect(b2.lastSeen).toBeGreaterThan(b.lastSeen);
     await store.workers.remove("b");
-    expect(await store.workers.heartbeat("c", 1000, 0)).toEqual([
-      { id: "c", startedAt: 1000, lastSeen: 1000 },
-    ]);
+    expect((await store.workers.heartbeat("c", MINUTE)).map((w) => w.id)).toEqual(["c"]);
     // A worker inserted again after it was forgotten keeps the start it gives.
-    expect(await store.workers.heartbeat("b", 1000, 900, 200)).toContainEqual({
-      id: "b",
-      startedAt: 200,
-      lastSeen: 1000,
-    });
+    expect(await store.workers.heartbeat("b", MINUTE, 200)).toContainEqual(
+      expect.objectContaining({ id: "b", startedAt: 200 }),
+    );
+    expect(await store.workers.heartbeat("b", MINUTE)).toContainEqual(
+      expect.objectContaining({ id: "b", startedAt: 200 }),
+    );
     // The row's write is reported once it has committed, before the beat resolves.
     const order: string[] = [];
     await store.workers
-      .heartbeat("d", 1100, 900, 1100, () => order.push("written"))
+      .heartbeat("d", MINUTE, undefined, () => order.push("written"))
       .then(() => order.push("resolved"));
     expect(order).toEqual(["written", "resolved"]);
     await store.workers.remove("d");
     await store.workers.remove("b");
-    expect(await store.workers.live(1000)).toEqual(["c"]);
-    expect(await store.workers.live(2000)).toEqual([]);
+    expect(await store.workers.live(MINUTE)).toEqual(["c"]);
+    // Seen within the last -1 min: none (every row is older than a minute from now).
+    expect(await store.workers.live(-MINUTE)).toEqual([]);
     expect(await store.workers.runAsLeader("maintenance", async () => "ran")).toBe("ran");
   });
 

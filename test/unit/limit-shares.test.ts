@@ -22,26 +22,33 @@ class MemoryWorkers implements WorkerRegistry {
   /** Workers whose beats write at once but take this long after the write (a busy pool), in ms. */
   readonly slowRead = new Map<string, number>();
 
+  /** The database's clock: the (fake) clock of the test. */
+  private now(): number {
+    return Date.now();
+  }
+
   async heartbeat(
     workerId: string,
-    now: number,
-    staleBefore: number,
-    startedAt = now,
+    staleMs: number,
+    startedAt?: number,
     onWritten?: () => void,
   ): Promise<LiveWorker[]> {
     const delay = this.slow.get(workerId);
     if (delay) await new Promise((r) => setTimeout(r, delay));
+    const now = this.now();
     const row = this.rows.get(workerId);
     if (row) row.lastSeen = now;
-    else this.rows.set(workerId, { id: workerId, startedAt, lastSeen: now });
+    else this.rows.set(workerId, { id: workerId, startedAt: startedAt ?? now, lastSeen: now });
     onWritten?.();
     const readDelay = this.slowRead.get(workerId);
     if (readDelay) await new Promise((r) => setTimeout(r, readDelay));
+    const staleBefore = this.now() - staleMs;
     for (const [id, r] of this.rows) if (r.lastSeen < staleBefore) this.rows.delete(id);
     return [...this.rows.values()].map((r) => ({ ...r }));
   }
 
-  async live(staleBefore: number): Promise<string[]> {
+  async live(staleMs: number): Promise<string[]> {
+    const staleBefore = this.now() - staleMs;
     return [...this.rows.values()].filter((r) => r.lastSeen >= staleBefore).map((r) => r.id);
   }
 

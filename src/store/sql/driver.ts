@@ -80,6 +80,11 @@ export interface SqlDriver extends SqlExecutor {
    */
   jsonMember(column: string, key: string): string;
   /**
+   * SQL for the database's clock in ms since the epoch, the same value wherever it appears in one
+   * statement: the one clock that processes on several hosts agree on (worker liveness).
+   */
+  readonly clockMs: string;
+  /**
    * Runs `fn` in one transaction that takes write locks up front, and retries it when the
    * database aborts it for a deadlock or serialization conflict, so `fn` must have no effects
    * outside the database.

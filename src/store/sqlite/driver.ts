@@ -188,6 +188,9 @@ export class SqliteDriver implements SqlDriver {
     return this.statement(read);
   }
 
+  /** 'now' is the same within one statement's step; every process on the file shares the host's clock. */
+  readonly clockMs = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
   /** `->` gives the member's JSON text (SQLite 3.38+); a plain label is read as `$.label`. */
   jsonMember(column: string, key: string): string {
     return `(${column} -> '$.${key}')`;

@@ -203,11 +203,12 @@ export class FakeStore {
   readonly workers = {
     heartbeat: async (
       workerId: string,
-      now: number,
-      _staleBefore: number,
-      startedAt = this.heartbeats[0] ?? now,
+      _staleMs: number,
+      startedAt?: number,
       onWritten?: () => void,
     ): Promise<LiveWorker[]> => {
+      const now = Date.now();
+      startedAt ??= this.heartbeats[0] ?? now;
       this.heartbeats.push(now);
       onWritten?.();
       return Array.from({ length: this.liveWorkers }, (_, i) => ({
@@ -216,7 +217,7 @@ export class FakeStore {
         lastSeen: now,
       }));
     },
-    live: async (_staleBefore: number): Promise<string[]> => [],
+    live: async (_staleMs: number): Promise<string[]> => [],
     remove: async (_workerId: string): Promise<void> => {},
     runAsLeader: async <T>(_task: string, fn: () => Promise<T>): Promise<T | undefined> => fn(),
   };
