@@ -369,7 +369,7 @@ export async function startService(config: Config, options: ServiceOptions): Pro
       // The engine thread drains alongside, but its limiters serve the API's chat turns until
       // the API has drained (a chat turn within its grace takes its next permit there).
       await Promise.all([
-        apiDrained.then(() => share?.stop()), // its share goes back once no chat turn is left
+        apiDrained.then(() => share?.stop(graceMs)), // its share goes back once no chat turn is left
         worker ? stopWorker(worker, graceMs) : undefined,
         thread?.stop(graceMs, apiDrained),
       ]);

@@ -45,6 +45,8 @@ export class ApiShare implements Limiters {
   /** The last membership's leave, which a new join waits for. */
   private leaving: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Resolves `stop`'s wait once no call waits or runs. */
+  private drained: (() => void) | null = null;
 
   /**
    * The limiters of a process that serves the API without an engine: an ApiShare on a database
@@ -76,16 +78,35 @@ export class ApiShare implements Limiters {
     this.deps.limiters.close();
   }
 
-  /** Leaves the shares for good (after the API has drained). */
-  async stop(): Promise<void> {
+  /**
+   * Leaves the shares for good (after the API has drained). A chat turn's call may outlive the
+   * API's drain (it runs on its own timeout): the share is kept up to `graceMs` for the calls
+   * still waiting or running, so the workers do not grow into it while they run.
+   */
+  async stop(graceMs = 0): Promise<void> {
     this.stopped = true;
     if (this.idle) clearTimeout(this.idle);
     this.idle = null;
+    if (this.active > 0 && graceMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((r) => {
+          this.drained = r;
+        }),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      this.drained = null;
+    }
     this.leave(true);
     await this.leaving;
   }
 
   private async acquire(limiter: UpstreamLimiter, tokens: number, signal: AbortSignal): Promise<Permit> {
+    // Already stopped: no join (a membership the workers would cut their shares for).
+    if (signal.aborted) throw new Error("aborted while waiting for a rate-limit slot");
     this.active++;
     let permit: Permit;
     try {
@@ -97,6 +118,7 @@ export class ApiShare implements Limiters {
     }
     let released = false;
     return {
+      answered: permit.answered && (() => permit.answered?.()),
       release: (outcome, actualTokens) => {
         permit.release(outcome, actualTokens);
         if (released) return;
@@ -120,6 +142,7 @@ export class ApiShare implements Limiters {
 
   private settled(): void {
     this.active--;
+    if (this.active === 0) this.drained?.();
     if (this.active > 0 || !this.heartbeat || this.stopped) return;
     this.idle = setTimeout(() => this.leave(), this.deps.idleMs ?? API_SHARE_IDLE_MS);
     this.idle.unref?.();
@@ -136,11 +159,14 @@ export class ApiShare implements Limiters {
     this.heartbeat = null;
     const { limiters, logger } = this.deps;
     limiters.hold();
-    this.leaving = this.leaving.then(async () => {
-      await heartbeat.stop();
-      // A beat that ended during the stop may have set a share again.
-      limiters.hold();
-      logger.debug("API process left the limit shares");
-    });
+    this.leaving = this.leaving
+      .then(async () => {
+        await heartbeat.stop();
+        // A beat that ended during the stop may have set a share again.
+        limiters.hold();
+        logger.debug("API process left the limit shares");
+      })
+      // A failed leave must not fail every later join (and so every limited chat call).
+      .catch((err) => logger.warn({ err }, "leaving the limit shares failed"));
   }
 }

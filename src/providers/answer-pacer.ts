@@ -14,8 +14,9 @@ const SLOW_TURN_MS = 8;
  *
  * Each answer of a turn is first told `answered()` (its caller frees the call's slot and starts
  * the next call, which needs only the answer's arrival), and only then are they delivered;
- * unless one of them `teaches()` (a 429, a spent rate-limit window): then none is, so the
- * limiters learn it before any next call of the turn is granted. When
+ * unless one of them `teaches()` (a 429, a spent rate-limit window): then none is, those are
+ * delivered first and the others on the next turn, so the limiters learn it before any next
+ * call is granted. When
  * any caller did start something, the delivery waits for the next turn: the next calls' own
  * continuations (microtasks, up to their dispatch) then run before the answers are parsed and
  * settled, rather than interleaved with them (bench/README.md, "Issue 17.2 at 50 ms").
@@ -52,6 +53,17 @@ export class AnswerPacer<T extends { teaches(): boolean; answered(): boolean; de
     if (started) {
       setImmediate(deliverAll, this.ready.slice(this.head, end));
       this.head = end;
+    } else if (!early) {
+      // The answers to learn from first settle (their microtasks run when this callback returns,
+      // through to the limiter's release) before the others of the turn, on the next turn, can
+      // release permits and grant waiters.
+      const rest: T[] = [];
+      for (; this.head < end; this.head++) {
+        const a = this.ready[this.head];
+        if (a.teaches()) a.deliver();
+        else rest.push(a);
+      }
+      if (rest.length > 0) setImmediate(deliverAll, rest);
     } else {
       while (this.head < end) this.ready[this.head++].deliver();
     }

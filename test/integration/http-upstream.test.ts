@@ -261,7 +261,8 @@ describe("HttpUpstream, body read whole (streamed = false)", () => {
           return true;
         },
       );
-      expect(seen).toEqual(["spent? object"]);
+      expect(seen).toContain("spent? object");
+      expect(seen).not.toContain("answered");
     } finally {
       await upstream.close();
     }

@@ -99,3 +99,33 @@ it("an idle API process leaves the shares, and the workers take the whole limit 
   expect(apiLimiters.get("up").currentConcurrencyLimit).toBe(0);
   await share.stop();
 });
+
+it("a stopping API process keeps its share while a chat call still runs, up to the grace", async () => {
+  const store = await openStore(db2);
+  stores.push(store);
+  const logger = pino({ level: "silent" });
+  const workerLimiters = new LimiterRegistry(() => ({ maxConcurrency: 8 }), 100);
+  const heartbeat = new Heartbeat({ store, owner: "w2", limiters: workerLimiters, logger });
+  heartbeats.push(heartbeat);
+  heartbeat.start();
+  const apiLimiters = new LimiterRegistry(() => ({ maxConcurrency: 8 }), 100);
+  const share = new ApiShare({ store, limiters: apiLimiters, logger });
+  const permit = await share.get("up").acquire(1, new AbortController().signal);
+  expect(share.member).toBe(true);
+  let stopped = false;
+  const stopping = share.stop(30_000).then(() => {
+    stopped = true;
+  });
+  await Promise.resolve();
+  // The call still runs: the API process is still a member (its row stays, its share held).
+  expect(share.member).toBe(true);
+  expect(stopped).toBe(false);
+  permit.release(null);
+  await stopping;
+  expect(share.member).toBe(false);
+  // A call with an aborted signal after the stop joins nothing.
+  const aborted = new AbortController();
+  aborted.abort();
+  await expect(share.get("up").acquire(1, aborted.signal)).rejects.toThrow(/aborted/);
+  expect(share.member).toBe(false);
+});
