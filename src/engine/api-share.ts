@@ -118,7 +118,7 @@ export class ApiShare implements Limiters {
     }
     let released = false;
     return {
-      answered: permit.answered && (() => permit.answered?.()),
+      answered: permit.answered,
       release: (outcome, actualTokens) => {
         permit.release(outcome, actualTokens);
         if (released) return;

@@ -46,23 +46,32 @@ export class AnswerPacer<T extends { teaches(): boolean; answered(): boolean; de
     const end = Math.min(this.ready.length, this.head + this.perTurn);
     // A turn with an answer the limiters must learn first (a 429, a spent window) frees nothing
     // early: its answers are delivered (and their permits released, outcomes learned) first.
-    let early = true;
-    for (let i = this.head; i < end && early; i++) if (this.ready[i].teaches()) early = false;
+    // Each answer is asked `teaches()` once: the scan stops at the first that does, the split
+    // below asks only the ones after it.
+    let teacher = -1;
+    for (let i = this.head; i < end; i++) {
+      if (this.ready[i].teaches()) {
+        teacher = i;
+        break;
+      }
+    }
     let started = false;
-    if (early) for (let i = this.head; i < end; i++) if (this.ready[i].answered()) started = true;
+    if (teacher < 0) for (let i = this.head; i < end; i++) if (this.ready[i].answered()) started = true;
     if (started) {
       setImmediate(deliverAll, this.ready.slice(this.head, end));
       this.head = end;
-    } else if (!early) {
+    } else if (teacher >= 0) {
       // The answers to learn from first settle (their microtasks run when this callback returns,
       // through to the limiter's release) before the others of the turn, on the next turn, can
       // release permits and grant waiters.
-      const rest: T[] = [];
-      for (; this.head < end; this.head++) {
-        const a = this.ready[this.head];
+      const rest = this.ready.slice(this.head, teacher);
+      this.ready[teacher].deliver();
+      for (let i = teacher + 1; i < end; i++) {
+        const a = this.ready[i];
         if (a.teaches()) a.deliver();
         else rest.push(a);
       }
+      this.head = end;
       if (rest.length > 0) setImmediate(deliverAll, rest);
     } else {
       while (this.head < end) this.ready[this.head++].deliver();
