@@ -457,6 +457,30 @@ describe("leases", () => {
     await expectCountersExact(batch.id, workspaceId);
   });
 
+  it("reaps expired leases of paused and cancelling batches too, and leaves the unexpired ones held", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const paused = await createBatch(store, workspaceId, agentId, 1);
+    const [p] = await store.items.claim("w", 1, 10, Date.now());
+    const cancelling = await createBatch(store, workspaceId, agentId, 2);
+    const [c] = await store.items.claim("w", 1, 10, Date.now());
+    const running = await createBatch(store, workspaceId, agentId, 1);
+    const [r] = await store.items.claim("live", 1, LEASE, Date.now());
+    expect([p.batchId, c.batchId, r.batchId]).toEqual([paused.id, cancelling.id, running.id]);
+    expect((await store.batches.pause(workspaceId, paused.id, Date.now())).kind).toBe("ok");
+    await store.batches.cancel(workspaceId, cancelling.id, Date.now());
+    expect((await store.batches.get(workspaceId, cancelling.id))?.status).toBe("cancelling");
+
+    const report = await store.items.reapExpired(Date.now() + 1000, 3);
+    expect(report.applied).toBe(2);
+    expect((await store.items.getByCustomId(paused.id, p.customId))?.status).toBe("pending");
+    expect((await store.items.getByCustomId(cancelling.id, c.customId))?.status).toBe("failed");
+    expect((await store.batches.get(workspaceId, cancelling.id))?.status).toBe("cancelled");
+    expect((await store.items.getByCustomId(running.id, r.customId))?.status).toBe("processing");
+    expect(await store.items.leaseOwners()).toEqual(["live"]);
+    expect((await store.items.reapExpired(Date.now() + 1000, 3)).applied).toBe(0);
+    for (const b of [paused, cancelling, running]) await expectCountersExact(b.id, workspaceId);
+  });
+
   it("returns the items of dead owners at once, counting an interruption, and leaves the others", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 4);

@@ -18,6 +18,7 @@ import { migration017 } from "./017-metrics-totals.js";
 import { migration018 } from "./018-cached-prompt-tokens.js";
 import { migration019 } from "./019-drop-items-runnable.js";
 import { migration020 } from "./020-ingest-resume.js";
+import { migration021 } from "./021-drop-items-leased.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration, SqlTypes } from "./migration.js";
@@ -44,4 +45,5 @@ export const migrations: readonly Migration[] = [
   migration018,
   migration019,
   migration020,
+  migration021,
 ].sort((a, b) => a.version - b.version);

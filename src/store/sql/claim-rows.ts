@@ -5,14 +5,16 @@
 import type { ClaimedItem } from "../items.js";
 import { Deltas } from "./counters.js";
 import {
+  chunks,
   type DriverCapabilities,
+  marks,
   type Row,
   type SqlDriver,
   type SqlTransaction,
   skipLocked,
   updateVerb,
 } from "./driver.js";
-import { toClaimedItem } from "./rows.js";
+import { n, toClaimedItem } from "./rows.js";
 
 /** What a claim returns of each item: what `toClaimedItem` reads (not the results' columns). */
 const CLAIMED_COLUMNS = `id, batch_id, seq, attempts, interruptions, custom_id, agent_id, agent_version, message,
@@ -31,36 +33,43 @@ export function claimSql(db: SqlDriver): string {
 }
 
 /**
- * The claim of several batches in one UPDATE (drivers without `writingCtes`): the items of each
- * batch are chosen as `claimSql` chooses them, each batch's choice a term of one `UNION ALL`.
+ * The claim of several batches in one transaction (drivers without `writingCtes`): the items of
+ * each batch are chosen as `claimSql` chooses them, each batch's choice a term of one `UNION ALL`.
  * One statement per batch was 155 claim UPDATEs per 5,000 items on SQLite for ~40 claims
- * (bench/README.md, "Issue 17.5"). Texts are built once per batch count.
+ * (bench/README.md, "Issue 17.5"). The chosen rows are read first (`claimChoiceSql`), then
+ * updated by id (`claimByIdSql`), without RETURNING: SQLite runs a RETURNING clause as a trigger
+ * program for every row, which cost about as much as the row's update itself (bench/README.md,
+ * "Issue 17.5, fourth pass"). Texts are built once per batch count (per id count for the UPDATE).
  */
 const claimAllTexts = new Map<string, string>();
-function claimAllSql(db: { capabilities: DriverCapabilities }, batches: number): string {
-  const verb = updateVerb(db);
-  const key = `${verb}:${batches}`;
+function claimChoiceSql(batches: number): string {
+  const key = `choice:${batches}`;
   let sql = claimAllTexts.get(key);
   if (sql === undefined) {
     const term = `SELECT id FROM (SELECT i.id FROM batch_items i JOIN batches b ON b.id = i.batch_id
                     WHERE i.batch_id = ? AND i.status = 'pending' AND i.not_before <= ? AND b.status = 'in_progress'
                     ORDER BY i.seq LIMIT ?)`;
-    sql = `${verb} batch_items SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
-       WHERE id IN (${new Array(batches).fill(term).join(" UNION ALL ")})
-       RETURNING ${CLAIMED_COLUMNS}`;
+    sql = `SELECT ${CLAIMED_COLUMNS} FROM batch_items
+       WHERE id IN (${new Array(batches).fill(term).join(" UNION ALL ")}) ORDER BY id`;
     claimAllTexts.set(key, sql);
   }
   return sql;
 }
 
-function claimAllParams(
-  owner: string,
-  batchIds: string[],
-  shares: Map<string, number>,
-  leaseMs: number,
-  now: number,
-): unknown[] {
-  const params: unknown[] = [owner, now + leaseMs];
+function claimByIdSql(db: { capabilities: DriverCapabilities }, ids: number): string {
+  const verb = updateVerb(db);
+  const key = `${verb}:${ids}`;
+  let sql = claimAllTexts.get(key);
+  if (sql === undefined) {
+    sql = `${verb} batch_items SET status = 'processing', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1
+       WHERE id IN (${marks(ids)}) AND status = 'pending'`;
+    claimAllTexts.set(key, sql);
+  }
+  return sql;
+}
+
+function claimChoiceParams(batchIds: string[], shares: Map<string, number>, now: number): unknown[] {
+  const params: unknown[] = [];
   for (const batchId of batchIds) params.push(batchId, now, shares.get(batchId) as number);
   return params;
 }
@@ -76,9 +85,12 @@ export function claimParams(
 }
 
 /**
- * A claim of several batches as one transaction (drivers without `writingCtes`): one UPDATE for
- * all of them (`claimAllSql`), then the counters of every batch looked at, each stamped
- * `last_claimed_at`, also one that gave nothing.
+ * A claim of several batches as one transaction (drivers without `writingCtes`): the choice of
+ * every batch read in one SELECT (`claimChoiceSql`), those rows updated by id, then the counters
+ * of every batch looked at, each stamped `last_claimed_at`, also one that gave nothing. The
+ * transaction holds the database's write lock (SQLite's `BEGIN IMMEDIATE`), so the rows read are
+ * the rows updated; the UPDATE is fenced on `pending` all the same, and any row it misses throws
+ * (the transaction is rolled back whole).
  */
 export async function claimInTransaction(
   db: { capabilities: DriverCapabilities },
@@ -90,19 +102,25 @@ export async function claimInTransaction(
   leaseMs: number,
   now: number,
 ): Promise<ClaimedItem[]> {
-  const rows: Row[] = await tx.all(
-    claimAllSql(db, batchIds.length),
-    claimAllParams(owner, batchIds, shares, leaseMs, now),
-  );
+  const rows: Row[] = await tx.all(claimChoiceSql(batchIds.length), claimChoiceParams(batchIds, shares, now));
+  for (const group of chunks(rows)) {
+    const params: unknown[] = [owner, now + leaseMs];
+    for (const r of group) params.push(r.id);
+    const changed = await tx.run(claimByIdSql(db, group.length), params);
+    if (changed !== group.length)
+      throw new Error(`claim: ${changed} of ${group.length} chosen items updated`);
+  }
   const deltas = new Deltas();
   for (const batchId of batchIds) deltas.of(batchId);
-  // Returned as SQLite updates them, in id order: each batch's items in seq order (ingest gives
-  // ids in seq order), as one statement per batch gave them. The order is not promised (PostgreSQL's is any).
+  // In id order, as the UPDATE's RETURNING gave them before: each batch's items in seq order
+  // (ingest gives ids in seq order). The order is not promised (PostgreSQL's is any).
   const claimed: ClaimedItem[] = [];
   for (const r of rows) {
     const d = deltas.of(r.batch_id as string);
     d.pending -= 1;
     d.processing += 1;
+    // Read before the UPDATE: the attempt this claim starts is the next one.
+    r.attempts = n(r.attempts) + 1;
     claimed.push(toClaimedItem(r, workspaceOf.get(r.batch_id as string) as string));
   }
   await deltas.write(tx, { claimedAt: now });

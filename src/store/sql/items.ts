@@ -53,6 +53,16 @@ const CLAIM_GRAIN = 32;
 const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
 
 /**
+ * The batches an item can be processing in: a batch settles (completed, cancelled) only once none
+ * of its items is processing, and a validating one is never claimed from. The predicate is the
+ * partial index `batches_open`'s, so that index lists them; each one's `processing` items are then
+ * a range of `items_by_status (batch_id, status, seq)`. The reaper and the recovery of dead
+ * owners' items find held items this way (migration 021 dropped the index on lease expiry that
+ * only they used: it cost an index write on every claim and every outcome).
+ */
+const OPEN_BATCH_IDS = "SELECT id FROM batches WHERE status IN ('in_progress', 'paused', 'cancelling')";
+
+/**
  * The item table as the queue. Lock order in every transaction: item rows first (in id order),
  * then batch rows in id order; with that, concurrent claims, commits, reaps and cancels on
  * PostgreSQL cannot deadlock each other. (A claim takes its item rows with SKIP LOCKED, in seq
@@ -205,7 +215,7 @@ export class SqlItemQueue implements ItemQueue {
     return this.db.transaction(async (tx) => {
       const expired = await tx.all(
         `SELECT id, batch_id, lease_owner, attempts, interruptions FROM batch_items
-         WHERE status = 'processing' AND lease_expires_at < ? LIMIT 1000`,
+         WHERE batch_id IN (${OPEN_BATCH_IDS}) AND status = 'processing' AND lease_expires_at < ? LIMIT 1000`,
         [now],
       );
       return applyOutcomes(this.db, tx, interrupted(expired, now, quarantineAfter), now);
@@ -221,7 +231,8 @@ export class SqlItemQueue implements ItemQueue {
 
   async leaseOwners(): Promise<string[]> {
     const rows = await this.db.all(
-      "SELECT DISTINCT lease_owner FROM batch_items WHERE status = 'processing' AND lease_owner IS NOT NULL",
+      `SELECT DISTINCT lease_owner FROM batch_items
+       WHERE batch_id IN (${OPEN_BATCH_IDS}) AND status = 'processing' AND lease_owner IS NOT NULL`,
     );
     return rows.map((r) => r.lease_owner as string);
   }
@@ -234,7 +245,8 @@ export class SqlItemQueue implements ItemQueue {
         held.push(
           ...(await tx.all(
             `SELECT id, batch_id, lease_owner, attempts, interruptions FROM batch_items
-             WHERE status = 'processing' AND lease_owner IN (${marks(group.length)})`,
+             WHERE batch_id IN (${OPEN_BATCH_IDS}) AND status = 'processing'
+               AND lease_owner IN (${marks(group.length)})`,
             group,
           )),
         );
