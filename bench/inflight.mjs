@@ -7,6 +7,7 @@
  *   BENCH_INFLIGHT_ROOT=/tmp/base node bench/inflight.mjs   # the build in /tmp/base/dist (a baseline, same session)
  *   BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/inflight.mjs   # node flags for the measured process
  *   BENCH_ENGINE_THREAD=1 node bench/inflight.mjs   # engine.thread on: the engine in a worker thread (a build without the option ignores it)
+ *   (unset: the build's default; "auto" since issue 17.3's fourth pass, on at 10,000 in flight)
  *
  * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
  * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
@@ -51,7 +52,8 @@ async function phase(mockUrl) {
   config.logLevel = "silent";
   config.engine.concurrency = INFLIGHT;
   // engine.thread (src/threads/): set only when asked, so a build without the option runs as it is.
-  if (process.env.BENCH_ENGINE_THREAD) config.engine.thread = process.env.BENCH_ENGINE_THREAD === "1";
+  const thread = process.env.BENCH_ENGINE_THREAD;
+  if (thread) config.engine.thread = thread === "auto" ? thread : thread === "1";
   config.providers.mock = { type: "openai-compatible", baseUrl: mockUrl, maxConcurrency: INFLIGHT };
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
   const key = generateApiKey();

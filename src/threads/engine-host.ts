@@ -3,8 +3,9 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import pino, { type Logger } from "pino";
-import type { Config } from "../config/index.js";
+import { type Config, ENGINE_THREAD_AUTO_CONCURRENCY } from "../config/index.js";
 import type { Metrics, MetricsJson } from "../metrics/prometheus.js";
+import { sqliteFile } from "../store/index.js";
 import type { EngineThreadData, FromEngine, ToEngine } from "./messages.js";
 import { ThreadLimiters } from "./remote-limiters.js";
 
@@ -29,6 +30,16 @@ export interface EngineThread {
    * (the API's own drain, run alongside), so a chat turn within its grace is not cut short.
    */
   stop(graceMs: number, apiDrained?: Promise<unknown>): Promise<void>;
+}
+
+/**
+ * Whether the engine runs in a thread of its own: asked for (`engine.thread` "auto": an engine
+ * concurrency of at least ENGINE_THREAD_AUTO_CONCURRENCY), one process doing both, a SQLite file.
+ */
+export function engineInThread({ engine, db }: Config, options: { api: boolean; worker: boolean }): boolean {
+  const asked =
+    engine.thread === "auto" ? engine.concurrency >= ENGINE_THREAD_AUTO_CONCURRENCY : engine.thread;
+  return asked && options.api && options.worker && sqliteFile(db) !== null;
 }
 
 /**
