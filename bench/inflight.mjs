@@ -7,6 +7,7 @@
  *   BENCH_INFLIGHT_ROOT=/tmp/base node bench/inflight.mjs   # the build in /tmp/base/dist (a baseline, same session)
  *   BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/inflight.mjs   # node flags for the measured process
  *   BENCH_ENGINE_THREAD=1 node bench/inflight.mjs   # engine.thread on: the engine in a worker thread (a build without the option ignores it)
+ *   (unset: the build's default; "auto" since issue 17.3's fourth pass, on at 10,000 in flight)
  *
  * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
  * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
@@ -20,7 +21,7 @@
  * how late a timer of the agentbatch process fires, i.e. how long its synchronous bursts are) and
  * its garbage-collection pauses (PerformanceObserver 'gc'), both over the measured phase.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
@@ -41,6 +42,45 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * CPU ms so far of each thread of this process (Linux /proc), keyed by tid and name: the main
+ * (API) thread has the process's pid; the engine thread, V8's GC helpers, libuv's pool and the
+ * SQLite checkpointer each their own.
+ */
+function threadCpuMs() {
+  const out = new Map();
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+    }
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
+/** The phase's CPU per item by thread: main, the busiest other thread, and the rest. */
+function cpuByThread(before, after, items) {
+  const per = (ms) => Math.round((ms / items) * 1000) / 1000;
+  let main = 0;
+  const others = [];
+  for (const [tid, t] of after) {
+    const used = t.ms - (before.get(tid)?.ms ?? 0);
+    if (Number(tid) === process.pid) main = used;
+    else others.push({ name: t.name, used });
+  }
+  others.sort((a, b) => b.used - a.used);
+  const [top, ...rest] = others;
+  return {
+    main: per(main),
+    busiest_other: top ? { name: top.name, ms_per_item: per(top.used) } : null,
+    rest: per(rest.reduce((a, b) => a + b.used, 0)),
+  };
+}
+
 /** The measured phase, in a child process of its own. */
 async function phase(mockUrl) {
   const { loadConfig } = await import(join(distRoot, "dist/config/index.js"));
@@ -51,7 +91,8 @@ async function phase(mockUrl) {
   config.logLevel = "silent";
   config.engine.concurrency = INFLIGHT;
   // engine.thread (src/threads/): set only when asked, so a build without the option runs as it is.
-  if (process.env.BENCH_ENGINE_THREAD) config.engine.thread = process.env.BENCH_ENGINE_THREAD === "1";
+  const thread = process.env.BENCH_ENGINE_THREAD;
+  if (thread) config.engine.thread = thread === "auto" ? thread : thread === "1";
   config.providers.mock = { type: "openai-compatible", baseUrl: mockUrl, maxConcurrency: INFLIGHT };
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
   const key = generateApiKey();
@@ -86,6 +127,7 @@ async function phase(mockUrl) {
     liveHeap.idle_mb = process.memoryUsage().heapUsed / 1024 / 1024;
   }
   const cpu0 = process.cpuUsage();
+  const threads0 = threadCpuMs();
   const t0 = performance.now();
   const epoch0 = Date.now();
   let finishedAt = 0;
@@ -126,6 +168,7 @@ async function phase(mockUrl) {
   // Until the last batch's completion (exact, from the store): the 100 ms poll that noticed it is not the engine's time.
   const wallMs = Math.min(polledMs, Math.max(1, finishedAt - epoch0));
   const cpu = process.cpuUsage(cpu0);
+  const threads1 = threadCpuMs();
   clearInterval(rssTimer);
   loopDelay.disable();
   gcObserver.disconnect();
@@ -168,6 +211,8 @@ async function phase(mockUrl) {
       },
     }),
     cpu_ms_per_item: Math.round(((cpu.user + cpu.system) / 1000 / ITEMS) * 1000) / 1000,
+    // The same by thread (Linux): with engine.thread the busiest other thread is the engine's.
+    cpu_ms_per_item_by_thread: cpuByThread(threads0, threads1, ITEMS),
     get_batch_probe_ms: {
       samples: sorted.length,
       p50: Math.round(percentile(sorted, 50) * 10) / 10,

@@ -69,14 +69,27 @@ export function spawnNode(args, { onLine, env } = {}) {
   return { child, done };
 }
 
-/** The mock LLM (dist/cli/main.js mock-llm) in a child process, answering after `latencyMs`. */
+/**
+ * The mock LLM (dist/cli/main.js mock-llm) in a child process, answering after `latencyMs`.
+ * `BENCH_MOCK_NODE_ARGS` passes node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/mockprof`;
+ * the profile is written when it exits, so it is stopped with SIGTERM).
+ */
 export async function startMock(latencyMs) {
+  const nodeArgs = (process.env.BENCH_MOCK_NODE_ARGS ?? "").split(" ").filter(Boolean);
   let resolveUrl;
   const url = new Promise((r) => {
     resolveUrl = r;
   });
   const mock = spawnNode(
-    [join(root, "dist/cli/main.js"), "mock-llm", "--port", "0", "--latency-ms", String(latencyMs)],
+    [
+      ...nodeArgs,
+      join(root, "dist/cli/main.js"),
+      "mock-llm",
+      "--port",
+      "0",
+      "--latency-ms",
+      String(latencyMs),
+    ],
     {
       onLine: (line) => {
         const m = /mock-llm listening on (\S+)/.exec(line);
@@ -89,7 +102,11 @@ export async function startMock(latencyMs) {
     url,
     new Promise((_, fail) => setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref()),
   ]);
-  return { url: found, pid: mock.child.pid, stop: () => mock.child.kill("SIGKILL") };
+  return {
+    url: found,
+    pid: mock.child.pid,
+    stop: () => mock.child.kill(nodeArgs.length > 0 ? "SIGTERM" : "SIGKILL"),
+  };
 }
 
 /** Samples RSS every 50 ms; `stop()` returns the peak in MB. */

@@ -22,9 +22,9 @@ import { KeyResolver, registerEnvKey } from "./server/auth.js";
 import type { OpenAIOutputWriter } from "./server/batch-apis/openai-output.js";
 import type { AppContext } from "./server/context.js";
 import type { IngestRunner } from "./server/ingest-runner.js";
-import { openStore, sqliteFile } from "./store/index.js";
+import { openStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
-import { type EngineThread, startEngineThread } from "./threads/engine-host.js";
+import { type EngineThread, engineInThread, startEngineThread } from "./threads/engine-host.js";
 import { startTracing, type Tracing } from "./tracing/setup.js";
 import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 
@@ -292,11 +292,6 @@ async function startApi(
   openAIOutput.start();
   ingests.start();
   return { app, url: address.replace("[::1]", "localhost"), openAIOutput, ingests };
-}
-
-/** Whether the engine runs in a thread of its own: asked for, one process doing both, a SQLite file. */
-function engineInThread(config: Config, options: ServiceOptions): boolean {
-  return config.engine.thread && options.api && options.worker && sqliteFile(config.db) !== null;
 }
 
 /** The engine thread, started on the open core; the core is closed if the thread fails to start. */

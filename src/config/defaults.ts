@@ -21,8 +21,11 @@ export const defaultEngineConfig: EngineConfig = {
   cancelAbortsInFlight: false,
   itemAttachmentBytes: 50 * 1024 * 1024,
   attachmentMemoryBytes: 256 * 1024 * 1024,
-  thread: false,
+  thread: "auto",
 };
+
+/** With `engine.thread` "auto", the engine concurrency from which the engine gets a thread of its own. */
+export const ENGINE_THREAD_AUTO_CONCURRENCY = 1_000;
 
 /** Default prices (USD per million tokens) for common models; the config file overrides them. */
 export const defaultPrices: Record<string, { input: number; output: number }> = {

@@ -43,7 +43,7 @@ const EngineSchema = Strict({
   item_attachment_bytes: Type.Optional(Count),
   cancel_aborts_in_flight: Type.Optional(Type.Boolean()),
   attachment_memory_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
-  thread: Type.Optional(Type.Boolean()),
+  thread: Type.Optional(Type.Union([Type.Boolean(), Type.Literal("auto")])),
 });
 
 const WebhooksSchema = Strict({

@@ -15,7 +15,7 @@ import {
 } from "./sections.js";
 import type { Config, ConfigOverrides } from "./types.js";
 
-export { defaultEngineConfig, defaultPrices } from "./defaults.js";
+export { defaultEngineConfig, defaultPrices, ENGINE_THREAD_AUTO_CONCURRENCY } from "./defaults.js";
 export type * from "./types.js";
 
 /** Where files live by default: beside the SQLite database, so one folder holds a whole instance. */

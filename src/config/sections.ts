@@ -81,8 +81,14 @@ export function engineSection(file: ConfigFile, env: Env): EngineConfig {
   }
   const abort = envFlag(env, "AGENTBATCH_CANCEL_ABORTS_IN_FLIGHT");
   if (abort !== undefined) engine.cancelAbortsInFlight = abort;
-  const thread = envFlag(env, "AGENTBATCH_ENGINE_THREAD");
-  if (thread !== undefined) engine.thread = thread;
+  const thread = env.AGENTBATCH_ENGINE_THREAD;
+  if (thread?.toLowerCase() === "auto") engine.thread = "auto";
+  else if (thread) {
+    const flag = FLAG_VALUES[thread.toLowerCase()];
+    if (flag === undefined)
+      throw new Error(`config: AGENTBATCH_ENGINE_THREAD must be 1, 0 or auto, got ${JSON.stringify(thread)}`);
+    engine.thread = flag;
+  }
   return engine;
 }
 

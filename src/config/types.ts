@@ -59,9 +59,12 @@ export interface EngineConfig {
    * On a SQLite file, when one process serves the API and runs the engine: the engine and the
    * webhook dispatcher run in a worker thread with a connection of their own, so the API's
    * requests never wait behind the engine's turns (`src/threads/`). Ignored on PostgreSQL and
-   * `sqlite::memory:`.
+   * `sqlite::memory:`. `"auto"` (the default): on when `concurrency` is at least
+   * `ENGINE_THREAD_AUTO_CONCURRENCY` (1,000), where the engine's turns, garbage and heap are large
+   * enough for the API to wait behind them; below it the thread's cost (a second heap, messages
+   * between threads) buys little.
    */
-  thread: boolean;
+  thread: boolean | "auto";
 }
 
 export interface WebhookConfig {

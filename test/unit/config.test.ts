@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/index.js";
+import { ENGINE_THREAD_AUTO_CONCURRENCY, loadConfig } from "../../src/config/index.js";
+import { engineInThread } from "../../src/threads/engine-host.js";
 
 const dir = mkdtempSync(join(tmpdir(), "agentbatch-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -131,12 +132,39 @@ describe("loadConfig", () => {
     );
   });
 
-  it("runs the engine in a thread of its own only when asked (engine.thread, AGENTBATCH_ENGINE_THREAD)", () => {
-    expect(loadConfig({}, {}).engine.thread).toBe(false);
+  it("runs the engine in a thread of its own when asked or by concurrency (engine.thread, AGENTBATCH_ENGINE_THREAD)", () => {
+    expect(loadConfig({}, {}).engine.thread).toBe("auto");
     expect(loadConfig({}, { AGENTBATCH_ENGINE_THREAD: "1" }).engine.thread).toBe(true);
     const file = fileWith({ engine: { thread: true } });
     expect(loadConfig({ configFile: file }, {}).engine.thread).toBe(true);
     expect(loadConfig({ configFile: file }, { AGENTBATCH_ENGINE_THREAD: "0" }).engine.thread).toBe(false);
+    expect(loadConfig({ configFile: file }, { AGENTBATCH_ENGINE_THREAD: "auto" }).engine.thread).toBe("auto");
+    expect(loadConfig({ configFile: fileWith({ engine: { thread: "auto" } }) }, {}).engine.thread).toBe(
+      "auto",
+    );
+    expect(() => loadConfig({ configFile: fileWith({ engine: { thread: "yes" } }) }, {})).toThrow(/thread/);
+    expect(() => loadConfig({}, { AGENTBATCH_ENGINE_THREAD: "maybe" })).toThrow(/1, 0 or auto/);
+
+    const both = { api: true, worker: true };
+    const sqlite = (thread: boolean | "auto", concurrency: number) => {
+      const c = loadConfig({ db: "sqlite:/tmp/x/a.db" }, {});
+      c.engine.thread = thread;
+      c.engine.concurrency = concurrency;
+      return c;
+    };
+    // "auto": on from ENGINE_THREAD_AUTO_CONCURRENCY calls at once, where the API waited behind the engine.
+    expect(engineInThread(sqlite("auto", ENGINE_THREAD_AUTO_CONCURRENCY), both)).toBe(true);
+    expect(engineInThread(sqlite("auto", ENGINE_THREAD_AUTO_CONCURRENCY - 1), both)).toBe(false);
+    expect(engineInThread(sqlite(true, 8), both)).toBe(true);
+    expect(engineInThread(sqlite(false, 10_000), both)).toBe(false);
+    // Only one process doing both, on a SQLite file.
+    expect(engineInThread(sqlite("auto", 10_000), { api: true, worker: false })).toBe(false);
+    const pg = loadConfig({ db: "postgres://u@h/d" }, {});
+    pg.engine.concurrency = 10_000;
+    expect(engineInThread(pg, both)).toBe(false);
+    const memory = loadConfig({ db: "sqlite::memory:" }, {});
+    memory.engine.concurrency = 10_000;
+    expect(engineInThread(memory, both)).toBe(false);
   });
 
   it("keeps file bytes in the database on PostgreSQL and on disk with SQLite", () => {
