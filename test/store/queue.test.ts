@@ -60,6 +60,8 @@ async function expectCountersExact(batchId: string, workspaceId: string) {
     succeeded: count("success"),
     failed: count("failed"),
   });
+  // The reaper finds processing items only in open batches (migration 021): none is elsewhere.
+  if (count("processing") > 0) expect(["in_progress", "paused", "cancelling"]).toContain(b?.status);
 }
 
 describe("claims", () => {
