@@ -92,9 +92,12 @@ async function phase(mockUrl) {
   config.engine.concurrency = INFLIGHT;
   // engine.thread (src/threads/): set only when asked, so a build without the option runs as it is.
   const thread = process.env.BENCH_ENGINE_THREAD;
-  if (thread) config.engine.thread = thread === "auto" ? thread : thread === "1";
+  if (thread) config.engine.thread = thread === "auto" ? thread : thread === "1" || thread === "true";
   config.providers.mock = { type: "openai-compatible", baseUrl: mockUrl, maxConcurrency: INFLIGHT };
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
+  // Whether the engine did run in a thread (the default "auto" decides by concurrency); a build
+  // without the option reports none.
+  const engineThreadRan = service.engineThread;
   const key = generateApiKey();
   const workspace = await registerApiKey(service.store, key);
   const api = apiCaller(service.url, key);
@@ -184,6 +187,7 @@ async function phase(mockUrl) {
   const ideal = (INFLIGHT / LATENCY_MS) * 1000;
   return {
     items: ITEMS,
+    engine_thread_ran: engineThreadRan ?? null,
     failed,
     wall_ms: Math.round(wallMs),
     polled_wall_ms: Math.round(polledMs),
@@ -256,7 +260,7 @@ async function main() {
       latency_ms: LATENCY_MS,
       rounds: ROUNDS,
       build: distRoot,
-      engine_thread: process.env.BENCH_ENGINE_THREAD ?? "unset",
+      engine_thread_setting: process.env.BENCH_ENGINE_THREAD ?? "default",
       ...result,
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

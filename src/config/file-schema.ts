@@ -130,6 +130,8 @@ function describe(e: ErrorObject): string {
   if (e.keyword === "additionalProperties") return `${path} is not a known setting`;
   if (e.keyword === "required") return `${path} is required`;
   if (e.keyword === "pattern" && path.startsWith("models.")) return `${path} must be "provider/model"`;
+  // A union's first branch would say "must be boolean" of "auto"'s misspellings.
+  if (path === "engine.thread") return `${path} must be true, false or "auto"`;
   if (e.keyword === "enum" || e.keyword === "const" || e.keyword === "anyOf")
     return `${path} has an unknown value`;
   return `${path} ${e.message}`;

@@ -38,11 +38,17 @@ const FLAG_VALUES: Record<string, boolean> = {
   off: false,
 };
 
+/** The flag a value spells, own keys only (`constructor` or `__proto__` is no flag). */
+function flagValue(v: string): boolean | undefined {
+  const key = v.toLowerCase();
+  return Object.hasOwn(FLAG_VALUES, key) ? FLAG_VALUES[key] : undefined;
+}
+
 /** An on/off environment variable (1/0, true/false, yes/no, on/off); anything else is a start-up error naming it. */
 export function envFlag(env: Env, name: string): boolean | undefined {
   const v = env[name];
   if (v === undefined || v === "") return undefined;
-  const flag = FLAG_VALUES[v.toLowerCase()];
+  const flag = flagValue(v);
   if (flag === undefined)
     throw new Error(`config: ${name} must be 1 or 0 (true/false), got ${JSON.stringify(v)}`);
   return flag;
@@ -84,7 +90,7 @@ export function engineSection(file: ConfigFile, env: Env): EngineConfig {
   const thread = env.AGENTBATCH_ENGINE_THREAD;
   if (thread?.toLowerCase() === "auto") engine.thread = "auto";
   else if (thread) {
-    const flag = FLAG_VALUES[thread.toLowerCase()];
+    const flag = flagValue(thread);
     if (flag === undefined)
       throw new Error(`config: AGENTBATCH_ENGINE_THREAD must be 1, 0 or auto, got ${JSON.stringify(thread)}`);
     engine.thread = flag;

@@ -52,16 +52,12 @@ export function engineInThread({ engine, db }: Config, options: { api: boolean; 
 export const ENGINE_THREAD_HEAP_GROWING_PERCENT = 50;
 
 /**
- * The V8 flag that caps the heap's growth, or null if this process was started with its own
- * (`--heap-growing-percent` in its argv or NODE_OPTIONS): an operator's choice wins.
+ * The V8 flag that fixes the heap's growth factor, or null if this process was started with its
+ * own (`node --heap-growing-percent=N dist/cli/main.js serve`; Node refuses it in NODE_OPTIONS, and
+ * `=0` gives V8 back its own factors): an operator's choice wins.
  */
-export function heapGrowthFlag(
-  execArgv: readonly string[] = process.execArgv,
-  nodeOptions: string = process.env.NODE_OPTIONS ?? "",
-): string | null {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) =>
-    /^--heap[-_]growing[-_]percent(=|$)/.test(arg),
-  );
+export function heapGrowthFlag(execArgv: readonly string[] = process.execArgv): string | null {
+  const given = execArgv.some((arg) => /^--?heap[-_]growing[-_]percent(=|$)/.test(arg));
   return given ? null : `--heap-growing-percent=${ENGINE_THREAD_HEAP_GROWING_PERCENT}`;
 }
 

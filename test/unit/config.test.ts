@@ -142,8 +142,13 @@ describe("loadConfig", () => {
     expect(loadConfig({ configFile: fileWith({ engine: { thread: "auto" } }) }, {}).engine.thread).toBe(
       "auto",
     );
-    expect(() => loadConfig({ configFile: fileWith({ engine: { thread: "yes" } }) }, {})).toThrow(/thread/);
+    expect(() => loadConfig({ configFile: fileWith({ engine: { thread: "yes" } }) }, {})).toThrow(
+      'engine.thread must be true, false or "auto"',
+    );
     expect(() => loadConfig({}, { AGENTBATCH_ENGINE_THREAD: "maybe" })).toThrow(/1, 0 or auto/);
+    // Only the flag words themselves: no inherited key of the lookup table.
+    expect(() => loadConfig({}, { AGENTBATCH_ENGINE_THREAD: "constructor" })).toThrow(/1, 0 or auto/);
+    expect(() => loadConfig({}, { AGENTBATCH_CANCEL_ABORTS_IN_FLIGHT: "__proto__" })).toThrow(/1 or 0/);
 
     const both = { api: true, worker: true };
     const sqlite = (thread: boolean | "auto", concurrency: number) => {
