@@ -47,7 +47,9 @@ export function engineInThread({ engine, db }: Config, options: { api: boolean; 
  * one (V8's own factor goes up to 4×). The engine thread's 10,000 calls in flight keep ~60 MB live
  * but promote each call's garbage (it lives the call's 2 s), so its heap grew to ~300–420 MB of
  * mostly garbage, beside the API thread's own heap: 1.5× keeps the process under 500 MB at the
- * cost of a few more full collections, which run in the engine thread, not the API's.
+ * cost of a few more full collections. The factor is process-wide and fixed: the API thread's
+ * heap collects at 1.5× too (more often than V8 alone would with a large live heap, as it also
+ * replaces V8's shrinking factors), and it stays set after the thread stops (src/threads/README.md).
  */
 export const ENGINE_THREAD_HEAP_GROWING_PERCENT = 50;
 
@@ -134,7 +136,7 @@ class EngineThreadHost implements EngineThread {
     private readonly logger: Logger,
   ) {
     const data: EngineThreadData = { config, logLevel: logger.level };
-    // Process-wide (V8's flags are), so the API thread's heap, which allocates little, too.
+    // Process-wide (V8's flags are): it applies to the API thread's heap as well, from now on.
     const flag = heapGrowthFlag();
     if (flag) setFlagsFromString(flag);
     this.worker = new Worker(workerFile(), { workerData: data });
