@@ -14,6 +14,9 @@
  * runs in a child process of its own, timed from the first enqueue until the last answer is
  * stored; CPU per item is that process's, and the database server's CPU per item (postgres or
  * redis-server processes, read from /proc) is reported beside it. Ideal at a latency L is C/L.
+ * `bare` (always run first, unless BENCH_BARE=0) is the practical ceiling: an undici loop with C calls in flight against the
+ * same mock, no storage (bench/throughput.mjs's baseline); each system's `ratio_to_bare` is beside
+ * its `ratio_to_ideal`.
  * Prints one JSON object.
  */
 import { cpus, loadavg } from "node:os";
@@ -29,6 +32,8 @@ const REDIS = process.env.BENCH_REDIS ?? "127.0.0.1:6379";
 const SYSTEMS = (
   process.env.BENCH_SYSTEMS ?? "agentbatch_sqlite,agentbatch_postgres,graphile_worker,bullmq"
 ).split(",");
+// The bare loop runs first in every run unless BENCH_BARE=0 (or BENCH_SYSTEMS names it itself).
+if (process.env.BENCH_BARE !== "0" && !SYSTEMS.includes("bare")) SYSTEMS.unshift("bare");
 const ENQUEUE_CHUNK = 1000;
 
 /** Times `work` (which resolves once every item is stored): wall, items/s, CPU of this process and of `server`. */
@@ -192,7 +197,26 @@ async function agentbatchPhase(mockUrl, db) {
   return Object.fromEntries(keep.filter((k) => r[k] !== undefined).map((k) => [k, r[k]]));
 }
 
+/**
+ * The practical ceiling: bench/throughput.mjs's bare loop (an undici Pool with C calls in flight
+ * against the same mock, no storage, no queue), timed over the same items.
+ */
+async function bare(mockUrl) {
+  const out = await spawnNode(
+    [join(root, "bench/throughput.mjs"), "--phase", "baseline", "--mock-url", mockUrl],
+    { env: { ...process.env, BENCH_ITEMS: String(ITEMS), BENCH_CONCURRENCY: String(CONCURRENCY) } },
+  ).done;
+  const r = JSON.parse(out.trim().split("\n").at(-1));
+  return {
+    items: r.items,
+    wall_ms: r.wall_ms,
+    items_per_s: r.items_per_s,
+    cpu_ms_per_item: r.cpu_ms_per_item,
+  };
+}
+
 async function runSystem(system, mockUrl) {
+  if (system === "bare") return bare(mockUrl);
   if (system === "agentbatch_sqlite") return agentbatchPhase(mockUrl, "sqlite");
   if (system === "agentbatch_postgres") return agentbatchPhase(mockUrl, "postgres");
   const out = await spawnNode([fileURLToPath(import.meta.url), "--phase", system, mockUrl]).done;
@@ -216,6 +240,11 @@ async function main() {
       if (ideal)
         for (const r of Object.values(row))
           r.ratio_to_ideal = Math.round((r.items_per_s / ideal) * 1000) / 1000;
+      // Beside the ideal, the ratio to the bare loop's rate on the same mock in the same run.
+      if (row.bare)
+        for (const [name, r] of Object.entries(row))
+          if (name !== "bare")
+            r.ratio_to_bare = Math.round((r.items_per_s / row.bare.items_per_s) * 1000) / 1000;
       runs[`latency_${latency}ms`] = { ideal_items_per_s: ideal && Math.round(ideal), ...row };
     } finally {
       mock.stop();

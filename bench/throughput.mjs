@@ -88,11 +88,14 @@ async function baseline(mockUrl) {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   };
+  const calls = CALL_TIMES ? await recordCalls() : null;
   await runLoop(WARMUP, "Warm-up");
   failures = 0;
+  calls?.reset();
+  const t0 = performance.now();
   const result = await measure(ITEMS, async () => {
     await runLoop(ITEMS, "Question");
-    return {};
+    return calls ? { call_times: calls.summary(t0, performance.now()) } : {};
   });
   await pool.close();
   return { ...result, failed: failures };
@@ -182,10 +185,51 @@ async function recordCalls() {
   };
   const r = (x) => Math.round(x * 100) / 100;
   const pct = (a, q) => r([...a].sort((x, y) => x - y)[Math.floor(q * (a.length - 1))] ?? 0);
+  // Event-loop stalls: a 1 ms timer chain; a turn that came more than 8 ms late is recorded
+  // (its end time and length), to be set beside the calls' deficit.
+  // Each stall also records the CPU this process used meanwhile (all its threads): a stall with
+  // little CPU was the process waiting for a core (2 cores shared with the mock and the database),
+  // one with as much CPU as wall was work on the loop. GC pauses are recorded beside them.
+  let stalls = [];
+  let gcs = [];
+  let last = performance.now();
+  let lastCpu = process.cpuUsage();
+  const tick = () => {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    if (now - last > 8) {
+      const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+      stalls.push([now, now - last, cpuMs]);
+    }
+    // The engine's slots and claim buffer (when `probe` is set): the empty slots' time, split by
+    // whether the buffer had an item to start (a start waiting for the loop) or was empty (a claim late).
+    const held = probe.held?.();
+    if (held && probe.on) {
+      const free = Math.max(0, CONCURRENCY - held.running);
+      const w = ((now - last) * free) / CONCURRENCY;
+      if (held.buffered > 0) probe.freeWithBuffered += w;
+      else probe.freeBufferEmpty += w;
+    }
+    last = now;
+    lastCpu = cpu;
+    setTimeout(tick, 1).unref();
+  };
+  const probe = { held: null, on: false, freeWithBuffered: 0, freeBufferEmpty: 0 };
+  setTimeout(tick, 1).unref();
+  const { PerformanceObserver } = await import("node:perf_hooks");
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push([e.startTime, e.duration, e.detail?.kind ?? e.kind]);
+  }).observe({ entryTypes: ["gc"] });
   return {
+    probe,
     reset: () => {
       starts = [];
       ends = [];
+      stalls = [];
+      gcs = [];
+      probe.on = true;
+      probe.freeWithBuffered = 0;
+      probe.freeBufferEmpty = 0;
       statuses.clear();
     },
     summary: (t0, tEnd) => {
@@ -201,6 +245,44 @@ async function recordCalls() {
         windows[w] = (windows[w] ?? 0) + (starts[k + c] - sorted[k]) / c;
       }
       const sum = (a) => a.reduce((x, y) => x + y, 0);
+      /**
+       * The calls' deficit: the integral of (C - calls in flight) / C over the time from the first
+       * call to the last call's start (ms of wall lost with fewer than C calls out), by 100 ms
+       * window, and the stretches of 5+ ms in which 8 or more slots stood empty.
+       */
+      const deficit = (t0, tEnd, sortedEnds) => {
+        const events = [...starts.map((t) => [t, 1]), ...sortedEnds.map((t) => [t, -1])].sort(
+          (a, b) => a[0] - b[0] || a[1] - b[1],
+        );
+        const lastStart = starts.at(-1);
+        let inflight = 0;
+        let prev = starts[0];
+        let total = 0;
+        const byWindow = [];
+        const holes = [];
+        let holeStart = null;
+        for (const [t, d] of events) {
+          if (t > lastStart) break;
+          const lost = ((c - inflight) / c) * (t - prev);
+          total += lost;
+          const w = Math.floor((prev - t0) / 100);
+          byWindow[w] = (byWindow[w] ?? 0) + lost;
+          inflight += d;
+          const empty = c - inflight >= 8;
+          if (empty && holeStart === null) holeStart = t;
+          if (!empty && holeStart !== null) {
+            if (t - holeStart >= 5) holes.push([r(holeStart - t0), r(t - holeStart)]);
+            holeStart = null;
+          }
+          prev = t;
+        }
+        return {
+          deficit_ms: r(total),
+          deficit_by_100ms: Array.from(byWindow, (x) => r(x ?? 0)),
+          holes_8plus_empty: holes,
+          tail_last_start_to_end_ms: r(tEnd - lastStart),
+        };
+      };
       return {
         calls: starts.length,
         answers: ends.length,
@@ -217,8 +299,65 @@ async function recordCalls() {
         idle_by_250ms_window: Array.from(windows, (x) => r(x ?? 0)),
         last_answer_to_end_ms: r(tEnd - sorted.at(-1)),
         span_ms: r(tEnd - t0),
+        ...deficit(t0, tEnd, sorted),
+        loop_stalls_over_8ms: stalls.map(([at, ms, cpuMs]) => [r(at - t0), r(ms), r(cpuMs)]),
+        // [stalls, their ms, the CPU ms of this process in them, ms of GC pauses inside them]
+        loop_stalls_summary: (() => {
+          const inStall = (g) => stalls.some(([at, ms]) => g[0] >= at - ms && g[0] <= at);
+          return [
+            stalls.length,
+            r(sum(stalls.map((x) => x[1]))),
+            r(sum(stalls.map((x) => x[2]))),
+            r(sum(gcs.filter(inStall).map((g) => g[1]))),
+          ];
+        })(),
+        // ms of C slots empty (sampled each ~1 ms tick), with items in the claim buffer / with it empty
+        empty_slots_ms_buffer_had_items: r(probe.freeWithBuffered),
+        empty_slots_ms_buffer_empty: r(probe.freeBufferEmpty),
+        gc_pauses_list: gcs.filter((g) => g[0] >= t0).map(([at, ms, kind]) => [r(at - t0), r(ms), kind]),
+        // GC pauses: count and ms, by kind (1 minor/scavenge, 2 major, 4 incremental, 8 weak callbacks)
+        gc_pauses: Object.fromEntries(
+          [...new Set(gcs.map((g) => g[2]))].map((k) => {
+            const of = gcs.filter((g) => g[2] === k);
+            return [k, [of.length, r(sum(of.map((g) => g[1])))]];
+          }),
+        ),
       };
     },
+  };
+}
+
+/**
+ * Times the engine's store calls `names` of `target` (bench-only wrapping): the part on this
+ * thread before the call returns its promise (SQLite's work is all there) and the whole call.
+ */
+function timeStoreCalls(target, names) {
+  const times = Object.fromEntries(names.map((n) => [n, { sync: [], total: [] }]));
+  for (const name of names) {
+    const original = target[name].bind(target);
+    target[name] = (...args) => {
+      const t = performance.now();
+      const p = original(...args);
+      times[name].sync.push(performance.now() - t);
+      return Promise.resolve(p).finally(() => times[name].total.push(performance.now() - t));
+    };
+  }
+  const r = (x) => Math.round(x * 100) / 100;
+  const stats = (a) => {
+    const s = [...a].sort((x, y) => x - y);
+    return {
+      n: s.length,
+      sum: r(s.reduce((x, y) => x + y, 0)),
+      p50: r(s[s.length >> 1] ?? 0),
+      max: r(s.at(-1) ?? 0),
+    };
+  };
+  return {
+    reset: () => {
+      for (const n of names) times[n] = { sync: [], total: [] };
+    },
+    summary: () =>
+      Object.fromEntries(names.map((n) => [n, { sync: stats(times[n].sync), total: stats(times[n].total) }])),
   };
 }
 
@@ -287,6 +426,8 @@ async function agentbatch(mockUrl, model, traceUrl) {
   if (traceUrl)
     config.tracing = { endpoint: traceUrl, serviceName: "bench", includeContent: false, exportDelayMs: 1000 };
   const service = await startService(config, { api: true, worker: true, logger: createLogger("silent") });
+  if (calls) calls.probe.held = () => service.engine?.held;
+  const storeCalls = calls ? timeStoreCalls(service.store.items, ["claim", "commit"]) : null;
   const key = generateApiKey();
   const workspace = await registerApiKey(service.store, key);
   const api = apiCaller(service.url, key);
@@ -328,6 +469,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
     traceUrl ? "agentbatch_traced" : model.startsWith("mock/") ? "agentbatch_mock" : "agentbatch_simulated",
   );
   calls?.reset();
+  storeCalls?.reset();
   const t0 = performance.now();
   const epoch0 = Date.now();
   const result = await measure(ITEMS, async () => {
@@ -335,7 +477,14 @@ async function agentbatch(mockUrl, model, traceUrl) {
     if (calls) {
       stopPgCpu?.();
       const posts_done_ms = postsDone.slice(-timed.length).map((t) => Math.round(t - t0));
-      return { finishedAt, call_times: { posts_done_ms, ...calls.summary(t0, t0 + (finishedAt - epoch0)) } };
+      return {
+        finishedAt,
+        call_times: {
+          posts_done_ms,
+          ...calls.summary(t0, t0 + (finishedAt - epoch0)),
+          store_calls: storeCalls.summary(),
+        },
+      };
     }
     if (sqliteStatements) {
       return {
