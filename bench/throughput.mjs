@@ -333,13 +333,17 @@ async function recordCalls() {
  */
 function timeStoreCalls(target, names) {
   const times = Object.fromEntries(names.map((n) => [n, { sync: [], total: [] }]));
+  let spans = [];
   for (const name of names) {
     const original = target[name].bind(target);
     target[name] = (...args) => {
       const t = performance.now();
       const p = original(...args);
       times[name].sync.push(performance.now() - t);
-      return Promise.resolve(p).finally(() => times[name].total.push(performance.now() - t));
+      return Promise.resolve(p).finally(() => {
+        times[name].total.push(performance.now() - t);
+        spans.push([name, t, performance.now()]);
+      });
     };
   }
   const r = (x) => Math.round(x * 100) / 100;
@@ -355,6 +359,16 @@ function timeStoreCalls(target, names) {
   return {
     reset: () => {
       for (const n of names) times[n] = { sync: [], total: [] };
+      spans = [];
+    },
+    /** The first call's durations split by whether a call of `other` was in progress at any point of it. */
+    overlap: (first, other) => {
+      const others = spans.filter((x) => x[0] === other);
+      const mine = spans.filter((x) => x[0] === first);
+      const over = [];
+      const alone = [];
+      for (const [, a, b] of mine) (others.some(([, c, d]) => c < b && d > a) ? over : alone).push(b - a);
+      return { [`with_${other}`]: stats(over), alone: stats(alone) };
     },
     summary: () =>
       Object.fromEntries(names.map((n) => [n, { sync: stats(times[n].sync), total: stats(times[n].total) }])),
@@ -483,6 +497,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
           posts_done_ms,
           ...calls.summary(t0, t0 + (finishedAt - epoch0)),
           store_calls: storeCalls.summary(),
+          claims_by_commit_overlap: storeCalls.overlap("claim", "commit"),
         },
       };
     }
