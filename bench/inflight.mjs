@@ -8,6 +8,8 @@
  *   BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" node bench/inflight.mjs   # node flags for the measured process
  *   BENCH_ENGINE_THREAD=1 node bench/inflight.mjs   # engine.thread on: the engine in a worker thread (a build without the option ignores it)
  *   (unset: the build's default; "auto" since issue 17.3's fourth pass, on at 10,000 in flight)
+ *   BENCH_COMMIT_BATCH=400 BENCH_CLAIM_BATCH=500 node bench/inflight.mjs   # engine group sizes (unset: the build's)
+ *   BENCH_INFLIGHT_TRACE=1 node bench/inflight.mjs   # stderr: each poll's processing/done, and CPU ms by thread
  *
  * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
  * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
@@ -20,6 +22,12 @@
  * probe's latencies, the event loop's delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution:
  * how late a timer of the agentbatch process fires, i.e. how long its synchronous bursts are) and
  * its garbage-collection pauses (PerformanceObserver 'gc'), both over the measured phase.
+ *
+ * Where the wall time goes: `timeline_ms` (the POSTs done, 95 % of INFLIGHT held, a third and two
+ * thirds of the items done), `middle_third_ratio` (the rate between those two: no ramp, no tail),
+ * `ratio_from_first_call` (from the first model call to the last answer, from the mock's log:
+ * without the POSTs), `cores_used` / `mock_cores_used` (each process's CPU over the wall time) and
+ * `machine_busy` (all cores, /proc/stat: 1 = the machine was saturated, by anything).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -74,11 +82,25 @@ function cpuByThread(before, after, items) {
   }
   others.sort((a, b) => b.used - a.used);
   const [top, ...rest] = others;
+  if (process.env.BENCH_INFLIGHT_TRACE) {
+    process.stderr.write(`threads: main ${main} others ${others.map((o) => o.used).join(" ")}\n`);
+  }
   return {
     main: per(main),
     busiest_other: top ? { name: top.name, ms_per_item: per(top.used) } : null,
     rest: per(rest.reduce((a, b) => a + b.used, 0)),
   };
+}
+
+/** The machine's CPU ticks so far, busy and total, all cores (Linux /proc/stat). */
+function machineTicks() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3] - (f[4] ?? 0), total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
 }
 
 /** The measured phase, in a child process of its own. */
@@ -90,6 +112,9 @@ async function phase(mockUrl) {
   const config = loadConfig({ port: 0, host: "127.0.0.1", db: `sqlite:${join(dir, "bench.db")}` }, {});
   config.logLevel = "silent";
   config.engine.concurrency = INFLIGHT;
+  // Group sizes to try (unset: the build's defaults).
+  if (process.env.BENCH_COMMIT_BATCH) config.engine.commitBatchSize = Number(process.env.BENCH_COMMIT_BATCH);
+  if (process.env.BENCH_CLAIM_BATCH) config.engine.claimBatchSize = Number(process.env.BENCH_CLAIM_BATCH);
   // engine.thread (src/threads/): set only when asked, so a build without the option runs as it is.
   const thread = process.env.BENCH_ENGINE_THREAD;
   if (thread) config.engine.thread = thread === "auto" ? thread : thread === "1" || thread === "true";
@@ -142,8 +167,14 @@ async function phase(mockUrl) {
     }));
     ids.push((await api("POST", "/batches", { agent_id: agent.id, requests })).data.id);
   }
+  const postedMs = performance.now() - t0;
   const probes = [];
   let peakInFlight = 0;
+  // Timeline (ms from the first POST): when the engine first held 95 % of INFLIGHT, and when a
+  // third / two thirds of the items were done (the middle third's rate is the steady state's).
+  let fullAtMs = null;
+  let thirdAt = null;
+  let twoThirdsAt = null;
   for (;;) {
     const p0 = performance.now();
     const one = await api("GET", `/batches/${ids[ids.length - 1]}`);
@@ -156,6 +187,12 @@ async function phase(mockUrl) {
       processing += b.processing_requests ?? 0;
     }
     peakInFlight = Math.max(peakInFlight, processing);
+    const now = performance.now() - t0;
+    if (fullAtMs === null && processing >= INFLIGHT * 0.95) fullAtMs = now;
+    if (process.env.BENCH_INFLIGHT_TRACE)
+      process.stderr.write(`${Math.round(now)} processing=${processing} done=${done}\n`);
+    if (thirdAt === null && done >= ITEMS / 3) thirdAt = { ms: now, done };
+    if (twoThirdsAt === null && done >= (ITEMS * 2) / 3) twoThirdsAt = { ms: now, done };
     if (liveHeap && liveHeap.processing === 0 && processing >= INFLIGHT) {
       globalThis.gc();
       liveHeap.saturated_mb = process.memoryUsage().heapUsed / 1024 / 1024;
@@ -197,6 +234,23 @@ async function phase(mockUrl) {
     // possible wall time is (ROUNDS) × latency plus submission, so the ratio's ceiling is below 1.
     ratio_to_ideal: Math.round((itemsPerS / ideal) * 1000) / 1000,
     peak_in_flight_seen: peakInFlight,
+    // Where the wall time goes (ms from the first POST, 100 ms poll resolution): the 30 POSTs,
+    // the engine holding 95 % of INFLIGHT, and the middle third's rate (no ramp, no tail).
+    timeline_ms: {
+      posted: Math.round(postedMs),
+      full: fullAtMs === null ? null : Math.round(fullAtMs),
+      third_done: thirdAt && Math.round(thirdAt.ms),
+      two_thirds_done: twoThirdsAt && Math.round(twoThirdsAt.ms),
+    },
+    middle_third_ratio:
+      thirdAt && twoThirdsAt && twoThirdsAt.ms > thirdAt.ms
+        ? Math.round(
+            ((twoThirdsAt.done - thirdAt.done) / (twoThirdsAt.ms - thirdAt.ms) / (INFLIGHT / LATENCY_MS)) *
+              1000,
+          ) / 1000
+        : null,
+    // Cores this process used on average over the wall time (2 = both cores of this machine).
+    cores_used: Math.round(((cpu.user + cpu.system) / 1000 / polledMs) * 100) / 100,
     peak_rss_mb: Math.round(peakRss / 1024 / 1024),
     at_peak_rss_mb: {
       heap_total: mb(atPeak.heapTotal),
@@ -250,10 +304,35 @@ async function main() {
     // e.g. BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the measured process.
     const nodeArgs = (process.env.BENCH_INFLIGHT_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const mockCpu0 = pidCpuMs(mock.pid);
+    const machine0 = machineTicks();
     const out = await spawnNode([...nodeArgs, fileURLToPath(import.meta.url), "--phase", mockUrl]).done;
     const result = JSON.parse(out.trim().split("\n").at(-1));
     // The mock shares the machine's cores: its CPU per item is what the ideal rate costs it.
-    result.mock_cpu_ms_per_item = Math.round(((pidCpuMs(mock.pid) - mockCpu0) / result.items) * 1000) / 1000;
+    const mockMs = pidCpuMs(mock.pid) - mockCpu0;
+    const machine1 = machineTicks();
+    result.mock_cpu_ms_per_item = Math.round((mockMs / result.items) * 1000) / 1000;
+    // The rate from the first model call to the last answer, as the mock saw them (its log
+    // records each answer when sent, LATENCY_MS after the call came): without the POSTs before
+    // the first call, so the ramp (claims, connects) and the tail are all that is left in it.
+    const log = await (await fetch(`${new URL(mockUrl).origin}/_mock/log`)).json();
+    if (log.length === result.items) {
+      let first = Number.POSITIVE_INFINITY;
+      let last = 0;
+      for (const e of log) {
+        if (e.at < first) first = e.at;
+        if (e.at > last) last = e.at;
+      }
+      const callsMs = last - (first - LATENCY_MS);
+      result.first_call_to_last_answer_ms = callsMs;
+      result.ratio_from_first_call =
+        Math.round((result.items / callsMs / (INFLIGHT / LATENCY_MS)) * 1000) / 1000;
+    }
+    result.mock_cores_used = Math.round((mockMs / result.polled_wall_ms) * 100) / 100;
+    // The whole machine's busy share over the run (this bench, the mock and anything else running):
+    // 1 = every core busy throughout, so the rate is CPU-bound.
+    result.machine_busy =
+      Math.round(((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100) /
+      100;
     const summary = {
       machine: { cpus: cpus().length, node: process.version, loadavg_1m: loadavg()[0] },
       inflight: INFLIGHT,

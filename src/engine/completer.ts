@@ -4,13 +4,14 @@ import type { CommitReport, ItemOutcome } from "../store/types.js";
 import type { EngineStore } from "./engine-store.js";
 import type { HeldItem, HeldItems } from "./held-items.js";
 import type { ItemResult } from "./outcomes.js";
+import { commitGroupOf } from "./producer.js";
 import type { Signals } from "./signals.js";
 
 export interface CompleterDeps {
   store: Pick<EngineStore, "items">;
   held: HeldItems;
   owner: string;
-  config: Pick<EngineConfig, "commitBatchSize" | "commitIntervalMs">;
+  config: Pick<EngineConfig, "concurrency" | "commitBatchSize" | "commitIntervalMs">;
   signals: Signals;
   logger: Logger;
   /** An item's concurrency slot freed (its outcome is buffered). */
@@ -27,7 +28,8 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 /**
  * Group commit of item outcomes (River's batch completer): outcomes are buffered and written in
- * one transaction every `commitBatchSize` outcomes or `commitIntervalMs`, whichever comes first,
+ * one transaction every `commitBatchSize` outcomes (more at thousands of slots: `commitGroupOf`)
+ * or `commitIntervalMs`, whichever comes first,
  * fenced by lease owner and attempt. One transaction per item would cap throughput at the disk's
  * fsync rate. An item's slot frees when its outcome is buffered, not at the write.
  *
@@ -50,7 +52,12 @@ export class Completer {
   /** Outcomes stored, and outcomes fenced off (their lease was lost), since start. */
   readonly counts = { committed: 0, discarded: 0 };
 
-  constructor(private readonly deps: CompleterDeps) {}
+  /** Outcomes per group: `commitBatchSize`, more at thousands of slots (`commitGroupOf`). */
+  private readonly groupSize: number;
+
+  constructor(private readonly deps: CompleterDeps) {
+    this.groupSize = Math.max(1, commitGroupOf(deps.config));
+  }
 
   /** Outcomes not yet stored (buffered, or in a group waiting for its turn). */
   get buffered(): number {
@@ -75,7 +82,7 @@ export class Completer {
     this.buffer.push(outcome);
     // A full group, or the last item this process holds: no other outcome is on its way to
     // share the write with, so waiting out the interval would only delay the batch's end.
-    if (this.buffer.length >= this.deps.config.commitBatchSize || this.deps.held.unsettled === 0) {
+    if (this.buffer.length >= this.groupSize || this.deps.held.unsettled === 0) {
       void this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), this.deps.config.commitIntervalMs);
@@ -88,7 +95,7 @@ export class Completer {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const size = Math.max(1, this.deps.config.commitBatchSize);
+    const size = this.groupSize;
     for (let i = 0; i < this.buffer.length; i += size) {
       this.queue.push(this.buffer.slice(i, i + size));
       this.queued++;

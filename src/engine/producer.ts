@@ -47,6 +47,39 @@ export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAh
   return Math.min(config.concurrency, MAX_DEFAULT_CLAIM_AHEAD);
 }
 
+/** Concurrency slots per item of the claim group's floor: 10,000 slots claim 500 at a time. */
+export const SLOTS_PER_CLAIMED = 20;
+/** Concurrency slots per outcome of the commit group's floor: 10,000 slots commit 400 at a time. */
+export const SLOTS_PER_COMMITTED = 25;
+/** The largest group the floors above give (a configured size may be larger). */
+export const MAX_SCALED_GROUP = 1000;
+
+/**
+ * Items one claim takes: `claimBatchSize`, or a twentieth of the slots when that is more (at most
+ * {@link MAX_SCALED_GROUP}). At 10,000 slots, groups of 200 meant 50 claims to fill them (the ramp
+ * of `bench/inflight.mjs`) and a transaction per 200 items all along; 500 filled them in a
+ * third of the time and cut the engine thread's CPU per item (bench/README.md, "Issue 17.3,
+ * rate"). Below 4,000 slots (the default 200) nothing changes.
+ */
+export function claimGroupOf(config: Pick<EngineConfig, "concurrency" | "claimBatchSize">): number {
+  return Math.max(
+    config.claimBatchSize,
+    Math.min(MAX_SCALED_GROUP, Math.floor(config.concurrency / SLOTS_PER_CLAIMED)),
+  );
+}
+
+/**
+ * Outcomes one group commit takes: `commitBatchSize`, or a twenty-fifth of the slots when that
+ * is more (at most {@link MAX_SCALED_GROUP}): fewer `BEGIN IMMEDIATE`/`COMMIT`s and statements
+ * per item at thousands of answers a second. Below 2,500 slots (the default 100) nothing changes.
+ */
+export function commitGroupOf(config: Pick<EngineConfig, "concurrency" | "commitBatchSize">): number {
+  return Math.max(
+    config.commitBatchSize,
+    Math.min(MAX_SCALED_GROUP, Math.floor(config.concurrency / SLOTS_PER_COMMITTED)),
+  );
+}
+
 /**
  * The claimer (River's producer): keeps the engine's concurrency slots filled, and a small
  * buffer of items claimed ahead of them, so that a finished item's slot is refilled at once
@@ -118,7 +151,7 @@ export class Producer {
       await this.preemptForWaiting(share);
       return undefined;
     }
-    const want = Math.min(room, config.claimBatchSize);
+    const want = Math.min(room, claimGroupOf(config));
     const items = await store.items.claim(owner, want, config.leaseMs, Date.now(), share);
     this.claimed += items.length;
     for (const item of items) this.deps.begin(item);

@@ -32,7 +32,8 @@ interface PlannedTurn {
 
 /**
  * Rows per multi-row statement (items, chats). The bundled SQLite allows 32,766 parameters and
- * PostgreSQL 65,535; a group commit is `commitBatchSize` (100) outcomes, up to 4 groups merged.
+ * PostgreSQL 65,535; a group commit is `commitBatchSize` (100) outcomes, or up to 1,000 at thousands of slots
+ * (`commitGroupOf`), up to 4 groups merged.
  */
 const ROWS_PER_STATEMENT = 100;
 

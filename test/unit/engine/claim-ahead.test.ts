@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { claimAheadOf, MAX_DEFAULT_CLAIM_AHEAD } from "../../../src/engine/producer.js";
+import {
+  claimAheadOf,
+  claimGroupOf,
+  commitGroupOf,
+  MAX_DEFAULT_CLAIM_AHEAD,
+  MAX_SCALED_GROUP,
+} from "../../../src/engine/producer.js";
 import type { ModelOutcome } from "../../../src/providers/types.js";
 import { FakeStore } from "./fake-store.js";
 import { deferred, engineWith, type Harness, stoppedAfterEach, success, waitFor } from "./harness.js";
@@ -108,5 +114,22 @@ describe("claiming ahead of the slots", () => {
     expect(claimAheadOf({ concurrency: 10_000 })).toBe(MAX_DEFAULT_CLAIM_AHEAD);
     expect(claimAheadOf({ concurrency: 10_000, claimAhead: 5_000 })).toBe(5_000);
     expect(claimAheadOf({ concurrency: 64, claimAhead: 0 })).toBe(0);
+  });
+});
+
+describe("group sizes at thousands of slots", () => {
+  it("claims and commits the configured sizes below a few thousand slots", () => {
+    expect(claimGroupOf({ concurrency: 256, claimBatchSize: 200 })).toBe(200);
+    expect(commitGroupOf({ concurrency: 256, commitBatchSize: 100 })).toBe(100);
+    expect(claimGroupOf({ concurrency: 4000, claimBatchSize: 200 })).toBe(200);
+    expect(commitGroupOf({ concurrency: 2500, commitBatchSize: 100 })).toBe(100);
+  });
+
+  it("grows the groups with the slots, up to a cap; a larger configured size wins", () => {
+    expect(claimGroupOf({ concurrency: 10_000, claimBatchSize: 200 })).toBe(500);
+    expect(commitGroupOf({ concurrency: 10_000, commitBatchSize: 100 })).toBe(400);
+    expect(claimGroupOf({ concurrency: 1_000_000, claimBatchSize: 200 })).toBe(MAX_SCALED_GROUP);
+    expect(commitGroupOf({ concurrency: 1_000_000, commitBatchSize: 100 })).toBe(MAX_SCALED_GROUP);
+    expect(claimGroupOf({ concurrency: 10_000, claimBatchSize: 2000 })).toBe(2000);
   });
 });

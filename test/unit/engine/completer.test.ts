@@ -14,7 +14,7 @@ const ok = { kind: "success" } as ItemResult;
  * A completer over a store whose commit answers at once (as SQLite's synchronous calls do), and
  * an event log of the store's commits and of marks set one event-loop turn after each commit.
  */
-function setup(options: { failFirst?: boolean } = {}) {
+function setup(options: { failFirst?: boolean; concurrency?: number } = {}) {
   const held = new HeldItems();
   const events: string[] = [];
   const commits: number[][] = [];
@@ -37,7 +37,7 @@ function setup(options: { failFirst?: boolean } = {}) {
     },
     held,
     owner: "me",
-    config: { commitBatchSize: 100, commitIntervalMs: 60_000 },
+    config: { concurrency: options.concurrency ?? 256, commitBatchSize: 100, commitIntervalMs: 60_000 },
     signals: new LocalSignals(),
     logger: pino({ level: "silent" }),
     onSlotFreed: () => {},
@@ -86,6 +86,18 @@ describe("Completer", () => {
     expect(s.completer.buffered).toBe(50);
     await s.completer.flush();
     expect(s.commits.map((c) => c.length)).toEqual([100, 50]);
+  });
+
+  it("at thousands of slots, commits in larger groups than commitBatchSize", async () => {
+    // 10,000 slots: a group is a twenty-fifth of them (400), not the configured 100.
+    const s = setup({ concurrency: 10_000 });
+    s.held.add(item(5000));
+    s.held.next();
+    s.finish(1, 399);
+    expect(s.completer.buffered).toBe(399);
+    s.finish(400, 400);
+    await waitFor(() => s.commits.length === 1, "the full group's write");
+    expect(s.commits[0]).toHaveLength(400);
   });
 
   it("flush() resolves only once every outcome buffered before it is stored", async () => {
