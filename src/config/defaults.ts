@@ -7,8 +7,6 @@ export const defaultEngineConfig: EngineConfig = {
   concurrency: 256,
   maxAttempts: 6,
   leaseMs: 60_000,
-  claimBatchSize: 200,
-  commitBatchSize: 100,
   commitIntervalMs: 100,
   pollIntervalMs: 500,
   retryBaseMs: 1_000,

@@ -18,15 +18,21 @@ export interface EngineConfig {
   maxAttempts: number;
   /** How long a claim holds an item; renewed at a third of it while the item runs. */
   leaseMs: number;
-  /** Most items taken in one claim statement. */
-  claimBatchSize: number;
+  /**
+   * Most items taken in one claim statement; unset, 200, or concurrency/20 when that is more (at
+   * most 1,000): `claimGroupOf`.
+   */
+  claimBatchSize?: number;
   /**
    * Items claimed beyond `concurrency` and held in a local buffer, so that a finished item's
    * slot is refilled at once (0: none); unset, concurrency, at most 512.
    */
   claimAhead?: number;
-  /** Results buffered before a group commit, and the longest a result waits. */
-  commitBatchSize: number;
+  /**
+   * Results buffered before a group commit (unset, 100, or concurrency/25 when that is more, at
+   * most 1,000: `commitGroupOf`), and the longest a result waits.
+   */
+  commitBatchSize?: number;
   commitIntervalMs: number;
   /** How often the idle engine looks for work and runs maintenance (reaper, expiry). */
   pollIntervalMs: number;

@@ -52,7 +52,7 @@ export class Completer {
   /** Outcomes stored, and outcomes fenced off (their lease was lost), since start. */
   readonly counts = { committed: 0, discarded: 0 };
 
-  /** Outcomes per group: `commitBatchSize`, more at thousands of slots (`commitGroupOf`). */
+  /** Outcomes per group: `commitBatchSize` as configured; unset, more at thousands of slots (`commitGroupOf`). */
   private readonly groupSize: number;
 
   constructor(private readonly deps: CompleterDeps) {

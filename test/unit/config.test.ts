@@ -132,6 +132,18 @@ describe("loadConfig", () => {
     );
   });
 
+  it("keeps the claim and commit group sizes unset unless the file sets them (the engine scales the defaults)", () => {
+    const engine = loadConfig({}, {}).engine;
+    expect(engine.claimBatchSize).toBeUndefined();
+    expect(engine.commitBatchSize).toBeUndefined();
+    const file = fileWith({ engine: { concurrency: 10_000, claim_batch_size: 50, commit_batch_size: 20 } });
+    expect(loadConfig({ configFile: file }, {}).engine).toMatchObject({
+      concurrency: 10_000,
+      claimBatchSize: 50,
+      commitBatchSize: 20,
+    });
+  });
+
   it("runs the engine in a thread of its own when asked or by concurrency (engine.thread, AGENTBATCH_ENGINE_THREAD)", () => {
     expect(loadConfig({}, {}).engine.thread).toBe("auto");
     expect(loadConfig({}, { AGENTBATCH_ENGINE_THREAD: "1" }).engine.thread).toBe(true);

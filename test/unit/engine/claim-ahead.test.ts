@@ -118,18 +118,24 @@ describe("claiming ahead of the slots", () => {
 });
 
 describe("group sizes at thousands of slots", () => {
-  it("claims and commits the configured sizes below a few thousand slots", () => {
-    expect(claimGroupOf({ concurrency: 256, claimBatchSize: 200 })).toBe(200);
-    expect(commitGroupOf({ concurrency: 256, commitBatchSize: 100 })).toBe(100);
-    expect(claimGroupOf({ concurrency: 4000, claimBatchSize: 200 })).toBe(200);
-    expect(commitGroupOf({ concurrency: 2500, commitBatchSize: 100 })).toBe(100);
+  it("unset, claims 200 and commits 100 below a few thousand slots", () => {
+    expect(claimGroupOf({ concurrency: 256 })).toBe(200);
+    expect(commitGroupOf({ concurrency: 256 })).toBe(100);
+    expect(claimGroupOf({ concurrency: 4000 })).toBe(200);
+    expect(commitGroupOf({ concurrency: 2500 })).toBe(100);
   });
 
-  it("grows the groups with the slots, up to a cap; a larger configured size wins", () => {
-    expect(claimGroupOf({ concurrency: 10_000, claimBatchSize: 200 })).toBe(500);
-    expect(commitGroupOf({ concurrency: 10_000, commitBatchSize: 100 })).toBe(400);
-    expect(claimGroupOf({ concurrency: 1_000_000, claimBatchSize: 200 })).toBe(MAX_SCALED_GROUP);
-    expect(commitGroupOf({ concurrency: 1_000_000, commitBatchSize: 100 })).toBe(MAX_SCALED_GROUP);
+  it("unset, grows the groups with the slots up to a cap", () => {
+    expect(claimGroupOf({ concurrency: 10_000 })).toBe(500);
+    expect(commitGroupOf({ concurrency: 10_000 })).toBe(400);
+    expect(claimGroupOf({ concurrency: 1_000_000 })).toBe(MAX_SCALED_GROUP);
+    expect(commitGroupOf({ concurrency: 1_000_000 })).toBe(MAX_SCALED_GROUP);
+  });
+
+  it("uses a configured size as is, smaller or larger, at any number of slots", () => {
     expect(claimGroupOf({ concurrency: 10_000, claimBatchSize: 2000 })).toBe(2000);
+    expect(claimGroupOf({ concurrency: 10_000, claimBatchSize: 50 })).toBe(50);
+    expect(commitGroupOf({ concurrency: 10_000, commitBatchSize: 20 })).toBe(20);
+    expect(commitGroupOf({ concurrency: 256, commitBatchSize: 300 })).toBe(300);
   });
 });

@@ -14,7 +14,7 @@ const ok = { kind: "success" } as ItemResult;
  * A completer over a store whose commit answers at once (as SQLite's synchronous calls do), and
  * an event log of the store's commits and of marks set one event-loop turn after each commit.
  */
-function setup(options: { failFirst?: boolean; concurrency?: number } = {}) {
+function setup(options: { failFirst?: boolean; concurrency?: number; commitBatchSize?: number } = {}) {
   const held = new HeldItems();
   const events: string[] = [];
   const commits: number[][] = [];
@@ -37,7 +37,11 @@ function setup(options: { failFirst?: boolean; concurrency?: number } = {}) {
     },
     held,
     owner: "me",
-    config: { concurrency: options.concurrency ?? 256, commitBatchSize: 100, commitIntervalMs: 60_000 },
+    config: {
+      concurrency: options.concurrency ?? 256,
+      commitBatchSize: options.commitBatchSize,
+      commitIntervalMs: 60_000,
+    },
     signals: new LocalSignals(),
     logger: pino({ level: "silent" }),
     onSlotFreed: () => {},
@@ -88,8 +92,8 @@ describe("Completer", () => {
     expect(s.commits.map((c) => c.length)).toEqual([100, 50]);
   });
 
-  it("at thousands of slots, commits in larger groups than commitBatchSize", async () => {
-    // 10,000 slots: a group is a twenty-fifth of them (400), not the configured 100.
+  it("at thousands of slots, commits in larger groups than the default 100", async () => {
+    // 10,000 slots and commitBatchSize unset: a group is a twenty-fifth of them (400), not 100.
     const s = setup({ concurrency: 10_000 });
     s.held.add(item(5000));
     s.held.next();
@@ -98,6 +102,15 @@ describe("Completer", () => {
     s.finish(400, 400);
     await waitFor(() => s.commits.length === 1, "the full group's write");
     expect(s.commits[0]).toHaveLength(400);
+  });
+
+  it("commits a configured commitBatchSize as is, even at thousands of slots", async () => {
+    const s = setup({ concurrency: 10_000, commitBatchSize: 50 });
+    s.held.add(item(5000));
+    s.held.next();
+    s.finish(1, 50);
+    await waitFor(() => s.commits.length === 1, "the configured group's write");
+    expect(s.commits[0]).toHaveLength(50);
   });
 
   it("flush() resolves only once every outcome buffered before it is stored", async () => {
