@@ -1,5 +1,5 @@
 /**
- * At thousands of slots the engine claims and commits in larger groups than the configured sizes
+ * At thousands of slots, with the group sizes unset, the engine claims and commits in larger groups
  * (`claimGroupOf`, `commitGroupOf`: 500 and 400 at 10,000 slots, up to four commit groups merged
  * in one transaction): every result is stored once and the batch's counters are exact, on both stores.
  */

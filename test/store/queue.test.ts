@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { responseUsage } from "../../src/domain/usage.js";
 import type { Store } from "../../src/store/index.js";
 import { RESULT_CELL } from "../../src/store/items.js";
+import { idBucket } from "../../src/store/sql/claim-rows.js";
+import { IN_CHUNK } from "../../src/store/sql/driver.js";
 import type { ClaimedItem, ItemOutcome } from "../../src/store/types.js";
 import { createBatch, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
 
@@ -188,6 +190,27 @@ describe("claims", () => {
     expect(now.map((c) => c.customId)).toEqual(["c1"]);
     const later = await store.items.claim("w", 10, LEASE, retryAt + 1);
     expect(later.map((c) => [c.customId, c.attempt])).toEqual([["c0", 2]]);
+  });
+});
+
+describe("the claim's UPDATE by id (SQLite)", () => {
+  it("binds its ids in a few buckets of counts, padded, and claims each item once", async () => {
+    const buckets = new Set<number>();
+    for (let count = 1; count <= IN_CHUNK; count++) {
+      const bucket = idBucket(count);
+      expect(bucket).toBeGreaterThanOrEqual(count);
+      expect(bucket).toBeLessThanOrEqual(IN_CHUNK);
+      buckets.add(bucket);
+    }
+    expect(buckets.size).toBeLessThanOrEqual(8);
+    // 13 items: padded to 16 ids with the last one repeated; each claimed once, counters exact.
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 13);
+    const claimed = await store.items.claim("w1", 13, LEASE, Date.now());
+    expect(claimed).toHaveLength(13);
+    expect(new Set(claimed.map((c) => c.id)).size).toBe(13);
+    expect(claimed.every((c) => c.attempt === 1)).toBe(true);
+    await expectCountersExact(batch.id, workspaceId);
   });
 });
 

@@ -7,6 +7,7 @@ import { Deltas } from "./counters.js";
 import {
   chunks,
   type DriverCapabilities,
+  IN_CHUNK,
   marks,
   type Row,
   type SqlDriver,
@@ -39,7 +40,7 @@ export function claimSql(db: SqlDriver): string {
  * (bench/README.md, "Issue 17.5"). The chosen rows are read first (`claimChoiceSql`), then
  * updated by id (`claimByIdSql`), without RETURNING: SQLite runs a RETURNING clause as a trigger
  * program for every row, which cost about as much as the row's update itself (bench/README.md,
- * "Issue 17.5, fourth pass"). Texts are built once per batch count (per id count for the UPDATE).
+ * "Issue 17.5, fourth pass"). Texts are built once per batch count (per id bucket for the UPDATE).
  */
 const claimAllTexts = new Map<string, string>();
 function claimChoiceSql(batches: number): string {
@@ -56,6 +57,10 @@ function claimChoiceSql(batches: number): string {
   return sql;
 }
 
+/**
+ * The UPDATE by id of `ids` rows; `ids` is a bucket (`idBucket`): a text per id count was up to
+ * `IN_CHUNK` texts, and as many prepared statements in the driver's cache.
+ */
 function claimByIdSql(db: { capabilities: DriverCapabilities }, ids: number): string {
   const verb = updateVerb(db);
   const key = `${verb}:${ids}`;
@@ -66,6 +71,17 @@ function claimByIdSql(db: { capabilities: DriverCapabilities }, ids: number): st
     claimAllTexts.set(key, sql);
   }
   return sql;
+}
+
+/**
+ * How many id parameters an UPDATE of `count` rows binds: the next power of two (at least 8), at
+ * most `IN_CHUNK`; the rest are the last id again (an id listed twice is still one row), so a
+ * claim's UPDATE has at most 8 texts whatever the claims' sizes.
+ */
+export function idBucket(count: number): number {
+  let bucket = 8;
+  while (bucket < count) bucket *= 2;
+  return Math.min(bucket, IN_CHUNK);
 }
 
 function claimChoiceParams(batchIds: string[], shares: Map<string, number>, now: number): unknown[] {
@@ -106,7 +122,10 @@ export async function claimInTransaction(
   for (const group of chunks(rows)) {
     const params: unknown[] = [owner, now + leaseMs];
     for (const r of group) params.push(r.id);
-    const changed = await tx.run(claimByIdSql(db, group.length), params);
+    const bucket = idBucket(group.length);
+    const last = group[group.length - 1].id;
+    for (let i = group.length; i < bucket; i++) params.push(last);
+    const changed = await tx.run(claimByIdSql(db, bucket), params);
     if (changed !== group.length)
       throw new Error(`claim: ${changed} of ${group.length} chosen items updated`);
   }
