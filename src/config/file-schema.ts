@@ -11,6 +11,12 @@ const Strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) =>
   Type.Object(props, { additionalProperties: false });
 const Count = Type.Integer({ minimum: 0 });
 const Ms = Type.Integer({ minimum: 0 });
+/**
+ * Items per claim or outcomes per group commit: 0 would claim nothing, again and again (the
+ * engine spinning on its claim), and one write transaction of more than 10,000 outcomes holds
+ * SQLite's write lock for its whole length.
+ */
+const GroupSize = Type.Integer({ minimum: 1, maximum: 10_000 });
 
 const ProviderSchema = Strict({
   type: Type.Optional(
@@ -28,9 +34,9 @@ const EngineSchema = Strict({
   concurrency: Type.Optional(Count),
   max_attempts: Type.Optional(Count),
   lease_ms: Type.Optional(Ms),
-  claim_batch_size: Type.Optional(Count),
+  claim_batch_size: Type.Optional(GroupSize),
   claim_ahead: Type.Optional(Type.Integer({ minimum: 0 })),
-  commit_batch_size: Type.Optional(Count),
+  commit_batch_size: Type.Optional(GroupSize),
   commit_interval_ms: Type.Optional(Ms),
   poll_interval_ms: Type.Optional(Ms),
   retry_base_ms: Type.Optional(Ms),

@@ -193,7 +193,7 @@ describe("claims", () => {
   });
 });
 
-describe("the claim's UPDATE by id (SQLite)", () => {
+describe("the claim's UPDATE by id (padded on SQLite; PostgreSQL claims in one statement)", () => {
   it("binds its ids in a few buckets of counts, padded, and claims each item once", async () => {
     const buckets = new Set<number>();
     for (let count = 1; count <= IN_CHUNK; count++) {

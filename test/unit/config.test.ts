@@ -142,6 +142,13 @@ describe("loadConfig", () => {
       claimBatchSize: 50,
       commitBatchSize: 20,
     });
+    for (const [key, value, message] of [
+      ["claim_batch_size", 0, /engine\.claim_batch_size must be >= 1/],
+      ["commit_batch_size", 0, /engine\.commit_batch_size must be >= 1/],
+      ["claim_batch_size", 20_000, /engine\.claim_batch_size must be <= 10000/],
+    ] as const) {
+      expect(() => loadConfig({ configFile: fileWith({ engine: { [key]: value } }) }, {})).toThrow(message);
+    }
   });
 
   it("runs the engine in a thread of its own when asked or by concurrency (engine.thread, AGENTBATCH_ENGINE_THREAD)", () => {
