@@ -2,9 +2,9 @@ import type { Logger } from "pino";
 import type { EngineConfig } from "../config/index.js";
 import type { CommitReport, ItemOutcome } from "../store/types.js";
 import type { EngineStore } from "./engine-store.js";
+import { commitGroupOf } from "./group-sizes.js";
 import type { HeldItem, HeldItems } from "./held-items.js";
 import type { ItemResult } from "./outcomes.js";
-import { commitGroupOf } from "./producer.js";
 import type { Signals } from "./signals.js";
 
 export interface CompleterDeps {

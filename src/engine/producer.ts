@@ -3,6 +3,7 @@ import type { EngineConfig } from "../config/index.js";
 import { preemptions, type WorkspaceShare, workspaceCap } from "../domain/fair-share.js";
 import type { ClaimedItem } from "../store/types.js";
 import type { EngineStore } from "./engine-store.js";
+import { claimGroupOf } from "./group-sizes.js";
 import type { HeldItems } from "./held-items.js";
 import { BackgroundLoop } from "./loop.js";
 import type { Signals } from "./signals.js";
@@ -47,45 +48,6 @@ export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAh
   return Math.min(config.concurrency, MAX_DEFAULT_CLAIM_AHEAD);
 }
 
-/** Items per claim and outcomes per group commit when the config leaves them unset, below thousands of slots. */
-export const DEFAULT_CLAIM_GROUP = 200;
-export const DEFAULT_COMMIT_GROUP = 100;
-/** Concurrency slots per item of the default claim group: 10,000 slots claim 500 at a time. */
-export const SLOTS_PER_CLAIMED = 20;
-/** Concurrency slots per outcome of the default commit group: 10,000 slots commit 400 at a time. */
-export const SLOTS_PER_COMMITTED = 25;
-/** The largest group the defaults above give (a configured size may be larger). */
-export const MAX_SCALED_GROUP = 1000;
-
-/**
- * Items one claim takes: `claimBatchSize` as configured; unset, 200, or a twentieth of the slots
- * when that is more (at most {@link MAX_SCALED_GROUP}). At 10,000 slots, groups of 200 meant 50
- * claims to fill them (the ramp of `bench/inflight.mjs`) and a transaction per 200 items all
- * along; 500 filled them in a third of the time and cut the engine thread's CPU per item
- * (bench/README.md, "Issue 17.3, rate"). Below 4,000 slots the default is 200.
- */
-export function claimGroupOf(config: Pick<EngineConfig, "concurrency" | "claimBatchSize">): number {
-  if (config.claimBatchSize !== undefined) return config.claimBatchSize;
-  return Math.max(
-    DEFAULT_CLAIM_GROUP,
-    Math.min(MAX_SCALED_GROUP, Math.floor(config.concurrency / SLOTS_PER_CLAIMED)),
-  );
-}
-
-/**
- * Outcomes one group commit takes: `commitBatchSize` as configured; unset, 100, or a
- * twenty-fifth of the slots when that is more (at most {@link MAX_SCALED_GROUP}): fewer
- * `BEGIN IMMEDIATE`/`COMMIT`s and statements per item at thousands of answers a second. Below
- * 2,500 slots the default is 100.
- */
-export function commitGroupOf(config: Pick<EngineConfig, "concurrency" | "commitBatchSize">): number {
-  if (config.commitBatchSize !== undefined) return config.commitBatchSize;
-  return Math.max(
-    DEFAULT_COMMIT_GROUP,
-    Math.min(MAX_SCALED_GROUP, Math.floor(config.concurrency / SLOTS_PER_COMMITTED)),
-  );
-}
-
 /**
  * The claimer (River's producer): keeps the engine's concurrency slots filled, and a small
  * buffer of items claimed ahead of them, so that a finished item's slot is refilled at once
@@ -105,6 +67,8 @@ export class Producer {
   private readonly capacity: number;
   /** How many of `capacity` must be free before a finished item wakes the claimer. */
   private readonly refillAt: number;
+  /** Most items one claim takes (`claimGroupOf`). */
+  private readonly claimGroup: number;
   /** Items claimed since start. */
   claimed = 0;
 
@@ -112,6 +76,7 @@ export class Producer {
     const { concurrency } = deps.config;
     const ahead = claimAheadOf(deps.config);
     this.capacity = concurrency + ahead;
+    this.claimGroup = claimGroupOf(deps.config);
     // With a buffer: once it is below half. Without one: once a quarter of the slots is free.
     this.refillAt = ahead > 0 ? Math.floor(ahead / 2) + 1 : Math.max(1, Math.floor(concurrency / 4));
     this.loop = new BackgroundLoop({
@@ -157,7 +122,7 @@ export class Producer {
       await this.preemptForWaiting(share);
       return undefined;
     }
-    const want = Math.min(room, claimGroupOf(config));
+    const want = Math.min(room, this.claimGroup);
     const items = await store.items.claim(owner, want, config.leaseMs, Date.now(), share);
     this.claimed += items.length;
     for (const item of items) this.deps.begin(item);

@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  claimAheadOf,
-  claimGroupOf,
-  commitGroupOf,
-  MAX_DEFAULT_CLAIM_AHEAD,
-  MAX_SCALED_GROUP,
-} from "../../../src/engine/producer.js";
+import { claimGroupOf, commitGroupOf, MAX_SCALED_GROUP } from "../../../src/engine/group-sizes.js";
+import { claimAheadOf, MAX_DEFAULT_CLAIM_AHEAD } from "../../../src/engine/producer.js";
 import type { ModelOutcome } from "../../../src/providers/types.js";
 import { FakeStore } from "./fake-store.js";
 import { deferred, engineWith, type Harness, stoppedAfterEach, success, waitFor } from "./harness.js";
