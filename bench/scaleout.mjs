@@ -59,7 +59,9 @@ async function deploy({ workers, provider, dir }) {
   const db = schemaUrl();
   const configFile = join(dir, `config-${workers}.json`);
   writeFileSync(configFile, JSON.stringify({ providers: { mock: provider } }));
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  // Below Linux's ephemeral range (32768-60999): a port picked inside it could be taken by any
+  // outgoing connection meanwhile (seen: EADDRINUSE while another bench held 10,000 connections).
+  const port = 20_000 + Math.floor(Math.random() * 12_000);
   const env = {
     ...process.env,
     AGENTBATCH_API_KEY: KEY,
