@@ -47,6 +47,57 @@ describe("ingest", () => {
     ]);
   });
 
+  it("stores every column as given, characters an array literal quotes and empty values included", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const tricky = ['say "hi" \\ {a,b} NULL', "", "NULL", "line\nbreak, tab\t", "ünïcødé 😀", "{}", '\\"'];
+    const given = tricky.map((text, i) =>
+      item(agentId, `${text}-${i}`, {
+        agentVersion: i + 1,
+        message: text,
+        externalUserId: i % 2 ? text : null,
+        name: i % 3 ? null : text,
+        attachedFileUuids: i % 2 ? [text, "f2"] : [],
+        historyId: i % 2 ? 2 ** 40 + i : null,
+        context: i % 2 ? { k: text } : null,
+        metadata: i % 3 ? null : { m: [text, 1] },
+      }),
+    );
+    const result = await store.batches.ingest(
+      newBatch(workspaceId, agentId),
+      rows(given.map((it, i) => ({ row: i + 1, item: it }))),
+      { onInvalidRows: "fail", maxReportedErrors: 10 },
+    );
+    if (result.kind !== "created") throw new Error(result.kind);
+    expect(result.batch).toMatchObject({ status: "in_progress", total: given.length });
+    const stored = (await store.items.list(result.batch.id, { limit: 100, offset: 0 })).rows;
+    expect(stored.map((r) => r.seq)).toEqual(given.map((_, i) => i));
+    expect(
+      stored.map((r) => ({
+        customId: r.customId,
+        agentVersion: r.agentVersion,
+        message: r.message,
+        externalUserId: r.externalUserId,
+        name: r.name,
+        attachedFileUuids: r.attachedFileUuids,
+        historyId: r.historyId,
+        context: r.context ?? null,
+        metadata: r.metadata ?? null,
+      })),
+    ).toEqual(
+      given.map((it) => ({
+        customId: it.customId,
+        agentVersion: it.agentVersion,
+        message: it.message,
+        externalUserId: it.externalUserId,
+        name: it.name,
+        attachedFileUuids: it.attachedFileUuids,
+        historyId: it.historyId,
+        context: it.context ?? null,
+        metadata: it.metadata ?? null,
+      })),
+    );
+  });
+
   it("fails the whole batch in fail mode and stores no item", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const result = await store.batches.ingest(

@@ -45,6 +45,8 @@ export class PostgresDriver implements SqlDriver {
   /** How to open a connection of this database outside the pool (LISTEN needs its own). */
   readonly clientConfig: pg.ClientConfig;
   private readonly converted = new Map<string, string>();
+  /** `keepPlan`'s texts (as sent, `$n` placeholders) → their statement names. */
+  private readonly kept = new Map<string, string>();
 
   constructor(url: string, poolSize = 10) {
     const parsed = new URL(url);
@@ -74,13 +76,29 @@ export class PostgresDriver implements SqlDriver {
     return s;
   }
 
+  keepPlan(sql: string): string {
+    const text = this.sql(sql);
+    if (!this.kept.has(text)) this.kept.set(text, `kept_${this.kept.size + 1}`);
+    return sql;
+  }
+
+  /**
+   * `sql` as node-pg's query: a kept text (`keepPlan`) under its name, which node-pg prepares
+   * once per connection (PostgreSQL then plans it from its plan cache), any other unnamed.
+   */
+  private query(q: pg.Pool | pg.PoolClient, sql: string, params: unknown[]): Promise<pg.QueryResult> {
+    const text = this.sql(sql);
+    const name = this.kept.get(text);
+    return name === undefined ? q.query(text, params) : q.query({ name, text, values: params });
+  }
+
   private executor(q: pg.Pool | pg.PoolClient): SqlExecutor {
     return {
-      all: async (sql, params = []) => (await q.query(this.sql(sql), params as unknown[])).rows as Row[],
-      get: async (sql, params = []) =>
-        (await q.query(this.sql(sql), params as unknown[])).rows[0] as Row | undefined,
-      run: async (sql, params = []) => (await q.query(this.sql(sql), params as unknown[])).rowCount ?? 0,
+      all: async (sql, params = []) => (await this.query(q, sql, params)).rows as Row[],
+      get: async (sql, params = []) => (await this.query(q, sql, params)).rows[0] as Row | undefined,
+      run: async (sql, params = []) => (await this.query(q, sql, params)).rowCount ?? 0,
       rowLocks: true,
+      arrayParams: true,
     };
   }
 

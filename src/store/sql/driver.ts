@@ -18,6 +18,11 @@ export interface SqlExecutor {
    * order of the planner's choosing takes their locks in id order first (no deadlocks).
    */
   readonly rowLocks?: boolean;
+  /**
+   * True where a JavaScript array binds as one parameter, an SQL array (PostgreSQL): a multi-row
+   * INSERT binds one array per column (`unnest`) instead of a parameter per value.
+   */
+  readonly arrayParams?: boolean;
 }
 
 /** The executor of one write transaction. */
@@ -84,6 +89,15 @@ export interface SqlDriver extends SqlExecutor {
    * statement: the one clock that processes on several hosts agree on (worker liveness).
    */
   readonly clockMs: string;
+  /**
+   * Marks `sql` as a hot statement whose plan is kept, and returns it. PostgreSQL plans every
+   * unnamed statement (node-pg's default) at each execution: a kept text is prepared under a name
+   * once per connection, its plan cached (PostgreSQL's plan cache: custom plans for the first
+   * five executions, then the generic one unless it costs more). SQLite already keeps a prepared
+   * statement per text. For a bounded set of texts only (each is a prepared statement on every
+   * pooled connection, never freed).
+   */
+  keepPlan(sql: string): string;
   /**
    * Runs `fn` in one transaction that takes write locks up front, and retries it when the
    * database aborts it for a deadlock or serialization conflict, so `fn` must have no effects

@@ -50,6 +50,9 @@ const CANDIDATES_PER_WORKSPACE = 10;
  */
 const CLAIM_GRAIN = 32;
 
+/** Claims of up to this many batches keep their statement's plan (`claimText`). */
+const KEPT_CLAIM_TEXTS = 8;
+
 const NOTHING: CommitReport = { applied: 0, discarded: 0, transitions: [], touchedBatchIds: [] };
 
 /**
@@ -78,8 +81,21 @@ export class SqlItemQueue implements ItemQueue {
   /** The select list of an export row (its SQL differs by dialect). */
   private readonly resultColumns: string;
 
+  /** The claim's candidate batches (its plan kept: it runs before every claim). */
+  private readonly candidatesSql: string;
+  /** `claimInOneStatement`'s text per batch count. */
+  private readonly claimTexts = new Map<number, string>();
+
   constructor(private readonly db: SqlDriver) {
     this.resultColumns = resultColumns(db);
+    this.candidatesSql = db.keepPlan(
+      `SELECT id, workspace_id, pending FROM (
+         SELECT id, workspace_id, pending, last_claimed_at, created_at,
+                ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY last_claimed_at, created_at) AS rn
+         FROM batches WHERE status = 'in_progress' AND pending > 0) ranked
+       WHERE rn <= ${CANDIDATES_PER_WORKSPACE}
+       ORDER BY last_claimed_at, created_at LIMIT ${CLAIM_CANDIDATES}`,
+    );
   }
 
   async claim(
@@ -89,16 +105,11 @@ export class SqlItemQueue implements ItemQueue {
     now: number,
     share?: WorkspaceShare,
   ): Promise<ClaimedItem[]> {
-    const candidates = (
-      await this.db.all(
-        `SELECT id, workspace_id, pending FROM (
-           SELECT id, workspace_id, pending, last_claimed_at, created_at,
-                  ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY last_claimed_at, created_at) AS rn
-           FROM batches WHERE status = 'in_progress' AND pending > 0) ranked
-         WHERE rn <= ${CANDIDATES_PER_WORKSPACE}
-         ORDER BY last_claimed_at, created_at LIMIT ${CLAIM_CANDIDATES}`,
-      )
-    ).map((r) => ({ id: r.id as string, workspaceId: r.workspace_id as string, pending: n(r.pending) }));
+    const candidates = (await this.db.all(this.candidatesSql)).map((r) => ({
+      id: r.id as string,
+      workspaceId: r.workspace_id as string,
+      pending: n(r.pending),
+    }));
     if (candidates.length === 0) return [];
     const room = share
       ? workspaceRoom(
@@ -149,24 +160,40 @@ export class SqlItemQueue implements ItemQueue {
     leaseMs: number,
     now: number,
   ): Promise<Row[]> {
-    const ctes: string[] = [];
     const params: unknown[] = [];
-    batchIds.forEach((batchId, i) => {
-      ctes.push(`c${i} AS (${claimSql(this.db)})`);
+    for (const batchId of batchIds)
       params.push(...claimParams(owner, batchId, shares.get(batchId) as number, leaseMs, now));
-    });
-    ctes.push(`claimed AS (${batchIds.map((_, i) => `SELECT * FROM c${i}`).join(" UNION ALL ")})`);
-    batchIds.forEach((batchId, i) => {
+    for (const batchId of batchIds) params.push(now, now, batchId, batchId);
+    return this.db.all(this.claimText(batchIds.length), params);
+  }
+
+  /**
+   * The one-statement claim of `batches` batches, built once per count. Up to `KEPT_CLAIM_TEXTS`
+   * batches its plan is kept (`keepPlan`): planning it was ~10 % of the statement's CPU
+   * (bench/README.md, "Issue 17.1, claim statement"); larger claims are rare and would each be
+   * a prepared statement on every connection.
+   */
+  private claimText(batches: number): string {
+    let sql = this.claimTexts.get(batches);
+    if (sql !== undefined) return sql;
+    const ctes: string[] = [];
+    for (let i = 0; i < batches; i++) ctes.push(`c${i} AS (${claimSql(this.db)})`);
+    ctes.push(
+      `claimed AS (${Array.from({ length: batches }, (_, i) => `SELECT * FROM c${i}`).join(" UNION ALL ")})`,
+    );
+    for (let i = 0; i < batches; i++) {
       const after = i > 0 ? ` AND (SELECT count(*) FROM u${i - 1}) >= 0` : "";
       ctes.push(
         `u${i} AS (UPDATE batches SET pending = pending - k.n, processing = processing + k.n,
            last_claimed_at = ?, started_at = COALESCE(started_at, ?)
          FROM (SELECT count(*) AS n FROM claimed WHERE batch_id = ?) k WHERE id = ?${after} RETURNING id)`,
       );
-      params.push(now, now, batchId, batchId);
-    });
+    }
     ctes.push("async AS (SELECT set_config('synchronous_commit', 'off', true) AS v)");
-    return this.db.all(`WITH ${ctes.join(",\n")} SELECT claimed.* FROM claimed, async`, params);
+    sql = `WITH ${ctes.join(",\n")} SELECT claimed.* FROM claimed, async`;
+    if (batches <= KEPT_CLAIM_TEXTS) sql = this.db.keepPlan(sql);
+    this.claimTexts.set(batches, sql);
+    return sql;
   }
 
   async renewLeases(owner: string, itemIds: number[], leaseExpiresAt: number): Promise<number[]> {

@@ -191,6 +191,11 @@ export class SqliteDriver implements SqlDriver {
   /** 'now' is the same within one statement's step; every process on the file shares the host's clock. */
   readonly clockMs = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 
+  /** Statements are prepared once per text already (`prepare`). */
+  keepPlan(sql: string): string {
+    return sql;
+  }
+
   /** `->` gives the member's JSON text (SQLite 3.38+); a plain label is read as `$.label`. */
   jsonMember(column: string, key: string): string {
     return `(${column} -> '$.${key}')`;
