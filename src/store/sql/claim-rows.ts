@@ -37,7 +37,7 @@ export function claimSql(db: SqlDriver): string {
  * The claim's `LIMIT` is `(? + 0)`, not `?`: SQLite (3.47 on) reads a bare `LIMIT ?`'s bound value
  * while planning and marks the statement to be planned again whenever that parameter is bound,
  * which better-sqlite3 does on every run: the claim's SELECT (one `UNION ALL` term per batch) was
- * parsed and planned again at every claim, ~40-60 µs a run in a micro-benchmark against ~10-18 µs
+ * parsed and planned again at every claim, 55–118 µs a run in a micro-benchmark against 14–19 µs
  * (bench/README.md, "Issue 17.5, SQLite pages per item"). An expression is evaluated at run time,
  * with the same plan (the index gives `seq` order; no sort to bound).
  *

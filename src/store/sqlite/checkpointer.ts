@@ -15,7 +15,7 @@ const require = createRequire(import.meta.url);
  * first of them has waited `copyDelayMs`: it copies what is committed and never waits for (nor
  * blocks) a writer. A PASSIVE checkpoint every tick (the first version) copied a page again each
  * time a commit rewrote it (the same index and item pages are rewritten by commit after commit):
- * ~0.6 page copies (a read and a write each) per item where ~0.4 now do (bench/README.md,
+ * 0.49–0.61 page copies (a read and a write each) per item where 0.40–0.43 now do (bench/README.md,
  * "Issue 17.5, SQLite pages per item"). The WAL restarts from its start at the first write after a
  * checkpoint that copied everything. Under writes that never pause that does not happen (a
  * PASSIVE checkpoint never catches up with a busy writer), so a WAL past `limitFrames` pages is
