@@ -34,6 +34,13 @@ export function claimSql(db: SqlDriver): string {
 }
 
 /**
+ * The claim's `LIMIT` is `(? + 0)`, not `?`: SQLite (3.47 on) reads a bare `LIMIT ?`'s bound value
+ * while planning and marks the statement to be planned again whenever that parameter is bound,
+ * which better-sqlite3 does on every run: the claim's SELECT (one `UNION ALL` term per batch) was
+ * parsed and planned again at every claim, 55–118 µs a run in a micro-benchmark against 14–19 µs
+ * (bench/README.md, "Issue 17.5, SQLite pages per item"). An expression is evaluated at run time,
+ * with the same plan (the index gives `seq` order; no sort to bound).
+ *
  * The claim of several batches in one transaction (drivers without `writingCtes`): the items of
  * each batch are chosen as `claimSql` chooses them, each batch's choice a term of one `UNION ALL`.
  * One statement per batch was 155 claim UPDATEs per 5,000 items on SQLite for ~40 claims
@@ -49,7 +56,7 @@ function claimChoiceSql(batches: number): string {
   if (sql === undefined) {
     const term = `SELECT id FROM (SELECT i.id FROM batch_items i JOIN batches b ON b.id = i.batch_id
                     WHERE i.batch_id = ? AND i.status = 'pending' AND i.not_before <= ? AND b.status = 'in_progress'
-                    ORDER BY i.seq LIMIT ?)`;
+                    ORDER BY i.seq LIMIT (? + 0))`;
     sql = `SELECT ${CLAIMED_COLUMNS} FROM batch_items
        WHERE id IN (${new Array(batches).fill(term).join(" UNION ALL ")}) ORDER BY id`;
     claimAllTexts.set(key, sql);

@@ -10,9 +10,13 @@ const require = createRequire(import.meta.url);
  * and fsynced both, on the event loop: about half of what `BEGIN`/`COMMIT` cost the simulated
  * bench (bench/README.md, "Issue 17.5, second pass").
  *
- * Every `intervalMs` the worker runs `wal_checkpoint(PASSIVE)`: it copies what is committed and
- * never waits for (nor blocks) a writer; when nothing was committed since the last one it is a
- * look at the WAL index, no I/O. The WAL restarts from its start at the first write after a
+ * Every `intervalMs` the worker looks at the WAL's size (`wal_checkpoint(NOOP)`: the WAL index,
+ * no I/O) and runs `wal_checkpoint(PASSIVE)` once `copyFrames` pages wait to be copied, or the
+ * first of them has waited `copyDelayMs`: it copies what is committed and never waits for (nor
+ * blocks) a writer. A PASSIVE checkpoint every tick (the first version) copied a page again each
+ * time a commit rewrote it (the same index and item pages are rewritten by commit after commit):
+ * 0.49–0.61 page copies (a read and a write each) per item where 0.40–0.43 now do (bench/README.md,
+ * "Issue 17.5, SQLite pages per item"). The WAL restarts from its start at the first write after a
  * checkpoint that copied everything. Under writes that never pause that does not happen (a
  * PASSIVE checkpoint never catches up with a busy writer), so a WAL past `limitFrames` pages is
  * checkpointed with `RESTART` instead, right after a PASSIVE one (little is left to copy): it
@@ -25,10 +29,13 @@ const require = createRequire(import.meta.url);
  * file being cut and grown again; measured, RESTART at 4,000 pages beat TRUNCATE at 10,000 and
  * RESTART at 2,000 (bench/README.md, "Issue 17.5, second pass").
  *
- * Durability does not change: the store's connection keeps `synchronous = NORMAL`, under which a
- * COMMIT appends to the WAL without fsync and a checkpoint fsyncs the WAL before copying it, so
- * a crash of the process loses nothing committed and a power loss may lose the last transactions
- * (never the file's consistency), whichever thread checkpoints.
+ * Durability: the store's connection keeps `synchronous = NORMAL`, under which a COMMIT appends
+ * to the WAL without fsync and a checkpoint fsyncs the WAL before copying it, so a crash of the
+ * process loses nothing committed and a power loss may lose the transactions since the last
+ * checkpoint (never the file's consistency), whichever thread checkpoints: at most `copyDelayMs`
+ * of them (SQLite's own automatic checkpoint bounds them by its 1,000 pages only, with no time
+ * bound). An SQLite without the NOOP mode (before 3.51) runs a PASSIVE checkpoint instead (its
+ * default mode), i.e. one every tick, as before.
  *
  * The worker's code is a string (`eval`): the same text runs under the TypeScript test runner and
  * from `dist/`, and better-sqlite3 is resolved here and passed in.
@@ -47,7 +54,7 @@ export class WalCheckpointer {
   constructor(
     path: string,
     onFailure: (err: unknown) => void,
-    options: { intervalMs?: number; limitFrames?: number } = {},
+    options: { intervalMs?: number; limitFrames?: number; copyFrames?: number; copyDelayMs?: number } = {},
   ) {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
@@ -56,6 +63,8 @@ export class WalCheckpointer {
         module: require.resolve("better-sqlite3"),
         intervalMs: options.intervalMs ?? 100,
         limitFrames: options.limitFrames ?? 4_000,
+        copyFrames: options.copyFrames ?? 1_000,
+        copyDelayMs: options.copyDelayMs ?? 1_000,
         restartWaitMs: RESTART_WAIT_MS,
         counters: this.counters,
       },
@@ -100,7 +109,7 @@ const RESTART_WAIT_MS = 20;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.module);
-const { path, intervalMs, limitFrames, restartWaitMs, counters } = workerData;
+const { path, intervalMs, limitFrames, copyFrames, copyDelayMs, restartWaitMs, counters } = workerData;
 const db = new Database(path, { fileMustExist: true });
 // Only RESTART waits (PASSIVE never does), and writers wait behind it: keep it short.
 db.pragma("busy_timeout = " + restartWaitMs);
@@ -109,8 +118,24 @@ let failures = 0;
 let restarted = -1;
 let skip = 0;
 let backoff = 1;
+/** When the oldest page still to copy was first seen (0: none waits). */
+let waitingSince = 0;
 function tick() {
+  const [w] = db.pragma("wal_checkpoint(NOOP)");
+  if (w.log > Atomics.load(counters, 2)) Atomics.store(counters, 2, w.log);
+  // A WAL past its limit is checkpointed and restarted at once (below), copied or not.
+  if (w.log < limitFrames || w.log === restarted) {
+    const waiting = w.log - w.checkpointed;
+    if (waiting <= 0) {
+      waitingSince = 0;
+      return;
+    }
+    const at = Date.now();
+    if (waitingSince === 0) waitingSince = at;
+    if (waiting < copyFrames && at - waitingSince < copyDelayMs) return;
+  }
   const [r] = db.pragma("wal_checkpoint(PASSIVE)");
+  waitingSince = r.log > r.checkpointed ? Date.now() : 0;
   if (r.log > Atomics.load(counters, 2)) Atomics.store(counters, 2, r.log);
   const now = r.log + "/" + r.checkpointed;
   if (now !== last && r.checkpointed > 0) Atomics.add(counters, 0, 1);
