@@ -10,6 +10,18 @@
  *   (unset: the build's default; "auto" since issue 17.3's fourth pass, on at 10,000 in flight)
  *   BENCH_COMMIT_BATCH=400 BENCH_CLAIM_BATCH=500 node bench/inflight.mjs   # engine group sizes (unset: the build's)
  *   BENCH_INFLIGHT_TRACE=1 node bench/inflight.mjs   # stderr: each poll's processing/done, and CPU ms by thread
+ *   BENCH_INFLIGHT_BARE=0 node bench/inflight.mjs     # without the bare loop (run first by default)
+ *   BENCH_MOCK_BACKLOG=4096 node bench/inflight.mjs   # the mock's listen queue (unset: Node's 511; see below)
+ *
+ * `bare` (first, unless BENCH_INFLIGHT_BARE=0) is this shape's ceiling on this machine: an undici
+ * loop keeping INFLIGHT calls in flight against the same mock over the same ITEMS, no storage, no
+ * queue, no warm-up (its first round opens its connections as agentbatch's does); agentbatch's
+ * `ratio_to_bare` is beside its ratio to the ideal. Both report CPU per item by third (the first
+ * third is the first round: connections, and agentbatch's POSTs), the first round's arrivals at
+ * the mock (p50/p90/p99/max after the first call) and the machine's TCP listen drops and SYN
+ * retransmits over their phase (Linux, all processes): 10,000 connections opened within
+ * milliseconds overflow the mock's 511-deep accept queue, and each dropped handshake is retried
+ * after 1 s, 3 s…
  *
  * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
  * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
