@@ -10,6 +10,18 @@
  *   (unset: the build's default; "auto" since issue 17.3's fourth pass, on at 10,000 in flight)
  *   BENCH_COMMIT_BATCH=400 BENCH_CLAIM_BATCH=500 node bench/inflight.mjs   # engine group sizes (unset: the build's)
  *   BENCH_INFLIGHT_TRACE=1 node bench/inflight.mjs   # stderr: each poll's processing/done, and CPU ms by thread
+ *   BENCH_INFLIGHT_BARE=0 node bench/inflight.mjs     # without the bare loop (run first by default)
+ *   BENCH_MOCK_BACKLOG=4096 node bench/inflight.mjs   # the mock's listen queue (unset: Node's 511; see below)
+ *
+ * `bare` (first, unless BENCH_INFLIGHT_BARE=0) is this shape's ceiling on this machine: an undici
+ * loop keeping INFLIGHT calls in flight against the same mock over the same ITEMS, no storage, no
+ * queue, no warm-up (its first round opens its connections as agentbatch's does); agentbatch's
+ * `ratio_to_bare` is beside its ratio to the ideal. Both report CPU per item by third (the first
+ * third is the first round: connections, and agentbatch's POSTs), the first round's arrivals at
+ * the mock (p50/p90/p99/max after the first call) and the machine's TCP listen drops and SYN
+ * retransmits over their phase (Linux, all processes): 10,000 connections opened within
+ * milliseconds overflow the mock's 511-deep accept queue, and each dropped handshake is retried
+ * after 1 s, 3 s…
  *
  * The mock LLM (dist/cli/main.js mock-llm, BENCH_LATENCY_MS per answer) runs in a child process;
  * agentbatch runs in a child process of its own (SQLite in a temp dir, engine concurrency and the
@@ -92,6 +104,61 @@ function cpuByThread(before, after, items) {
   };
 }
 
+/**
+ * The machine's TCP handshakes dropped at a full accept queue and SYNs sent again so far (Linux
+ * /proc/net/netstat, all processes): 10,000 connections opened at once overflow the mock's
+ * listen queue, and each dropped handshake waits 1 s (then 3 s, 7 s…) for its retry.
+ */
+function tcpDrops() {
+  try {
+    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
+    const i = lines.findIndex((l) => l.startsWith("TcpExt:"));
+    const names = lines[i].split(" ");
+    const values = lines[i + 1].split(" ").map(Number);
+    const get = (n) => values[names.indexOf(n)] ?? 0;
+    return { listen_drops: get("ListenDrops"), syn_retransmits: get("TCPSynRetrans") };
+  } catch {
+    return { listen_drops: 0, syn_retransmits: 0 };
+  }
+}
+
+function tcpDropsSince(before) {
+  const now = tcpDrops();
+  return {
+    listen_drops: now.listen_drops - before.listen_drops,
+    syn_retransmits: now.syn_retransmits - before.syn_retransmits,
+  };
+}
+
+/** Percentiles of the first INFLIGHT calls' arrival at the mock, ms after the first one's. */
+function firstRoundArrivals(log) {
+  const at = log
+    .map((e) => e.at)
+    .sort((a, b) => a - b)
+    .slice(0, INFLIGHT);
+  if (at.length === 0) return null;
+  const rel = (p) => percentile(at, p) - at[0];
+  return { p50: rel(50), p90: rel(90), p99: rel(99), max: at.at(-1) - at[0] };
+}
+
+function perItem(a, b, items) {
+  return Math.round(((b.user + b.system - a.user - a.system) / 1000 / items) * 1000) / 1000;
+}
+
+/** CPU ms per item between two points: the whole process, its main (API) thread and its busiest other (the engine's). */
+function cpuPart(cpuA, cpuB, threadsA, threadsB, items) {
+  const per = (ms) => Math.round((ms / Math.max(1, items)) * 1000) / 1000;
+  const total = (cpuB.user + cpuB.system - cpuA.user - cpuA.system) / 1000;
+  const used = (tid) => (threadsB.get(tid)?.ms ?? 0) - (threadsA.get(tid)?.ms ?? 0);
+  let main = 0;
+  let top = 0;
+  for (const tid of threadsB.keys()) {
+    if (Number(tid) === process.pid) main = used(tid);
+    else top = Math.max(top, used(tid));
+  }
+  return { process: per(total), main: per(main), busiest_other: per(top) };
+}
+
 /** The machine's CPU ticks so far, busy and total, all cores (Linux /proc/stat). */
 function machineTicks() {
   try {
@@ -101,6 +168,131 @@ function machineTicks() {
   } catch {
     return { busy: 0, total: 0 };
   }
+}
+
+/**
+ * The bare loop (unless BENCH_INFLIGHT_BARE=0): the machine's own ceiling for this shape. An
+ * undici loop keeping INFLIGHT calls in flight against the same mock over the same ITEMS, no
+ * storage, no queue, no API (bench/throughput.mjs's `baseline`, without its warm-up: the first
+ * round opens its connections as agentbatch's does). Its connections are split over pools of at
+ * most 256, as agentbatch's provider splits them (src/providers/http-upstream.ts), each call on
+ * the least busy pool. Runs in a child process of its own, before agentbatch's; its timeline is
+ * from its first call (it has no POSTs).
+ */
+async function bare(mockUrl) {
+  const { Pool } = await import("undici");
+  const base = new URL(mockUrl);
+  const path = `${base.pathname.replace(/\/+$/, "")}/chat/completions`;
+  const count = Math.max(1, Math.ceil(INFLIGHT / 256));
+  const pools = Array.from(
+    { length: count },
+    (_, i) =>
+      new Pool(base.origin, {
+        connections: Math.floor(INFLIGHT / count) + (i < INFLIGHT % count ? 1 : 0),
+        keepAliveTimeout: 30_000,
+      }),
+  );
+  const inFlight = pools.map(() => 0);
+  const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+  let peakRss = process.memoryUsage.rss();
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  }, 50);
+  let failures = 0;
+  let next = 0;
+  let done = 0;
+  let thirdAt = null;
+  let twoThirdsAt = null;
+  let cpuThird = null;
+  let cpuTwoThirds = null;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  // One call: undici's dispatch with a minimal handler that collects the body (as agentbatch's
+  // non-streamed calls do, src/providers/http-upstream.ts), then JSON.parse of the answer.
+  const call = (pool, body) =>
+    new Promise((resolve, reject) => {
+      let status = 0;
+      const chunks = [];
+      pool.dispatch(
+        { method: "POST", path, headers, body },
+        {
+          onConnect() {},
+          onHeaders(code) {
+            status = code;
+            return true;
+          },
+          onData(chunk) {
+            chunks.push(chunk);
+            return true;
+          },
+          onComplete() {
+            resolve({ status, text: Buffer.concat(chunks).toString("utf8") });
+          },
+          onError: reject,
+        },
+      );
+    });
+  const errors = {};
+  const worker = async () => {
+    while (next < ITEMS) {
+      const i = next++;
+      const body = JSON.stringify({
+        model: "mock-model",
+        messages: [{ role: "user", content: `Question ${i}` }],
+      });
+      let shard = 0;
+      for (let p = 1; p < inFlight.length; p++) if (inFlight[p] < inFlight[shard]) shard = p;
+      inFlight[shard]++;
+      try {
+        const res = await call(pools[shard], body);
+        const payload = JSON.parse(res.text);
+        if (res.status !== 200 || typeof payload.choices?.[0]?.message?.content !== "string") {
+          failures++;
+          errors[res.status] = (errors[res.status] ?? 0) + 1;
+        }
+      } catch (err) {
+        failures++;
+        const code = err?.code ?? String(err).slice(0, 60);
+        errors[code] = (errors[code] ?? 0) + 1;
+      } finally {
+        inFlight[shard]--;
+      }
+      done++;
+      if (thirdAt === null && done >= ITEMS / 3) {
+        thirdAt = performance.now() - t0;
+        cpuThird = process.cpuUsage(cpu0);
+      }
+      if (twoThirdsAt === null && done >= (ITEMS * 2) / 3) {
+        twoThirdsAt = performance.now() - t0;
+        cpuTwoThirds = process.cpuUsage(cpu0);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: INFLIGHT }, worker));
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(rssTimer);
+  await Promise.all(pools.map((p) => p.close()));
+  const itemsPerS = (ITEMS / wallMs) * 1000;
+  const ideal = (INFLIGHT / LATENCY_MS) * 1000;
+  return {
+    items: ITEMS,
+    failed: failures,
+    ...(failures > 0 && { failures_by_kind: errors }),
+    wall_ms: Math.round(wallMs),
+    items_per_s: Math.round(itemsPerS),
+    ratio_to_ideal: Math.round((itemsPerS / ideal) * 1000) / 1000,
+    timeline_ms: { third_done: Math.round(thirdAt), two_thirds_done: Math.round(twoThirdsAt) },
+    middle_third_ratio: Math.round(((ITEMS / 3 / (twoThirdsAt - thirdAt)) * 1000 * 1000) / ideal) / 1000,
+    cpu_ms_per_item: Math.round(((cpu.user + cpu.system) / 1000 / ITEMS) * 1000) / 1000,
+    cpu_ms_per_item_by_third: {
+      first: perItem({ user: 0, system: 0 }, cpuThird, ITEMS / 3),
+      middle: perItem(cpuThird, cpuTwoThirds, ITEMS / 3),
+      last: perItem(cpuTwoThirds, cpu, ITEMS / 3),
+    },
+    cores_used: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100) / 100,
+    peak_rss_mb: Math.round(peakRss / 1024 / 1024),
+  };
 }
 
 /** The measured phase, in a child process of its own. */
@@ -191,8 +383,10 @@ async function phase(mockUrl) {
     if (fullAtMs === null && processing >= INFLIGHT * 0.95) fullAtMs = now;
     if (process.env.BENCH_INFLIGHT_TRACE)
       process.stderr.write(`${Math.round(now)} processing=${processing} done=${done}\n`);
-    if (thirdAt === null && done >= ITEMS / 3) thirdAt = { ms: now, done };
-    if (twoThirdsAt === null && done >= (ITEMS * 2) / 3) twoThirdsAt = { ms: now, done };
+    if (thirdAt === null && done >= ITEMS / 3)
+      thirdAt = { ms: now, done, cpu: process.cpuUsage(cpu0), threads: threadCpuMs() };
+    if (twoThirdsAt === null && done >= (ITEMS * 2) / 3)
+      twoThirdsAt = { ms: now, done, cpu: process.cpuUsage(cpu0), threads: threadCpuMs() };
     if (liveHeap && liveHeap.processing === 0 && processing >= INFLIGHT) {
       globalThis.gc();
       liveHeap.saturated_mb = process.memoryUsage().heapUsed / 1024 / 1024;
@@ -249,6 +443,23 @@ async function phase(mockUrl) {
               1000,
           ) / 1000
         : null,
+    // CPU per item done in each third (at the 100 ms polls that saw a third and two thirds
+    // done): the first third holds the POSTs' ingest, the connections and the first round's
+    // burst; the middle third is the steady state. By thread as cpu_ms_per_item_by_thread.
+    ...(thirdAt &&
+      twoThirdsAt && {
+        cpu_ms_per_item_by_third: {
+          first: cpuPart({ user: 0, system: 0 }, thirdAt.cpu, threads0, thirdAt.threads, thirdAt.done),
+          middle: cpuPart(
+            thirdAt.cpu,
+            twoThirdsAt.cpu,
+            thirdAt.threads,
+            twoThirdsAt.threads,
+            twoThirdsAt.done - thirdAt.done,
+          ),
+          last: cpuPart(twoThirdsAt.cpu, cpu, twoThirdsAt.threads, threads1, ITEMS - twoThirdsAt.done),
+        },
+      }),
     // Cores this process used on average over the wall time (2 = both cores of this machine).
     cores_used: Math.round(((cpu.user + cpu.system) / 1000 / polledMs) * 100) / 100,
     peak_rss_mb: Math.round(peakRss / 1024 / 1024),
@@ -298,23 +509,52 @@ async function main() {
     process.stdout.write(`${JSON.stringify(await phase(process.argv[3]))}\n`);
     return;
   }
+  if (process.argv[2] === "--bare") {
+    process.stdout.write(`${JSON.stringify(await bare(process.argv[3]))}\n`);
+    return;
+  }
+  const loadAtStart = loadavg()[0];
   const mock = await startMock(LATENCY_MS);
   try {
     const mockUrl = mock.url;
+    let bareResult = null;
+    let logOffset = 0;
+    if (process.env.BENCH_INFLIGHT_BARE !== "0") {
+      const mockCpuBare0 = pidCpuMs(mock.pid);
+      const tcpBare0 = tcpDrops();
+      const bareOut = await spawnNode([fileURLToPath(import.meta.url), "--bare", mockUrl]).done;
+      bareResult = JSON.parse(bareOut.trim().split("\n").at(-1));
+      bareResult.mock_cpu_ms_per_item =
+        Math.round(((pidCpuMs(mock.pid) - mockCpuBare0) / bareResult.items) * 1000) / 1000;
+      bareResult.tcp = tcpDropsSince(tcpBare0);
+      logOffset = (await (await fetch(`${new URL(mockUrl).origin}/_mock/stats`)).json()).total;
+      // Let the bare loop's closed connections and the mock's garbage settle before agentbatch's run.
+      await new Promise((r) => setTimeout(r, 2000));
+    }
     // e.g. BENCH_INFLIGHT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the measured process.
     const nodeArgs = (process.env.BENCH_INFLIGHT_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const mockCpu0 = pidCpuMs(mock.pid);
     const machine0 = machineTicks();
+    const tcp0 = tcpDrops();
     const out = await spawnNode([...nodeArgs, fileURLToPath(import.meta.url), "--phase", mockUrl]).done;
     const result = JSON.parse(out.trim().split("\n").at(-1));
     // The mock shares the machine's cores: its CPU per item is what the ideal rate costs it.
     const mockMs = pidCpuMs(mock.pid) - mockCpu0;
     const machine1 = machineTicks();
+    // Machine-wide: another process's connections count too.
+    result.tcp = tcpDropsSince(tcp0);
     result.mock_cpu_ms_per_item = Math.round((mockMs / result.items) * 1000) / 1000;
     // The rate from the first model call to the last answer, as the mock saw them (its log
     // records each answer when sent, LATENCY_MS after the call came): without the POSTs before
     // the first call, so the ramp (claims, connects) and the tail are all that is left in it.
-    const log = await (await fetch(`${new URL(mockUrl).origin}/_mock/log`)).json();
+    const fullLog = await (await fetch(`${new URL(mockUrl).origin}/_mock/log`)).json();
+    const log = fullLog.slice(logOffset);
+    // When the first round's calls reached the mock (its log records each answer when sent,
+    // LATENCY_MS after the call came), from the first: with every call sent within a few turns,
+    // the spread is the connections' (a handshake dropped at the mock's full accept queue is
+    // retried after 1 s, 3 s…).
+    result.first_round_arrivals_ms = firstRoundArrivals(log);
+    if (bareResult) bareResult.first_round_arrivals_ms = firstRoundArrivals(fullLog.slice(0, logOffset));
     if (log.length === result.items) {
       let first = Number.POSITIVE_INFINITY;
       let last = 0;
@@ -334,13 +574,24 @@ async function main() {
       Math.round(((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100) /
       100;
     const summary = {
-      machine: { cpus: cpus().length, node: process.version, loadavg_1m: loadavg()[0] },
+      machine: {
+        cpus: cpus().length,
+        node: process.version,
+        loadavg_1m_at_start: loadAtStart,
+        loadavg_1m: loadavg()[0],
+      },
       inflight: INFLIGHT,
       latency_ms: LATENCY_MS,
       rounds: ROUNDS,
       build: distRoot,
       engine_thread_setting: process.env.BENCH_ENGINE_THREAD ?? "default",
+      mock_backlog: process.env.BENCH_MOCK_BACKLOG ? Number(process.env.BENCH_MOCK_BACKLOG) : "default (511)",
       ...result,
+      ...(bareResult && {
+        // agentbatch's whole-run rate against the bare loop's, same mock, same run.
+        ratio_to_bare: Math.round((result.items_per_s / bareResult.items_per_s) * 1000) / 1000,
+        bare: bareResult,
+      }),
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } finally {

@@ -72,7 +72,8 @@ export function spawnNode(args, { onLine, env } = {}) {
 /**
  * The mock LLM (dist/cli/main.js mock-llm) in a child process, answering after `latencyMs`.
  * `BENCH_MOCK_NODE_ARGS` passes node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/mockprof`;
- * the profile is written when it exits, so it is stopped with SIGTERM).
+ * the profile is written when it exits, so it is stopped with SIGTERM). `BENCH_MOCK_BACKLOG` sets
+ * its listen socket's accept queue (`--backlog`; unset: Node's 511).
  */
 export async function startMock(latencyMs) {
   const nodeArgs = (process.env.BENCH_MOCK_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -89,6 +90,7 @@ export async function startMock(latencyMs) {
       "0",
       "--latency-ms",
       String(latencyMs),
+      ...(process.env.BENCH_MOCK_BACKLOG ? ["--backlog", process.env.BENCH_MOCK_BACKLOG] : []),
     ],
     {
       onLine: (line) => {

@@ -125,6 +125,7 @@ program
   .option("--tpm <n>", "tokens per minute before answering 429", int)
   .option("--error-rate <f>", "share of requests answered with 500 (0..1)", float, 0)
   .option("--log <file>", "append every request to this JSONL file")
+  .option("--backlog <n>", "the listen socket's accept queue (default Node's 511)", int)
   .action(async (opts) => {
     // Imported on use, as demo is: a worker process starts faster without them.
     const { startMockLlm } = await import("../mock-llm/server.js");
@@ -136,6 +137,7 @@ program
       tpm: opts.tpm,
       errorRate: opts.errorRate,
       logFile: opts.log,
+      backlog: opts.backlog,
     });
     process.stdout.write(`mock-llm listening on ${mock.url}\n`);
     stopOnSignals(() => mock.close());

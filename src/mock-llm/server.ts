@@ -31,6 +31,13 @@ export interface MockLlmOptions {
    * (`usage.prompt_tokens_details.cached_tokens`, at most its prompt tokens); default none.
    */
   cachedPromptTokens?: number;
+  /**
+   * The listen socket's accept queue (Node's default 511; the kernel caps it at
+   * net.core.somaxconn). Thousands of clients connecting at once overflow a short one, and the
+   * kernel drops their handshakes, to be retried after 1 s, 3 s… (bench/README.md, "Issue 17.3,
+   * the first round").
+   */
+  backlog?: number;
 }
 
 /** One request as it arrived, kept with `captureBodies`. */
@@ -72,7 +79,11 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
   registerResponses(app, deps);
 
   const host = opts.host ?? "127.0.0.1";
-  await app.listen({ port: opts.port ?? 0, host });
+  await app.listen({
+    port: opts.port ?? 0,
+    host,
+    ...(opts.backlog === undefined ? {} : { backlog: opts.backlog }),
+  });
   const port = (app.server.address() as AddressInfo).port;
   return {
     url: `${reachableOrigin(host, port)}/v1`,

@@ -216,3 +216,20 @@ describe("the @anthropic-ai/sdk against mock-llm", () => {
     });
   });
 });
+
+describe("mock-llm's listen backlog", () => {
+  it("answers as without it when one is set (benches with thousands of connections at once)", async () => {
+    const wide = await startMockLlm({ backlog: 4096 });
+    try {
+      const client = new OpenAI({ baseURL: wide.url, apiKey: "sk-test", maxRetries: 0 });
+      const answer = await client.chat.completions.create({
+        model: "mock-model",
+        messages: [{ role: "user", content: "hello" }],
+      });
+      expect(typeof answer.choices[0].message.content).toBe("string");
+      expect(wide.log).toHaveLength(1);
+    } finally {
+      await wide.close();
+    }
+  });
+});
