@@ -23,7 +23,7 @@ export interface EngineStore {
     | "release"
     | "commit"
     | "reapExpired"
-    | "leaseOwners"
+    | "leaseHolders"
     | "recoverFrom"
   >;
   readonly batches: Pick<BatchStore, "expire">;

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { EngineConfig } from "../config/index.js";
+import type { LeaseHolder } from "../store/types.js";
 import type { EngineStore } from "./engine-store.js";
 import { WORKER_STALE_MS } from "./heartbeat.js";
 import { knownDead } from "./instances.js";
@@ -23,9 +24,15 @@ export interface RecoveryDeps {
 export class Recovery {
   constructor(private readonly deps: RecoveryDeps) {}
 
-  async run(): Promise<void> {
+  /**
+   * Returns the items of the dead among `holders` (read from the store when not given: maintenance
+   * reads them once a run for this and for its reaper).
+   */
+  async run(holders?: LeaseHolder[]): Promise<void> {
     const { store, owner, config, signals, logger } = this.deps;
-    const owners = (await store.items.leaseOwners()).filter((o) => o !== owner);
+    const owners = (holders ?? (await store.items.leaseHolders()))
+      .map((h) => h.owner)
+      .filter((o) => o !== owner);
     if (owners.length === 0) return;
     const now = Date.now();
     let dead: string[];

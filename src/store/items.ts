@@ -36,6 +36,12 @@ interface ItemRequestBase {
   requestedModel: string;
 }
 
+/** A lease owner of items being processed and the earliest lease expiry (epoch ms) among them. */
+export interface LeaseHolder {
+  owner: string;
+  earliestExpiry: number;
+}
+
 export interface ChatItemRequest extends ItemRequestBase, Omit<ModelRequest, "model" | "options"> {
   operation?: "chat";
 }
@@ -280,8 +286,12 @@ export interface ItemQueue {
    * spent), or fail as quarantined at `quarantineAfter` interruptions (domain `interruptionRule`).
    */
   reapExpired(now: number, quarantineAfter: number): Promise<CommitReport>;
-  /** The lease owners of the items being processed (to tell the live ones from the dead). */
-  leaseOwners(): Promise<string[]>;
+  /**
+   * The lease owners of the items being processed (to tell the live ones from the dead), each
+   * with the earliest lease among its items (whether any lease has run out, so the reaper need
+   * not scan for expired ones when none can be: one scan of the held items a maintenance run, not two).
+   */
+  leaseHolders(): Promise<LeaseHolder[]>;
   /** The items held by `owners`, known dead, are returned at once, as `reapExpired` returns expired ones. */
   recoverFrom(owners: string[], now: number, quarantineAfter: number): Promise<CommitReport>;
   /** Items of a batch in submission order; the total is read from the batch counters. */

@@ -501,7 +501,7 @@ describe("leases", () => {
     expect((await store.items.getByCustomId(cancelling.id, c.customId))?.status).toBe("failed");
     expect((await store.batches.get(workspaceId, cancelling.id))?.status).toBe("cancelled");
     expect((await store.items.getByCustomId(running.id, r.customId))?.status).toBe("processing");
-    expect(await store.items.leaseOwners()).toEqual(["live"]);
+    expect((await store.items.leaseHolders()).map((h) => h.owner)).toEqual(["live"]);
     expect((await store.items.reapExpired(Date.now() + 1000, 3)).applied).toBe(0);
     for (const b of [paused, cancelling, running]) await expectCountersExact(b.id, workspaceId);
   });
@@ -509,12 +509,18 @@ describe("leases", () => {
   it("returns the items of dead owners at once, counting an interruption, and leaves the others", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 4);
-    const deadOnes = await store.items.claim("dead", 2, LEASE, Date.now());
-    const liveOnes = await store.items.claim("live", 2, LEASE, Date.now());
-    expect((await store.items.leaseOwners()).sort()).toEqual(["dead", "live"]);
+    const deadAt = Date.now();
+    const deadOnes = await store.items.claim("dead", 2, LEASE, deadAt);
+    const liveOnes = await store.items.claim("live", 2, LEASE, deadAt + 5000);
+    // Each owner with the earliest lease of its items (the reaper scans only when one ran out).
+    const holders = (await store.items.leaseHolders()).sort((a, b) => a.owner.localeCompare(b.owner));
+    expect(holders).toEqual([
+      { owner: "dead", earliestExpiry: deadAt + LEASE },
+      { owner: "live", earliestExpiry: deadAt + 5000 + LEASE },
+    ]);
     const report = await store.items.recoverFrom(["dead"], Date.now(), 3);
     expect(report.applied).toBe(2);
-    expect(await store.items.leaseOwners()).toEqual(["live"]);
+    expect((await store.items.leaseHolders()).map((h) => h.owner)).toEqual(["live"]);
     expect(
       await store.items.renewLeases(
         "live",

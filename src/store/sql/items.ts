@@ -10,6 +10,7 @@ import type {
   ItemOutcome,
   ItemQueue,
   ItemResultRow,
+  LeaseHolder,
   StatusMap,
 } from "../items.js";
 import type { Page, PageQuery } from "../page.js";
@@ -261,12 +262,13 @@ export class SqlItemQueue implements ItemQueue {
     return rows.map((r) => r.workspace_id as string);
   }
 
-  async leaseOwners(): Promise<string[]> {
+  async leaseHolders(): Promise<LeaseHolder[]> {
     const rows = await this.db.all(
-      `SELECT DISTINCT lease_owner FROM batch_items
-       WHERE batch_id IN (${OPEN_BATCH_IDS}) AND status = 'processing' AND lease_owner IS NOT NULL`,
+      `SELECT lease_owner, MIN(lease_expires_at) AS earliest FROM batch_items
+       WHERE batch_id IN (${OPEN_BATCH_IDS}) AND status = 'processing' AND lease_owner IS NOT NULL
+       GROUP BY lease_owner`,
     );
-    return rows.map((r) => r.lease_owner as string);
+    return rows.map((r) => ({ owner: r.lease_owner as string, earliestExpiry: n(r.earliest) }));
   }
 
   async recoverFrom(owners: string[], now: number, quarantineAfter: number): Promise<CommitReport> {

@@ -4,6 +4,7 @@ import type {
   ClaimedItem,
   CommitReport,
   ItemOutcome,
+  LeaseHolder,
   MessageRecord,
   NewTurnStep,
   StepFence,
@@ -171,13 +172,17 @@ export class FakeStore {
         [...this.rows.values()].filter((r) => r.status === "pending").map((r) => r.item.workspaceId),
       ),
     ],
-    leaseOwners: async (): Promise<string[]> => [
-      ...new Set(
-        [...this.rows.values()]
-          .filter((r) => r.status === "processing" && r.leaseOwner)
-          .map((r) => r.leaseOwner as string),
-      ),
-    ],
+    leaseHolders: async (): Promise<LeaseHolder[]> => {
+      const earliest = new Map<string, number>();
+      for (const r of this.rows.values()) {
+        if (r.status !== "processing" || !r.leaseOwner) continue;
+        earliest.set(
+          r.leaseOwner,
+          Math.min(earliest.get(r.leaseOwner) ?? Number.POSITIVE_INFINITY, r.leaseExpiresAt),
+        );
+      }
+      return [...earliest].map(([owner, earliestExpiry]) => ({ owner, earliestExpiry }));
+    },
     recoverFrom: async (owners: string[], _now: number, quarantineAfter: number): Promise<CommitReport> =>
       this.interrupt((row) => owners.includes(row.leaseOwner ?? ""), quarantineAfter),
   };
