@@ -23,7 +23,15 @@
  * Prints one JSON object.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,7 +39,10 @@ import pg from "pg";
 import { startMockLlm } from "../dist/mock-llm/server.js";
 import { dropSchema } from "../dist/store/postgres/admin.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+// BENCH_ROOT=dir runs the API and the workers of another build (dir/dist), with this file's bench.
+const root = process.env.BENCH_ROOT
+  ? resolve(process.env.BENCH_ROOT)
+  : resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const mainJs = join(root, "dist", "cli", "main.js");
 const DATABASE_URL =
   process.env.BENCH_DATABASE_URL ??
@@ -40,11 +51,13 @@ const DATABASE_URL =
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 2000);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 100);
 const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 8);
-const WORKER_COUNTS = [1, 2, 4];
+const WORKER_COUNTS = (process.env.BENCH_WORKER_COUNTS ?? "1,2,4").split(",").map(Number);
 const RPM = Number(process.env.BENCH_RPM ?? 600);
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 90);
 const PER_BATCH = 1000;
 const KEY = `ab_bench_${"0".repeat(40)}`;
+/** `BENCH_TRACE=1`: the workers trace their engines (`AGENTBATCH_ENGINE_TRACE`), and each scaling row gets `trace`. */
+const TRACE = process.env.BENCH_TRACE === "1";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,8 +75,11 @@ async function deploy({ workers, provider, dir }) {
   // Below Linux's ephemeral range (32768-60999): a port picked inside it could be taken by any
   // outgoing connection meanwhile (seen: EADDRINUSE while another bench held 10,000 connections).
   const port = 20_000 + Math.floor(Math.random() * 12_000);
+  const traceDir = TRACE ? join(dir, `trace-${workers}`) : undefined;
+  if (traceDir) mkdirSync(traceDir, { recursive: true });
   const env = {
     ...process.env,
+    ...(traceDir ? { AGENTBATCH_ENGINE_TRACE: traceDir } : {}),
     AGENTBATCH_API_KEY: KEY,
     AGENTBATCH_CONCURRENCY: String(WORKER_CONCURRENCY),
     AGENTBATCH_LOG_LEVEL: "warn",
@@ -88,10 +104,18 @@ async function deploy({ workers, provider, dir }) {
     }
     await sleep(50);
   }
-  for (let i = 0; i < workers; i++) start(["worker"]);
-  // Every worker has heartbeated (and knows its share of the limits) before work arrives.
-  await sleep(3000);
-  const api = async (method, path, body) => {
+  const api = children[0];
+  const workerProcs = [];
+  const spawnedAt = Date.now();
+  for (let i = 0; i < workers; i++) workerProcs.push(start(["worker"]));
+  // Every worker has heartbeated (and knows its share of the limits) before work arrives: at
+  // least 3 s, and until each one's row is in `workers`. A fixed 3 s was too short once the
+  // machine was busy: 4 workers booting at once took 8-19 s at load 13-16 (the boot is module
+  // loading, CPU-bound), and the run's clock, started at the first POST, timed their boot as
+  // if it were throughput (bench/README.md, "Issue 17.6").
+  const workersUpMs = await heartbeated(db, workers, spawnedAt);
+  await sleep(Math.max(0, 3000 - (Date.now() - spawnedAt)));
+  const call = async (method, path, body) => {
     const res = await fetch(`${base}${path}`, {
       method,
       headers: { "x-api-key": KEY, ...(body ? { "content-type": "application/json" } : {}) },
@@ -101,13 +125,20 @@ async function deploy({ workers, provider, dir }) {
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json.data;
   };
-  const agent = await api("POST", "/agents", { name: "bench", model: "mock/mock-model" });
-  await api("POST", `/agents/${agent.id}/publish`);
+  let closed = false;
+  const agent = await call("POST", "/agents", { name: "bench", model: "mock/mock-model" });
+  await call("POST", `/agents/${agent.id}/publish`);
   return {
-    api,
+    api: call,
+    apiPid: api.pid,
+    workersUpMs,
+    workerPids: workerProcs.map((c) => c.pid),
+    traceDir,
     agentId: agent.id,
     db,
     async close() {
+      if (closed) return;
+      closed = true;
       for (const c of children) c.kill("SIGTERM");
       await Promise.all(
         children.map((c) => new Promise((r) => (c.exitCode !== null ? r() : c.on("exit", r)))),
@@ -115,6 +146,28 @@ async function deploy({ workers, provider, dir }) {
       await dropSchema(db);
     },
   };
+}
+
+/** Waits (at most 120 s) until `count` workers have a heartbeat row; resolves to the ms since `since`. */
+async function heartbeated(db, count, since) {
+  const url = new URL(db);
+  const schema = url.searchParams.get("schema");
+  url.searchParams.delete("schema");
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    for (;;) {
+      const { rows } = await client
+        .query(`SELECT count(*)::int AS n FROM "${schema}".workers`)
+        .catch(() => ({ rows: [{ n: 0 }] }));
+      if (rows[0].n >= count) return Date.now() - since;
+      if (Date.now() - since > 120_000)
+        throw new Error(`${rows[0].n} of ${count} workers heartbeated in 120 s`);
+      await sleep(50);
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 async function submit(d, items, tag) {
@@ -173,10 +226,34 @@ async function scaling(mockUrl, dir) {
       // (first POST to first claim) weighs the same; it ends at the last batch's completed_at,
       // not at the poll that saw it.
       const items = ITEMS * workers;
+      const sampler = TRACE ? await startSampler(d) : null;
       const t0 = Date.now();
       const ids = await submit(d, items, `scale${workers}`);
-      const seconds = ((await waitDone(d, ids)) - t0) / 1000;
-      rows.push({ workers, items, seconds: round(seconds), items_per_s: round(items / seconds) });
+      const end = await waitDone(d, ids);
+      const seconds = (end - t0) / 1000;
+      const sampled = sampler ? await sampler.stop() : null;
+      rows.push({
+        workers,
+        items,
+        seconds: round(seconds),
+        items_per_s: round(items / seconds),
+        workers_up_s: round(d.workersUpMs / 1000),
+      });
+      if (TRACE) {
+        await d.close();
+        rows.at(-1).trace = { ...analyse(d, t0, end), ...sampled };
+        // BENCH_TRACE_KEEP=dir keeps the raw traces (dir/<workers>/<pid>.jsonl, times in epoch ms).
+        if (process.env.BENCH_TRACE_KEEP) {
+          const keep = join(process.env.BENCH_TRACE_KEEP, String(workers));
+          mkdirSync(keep, { recursive: true });
+          for (const f of readdirSync(d.traceDir))
+            writeFileSync(join(keep, f), readFileSync(join(d.traceDir, f)));
+          writeFileSync(
+            join(keep, "run.json"),
+            JSON.stringify({ t0, end, workerPids: d.workerPids, apiPid: d.apiPid }),
+          );
+        }
+      }
     } finally {
       await d.close();
     }
@@ -227,6 +304,191 @@ async function sharedRpm(dir) {
     await d.close();
     await mock.close();
   }
+}
+
+/** CPU seconds (user + system) of a process so far, 0 once it is gone. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Local TCP port -> role ("api", "w0".."w3") of the deployment's processes' sockets. */
+function portRoles(d) {
+  const inodeRole = new Map();
+  const pids = [["api", d.apiPid], ...d.workerPids.map((p, i) => [`w${i}`, p])];
+  for (const [role, pid] of pids) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+          if (m) inodeRole.set(m[1], role);
+        } catch {}
+      }
+    } catch {}
+  }
+  const roles = new Map();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const role = inodeRole.get(f[9]);
+      if (role) roles.set(Number.parseInt(f[1].split(":")[1], 16), role);
+    }
+  }
+  return roles;
+}
+
+/**
+ * Samples pg_stat_activity every 50 ms while a scaling run lasts: per role (api, w0…), how often
+ * one of its sessions was active and on what it waited ("cpu": no wait event), and the CPU of
+ * the processes and of their PostgreSQL backends over the run.
+ */
+async function startSampler(d) {
+  const url = new URL(d.db);
+  url.searchParams.delete("schema");
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  const roles = { at: 0, map: new Map() };
+  const waits = {};
+  const backends = new Map();
+  let samples = 0;
+  let running = true;
+  const procs = [["api", d.apiPid], ...d.workerPids.map((p, i) => [`w${i}`, p])];
+  const cpu0 = new Map(procs.map(([r, p]) => [r, cpuSeconds(p)]));
+  const loop = (async () => {
+    while (running) {
+      if (Date.now() - roles.at > 500) roles.map = portRoles(d);
+      roles.at = Date.now();
+      const { rows } = await client.query(
+        "SELECT pid, client_port, state, wait_event_type, wait_event FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND client_port IS NOT NULL",
+      );
+      samples++;
+      for (const r of rows) {
+        const role = roles.map.get(r.client_port);
+        if (!role) continue;
+        if (!backends.has(r.pid)) backends.set(r.pid, { role, cpu0: cpuSeconds(r.pid), cpu: 0 });
+        backends.get(r.pid).cpu = cpuSeconds(r.pid) || backends.get(r.pid).cpu;
+        if (r.state !== "active") continue;
+        const key = r.wait_event ? `${r.wait_event_type}:${r.wait_event}` : "cpu";
+        waits[role] ??= {};
+        waits[role][key] = (waits[role][key] ?? 0) + 1;
+      }
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await client.end();
+      const cpu = {};
+      for (const [r, p] of procs) cpu[r] = round(cpuSeconds(p) - cpu0.get(r));
+      const pgCpu = {};
+      for (const b of backends.values()) pgCpu[b.role] = round((pgCpu[b.role] ?? 0) + b.cpu - b.cpu0);
+      return { pg_samples: samples, pg_active: waits, cpu_s: cpu, pg_backend_cpu_s: pgCpu };
+    },
+  };
+}
+
+function stats(xs) {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => round(s[Math.min(s.length - 1, Math.floor(p * s.length))]);
+  return {
+    n: s.length,
+    mean: round(s.reduce((a, b) => a + b, 0) / s.length),
+    p50: q(0.5),
+    p90: q(0.9),
+    max: q(1),
+  };
+}
+
+/** Per worker, from its engine trace: items, start-up, tail, idle slots, claim and commit times, wakeups. */
+function analyse(d, t0, end) {
+  const out = [];
+  for (const [i, pid] of d.workerPids.entries()) {
+    let lines = [];
+    try {
+      lines = readFileSync(join(d.traceDir, `${pid}.jsonl`), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+    } catch {
+      out.push({ worker: i, trace: "missing" });
+      continue;
+    }
+    const ev = lines.filter((e) => e[0] >= t0 - 1 && e[0] <= end + 1);
+    const of = (k) => ev.filter((e) => e[1] === k);
+    const starts = of("start");
+    const answers = of("ans");
+    const claims = of("claim");
+    const firstClaim = claims.find((e) => e[4] > 0);
+    const first = starts[0]?.[0];
+    const last = answers.at(-1)?.[0];
+    // Idle slots: WORKER_CONCURRENCY minus the running count after each start/answer, over time,
+    // from the first start to the last answer; split by whether the buffer was empty.
+    let idle = 0;
+    let idleEmpty = 0;
+    let prev = null;
+    const gaps = [];
+    const answeredAt = [];
+    const callMs = [];
+    const startedAt = new Map();
+    for (const e of ev) {
+      if (e[1] !== "start" && e[1] !== "ans") continue;
+      if (prev) {
+        const dt = e[0] - prev[0];
+        idle += (WORKER_CONCURRENCY - prev[2]) * dt;
+        if (prev[3] === 0) idleEmpty += (WORKER_CONCURRENCY - prev[2]) * dt;
+      }
+      prev = e;
+      if (e[1] === "ans") {
+        answeredAt.push(e[0]);
+        const s = startedAt.get(e[4]);
+        if (s !== undefined) callMs.push(e[0] - s);
+      } else {
+        startedAt.set(e[4], e[0]);
+        const a = answeredAt.shift();
+        if (a !== undefined) gaps.push(e[0] - a);
+      }
+    }
+    const span = (last ?? 0) - (first ?? 0);
+    out.push({
+      worker: i,
+      done: answers.length,
+      first_claim_ms: firstClaim ? round(firstClaim[0] - t0) : null,
+      first_claim_rtt_ms: firstClaim ? round(firstClaim[0] - firstClaim[2]) : null,
+      first_start_ms: first ? round(first - t0) : null,
+      last_answer_to_end_ms: last ? round(end - last) : null,
+      buffered_at_last_claim: claims.at(-1)?.[6],
+      span_s: round(span / 1000),
+      items_per_s_in_span: round(answers.length / (span / 1000)),
+      idle_slot_share: round(idle / (WORKER_CONCURRENCY * span)),
+      idle_with_empty_buffer_share: round(idleEmpty / (WORKER_CONCURRENCY * span)),
+      answer_to_next_start_ms: stats(gaps),
+      call_ms: stats(callMs),
+      claim_ms: stats(claims.map((e) => e[0] - e[2])),
+      claims_empty: claims.filter((e) => e[4] === 0).length,
+      commit_ms: stats(of("commit").map((e) => e[0] - e[2])),
+      renews: of("renew").length,
+      beats_per_s: round(of("beat").length / ((end - t0) / 1000)),
+      notify_sent_per_s: round(of("pub").length / ((end - t0) / 1000)),
+      notify_received_per_s: round(of("recv").length / ((end - t0) / 1000)),
+      work_wakeups_per_s: round(of("work").length / ((end - t0) / 1000)),
+    });
+  }
+  return { workers: out };
 }
 
 function round(x) {

@@ -6,6 +6,7 @@ import { commitGroupOf } from "./group-sizes.js";
 import type { HeldItem, HeldItems } from "./held-items.js";
 import type { ItemResult } from "./outcomes.js";
 import type { Signals } from "./signals.js";
+import { engineTrace } from "./trace.js";
 
 export interface CompleterDeps {
   store: Pick<EngineStore, "items">;
@@ -140,8 +141,10 @@ export class Completer {
 
   private async write(outcomes: ItemOutcome[]): Promise<void> {
     let report: CommitReport;
+    const t0 = engineTrace?.now();
     try {
       report = await this.deps.store.items.commit(outcomes, Date.now());
+      if (engineTrace) engineTrace.event("commit", t0 as number, outcomes.length);
     } catch (err) {
       // The items keep their leases in the store: the reaper returns them once those run out.
       this.deps.logger.error({ err }, "storing results failed; the items will be retried after their lease");

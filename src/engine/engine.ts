@@ -19,6 +19,7 @@ import { Pacer } from "./pacer.js";
 import { Producer } from "./producer.js";
 import { Recovery } from "./recovery.js";
 import type { Signals } from "./signals.js";
+import { engineTrace } from "./trace.js";
 
 export interface EngineDeps {
   store: EngineStore;
@@ -147,9 +148,13 @@ export class Engine {
   start(): void {
     if (this.running) return;
     this.running = true;
+    engineTrace?.event("up");
     this.pacer.resume();
     this.unsubscribe = [
-      this.deps.signals.onWork(() => this.producer.poke()),
+      this.deps.signals.onWork(() => {
+        engineTrace?.event("work");
+        this.producer.poke();
+      }),
       this.deps.signals.onBatchChanged((change) => this.leases.batchChanged(change)),
     ];
     this.heartbeat.start();
@@ -226,11 +231,13 @@ export class Engine {
           () => {
             held.started = true;
             this.inCall++;
+            engineTrace?.event("start", this.held.running, this.held.buffered, item.id);
           },
           // Its answer is in: its slot takes the next item now, before this answer is read, and
           // its room in the claim buffer counts as free.
           () => {
             if (!this.held.markAnswered(held)) return;
+            engineTrace?.event("ans", this.held.running, this.held.buffered, item.id);
             this.fillSlots();
             this.producer.slotFreed();
           },

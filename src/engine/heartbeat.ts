@@ -3,6 +3,7 @@ import type { LimiterRegistry } from "../providers/rate-limiter.js";
 import type { LiveWorker } from "../store/workers.js";
 import type { EngineStore } from "./engine-store.js";
 import { BackgroundLoop } from "./loop.js";
+import { engineTrace } from "./trace.js";
 
 /** How often a worker sharing limits with others records that it is alive. */
 const HEARTBEAT_MS = 1000;
@@ -152,6 +153,7 @@ export class Heartbeat {
       // worker at its first beat (which has spent nothing) to a joining one.
       this.startedAt ??= live.find((w) => w.id === this.deps.owner)?.startedAt;
       this.takeShare(live);
+      if (engineTrace) engineTrace.event("beat", now, live.length);
     } finally {
       this.resolveFirst();
     }

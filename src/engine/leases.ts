@@ -5,6 +5,7 @@ import type { EngineStore } from "./engine-store.js";
 import type { HeldItem, HeldItems } from "./held-items.js";
 import { BackgroundLoop } from "./loop.js";
 import type { BatchChange, Signals } from "./signals.js";
+import { engineTrace } from "./trace.js";
 
 export interface LeaseKeeperDeps {
   store: Pick<EngineStore, "items">;
@@ -68,7 +69,9 @@ export class LeaseKeeper {
       // Items stored or handed back since the iteration began are no longer renewed (nor lost).
       const group = ids.slice(i, i + RENEW_PER_TURN).filter((id) => held.has(id));
       if (group.length === 0) continue;
+      const t0 = engineTrace?.now();
       const lost = await store.items.renewLeases(owner, group, Date.now() + leaseMs);
+      if (engineTrace) engineTrace.event("renew", t0 as number, group.length);
       for (const id of lost) {
         // An item whose outcome waits for (or is in) a group commit: the commit is fenced by
         // owner and attempt, and drops it either way.

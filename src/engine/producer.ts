@@ -7,6 +7,7 @@ import { claimGroupOf } from "./group-sizes.js";
 import type { HeldItems } from "./held-items.js";
 import { BackgroundLoop } from "./loop.js";
 import type { Signals } from "./signals.js";
+import { engineTrace } from "./trace.js";
 
 export interface ProducerDeps {
   store: Pick<EngineStore, "items">;
@@ -123,7 +124,10 @@ export class Producer {
       return undefined;
     }
     const want = Math.min(room, this.claimGroup);
+    const t0 = engineTrace?.now();
     const items = await store.items.claim(owner, want, config.leaseMs, Date.now(), share);
+    if (engineTrace)
+      engineTrace.event("claim", t0 as number, want, items.length, held.running, held.buffered);
     this.claimed += items.length;
     for (const item of items) this.deps.begin(item);
     if (items.length > 0) {

@@ -1,5 +1,6 @@
 import type { BatchTransition, Broadcast } from "../store/types.js";
 import { type BatchChange, LocalSignals, type Signals } from "./signals.js";
+import { engineTrace } from "./trace.js";
 
 /** What goes over the wire: the sender, and work and/or batch changes. */
 interface Message {
@@ -89,6 +90,7 @@ export class SharedSignals implements Signals {
     this.pendingWork = false;
     this.pendingBatchIds.clear();
     this.pendingTransitions = [];
+    if (engineTrace) for (const m of messages) engineTrace.event("pub", m.w ? 1 : 0, m.b?.length ?? 0);
     for (const m of messages) this.broadcast.publish(JSON.stringify(m)).catch((err) => this.onError(err));
   }
 
@@ -121,6 +123,7 @@ export class SharedSignals implements Signals {
       return;
     }
     if (m.o === this.origin) return;
+    engineTrace?.event("recv", m.w ? 1 : 0, m.b?.length ?? 0);
     if (m.w) this.local.notifyWork();
     const batchIds = m.b ?? [];
     const transitions = m.t ?? [];
