@@ -35,7 +35,11 @@ export interface TurnDeps {
 }
 
 export interface TurnOptions {
-  /** Aborts the wait for a rate-limit permit and the model call (an AbortSignal, or the engine's ItemAbort). */
+  /**
+   * Aborts the wait for a rate-limit permit and the model call: an AbortSignal, or the engine's
+   * ItemAbort (engine/item-abort.ts: an AbortSignal's listeners and `aborted`, with the
+   * differences its doc names).
+   */
   signal: CallSignal;
   /** Receives the text as the provider streams it. */
   onDelta?: DeltaListener;

@@ -12,6 +12,9 @@ import type { AbortListener, CallSignal } from "../providers/types.js";
  * `aborted` already true; one added again is not added twice; one added after the abort is never
  * called (callers read `aborted` first); a listener that throws does not stop the others, and its
  * error is thrown on a later tick (an uncaught exception, as an EventTarget reports it).
+ * Two differences, which no caller depends on: the listeners called are those registered when
+ * `abort()` began (one removed by another during the abort still runs), and the lazily made
+ * `signal` aborts after them (it reads `aborted` false inside them).
  */
 export class ItemAbort implements CallSignal {
   aborted = false;
