@@ -22,6 +22,7 @@
  *                         cost of tracing (off costs nothing: no SDK is loaded).
  *
  * Every phase first runs a warm-up of 1000 items (not timed). Prints one JSON object.
+ * `BENCH_GC=1` adds each agentbatch phase's garbage per item and its GC counts (see `GC` below).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -56,6 +57,14 @@ const CPU_PROF = process.env.BENCH_CPU_PROF ?? "";
  * onComplete looked instant here and was slower end to end: bench/README.md, "Issue 17.2 at 50 ms").
  */
 const CALL_TIMES = process.env.BENCH_CALL_TIMES === "1";
+/**
+ * `BENCH_GC=1` adds each agentbatch phase's garbage over its timed span: V8's `--trace-gc-nvp`
+ * is switched on for the span only (a minor GC forced at each end, so every byte allocated in it
+ * is counted once), and the orchestrator sums its lines from the phase's stdout: bytes allocated
+ * (all spaces) per item, scavenges and mark-compacts with their pauses. Off by default: the forced
+ * GCs are the span's own.
+ */
+const GC = process.env.BENCH_GC === "1";
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 1000;
@@ -375,6 +384,49 @@ function timeStoreCalls(target, names) {
   };
 }
 
+/** `BENCH_GC`: a minor GC now, then V8's GC trace on until the returned function (another minor GC) is called. */
+async function traceGc() {
+  const v8 = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  v8.setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc");
+  gc({ type: "minor" });
+  v8.setFlagsFromString("--trace-gc-nvp");
+  return () => {
+    gc({ type: "minor" });
+    v8.setFlagsFromString("--no-trace-gc-nvp");
+  };
+}
+
+/** The GC trace lines (`--trace-gc-nvp`) of a phase's stdout, summed per item. */
+function gcSummary(out, items) {
+  let allocated = 0;
+  let scavenges = 0;
+  let scavengeMs = 0;
+  let markCompacts = 0;
+  let markCompactMs = 0;
+  for (const line of out.split("\n")) {
+    const gc = / gc=(\w+) /.exec(line);
+    if (!gc) continue;
+    const field = (name) => Number(new RegExp(` ${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+    allocated += field("allocated");
+    if (gc[1] === "s") {
+      scavenges++;
+      scavengeMs += field("pause");
+    } else {
+      markCompacts++;
+      markCompactMs += field("pause");
+    }
+  }
+  return {
+    kb_allocated_per_item: Math.round((allocated / items / 1024) * 100) / 100,
+    scavenges,
+    scavenge_pause_ms: Math.round(scavengeMs),
+    mark_compacts: markCompacts,
+    mark_compact_pause_ms: Math.round(markCompactMs),
+  };
+}
+
 /** Starts a CPU profile of this process (`BENCH_CPU_PROF`); the returned function writes it. */
 async function startCpuProfile(name) {
   if (!CPU_PROF) return async () => {};
@@ -484,6 +536,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
   );
   calls?.reset();
   storeCalls?.reset();
+  const gcTrace = GC ? await traceGc() : null;
   const t0 = performance.now();
   const epoch0 = Date.now();
   const result = await measure(ITEMS, async () => {
@@ -517,6 +570,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
       pg_statements_by_kind: statements.snapshot(),
     };
   });
+  gcTrace?.();
   await stopProfile();
   let succeeded = 0;
   let failed = 0;
@@ -562,7 +616,10 @@ async function runPhase(phase, mockUrl, extra = []) {
     ...extra,
   ]);
   const out = await done;
-  return JSON.parse(out.trim().split("\n").at(-1));
+  // The JSON line is the last one this process wrote; V8's GC trace (BENCH_GC) may come after it.
+  const result = JSON.parse(out.split("\n").findLast((l) => l.startsWith("{")));
+  if (GC && phase !== "baseline") result.gc = gcSummary(out, ITEMS);
+  return result;
 }
 
 async function main() {

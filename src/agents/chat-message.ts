@@ -4,11 +4,11 @@ import type { FileStorage } from "../files/storage.js";
 import type { DeltaListener, TokenUsage } from "../providers/types.js";
 import type { AgentConfig, Chat, NewTurnStep, Store, StoredChatTurn, TurnStep } from "../store/types.js";
 import type { AgentTurn } from "./prepare-turn.js";
-import { runTurn, type TurnDeps, type TurnOptions } from "./run-turn.js";
+import { runTurn, type TurnDeps } from "./run-turn.js";
 import type { HttpToolCaller } from "./tools/http.js";
 import type { ToolEventListener } from "./tools/types.js";
 import { loadAgentTurn, type TurnSources } from "./turn-input.js";
-import { type AwaitedCall, runToolTurn, type ToolTurnResult } from "./turn-loop.js";
+import { type AwaitedCall, runToolTurn, type ToolTurnOptions, type ToolTurnResult } from "./turn-loop.js";
 
 export interface ChatMessageDeps extends TurnDeps {
   /** Read for the history and the attached files; written once, the finished turn (`chats.appendTurn`). */
@@ -188,7 +188,7 @@ function chatTurn(
   turn: AgentTurn,
   input: ChatMessageInput,
   steps: TurnStep[],
-  options: TurnOptions,
+  options: ToolTurnOptions,
   onToolEvent?: ToolEventListener,
 ): Promise<ToolTurnResult> {
   if (!turn.agent.tools?.length) return runTurn(deps, turn, options);

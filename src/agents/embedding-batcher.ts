@@ -1,5 +1,11 @@
 import type { Limiter, Permit } from "../providers/rate-limiter.js";
-import type { EmbeddingOutcome, EmbeddingRequest, ModelOutcome, ModelProvider } from "../providers/types.js";
+import type {
+  CallSignal,
+  EmbeddingOutcome,
+  EmbeddingRequest,
+  ModelOutcome,
+  ModelProvider,
+} from "../providers/types.js";
 import type { UpstreamCallMetrics } from "./metrics.js";
 import { embeddingTokenEstimate } from "./request-turn.js";
 
@@ -7,7 +13,7 @@ import { embeddingTokenEstimate } from "./request-turn.js";
 interface Member {
   request: EmbeddingRequest;
   tokens: number;
-  signal: AbortSignal;
+  signal: CallSignal;
   onCallStart?: () => void;
   resolve: (outcome: EmbeddingOutcome | null) => void;
   onAbort: () => void;
@@ -46,7 +52,7 @@ export class EmbeddingBatcher {
   embed(
     deps: EmbeddingCallDeps,
     request: EmbeddingRequest,
-    signal: AbortSignal,
+    signal: CallSignal,
     onCallStart?: () => void,
   ): Promise<EmbeddingOutcome | null> {
     if (signal.aborted) return Promise.resolve(null);
@@ -137,7 +143,7 @@ async function callOnce(
   deps: EmbeddingCallDeps,
   request: EmbeddingRequest,
   permit: Permit,
-  signal: AbortSignal,
+  signal: CallSignal,
 ): Promise<EmbeddingOutcome> {
   const startedAt = Date.now();
   let outcome: EmbeddingOutcome | null = null;

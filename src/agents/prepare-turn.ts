@@ -57,15 +57,8 @@ export function routeModel(
  */
 export function prepareTurn(turn: AgentTurn | RequestTurn, providers: ProviderRegistry): PrepareResult {
   if ("request" in turn) return prepareRequestTurn(turn.request, providers);
-  const ref = routeModel(turn.agent.model, providers);
-  if (!ref.ok) return ref;
-  // Settings are checked when the agent is saved, but a stored agent can outlive that check (a
-  // provider's type changed in the config, an agent saved before a setting was checked): one its
-  // provider cannot honour fails the turn naming it, never sent without it.
-  const capabilities = providers.capabilities(ref.provider);
-  if (!capabilities) return { ok: false, code: 400, message: `unknown provider "${ref.provider}"` };
-  const refused = agentSettingsError(turn.agent.settings, ref.provider, capabilities);
-  if (refused) return { ok: false, code: 400, message: `the agent's ${refused}` };
+  const routed = agentRoute(turn.agent, providers);
+  if (!routed.ok) return routed;
   const messages: ChatMessage[] = [];
   let promptChars = 0;
   if (turn.agent.systemPrompt) {
@@ -85,17 +78,55 @@ export function prepareTurn(turn: AgentTurn | RequestTurn, providers: ProviderRe
   promptChars += turn.message.length;
   for (const part of turn.attachments ?? []) if (part.type === "text") promptChars += part.text.length;
   const request: ModelRequest = {
-    model: ref.model,
+    model: routed.model,
     messages,
     temperature: turn.agent.temperature ?? undefined,
     maxTokens: turn.agent.maxTokens ?? undefined,
-    ...requestFieldsOfSettings(turn.agent.settings),
+    ...routed.fields,
     options: turn.agent.settings,
   };
   if (turn.agent.responseFormat) request.responseFormat = turn.agent.responseFormat;
   const estimatedTokens = Math.ceil(promptChars / 4) + (turn.agent.maxTokens ?? DEFAULT_COMPLETION_BUDGET);
   const call: RequestCall = { operation: "complete", request };
-  return { ok: true, turn: { provider: ref.provider, model: ref.model, call, estimatedTokens } };
+  return { ok: true, turn: { provider: routed.provider, model: routed.model, call, estimatedTokens } };
+}
+
+/** What an agent's turns share: its route and the request fields of its settings, or why it cannot run. */
+type AgentRoute =
+  | { ok: true; provider: string; model: string; fields: Partial<ModelRequest> }
+  | { ok: false; code: number; message: string };
+
+/**
+ * The route of each agent config, worked out once per config object and registry: an engine
+ * keeps a published version's object for the life of the process, so its items no longer parse
+ * the model name, check the settings and build their request fields one item at a time.
+ */
+const routes = new WeakMap<AgentConfig, { providers: ProviderRegistry; route: AgentRoute }>();
+
+function agentRoute(agent: AgentConfig, providers: ProviderRegistry): AgentRoute {
+  const cached = routes.get(agent);
+  if (cached && cached.providers === providers) return cached.route;
+  const route = routeAgent(agent, providers);
+  routes.set(agent, { providers, route });
+  return route;
+}
+
+function routeAgent(agent: AgentConfig, providers: ProviderRegistry): AgentRoute {
+  const ref = routeModel(agent.model, providers);
+  if (!ref.ok) return ref;
+  // Settings are checked when the agent is saved, but a stored agent can outlive that check (a
+  // provider's type changed in the config, an agent saved before a setting was checked): one its
+  // provider cannot honour fails the turn naming it, never sent without it.
+  const capabilities = providers.capabilities(ref.provider);
+  if (!capabilities) return { ok: false, code: 400, message: `unknown provider "${ref.provider}"` };
+  const refused = agentSettingsError(agent.settings, ref.provider, capabilities);
+  if (refused) return { ok: false, code: 400, message: `the agent's ${refused}` };
+  return {
+    ok: true,
+    provider: ref.provider,
+    model: ref.model,
+    fields: requestFieldsOfSettings(agent.settings),
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type {
+  CallSignal,
   DeltaListener,
   EmbeddingOutcome,
   ModelOutcome,
@@ -24,7 +25,7 @@ export interface CallResult {
 export async function callProvider(
   provider: ModelProvider,
   call: RequestCall,
-  signal: AbortSignal,
+  signal: CallSignal,
   onDelta?: DeltaListener,
   onAnswered?: () => void,
 ): Promise<CallResult> {
@@ -70,13 +71,18 @@ export function embeddingResult(out: EmbeddingOutcome): CallResult {
 }
 
 function chatDetail(outcome: ModelSuccess): ResponseDetail | undefined {
-  const detail: ResponseDetail = {};
-  if (outcome.toolCalls && outcome.toolCalls.length > 0) detail.toolCalls = outcome.toolCalls;
-  if (outcome.logprobs) detail.logprobs = outcome.logprobs;
-  if (outcome.thinking && outcome.thinking.length > 0) detail.thinking = outcome.thinking;
+  // Most answers have none of these: no object (and no key list) made for them.
   const u = outcome.usage;
-  if (u.cachedPromptTokens || u.cacheCreationTokens || u.reasoningTokens) detail.usage = u;
-  return Object.keys(detail).length > 0 ? detail : undefined;
+  const usage = u.cachedPromptTokens || u.cacheCreationTokens || u.reasoningTokens;
+  const toolCalls = outcome.toolCalls !== undefined && outcome.toolCalls.length > 0;
+  const thinking = outcome.thinking !== undefined && outcome.thinking.length > 0;
+  if (!toolCalls && !outcome.logprobs && !thinking && !usage) return undefined;
+  const detail: ResponseDetail = {};
+  if (toolCalls) detail.toolCalls = outcome.toolCalls;
+  if (outcome.logprobs) detail.logprobs = outcome.logprobs;
+  if (thinking) detail.thinking = outcome.thinking;
+  if (usage) detail.usage = u;
+  return detail;
 }
 
 function noOperation(provider: ModelProvider, what: string): ModelOutcome {

@@ -1,7 +1,13 @@
 import type { ModelCallUsage } from "../domain/usage.js";
 import type { Limiter, Limiters, Permit } from "../providers/rate-limiter.js";
 import type { ProviderRegistry } from "../providers/registry.js";
-import type { DeltaListener, ModelOutcome, ModelRequest, TokenUsage } from "../providers/types.js";
+import type {
+  CallSignal,
+  DeltaListener,
+  ModelOutcome,
+  ModelRequest,
+  TokenUsage,
+} from "../providers/types.js";
 import type { ResponseDetail } from "../store/types.js";
 import { modelCallAttributes, modelResultAttributes } from "../tracing/genai.js";
 import { inSpan, traceContent, tracingEnabled } from "../tracing/spans.js";
@@ -29,8 +35,12 @@ export interface TurnDeps {
 }
 
 export interface TurnOptions {
-  /** Aborts the wait for a rate-limit permit and the model call. */
-  signal: AbortSignal;
+  /**
+   * Aborts the wait for a rate-limit permit and the model call: an AbortSignal, or the engine's
+   * ItemAbort (engine/item-abort.ts: an AbortSignal's listeners and `aborted`, with the
+   * differences its doc names).
+   */
+  signal: CallSignal;
   /** Receives the text as the provider streams it. */
   onDelta?: DeltaListener;
   /** Called once the permit is granted, right before the model is called. */
@@ -88,7 +98,7 @@ export async function reservePermit(
   model: string,
   promptChars: number,
   maxTokens: number | null,
-  signal: AbortSignal,
+  signal: CallSignal,
 ): Promise<Permit | null> {
   const ref = routeModel(model, deps.providers);
   if (!ref.ok) return null;
@@ -308,7 +318,7 @@ export async function callUpstream(
 async function takePermit(
   limiter: Limiter,
   estimatedTokens: number,
-  signal: AbortSignal,
+  signal: CallSignal,
   reserved?: Permit | null,
 ): Promise<Permit | null> {
   let permit: Permit;
@@ -340,27 +350,27 @@ export function turnResult(upstream: Upstream, result: CallResult, callMs: numbe
     };
   }
   const model = outcome.model || upstream.model;
-  return {
+  const { usage } = outcome;
+  // Optional members set only when present, as the spreads of temporary objects did.
+  const call: ModelCallUsage = {
+    model,
+    callType: "llm_call",
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+  };
+  if (usage.cachedPromptTokens !== undefined) call.cachedPromptTokens = usage.cachedPromptTokens;
+  const success: Extract<TurnResult, { kind: "success" }> = {
     kind: "success",
     upstream,
     text: outcome.text,
     model,
     finishReason: outcome.finishReason ?? null,
-    usage: outcome.usage,
-    calls: [
-      {
-        model,
-        callType: "llm_call",
-        promptTokens: outcome.usage.promptTokens,
-        completionTokens: outcome.usage.completionTokens,
-        ...(outcome.usage.cachedPromptTokens === undefined
-          ? {}
-          : { cachedPromptTokens: outcome.usage.cachedPromptTokens }),
-      },
-    ],
+    usage,
+    calls: [call],
     callMs,
-    ...(detail ? { detail } : {}),
   };
+  if (detail) success.detail = detail;
+  return success;
 }
 
 /** One model call as a `chat {model}` span with the GenAI attributes of its request and answer. */

@@ -75,15 +75,18 @@ const DEFAULT_MAX_STEPS = 10;
 export async function runToolTurn(
   deps: ToolTurnDeps,
   input: ToolTurnInput,
-  options: TurnOptions,
+  options: ToolTurnOptions,
 ): Promise<ToolTurnResult> {
   return givingBackReserved(options, () => toolTurn(deps, input, options));
 }
 
+/** A tool turn's options: its tools take the signal too, so it is a real AbortSignal. */
+export type ToolTurnOptions = TurnOptions & { signal: AbortSignal };
+
 async function toolTurn(
   deps: ToolTurnDeps,
   input: ToolTurnInput,
-  options: TurnOptions,
+  options: ToolTurnOptions,
 ): Promise<ToolTurnResult> {
   const prepared = prepareTurn(input.turn, deps.providers);
   if (!prepared.ok) return { kind: "failed", upstream: null, code: prepared.code, message: prepared.message };

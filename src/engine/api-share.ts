@@ -6,6 +6,7 @@ import type {
   Permit,
   UpstreamLimiter,
 } from "../providers/rate-limiter.js";
+import type { CallSignal } from "../providers/types.js";
 import type { EngineStore } from "./engine-store.js";
 import { Heartbeat } from "./heartbeat.js";
 import { newOwnerId } from "./instances.js";
@@ -104,7 +105,7 @@ export class ApiShare implements Limiters {
     await this.leaving;
   }
 
-  private async acquire(limiter: UpstreamLimiter, tokens: number, signal: AbortSignal): Promise<Permit> {
+  private async acquire(limiter: UpstreamLimiter, tokens: number, signal: CallSignal): Promise<Permit> {
     // Already stopped: no join (a membership the workers would cut their shares for).
     if (signal.aborted) throw new Error("aborted while waiting for a rate-limit slot");
     this.active++;

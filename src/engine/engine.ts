@@ -263,7 +263,7 @@ export class Engine {
     // Stopped before its call (handed back), or its lease was lost (another worker owns it now).
     if (result === null || !this.held.holds(held)) return;
     // Aborted mid-call by stop(): the item is handed back rather than charged a failed attempt.
-    if (held.abort.signal.aborted && result.kind !== "success") return;
+    if (held.abort.aborted && result.kind !== "success") return;
     this.completer.finish(held, result);
   }
 }

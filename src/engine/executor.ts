@@ -17,6 +17,7 @@ import { itemAttributes } from "../tracing/genai.js";
 import { inSpan, NOOP_SPAN, type SpanHandle, type SpanOptions, tracingEnabled } from "../tracing/spans.js";
 import type { EngineStore } from "./engine-store.js";
 import type { HeldItem } from "./held-items.js";
+import type { ItemAbort } from "./item-abort.js";
 import type { EngineMetrics } from "./metrics.js";
 import { failedResult, type ItemResult, type RetryPolicy, retryOrFail, successResult } from "./outcomes.js";
 
@@ -29,6 +30,9 @@ export type AttachmentLoader = (
   fileIds: string[],
   signal?: AbortSignal,
 ) => Promise<LoadedAttachments>;
+
+/** The history of a turn that continues no chat, one array for all of them (turns only read it). */
+const NO_HISTORY: AgentTurn["history"] = [];
 
 type ItemTurn =
   | { ok: true; turn: AgentTurn | RequestTurn; release?: () => void }
@@ -95,18 +99,19 @@ export class ItemExecutor {
     span: SpanHandle,
   ): Promise<ItemResult | null> {
     const { item } = held;
-    const { signal } = held.abort;
+    // The item's stop as the permit wait and the model call read it (no AbortSignal made for it).
+    const signal = held.abort;
     // A permit reserved while the item's context loads is its first model call's; one that no
     // call took (a failed load, a stop, a throw) goes back here.
     const reserved = new ReservedPermit();
     let loaded: ItemTurn | undefined;
     let result: ToolTurnResult;
     try {
-      loaded = await this.turnOf(item, signal, reserved);
+      loaded = await this.turnOf(item, held.abort, reserved);
       // Stopped while waiting for its permit or room for its attachments: handed back, not failed.
       if (signal.aborted) return null;
       if (!loaded.ok) return { kind: "failed", errorCode: loaded.code, errorMessage: loaded.message };
-      result = await this.run(item, loaded.turn, { signal, onCallStart, onAnswered, permit: reserved });
+      result = await this.run(held, loaded.turn, { signal, onCallStart, onAnswered, permit: reserved });
     } finally {
       reserved.giveBack();
       if (loaded?.ok) loaded.release?.();
@@ -122,14 +127,12 @@ export class ItemExecutor {
   }
 
   /** An agent with tools runs the tool loop, its steps stored under the item's lease; others one call. */
-  private run(
-    item: ClaimedItem,
-    turn: AgentTurn | RequestTurn,
-    options: TurnOptions,
-  ): Promise<ToolTurnResult> {
+  private run(held: HeldItem, turn: AgentTurn | RequestTurn, options: TurnOptions): Promise<ToolTurnResult> {
     if ("request" in turn || !turn.agent.tools?.length) return runTurn(this.deps.turns, turn, options);
-    // A tool turn calls the model again after each tool: its slot is held until the turn ends.
-    options = { ...options, onAnswered: undefined };
+    const { item } = held;
+    // A tool turn calls the model again after each tool: its slot is held until the turn ends. Its
+    // tools take a real AbortSignal (made now, aborted with the item).
+    const toolOptions = { ...options, signal: held.abort.signal, onAnswered: undefined };
     const { store, tools, owner } = this.deps;
     const steps = store.steps;
     if (!steps || !tools) {
@@ -146,11 +149,11 @@ export class ItemExecutor {
       append: (step) => steps.append(fence, step, Date.now()),
     };
     const context = { agentId: item.agentId, batchId: item.batchId, customId: item.customId };
-    return runToolTurn({ ...this.deps.turns, http: tools }, { turn, log, context }, options);
+    return runToolTurn({ ...this.deps.turns, http: tools }, { turn, log, context }, toolOptions);
   }
 
   /** The item's turn; a permit it reserves on the way is held in `reserved`. */
-  private async turnOf(item: ClaimedItem, signal: AbortSignal, reserved: ReservedPermit): Promise<ItemTurn> {
+  private async turnOf(item: ClaimedItem, abort: ItemAbort, reserved: ReservedPermit): Promise<ItemTurn> {
     if (item.request) return { ok: true, turn: { request: item.request } };
     const agent = await this.agentVersion(item.agentId, item.agentVersion);
     if (!agent) {
@@ -163,18 +166,19 @@ export class ItemExecutor {
     // An item with no history and no files reads nothing: its turn as loadAgentTurn makes it,
     // without the sources, the input and an async frame of their own.
     if (item.historyId === null && item.attachedFileUuids.length === 0) {
-      return { ok: true, turn: { agent, message: item.message, history: [], attachments: [] } };
+      return { ok: true, turn: { agent, message: item.message, history: NO_HISTORY } };
     }
     // The upstream's permit first: items waiting for it hold no history or files in memory.
     const { model, maxTokens } = agent;
-    const granted = await reservePermit(this.deps.turns, model, item.message.length, maxTokens, signal);
-    if (!granted && signal.aborted) return { ok: false, code: 499, message: "stopped" };
+    const granted = await reservePermit(this.deps.turns, model, item.message.length, maxTokens, abort);
+    if (!granted && abort.aborted) return { ok: false, code: 499, message: "stopped" };
     if (granted) reserved.hold(granted);
     let release: (() => void) | undefined;
     const sources: TurnSources = {
       history: (chatId) => this.deps.store.chats.listMessages(chatId),
       attachments: async (workspaceId, fileIds) => {
-        const files = await this.loadFiles(workspaceId, fileIds, signal);
+        // Waits for room in the attachment memory: a real AbortSignal (an item with files only).
+        const files = await this.loadFiles(workspaceId, fileIds, abort.signal);
         if (files.ok) release = files.release;
         return files;
       },

@@ -1,10 +1,11 @@
 import type { ClaimedItem } from "../store/types.js";
+import { ItemAbort } from "./item-abort.js";
 
 /** An item this process holds a lease on, from its claim until its outcome is stored or it is handed back. */
 export interface HeldItem {
   readonly item: ClaimedItem;
   /** Aborts its wait for a rate-limit permit and its model call (stop, lost lease, halted batch). */
-  readonly abort: AbortController;
+  readonly abort: ItemAbort;
   /** Claimed ahead: it waits in the local buffer for a free slot and has not begun to run. */
   queued: boolean;
   /** The model call started: the item can no longer be handed back untouched. */
@@ -49,7 +50,7 @@ export class HeldItems {
   add(item: ClaimedItem): HeldItem {
     const held: HeldItem = {
       item,
-      abort: new AbortController(),
+      abort: new ItemAbort(),
       queued: true,
       started: false,
       answered: false,

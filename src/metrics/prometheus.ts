@@ -33,6 +33,8 @@ const MAX_NAMED_SERIES = 1024;
 interface UpstreamSeries {
   seconds: Histogram.Internal<string>;
   requests: Counter.Internal;
+  /** Calls counted since the last scrape, added to `requests` when the counter is read. */
+  pending: number;
 }
 
 /** What labels may name: the configured providers and models; anything else is `other`. */
@@ -133,6 +135,9 @@ export class Metrics {
     help: "Model calls by upstream and outcome (success, retryable, failed)",
     labelNames: ["provider", "model", "outcome"],
     registers: [this.registry],
+    // Counted per call in a plain number, added here at each read (a scrape, the engine thread's
+    // series): prom-client hashes the labels on every inc, once per model call otherwise.
+    collect: () => this.flushUpstreamRequests(),
   });
   private readonly rateLimited = new Counter({
     name: "agentbatch_upstream_rate_limited_total",
@@ -164,9 +169,10 @@ export class Metrics {
     });
     this.engine = {
       upstreamCall: (r: UpstreamCallReport) => {
-        const { seconds, requests } = this.upstreamSeries(r.provider, r.model, r.outcome, upstream);
+        const series = this.upstreamSeries(r.provider, r.model, r.outcome, upstream);
+        const { seconds } = series;
         seconds.observe(r.durationMs / 1000);
-        requests.inc();
+        series.pending++;
         if (r.rateLimited) this.rateLimited.inc(upstream(r.provider, r.model));
       },
       itemRetried: (provider, model, code) =>
@@ -193,7 +199,11 @@ export class Metrics {
     let series = this.seriesByLabels.get(key);
     if (!series) {
       const all = { ...labels, outcome };
-      series = { seconds: this.upstreamSeconds.labels(all), requests: this.upstreamRequests.labels(all) };
+      series = {
+        seconds: this.upstreamSeconds.labels(all),
+        requests: this.upstreamRequests.labels(all),
+        pending: 0,
+      };
       this.seriesByLabels.set(key, series);
     }
     // Names are kept up to a bound: a client may name a new model per request (the simulated
@@ -213,6 +223,15 @@ export class Metrics {
       byOutcome.set(outcome, series);
     }
     return series;
+  }
+
+  /** Adds the calls counted since the last read to the upstream requests counter. */
+  private flushUpstreamRequests(): void {
+    for (const series of this.seriesByLabels.values()) {
+      if (series.pending === 0) continue;
+      series.requests.inc(series.pending);
+      series.pending = 0;
+    }
   }
 
   /** Reports the engine of this process (its held/running/buffered items) at every scrape. */

@@ -6,7 +6,14 @@ import { ANTHROPIC_CAPABILITIES, refusalOutcome, refusedFeatures } from "./capab
 import { HttpUpstream, header, truncate } from "./http-upstream.js";
 import { parseRetryAfterMs } from "./openai-compatible.js";
 import { outcomeForHttpError } from "./outcomes.js";
-import type { DeltaListener, ModelOutcome, ModelProvider, ModelRequest, RateLimitHint } from "./types.js";
+import type {
+  CallSignal,
+  DeltaListener,
+  ModelOutcome,
+  ModelProvider,
+  ModelRequest,
+  RateLimitHint,
+} from "./types.js";
 import { windowSpent } from "./types.js";
 import { capUpstreamWaitMs } from "./upstream-wait.js";
 
@@ -45,7 +52,7 @@ export class AnthropicProvider implements ModelProvider {
 
   complete(
     request: ModelRequest,
-    signal: AbortSignal,
+    signal: CallSignal,
     onDelta?: DeltaListener,
     onAnswered?: () => void,
   ): Promise<ModelOutcome> {

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { type Dispatcher, Pool, util } from "undici";
 import { AnswerPacer } from "./answer-pacer.js";
 import { abortedOutcome, retryable } from "./outcomes.js";
-import type { RetryableOutcome } from "./types.js";
+import type { CallSignal, RetryableOutcome } from "./types.js";
 
 const DEFAULT_CONNECTIONS = 256;
 /**
@@ -82,7 +82,7 @@ export class HttpUpstream {
     path: string,
     headers: Record<string, string>,
     body: unknown,
-    signal: AbortSignal,
+    signal: CallSignal,
     read: (response: UpstreamResponse) => Promise<T> | T,
     streamed = true,
     onAnswered?: () => void,

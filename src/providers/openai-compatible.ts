@@ -8,6 +8,7 @@ import { readCompletion, readStream } from "./openai-response.js";
 import { readResponse, responsesRequestBody } from "./openai-responses.js";
 import { outcomeForHttpError } from "./outcomes.js";
 import type {
+  CallSignal,
   DeltaListener,
   EmbeddingOutcome,
   EmbeddingRequest,
@@ -48,7 +49,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
 
   complete(
     request: ModelRequest,
-    signal: AbortSignal,
+    signal: CallSignal,
     onDelta?: DeltaListener,
     onAnswered?: () => void,
   ): Promise<ModelOutcome> {
@@ -76,7 +77,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
   }
 
   /** Every input in one `POST {base}/embeddings`. */
-  embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingOutcome> {
+  embed(request: EmbeddingRequest, signal: CallSignal): Promise<EmbeddingOutcome> {
     const max = this.capabilities.maxEmbeddingInputs;
     if (request.input.length === 0 || request.input.length > max) {
       return Promise.resolve(
@@ -89,7 +90,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
   }
 
   /** The Responses API passed through (`POST {base}/responses`), without streaming. */
-  respond(request: ResponsesRequest, signal: AbortSignal): Promise<ResponsesOutcome> {
+  respond(request: ResponsesRequest, signal: CallSignal): Promise<ResponsesOutcome> {
     if (request.body.stream === true)
       return Promise.resolve(failed("a passed-through Responses call does not stream"));
     return this.postWhole("responses", responsesRequestBody(request), signal, (text, rateLimit) =>
@@ -101,7 +102,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
   private postWhole<T>(
     endpoint: string,
     body: unknown,
-    signal: AbortSignal,
+    signal: CallSignal,
     read: (text: string, rateLimit: RateLimitHint | undefined) => T,
   ): Promise<T | FailedOutcome | RetryableOutcome> {
     return this.upstream.post(

@@ -1,4 +1,4 @@
-import type { ModelOutcome, UpstreamLimits } from "./types.js";
+import type { CallSignal, ModelOutcome, UpstreamLimits } from "./types.js";
 import { capUpstreamWaitMs } from "./upstream-wait.js";
 
 /** A granted call slot; `release` settles the tokens actually used and feeds back the outcome. */
@@ -14,7 +14,7 @@ export interface Permit {
 
 /** What a call takes its permit from: an upstream's limiter, here or in another thread. */
 export interface Limiter {
-  acquire(tokens: number, signal: AbortSignal): Promise<Permit>;
+  acquire(tokens: number, signal: CallSignal): Promise<Permit>;
   /** The permit when one is free now and nobody waits (what `acquire` would grant at once), else null. */
   tryAcquire?(tokens: number): Permit | null;
 }
@@ -29,7 +29,7 @@ interface Waiter {
   tokens: number;
   resolve: (permit: Permit) => void;
   reject: (err: Error) => void;
-  signal: AbortSignal;
+  signal: CallSignal;
   onAbort: () => void;
 }
 
@@ -172,7 +172,7 @@ export class UpstreamLimiter implements Limiter {
     return this.grantNow(tokens);
   }
 
-  acquire(tokens: number, signal: AbortSignal): Promise<Permit> {
+  acquire(tokens: number, signal: CallSignal): Promise<Permit> {
     const now = this.grantNow(tokens);
     if (now) return Promise.resolve(now);
     // Already aborted: its abort listener would never fire, and the waiter would hold the queue.

@@ -4,6 +4,7 @@ import { embeddingTokens, embedText, simulatedDimensions } from "./simulated-emb
 import { simulateTurn } from "./simulated-turn.js";
 import { splitForStreaming } from "./stream-chunks.js";
 import type {
+  CallSignal,
   DeltaListener,
   EmbeddingOutcome,
   EmbeddingRequest,
@@ -101,7 +102,7 @@ export class SimulatedProvider implements ModelProvider {
     this.name = name;
   }
 
-  complete(request: ModelRequest, signal: AbortSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
+  complete(request: ModelRequest, signal: CallSignal, onDelta?: DeltaListener): Promise<ModelOutcome> {
     if (signal.aborted) return Promise.resolve(abortedOutcome());
     const settings = parseSimulatorSettings(request.model, request.options);
     if (settings.latencyMs > this.timeoutMs) return this.timedOut(signal);
@@ -117,7 +118,7 @@ export class SimulatedProvider implements ModelProvider {
   }
 
   /** Deterministic unit vectors (`simulated-embeddings.ts`), after the same latency and faults. */
-  embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingOutcome> {
+  embed(request: EmbeddingRequest, signal: CallSignal): Promise<EmbeddingOutcome> {
     if (signal.aborted) return Promise.resolve(abortedOutcome());
     const settings = parseSimulatorSettings(request.model, request.options);
     const fault = this.injectedFault(settings);
@@ -137,7 +138,7 @@ export class SimulatedProvider implements ModelProvider {
   }
 
   /** A call slower than the request timeout: a retryable 504 once the timeout passes, as an upstream's. */
-  private async timedOut(signal: AbortSignal): Promise<ModelOutcome> {
+  private async timedOut(signal: CallSignal): Promise<ModelOutcome> {
     if (!(await sleep(this.timeoutMs, signal))) return abortedOutcome();
     return retryable(504, `upstream timed out after ${this.timeoutMs} ms`, false);
   }
@@ -184,7 +185,7 @@ export class SimulatedProvider implements ModelProvider {
 async function deliverAfterLatency(
   outcome: ModelOutcome,
   latencyMs: number,
-  signal: AbortSignal,
+  signal: CallSignal,
   onDelta?: DeltaListener,
 ): Promise<ModelOutcome> {
   if (!onDelta || outcome.kind !== "success") {
@@ -200,7 +201,7 @@ async function deliverAfterLatency(
 }
 
 /** Resolves true after `ms`, or false as soon as the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+function sleep(ms: number, signal: CallSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const onAbort = () => {

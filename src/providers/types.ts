@@ -322,6 +322,22 @@ export interface ProviderCapabilities {
   maxEmbeddingInputs: number;
 }
 
+/** What is called when a `CallSignal` aborts: a function, or an object's `handleEvent`, as an EventTarget takes them. */
+export type AbortListener = ((event: Event) => void) | { handleEvent(event: Event): void };
+
+/**
+ * What a model call (and the wait for its permit) reads of the caller's stop: an `AbortSignal`
+ * has it all, and so has the engine's per-item `ItemAbort`, which is cheaper to make than an
+ * AbortController with its signal and listener map per item (bench/README.md, "Issue 17, garbage
+ * per item"). A call that needs a real AbortSignal (to hand to an API that takes one) gets it from
+ * its own AbortController, aborted from a listener on this.
+ */
+export interface CallSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: AbortListener, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: AbortListener): void;
+}
+
 export interface ModelProvider {
   /** The provider's configured name: the part of `provider/model` before the slash. */
   readonly name: string;
@@ -334,14 +350,14 @@ export interface ModelProvider {
    */
   complete(
     request: ModelRequest,
-    signal: AbortSignal,
+    signal: CallSignal,
     onDelta?: DeltaListener,
     onAnswered?: () => void,
   ): Promise<ModelOutcome>;
   /** Embeds every input in one upstream call (absent when `operations.embed` is refused). */
-  embed?(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingOutcome>;
+  embed?(request: EmbeddingRequest, signal: CallSignal): Promise<EmbeddingOutcome>;
   /** Passes a Responses API call through (absent when `operations.respond` is refused). */
-  respond?(request: ResponsesRequest, signal: AbortSignal): Promise<ResponsesOutcome>;
+  respond?(request: ResponsesRequest, signal: CallSignal): Promise<ResponsesOutcome>;
   /** Frees connections. */
   close(): Promise<void>;
 }

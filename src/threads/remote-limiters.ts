@@ -1,5 +1,5 @@
 import type { Limiter, Limiters, Permit } from "../providers/rate-limiter.js";
-import type { ModelOutcome } from "../providers/types.js";
+import type { CallSignal, ModelOutcome } from "../providers/types.js";
 import type { FromEngine, ReleasedOutcome, ToEngine } from "./messages.js";
 
 /** The part of an outcome an upstream's limiter learns from; the rest stays in this thread. */
@@ -37,7 +37,7 @@ export class ThreadLimiters implements Limiters {
     return { acquire: (tokens, signal) => this.acquire(provider, tokens, signal) };
   }
 
-  private acquire(provider: string, tokens: number, signal: AbortSignal): Promise<Permit> {
+  private acquire(provider: string, tokens: number, signal: CallSignal): Promise<Permit> {
     if (this.closed) return Promise.reject(new Error("limiter closed"));
     if (signal.aborted) return Promise.reject(new Error("aborted while waiting for a rate-limit slot"));
     const id = this.nextId++;

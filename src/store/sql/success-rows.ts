@@ -149,12 +149,16 @@ function updateItems(
   group: PlannedTurn[],
   now: number,
 ) {
-  const params: unknown[] = [];
+  // Set in place: the group's length is known (no array grown by push).
+  const params: unknown[] = new Array(group.length * (3 + SUCCESS_COLUMNS.length) + 1);
+  let p = 0;
   for (const t of group) {
-    params.push(t.o.itemId, t.o.leaseOwner, t.o.attempt);
-    for (const c of SUCCESS_COLUMNS) params.push(c.value(t));
+    params[p++] = t.o.itemId;
+    params[p++] = t.o.leaseOwner;
+    params[p++] = t.o.attempt;
+    for (const c of SUCCESS_COLUMNS) params[p++] = c.value(t);
   }
-  params.push(now);
+  params[p] = now;
   const verb = updateVerb(db);
   return tx.all(
     textFor(verb, group.length, (rows) => updateItemsText(verb, rows)),
@@ -191,28 +195,50 @@ const insertMessagesText = (turns: number) =>
 
 /** The question and the answer of each turn, as a chat message written alone would store them. */
 async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
-  /** The question's meta, the same text for every turn of a batch. */
-  const questionMeta = new Map<string, string>();
+  /** The question's meta and the end of the answer's, the same texts for every turn of a batch. */
+  const metas = new Map<string, { question: string; answerEnd: string }>();
   for (const group of chunks(turns, TURNS_PER_STATEMENT)) {
-    const params: unknown[] = [];
+    // 14 parameters a turn, set in place (no array grown by push).
+    const params: unknown[] = new Array(group.length * 14);
+    let p = 0;
     for (const t of group) {
       const { o } = t;
-      let meta = questionMeta.get(o.batchId);
+      let meta = metas.get(o.batchId);
       if (meta === undefined) {
-        meta = JSON.stringify({ batch_id: o.batchId });
-        questionMeta.set(o.batchId, meta);
+        const batchId = JSON.stringify(o.batchId);
+        meta = { question: `{"batch_id":${batchId}}`, answerEnd: `,"batch_id":${batchId}}` };
+        metas.set(o.batchId, meta);
       }
-      params.push(t.questionId, t.chatId, null, "user", o.message, meta, now);
-      params.push(t.answerId, t.chatId, t.questionId, "assistant", o.responseContent, answerMeta(o), now);
+      params[p++] = t.questionId;
+      params[p++] = t.chatId;
+      params[p++] = null;
+      params[p++] = "user";
+      params[p++] = o.message;
+      params[p++] = meta.question;
+      params[p++] = now;
+      params[p++] = t.answerId;
+      params[p++] = t.chatId;
+      params[p++] = t.questionId;
+      params[p++] = "assistant";
+      params[p++] = o.responseContent;
+      params[p++] = answerMeta(o, meta.answerEnd);
+      params[p++] = now;
     }
     await tx.run(textFor("messages", group.length, insertMessagesText), params);
   }
 }
 
-function answerMeta(o: SuccessOutcome): string {
-  const meta: Record<string, unknown> = replyMeta(o.promptTokens, o.completionTokens, o.responseTimeMs);
-  meta.batch_id = o.batchId;
-  return JSON.stringify(meta);
+/**
+ * The answer's meta: `replyMeta`'s object with the batch id after it, as `JSON.stringify` writes
+ * it (`end` is `,"batch_id":…}`), without the two objects per answer.
+ */
+function answerMeta(o: SuccessOutcome, end: string): string {
+  const { promptTokens, completionTokens, responseTimeMs } = o;
+  if (!Number.isFinite(promptTokens + completionTokens + responseTimeMs)) {
+    const meta: Record<string, unknown> = replyMeta(promptTokens, completionTokens, responseTimeMs);
+    return `${JSON.stringify(meta).slice(0, -1)}${end}`;
+  }
+  return `{"token_usage":{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens}},"response_time_ms":${responseTimeMs}${end}`;
 }
 
 async function insertMessageFiles(
