@@ -35,11 +35,7 @@ export interface TurnDeps {
 }
 
 export interface TurnOptions {
-  /**
-   * Aborts the wait for a rate-limit permit and the model call: an AbortSignal, or the engine's
-   * ItemAbort (engine/item-abort.ts: an AbortSignal's listeners and `aborted`, with the
-   * differences its doc names).
-   */
+  /** Aborts the permit wait and the model call: an AbortSignal, or the engine's ItemAbort (see its doc). */
   signal: CallSignal;
   /** Receives the text as the provider streams it. */
   onDelta?: DeltaListener;
