@@ -148,14 +148,23 @@ async function deploy({ workers, provider, dir }) {
   };
 }
 
-/** Waits (at most 120 s) until `count` workers have a heartbeat row; resolves to the ms since `since`. */
-async function heartbeated(db, count, since) {
+/** Runs `fn(client, schema)` on a connection of its own to the deployment's database (`db` names its schema). */
+async function withSchemaClient(db, fn) {
   const url = new URL(db);
   const schema = url.searchParams.get("schema");
   url.searchParams.delete("schema");
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
+    return await fn(client, schema);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Waits (at most 120 s) until `count` workers have a heartbeat row; resolves to the ms since `since`. */
+async function heartbeated(db, count, since) {
+  return withSchemaClient(db, async (client, schema) => {
     for (;;) {
       const { rows } = await client
         .query(`SELECT count(*)::int AS n FROM "${schema}".workers`)
@@ -165,9 +174,7 @@ async function heartbeated(db, count, since) {
         throw new Error(`${rows[0].n} of ${count} workers heartbeated in 120 s`);
       await sleep(50);
     }
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function submit(d, items, tag) {
@@ -196,21 +203,14 @@ async function waitDone(d, ids) {
 }
 
 async function completedAtMs(db, ids) {
-  const url = new URL(db);
-  const schema = url.searchParams.get("schema");
-  url.searchParams.delete("schema");
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
+  return withSchemaClient(db, async (client, schema) => {
     const { rows } = await client.query(
       `SELECT max(completed_at)::float8 AS t, count(completed_at)::int AS n FROM "${schema}".batches WHERE id = ANY($1)`,
       [ids],
     );
     if (rows[0].n !== ids.length) throw new Error("a batch has no completion time");
     return rows[0].t;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 async function scaling(mockUrl, dir) {
