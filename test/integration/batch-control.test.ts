@@ -12,6 +12,7 @@ import {
   waitForBatch,
   waitForProcessing,
 } from "../helpers/server.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("pause, resume, retry", () => {
   let t: TestServer;
@@ -29,7 +30,11 @@ describe("pause, resume, retry", () => {
     const created = await t.api("POST", "/api/v1/batches", { agent_id: agent, requests: batchRequests(8) });
     expect(created.status).toBe(202);
     const id = created.body.data.id;
-    await waitForProcessing(t, id, "some");
+    // A model call has started (not only an item claimed ahead: a pause hands those back, and
+    // then nothing would have finished while paused).
+    await waitFor(() => (t.service.engine!.stats().running > 0 ? true : null), {
+      what: "a model call to start",
+    });
 
     const paused = await t.api("POST", `/api/v1/batches/${id}/pause`);
     expect(paused.status).toBe(200);
