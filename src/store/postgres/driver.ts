@@ -105,6 +105,8 @@ export class PostgresDriver implements SqlDriver {
   private transactionExecutor(client: pg.PoolClient): SqlTransaction {
     return {
       ...this.executor(client),
+      allRaw: async (sql, params = []) =>
+        (await client.query({ text: this.sql(sql), values: params, rowMode: "array" })).rows,
       reserveIds: async (counts) => {
         const reserved: Record<SerialTable, number[]> = { chats: [], messages: [] };
         const tables = SERIAL_TABLES.filter((t) => counts[t] > 0);

@@ -27,6 +27,8 @@ export interface SqlExecutor {
 
 /** The executor of one write transaction. */
 export interface SqlTransaction extends SqlExecutor {
+  /** `sql`'s rows as arrays of their column values, in select order (as `SqlDriver.allRaw`). */
+  allRaw(sql: string, params?: unknown[]): Promise<unknown[][]>;
   /**
    * Reserves fresh ids of each table's auto-numbered `id` column (`counts`: how many of each),
    * in increasing order, for rows the caller inserts with explicit ids in the same transaction.

@@ -114,6 +114,7 @@ export class SqliteDriver implements SqlDriver {
     };
     this.inTransaction = {
       ...this.direct,
+      allRaw: async (sql, params = []) => this.rawStatement(sql).all(...params) as unknown[][],
       reserveIds: async (counts) => this.reserveIds(counts),
     };
   }
@@ -177,15 +178,17 @@ export class SqliteDriver implements SqlDriver {
   }
 
   allRaw(sql: string, params: unknown[] = []): Promise<unknown[][]> {
-    const read = async () => {
-      let s = this.rawStatements.get(sql);
-      if (!s) {
-        s = this.db.prepare(sql).raw(true);
-        this.rawStatements.set(sql, s);
-      }
-      return s.all(...params) as unknown[][];
-    };
-    return this.statement(read);
+    return this.statement(async () => this.rawStatement(sql).all(...params) as unknown[][]);
+  }
+
+  /** The statement of `sql` in raw mode, prepared once (apart from `prepare`'s: a mode of the statement). */
+  private rawStatement(sql: string): Database.Statement {
+    let s = this.rawStatements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql).raw(true);
+      this.rawStatements.set(sql, s);
+    }
+    return s;
   }
 
   /** 'now' is the same within one statement's step; every process on the file shares the host's clock. */
