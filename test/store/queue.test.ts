@@ -92,6 +92,21 @@ describe("claims", () => {
     expect(claimed).toHaveLength(10);
   });
 
+  it("looks at most ten batches of a workspace, so a workspace with many older batches cannot hide another's", async () => {
+    // 12 batches: every runnable batch is read in one ordered read and capped in the store;
+    // 105: the first 100 are all of one workspace, so the capped read is the window query's.
+    for (const many of [12, 105]) {
+      const a = await seedWorkspace(store, `a${many}`);
+      const b = await seedWorkspace(store, `b${many}`);
+      for (let i = 0; i < many; i++) await createBatch(store, a.workspaceId, a.agentId, 1);
+      const late = await createBatch(store, b.workspaceId, b.agentId, 1);
+      const claimed = await store.items.claim("w", 20, LEASE, Date.now());
+      expect(claimed.filter((c) => c.batchId === late.id)).toHaveLength(1);
+      expect(claimed.filter((c) => c.workspaceId === a.workspaceId)).toHaveLength(10);
+      await store.items.claim("w", 1000, LEASE, Date.now());
+    }
+  });
+
   it("moves the counters of every batch one claim takes items from", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batches = [

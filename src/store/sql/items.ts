@@ -14,6 +14,7 @@ import type {
   StatusMap,
 } from "../items.js";
 import type { Page, PageQuery } from "../page.js";
+import { ClaimCandidates } from "./claim-candidates.js";
 import { claimInTransaction, claimParams, claimSql } from "./claim-rows.js";
 import { Deltas, failPending, writeAndSettle } from "./counters.js";
 import { chunks, lockInIdOrder, marks, type Row, type SqlDriver } from "./driver.js";
@@ -36,13 +37,6 @@ const STATUS_COUNTER = {
   failed: "failed",
 } as const satisfies Record<ItemStatus, string>;
 
-/**
- * Batches looked at by one claim: the least recently claimed runnable ones, at most
- * `CANDIDATES_PER_WORKSPACE` of each workspace, so a workspace with thousands of batches cannot
- * crowd the others out of the candidates.
- */
-const CLAIM_CANDIDATES = 100;
-const CANDIDATES_PER_WORKSPACE = 10;
 /**
  * A workspace's batches take turns in a claim this many items at a time (see `fairShares`): each
  * batch a claim touches is one UPDATE, and with 20 runnable batches the engine's small refill
@@ -82,21 +76,14 @@ export class SqlItemQueue implements ItemQueue {
   /** The select list of an export row (its SQL differs by dialect). */
   private readonly resultColumns: string;
 
-  /** The claim's candidate batches (its plan kept: it runs before every claim). */
-  private readonly candidatesSql: string;
+  /** The claim's candidate batches (read before every claim). */
+  private readonly candidates: ClaimCandidates;
   /** `claimInOneStatement`'s text per batch count. */
   private readonly claimTexts = new Map<number, string>();
 
   constructor(private readonly db: SqlDriver) {
     this.resultColumns = resultColumns(db);
-    this.candidatesSql = db.keepPlan(
-      `SELECT id, workspace_id, pending FROM (
-         SELECT id, workspace_id, pending, last_claimed_at, created_at,
-                ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY last_claimed_at, created_at) AS rn
-         FROM batches WHERE status = 'in_progress' AND pending > 0) ranked
-       WHERE rn <= ${CANDIDATES_PER_WORKSPACE}
-       ORDER BY last_claimed_at, created_at LIMIT ${CLAIM_CANDIDATES}`,
-    );
+    this.candidates = new ClaimCandidates(db);
   }
 
   async claim(
@@ -106,11 +93,7 @@ export class SqlItemQueue implements ItemQueue {
     now: number,
     share?: WorkspaceShare,
   ): Promise<ClaimedItem[]> {
-    const candidates = (await this.db.all(this.candidatesSql)).map((r) => ({
-      id: r.id as string,
-      workspaceId: r.workspace_id as string,
-      pending: n(r.pending),
-    }));
+    const candidates = await this.candidates.read();
     if (candidates.length === 0) return [];
     const room = share
       ? workspaceRoom(
