@@ -32,7 +32,7 @@ interface PlannedTurn {
 
 /**
  * Rows per multi-row statement (items, chats). The bundled SQLite allows 32,766 parameters and
- * PostgreSQL 65,535; a group commit is `commitGroupOf` outcomes (unset, 100, up to 1,000 at thousands of slots;
+ * PostgreSQL 65,535; a group commit is `commitGroupOf` outcomes (unset, 200, up to 1,000 at thousands of slots;
  * configured, up to 10,000), up to 4 groups merged: rows go in statements of this many.
  */
 const ROWS_PER_STATEMENT = 100;
