@@ -29,7 +29,7 @@ export interface EngineConfig {
    */
   claimAhead?: number;
   /**
-   * Results buffered before a group commit (unset, 100, or concurrency/25 when that is more, at
+   * Results buffered before a group commit (unset, 200, or concurrency/25 when that is more, at
    * most 1,000: `commitGroupOf`), and the longest a result waits.
    */
   commitBatchSize?: number;

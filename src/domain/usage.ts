@@ -65,6 +65,38 @@ export function responseUsage(calls: ModelCallUsage[]): ResponseUsage {
   return usage;
 }
 
+/** JSON string literals of model names and call types, kept for the few names a process sees. */
+const quoted = new Map<string, string>();
+function quote(text: string): string {
+  let q = quoted.get(text);
+  if (q === undefined) {
+    q = JSON.stringify(text);
+    if (quoted.size < 1024) quoted.set(text, q);
+  }
+  return q;
+}
+
+/**
+ * `JSON.stringify(usage)` for a usage `responseUsage` built (its members in its order), written
+ * by hand: it is stored with every result, and V8's stringify of the nested object cost several
+ * times this. Any number that is not finite goes through `JSON.stringify` (which writes `null`).
+ */
+export function responseUsageJson(usage: ResponseUsage): string {
+  const u = usage;
+  let calls = "";
+  let sum = u.total_calls + u.total_tokens + u.total_prompt_tokens + u.total_completion_tokens;
+  for (const c of u.tool_calls) {
+    sum += c.total_tokens + c.prompt_tokens + c.completion_tokens + (c.cached_prompt_tokens ?? 0);
+    const cached =
+      c.cached_prompt_tokens === undefined ? "" : `,"cached_prompt_tokens":${c.cached_prompt_tokens}`;
+    calls += `${calls === "" ? "" : ","}{"model":${quote(c.model)},"call_type":${quote(c.call_type)},"total_tokens":${c.total_tokens},"prompt_tokens":${c.prompt_tokens},"completion_tokens":${c.completion_tokens}${cached}}`;
+  }
+  const cached = u.total_cached_prompt_tokens;
+  if (!Number.isFinite(sum + (cached ?? 0))) return JSON.stringify(u);
+  const end = cached === undefined ? "}" : `,"total_cached_prompt_tokens":${cached}}`;
+  return `{"tool_calls":[${calls}],"total_calls":${u.total_calls},"total_tokens":${u.total_tokens},"main_response":null,"total_prompt_tokens":${u.total_prompt_tokens},"total_completion_tokens":${u.total_completion_tokens}${end}`;
+}
+
 /** The cached prompt tokens a stored `response_usage` counts (0 when none was reported). */
 export function cachedPromptTokensOf(usage: ResponseUsage | null | undefined): number {
   return usage?.total_cached_prompt_tokens ?? 0;

@@ -46,6 +46,7 @@ export function successResult(item: ClaimedItem, turn: Success, prices: PriceTab
   };
   // Set only when there is one (no spread of an empty object per item).
   if (turn.json !== undefined) result.responseJson = turn.json;
+  if (item.attachedFileUuids.length > 0) result.attachedFileUuids = item.attachedFileUuids;
   return result;
 }
 

@@ -201,6 +201,11 @@ export type ItemOutcome =
       chatName: string | null;
       externalUserId: string | null;
       historyId: number | null;
+      /**
+       * The item's attached files (filled by the worker from the claimed item; absent: none), the
+       * files of its question message. The store reads no item row back to learn them.
+       */
+      attachedFileUuids?: string[];
       /** Why the model stopped (`stop`, `length`, `content_filter`, `tool_calls`), when known. */
       finishReason?: string | null;
       responseDetail?: ResponseDetail | null;

@@ -338,6 +338,36 @@ describe("group commit", () => {
     await expectCountersExact(batch.id, workspaceId);
   });
 
+  it("writes the chat turns of the held items only when some of a group's were fenced off", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batch = await createBatch(store, workspaceId, agentId, 150);
+    const claimed = await store.items.claim("w1", 150, LEASE, Date.now());
+    // Items 0, 120 and 149 lost their lease (another owner's outcome): 147 applied over two UPDATEs.
+    const lost = new Set([0, 120, 149]);
+    const report = await store.items.commit(
+      claimed.map((c, i) => success(c, lost.has(i) ? "w2" : "w1")),
+      Date.now(),
+    );
+    expect(report).toMatchObject({ applied: 147, discarded: 3 });
+    const b = await store.batches.get(workspaceId, batch.id);
+    expect(b).toMatchObject({ succeeded: 147, processing: 3, promptTokens: 3 * 147 });
+    for (const i of [0, 1, 119, 120, 121, 149]) {
+      const item = await store.items.getByCustomId(batch.id, claimed[i].customId);
+      if (lost.has(i)) {
+        expect(item).toMatchObject({ status: "processing", chatId: null });
+        continue;
+      }
+      expect(item).toMatchObject({ status: "success", responseContent: `answer ${claimed[i].customId}` });
+      const messages = await store.chats.listMessages(item?.chatId as number);
+      expect(messages.map((m) => [m.role, m.content])).toEqual([
+        ["user", claimed[i].message],
+        ["assistant", `answer ${claimed[i].customId}`],
+      ]);
+      expect(item?.conversationId).toBe(messages[0].id);
+    }
+    await expectCountersExact(batch.id, workspaceId);
+  });
+
   it("turns a retry into 408 past the completion window and into 499 once cancelled", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 3);

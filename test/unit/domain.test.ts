@@ -13,7 +13,7 @@ import {
 } from "../../src/domain/lifecycle.js";
 import { BATCH_STATUSES, isTerminalBatchStatus } from "../../src/domain/statuses.js";
 import { iso } from "../../src/domain/time.js";
-import { cachedPromptTokensOf, responseUsage } from "../../src/domain/usage.js";
+import { cachedPromptTokensOf, responseUsage, responseUsageJson } from "../../src/domain/usage.js";
 import { VERSION } from "../../src/domain/version.js";
 
 describe("batch lifecycle", () => {
@@ -184,6 +184,30 @@ describe("usage, time, version", () => {
     expect("total_cached_prompt_tokens" in none).toBe(false);
     expect(cachedPromptTokensOf(none)).toBe(0);
     expect(cachedPromptTokensOf(null)).toBe(0);
+  });
+
+  it("writes a response_usage as JSON.stringify does, whatever its calls", () => {
+    const count = fc.oneof(
+      fc.nat(),
+      fc.double(),
+      fc.constantFrom(0, -0, 1e21, 1.5e-7, Number.NaN, Number.POSITIVE_INFINITY),
+    );
+    const call = fc.record(
+      {
+        model: fc.string({ unit: "binary", maxLength: 12 }),
+        callType: fc.constantFrom("llm_call", "embedding", 'a"\\b'),
+        promptTokens: count,
+        completionTokens: count,
+        cachedPromptTokens: count,
+      },
+      { requiredKeys: ["model", "callType", "promptTokens", "completionTokens"] },
+    );
+    fc.assert(
+      fc.property(fc.array(call, { maxLength: 4 }), (calls) => {
+        const usage = responseUsage(calls);
+        expect(responseUsageJson(usage)).toBe(JSON.stringify(usage));
+      }),
+    );
   });
 
   it("writes times as the seeds do and reports package.json's version", () => {

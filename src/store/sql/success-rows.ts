@@ -4,7 +4,7 @@
  * Written per item these were five round trips an item, which is what bounded PostgreSQL's
  * throughput (measured in bench/README.md); on SQLite they cost little either way.
  */
-import { cachedPromptTokensOf, replyMeta } from "../../domain/usage.js";
+import { cachedPromptTokensOf, replyMeta, responseUsageJson } from "../../domain/usage.js";
 import type { ItemOutcome } from "../items.js";
 import { type Delta, enqueueOutcomeEvent } from "./counters.js";
 import {
@@ -16,7 +16,7 @@ import {
   updateVerb,
 } from "./driver.js";
 import { type OutboxBatch, wantsItemEvents } from "./outbox-rows.js";
-import { json, n } from "./rows.js";
+import { n } from "./rows.js";
 
 export type SuccessOutcome = Extract<ItemOutcome, { kind: "success" }>;
 
@@ -32,8 +32,11 @@ interface PlannedTurn {
 
 /**
  * Rows per multi-row statement (items, chats). The bundled SQLite allows 32,766 parameters and
- * PostgreSQL 65,535; a group commit is `commitGroupOf` outcomes (unset, 100, up to 1,000 at thousands of slots;
- * configured, up to 10,000), up to 4 groups merged: rows go in statements of this many.
+ * PostgreSQL 65,535; a group commit is `commitGroupOf` outcomes (unset, 200, up to 1,000 at thousands of slots;
+ * configured, up to 10,000), up to 4 groups merged: rows go in statements of this many. Not more
+ * for the items' UPDATE: from ~200 VALUES rows SQLite's planner (no table statistics) scans
+ * `batch_items` against an automatic index on the list instead of looking each id up (EXPLAIN
+ * QUERY PLAN; a group commit's CPU 11 → 18 µs an item measured, and it grows with the table).
  */
 const ROWS_PER_STATEMENT = 100;
 
@@ -43,7 +46,7 @@ const ROWS_PER_STATEMENT = 100;
  */
 const SUCCESS_COLUMNS: { name: string; cast?: string; value: (t: PlannedTurn) => unknown }[] = [
   { name: "response_content", value: (t) => t.o.responseContent },
-  { name: "response_usage", value: (t) => JSON.stringify(t.o.responseUsage) },
+  { name: "response_usage", value: (t) => responseUsageJson(t.o.responseUsage) },
   {
     name: "response_json",
     value: (t) => (t.o.responseJson === undefined ? null : JSON.stringify(t.o.responseJson)),
@@ -68,21 +71,15 @@ export async function applySuccesses(
 ): Promise<number> {
   if (successes.length === 0) return 0;
   const planned = await planTurns(tx, successes);
-  const held = new Set<number>();
-  /** The attached files of the items that have any (most have none: no parse for them). */
-  const attached = new Map<number, string[]>();
-  for (const group of chunks(planned, ROWS_PER_STATEMENT)) {
-    for (const row of await updateItems(db, tx, group, now)) {
-      const id = n(row.id);
-      held.add(id);
-      const files = json<string[]>(row.attached_file_uuids);
-      if (files && files.length > 0) attached.set(id, files);
-    }
-  }
-  const applied = held.size === planned.length ? planned : planned.filter((t) => held.has(t.o.itemId));
+  let fencedOff = false;
+  for (const group of chunks(planned, ROWS_PER_STATEMENT))
+    if ((await updateItems(db, tx, group, now)) < group.length) fencedOff = true;
+  // Every row written (the usual case) needs no read; otherwise the rows the UPDATEs wrote are
+  // the ones holding the question id they set (ids reserved in this transaction).
+  const applied = fencedOff ? await writtenTurns(tx, planned) : planned;
   await insertChats(tx, applied, now);
   await insertMessages(tx, applied, now);
-  if (attached.size > 0) await insertMessageFiles(tx, applied, attached);
+  if (applied.some((t) => t.o.attachedFileUuids !== undefined)) await insertMessageFiles(tx, applied);
   for (const t of applied) {
     const batch = batches.get(t.o.batchId) as OutboxBatch;
     if (wantsItemEvents(batch)) await enqueueOutcomeEvent(tx, batch, t.o.itemId, now);
@@ -138,11 +135,14 @@ function updateItemsText(verb: string, rows: number): string {
      ${verb} batch_items SET status = 'success', ${sets}, error_code = NULL, error_message = NULL,
        processed_at = ?, lease_owner = NULL, lease_expires_at = NULL
      FROM v WHERE batch_items.id = v.id AND batch_items.lease_owner = v.owner
-       AND batch_items.attempts = v.attempt AND batch_items.status = 'processing'
-     RETURNING batch_items.id, batch_items.attached_file_uuids`;
+       AND batch_items.attempts = v.attempt AND batch_items.status = 'processing'`;
 }
 
-/** One fenced UPDATE for the group: an item is written only if its worker still holds it. */
+/**
+ * One fenced UPDATE for the group: an item is written only if its worker still holds it. Returns
+ * how many were. No RETURNING: SQLite runs one as a trigger program per row, and the rows it
+ * returned (the ids, the attached files) are known already unless an item was fenced off.
+ */
 function updateItems(
   db: { capabilities: DriverCapabilities },
   tx: SqlExecutor,
@@ -160,7 +160,7 @@ function updateItems(
   }
   params[p] = now;
   const verb = updateVerb(db);
-  return tx.all(
+  return tx.run(
     textFor(verb, group.length, (rows) => updateItemsText(verb, rows)),
     params,
   );
@@ -186,20 +186,21 @@ async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): 
   }
 }
 
-/** Turns (two message rows each, 7 parameters a row) per messages INSERT. */
+/** Turns (two message rows each, 11 parameters a turn) per messages INSERT. */
 const TURNS_PER_STATEMENT = 100;
 
+/** The roles and the question's empty group are written in the text: fewer values to bind. */
 const insertMessagesText = (turns: number) =>
   `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
-       VALUES ${new Array(turns).fill("(?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)").join(", ")}`;
+       VALUES ${new Array(turns).fill("(?, ?, NULL, 'user', ?, ?, ?), (?, ?, ?, 'assistant', ?, ?, ?)").join(", ")}`;
 
 /** The question and the answer of each turn, as a chat message written alone would store them. */
 async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
   /** The question's meta and the end of the answer's, the same texts for every turn of a batch. */
   const metas = new Map<string, { question: string; answerEnd: string }>();
   for (const group of chunks(turns, TURNS_PER_STATEMENT)) {
-    // 14 parameters a turn, set in place (no array grown by push).
-    const params: unknown[] = new Array(group.length * 14);
+    // 11 parameters a turn, set in place (no array grown by push).
+    const params: unknown[] = new Array(group.length * 11);
     let p = 0;
     for (const t of group) {
       const { o } = t;
@@ -211,15 +212,12 @@ async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number
       }
       params[p++] = t.questionId;
       params[p++] = t.chatId;
-      params[p++] = null;
-      params[p++] = "user";
       params[p++] = o.message;
       params[p++] = meta.question;
       params[p++] = now;
       params[p++] = t.answerId;
       params[p++] = t.chatId;
       params[p++] = t.questionId;
-      params[p++] = "assistant";
       params[p++] = o.responseContent;
       params[p++] = answerMeta(o, meta.answerEnd);
       params[p++] = now;
@@ -241,13 +239,22 @@ function answerMeta(o: SuccessOutcome, end: string): string {
   return `{"token_usage":{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens}},"response_time_ms":${responseTimeMs}${end}`;
 }
 
-async function insertMessageFiles(
-  tx: SqlExecutor,
-  turns: PlannedTurn[],
-  attached: Map<number, string[]>,
-): Promise<void> {
+/** The turns whose item the group's UPDATE wrote: those whose row now holds their question's id. */
+async function writtenTurns(tx: SqlExecutor, planned: PlannedTurn[]): Promise<PlannedTurn[]> {
+  const written = new Set<number>();
+  for (const group of chunks(planned)) {
+    const rows = await tx.all(
+      `SELECT conversation_id FROM batch_items WHERE id IN (${marks(group.length)}) AND status = 'success'`,
+      group.map((t) => t.o.itemId),
+    );
+    for (const r of rows) if (r.conversation_id !== null) written.add(n(r.conversation_id));
+  }
+  return planned.filter((t) => written.has(t.questionId));
+}
+
+async function insertMessageFiles(tx: SqlExecutor, turns: PlannedTurn[]): Promise<void> {
   const rows = turns.flatMap((t) =>
-    [...new Set(attached.get(t.o.itemId) ?? [])].map((fileId, position) => [t.questionId, fileId, position]),
+    [...new Set(t.o.attachedFileUuids ?? [])].map((fileId, position) => [t.questionId, fileId, position]),
   );
   for (const group of chunks(rows, ROWS_PER_STATEMENT)) {
     await tx.run(

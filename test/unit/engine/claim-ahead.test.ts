@@ -113,11 +113,11 @@ describe("claiming ahead of the slots", () => {
 });
 
 describe("group sizes at thousands of slots", () => {
-  it("unset, claims 200 and commits 100 below a few thousand slots", () => {
+  it("unset, claims 200 and commits 200 below a few thousand slots", () => {
     expect(claimGroupOf({ concurrency: 256 })).toBe(200);
-    expect(commitGroupOf({ concurrency: 256 })).toBe(100);
+    expect(commitGroupOf({ concurrency: 256 })).toBe(200);
     expect(claimGroupOf({ concurrency: 4000 })).toBe(200);
-    expect(commitGroupOf({ concurrency: 2500 })).toBe(100);
+    expect(commitGroupOf({ concurrency: 5000 })).toBe(200);
   });
 
   it("unset, grows the groups with the slots up to a cap", () => {

@@ -61,7 +61,7 @@ function setup(options: { failFirst?: boolean; concurrency?: number; commitBatch
 
 describe("Completer", () => {
   it("writes a burst of outcomes one write per event-loop turn, in the order they came", async () => {
-    const s = setup();
+    const s = setup({ commitBatchSize: 100 });
     // One held item keeps the engine busy, so only full groups are written before flush().
     s.held.add(item(5000));
     s.held.next();
@@ -80,7 +80,7 @@ describe("Completer", () => {
   });
 
   it("writes a group as soon as it is full, without waiting for the others", async () => {
-    const s = setup();
+    const s = setup({ commitBatchSize: 100 });
     s.held.add(item(5000));
     s.held.next();
     s.finish(1, 100);
@@ -92,8 +92,8 @@ describe("Completer", () => {
     expect(s.commits.map((c) => c.length)).toEqual([100, 50]);
   });
 
-  it("at thousands of slots, commits in larger groups than the default 100", async () => {
-    // 10,000 slots and commitBatchSize unset: a group is a twenty-fifth of them (400), not 100.
+  it("at thousands of slots, commits in larger groups than the default 200", async () => {
+    // 10,000 slots and commitBatchSize unset: a group is a twenty-fifth of them (400), not 200.
     const s = setup({ concurrency: 10_000 });
     s.held.add(item(5000));
     s.held.next();
@@ -114,7 +114,7 @@ describe("Completer", () => {
   });
 
   it("flush() resolves only once every outcome buffered before it is stored", async () => {
-    const s = setup();
+    const s = setup({ commitBatchSize: 100 });
     s.held.add(item(1000));
     s.held.next();
     s.finish(1, 250);
@@ -129,7 +129,7 @@ describe("Completer", () => {
   });
 
   it("goes on with the next groups after a failed write, and leaves the failed one to the reaper", async () => {
-    const s = setup({ failFirst: true });
+    const s = setup({ failFirst: true, commitBatchSize: 100 });
     s.held.add(item(1000));
     s.held.next();
     s.finish(1, 100);
