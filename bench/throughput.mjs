@@ -52,9 +52,11 @@ const CPU_PROF = process.env.BENCH_CPU_PROF ?? "";
  * `BENCH_CALL_TIMES=1` records when each upstream call of the agentbatch phase leaves and when its
  * answer is in (undici's dispatch and the handler's onComplete, bench-only wrapping) and prints
  * where the timed span went: before the first call, the idle time of a slot between an answer and
- * the call that took its slot, the calls' own time, the tail. The times are this process's: a call
- * "leaves" when undici takes it, not when its bytes do (a call dispatched from inside another's
- * onComplete looked instant here and was slower end to end: bench/README.md, "Issue 17.2 at 50 ms").
+ * the call that took its slot, the calls' own time, the tail, and the slots' empty time with the
+ * claim buffer empty, split before the first call / mid-run / after the last start. The times are
+ * this process's: a call "leaves" when undici takes it, not when its bytes do (a call dispatched
+ * from inside another's onComplete looked instant here and was slower end to end:
+ * bench/README.md, "Issue 17.2 at 50 ms").
  */
 const CALL_TIMES = process.env.BENCH_CALL_TIMES === "1";
 /**
@@ -218,12 +220,13 @@ async function recordCalls() {
       const w = ((now - last) * free) / CONCURRENCY;
       if (held.buffered > 0) probe.freeWithBuffered += w;
       else probe.freeBufferEmpty += w;
+      if (w > 0) probe.samples.push([now, w, held.buffered > 0]);
     }
     last = now;
     lastCpu = cpu;
     setTimeout(tick, 1).unref();
   };
-  const probe = { held: null, on: false, freeWithBuffered: 0, freeBufferEmpty: 0 };
+  const probe = { held: null, on: false, freeWithBuffered: 0, freeBufferEmpty: 0, samples: [] };
   setTimeout(tick, 1).unref();
   const { PerformanceObserver } = await import("node:perf_hooks");
   new PerformanceObserver((list) => {
@@ -239,6 +242,7 @@ async function recordCalls() {
       probe.on = true;
       probe.freeWithBuffered = 0;
       probe.freeBufferEmpty = 0;
+      probe.samples = [];
       statuses.clear();
     },
     summary: (t0, tEnd) => {
@@ -323,6 +327,17 @@ async function recordCalls() {
         // ms of C slots empty (sampled each ~1 ms tick), with items in the claim buffer / with it empty
         empty_slots_ms_buffer_had_items: r(probe.freeWithBuffered),
         empty_slots_ms_buffer_empty: r(probe.freeBufferEmpty),
+        // The same with the buffer empty, over the timed span only (the probe runs on until the
+        // poll sees the batches completed), split: before the first call, up to the last call's
+        // start (claims late mid-run), and after it (slots draining at the end).
+        empty_slots_ms_buffer_empty_by_part: (() => {
+          const parts = [0, 0, 0];
+          for (const [at, w, buffered] of probe.samples) {
+            if (buffered || at > tEnd) continue;
+            parts[at <= starts[0] ? 0 : at <= starts.at(-1) ? 1 : 2] += w;
+          }
+          return { before_first_call: r(parts[0]), mid_run: r(parts[1]), after_last_start: r(parts[2]) };
+        })(),
         gc_pauses_list: gcs.filter((g) => g[0] >= t0).map(([at, ms, kind]) => [r(at - t0), r(ms), kind]),
         // GC pauses: count and ms, by kind (1 minor/scavenge, 2 major, 4 incremental, 8 weak callbacks)
         gc_pauses: Object.fromEntries(

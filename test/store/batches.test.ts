@@ -47,6 +47,23 @@ describe("ingest", () => {
     ]);
   });
 
+  it("reports a custom_id repeated in a later insert group (past 1,000 rows) as a row error", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const entries: IngestEntry[] = Array.from({ length: 1200 }, (_, i) => ({
+      row: i + 1,
+      item: item(agentId, i === 1100 ? "c-0" : `c-${i}`),
+    }));
+    const result = await store.batches.ingest(newBatch(workspaceId, agentId), rows(entries), {
+      onInvalidRows: "skip",
+      maxReportedErrors: 10,
+    });
+    if (result.kind !== "created") throw new Error(result.kind);
+    expect(result.batch).toMatchObject({ status: "in_progress", total: 1199, pending: 1199 });
+    expect(result.batch.validationErrors).toEqual([
+      { row: 1101, error: expect.stringContaining('custom_id: "c-0" is used by an earlier row') },
+    ]);
+  });
+
   it("stores every column as given, characters an array literal quotes and empty values included", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const tricky = ['say "hi" \\ {a,b} NULL', "", "NULL", "line\nbreak, tab\t", "ünïcødé 😀", "{}", '\\"'];

@@ -55,7 +55,7 @@ export async function insertBatchRow(tx: SqlExecutor, r: BatchRow): Promise<bool
 const ITEM_COLUMNS =
   "(batch_id, seq, custom_id, agent_id, agent_version, message, external_user_id, name, attached_file_uuids, history_id, context, metadata, webhook, request_json)";
 
-/** The item columns' SQL types, in `ITEM_COLUMNS` order: the element types of `UNNEST_TEXT`'s arrays. */
+/** The item columns' SQL types, in `ITEM_COLUMNS` order: the element types of `unnestText`'s arrays. */
 const ITEM_TYPES = [
   "text",
   "integer",
@@ -73,27 +73,51 @@ const ITEM_TYPES = [
   "text",
 ];
 
+/** `ITEM_COLUMNS`' names, in order. */
+const ITEM_NAMES = ITEM_COLUMNS.slice(1, -1).split(", ");
+/** The item columns that may be NULL (from `external_user_id` on): a group where one is NULL throughout leaves it out. */
+const FIRST_NULLABLE = 6;
+const CONFLICT_CLAUSE = "ON CONFLICT (batch_id, custom_id) DO NOTHING";
+
 /**
  * The INSERT of a group where parameters can be arrays (PostgreSQL): one array per column,
- * `unnest` into rows, in order. One text and 14 parameters whatever the group's size, against
- * 7,000 parameters for 500 rows as VALUES, which PostgreSQL parses, binds and plans one by one:
- * 1,000 items went in in 76-99 ms as VALUES and 31-35 ms as arrays (fastest of 8, load 6;
+ * `unnest` into rows, in order. One text and at most 14 parameters whatever the group's size,
+ * against 7,000 parameters for 500 rows as VALUES, which PostgreSQL parses, binds and plans one
+ * by one: 1,000 items went in in 76-99 ms as VALUES and 31-35 ms as arrays (fastest of 8, load 6;
  * bench/README.md, "Issue 17.1, claim statement"), and the first POST's ingest is what the first
- * claim waits for.
+ * claim waits for. A nullable column that is NULL in every row of the group is left out (its
+ * default is NULL), not sent as an array of NULLs: with most of them unset, 1,000 items went in
+ * ~1 ms sooner (bench/README.md, "Issue 17.1, first call on PostgreSQL"). `present` is one bit per
+ * column of `ITEM_COLUMNS` sent; the text is built once per set of columns and conflict clause.
  */
-const UNNEST_TEXT = `INSERT INTO batch_items ${ITEM_COLUMNS}
-     SELECT * FROM unnest(${ITEM_TYPES.map((t) => `?::${t}[]`).join(", ")})
-     ON CONFLICT (batch_id, custom_id) DO NOTHING`;
+const unnestTexts = new Map<string, string>();
+function unnestText(present: boolean[], conflict: boolean): string {
+  const key = `${present.map((p) => (p ? 1 : 0)).join("")}:${conflict ? 1 : 0}`;
+  let sql = unnestTexts.get(key);
+  if (sql === undefined) {
+    const names = ITEM_NAMES.filter((_, c) => present[c]);
+    const arrays = ITEM_TYPES.filter((_, c) => present[c]).map((t) => `?::${t}[]`);
+    sql = `INSERT INTO batch_items (${names.join(", ")})
+     SELECT * FROM unnest(${arrays.join(", ")})${conflict ? ` ${CONFLICT_CLAUSE}` : ""}`;
+    unnestTexts.set(key, sql);
+  }
+  return sql;
+}
 
 /** The INSERT text for `rows` items, built once per group size (the driver caches its statement). */
-const insertTexts = new Map<number, string>();
-function insertText(rows: number): string {
-  let sql = insertTexts.get(rows);
+const insertTexts = new Map<string, string>();
+function insertText(rows: number, conflict: boolean): string {
+  const key = `${rows}:${conflict ? 1 : 0}`;
+  let sql = insertTexts.get(key);
   if (sql === undefined) {
     const row = `(${marks(14)})`;
-    sql = `INSERT INTO batch_items ${ITEM_COLUMNS} VALUES ${new Array(rows).fill(row).join(", ")}
-     ON CONFLICT (batch_id, custom_id) DO NOTHING`;
-    insertTexts.set(rows, sql);
+    sql = `INSERT INTO batch_items ${ITEM_COLUMNS} VALUES ${new Array(rows).fill(row).join(", ")}${
+      conflict
+        ? `
+     ${CONFLICT_CLAUSE}`
+        : ""
+    }`;
+    insertTexts.set(key, sql);
   }
   return sql;
 }
@@ -122,7 +146,7 @@ function itemParams(batchId: string, group: { seq: number; item: NewBatchItem }[
   return params;
 }
 
-/** The parameters of `UNNEST_TEXT`: one array per column, the same values as `itemParams`. */
+/** The parameters of `unnestText` before `presentColumns`: one array per column, the same values as `itemParams`. */
 function itemColumns(batchId: string, group: { seq: number; item: NewBatchItem }[]): unknown[][] {
   const columns: unknown[][] = ITEM_TYPES.map(() => new Array(group.length));
   group.forEach(({ seq, item: it }, r) => {
@@ -144,16 +168,39 @@ function itemColumns(batchId: string, group: { seq: number; item: NewBatchItem }
   return columns;
 }
 
+/** `unnestText`'s columns and arrays for `group`: those with a value in some row (`unnestText`). */
+function presentColumns(columns: unknown[][]): { present: boolean[]; arrays: unknown[][] } {
+  const present = columns.map(
+    (col, c) => c < FIRST_NULLABLE || col.some((v) => v !== null && v !== undefined),
+  );
+  return { present, arrays: columns.filter((_, c) => present[c]) };
+}
+
+/** True when two items of `group` have the same custom_id. */
+function repeatsCustomId(group: { item: NewBatchItem }[]): boolean {
+  const seen = new Set<string>();
+  for (const { item } of group) {
+    if (seen.has(item.customId)) return true;
+    seen.add(item.customId);
+  }
+  return false;
+}
+
 /**
- * One multi-row INSERT (on PostgreSQL one array per column, `UNNEST_TEXT`). A row whose custom_id the batch already has is skipped by the
+ * One multi-row INSERT (on PostgreSQL one array per column, `unnestText`). A row whose custom_id the batch already has is skipped by the
  * UNIQUE (batch_id, custom_id) constraint; returns the seqs actually inserted. Nearly always
  * every row goes in, so no row comes back (RETURNING): only when fewer went in are the seqs of
  * the group's range read back (seqs are unique in a batch, so those rows are this group's).
+ * With `fresh` (the batch has no items: its row was inserted by this transaction) and no
+ * custom_id twice in the group, no row can conflict, and the INSERT has no ON CONFLICT clause:
+ * PostgreSQL's speculative insertion (into the arbiter index, then confirmed) cost ~1.5 ms per
+ * 1,000 items (bench/README.md, "Issue 17.1, first call on PostgreSQL").
  */
 export async function insertItemGroup(
   tx: SqlExecutor,
   batchId: string,
   group: { seq: number; item: NewBatchItem }[],
+  fresh = false,
 ): Promise<Set<number>> {
   if (group.length === 0) return new Set();
   let low = Number.POSITIVE_INFINITY;
@@ -162,9 +209,14 @@ export async function insertItemGroup(
     if (seq < low) low = seq;
     if (seq > high) high = seq;
   }
-  const changed = tx.arrayParams
-    ? await tx.run(UNNEST_TEXT, itemColumns(batchId, group))
-    : await tx.run(insertText(group.length), itemParams(batchId, group));
+  const conflict = !fresh || repeatsCustomId(group);
+  let changed: number;
+  if (tx.arrayParams) {
+    const { present, arrays } = presentColumns(itemColumns(batchId, group));
+    changed = await tx.run(unnestText(present, conflict), arrays);
+  } else {
+    changed = await tx.run(insertText(group.length, conflict), itemParams(batchId, group));
+  }
   const seqs = group.map((g) => g.seq);
   let inserted: Set<number>;
   if (changed === group.length) {

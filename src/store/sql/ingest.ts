@@ -20,8 +20,13 @@ import { enqueueBatchEvent } from "./outbox-rows.js";
 import { rowInWorkspace } from "./queries.js";
 import { toAgent, toBatch } from "./rows.js";
 
-/** Items per multi-row INSERT while ingesting. */
+/** Items per multi-row INSERT while ingesting: 500 rows of VALUES (SQLite), 1,000 as arrays (PostgreSQL). */
 const INGEST_GROUP = 500;
+/**
+ * With array parameters a group is one statement of 14 parameters whatever its size: a 1,000-item
+ * POST is one INSERT, not two (one round trip and one plan fewer before the first claim).
+ */
+const ARRAY_INGEST_GROUP = 1000;
 
 /** Thrown inside a transaction to roll it back and return `result` instead. */
 export class Rollback extends Error {
@@ -57,12 +62,17 @@ class RowSink {
   readonly errors: RowError[] = [];
   private nextSeq = 0;
   private group: { seq: number; row: number; item: NewBatchItem }[] = [];
+  private readonly groupSize: number;
+  /** No group inserted yet: the batch, created in this transaction, has no items (`insertItemGroup`'s `fresh`). */
+  private fresh = true;
 
   constructor(
     private readonly tx: SqlExecutor,
     private readonly batchId: string,
     private readonly maxReportedErrors: number,
-  ) {}
+  ) {
+    this.groupSize = tx.arrayParams ? ARRAY_INGEST_GROUP : INGEST_GROUP;
+  }
 
   report(row: number, error: string): void {
     this.errorCount++;
@@ -76,13 +86,14 @@ class RowSink {
       return;
     }
     this.group.push({ seq: this.nextSeq++, row: entry.row, item: entry.item });
-    if (this.group.length >= INGEST_GROUP) await this.flush();
+    if (this.group.length >= this.groupSize) await this.flush();
   }
 
   /** Inserts the current group; a custom_id the batch already has is a row error (UNIQUE). */
   async flush(): Promise<void> {
     if (this.group.length === 0) return;
-    const stored = await insertItemGroup(this.tx, this.batchId, this.group);
+    const stored = await insertItemGroup(this.tx, this.batchId, this.group, this.fresh);
+    this.fresh = false;
     this.inserted += stored.size;
     for (const g of this.group) {
       if (!stored.has(g.seq)) {
