@@ -43,10 +43,10 @@ export function successResult(item: ClaimedItem, turn: Success, prices: PriceTab
     historyId: item.historyId,
     finishReason: turn.finishReason,
     responseDetail: turn.detail ?? null,
+    attachedFileUuids: item.attachedFileUuids.length > 0 ? item.attachedFileUuids : undefined,
   };
   // Set only when there is one (no spread of an empty object per item).
   if (turn.json !== undefined) result.responseJson = turn.json;
-  if (item.attachedFileUuids.length > 0) result.attachedFileUuids = item.attachedFileUuids;
   return result;
 }
 

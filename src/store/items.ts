@@ -202,10 +202,11 @@ export type ItemOutcome =
       externalUserId: string | null;
       historyId: number | null;
       /**
-       * The item's attached files (filled by the worker from the claimed item; absent: none), the
-       * files of its question message. The store reads no item row back to learn them.
+       * The item's attached files (the claimed item's; undefined: none), the files of its question
+       * message. The store reads no item row back to learn them. Required, so that a success built
+       * anywhere else cannot leave them out unnoticed (its message would lose its files).
        */
-      attachedFileUuids?: string[];
+      attachedFileUuids: string[] | undefined;
       /** Why the model stopped (`stop`, `length`, `content_filter`, `tool_calls`), when known. */
       finishReason?: string | null;
       responseDetail?: ResponseDetail | null;

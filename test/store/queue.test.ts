@@ -42,6 +42,7 @@ function success(c: ClaimedItem, owner: string, extra: Partial<ItemOutcome> = {}
     chatName: null,
     externalUserId: null,
     historyId: null,
+    attachedFileUuids: c.attachedFileUuids.length > 0 ? c.attachedFileUuids : undefined,
     ...extra,
   } as ItemOutcome;
 }
