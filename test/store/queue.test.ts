@@ -9,6 +9,7 @@ import { RESULT_CELL } from "../../src/store/items.js";
 import { idBucket } from "../../src/store/sql/claim-rows.js";
 import { IN_CHUNK } from "../../src/store/sql/driver.js";
 import type { ClaimedItem, ItemOutcome } from "../../src/store/types.js";
+import { expectCountersExact as expectCounters, successOutcome } from "../helpers/outcomes.js";
 import { createBatch, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
 
 let t: TestStore;
@@ -21,51 +22,9 @@ afterEach(async () => t.close());
 
 const LEASE = 60_000;
 
-function success(c: ClaimedItem, owner: string, extra: Partial<ItemOutcome> = {}): ItemOutcome {
-  return {
-    kind: "success",
-    itemId: c.id,
-    batchId: c.batchId,
-    leaseOwner: owner,
-    attempt: c.attempt,
-    responseContent: `answer ${c.customId}`,
-    responseUsage: responseUsage([
-      { model: "echo", callType: "llm_call", promptTokens: 3, completionTokens: 2 },
-    ]),
-    promptTokens: 3,
-    completionTokens: 2,
-    cost: 0.5,
-    responseTimeMs: 7,
-    workspaceId: c.workspaceId,
-    agentId: c.agentId,
-    message: c.message,
-    chatName: null,
-    externalUserId: null,
-    historyId: null,
-    attachedFileUuids: c.attachedFileUuids.length > 0 ? c.attachedFileUuids : undefined,
-    ...extra,
-  } as ItemOutcome;
-}
-
-/** Every counter of the batch equals the count of its items in that status. */
-async function expectCountersExact(batchId: string, workspaceId: string) {
-  const b = await store.batches.get(workspaceId, batchId);
-  const all = await store.items.list(batchId, { limit: 10_000, offset: 0 });
-  const count = (s: string) => all.rows.filter((i) => i.status === s).length;
-  expect({
-    pending: b?.pending,
-    processing: b?.processing,
-    succeeded: b?.succeeded,
-    failed: b?.failed,
-  }).toEqual({
-    pending: count("pending"),
-    processing: count("processing"),
-    succeeded: count("success"),
-    failed: count("failed"),
-  });
-  // The reaper finds processing items only in open batches (migration 021): none is elsewhere.
-  if (count("processing") > 0) expect(["in_progress", "paused", "cancelling"]).toContain(b?.status);
-}
+const success = successOutcome;
+const expectCountersExact = (batchId: string, workspaceId: string) =>
+  expectCounters(store, batchId, workspaceId);
 
 describe("claims", () => {
   it("leases items to one owner, raises the attempt and moves the counters", async () => {
