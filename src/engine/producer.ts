@@ -123,8 +123,9 @@ export class Producer {
       await this.preemptForWaiting(share);
       return undefined;
     }
-    // Nothing held (the engine was idle): the first claim takes only what fills the slots, so the
-    // first calls leave after the smaller claim; the buffer's claim follows at once (a full group).
+    // Nothing running or buffered (the engine was idle; answered items may still be settling):
+    // the claim takes only what fills the slots, so the first calls leave after the smaller
+    // claim; the buffer's claim follows at once (a full group with room left claims again).
     const want = Math.min(held.busy === 0 ? config.concurrency : room, room, this.claimGroup);
     const t0 = engineTrace?.now();
     const items = await store.items.claim(owner, want, config.leaseMs, Date.now(), share);

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
 import type { IngestEntry, IngestProgress, IngestRow, NewBatchItem } from "../../src/store/types.js";
+import { testStore } from "../helpers/server.js";
 import {
   createBatch,
   item,
@@ -62,6 +63,27 @@ describe("ingest", () => {
     expect(result.batch.validationErrors).toEqual([
       { row: 1101, error: expect.stringContaining('custom_id: "c-0" is used by an earlier row') },
     ]);
+  });
+
+  it("takes custom_ids that differ only in lone surrogates without failing the ingest (a row error where stored alike)", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    // node-pg sends a lone surrogate as U+FFFD (two JS strings, one stored custom_id: a repeat);
+    // better-sqlite3 stores them apart (two items). Either way the ingest is not failed.
+    const result = await store.batches.ingest(
+      newBatch(workspaceId, agentId),
+      rows([
+        { row: 1, item: item(agentId, "x\ud800") },
+        { row: 2, item: item(agentId, "x\udc00") },
+        { row: 3, item: item(agentId, "y") },
+      ]),
+      { onInvalidRows: "skip", maxReportedErrors: 10 },
+    );
+    if (result.kind !== "created") throw new Error(result.kind);
+    const alike = testStore === "postgres";
+    expect(result.batch).toMatchObject({ status: "in_progress", total: alike ? 2 : 3 });
+    expect(result.batch.validationErrors ?? []).toEqual(
+      alike ? [{ row: 2, error: expect.stringContaining("is used by an earlier row") }] : [],
+    );
   });
 
   it("stores every column as given, characters an array literal quotes and empty values included", async () => {

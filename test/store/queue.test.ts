@@ -58,8 +58,11 @@ describe("claims", () => {
     for (const many of [12, 105]) {
       const a = await seedWorkspace(store, `a${many}`);
       const b = await seedWorkspace(store, `b${many}`);
-      for (let i = 0; i < many; i++) await createBatch(store, a.workspaceId, a.agentId, 1);
-      const late = await createBatch(store, b.workspaceId, b.agentId, 1);
+      // Distinct creation times: the late batch is the last in claim order, past the first 100.
+      const base = Date.now();
+      for (let i = 0; i < many; i++)
+        await createBatch(store, a.workspaceId, a.agentId, 1, { createdAt: base - 1000 + i });
+      const late = await createBatch(store, b.workspaceId, b.agentId, 1, { createdAt: base });
       const claimed = await store.items.claim("w", 20, LEASE, Date.now());
       expect(claimed.filter((c) => c.batchId === late.id)).toHaveLength(1);
       expect(claimed.filter((c) => c.workspaceId === a.workspaceId)).toHaveLength(10);

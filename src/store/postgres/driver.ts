@@ -105,6 +105,8 @@ export class PostgresDriver implements SqlDriver {
   private transactionExecutor(client: pg.PoolClient): SqlTransaction {
     return {
       ...this.executor(client),
+      // The transaction claim's read (\`claimInTransaction\`) is for drivers without writing CTEs:
+      // PostgreSQL claims in one statement, so this serves the interface, not the hot path.
       allRaw: async (sql, params = []) =>
         (await client.query({ text: this.sql(sql), values: params, rowMode: "array" })).rows,
       reserveIds: async (counts) => {

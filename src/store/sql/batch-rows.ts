@@ -176,11 +176,19 @@ function presentColumns(columns: unknown[][]): { present: boolean[]; arrays: unk
   return { present, arrays: columns.filter((_, c) => present[c]) };
 }
 
-/** True when two items of `group` have the same custom_id. */
+/** A UTF-16 surrogate code unit: a custom_id with one may be stored other than JS compares it. */
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * True when two items of `group` may have the same stored custom_id: the same string twice, or
+ * any custom_id with a surrogate (node-pg sends a lone one as U+FFFD, so two different JS strings
+ * can be one stored value; such a group keeps ON CONFLICT and reports the repeat as a row error,
+ * rather than failing the whole ingest on the UNIQUE constraint).
+ */
 function repeatsCustomId(group: { item: NewBatchItem }[]): boolean {
   const seen = new Set<string>();
   for (const { item } of group) {
-    if (seen.has(item.customId)) return true;
+    if (seen.has(item.customId) || SURROGATE.test(item.customId)) return true;
     seen.add(item.customId);
   }
   return false;
@@ -192,9 +200,9 @@ function repeatsCustomId(group: { item: NewBatchItem }[]): boolean {
  * every row goes in, so no row comes back (RETURNING): only when fewer went in are the seqs of
  * the group's range read back (seqs are unique in a batch, so those rows are this group's).
  * With `fresh` (the batch has no items: its row was inserted by this transaction) and no
- * custom_id twice in the group, no row can conflict, and the INSERT has no ON CONFLICT clause:
- * PostgreSQL's speculative insertion (into the arbiter index, then confirmed) cost ~1.5 ms per
- * 1,000 items (bench/README.md, "Issue 17.1, first call on PostgreSQL").
+ * custom_id twice in the group, no row can conflict, and the INSERT has no ON CONFLICT clause
+ * (on both stores): PostgreSQL's speculative insertion (into the arbiter index, then confirmed)
+ * cost ~1.5 ms per 1,000 items (bench/README.md, "Issue 17.1, first call on PostgreSQL").
  */
 export async function insertItemGroup(
   tx: SqlExecutor,

@@ -48,6 +48,14 @@ function claimedRow(v: unknown[]): Row {
   };
 }
 
+/** `claimedRow` reads `CLAIMED_COLUMNS` by position: checked once at load, so a column added to one and not the other fails every start (and every test), not a claim. */
+const CLAIMED_NAMES = CLAIMED_COLUMNS.split(/,\s*/);
+if (
+  Object.keys(claimedRow(CLAIMED_NAMES)).length !== CLAIMED_NAMES.length ||
+  Object.entries(claimedRow(CLAIMED_NAMES)).some(([key, value]) => key !== value)
+)
+  throw new Error("claim-rows: claimedRow's keys are not CLAIMED_COLUMNS in order");
+
 /**
  * One batch's claim: its first `count` runnable items (skipping those another claim holds);
  * a batch paused or cancelled since the candidate read gives nothing.
