@@ -72,6 +72,11 @@ export class Producer {
   private readonly claimGroup: number;
   /** Items claimed since start. */
   claimed = 0;
+  /**
+   * The last claim found nothing (or none has run yet): the engine was waiting for new work, and
+   * its next claim is the one the first calls wait for.
+   */
+  private waiting = true;
 
   constructor(private readonly deps: ProducerDeps) {
     const { concurrency } = deps.config;
@@ -123,15 +128,19 @@ export class Producer {
       await this.preemptForWaiting(share);
       return undefined;
     }
-    // Nothing running or buffered (the engine was idle; answered items may still be settling):
-    // the claim takes only what fills the slots, so the first calls leave after the smaller
-    // claim; the buffer's claim follows at once (a full group with room left claims again).
-    const want = Math.min(held.busy === 0 ? config.concurrency : room, room, this.claimGroup);
+    // Work arrived at an engine that was waiting for it (the last claim found nothing, and
+    // nothing is running or buffered): the claim takes only what fills the slots, so the first
+    // calls leave after the smaller claim; the buffer's claim follows at once (a full group with
+    // room left claims again). Not when the slots merely ran empty between claims that found
+    // work (an instant model does at every group): there the full group saves claims.
+    const waited = this.waiting && held.busy === 0;
+    const want = Math.min(waited ? config.concurrency : room, room, this.claimGroup);
     const t0 = engineTrace?.now();
     const items = await store.items.claim(owner, want, config.leaseMs, Date.now(), share);
     if (engineTrace)
       engineTrace.event("claim", t0 as number, want, items.length, held.running, held.buffered);
     this.claimed += items.length;
+    this.waiting = items.length === 0;
     for (const item of items) this.deps.begin(item);
     if (items.length > 0) {
       this.deps.signals.notifyBatchChanged({
