@@ -17,6 +17,11 @@ const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"
 
 export type ResponseBody = AsyncIterable<Buffer> & {
   text(): Promise<string>;
+  /**
+   * The body as `text()` gives it, when it was read whole before the caller saw the response (a
+   * call that is not streamed): a caller can read it without a promise and an await per call.
+   */
+  readonly whole?: string;
   destroy(err?: Error): unknown;
   readableEnded: boolean;
 };
@@ -299,16 +304,16 @@ const answers = new AnswerPacer<BufferedCall>();
 class BufferedBody implements ResponseBody {
   readonly readableEnded = true;
 
-  constructor(private readonly raw: string) {}
+  constructor(readonly whole: string) {}
 
   text(): Promise<string> {
-    return Promise.resolve(this.raw);
+    return Promise.resolve(this.whole);
   }
 
   destroy(): void {}
 
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    if (this.raw !== "") yield Buffer.from(this.raw);
+    if (this.whole !== "") yield Buffer.from(this.whole);
   }
 }
 

@@ -61,14 +61,17 @@ export class OpenAICompatibleProvider implements ModelProvider {
       this.headers,
       body,
       signal,
-      async (response) => {
+      // Not async: a body read whole (every call that is not streamed) is parsed at once, without
+      // a promise and two microtask turns per call; a throw is caught by `post` as a rejection was.
+      (response): ModelOutcome | Promise<ModelOutcome> => {
         const rateLimit = parseRateLimitHint(response.headers);
         if (!ok(response)) return errorOutcome(response, rateLimit);
         const isStream =
           onDelta !== undefined && header(response.headers, "content-type")?.includes("event-stream");
-        return isStream
-          ? await readStream(response.body, request, onDelta, rateLimit)
-          : readCompletion(await response.body.text(), request, onDelta, rateLimit);
+        if (isStream) return readStream(response.body, request, onDelta, rateLimit);
+        const { whole } = response.body;
+        if (whole !== undefined) return readCompletion(whole, request, onDelta, rateLimit);
+        return response.body.text().then((text) => readCompletion(text, request, onDelta, rateLimit));
       },
       onDelta !== undefined,
       onAnswered,
@@ -191,29 +194,29 @@ function spentWindow(headers: IncomingHttpHeaders): boolean {
 
 /** OpenAI's `x-ratelimit-*` headers, when the upstream sends them. */
 export function parseRateLimitHint(headers: IncomingHttpHeaders): RateLimitHint | undefined {
-  const hint: RateLimitHint = {};
-  let found = false;
+  // No object made for an answer without them (asked twice per answer: `spentWindow`, the read).
+  let hint: RateLimitHint | undefined;
   const remainingRequests = parseCount(header(headers, "x-ratelimit-remaining-requests"));
   if (remainingRequests !== undefined) {
+    hint ??= {};
     hint.remainingRequests = remainingRequests;
-    found = true;
   }
   const remainingTokens = parseCount(header(headers, "x-ratelimit-remaining-tokens"));
   if (remainingTokens !== undefined) {
+    hint ??= {};
     hint.remainingTokens = remainingTokens;
-    found = true;
   }
   const resetRequests = parseDurationMs(header(headers, "x-ratelimit-reset-requests"));
   if (resetRequests !== undefined) {
+    hint ??= {};
     hint.resetRequestsMs = capUpstreamWaitMs(resetRequests);
-    found = true;
   }
   const resetTokens = parseDurationMs(header(headers, "x-ratelimit-reset-tokens"));
   if (resetTokens !== undefined) {
+    hint ??= {};
     hint.resetTokensMs = capUpstreamWaitMs(resetTokens);
-    found = true;
   }
-  return found ? hint : undefined;
+  return hint;
 }
 
 function parseCount(value: string | undefined): number | undefined {

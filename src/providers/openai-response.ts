@@ -68,7 +68,8 @@ export function readCompletion(
   const text = message.content ?? message.refusal ?? "";
   // A server that ignored `stream` still owes the listener the text.
   if (onDelta && text) onDelta(text);
-  const toolCalls = (message.tool_calls ?? []).map(
+  // Most answers have no tool calls: no empty array mapped for them.
+  const toolCalls = message.tool_calls?.map(
     (call): ToolCall => ({
       id: call.id ?? "",
       name: call.function?.name ?? "",
@@ -81,7 +82,7 @@ export function readCompletion(
     usageOrEstimate(payload.usage, request, text),
   );
   if (choice.finish_reason) outcome.finishReason = choice.finish_reason;
-  if (toolCalls.length > 0) outcome.toolCalls = toolCalls;
+  if (toolCalls !== undefined && toolCalls.length > 0) outcome.toolCalls = toolCalls;
   if (choice.logprobs) outcome.logprobs = choice.logprobs;
   if (rateLimit) outcome.rateLimit = rateLimit;
   return outcome;
