@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FileRecord } from "../../src/store/files.js";
 import { isPostgresUrl, openStore, type Store } from "../../src/store/index.js";
 import { dropSchema } from "../../src/store/postgres/admin.js";
 import type { NewBatch, NewBatchItem } from "../../src/store/types.js";
@@ -99,4 +100,20 @@ export async function createBatch(
   );
   if (result.kind !== "created") throw new Error(`ingest: ${result.kind}`);
   return result.batch;
+}
+
+/** A persistent attachment record of `id` (3 bytes of text/plain at `files/<id>`), created at `createdAt`. */
+export function fileRecord(id: string, workspaceId: string, createdAt = Date.now()): FileRecord {
+  return {
+    id,
+    workspaceId,
+    purpose: "attachment",
+    scope: "persistent",
+    originalName: `${id}.txt`,
+    contentType: "text/plain",
+    size: 3,
+    storagePath: `files/${id}`,
+    meta: null,
+    createdAt,
+  };
 }

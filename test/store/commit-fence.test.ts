@@ -8,7 +8,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
 import type { ItemOutcome } from "../../src/store/types.js";
 import { expectCountersExact, successOutcome } from "../helpers/outcomes.js";
-import { item, newBatch, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+import {
+  fileRecord,
+  item,
+  newBatch,
+  openTestStore,
+  seedWorkspace,
+  type TestStore,
+} from "../helpers/store.js";
 
 const LEASE = 60_000;
 let t: TestStore;
@@ -72,19 +79,7 @@ describe("a group commit with outcomes that do not apply", () => {
 
   it("writes the attached files of the written items only, also past a fenced-off one", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
-    for (const id of ["f1", "f3", "shared"])
-      await store.files.create({
-        id,
-        workspaceId,
-        purpose: "attachment",
-        scope: "persistent",
-        originalName: `${id}.txt`,
-        contentType: "text/plain",
-        size: 3,
-        storagePath: `files/${id}`,
-        meta: null,
-        createdAt: Date.now(),
-      });
+    for (const id of ["f1", "f3", "shared"]) await store.files.create(fileRecord(id, workspaceId));
     const batch = await batchWithFiles(workspaceId, agentId, 4, (i) => (i % 2 ? [`f${i}`, "shared"] : []));
     const claimed = await store.items.claim("w1", 4, LEASE, Date.now());
     // c1 lost its lease (another owner's outcome); c3 and c0, c2 (no files) are written.

@@ -1,8 +1,7 @@
 /** Store conformance: workspaces, keys, whitelist, agents, chats and files (SQLite and PostgreSQL). */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
-import type { FileRecord } from "../../src/store/types.js";
-import { openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+import { fileRecord, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
 
 let t: TestStore;
 let store: Store;
@@ -126,18 +125,7 @@ describe("agent response_format", () => {
 });
 
 describe("chats and files", () => {
-  const file = (id: string, workspaceId: string, createdAt: number): FileRecord => ({
-    id,
-    workspaceId,
-    purpose: "attachment",
-    scope: "persistent",
-    originalName: `${id}.txt`,
-    contentType: "text/plain",
-    size: 3,
-    storagePath: `files/${id}`,
-    meta: null,
-    createdAt,
-  });
+  const file = fileRecord;
 
   it("stores a turn with its files, lists messages oldest first, and keeps feedback", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
