@@ -13,7 +13,7 @@ import type {
 } from "../chats.js";
 import type { Page, PageQuery } from "../page.js";
 import { insertChatTurn } from "./chat-rows.js";
-import { chunks, marks, type Row, type SqlDriver } from "./driver.js";
+import { marks, type Row, type SqlDriver, statementGroups } from "./driver.js";
 import { rowInWorkspace } from "./queries.js";
 import { n, toChat, toFeedback, toFile, toMessage } from "./rows.js";
 
@@ -98,7 +98,10 @@ export class SqlChatStore implements ChatStore {
 
   async listMessageFiles(messageIds: number[]): Promise<MessageFile[]> {
     const files: MessageFile[] = [];
-    for (const group of chunks([...new Set(messageIds)].sort((a, b) => a - b))) {
+    for (const group of statementGroups(
+      this.db,
+      [...new Set(messageIds)].sort((a, b) => a - b),
+    )) {
       const rows = await this.db.all(
         `SELECT mf.message_id AS attached_to, f.* FROM message_files mf JOIN files f ON f.id = mf.file_id
          WHERE mf.message_id IN (${marks(group.length)}) AND f.deleted_at IS NULL ORDER BY mf.message_id, mf.position`,
@@ -120,7 +123,7 @@ export class SqlChatStore implements ChatStore {
 
   async listFeedbacks(messageIds: number[]): Promise<MessageFeedback[]> {
     const feedbacks: MessageFeedback[] = [];
-    for (const group of chunks([...new Set(messageIds)])) {
+    for (const group of statementGroups(this.db, [...new Set(messageIds)])) {
       const rows = await this.db.all(
         `SELECT * FROM message_feedbacks WHERE message_id IN (${marks(group.length)}) ORDER BY id`,
         group,

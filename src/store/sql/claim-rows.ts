@@ -4,7 +4,6 @@
  */
 import type { ClaimedItem } from "../items.js";
 import {
-  chunks,
   type DriverCapabilities,
   IN_CHUNK,
   marks,
@@ -12,6 +11,7 @@ import {
   type SqlDriver,
   type SqlTransaction,
   skipLocked,
+  statementGroups,
   updateVerb,
 } from "./driver.js";
 import { n, toClaimedItem } from "./rows.js";
@@ -162,7 +162,7 @@ export async function claimInTransaction(
 ): Promise<ClaimedItem[]> {
   const raw = await tx.allRaw(claimChoiceSql(batchIds.length), claimChoiceParams(batchIds, shares, now));
   const rows = raw.map(claimedRow);
-  for (const group of chunks(rows)) {
+  for (const group of statementGroups(tx, rows)) {
     const params: unknown[] = [owner, now + leaseMs];
     for (const r of group) params.push(r.id);
     const bucket = idBucket(group.length);

@@ -8,7 +8,7 @@ import type { FinalError } from "../../domain/final-errors.js";
 import { CANCELLED } from "../../domain/final-errors.js";
 import { type BatchTransition, hasPendingAfterCancel, settledStatus } from "../../domain/lifecycle.js";
 import { type BatchStatus, isTerminalBatchStatus } from "../../domain/statuses.js";
-import { chunks, marks, type Row, type SqlExecutor } from "./driver.js";
+import { marks, type Row, type SqlExecutor, statementGroups } from "./driver.js";
 import { countFinished, emptyTotals, type TotalsDelta, writeTotals } from "./metrics-totals.js";
 import {
   enqueueBatchEvent,
@@ -83,7 +83,7 @@ export class Deltas {
     const ids = this.ids();
     const claimed = options.claimedAt !== undefined;
     const claimParams = claimed ? [options.claimedAt, options.claimedAt] : [];
-    for (const group of chunks(ids, BATCHES_PER_STATEMENT)) {
+    for (const group of statementGroups(tx, ids, BATCHES_PER_STATEMENT)) {
       if (tx.rowLocks && group.length > 1) {
         await tx.all(
           `SELECT id FROM batches WHERE id IN (${marks(group.length)}) ORDER BY id FOR UPDATE`,

@@ -23,6 +23,11 @@ export interface SqlExecutor {
    * INSERT binds one array per column (`unnest`) instead of a parameter per value.
    */
   readonly arrayParams?: boolean;
+  /**
+   * True where each statement text is prepared once and kept for the connection's life (SQLite):
+   * every distinct text costs memory for good, so `statementGroups` gives a fixed set of lengths.
+   */
+  readonly preparesPerText?: boolean;
 }
 
 /** The executor of one write transaction. */
@@ -146,6 +151,30 @@ export const IN_CHUNK = 500;
 export function chunks<T>(list: T[], size = IN_CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+/**
+ * `list` in groups of at most `size` items, one statement each. Where each statement text is
+ * prepared once and kept (`preparesPerText`: SQLite), a text built for a group's length (a VALUES
+ * row or a `?` per item) is a prepared statement per length for the connection's life, its program
+ * ~0.65 KB per VALUES row (a 400-row one ~260 KB of native memory): a store running for days would
+ * keep one for every length it ever met, up to `size` per statement shape. There the groups are
+ * `size` long, then the rest in powers of two, largest first (237 of 400: 128, 64, 32, 8, 4, 1),
+ * so a shape has at most log2(size) + 2 texts (bench/README.md, "Issue 17.3, RSS over time").
+ * Elsewhere (PostgreSQL: a text is parsed per run, and a statement more is a round trip more) as
+ * `chunks`.
+ */
+export function statementGroups<T>(db: { preparesPerText?: boolean }, list: T[], size = IN_CHUNK): T[][] {
+  if (!db.preparesPerText) return chunks(list, size);
+  const out: T[][] = [];
+  let i = 0;
+  for (; i + size <= list.length; i += size) out.push(list.slice(i, i + size));
+  while (i < list.length) {
+    const length = 2 ** Math.floor(Math.log2(list.length - i));
+    out.push(list.slice(i, i + length));
+    i += length;
+  }
   return out;
 }
 

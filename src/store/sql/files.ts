@@ -1,6 +1,6 @@
 import type { FileListQuery, FileRecord, FileStore } from "../files.js";
 import type { Page } from "../page.js";
-import { chunks, marks, type Row, type SqlDriver } from "./driver.js";
+import { marks, type Row, type SqlDriver, statementGroups } from "./driver.js";
 import { insertFile } from "./file-rows.js";
 import { n, toFile } from "./rows.js";
 
@@ -30,7 +30,7 @@ export class SqlFileStore implements FileStore {
 
   async getMany(workspaceId: string, fileIds: string[]): Promise<FileRecord[]> {
     const files: FileRecord[] = [];
-    for (const group of chunks([...new Set(fileIds)])) {
+    for (const group of statementGroups(this.db, [...new Set(fileIds)])) {
       const rows = await this.db.all(
         `SELECT * FROM files WHERE workspace_id = ? AND deleted_at IS NULL AND id IN (${marks(group.length)})`,
         [workspaceId, ...group],

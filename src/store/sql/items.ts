@@ -17,7 +17,7 @@ import type { Page, PageQuery } from "../page.js";
 import { ClaimCandidates } from "./claim-candidates.js";
 import { claimInTransaction, claimParams, claimSql } from "./claim-rows.js";
 import { Deltas, failPending, writeAndSettle } from "./counters.js";
-import { chunks, lockInIdOrder, marks, type Row, type SqlDriver } from "./driver.js";
+import { lockInIdOrder, marks, type Row, type SqlDriver, statementGroups } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
 import {
   n,
@@ -184,7 +184,10 @@ export class SqlItemQueue implements ItemQueue {
     const held = new Set<number>();
     // Item rows are locked in id order, as commits lock them: in any other order a renewal and
     // a group commit of the same worker deadlock on PostgreSQL.
-    for (const group of chunks([...itemIds].sort((a, b) => a - b))) {
+    for (const group of statementGroups(
+      this.db,
+      [...itemIds].sort((a, b) => a - b),
+    )) {
       const rows = await this.db.all(
         `UPDATE batch_items SET lease_expires_at = ?
          WHERE id IN (SELECT id FROM batch_items WHERE lease_owner = ? AND status = 'processing'
@@ -258,7 +261,7 @@ export class SqlItemQueue implements ItemQueue {
     if (owners.length === 0) return NOTHING;
     return this.db.transaction(async (tx) => {
       const held: Row[] = [];
-      for (const group of chunks(owners)) {
+      for (const group of statementGroups(tx, owners)) {
         held.push(
           ...(await tx.all(
             `SELECT id, batch_id, lease_owner, attempts, interruptions FROM batch_items

@@ -9,12 +9,12 @@ import { cachedPromptTokensOf } from "../../domain/usage.js";
 import type { CommitReport, ItemOutcome } from "../items.js";
 import { type Delta, Deltas, enqueueOutcomeEvent, writeAndSettle } from "./counters.js";
 import {
-  chunks,
   type DriverCapabilities,
   lockInIdOrder,
   marks,
   type SqlExecutor,
   type SqlTransaction,
+  statementGroups,
 } from "./driver.js";
 import { type OutboxBatch, outboxBatch } from "./outbox-rows.js";
 import { n } from "./rows.js";
@@ -55,7 +55,10 @@ export async function applyOutcomes(
 /** Takes the item rows' locks in id order up front, where rows can be locked (no deadlocks). */
 async function lockItems(db: { capabilities: DriverCapabilities }, tx: SqlExecutor, outcomes: ItemOutcome[]) {
   if (!db.capabilities.rowLocks) return;
-  for (const group of chunks(outcomes.map((o) => o.itemId))) {
+  for (const group of statementGroups(
+    tx,
+    outcomes.map((o) => o.itemId),
+  )) {
     await tx.all(
       `SELECT id FROM batch_items WHERE id IN (${marks(group.length)})${lockInIdOrder(db)}`,
       group,
@@ -65,7 +68,7 @@ async function lockItems(db: { capabilities: DriverCapabilities }, tx: SqlExecut
 
 async function readBatches(tx: SqlExecutor, outcomes: ItemOutcome[]): Promise<Map<string, OutcomeBatch>> {
   const batches = new Map<string, OutcomeBatch>();
-  for (const group of chunks([...new Set(outcomes.map((o) => o.batchId))])) {
+  for (const group of statementGroups(tx, [...new Set(outcomes.map((o) => o.batchId))])) {
     const rows = await tx.all(
       `SELECT id, status, expires_at, workspace_id, webhook, item_webhooks FROM batches WHERE id IN (${marks(group.length)})`,
       group,

@@ -8,11 +8,11 @@ import { cachedPromptTokensOf, replyMeta, responseUsageJson } from "../../domain
 import type { ItemOutcome } from "../items.js";
 import { type Delta, enqueueOutcomeEvent } from "./counters.js";
 import {
-  chunks,
   type DriverCapabilities,
   marks,
   type SqlExecutor,
   type SqlTransaction,
+  statementGroups,
   updateVerb,
 } from "./driver.js";
 import { type OutboxBatch, wantsItemEvents } from "./outbox-rows.js";
@@ -72,7 +72,7 @@ export async function applySuccesses(
   if (successes.length === 0) return 0;
   const planned = await planTurns(tx, successes);
   let fencedOff = false;
-  for (const group of chunks(planned, ROWS_PER_STATEMENT))
+  for (const group of statementGroups(tx, planned, ROWS_PER_STATEMENT))
     if ((await updateItems(db, tx, group, now)) < group.length) fencedOff = true;
   // Every row written (the usual case) needs no read; otherwise the rows the UPDATEs wrote are
   // the ones holding the question id they set (ids reserved in this transaction).
@@ -171,7 +171,8 @@ const insertChatsText = (rows: number) =>
        VALUES ${new Array(rows).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`;
 
 async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
-  for (const group of chunks(
+  for (const group of statementGroups(
+    tx,
     turns.filter((t) => t.newChat),
     ROWS_PER_STATEMENT,
   )) {
@@ -181,7 +182,7 @@ async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): 
     await tx.run(textFor("chats", group.length, insertChatsText), params);
   }
   const continued = [...new Set(turns.filter((t) => !t.newChat).map((t) => t.chatId))];
-  for (const group of chunks(continued)) {
+  for (const group of statementGroups(tx, continued)) {
     await tx.run(`UPDATE chats SET updated_at = ? WHERE id IN (${marks(group.length)})`, [now, ...group]);
   }
 }
@@ -198,7 +199,7 @@ const insertMessagesText = (turns: number) =>
 async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
   /** The question's meta and the end of the answer's, the same texts for every turn of a batch. */
   const metas = new Map<string, { question: string; answerEnd: string }>();
-  for (const group of chunks(turns, TURNS_PER_STATEMENT)) {
+  for (const group of statementGroups(tx, turns, TURNS_PER_STATEMENT)) {
     // 11 parameters a turn, set in place (no array grown by push).
     const params: unknown[] = new Array(group.length * 11);
     let p = 0;
@@ -242,7 +243,7 @@ function answerMeta(o: SuccessOutcome, end: string): string {
 /** The turns whose item the group's UPDATE wrote: those whose row now holds their question's id. */
 async function writtenTurns(tx: SqlExecutor, planned: PlannedTurn[]): Promise<PlannedTurn[]> {
   const written = new Set<number>();
-  for (const group of chunks(planned)) {
+  for (const group of statementGroups(tx, planned)) {
     const rows = await tx.all(
       `SELECT conversation_id FROM batch_items WHERE id IN (${marks(group.length)}) AND status = 'success'`,
       group.map((t) => t.o.itemId),
@@ -256,7 +257,7 @@ async function insertMessageFiles(tx: SqlExecutor, turns: PlannedTurn[]): Promis
   const rows = turns.flatMap((t) =>
     [...new Set(t.o.attachedFileUuids ?? [])].map((fileId, position) => [t.questionId, fileId, position]),
   );
-  for (const group of chunks(rows, ROWS_PER_STATEMENT)) {
+  for (const group of statementGroups(tx, rows, ROWS_PER_STATEMENT)) {
     await tx.run(
       `INSERT INTO message_files (message_id, file_id, position) VALUES ${group.map(() => "(?, ?, ?)").join(", ")}`,
       group.flat(),

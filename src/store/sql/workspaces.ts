@@ -7,7 +7,7 @@ import type {
   Workspace,
   WorkspaceStore,
 } from "../workspaces.js";
-import { chunks, marks, type Row, type SqlDriver } from "./driver.js";
+import { marks, type Row, type SqlDriver, statementGroups } from "./driver.js";
 import { n, toWorkspace } from "./rows.js";
 /** Workspaces, API keys (by hash) and the whitelist. */
 export class SqlWorkspaceStore implements WorkspaceStore {
@@ -99,7 +99,7 @@ export class SqlWorkspaceStore implements WorkspaceStore {
     if (unique.length === 0) return 0;
     return this.db.transaction(async (tx) => {
       let added = 0;
-      for (const group of chunks(unique, 300)) {
+      for (const group of statementGroups(tx, unique, 300)) {
         const params = group.flatMap((id) => [workspaceId, id, now]);
         added += await tx.run(
           `INSERT INTO whitelist_users (workspace_id, external_user_id, created_at)
@@ -136,7 +136,7 @@ export class SqlWorkspaceStore implements WorkspaceStore {
 
   async whitelistedAmong(workspaceId: string, externalUserIds: string[]): Promise<Set<string>> {
     const found = new Set<string>();
-    for (const group of chunks([...new Set(externalUserIds)])) {
+    for (const group of statementGroups(this.db, [...new Set(externalUserIds)])) {
       const rows = await this.db.all(
         `SELECT external_user_id FROM whitelist_users WHERE workspace_id = ? AND external_user_id IN (${marks(group.length)})`,
         [workspaceId, ...group],

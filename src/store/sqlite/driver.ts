@@ -59,6 +59,8 @@ export class SqliteDriver implements SqlDriver {
     blob: "BLOB",
   };
   private readonly db: Database.Database;
+  /** Statements are prepared once per text and kept (`prepare`): `statementGroups` bounds the texts. */
+  readonly preparesPerText = true;
   private readonly statements = new Map<string, Database.Statement>();
   /** Statements in raw mode (rows as arrays), apart: `.raw()` is a mode of the statement. */
   private readonly rawStatements = new Map<string, Database.Statement>();
@@ -108,6 +110,7 @@ export class SqliteDriver implements SqlDriver {
       }
     }
     this.direct = {
+      preparesPerText: true,
       all: async (sql, params = []) => this.statementFor(sql).all(...params) as Row[],
       get: async (sql, params = []) => this.statementFor(sql).get(...params) as Row | undefined,
       run: async (sql, params = []) => this.statementFor(sql).run(...params).changes,
@@ -352,6 +355,11 @@ export class SqliteDriver implements SqlDriver {
 
   async openBroadcast(): Promise<Broadcast | null> {
     return this.options.threads ? new ThreadBroadcast(this.path) : null;
+  }
+
+  /** How many statements this connection holds prepared (each kept for its life): for tests. */
+  preparedStatements(): number {
+    return this.statements.size + this.rawStatements.size;
   }
 
   /**
