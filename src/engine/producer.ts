@@ -52,7 +52,7 @@ export const COMPLETION_RATE_TAU_MS = 250;
  * (bench/README.md, "Peers"). Calls of 25 ms or more never take the buffer above the slots
  * (64 slots at 50 ms: 1,280 items/s, 32 items in 25 ms); a fast upstream (the zero-latency
  * mock, an in-process model) grows it, so that fewer, larger claims cover the same time
- * (bench/README.md, "Claim ahead at the completion rate"). The price of a buffer: a buffered
+ * (bench/README.md, "Issue 17.5, claim ahead at the completion rate"). The price of a buffer: a buffered
  * item waits up to (buffer/slots) calls, counted as processing, and another worker cannot take
  * it. None below 4 slots: there a buffered item could wait a whole call of few slots, where a
  * cancel or the completion window would have failed it as pending.
