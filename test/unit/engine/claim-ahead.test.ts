@@ -166,13 +166,15 @@ describe("claiming ahead of the slots", () => {
     store.addItems(3_000);
     const h: Harness = engineWith(async () => success(), {
       store,
-      config: { concurrency: 8, pollIntervalMs: 60_000 },
+      config: { concurrency: 4, pollIntervalMs: 60_000 },
     });
     live.running = h.engine;
     h.engine.start();
     await waitFor(() => store.committed.length === 3_000, "every item stored");
-    // Without the rate, every claim is at most the slots plus the buffer of 8: 16.
-    expect(Math.max(...store.claims)).toBeGreaterThan(16);
+    // Without the rate, every claim is at most the slots plus the buffer of 4: 8. Any rate above
+    // 160 items/s (4 items in 25 ms) grows the buffer; an instant model on the fake store runs
+    // thousands a second.
+    expect(Math.max(...store.claims)).toBeGreaterThan(8);
   });
 });
 
