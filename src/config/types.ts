@@ -25,7 +25,8 @@ export interface EngineConfig {
   claimBatchSize?: number;
   /**
    * Items claimed beyond `concurrency` and held in a local buffer, so that a finished item's
-   * slot is refilled at once (0: none); unset, concurrency, at most 512.
+   * slot is refilled at once (0: none); unset, the completions of 25 ms at the measured rate,
+   * at least concurrency (at most 512) and at most two claim groups (at most 1,024): `claimAheadOf`.
    */
   claimAhead?: number;
   /**

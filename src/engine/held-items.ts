@@ -34,6 +34,8 @@ export class HeldItems {
   private doneCount = 0;
   /** Items answered but not yet done: held, not busy. */
   private answeredCount = 0;
+  /** Items whose slot was freed since start (answered or done, once each): the completion rate's count. */
+  freed = 0;
   /**
    * Unfinished items by workspace, kept as items come and go: the claimer reads it before every
    * claim, and counting over 10,000 held items each time cost more than the claim itself.
@@ -82,6 +84,7 @@ export class HeldItems {
     if (held.answered || held.done || held.queued || !held.started || !this.holds(held)) return false;
     held.answered = true;
     this.answeredCount++;
+    this.freed++;
     this.count(held.item.workspaceId, -1);
     return true;
   }
@@ -90,7 +93,10 @@ export class HeldItems {
   markDone(held: HeldItem): boolean {
     if (held.done || held.queued || !this.holds(held)) return false;
     if (held.answered) this.answeredCount--;
-    else this.count(held.item.workspaceId, -1);
+    else {
+      this.count(held.item.workspaceId, -1);
+      this.freed++;
+    }
     held.done = true;
     this.doneCount++;
     return true;

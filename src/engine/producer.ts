@@ -27,26 +27,69 @@ export interface ProducerDeps {
   begin: (item: ClaimedItem) => void;
 }
 
-/**
- * The largest default buffer. A buffer needs to cover a claim's round trip at the completion
- * rate; 512 items is 5 ms of completions at 100,000 items/s, and at 10,000 slots a buffer of
- * the slots (10,000 held items with their requests) would only add memory.
- */
+/** The default buffer's floor: as many items as the slots, at most this many. */
 export const MAX_DEFAULT_CLAIM_AHEAD = 512;
+/**
+ * The largest buffer the completion rate may grow the default to (with two claim groups
+ * below it, see {@link claimAheadOf}).
+ */
+export const MAX_GROWN_CLAIM_AHEAD = 1024;
+/**
+ * How many milliseconds of completions the default buffer covers at the measured rate: a
+ * claim's round trip under load, with the refill at half the buffer.
+ */
+export const CLAIM_AHEAD_HORIZON_MS = 25;
+/** Time constant of the completion rate's moving average (ms). */
+export const COMPLETION_RATE_TAU_MS = 250;
 
 /**
- * Items claimed beyond the concurrency slots (the buffer): `claimAhead`, else as many as the
- * slots, at most {@link MAX_DEFAULT_CLAIM_AHEAD}. The buffer is refilled once below half, so
+ * Items claimed beyond the concurrency slots (the buffer): `claimAhead` as configured; unset,
+ * the completions of {@link CLAIM_AHEAD_HORIZON_MS} at `ratePerS` (the measured completion
+ * rate), at least the slots (at most {@link MAX_DEFAULT_CLAIM_AHEAD}) and at most two claim
+ * groups (at most {@link MAX_GROWN_CLAIM_AHEAD}). The buffer is refilled once below half, so
  * the claim's round trip is covered for half a call's latency (25 ms at 50 ms calls); with half
  * the slots (12.5 ms) PostgreSQL claims under load came too late and slots stood empty
- * (bench/README.md, "Peers"). The price: a buffered item waits up to a call's latency, counted
- * as processing. None below 4 slots: there a buffered item could wait a whole call of few
- * slots, where a cancel or the completion window would have failed it as pending.
+ * (bench/README.md, "Peers"). Calls of 25 ms or more never take the buffer above the slots
+ * (64 slots at 50 ms: 1,280 items/s, 32 items in 25 ms); a fast upstream (the zero-latency
+ * mock, an in-process model) grows it, so that fewer, larger claims cover the same time
+ * (bench/README.md, "Issue 17.5, claim ahead at the completion rate"). The price of a buffer: a buffered
+ * item waits up to (buffer/slots) calls, counted as processing, and another worker cannot take
+ * it. None below 4 slots: there a buffered item could wait a whole call of few slots, where a
+ * cancel or the completion window would have failed it as pending.
  */
-export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAhead">): number {
+export function claimAheadOf(
+  config: Pick<EngineConfig, "concurrency" | "claimAhead" | "claimBatchSize">,
+  ratePerS = 0,
+): number {
   if (config.claimAhead !== undefined) return config.claimAhead;
   if (config.concurrency < 4) return 0;
-  return Math.min(config.concurrency, MAX_DEFAULT_CLAIM_AHEAD);
+  const floor = Math.min(config.concurrency, MAX_DEFAULT_CLAIM_AHEAD);
+  const cap = Math.max(floor, Math.min(2 * claimGroupOf(config), MAX_GROWN_CLAIM_AHEAD));
+  return Math.min(cap, Math.max(floor, Math.ceil((ratePerS * CLAIM_AHEAD_HORIZON_MS) / 1000)));
+}
+
+/**
+ * Items finished per second, a moving average over about {@link COMPLETION_RATE_TAU_MS}:
+ * each sample weighs by the time it covers, so frequent samples cost no accuracy.
+ */
+export class CompletionRate {
+  private total = 0;
+  private at: number | undefined;
+  /** The average rate at the last sample (items/s). */
+  perS = 0;
+
+  /** Folds the items finished since the last sample (`total`: finished since start) into the average; returns it. */
+  sample(now: number, total: number): number {
+    const dt = this.at === undefined ? 0 : now - this.at;
+    if (this.at !== undefined && dt <= 0) return this.perS;
+    if (this.at !== undefined) {
+      const weight = 1 - Math.exp(-dt / COMPLETION_RATE_TAU_MS);
+      this.perS += weight * (((total - this.total) * 1000) / dt - this.perS);
+    }
+    this.total = total;
+    this.at = now;
+    return this.perS;
+  }
 }
 
 /**
@@ -64,10 +107,12 @@ export function claimAheadOf(config: Pick<EngineConfig, "concurrency" | "claimAh
 export class Producer {
   private readonly loop: BackgroundLoop;
   private primed = false;
-  /** Slots plus buffer: the most unfinished items this process holds. */
-  private readonly capacity: number;
+  /** Slots plus buffer: the most unfinished items this process holds (the buffer follows the completion rate). */
+  private capacity = 0;
   /** How many of `capacity` must be free before a finished item wakes the claimer. */
-  private readonly refillAt: number;
+  private refillAt = 1;
+  /** Items finished per second, which sizes the default buffer. */
+  private readonly rate = new CompletionRate();
   /** Most items one claim takes (`claimGroupOf`). */
   private readonly claimGroup: number;
   /** Items claimed since start. */
@@ -79,12 +124,8 @@ export class Producer {
   private waiting = true;
 
   constructor(private readonly deps: ProducerDeps) {
-    const { concurrency } = deps.config;
-    const ahead = claimAheadOf(deps.config);
-    this.capacity = concurrency + ahead;
+    this.resize(claimAheadOf(deps.config));
     this.claimGroup = claimGroupOf(deps.config);
-    // With a buffer: once it is below half. Without one: once a quarter of the slots is free.
-    this.refillAt = ahead > 0 ? Math.floor(ahead / 2) + 1 : Math.max(1, Math.floor(concurrency / 4));
     this.loop = new BackgroundLoop({
       iteration: () => this.claimOnce(),
       intervalMs: deps.config.pollIntervalMs,
@@ -111,6 +152,14 @@ export class Producer {
     if (this.capacity - this.deps.held.busy >= this.refillAt) this.poke();
   }
 
+  /** Sizes the buffer: `ahead` items beyond the slots. */
+  private resize(ahead: number): void {
+    const { concurrency } = this.deps.config;
+    this.capacity = concurrency + ahead;
+    // With a buffer: once it is below half. Without one: once a quarter of the slots is free.
+    this.refillAt = ahead > 0 ? Math.floor(ahead / 2) + 1 : Math.max(1, Math.floor(concurrency / 4));
+  }
+
   /** One claim; resolves to how long to sleep before the next (0: claim again at once). */
   private async claimOnce(): Promise<number | undefined> {
     const { store, held, owner, config } = this.deps;
@@ -118,6 +167,8 @@ export class Producer {
       await this.deps.ready();
       this.primed = true;
     }
+    if (config.claimAhead === undefined)
+      this.resize(claimAheadOf(config, this.rate.sample(Date.now(), held.freed)));
     const share: WorkspaceShare = {
       cap: workspaceCap(config.concurrency, config.workspaceShare),
       busy: held.busyByWorkspace(),

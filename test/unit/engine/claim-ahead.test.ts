@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { claimGroupOf, commitGroupOf, MAX_SCALED_GROUP } from "../../../src/engine/group-sizes.js";
-import { claimAheadOf, MAX_DEFAULT_CLAIM_AHEAD } from "../../../src/engine/producer.js";
+import {
+  CLAIM_AHEAD_HORIZON_MS,
+  CompletionRate,
+  claimAheadOf,
+  MAX_DEFAULT_CLAIM_AHEAD,
+  MAX_GROWN_CLAIM_AHEAD,
+} from "../../../src/engine/producer.js";
 import type { ModelOutcome } from "../../../src/providers/types.js";
 import { FakeStore } from "./fake-store.js";
 import { deferred, engineWith, type Harness, stoppedAfterEach, success, waitFor } from "./harness.js";
@@ -110,6 +116,65 @@ describe("claiming ahead of the slots", () => {
     expect(claimAheadOf({ concurrency: 10_000 })).toBe(MAX_DEFAULT_CLAIM_AHEAD);
     expect(claimAheadOf({ concurrency: 10_000, claimAhead: 5_000 })).toBe(5_000);
     expect(claimAheadOf({ concurrency: 64, claimAhead: 0 })).toBe(0);
+  });
+
+  it("keeps the slots while the completions of the horizon fit in them (latency-bound calls)", () => {
+    // 64 slots at 50 ms calls: 1,280 items/s, 32 items in 25 ms.
+    expect(claimAheadOf({ concurrency: 64 }, 1_280)).toBe(64);
+    expect(claimAheadOf({ concurrency: 64 }, (64 * 1000) / CLAIM_AHEAD_HORIZON_MS)).toBe(64);
+    expect(claimAheadOf({ concurrency: 3 }, 100_000)).toBe(0);
+  });
+
+  it("grows with a fast completion rate, to at most two claim groups", () => {
+    // 10,000 items/s: 250 items in 25 ms.
+    expect(claimAheadOf({ concurrency: 64 }, 10_000)).toBe(250);
+    expect(claimAheadOf({ concurrency: 64 }, 100_000)).toBe(400);
+    expect(claimAheadOf({ concurrency: 64, claimBatchSize: 50 }, 100_000)).toBe(100);
+    // 10,000 slots claim 500 at a time: at most 1,000 ahead.
+    expect(claimAheadOf({ concurrency: 10_000 }, 200_000)).toBe(1_000);
+    expect(claimAheadOf({ concurrency: 64, claimBatchSize: 5_000 }, 1_000_000)).toBe(MAX_GROWN_CLAIM_AHEAD);
+    // Never below the slots' default, even with a small claim group.
+    expect(claimAheadOf({ concurrency: 256, claimBatchSize: 50 }, 100_000)).toBe(256);
+  });
+
+  it("uses a configured claimAhead as given, at any rate", () => {
+    expect(claimAheadOf({ concurrency: 64, claimAhead: 16 }, 100_000)).toBe(16);
+    expect(claimAheadOf({ concurrency: 64, claimAhead: 0 }, 100_000)).toBe(0);
+    expect(claimAheadOf({ concurrency: 64, claimAhead: 5_000 }, 0)).toBe(5_000);
+  });
+
+  it("measures the completion rate as a moving average of the items finished", () => {
+    const rate = new CompletionRate();
+    expect(rate.sample(1_000, 0)).toBe(0);
+    // 10 items a millisecond for 2 s, sampled every 4 ms: close to 10,000/s.
+    let total = 0;
+    for (let t = 1_004; t <= 3_000; t += 4) {
+      total += 40;
+      rate.sample(t, total);
+    }
+    expect(rate.perS).toBeGreaterThan(9_900);
+    expect(rate.perS).toBeLessThanOrEqual(10_000);
+    // Nothing finishes for 2 s: it decays toward none.
+    rate.sample(5_000, total);
+    expect(rate.perS).toBeLessThan(10);
+    // A sample at the same time changes nothing.
+    expect(rate.sample(5_000, total + 100)).toBe(rate.perS);
+  });
+
+  it("an engine's buffer follows its completion rate: an instant model grows its claims past the slots", async () => {
+    const store = new FakeStore();
+    store.addItems(3_000);
+    const h: Harness = engineWith(async () => success(), {
+      store,
+      config: { concurrency: 4, pollIntervalMs: 60_000 },
+    });
+    live.running = h.engine;
+    h.engine.start();
+    await waitFor(() => store.committed.length === 3_000, "every item stored");
+    // Without the rate, every claim is at most the slots plus the buffer of 4: 8. Any rate above
+    // 160 items/s (4 items in 25 ms) grows the buffer; an instant model on the fake store runs
+    // thousands a second.
+    expect(Math.max(...store.claims)).toBeGreaterThan(8);
   });
 });
 
