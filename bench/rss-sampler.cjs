@@ -14,9 +14,9 @@
  * Threads are named by threadId: at 10,000 in flight w1 is the API connection's WAL checkpointer
  * and w2 the engine thread. Off (nothing loaded) unless RSS_SAMPLE_FILE is set.
  */
-const v8 = require("v8");
-const fs = require("fs");
-const wt = require("worker_threads");
+const v8 = require("node:v8");
+const fs = require("node:fs");
+const wt = require("node:worker_threads");
 const out = process.env.RSS_SAMPLE_FILE;
 if (out) {
   const id = wt.isMainThread ? "main" : `w${wt.threadId}`;
