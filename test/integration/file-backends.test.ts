@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHUNK_BYTES } from "../../src/files/backends/database.js";
 import { migrateFiles } from "../../src/files/migrate.js";
 import { type BackendName, FileStorage, FileTooLargeError } from "../../src/files/storage.js";
-import { openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+import { fileRecord, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "agentbatch-backends-"));
 let s3server: S3rver;
@@ -96,18 +96,7 @@ it("files migrate moves every file's bytes to another backend and points the row
   for (const id of ["m1", "m2"]) {
     const storagePath = storage.pathFor(id, "local");
     await storage.save(Readable.from([`bytes of ${id}`]), storagePath, 100);
-    await t.store.files.create({
-      id,
-      workspaceId,
-      purpose: "attachment",
-      scope: "persistent",
-      originalName: `${id}.txt`,
-      contentType: "text/plain",
-      size: 10,
-      storagePath,
-      meta: null,
-      createdAt: 1,
-    });
+    await t.store.files.create({ ...fileRecord(id, workspaceId, 1), size: 10, storagePath });
   }
   for (const to of ["db", "s3", "local"] as const) {
     const report = await migrateFiles(t.store, storage, to);

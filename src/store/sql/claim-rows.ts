@@ -4,6 +4,7 @@
  */
 import type { ClaimedItem } from "../items.js";
 import {
+  chunks,
   type DriverCapabilities,
   IN_CHUNK,
   marks,
@@ -11,7 +12,6 @@ import {
   type SqlDriver,
   type SqlTransaction,
   skipLocked,
-  statementGroups,
   updateVerb,
 } from "./driver.js";
 import { n, toClaimedItem } from "./rows.js";
@@ -162,7 +162,9 @@ export async function claimInTransaction(
 ): Promise<ClaimedItem[]> {
   const raw = await tx.allRaw(claimChoiceSql(batchIds.length), claimChoiceParams(batchIds, shares, now));
   const rows = raw.map(claimedRow);
-  for (const group of statementGroups(tx, rows)) {
+  // `chunks`, not `statementGroups`: `idBucket` pads each group's ids, which already bounds the
+  // UPDATE's texts (at most 8) with one statement a group rather than one per power of two.
+  for (const group of chunks(rows)) {
     const params: unknown[] = [owner, now + leaseMs];
     for (const r of group) params.push(r.id);
     const bucket = idBucket(group.length);
