@@ -8,6 +8,7 @@
  *   BENCH_IO_ROWS=10000,100000 node bench/io.mjs
  *   BENCH_IO_EXPORT=0 BENCH_IO_ROWS=1000000 node bench/io.mjs   # ingest only (no results, no export)
  *   BENCH_IO_ROOT=/tmp/base node bench/io.mjs   # the build in /tmp/base/dist (a baseline, same session)
+ *   BENCH_IO_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/ioprof" node bench/io.mjs   # node flags for the measured children
  *
  * Each size runs in fresh child processes (this file with --rows N, then --export) so that peak
  * RSS belongs to that size and phase alone. In the first child: the service in-process (HTTP API,
@@ -289,7 +290,8 @@ function runChild(args) {
   return new Promise((resolvePromise, reject) => {
     // --expose-gc: each timed phase starts from a collected heap, so its peak RSS is its own and
     // not the garbage of the untimed work before it (writing the CSV, filling the results).
-    const p = spawn(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), ...args.map(String)], {
+    const nodeArgs = (process.env.BENCH_IO_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const p = spawn(process.execPath, ["--expose-gc", ...nodeArgs, fileURLToPath(import.meta.url), ...args.map(String)], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";

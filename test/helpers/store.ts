@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, beforeEach } from "vitest";
 import type { FileRecord } from "../../src/store/files.js";
 import { isPostgresUrl, openStore, type Store } from "../../src/store/index.js";
 import { dropSchema } from "../../src/store/postgres/admin.js";
@@ -28,6 +29,22 @@ export async function openTestStore(): Promise<TestStore> {
 }
 
 export { testStore };
+
+/**
+ * A fresh store (`openTestStore`) for each test of the calling file, handed to `use` before the
+ * test and closed after it: `let store: Store; useTestStore((s) => (store = s));`.
+ */
+export function useTestStore(use: (store: Store) => void): void {
+  let current: TestStore | undefined;
+  beforeEach(async () => {
+    current = await openTestStore();
+    use(current.store);
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+}
 
 /** A workspace and a published agent to hang batches on; returns their ids. */
 export async function seedWorkspace(

@@ -1,24 +1,12 @@
 /** Store conformance: creating batches and the state changes clients ask for (SQLite and PostgreSQL). */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
 import type { IngestEntry, IngestProgress, IngestRow, NewBatchItem } from "../../src/store/types.js";
 import { testStore } from "../helpers/server.js";
-import {
-  createBatch,
-  item,
-  newBatch,
-  openTestStore,
-  seedWorkspace,
-  type TestStore,
-} from "../helpers/store.js";
+import { createBatch, item, newBatch, seedWorkspace, useTestStore } from "../helpers/store.js";
 
-let t: TestStore;
 let store: Store;
-beforeEach(async () => {
-  t = await openTestStore();
-  store = t.store;
-});
-afterEach(async () => t.close());
+useTestStore((s) => (store = s));
 
 function rows(entries: IngestEntry[]) {
   return async function* () {

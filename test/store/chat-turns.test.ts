@@ -2,18 +2,13 @@
  * Store conformance: a chat turn waiting on client tool calls, kept with its steps, replaced when
  * it continues and waits again, forgotten when it completes. Runs against SQLite and PostgreSQL.
  */
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
 import type { NewTurnStep } from "../../src/store/types.js";
-import { openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+import { seedWorkspace, useTestStore } from "../helpers/store.js";
 
-let t: TestStore;
 let store: Store;
-beforeEach(async () => {
-  t = await openTestStore();
-  store = t.store;
-});
-afterEach(async () => t.close());
+useTestStore((s) => (store = s));
 
 const step = (index: number, kind: "model" | "tool" = "model"): NewTurnStep => ({
   index,

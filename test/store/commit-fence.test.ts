@@ -4,27 +4,15 @@
  * fewer than it was given, the written ones are read back, and only their chats, messages and
  * message files are written and counted. Runs against SQLite and PostgreSQL alike.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
 import type { ItemOutcome } from "../../src/store/types.js";
 import { expectCountersExact, successOutcome } from "../helpers/outcomes.js";
-import {
-  fileRecord,
-  item,
-  newBatch,
-  openTestStore,
-  seedWorkspace,
-  type TestStore,
-} from "../helpers/store.js";
+import { fileRecord, item, newBatch, seedWorkspace, useTestStore } from "../helpers/store.js";
 
 const LEASE = 60_000;
-let t: TestStore;
 let store: Store;
-beforeEach(async () => {
-  t = await openTestStore();
-  store = t.store;
-});
-afterEach(async () => t.close());
+useTestStore((s) => (store = s));
 
 /** A batch of `count` items, each attached `files(i)` (file ids), created through the ingest path. */
 async function batchWithFiles(

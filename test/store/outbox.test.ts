@@ -1,23 +1,11 @@
 /** Store conformance: the webhook outbox, API-shaped batches, workers and metrics (SQLite and PostgreSQL). */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
 import { waitFor } from "../helpers/server.js";
-import {
-  createBatch,
-  item,
-  newBatch,
-  openTestStore,
-  seedWorkspace,
-  type TestStore,
-} from "../helpers/store.js";
+import { createBatch, item, newBatch, seedWorkspace, useTestStore } from "../helpers/store.js";
 
-let t: TestStore;
 let store: Store;
-beforeEach(async () => {
-  t = await openTestStore();
-  store = t.store;
-});
-afterEach(async () => t.close());
+useTestStore((s) => (store = s));
 
 describe("webhook outbox", () => {
   it("queues the batch event in the transaction that ends the batch; claims are leased and fenced", async () => {

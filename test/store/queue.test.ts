@@ -2,7 +2,7 @@
  * Store conformance: the item table as the queue. Runs against SQLite and PostgreSQL alike
  * (vitest.config.ts runs test/store in both projects).
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { responseUsage } from "../../src/domain/usage.js";
 import type { Store } from "../../src/store/index.js";
 import { RESULT_CELL } from "../../src/store/items.js";
@@ -10,15 +10,10 @@ import { idBucket } from "../../src/store/sql/claim-rows.js";
 import { IN_CHUNK } from "../../src/store/sql/driver.js";
 import type { ClaimedItem, ItemOutcome } from "../../src/store/types.js";
 import { expectCountersExact as expectCounters, successOutcome } from "../helpers/outcomes.js";
-import { createBatch, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+import { createBatch, seedWorkspace, useTestStore } from "../helpers/store.js";
 
-let t: TestStore;
 let store: Store;
-beforeEach(async () => {
-  t = await openTestStore();
-  store = t.store;
-});
-afterEach(async () => t.close());
+useTestStore((s) => (store = s));
 
 const LEASE = 60_000;
 

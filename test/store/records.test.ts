@@ -1,15 +1,10 @@
 /** Store conformance: workspaces, keys, whitelist, agents, chats and files (SQLite and PostgreSQL). */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
-import { fileRecord, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+import { fileRecord, seedWorkspace, useTestStore } from "../helpers/store.js";
 
-let t: TestStore;
 let store: Store;
-beforeEach(async () => {
-  t = await openTestStore();
-  store = t.store;
-});
-afterEach(async () => t.close());
+useTestStore((s) => (store = s));
 
 describe("workspaces and keys", () => {
   it("finds a workspace by the hash of its key; ensure is idempotent", async () => {

@@ -2,18 +2,13 @@
  * Store conformance: the durable steps of tool-using turns, written only under the item's current
  * lease, each index once. Runs against SQLite and PostgreSQL alike.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.js";
 import type { NewTurnStep } from "../../src/store/types.js";
-import { createBatch, openTestStore, seedWorkspace, type TestStore } from "../helpers/store.js";
+import { createBatch, seedWorkspace, useTestStore } from "../helpers/store.js";
 
-let t: TestStore;
 let store: Store;
-beforeEach(async () => {
-  t = await openTestStore();
-  store = t.store;
-});
-afterEach(async () => t.close());
+useTestStore((s) => (store = s));
 
 const step = (index: number, kind: "model" | "tool" = "model"): NewTurnStep => ({
   index,
