@@ -291,9 +291,13 @@ function runChild(args) {
     // --expose-gc: each timed phase starts from a collected heap, so its peak RSS is its own and
     // not the garbage of the untimed work before it (writing the CSV, filling the results).
     const nodeArgs = (process.env.BENCH_IO_NODE_ARGS ?? "").split(" ").filter(Boolean);
-    const p = spawn(process.execPath, ["--expose-gc", ...nodeArgs, fileURLToPath(import.meta.url), ...args.map(String)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const p = spawn(
+      process.execPath,
+      ["--expose-gc", ...nodeArgs, fileURLToPath(import.meta.url), ...args.map(String)],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     p.stdout.on("data", (d) => {
       out += d;

@@ -83,8 +83,7 @@ export async function submitBatch(
   // Only a create that names its batch (`id`) or carries an idempotency key can be retried and
   // compared with this one; for any other the hash would be stored and never read. Hashing a
   // 1,000-request body cost 1.6–4 ms (bench/README.md, "Issue 17 on a still slower machine").
-  const hash =
-    input.id !== undefined || options.idempotencyKey !== undefined ? requestHash(input) : null;
+  const hash = input.id !== undefined || options.idempotencyKey !== undefined ? requestHash(input) : null;
   if (input.id !== undefined) {
     // A repeated create with the same id: answer without re-reading its input.
     const existing = await ctx.store.batches.get(ws.id, input.id);
