@@ -112,6 +112,11 @@ async function baseline(mockUrl) {
   return { ...result, failed: failures };
 }
 
+/** A statement's kind as the counters report it: its first three words, at most 40 characters. */
+function statementKind(sql) {
+  return sql.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ").slice(0, 40);
+}
+
 /**
  * Counts the statements this process sends to PostgreSQL, by kind (the first words of the SQL),
  * by wrapping pg's Client#query: bench-only instrumentation, the product carries none.
@@ -127,7 +132,7 @@ async function countPgStatements() {
     const text = typeof config === "string" ? config : (config?.text ?? "");
     let kind = kinds.get(text);
     if (kind === undefined) {
-      kind = text.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ").slice(0, 40);
+      kind = statementKind(text);
       kinds.set(text, kind);
     }
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
@@ -162,7 +167,7 @@ async function countSqliteStatements() {
         // A statement's kind is worked out once (the texts run to kilobytes), then counted.
         let kind = name === "exec" ? args[0] : kinds.get(this);
         if (kind === undefined) {
-          kind = this.source.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ").slice(0, 40);
+          kind = statementKind(this.source);
           kinds.set(this, kind);
         }
         counts.set(kind, (counts.get(kind) ?? 0) + 1);
