@@ -153,7 +153,7 @@ export class Engine {
     this.unsubscribe = [
       this.deps.signals.onWork(() => {
         engineTrace?.event("work");
-        this.producer.poke();
+        this.producer.workArrived();
       }),
       this.deps.signals.onBatchChanged((change) => this.leases.batchChanged(change)),
     ];

@@ -122,6 +122,17 @@ export class Producer {
    * its next claim is the one the first calls wait for.
    */
   private waiting = true;
+  /**
+   * Until when (`Date.now()` ms) the preemption check may be skipped: the last one found no
+   * workspace under its cap waiting, and no work has arrived since (`workArrived`). Without it,
+   * every wake-up with the slots full read the runnable workspaces again: 156 statements per
+   * 5,000 items of one workspace on PostgreSQL at 50 ms, each a round trip, all finding nothing
+   * (bench/README.md, "Issue 17 on a medium machine"). The bound (`pollIntervalMs`) covers what
+   * no signal of this process tells.
+   */
+  private noneStarvingUntil = 0;
+  /** Work signals seen: a check whose read began before one cannot vouch for after it. */
+  private workSeen = 0;
 
   constructor(private readonly deps: ProducerDeps) {
     this.resize(claimAheadOf(deps.config));
@@ -144,6 +155,13 @@ export class Producer {
 
   /** Claims soon: new work, or capacity freed. */
   poke(): void {
+    this.loop.poke();
+  }
+
+  /** Runnable work appeared (a batch created or resumed, items back to pending): claims soon, and the next preemption check reads again. */
+  workArrived(): void {
+    this.workSeen++;
+    this.noneStarvingUntil = 0;
     this.loop.poke();
   }
 
@@ -197,6 +215,7 @@ export class Producer {
       this.deps.signals.notifyBatchChanged({
         batchIds: [...new Set(items.map((i) => i.batchId))],
         transitions: [],
+        noDeliveries: true,
       });
     }
     // A full group with room left: claim again, after the loop's yield to the event loop (with an
@@ -207,7 +226,12 @@ export class Producer {
   /** Every slot and the buffer are taken: frees the excess of workspaces over their cap if another workspace waits. */
   private async preemptForWaiting(share: WorkspaceShare): Promise<void> {
     if (![...share.busy.values()].some((n) => n > share.cap)) return;
+    const now = Date.now();
+    if (now < this.noneStarvingUntil) return;
+    const seen = this.workSeen;
     const over = preemptions(await this.deps.store.items.runnableWorkspaces(), share);
+    if (over.size === 0 && seen === this.workSeen)
+      this.noneStarvingUntil = now + this.deps.config.pollIntervalMs;
     for (const [workspaceId, count] of over) this.deps.preempt(workspaceId, count);
   }
 }
