@@ -8,6 +8,8 @@ interface Message {
   w?: 1;
   b?: string[];
   t?: BatchTransition[];
+  /** Every change in it queued no webhook delivery (`BatchChange.noDeliveries`). */
+  n?: 1;
 }
 
 /** Events raised within this window are sent as one message. */
@@ -25,6 +27,8 @@ export class SharedSignals implements Signals {
   private pendingWork = false;
   private readonly pendingBatchIds = new Set<string>();
   private pendingTransitions: BatchTransition[] = [];
+  /** A pending change may have queued a webhook delivery (one without `noDeliveries`). */
+  private pendingDeliveries = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: (() => void)[];
   private closed = false;
@@ -54,6 +58,7 @@ export class SharedSignals implements Signals {
     this.local.notifyBatchChanged(change);
     for (const id of change.batchIds) this.pendingBatchIds.add(id);
     this.pendingTransitions.push(...change.transitions);
+    if (!change.noDeliveries) this.pendingDeliveries = true;
     this.schedule();
   }
 
@@ -86,8 +91,10 @@ export class SharedSignals implements Signals {
       ...(this.pendingWork ? { w: 1 as const } : {}),
       b: [...this.pendingBatchIds],
       t: this.pendingTransitions,
+      ...(this.pendingDeliveries ? {} : { n: 1 as const }),
     });
     this.pendingWork = false;
+    this.pendingDeliveries = false;
     this.pendingBatchIds.clear();
     this.pendingTransitions = [];
     if (engineTrace) for (const m of messages) engineTrace.event("pub", m.w ? 1 : 0, m.b?.length ?? 0);
@@ -102,16 +109,23 @@ export class SharedSignals implements Signals {
     if (JSON.stringify(m).length <= this.broadcast.maxMessageBytes || (b.length + t.length <= 1 && !m.w)) {
       return [m];
     }
+    const n = m.n ? { n: 1 as const } : {};
     if (b.length + t.length <= 1)
       return [
         { o: m.o, w: 1 },
-        { o: m.o, b, t },
+        { o: m.o, b, t, ...n },
       ];
     const hb = Math.ceil(b.length / 2);
     const ht = Math.ceil(t.length / 2);
     return [
-      ...this.split({ o: m.o, ...(m.w ? { w: 1 as const } : {}), b: b.slice(0, hb), t: t.slice(0, ht) }),
-      ...this.split({ o: m.o, b: b.slice(hb), t: t.slice(ht) }),
+      ...this.split({
+        o: m.o,
+        ...(m.w ? { w: 1 as const } : {}),
+        b: b.slice(0, hb),
+        t: t.slice(0, ht),
+        ...n,
+      }),
+      ...this.split({ o: m.o, b: b.slice(hb), t: t.slice(ht), ...n }),
     ];
   }
 
@@ -128,6 +142,10 @@ export class SharedSignals implements Signals {
     const batchIds = m.b ?? [];
     const transitions = m.t ?? [];
     if (batchIds.length > 0 || transitions.length > 0)
-      this.local.notifyBatchChanged({ batchIds, transitions });
+      this.local.notifyBatchChanged({
+        batchIds,
+        transitions,
+        ...(m.n ? { noDeliveries: true as const } : {}),
+      });
   }
 }

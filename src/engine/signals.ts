@@ -4,6 +4,11 @@ import type { BatchTransition } from "../store/types.js";
 export interface BatchChange {
   batchIds: string[];
   transitions: BatchTransition[];
+  /**
+   * The change queued no webhook delivery: a claim (items taken, no outcome stored, no status
+   * moved), so the webhook dispatcher need not look at the outbox for it. Unset: it may have.
+   */
+  noDeliveries?: true;
 }
 
 /**

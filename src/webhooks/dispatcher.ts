@@ -82,8 +82,11 @@ export class WebhookDispatcher {
 
   start(): void {
     if (this.loop.active) return;
-    // Events are written with the batch changes; a change is the moment to look.
-    this.unsubscribe = this.deps.signals.onBatchChanged(() => this.loop.poke());
+    // Events are written with the batch changes; a change is the moment to look (not a claim's:
+    // it queues none, and was most of the looks, each a statement).
+    this.unsubscribe = this.deps.signals.onBatchChanged((change) => {
+      if (!change.noDeliveries) this.loop.poke();
+    });
     this.loop.start();
   }
 

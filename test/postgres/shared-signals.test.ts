@@ -69,6 +69,27 @@ it("carries work and batch changes to the other node, once to local listeners", 
   expect(seenA.map((c) => c.batchIds)).toEqual([["batch_1"], ["batch_2"]]);
 });
 
+it("says so when every change of a message queued no webhook delivery (a claim's)", async () => {
+  const seen: BatchChange[] = [];
+  const off = b.onBatchChanged((c) => seen.push(c));
+  a.notifyBatchChanged({ batchIds: ["batch_claimed"], transitions: [], noDeliveries: true });
+  await waitFor(() => seen.some((c) => c.batchIds.includes("batch_claimed")), {
+    timeoutMs: 5000,
+    what: "the claim's change on node b",
+  });
+  expect(seen.at(-1)).toEqual({ batchIds: ["batch_claimed"], transitions: [], noDeliveries: true });
+
+  // Coalesced with a change that may have queued one: the message may have.
+  a.notifyBatchChanged({ batchIds: ["batch_c2"], transitions: [], noDeliveries: true });
+  a.notifyBatchChanged({ batchIds: ["batch_c3"], transitions: [] });
+  await waitFor(() => seen.some((c) => c.batchIds.includes("batch_c3")), {
+    timeoutMs: 5000,
+    what: "the mixed changes on node b",
+  });
+  expect(seen.at(-1)).toEqual({ batchIds: ["batch_c2", "batch_c3"], transitions: [] });
+  off();
+});
+
 it("splits a change too large for one NOTIFY", async () => {
   const ids = Array.from(
     { length: 600 },
