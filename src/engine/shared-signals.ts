@@ -14,6 +14,14 @@ interface Message {
 
 /** Events raised within this window are sent as one message. */
 const COALESCE_MS = 10;
+/**
+ * The window when every pending event is a claim's (`noDeliveries`, no transition, no work):
+ * it moves progress counters only, which another process reads for its progress streams alone,
+ * and those emit at most every `progress.minIntervalMs` (250 ms). A NOTIFY per claim was a
+ * statement per claim on PostgreSQL (148 per 5,000 items at 50 ms, bench/README.md, "Issue 17
+ * on a medium machine"); any other event brings the send forward to `COALESCE_MS`.
+ */
+const PROGRESS_COALESCE_MS = 100;
 
 /**
  * Signals shared by every process on one database: local listeners fire at once for local
@@ -30,6 +38,8 @@ export class SharedSignals implements Signals {
   /** A pending change may have queued a webhook delivery (one without `noDeliveries`). */
   private pendingDeliveries = false;
   private flushTimer: NodeJS.Timeout | null = null;
+  /** When the pending send is due (`Date.now()` ms). */
+  private flushAt = 0;
   private readonly unsubscribe: (() => void)[];
   private closed = false;
 
@@ -46,7 +56,7 @@ export class SharedSignals implements Signals {
   notifyWork(): void {
     this.local.notifyWork();
     this.pendingWork = true;
-    this.schedule();
+    this.schedule(COALESCE_MS);
   }
 
   onWork(listener: () => void): () => void {
@@ -59,7 +69,9 @@ export class SharedSignals implements Signals {
     for (const id of change.batchIds) this.pendingBatchIds.add(id);
     this.pendingTransitions.push(...change.transitions);
     if (!change.noDeliveries) this.pendingDeliveries = true;
-    this.schedule();
+    this.schedule(
+      change.noDeliveries && change.transitions.length === 0 ? PROGRESS_COALESCE_MS : COALESCE_MS,
+    );
   }
 
   onBatchChanged(listener: (change: BatchChange) => void): () => void {
@@ -76,12 +88,19 @@ export class SharedSignals implements Signals {
     await this.local.close();
   }
 
-  private schedule(): void {
-    if (this.flushTimer || this.closed) return;
+  /** Sends what is pending within `ms`: a send due later is brought forward, an earlier one kept. */
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    const at = Date.now() + ms;
+    if (this.flushTimer) {
+      if (this.flushAt <= at) return;
+      clearTimeout(this.flushTimer);
+    }
+    this.flushAt = at;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
       this.flush();
-    }, COALESCE_MS);
+    }, ms);
   }
 
   private flush(): void {
