@@ -87,4 +87,29 @@ describe("a group commit with outcomes that do not apply", () => {
     }
     await expectCountersExact(store, batch.id, workspaceId);
   });
+
+  it("writes a group longer than one statement's rows (100 on SQLite, 1,000 on PostgreSQL)", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const count = 1_201;
+    const batch = await batchWithFiles(workspaceId, agentId, count, () => []);
+    const claimed = await store.items.claim("w1", count, LEASE, Date.now());
+    expect(claimed).toHaveLength(count);
+    // One fenced off past the first statement's rows on either driver.
+    const lostId = claimed[1_100].customId;
+    const report = await store.items.commit(
+      claimed.map((c) => successOutcome(c, c.customId === lostId ? "w2" : "w1")),
+      Date.now(),
+    );
+    expect(report).toMatchObject({ applied: count - 1, discarded: 1 });
+    expect(await chatCount(workspaceId)).toBe(count - 1);
+    for (const c of [claimed[0], claimed[999], claimed[1_000], claimed[1_200]]) {
+      const stored = await store.items.getByCustomId(batch.id, c.customId);
+      expect(stored?.status).toBe("success");
+      const messages = await store.chats.listMessages(stored?.chatId as number);
+      expect(messages.map((m) => m.role)).toEqual(["user", "assistant"]);
+      expect(stored?.conversationId).toBe(messages[0].id);
+    }
+    expect(await store.items.getByCustomId(batch.id, lostId)).toMatchObject({ status: "processing" });
+    await expectCountersExact(store, batch.id, workspaceId);
+  });
 });

@@ -39,6 +39,16 @@ interface PlannedTurn {
  * QUERY PLAN; a group commit's CPU 11 → 18 µs an item measured, and it grows with the table).
  */
 const ROWS_PER_STATEMENT = 100;
+/**
+ * On PostgreSQL (texts not kept: `preparesPerText` unset) rows per statement are round trips
+ * saved, and its planner looks the ids up at any length: a group commit goes in one statement
+ * of each kind up to this many rows (11,000 parameters for the messages, under its 65,535). At
+ * 100 a group of ~128 was two of each (bench/README.md, "Issue 17 on a medium machine").
+ */
+const PG_ROWS_PER_STATEMENT = 1000;
+/** Rows (turns, for the messages) per multi-row statement on this driver. */
+const rowsPerStatement = (tx: { preparesPerText?: boolean }) =>
+  tx.preparesPerText ? ROWS_PER_STATEMENT : PG_ROWS_PER_STATEMENT;
 
 /**
  * The columns a success sets from its outcome, each with its SQL type where PostgreSQL cannot
@@ -72,7 +82,7 @@ export async function applySuccesses(
   if (successes.length === 0) return 0;
   const planned = await planTurns(tx, successes);
   let fencedOff = false;
-  for (const group of statementGroups(tx, planned, ROWS_PER_STATEMENT))
+  for (const group of statementGroups(tx, planned, rowsPerStatement(tx)))
     if ((await updateItems(db, tx, group, now)) < group.length) fencedOff = true;
   // Every row written (the usual case) needs no read; otherwise the rows the UPDATEs wrote are
   // the ones holding the question id they set (ids reserved in this transaction).
@@ -174,7 +184,7 @@ async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): 
   for (const group of statementGroups(
     tx,
     turns.filter((t) => t.newChat),
-    ROWS_PER_STATEMENT,
+    rowsPerStatement(tx),
   )) {
     const params: unknown[] = [];
     for (const t of group)
@@ -187,9 +197,6 @@ async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): 
   }
 }
 
-/** Turns (two message rows each, 11 parameters a turn) per messages INSERT. */
-const TURNS_PER_STATEMENT = 100;
-
 /** The roles and the question's empty group are written in the text: fewer values to bind. */
 const insertMessagesText = (turns: number) =>
   `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
@@ -199,7 +206,7 @@ const insertMessagesText = (turns: number) =>
 async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
   /** The question's meta and the end of the answer's, the same texts for every turn of a batch. */
   const metas = new Map<string, { question: string; answerEnd: string }>();
-  for (const group of statementGroups(tx, turns, TURNS_PER_STATEMENT)) {
+  for (const group of statementGroups(tx, turns, rowsPerStatement(tx))) {
     // 11 parameters a turn, set in place (no array grown by push).
     const params: unknown[] = new Array(group.length * 11);
     let p = 0;
@@ -257,7 +264,7 @@ async function insertMessageFiles(tx: SqlExecutor, turns: PlannedTurn[]): Promis
   const rows = turns.flatMap((t) =>
     [...new Set(t.o.attachedFileUuids ?? [])].map((fileId, position) => [t.questionId, fileId, position]),
   );
-  for (const group of statementGroups(tx, rows, ROWS_PER_STATEMENT)) {
+  for (const group of statementGroups(tx, rows, rowsPerStatement(tx))) {
     await tx.run(
       `INSERT INTO message_files (message_id, file_id, position) VALUES ${group.map(() => "(?, ?, ?)").join(", ")}`,
       group.flat(),
