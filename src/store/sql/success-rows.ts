@@ -4,6 +4,7 @@
  * Written per item these were five round trips an item, which is what bounded PostgreSQL's
  * throughput (measured in bench/README.md); on SQLite they cost little either way.
  */
+import { LRUCache } from "lru-cache";
 import { cachedPromptTokensOf, replyMeta, responseUsageJson } from "../../domain/usage.js";
 import type { ItemOutcome } from "../items.js";
 import { type Delta, enqueueOutcomeEvent } from "./counters.js";
@@ -124,14 +125,21 @@ async function planTurns(tx: SqlTransaction, successes: SuccessOutcome[]): Promi
   });
 }
 
-/** Statement texts by kind and row count, built once each (the SQLite driver caches statements by text). */
+/**
+ * Statement texts by kind and row count, built once each (the SQLite driver caches statements by
+ * text). Up to `ROWS_PER_STATEMENT` rows for good; PostgreSQL's longer ones (up to 1,000 rows,
+ * ~100 KB) in a small LRU, or every row count met over a long run would be kept. The same object
+ * for the same count also spares the PostgreSQL driver's lookup a hash of the whole text.
+ */
 const texts = new Map<string, string>();
+const longTexts = new LRUCache<string, string>({ max: 32 });
 function textFor(kind: string, rows: number, build: (rows: number) => string): string {
+  const kept = rows > ROWS_PER_STATEMENT ? longTexts : texts;
   const key = `${kind}:${rows}`;
-  let sql = texts.get(key);
+  let sql = kept.get(key);
   if (sql === undefined) {
     sql = build(rows);
-    texts.set(key, sql);
+    kept.set(key, sql);
   }
   return sql;
 }
