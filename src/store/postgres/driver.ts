@@ -1,9 +1,9 @@
-import { LRUCache } from "lru-cache";
 import pg from "pg";
 import type { Broadcast } from "../broadcast.js";
 import type { Migration } from "../migrations/index.js";
 import {
   type DriverCapabilities,
+  KeptTexts,
   type Row,
   SERIAL_TABLES,
   type SerialTable,
@@ -19,14 +19,8 @@ function toPg(sql: string): string {
   return sql.replace(/\?/g, () => `$${++i}`);
 }
 
-/**
- * Longest text whose conversion is kept for good. A group commit's multi-row statements come in
- * every row count up to 1,000 (~100 KB each at the top), and keeping each would hold hundreds of
- * MB over a long run: longer texts are kept in a small LRU instead (converting one of 200 rows
- * is ~0.2 ms, and the same counts recur).
- */
+/** Longest text whose `$n` conversion is kept for good; longer ones go in `KeptTexts`' LRU. */
 const CONVERTED_TEXT_MAX = 8192;
-const LONG_TEXTS_KEPT = 32;
 
 const RETRYABLE = new Set(["40P01", "40001"]); // deadlock detected, serialization failure
 
@@ -54,8 +48,7 @@ export class PostgresDriver implements SqlDriver {
   readonly schema: string | null;
   /** How to open a connection of this database outside the pool (LISTEN needs its own). */
   readonly clientConfig: pg.ClientConfig;
-  private readonly converted = new Map<string, string>();
-  private readonly convertedLong = new LRUCache<string, string>({ max: LONG_TEXTS_KEPT });
+  private readonly converted = new KeptTexts();
   /** `keepPlan`'s texts (as sent, `$n` placeholders) → their statement names. */
   private readonly kept = new Map<string, string>();
 
@@ -79,13 +72,7 @@ export class PostgresDriver implements SqlDriver {
   }
 
   private sql(text: string): string {
-    const kept = text.length <= CONVERTED_TEXT_MAX ? this.converted : this.convertedLong;
-    let s = kept.get(text);
-    if (s === undefined) {
-      s = toPg(text);
-      kept.set(text, s);
-    }
-    return s;
+    return this.converted.get(text, text.length > CONVERTED_TEXT_MAX, () => toPg(text));
   }
 
   keepPlan(sql: string): string {

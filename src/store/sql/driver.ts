@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { Broadcast } from "../broadcast.js";
 import type { Migration, SqlTypes } from "../migrations/index.js";
 
@@ -180,3 +181,34 @@ export function statementGroups<T>(db: { preparesPerText?: boolean }, list: T[],
 
 /** `?, ?, ?` for k parameters. */
 export const marks = (k: number): string => new Array(k).fill("?").join(", ");
+
+/** How many long texts `KeptTexts` keeps. */
+const LONG_TEXTS_KEPT = 32;
+
+/**
+ * Statement texts built (or converted) once and looked up by a key: short ones kept for good,
+ * long ones (`long` at the lookup) in an LRU of `LONG_TEXTS_KEPT`. A PostgreSQL group commit's
+ * multi-row statements come in every row count up to 1,000 (~100 KB each at the top): kept for
+ * good, every count met over a long run would hold hundreds of MB, while building and converting
+ * one of 200 rows is ~0.2 ms and the same counts recur (bench/README.md, "Issue 17 on a faster
+ * machine").
+ */
+export class KeptTexts {
+  private readonly short = new Map<string, string>();
+  private readonly long = new LRUCache<string, string>({ max: LONG_TEXTS_KEPT });
+
+  get(key: string, long: boolean, build: () => string): string {
+    const kept = long ? this.long : this.short;
+    let text = kept.get(key);
+    if (text === undefined) {
+      text = build();
+      kept.set(key, text);
+    }
+    return text;
+  }
+
+  /** Texts kept now. */
+  get size(): number {
+    return this.short.size + this.long.size;
+  }
+}

@@ -4,12 +4,12 @@
  * Written per item these were five round trips an item, which is what bounded PostgreSQL's
  * throughput (measured in bench/README.md); on SQLite they cost little either way.
  */
-import { LRUCache } from "lru-cache";
 import { cachedPromptTokensOf, replyMeta, responseUsageJson } from "../../domain/usage.js";
 import type { ItemOutcome } from "../items.js";
 import { type Delta, enqueueOutcomeEvent } from "./counters.js";
 import {
   type DriverCapabilities,
+  KeptTexts,
   marks,
   type SqlExecutor,
   type SqlTransaction,
@@ -127,22 +127,12 @@ async function planTurns(tx: SqlTransaction, successes: SuccessOutcome[]): Promi
 
 /**
  * Statement texts by kind and row count, built once each (the SQLite driver caches statements by
- * text). Up to `ROWS_PER_STATEMENT` rows for good; PostgreSQL's longer ones (up to 1,000 rows,
- * ~100 KB) in a small LRU, or every row count met over a long run would be kept. The same object
- * for the same count also spares the PostgreSQL driver's lookup a hash of the whole text.
+ * text); PostgreSQL's longer ones (over `ROWS_PER_STATEMENT` rows) in `KeptTexts`' LRU. The same
+ * object for the same count also spares the PostgreSQL driver's lookup a hash of the whole text.
  */
-const texts = new Map<string, string>();
-const longTexts = new LRUCache<string, string>({ max: 32 });
-function textFor(kind: string, rows: number, build: (rows: number) => string): string {
-  const kept = rows > ROWS_PER_STATEMENT ? longTexts : texts;
-  const key = `${kind}:${rows}`;
-  let sql = kept.get(key);
-  if (sql === undefined) {
-    sql = build(rows);
-    kept.set(key, sql);
-  }
-  return sql;
-}
+const texts = new KeptTexts();
+const textFor = (kind: string, rows: number, build: (rows: number) => string): string =>
+  texts.get(`${kind}:${rows}`, rows > ROWS_PER_STATEMENT, () => build(rows));
 
 function updateItemsText(verb: string, rows: number): string {
   const cols = ["id", "owner", "attempt", ...SUCCESS_COLUMNS.map((c) => c.name)];
