@@ -8,17 +8,10 @@ import type { BatchStatus } from "../../domain/statuses.js";
 import { cachedPromptTokensOf } from "../../domain/usage.js";
 import type { CommitReport, ItemOutcome } from "../items.js";
 import { type Delta, Deltas, enqueueOutcomeEvent, writeAndSettle } from "./counters.js";
-import {
-  type DriverCapabilities,
-  lockInIdOrder,
-  marks,
-  type SqlExecutor,
-  type SqlTransaction,
-  statementGroups,
-} from "./driver.js";
+import { lockInIdOrder, marks, type SqlExecutor, type SqlTransaction, statementGroups } from "./driver.js";
 import { type OutboxBatch, outboxBatch } from "./outbox-rows.js";
 import { n } from "./rows.js";
-import { applySuccesses, type SuccessOutcome } from "./success-rows.js";
+import { applySuccesses, type SuccessDriver, type SuccessOutcome } from "./success-rows.js";
 
 /** What an outcome's transaction needs to know about its batch. */
 type OutcomeBatch = OutboxBatch & { status: BatchStatus; expiresAt: number };
@@ -31,7 +24,7 @@ const interruption = (o: ItemOutcome) =>
   (o.kind === "retry" || o.kind === "failed") && o.interrupted ? ", interruptions = interruptions + 1" : "";
 
 export async function applyOutcomes(
-  db: { capabilities: DriverCapabilities },
+  db: SuccessDriver,
   tx: SqlTransaction,
   outcomes: ItemOutcome[],
   now: number,
@@ -52,9 +45,17 @@ export async function applyOutcomes(
   return { applied, discarded: outcomes.length - applied, transitions, touchedBatchIds: deltas.ids() };
 }
 
+/** `lockItems`' statement where parameters can be arrays: one kept text whatever the count. */
+const LOCK_ITEMS_FROM_ARRAY =
+  "SELECT id FROM batch_items WHERE id = ANY(CAST(? AS BIGINT[])) ORDER BY id FOR UPDATE";
+
 /** Takes the item rows' locks in id order up front, where rows can be locked (no deadlocks). */
-async function lockItems(db: { capabilities: DriverCapabilities }, tx: SqlExecutor, outcomes: ItemOutcome[]) {
-  if (!db.capabilities.rowLocks) return;
+async function lockItems(db: SuccessDriver, tx: SqlExecutor, outcomes: ItemOutcome[]) {
+  if (!db.capabilities.rowLocks || outcomes.length === 0) return;
+  if (tx.arrayParams) {
+    await tx.all(db.keepPlan(LOCK_ITEMS_FROM_ARRAY), [outcomes.map((o) => o.itemId)]);
+    return;
+  }
   for (const group of statementGroups(
     tx,
     outcomes.map((o) => o.itemId),

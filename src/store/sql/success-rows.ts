@@ -11,6 +11,7 @@ import {
   type DriverCapabilities,
   KeptTexts,
   marks,
+  type SqlDriver,
   type SqlExecutor,
   type SqlTransaction,
   statementGroups,
@@ -53,7 +54,7 @@ const rowsPerStatement = (tx: { preparesPerText?: boolean }) =>
 
 /**
  * The columns a success sets from its outcome, each with its SQL type where PostgreSQL cannot
- * infer one from a VALUES list. Adding a result column is one entry here.
+ * infer one from a VALUES list (`cast`; TEXT otherwise). Adding a result column is one entry here.
  */
 const SUCCESS_COLUMNS: { name: string; cast?: string; value: (t: PlannedTurn) => unknown }[] = [
   { name: "response_content", value: (t) => t.o.responseContent },
@@ -71,9 +72,12 @@ const SUCCESS_COLUMNS: { name: string; cast?: string; value: (t: PlannedTurn) =>
   { name: "conversation_id", cast: "BIGINT", value: (t) => t.questionId },
 ];
 
+/** What the success rows need of the driver: its capabilities, and its kept plans (`arrayParams`). */
+export type SuccessDriver = Pick<SqlDriver, "capabilities" | "keepPlan">;
+
 /** Writes the successes its workers still hold; returns how many were applied. */
 export async function applySuccesses(
-  db: { capabilities: DriverCapabilities },
+  db: SuccessDriver,
   tx: SqlTransaction,
   successes: SuccessOutcome[],
   batches: Map<string, OutboxBatch>,
@@ -83,13 +87,20 @@ export async function applySuccesses(
   if (successes.length === 0) return 0;
   const planned = await planTurns(tx, successes);
   let fencedOff = false;
-  for (const group of statementGroups(tx, planned, rowsPerStatement(tx)))
-    if ((await updateItems(db, tx, group, now)) < group.length) fencedOff = true;
+  if (tx.arrayParams) fencedOff = (await updateItemsFromArrays(db, tx, planned, now)) < planned.length;
+  else
+    for (const group of statementGroups(tx, planned, rowsPerStatement(tx)))
+      if ((await updateItems(db, tx, group, now)) < group.length) fencedOff = true;
   // Every row written (the usual case) needs no read; otherwise the rows the UPDATEs wrote are
   // the ones holding the question id they set (ids reserved in this transaction).
   const applied = fencedOff ? await writtenTurns(tx, planned) : planned;
-  await insertChats(tx, applied, now);
-  await insertMessages(tx, applied, now);
+  if (tx.arrayParams) {
+    await insertChatsFromArrays(db, tx, applied, now);
+    await insertMessagesFromArrays(db, tx, applied, now);
+  } else {
+    await insertChats(tx, applied, now);
+    await insertMessages(tx, applied, now);
+  }
   if (applied.some((t) => t.o.attachedFileUuids !== undefined)) await insertMessageFiles(tx, applied);
   for (const t of applied) {
     const batch = batches.get(t.o.batchId) as OutboxBatch;
@@ -200,22 +211,33 @@ const insertMessagesText = (turns: number) =>
   `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
        VALUES ${new Array(turns).fill("(?, ?, NULL, 'user', ?, ?, ?), (?, ?, ?, 'assistant', ?, ?, ?)").join(", ")}`;
 
+/**
+ * The question's meta and the end of the answer's (`answerMeta`) by batch: the same texts for
+ * every turn of a batch, built once a group.
+ */
+function batchMetas(): (batchId: string) => { question: string; answerEnd: string } {
+  const metas = new Map<string, { question: string; answerEnd: string }>();
+  return (batchId) => {
+    let meta = metas.get(batchId);
+    if (meta === undefined) {
+      const id = JSON.stringify(batchId);
+      meta = { question: `{"batch_id":${id}}`, answerEnd: `,"batch_id":${id}}` };
+      metas.set(batchId, meta);
+    }
+    return meta;
+  };
+}
+
 /** The question and the answer of each turn, as a chat message written alone would store them. */
 async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
-  /** The question's meta and the end of the answer's, the same texts for every turn of a batch. */
-  const metas = new Map<string, { question: string; answerEnd: string }>();
+  const metaOf = batchMetas();
   for (const group of statementGroups(tx, turns, rowsPerStatement(tx))) {
     // 11 parameters a turn, set in place (no array grown by push).
     const params: unknown[] = new Array(group.length * 11);
     let p = 0;
     for (const t of group) {
       const { o } = t;
-      let meta = metas.get(o.batchId);
-      if (meta === undefined) {
-        const batchId = JSON.stringify(o.batchId);
-        meta = { question: `{"batch_id":${batchId}}`, answerEnd: `,"batch_id":${batchId}}` };
-        metas.set(o.batchId, meta);
-      }
+      const meta = metaOf(o.batchId);
       params[p++] = t.questionId;
       params[p++] = t.chatId;
       params[p++] = o.message;
@@ -230,6 +252,105 @@ async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number
     }
     await tx.run(textFor("messages", group.length, insertMessagesText), params);
   }
+}
+
+/*
+ * The same writes where parameters can be arrays (PostgreSQL): one statement of each kind for the
+ * whole group, its rows as one array per column (`unnest`), under a text kept once (`keepPlan`).
+ * As VALUES lists, a group of ~120 was ~2,000 parameters in texts of every row count, each
+ * parsed, bound and planned at every commit (the items' UPDATE alone ~9 ms of a ~30 ms commit at
+ * 50 ms upstream latency); as arrays each kind is one text, prepared once per connection and
+ * planned from PostgreSQL's plan cache, with a dozen parameters whatever the group's size
+ * (bench/README.md, "Issue 17.1, a group commit's plans kept"). The ingest's INSERT does the same
+ * (batch-rows.ts, `unnestText`).
+ */
+
+const UPDATE_ITEMS_FROM_ARRAYS = `UPDATE batch_items SET status = 'success', ${SUCCESS_COLUMNS.map((c) => `${c.name} = v.${c.name}`).join(", ")},
+       error_code = NULL, error_message = NULL, processed_at = CAST(? AS BIGINT), lease_owner = NULL, lease_expires_at = NULL
+     FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS INTEGER[]), ${SUCCESS_COLUMNS.map((c) => `CAST(? AS ${c.cast ?? "TEXT"}[])`).join(", ")})
+       AS v(id, owner, attempt, ${SUCCESS_COLUMNS.map((c) => c.name).join(", ")})
+     WHERE batch_items.id = v.id AND batch_items.lease_owner = v.owner
+       AND batch_items.attempts = v.attempt AND batch_items.status = 'processing'`;
+
+/** `updateItems` for the whole group, its values as arrays; returns how many rows it wrote. */
+function updateItemsFromArrays(db: SuccessDriver, tx: SqlExecutor, turns: PlannedTurn[], now: number) {
+  const ids = new Array(turns.length);
+  const owners = new Array(turns.length);
+  const attempts = new Array(turns.length);
+  const columns = SUCCESS_COLUMNS.map(() => new Array(turns.length));
+  for (let i = 0; i < turns.length; i++) {
+    const t = turns[i];
+    ids[i] = t.o.itemId;
+    owners[i] = t.o.leaseOwner;
+    attempts[i] = t.o.attempt;
+    for (let c = 0; c < SUCCESS_COLUMNS.length; c++) columns[c][i] = SUCCESS_COLUMNS[c].value(t);
+  }
+  return tx.run(db.keepPlan(UPDATE_ITEMS_FROM_ARRAYS), [now, ids, owners, attempts, ...columns]);
+}
+
+const INSERT_CHATS_FROM_ARRAYS = `INSERT INTO chats (id, workspace_id, agent_id, name, external_user_id, created_at, updated_at)
+     SELECT v.id, v.workspace_id, v.agent_id, v.name, v.external_user_id, CAST(? AS BIGINT), CAST(? AS BIGINT)
+     FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]))
+       AS v(id, workspace_id, agent_id, name, external_user_id)`;
+const TOUCH_CHATS_FROM_ARRAY =
+  "UPDATE chats SET updated_at = CAST(? AS BIGINT) WHERE id = ANY(CAST(? AS BIGINT[]))";
+
+/** `insertChats` for the whole group: the new chats in one INSERT, the continued ones in one UPDATE. */
+async function insertChatsFromArrays(db: SuccessDriver, tx: SqlExecutor, turns: PlannedTurn[], now: number) {
+  const opened = turns.filter((t) => t.newChat);
+  if (opened.length > 0) {
+    await tx.run(db.keepPlan(INSERT_CHATS_FROM_ARRAYS), [
+      now,
+      now,
+      opened.map((t) => t.chatId),
+      opened.map((t) => t.o.workspaceId),
+      opened.map((t) => t.o.agentId),
+      opened.map((t) => t.o.chatName),
+      opened.map((t) => t.o.externalUserId),
+    ]);
+  }
+  const continued = [...new Set(turns.filter((t) => !t.newChat).map((t) => t.chatId))];
+  if (continued.length > 0) await tx.run(db.keepPlan(TOUCH_CHATS_FROM_ARRAY), [now, continued]);
+}
+
+/** A question has no group; an answer's group is its question: the role follows from it. */
+const INSERT_MESSAGES_FROM_ARRAYS = `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
+     SELECT v.id, v.chat_id, v.group_id, CASE WHEN v.group_id IS NULL THEN 'user' ELSE 'assistant' END,
+       v.content, v.meta, CAST(? AS BIGINT)
+     FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]))
+       AS v(id, chat_id, group_id, content, meta)`;
+
+/** `insertMessages` for the whole group: each turn's question and answer, two elements of each array. */
+async function insertMessagesFromArrays(
+  db: SuccessDriver,
+  tx: SqlExecutor,
+  turns: PlannedTurn[],
+  now: number,
+) {
+  if (turns.length === 0) return;
+  const size = turns.length * 2;
+  const ids = new Array(size);
+  const chatIds = new Array(size);
+  const groupIds = new Array(size);
+  const contents = new Array(size);
+  const metas = new Array(size);
+  const metaOf = batchMetas();
+  let i = 0;
+  for (const t of turns) {
+    const { o } = t;
+    const meta = metaOf(o.batchId);
+    ids[i] = t.questionId;
+    chatIds[i] = t.chatId;
+    groupIds[i] = null;
+    contents[i] = o.message;
+    metas[i++] = meta.question;
+    ids[i] = t.answerId;
+    chatIds[i] = t.chatId;
+    groupIds[i] = t.questionId;
+    contents[i] = o.responseContent;
+    metas[i++] = answerMeta(o, meta.answerEnd);
+  }
+  await tx.run(db.keepPlan(INSERT_MESSAGES_FROM_ARRAYS), [now, ids, chatIds, groupIds, contents, metas]);
 }
 
 /**
