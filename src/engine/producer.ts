@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { EngineConfig } from "../config/index.js";
 import { preemptions, type WorkspaceShare, workspaceCap } from "../domain/fair-share.js";
-import type { ClaimedItem } from "../store/types.js";
+import type { ClaimedItem, ClaimSeen } from "../store/types.js";
 import type { EngineStore } from "./engine-store.js";
 import { claimGroupOf } from "./group-sizes.js";
 import type { HeldItems } from "./held-items.js";
@@ -131,6 +131,20 @@ export class Producer {
    * no signal of this process tells.
    */
   private noneStarvingUntil = 0;
+  /**
+   * Until when (`Date.now()` ms) claims are skipped: the last one saw no batch with items to run
+   * (`ClaimSeen.runnable`), and no work has arrived since. Without it, every slot freed after the
+   * last items were claimed woke a claim that read the candidate batches again and found none
+   * (on PostgreSQL at 50 ms, 155–184 candidate reads per 5,000 items for 132–136 claims, 138–141
+   * with the hold; each a round trip; bench/README.md, "Issue 17.1, a group commit in one
+   * statement"). Work arrives with a signal (`workArrived`: a
+   * batch created or resumed, an item retried or recovered, from this process or another); the
+   * bound (`pollIntervalMs`) covers what none tells (a retry's `not_before` passing is not one,
+   * but its batch has an item pending, so its claims never hold). Not after a claim that saw
+   * runnable items and took none (a workspace at its cap, another worker first): a freed slot
+   * may let it take them.
+   */
+  private nothingRunnableUntil = 0;
   /** Work signals seen: a check whose read began before one cannot vouch for after it. */
   private workSeen = 0;
 
@@ -162,6 +176,7 @@ export class Producer {
   workArrived(): void {
     this.workSeen++;
     this.noneStarvingUntil = 0;
+    this.nothingRunnableUntil = 0;
     this.loop.poke();
   }
 
@@ -202,10 +217,15 @@ export class Producer {
     // calls leave after the smaller claim; the buffer's claim follows at once (a full group with
     // room left claims again). Not when the slots merely ran empty between claims that found
     // work (an instant model does at every group): there the full group saves claims.
+    const now = Date.now();
+    if (now < this.nothingRunnableUntil) return undefined;
     const waited = this.waiting && held.busy === 0;
     const want = Math.min(waited ? config.concurrency : room, room, this.claimGroup);
     const t0 = engineTrace?.now();
-    const items = await store.items.claim(owner, want, config.leaseMs, Date.now(), share);
+    const workSeen = this.workSeen;
+    const seen: ClaimSeen = { runnable: true };
+    const items = await store.items.claim(owner, want, config.leaseMs, now, share, seen);
+    if (!seen.runnable && workSeen === this.workSeen) this.nothingRunnableUntil = now + config.pollIntervalMs;
     if (engineTrace)
       engineTrace.event("claim", t0 as number, want, items.length, held.running, held.buffered);
     this.claimed += items.length;

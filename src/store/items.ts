@@ -262,6 +262,17 @@ export interface ItemListQuery extends PageQuery {
   status?: ItemStatus;
 }
 
+/** What a claim saw besides the items it took (filled in by `claim` when passed). */
+export interface ClaimSeen {
+  /**
+   * False when no batch had items to run (none in progress with a pending item): until work
+   * arrives (a batch created or resumed, an item back to pending) another claim finds nothing
+   * either, whatever slots free up. True when one had, also if the claim took none of them (their
+   * workspace at its cap, a retry not yet due, another worker first).
+   */
+  runnable: boolean;
+}
+
 export interface ItemQueue {
   /**
    * Leases up to `limit` runnable items to `owner`, spread round-robin across workspaces and
@@ -274,6 +285,7 @@ export interface ItemQueue {
     leaseMs: number,
     now: number,
     share?: WorkspaceShare,
+    seen?: ClaimSeen,
   ): Promise<ClaimedItem[]>;
   /** The workspaces that have items waiting to run (in batches in progress). */
   runnableWorkspaces(): Promise<string[]>;

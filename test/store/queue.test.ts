@@ -135,11 +135,13 @@ describe("claims", () => {
     }
   });
 
-  it("takes nothing from a paused batch and nothing before an item's not_before", async () => {
+  it("takes nothing from a paused batch and nothing before an item's not_before, and says when nothing is runnable", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const batch = await createBatch(store, workspaceId, agentId, 2);
     await store.batches.pause(workspaceId, batch.id, Date.now());
-    expect(await store.items.claim("w", 10, LEASE, Date.now())).toHaveLength(0);
+    const seen = { runnable: true };
+    expect(await store.items.claim("w", 10, LEASE, Date.now(), undefined, seen)).toHaveLength(0);
+    expect(seen.runnable).toBe(false);
     await store.batches.resume(workspaceId, batch.id, Date.now());
     const [first] = await store.items.claim("w", 1, LEASE, Date.now());
     const retryAt = Date.now() + 60_000;
@@ -161,8 +163,13 @@ describe("claims", () => {
     expect(report.applied).toBe(1);
     const now = await store.items.claim("w", 10, LEASE, Date.now());
     expect(now.map((c) => c.customId)).toEqual(["c1"]);
-    const later = await store.items.claim("w", 10, LEASE, retryAt + 1);
+    // c0 waits for its not_before: the claim takes nothing, but its batch is runnable.
+    expect(await store.items.claim("w", 10, LEASE, Date.now(), undefined, seen)).toHaveLength(0);
+    expect(seen.runnable).toBe(true);
+    const later = await store.items.claim("w", 10, LEASE, retryAt + 1, undefined, seen);
     expect(later.map((c) => [c.customId, c.attempt])).toEqual([["c0", 2]]);
+    expect(await store.items.claim("w", 10, LEASE, retryAt + 1, undefined, seen)).toHaveLength(0);
+    expect(seen.runnable).toBe(false);
   });
 });
 
@@ -216,6 +223,48 @@ describe("group commit", () => {
       ["assistant", "answer c1"],
     ]);
     expect(messages[1].meta).toMatchObject({ token_usage: { total_tokens: 5 }, batch_id: batch.id });
+  });
+
+  it("continues the chat an item names (two items the same one) and opens one with its name for the others", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const chat = await store.chats.create(
+      { workspaceId, agentId, name: "earlier", externalUserId: "u1" },
+      1_000,
+    );
+    const batch = await createBatch(store, workspaceId, agentId, 3);
+    const [a, b, c] = await store.items.claim("w", 10, LEASE, Date.now());
+    const now = Date.now();
+    await store.items.commit(
+      [
+        success(a, "w", { historyId: chat.id }),
+        success(b, "w", { historyId: chat.id }),
+        success(c, "w", { chatName: "fresh", externalUserId: "u2" }),
+      ],
+      now,
+    );
+    expect(await store.chats.get(workspaceId, chat.id)).toMatchObject({ createdAt: 1_000, updatedAt: now });
+    const continued = await store.chats.listMessages(chat.id);
+    expect(continued.map((m) => [m.role, m.content])).toEqual([
+      ["user", "message c0"],
+      ["assistant", "answer c0"],
+      ["user", "message c1"],
+      ["assistant", "answer c1"],
+    ]);
+    const items = await Promise.all(["c0", "c1", "c2"].map((id) => store.items.getByCustomId(batch.id, id)));
+    expect(items.map((i) => i?.chatId)).toEqual([chat.id, chat.id, expect.any(Number)]);
+    expect(items.slice(0, 2).map((i) => i?.conversationId)).toEqual([continued[0].id, continued[2].id]);
+    const opened = await store.chats.get(workspaceId, items[2]?.chatId as number);
+    expect(opened).toMatchObject({
+      agentId,
+      name: "fresh",
+      externalUserId: "u2",
+      createdAt: now,
+      updatedAt: now,
+    });
+    const [question, answer] = await store.chats.listMessages(opened?.id as number);
+    expect([question.createdAt, answer.createdAt, answer.groupId]).toEqual([now, now, question.id]);
+    expect(question.meta).toEqual({ batch_id: batch.id });
+    await expectCountersExact(batch.id, workspaceId);
   });
 
   it("keeps a result's detail (tool calls, vectors) and its finish reason, and none when it has none", async () => {

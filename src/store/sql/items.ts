@@ -5,6 +5,7 @@ import { ITEM_STATUSES, type ItemStatus } from "../../domain/statuses.js";
 import type {
   BatchItem,
   ClaimedItem,
+  ClaimSeen,
   CommitReport,
   ItemListQuery,
   ItemOutcome,
@@ -92,8 +93,10 @@ export class SqlItemQueue implements ItemQueue {
     leaseMs: number,
     now: number,
     share?: WorkspaceShare,
+    seen?: ClaimSeen,
   ): Promise<ClaimedItem[]> {
     const candidates = await this.candidates.read();
+    if (seen) seen.runnable = candidates.length > 0;
     if (candidates.length === 0) return [];
     const room = share
       ? workspaceRoom(

@@ -1,7 +1,9 @@
+import type { WorkspaceShare } from "../../../src/domain/fair-share.js";
 import type {
   AgentVersion,
   BatchTransition,
   ClaimedItem,
+  ClaimSeen,
   CommitReport,
   ItemOutcome,
   LeaseHolder,
@@ -94,6 +96,11 @@ export class FakeStore {
     return ids;
   }
 
+  /** Makes pending item `id` due only at `at` (a retry's `not_before`). */
+  dueAt(id: number, at: number): void {
+    (this.rows.get(id) as FakeItem).notBefore = at;
+  }
+
   status(id: number): FakeItem["status"] | undefined {
     return this.rows.get(id)?.status;
   }
@@ -104,9 +111,21 @@ export class FakeStore {
   }
 
   readonly items = {
-    claim: async (owner: string, limit: number, leaseMs: number, now: number): Promise<ClaimedItem[]> => {
+    claim: async (
+      owner: string,
+      limit: number,
+      leaseMs: number,
+      now: number,
+      _share?: WorkspaceShare,
+      seen?: ClaimSeen,
+    ): Promise<ClaimedItem[]> => {
       this.claims.push(limit);
       const out: ClaimedItem[] = [];
+      // As the SQL store: a batch is runnable while it has an item pending, due or not.
+      if (seen)
+        seen.runnable = [...this.rows.values()].some(
+          (row) => row.status === "pending" && !this.haltedBatches.has(row.item.batchId),
+        );
       for (const row of this.rows.values()) {
         if (out.length >= limit) break;
         if (row.status !== "pending" || row.notBefore > now || this.haltedBatches.has(row.item.batchId))
