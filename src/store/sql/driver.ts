@@ -187,11 +187,11 @@ const LONG_TEXTS_KEPT = 32;
 
 /**
  * Statement texts built (or converted) once and looked up by a key: short ones kept for good,
- * long ones (`long` at the lookup) in an LRU of `LONG_TEXTS_KEPT`. A PostgreSQL group commit's
- * multi-row statements come in every row count up to 1,000 (~100 KB each at the top): kept for
- * good, every count met over a long run would hold hundreds of MB, while building and converting
- * one of 200 rows is ~0.2 ms and the same counts recur (bench/README.md, "Issue 17 on a faster
- * machine").
+ * long ones (`long` at the lookup) in an LRU of `LONG_TEXTS_KEPT`. Multi-row statements come in
+ * a text per row count: kept for good, every count of a long one met over a long run could hold
+ * hundreds of MB (a group commit's VALUES lists of up to 1,000 rows were ~100 KB each, before
+ * they went as arrays), while building and converting one of 200 rows is ~0.2 ms and the same
+ * counts recur (bench/README.md, "Issue 17 on a faster machine").
  */
 export class KeptTexts {
   private readonly short = new Map<string, string>();

@@ -1,15 +1,14 @@
 /**
  * The group commit's successes, written a group at a time: one fenced UPDATE of the items, one
- * INSERT of the new chats, one of the messages, one of their files, whatever the group's size.
- * Written per item these were five round trips an item, which is what bounded PostgreSQL's
- * throughput (measured in bench/README.md); on SQLite they cost little either way.
+ * INSERT of the new chats, one of the messages, one of their files, whatever the group's size
+ * (SQLite: multi-row VALUES lists of up to `ROWS_PER_STATEMENT` rows; PostgreSQL: the first three
+ * in one statement, success-statement.ts). Written per item these were five round trips an item,
+ * which is what bounded PostgreSQL's throughput (measured in bench/README.md).
  */
-import { cachedPromptTokensOf, replyMeta, responseUsageJson } from "../../domain/usage.js";
-import type { ItemOutcome } from "../items.js";
+import { cachedPromptTokensOf } from "../../domain/usage.js";
 import { type Delta, enqueueOutcomeEvent } from "./counters.js";
 import {
   type DriverCapabilities,
-  KeptTexts,
   marks,
   type SqlDriver,
   type SqlExecutor,
@@ -19,55 +18,42 @@ import {
 } from "./driver.js";
 import { type OutboxBatch, wantsItemEvents } from "./outbox-rows.js";
 import { n } from "./rows.js";
+import { writeSuccessesInOneStatement } from "./success-statement.js";
+import {
+  answerMeta,
+  batchMetas,
+  RESULT_COLUMNS,
+  type SuccessOutcome,
+  type WrittenTurn,
+} from "./success-values.js";
 
-export type SuccessOutcome = Extract<ItemOutcome, { kind: "success" }>;
+export type { SuccessOutcome } from "./success-values.js";
 
 /** A success with the ids of the rows its chat turn will get. */
-interface PlannedTurn {
-  o: SuccessOutcome;
+interface PlannedTurn extends WrittenTurn {
   chatId: number;
   /** True when the turn opens its chat. */
   newChat: boolean;
-  questionId: number;
   answerId: number;
 }
 
 /**
- * Rows per multi-row statement (items, chats). The bundled SQLite allows 32,766 parameters and
- * PostgreSQL 65,535; a group commit is `commitGroupOf` outcomes (unset, 200, up to 1,000 at thousands of slots;
- * configured, up to 10,000), up to 4 groups merged: rows go in statements of this many. Not more
- * for the items' UPDATE: from ~200 VALUES rows SQLite's planner (no table statistics) scans
- * `batch_items` against an automatic index on the list instead of looking each id up (EXPLAIN
- * QUERY PLAN; a group commit's CPU 11 → 18 µs an item measured, and it grows with the table).
+ * Rows per multi-row statement (items, chats, message files; turns, for the messages). The
+ * bundled SQLite allows 32,766 parameters; a group commit is `commitGroupOf` outcomes (unset, 200,
+ * up to 1,000 at thousands of slots; configured, up to 10,000), up to 4 groups merged: rows go in
+ * statements of this many. Not more for the items' UPDATE: from ~200 VALUES rows SQLite's planner
+ * (no table statistics) scans `batch_items` against an automatic index on the list instead of
+ * looking each id up (EXPLAIN QUERY PLAN; a group commit's CPU 11 → 18 µs an item measured, and
+ * it grows with the table).
  */
 const ROWS_PER_STATEMENT = 100;
-/**
- * On PostgreSQL (texts not kept: `preparesPerText` unset) rows per statement are round trips
- * saved, and its planner looks the ids up at any length: a group commit goes in one statement
- * of each kind up to this many rows (11,000 parameters for the messages, under its 65,535). At
- * 100 a group of ~128 was two of each (bench/README.md, "Issue 17 on a medium machine").
- */
-const PG_ROWS_PER_STATEMENT = 1000;
-/** Rows (turns, for the messages) per multi-row statement on this driver. */
-const rowsPerStatement = (tx: { preparesPerText?: boolean }) =>
-  tx.preparesPerText ? ROWS_PER_STATEMENT : PG_ROWS_PER_STATEMENT;
 
 /**
- * The columns a success sets from its outcome, each with its SQL type where PostgreSQL cannot
- * infer one from a VALUES list (`cast`; TEXT otherwise). Adding a result column is one entry here.
+ * The columns a success sets on its item: its results, then its chat and question, each with its
+ * SQL type where it is not TEXT (a VALUES list's cells carry no type of their column).
  */
 const SUCCESS_COLUMNS: { name: string; cast?: string; value: (t: PlannedTurn) => unknown }[] = [
-  { name: "response_content", value: (t) => t.o.responseContent },
-  { name: "response_usage", value: (t) => responseUsageJson(t.o.responseUsage) },
-  {
-    name: "response_json",
-    value: (t) => (t.o.responseJson === undefined ? null : JSON.stringify(t.o.responseJson)),
-  },
-  { name: "finish_reason", value: (t) => t.o.finishReason ?? null },
-  {
-    name: "response_detail",
-    value: (t) => (t.o.responseDetail ? JSON.stringify(t.o.responseDetail) : null),
-  },
+  ...RESULT_COLUMNS.map((c) => ({ name: c.name, value: (t: PlannedTurn) => c.value(t.o) })),
   { name: "chat_id", cast: "BIGINT", value: (t) => t.chatId },
   { name: "conversation_id", cast: "BIGINT", value: (t) => t.questionId },
 ];
@@ -85,22 +71,9 @@ export async function applySuccesses(
   deltaOf: (batchId: string) => Delta,
 ): Promise<number> {
   if (successes.length === 0) return 0;
-  const planned = await planTurns(tx, successes);
-  let fencedOff = false;
-  if (tx.arrayParams) fencedOff = (await updateItemsFromArrays(db, tx, planned, now)) < planned.length;
-  else
-    for (const group of statementGroups(tx, planned, rowsPerStatement(tx)))
-      if ((await updateItems(db, tx, group, now)) < group.length) fencedOff = true;
-  // Every row written (the usual case) needs no read; otherwise the rows the UPDATEs wrote are
-  // the ones holding the question id they set (ids reserved in this transaction).
-  const applied = fencedOff ? await writtenTurns(tx, planned) : planned;
-  if (tx.arrayParams) {
-    await insertChatsFromArrays(db, tx, applied, now);
-    await insertMessagesFromArrays(db, tx, applied, now);
-  } else {
-    await insertChats(tx, applied, now);
-    await insertMessages(tx, applied, now);
-  }
+  const applied = tx.arrayParams
+    ? await writeSuccessesInOneStatement(db, tx, successes, now)
+    : await writeSuccessesInStatements(db, tx, successes, now);
   if (applied.some((t) => t.o.attachedFileUuids !== undefined)) await insertMessageFiles(tx, applied);
   for (const t of applied) {
     const batch = batches.get(t.o.batchId) as OutboxBatch;
@@ -115,6 +88,25 @@ export async function applySuccesses(
     d.cost += t.o.cost;
   }
   return applied.length;
+}
+
+/** The items' UPDATEs, then the chats and messages of the items they wrote. */
+async function writeSuccessesInStatements(
+  db: SuccessDriver,
+  tx: SqlTransaction,
+  successes: SuccessOutcome[],
+  now: number,
+): Promise<WrittenTurn[]> {
+  const planned = await planTurns(tx, successes);
+  let fencedOff = false;
+  for (const group of statementGroups(tx, planned, ROWS_PER_STATEMENT))
+    if ((await updateItems(db, tx, group, now)) < group.length) fencedOff = true;
+  // Every row written (the usual case) needs no read; otherwise the rows the UPDATEs wrote are
+  // the ones holding the question id they set (ids reserved in this transaction).
+  const applied = fencedOff ? await writtenTurns(tx, planned) : planned;
+  await insertChats(tx, applied, now);
+  await insertMessages(tx, applied, now);
+  return applied;
 }
 
 /** Reserves the ids of every chat and message the group may write (unused ones are gaps). */
@@ -137,13 +129,19 @@ async function planTurns(tx: SqlTransaction, successes: SuccessOutcome[]): Promi
 }
 
 /**
- * Statement texts by kind and row count, built once each (the SQLite driver caches statements by
- * text); PostgreSQL's longer ones (over `ROWS_PER_STATEMENT` rows) in `KeptTexts`' LRU. The same
- * object for the same count also spares the PostgreSQL driver's lookup a hash of the whole text.
+ * Statement texts by kind and row count (at most `ROWS_PER_STATEMENT`), built once each: the
+ * SQLite driver caches its prepared statements by text.
  */
-const texts = new KeptTexts();
-const textFor = (kind: string, rows: number, build: (rows: number) => string): string =>
-  texts.get(`${kind}:${rows}`, rows > ROWS_PER_STATEMENT, () => build(rows));
+const texts = new Map<string, string>();
+function textFor(kind: string, rows: number, build: (rows: number) => string): string {
+  const key = `${kind}:${rows}`;
+  let text = texts.get(key);
+  if (text === undefined) {
+    text = build(rows);
+    texts.set(key, text);
+  }
+  return text;
+}
 
 function updateItemsText(verb: string, rows: number): string {
   const cols = ["id", "owner", "attempt", ...SUCCESS_COLUMNS.map((c) => c.name)];
@@ -193,7 +191,7 @@ async function insertChats(tx: SqlExecutor, turns: PlannedTurn[], now: number): 
   for (const group of statementGroups(
     tx,
     turns.filter((t) => t.newChat),
-    rowsPerStatement(tx),
+    ROWS_PER_STATEMENT,
   )) {
     const params: unknown[] = [];
     for (const t of group)
@@ -211,27 +209,10 @@ const insertMessagesText = (turns: number) =>
   `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
        VALUES ${new Array(turns).fill("(?, ?, NULL, 'user', ?, ?, ?), (?, ?, ?, 'assistant', ?, ?, ?)").join(", ")}`;
 
-/**
- * The question's meta and the end of the answer's (`answerMeta`) by batch: the same texts for
- * every turn of a batch, built once a group.
- */
-function batchMetas(): (batchId: string) => { question: string; answerEnd: string } {
-  const metas = new Map<string, { question: string; answerEnd: string }>();
-  return (batchId) => {
-    let meta = metas.get(batchId);
-    if (meta === undefined) {
-      const id = JSON.stringify(batchId);
-      meta = { question: `{"batch_id":${id}}`, answerEnd: `,"batch_id":${id}}` };
-      metas.set(batchId, meta);
-    }
-    return meta;
-  };
-}
-
 /** The question and the answer of each turn, as a chat message written alone would store them. */
 async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number): Promise<void> {
   const metaOf = batchMetas();
-  for (const group of statementGroups(tx, turns, rowsPerStatement(tx))) {
+  for (const group of statementGroups(tx, turns, ROWS_PER_STATEMENT)) {
     // 11 parameters a turn, set in place (no array grown by push).
     const params: unknown[] = new Array(group.length * 11);
     let p = 0;
@@ -254,118 +235,6 @@ async function insertMessages(tx: SqlExecutor, turns: PlannedTurn[], now: number
   }
 }
 
-/*
- * The same writes where parameters can be arrays (PostgreSQL): one statement of each kind for the
- * whole group, its rows as one array per column (`unnest`), under a text kept once (`keepPlan`).
- * As VALUES lists, a group of ~120 was ~2,000 parameters in texts of every row count, each
- * parsed, bound and planned at every commit (the items' UPDATE alone ~9 ms of a ~30 ms commit at
- * 50 ms upstream latency); as arrays each kind is one text, prepared once per connection and
- * planned from PostgreSQL's plan cache, with a dozen parameters whatever the group's size
- * (bench/README.md, "Issue 17.1, a group commit's plans kept"). The ingest's INSERT does the same
- * (batch-rows.ts, `unnestText`).
- */
-
-const UPDATE_ITEMS_FROM_ARRAYS = `UPDATE batch_items SET status = 'success', ${SUCCESS_COLUMNS.map((c) => `${c.name} = v.${c.name}`).join(", ")},
-       error_code = NULL, error_message = NULL, processed_at = CAST(? AS BIGINT), lease_owner = NULL, lease_expires_at = NULL
-     FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS INTEGER[]), ${SUCCESS_COLUMNS.map((c) => `CAST(? AS ${c.cast ?? "TEXT"}[])`).join(", ")})
-       AS v(id, owner, attempt, ${SUCCESS_COLUMNS.map((c) => c.name).join(", ")})
-     WHERE batch_items.id = v.id AND batch_items.lease_owner = v.owner
-       AND batch_items.attempts = v.attempt AND batch_items.status = 'processing'`;
-
-/** `updateItems` for the whole group, its values as arrays; returns how many rows it wrote. */
-function updateItemsFromArrays(db: SuccessDriver, tx: SqlExecutor, turns: PlannedTurn[], now: number) {
-  const ids = new Array(turns.length);
-  const owners = new Array(turns.length);
-  const attempts = new Array(turns.length);
-  const columns = SUCCESS_COLUMNS.map(() => new Array(turns.length));
-  for (let i = 0; i < turns.length; i++) {
-    const t = turns[i];
-    ids[i] = t.o.itemId;
-    owners[i] = t.o.leaseOwner;
-    attempts[i] = t.o.attempt;
-    for (let c = 0; c < SUCCESS_COLUMNS.length; c++) columns[c][i] = SUCCESS_COLUMNS[c].value(t);
-  }
-  return tx.run(db.keepPlan(UPDATE_ITEMS_FROM_ARRAYS), [now, ids, owners, attempts, ...columns]);
-}
-
-const INSERT_CHATS_FROM_ARRAYS = `INSERT INTO chats (id, workspace_id, agent_id, name, external_user_id, created_at, updated_at)
-     SELECT v.id, v.workspace_id, v.agent_id, v.name, v.external_user_id, CAST(? AS BIGINT), CAST(? AS BIGINT)
-     FROM unnest(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]))
-       AS v(id, workspace_id, agent_id, name, external_user_id)`;
-const TOUCH_CHATS_FROM_ARRAY =
-  "UPDATE chats SET updated_at = CAST(? AS BIGINT) WHERE id = ANY(CAST(? AS BIGINT[]))";
-
-/** `insertChats` for the whole group: the new chats in one INSERT, the continued ones in one UPDATE. */
-async function insertChatsFromArrays(db: SuccessDriver, tx: SqlExecutor, turns: PlannedTurn[], now: number) {
-  const opened = turns.filter((t) => t.newChat);
-  if (opened.length > 0) {
-    await tx.run(db.keepPlan(INSERT_CHATS_FROM_ARRAYS), [
-      now,
-      now,
-      opened.map((t) => t.chatId),
-      opened.map((t) => t.o.workspaceId),
-      opened.map((t) => t.o.agentId),
-      opened.map((t) => t.o.chatName),
-      opened.map((t) => t.o.externalUserId),
-    ]);
-  }
-  const continued = [...new Set(turns.filter((t) => !t.newChat).map((t) => t.chatId))];
-  if (continued.length > 0) await tx.run(db.keepPlan(TOUCH_CHATS_FROM_ARRAY), [now, continued]);
-}
-
-/** A question has no group; an answer's group is its question: the role follows from it. */
-const INSERT_MESSAGES_FROM_ARRAYS = `INSERT INTO messages (id, chat_id, group_id, role, content, meta, created_at)
-     SELECT v.id, v.chat_id, v.group_id, CASE WHEN v.group_id IS NULL THEN 'user' ELSE 'assistant' END,
-       v.content, v.meta, CAST(? AS BIGINT)
-     FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]))
-       AS v(id, chat_id, group_id, content, meta)`;
-
-/** `insertMessages` for the whole group: each turn's question and answer, two elements of each array. */
-async function insertMessagesFromArrays(
-  db: SuccessDriver,
-  tx: SqlExecutor,
-  turns: PlannedTurn[],
-  now: number,
-) {
-  if (turns.length === 0) return;
-  const size = turns.length * 2;
-  const ids = new Array(size);
-  const chatIds = new Array(size);
-  const groupIds = new Array(size);
-  const contents = new Array(size);
-  const metas = new Array(size);
-  const metaOf = batchMetas();
-  let i = 0;
-  for (const t of turns) {
-    const { o } = t;
-    const meta = metaOf(o.batchId);
-    ids[i] = t.questionId;
-    chatIds[i] = t.chatId;
-    groupIds[i] = null;
-    contents[i] = o.message;
-    metas[i++] = meta.question;
-    ids[i] = t.answerId;
-    chatIds[i] = t.chatId;
-    groupIds[i] = t.questionId;
-    contents[i] = o.responseContent;
-    metas[i++] = answerMeta(o, meta.answerEnd);
-  }
-  await tx.run(db.keepPlan(INSERT_MESSAGES_FROM_ARRAYS), [now, ids, chatIds, groupIds, contents, metas]);
-}
-
-/**
- * The answer's meta: `replyMeta`'s object with the batch id after it, as `JSON.stringify` writes
- * it (`end` is `,"batch_id":…}`), without the two objects per answer.
- */
-function answerMeta(o: SuccessOutcome, end: string): string {
-  const { promptTokens, completionTokens, responseTimeMs } = o;
-  if (!Number.isFinite(promptTokens + completionTokens + responseTimeMs)) {
-    const meta: Record<string, unknown> = replyMeta(promptTokens, completionTokens, responseTimeMs);
-    return `${JSON.stringify(meta).slice(0, -1)}${end}`;
-  }
-  return `{"token_usage":{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens}},"response_time_ms":${responseTimeMs}${end}`;
-}
-
 /** The turns whose item the group's UPDATE wrote: those whose row now holds their question's id. */
 async function writtenTurns(tx: SqlExecutor, planned: PlannedTurn[]): Promise<PlannedTurn[]> {
   const written = new Set<number>();
@@ -379,11 +248,11 @@ async function writtenTurns(tx: SqlExecutor, planned: PlannedTurn[]): Promise<Pl
   return planned.filter((t) => written.has(t.questionId));
 }
 
-async function insertMessageFiles(tx: SqlExecutor, turns: PlannedTurn[]): Promise<void> {
+async function insertMessageFiles(tx: SqlExecutor, turns: WrittenTurn[]): Promise<void> {
   const rows = turns.flatMap((t) =>
     [...new Set(t.o.attachedFileUuids ?? [])].map((fileId, position) => [t.questionId, fileId, position]),
   );
-  for (const group of statementGroups(tx, rows, rowsPerStatement(tx))) {
+  for (const group of statementGroups(tx, rows, ROWS_PER_STATEMENT)) {
     await tx.run(
       `INSERT INTO message_files (message_id, file_id, position) VALUES ${group.map(() => "(?, ?, ?)").join(", ")}`,
       group.flat(),
