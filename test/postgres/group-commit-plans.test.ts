@@ -41,6 +41,38 @@ async function statementsOf(run: () => Promise<unknown>): Promise<{ text: string
   return sent;
 }
 
+it("writes a group spanning three batches in as many statements, the batch rows locked by the counters' UPDATE", async () => {
+  const store = await openStore(db);
+  const driver = new PostgresDriver(db, 1);
+  try {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const batches = [
+      await createBatch(store, workspaceId, agentId, 3),
+      await createBatch(store, workspaceId, agentId, 3),
+      await createBatch(store, workspaceId, agentId, 3),
+    ];
+    const queue = new SqlItemQueue(driver);
+    const claimed = await queue.claim("w", 9, 60_000, Date.now());
+    expect(claimed).toHaveLength(9);
+    // Two items of each batch: none finishes (a batch's settlement runs statements of its own).
+    const [first, rest] = [
+      claimed.filter((c) => c.customId !== "c2"),
+      claimed.filter((c) => c.customId === "c2"),
+    ];
+    const outcomes = (items: typeof claimed) => items.map((c) => successOutcome(c, "w") as ItemOutcome);
+    const sent = await statementsOf(async () =>
+      expect((await queue.commit(outcomes(first), Date.now())).applied).toBe(6),
+    );
+    expect(sent).toHaveLength(5);
+    expect(sent.filter((s) => s.text.includes("FROM batches WHERE id IN"))).toEqual([]);
+    expect((await queue.commit(outcomes(rest), Date.now())).applied).toBe(3);
+    for (const b of batches) await expectCountersExact(store, b.id, workspaceId);
+  } finally {
+    await driver.close();
+    await store.close();
+  }
+});
+
 it("writes groups of 3 and of 40 successes with the same statements, their rows in one prepared under a name", async () => {
   const store = await openStore(db);
   const driver = new PostgresDriver(db, 1);
@@ -68,6 +100,14 @@ it("writes groups of 3 and of 40 successes with the same statements, their rows 
     expect(writes[0].name).toMatch(/^kept_/);
     // The ids come from the sequences in it: no statement reserves them first.
     expect(large.filter((s) => s.text.includes("nextval"))).toEqual(writes);
+    // The whole commit: the batches read with the items locked, the successes, the counters.
+    expect(large.map((s) => s.name ?? s.text)).toEqual([
+      "BEGIN",
+      expect.stringMatching(/^kept_/),
+      writes[0].name,
+      expect.stringMatching(/^kept_/),
+      "COMMIT",
+    ]);
 
     // What they wrote: each item's chat holds its question, then its answer grouped under it.
     const stored = await store.items.getByCustomId(batch.id, "c42");

@@ -98,6 +98,7 @@ export class PostgresDriver implements SqlDriver {
       run: async (sql, params = []) => (await this.query(q, sql, params)).rowCount ?? 0,
       rowLocks: true,
       arrayParams: true,
+      keepPlan: (sql) => this.keepPlan(sql),
     };
   }
 

@@ -29,6 +29,11 @@ export interface SqlExecutor {
    * every distinct text costs memory for good, so `statementGroups` gives a fixed set of lengths.
    */
   readonly preparesPerText?: boolean;
+  /**
+   * `SqlDriver.keepPlan` from where the statement runs: for the one text an `arrayParams`
+   * statement has whatever its rows (SQLite keeps every text anyway).
+   */
+  keepPlan(sql: string): string;
 }
 
 /** The executor of one write transaction. */

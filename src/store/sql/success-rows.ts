@@ -10,7 +10,6 @@ import { type Delta, enqueueOutcomeEvent } from "./counters.js";
 import {
   type DriverCapabilities,
   marks,
-  type SqlDriver,
   type SqlExecutor,
   type SqlTransaction,
   statementGroups,
@@ -58,12 +57,9 @@ const SUCCESS_COLUMNS: { name: string; cast?: string; value: (t: PlannedTurn) =>
   { name: "conversation_id", cast: "BIGINT", value: (t) => t.questionId },
 ];
 
-/** What the success rows need of the driver: its capabilities, and its kept plans (`arrayParams`). */
-export type SuccessDriver = Pick<SqlDriver, "capabilities" | "keepPlan">;
-
 /** Writes the successes its workers still hold; returns how many were applied. */
 export async function applySuccesses(
-  db: SuccessDriver,
+  db: { capabilities: DriverCapabilities },
   tx: SqlTransaction,
   successes: SuccessOutcome[],
   batches: Map<string, OutboxBatch>,
@@ -72,7 +68,7 @@ export async function applySuccesses(
 ): Promise<number> {
   if (successes.length === 0) return 0;
   const applied = tx.arrayParams
-    ? await writeSuccessesInOneStatement(db, tx, successes, now)
+    ? await writeSuccessesInOneStatement(tx, successes, now)
     : await writeSuccessesInStatements(db, tx, successes, now);
   if (applied.some((t) => t.o.attachedFileUuids !== undefined)) await insertMessageFiles(tx, applied);
   for (const t of applied) {
@@ -92,7 +88,7 @@ export async function applySuccesses(
 
 /** The items' UPDATEs, then the chats and messages of the items they wrote. */
 async function writeSuccessesInStatements(
-  db: SuccessDriver,
+  db: { capabilities: DriverCapabilities },
   tx: SqlTransaction,
   successes: SuccessOutcome[],
   now: number,

@@ -10,7 +10,7 @@
  * parsed and planned again at every commit: ~20 of a ~30 ms commit at 50 ms upstream latency
  * (bench/README.md, "Issue 17.1, a group commit in one statement").
  */
-import type { SqlDriver, SqlExecutor } from "./driver.js";
+import type { SqlExecutor } from "./driver.js";
 import { n } from "./rows.js";
 import {
   answerMeta,
@@ -96,7 +96,6 @@ const SUCCESSES_IN_ONE_STATEMENT = `WITH v AS (
 
 /** Writes the successes their workers still hold, in one statement; returns those written. */
 export async function writeSuccessesInOneStatement(
-  db: Pick<SqlDriver, "keepPlan">,
   tx: SqlExecutor,
   successes: SuccessOutcome[],
   now: number,
@@ -108,7 +107,7 @@ export async function writeSuccessesInOneStatement(
     const values = valuesOf(successes[i], metaOf(successes[i].batchId));
     for (let c = 0; c < columns.length; c++) columns[c][i] = values[c];
   }
-  const rows = await tx.all(db.keepPlan(SUCCESSES_IN_ONE_STATEMENT), [
+  const rows = await tx.all(tx.keepPlan(SUCCESSES_IN_ONE_STATEMENT), [
     ...columns,
     now,
     now,

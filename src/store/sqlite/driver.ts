@@ -111,6 +111,7 @@ export class SqliteDriver implements SqlDriver {
     }
     this.direct = {
       preparesPerText: true,
+      keepPlan: (sql) => sql,
       all: async (sql, params = []) => this.statementFor(sql).all(...params) as Row[],
       get: async (sql, params = []) => this.statementFor(sql).get(...params) as Row | undefined,
       run: async (sql, params = []) => this.statementFor(sql).run(...params).changes,
