@@ -55,8 +55,9 @@ function valuesOf(o: SuccessOutcome, meta: { question: string; answerEnd: string
 }
 
 /**
- * `v`: the group's values (`ord`: a value's place in the arrays), each with the ids of its chat (a new one unless it continues
- * `history_id`) and its two messages. Read twice (the UPDATE, `w`), so PostgreSQL evaluates it
+ * `v`: the group's values (`ord`: a value's place in the arrays), each with the ids of its chat
+ * (a new one unless it continues `history_id`) and its two messages. Read twice (the UPDATE, `w`),
+ * so PostgreSQL evaluates it
  * once (a CTE with volatile functions is never inlined): each row's ids are drawn once, the
  * question's before the answer's (a target list is evaluated in order), so the two messages read
  * back in order. `upd` is the fenced UPDATE: an item is written only if its worker still holds it,
