@@ -147,6 +147,12 @@ export class Producer {
   private nothingRunnableUntil = 0;
   /** Work signals seen: a check whose read began before one cannot vouch for after it. */
   private workSeen = 0;
+  /**
+   * `workSeen` when the last claim began (-1: none has): the same at the next one, no work has
+   * arrived in between, and the store may take the candidate batches that claim read
+   * (`ClaimSeen.sameWork`).
+   */
+  private workSeenAtClaim = -1;
 
   constructor(private readonly deps: ProducerDeps) {
     this.resize(claimAheadOf(deps.config));
@@ -223,7 +229,8 @@ export class Producer {
     const want = Math.min(waited ? config.concurrency : room, room, this.claimGroup);
     const t0 = engineTrace?.now();
     const workSeen = this.workSeen;
-    const seen: ClaimSeen = { runnable: true };
+    const seen: ClaimSeen = { runnable: true, sameWork: workSeen === this.workSeenAtClaim };
+    this.workSeenAtClaim = workSeen;
     const items = await store.items.claim(owner, want, config.leaseMs, now, share, seen);
     if (!seen.runnable && workSeen === this.workSeen) this.nothingRunnableUntil = now + config.pollIntervalMs;
     if (engineTrace)

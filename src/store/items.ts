@@ -271,6 +271,12 @@ export interface ClaimSeen {
    * workspace at its cap, a retry not yet due, another worker first).
    */
   runnable: boolean;
+  /**
+   * In: no work has arrived since the caller's previous claim (no batch created, resumed, no
+   * item back to pending: each comes with a signal). The store may then take the candidate
+   * batches its previous claim read, as that claim left them, instead of reading them again.
+   */
+  sameWork?: boolean;
 }
 
 export interface ItemQueue {

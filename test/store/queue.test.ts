@@ -173,6 +173,35 @@ describe("claims", () => {
   });
 });
 
+describe("the candidate batches of a claim when no work arrived since the previous one (sameWork)", () => {
+  it("are the previous claim's, as it left them, until a batch gives less than asked", async () => {
+    const { workspaceId, agentId } = await seedWorkspace(store);
+    const base = Date.now();
+    const a = await createBatch(store, workspaceId, agentId, 4, { createdAt: base - 3000 });
+    const b = await createBatch(store, workspaceId, agentId, 6, { createdAt: base - 2000 });
+    const claim = async (sameWork: boolean) =>
+      (await store.items.claim("w", 2, LEASE, Date.now(), undefined, { runnable: true, sameWork })).map(
+        (c) => c.batchId,
+      );
+    expect(await claim(false)).toEqual([a.id, a.id]);
+    // The batch claimed from goes last, as its stamp puts it in a fresh read.
+    expect(await claim(true)).toEqual([b.id, b.id]);
+    // A batch that appeared without its signal (older than both) is not among them...
+    const c = await createBatch(store, workspaceId, agentId, 4, { createdAt: base - 9000 });
+    expect(await claim(true)).toEqual([a.id, a.id]);
+    // ...and is, once work has arrived (a fresh read, least recently claimed first).
+    expect(await claim(false)).toEqual([c.id, c.id]);
+    expect(await claim(true)).toEqual([b.id, b.id]);
+    // A paused batch gives nothing: that claim gets less than it asked, and the next one reads
+    // again (and finds the batch that appeared meanwhile without its signal).
+    await store.batches.pause(workspaceId, c.id, Date.now());
+    const d = await createBatch(store, workspaceId, agentId, 4, { createdAt: base - 9500 });
+    expect(await claim(true)).toEqual([]);
+    expect(await claim(true)).toEqual([d.id, d.id]);
+    for (const batch of [a, b, c, d]) await expectCountersExact(batch.id, workspaceId);
+  });
+});
+
 describe("the claim's UPDATE by id (padded on SQLite; PostgreSQL claims in one statement)", () => {
   it("binds its ids in a few buckets of counts, padded, and claims each item once", async () => {
     const buckets = new Set<number>();

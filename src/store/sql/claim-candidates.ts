@@ -1,7 +1,8 @@
 /**
  * The batches one claim looks at (its candidates): the least recently claimed runnable ones, at
  * most `CANDIDATES_PER_WORKSPACE` of each workspace, so a workspace with thousands of batches
- * cannot crowd the others out, and at most `CLAIM_CANDIDATES` in all. Read before every claim.
+ * cannot crowd the others out, and at most `CLAIM_CANDIDATES` in all. Read before a claim, unless
+ * the previous claim's serve (`read`'s `reuse`).
  */
 import type { SqlDriver } from "./driver.js";
 import { n } from "./rows.js";
@@ -10,6 +11,8 @@ const CLAIM_CANDIDATES = 100;
 const CANDIDATES_PER_WORKSPACE = 10;
 /** How long the window query is read directly once the ordered read was not the answer. */
 const WINDOW_FOR_MS = 1000;
+/** The longest a read serves the claims after it (`read`'s `reuse`). */
+const KEPT_FOR_MS = 1000;
 
 /** A runnable batch a claim may take items from. */
 export interface Candidate {
@@ -55,7 +58,51 @@ export class ClaimCandidates {
    */
   private windowUntil = 0;
 
-  async read(): Promise<Candidate[]> {
+  /**
+   * The last read as the claims since have left it (each batch they looked at last in the order,
+   * its `pending` less what they took), while every one of those claims got what it asked of
+   * every batch; null otherwise.
+   */
+  private kept: Candidate[] | null = null;
+  private keptAt = 0;
+
+  /**
+   * The candidates. With `reuse` (no work has arrived since the previous claim: no batch can have
+   * become runnable) the previous read serves, as the claims since have left it, for up to
+   * `KEPT_FOR_MS`: at a refill every ~30 ms (64 slots at 50 ms), reading them before every claim
+   * was a round trip a claim on PostgreSQL (bench/README.md, "Issue 17.1, a group commit in one
+   * statement"). A claim that got less than it asked of a batch (it ran dry, another worker took
+   * items, it was paused or cancelled, a retry not yet due) drops the kept read.
+   */
+  async read(reuse = false): Promise<Candidate[]> {
+    if (reuse && this.kept !== null && Date.now() - this.keptAt < KEPT_FOR_MS) return this.kept;
+    const read = await this.readNow();
+    this.kept = read.length > 0 ? read : null;
+    this.keptAt = Date.now();
+    return read;
+  }
+
+  /**
+   * A claim of `shares` (batch → items asked) took `claimed`: each batch it looked at was stamped
+   * `last_claimed_at` (last in the order now, as it was read); the kept read follows, or is
+   * dropped when a batch gave less than asked or has nothing left.
+   */
+  claimed(shares: Map<string, number>, claimed: { batchId: string }[]): void {
+    if (this.kept === null) return;
+    const taken = new Map<string, number>();
+    for (const c of claimed) taken.set(c.batchId, (taken.get(c.batchId) ?? 0) + 1);
+    const looked: Candidate[] = [];
+    const rest: Candidate[] = [];
+    for (const c of this.kept) {
+      const share = shares.get(c.id);
+      if (share === undefined) rest.push(c);
+      else looked.push({ ...c, pending: c.pending - (taken.get(c.id) ?? 0) });
+    }
+    const short = [...shares].some(([id, share]) => (taken.get(id) ?? 0) < share);
+    this.kept = short || looked.some((c) => c.pending <= 0) ? null : [...rest, ...looked];
+  }
+
+  private async readNow(): Promise<Candidate[]> {
     if (this.windowUntil > 0) {
       if (Date.now() < this.windowUntil) return this.readRanked();
       this.windowUntil = 0;

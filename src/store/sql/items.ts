@@ -95,7 +95,7 @@ export class SqlItemQueue implements ItemQueue {
     share?: WorkspaceShare,
     seen?: ClaimSeen,
   ): Promise<ClaimedItem[]> {
-    const candidates = await this.candidates.read();
+    const candidates = await this.candidates.read(seen?.sameWork === true);
     if (seen) seen.runnable = candidates.length > 0;
     if (candidates.length === 0) return [];
     const room = share
@@ -108,13 +108,15 @@ export class SqlItemQueue implements ItemQueue {
     if (shares.size === 0) return [];
     const workspaceOf = new Map(candidates.map((c) => [c.id, c.workspaceId]));
     const batchIds = [...shares.keys()].sort();
-    if (this.db.capabilities.writingCtes) {
-      const rows = await this.claimInOneStatement(owner, batchIds, shares, leaseMs, now);
-      return rows.map((r) => toClaimedItem(r, workspaceOf.get(r.batch_id) as string));
-    }
-    return this.db.transaction((tx) =>
-      claimInTransaction(this.db, tx, owner, batchIds, shares, workspaceOf, leaseMs, now),
-    );
+    const claimed = this.db.capabilities.writingCtes
+      ? (await this.claimInOneStatement(owner, batchIds, shares, leaseMs, now)).map((r) =>
+          toClaimedItem(r, workspaceOf.get(r.batch_id) as string),
+        )
+      : await this.db.transaction((tx) =>
+          claimInTransaction(this.db, tx, owner, batchIds, shares, workspaceOf, leaseMs, now),
+        );
+    this.candidates.claimed(shares, claimed);
+    return claimed;
   }
 
   /**

@@ -40,6 +40,8 @@ export class FakeStore {
   readonly heartbeats: number[] = [];
   /** The limit of every claim the engine made, in order. */
   readonly claims: number[] = [];
+  /** Whether each claim said no work had arrived since the one before it (`ClaimSeen.sameWork`). */
+  readonly sameWork: boolean[] = [];
   renewals = 0;
   /** Ids `renewLeases` reports as lost (another worker took them). */
   readonly lostLeases = new Set<number>();
@@ -120,6 +122,7 @@ export class FakeStore {
       seen?: ClaimSeen,
     ): Promise<ClaimedItem[]> => {
       this.claims.push(limit);
+      this.sameWork.push(seen?.sameWork === true);
       const out: ClaimedItem[] = [];
       // As the SQL store: a batch is runnable while it has an item pending, due or not.
       if (seen)

@@ -70,4 +70,22 @@ describe("claims once nothing is left to run", () => {
     }
     expect(calls).toHaveLength(4);
   });
+
+  it("tells the store whether work arrived since its previous claim (sameWork)", async () => {
+    const { engine, store, signals, calls } = slotsOf4(6, 60_000);
+    engine.start();
+    await waitFor(() => calls.length === 4, "four calls");
+    // The first claim follows the start; the refills after answers follow no new work (the third
+    // finds nothing left, and holds).
+    for (let i = 0; i < 3; i++) {
+      const claims = store.claims.length;
+      calls[i].answer(success());
+      await waitFor(() => store.claims.length > claims, `a claim after answer ${i + 1}`);
+    }
+    expect(store.sameWork).toEqual([false, true, true, true]);
+    store.addItems(2, "batch-b");
+    signals.notifyWork();
+    await waitFor(() => store.claims.length === 5, "a claim after the work signal");
+    expect(store.sameWork[4]).toBe(false);
+  });
 });
