@@ -218,13 +218,13 @@ export class Producer {
       await this.preemptForWaiting(share);
       return undefined;
     }
+    const now = Date.now();
+    if (now < this.nothingRunnableUntil) return undefined;
     // Work arrived at an engine that was waiting for it (the last claim found nothing, and
     // nothing is running or buffered): the claim takes only what fills the slots, so the first
     // calls leave after the smaller claim; the buffer's claim follows at once (a full group with
     // room left claims again). Not when the slots merely ran empty between claims that found
     // work (an instant model does at every group): there the full group saves claims.
-    const now = Date.now();
-    if (now < this.nothingRunnableUntil) return undefined;
     const waited = this.waiting && held.busy === 0;
     const want = Math.min(waited ? config.concurrency : room, room, this.claimGroup);
     const t0 = engineTrace?.now();

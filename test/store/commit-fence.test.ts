@@ -88,13 +88,13 @@ describe("a group commit with outcomes that do not apply", () => {
     await expectCountersExact(store, batch.id, workspaceId);
   });
 
-  it("writes a group longer than one statement's rows (100 on SQLite, 1,000 on PostgreSQL)", async () => {
+  it("writes a group of 1,201 with one fenced off late (SQLite: past its 100-row statements; PostgreSQL: one statement)", async () => {
     const { workspaceId, agentId } = await seedWorkspace(store);
     const count = 1_201;
     const batch = await batchWithFiles(workspaceId, agentId, count, () => []);
     const claimed = await store.items.claim("w1", count, LEASE, Date.now());
     expect(claimed).toHaveLength(count);
-    // One fenced off past the first statement's rows on either driver.
+    // One fenced off past SQLite's first statements' rows; in PostgreSQL's one statement, near its end.
     const lostId = claimed[1_100].customId;
     const report = await store.items.commit(
       claimed.map((c) => successOutcome(c, c.customId === lostId ? "w2" : "w1")),
