@@ -5,8 +5,6 @@ import {
   type DriverCapabilities,
   KeptTexts,
   type Row,
-  SERIAL_TABLES,
-  type SerialTable,
   type SqlDriver,
   type SqlExecutor,
   type SqlTransaction,
@@ -109,24 +107,6 @@ export class PostgresDriver implements SqlDriver {
       // PostgreSQL claims in one statement, so this serves the interface, not the hot path.
       allRaw: async (sql, params = []) =>
         (await client.query({ text: this.sql(sql), values: params, rowMode: "array" })).rows,
-      reserveIds: async (counts) => {
-        const reserved: Record<SerialTable, number[]> = { chats: [], messages: [] };
-        const tables = SERIAL_TABLES.filter((t) => counts[t] > 0);
-        if (tables.length === 0) return reserved;
-        // Sequences hand out ids to concurrent transactions without waiting (gaps are fine).
-        const res = await client.query(
-          tables
-            .map(
-              (t, i) =>
-                `SELECT '${t}' AS t, nextval(pg_get_serial_sequence('${t}', 'id')) AS id FROM generate_series(1, $${i + 1}::int)`,
-            )
-            .join(" UNION ALL "),
-          tables.map((t) => counts[t]),
-        );
-        for (const r of res.rows) reserved[r.t as SerialTable].push(Number(r.id));
-        for (const t of tables) reserved[t].sort((a, b) => a - b);
-        return reserved;
-      },
     };
   }
 

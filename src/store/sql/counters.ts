@@ -8,7 +8,7 @@ import type { FinalError } from "../../domain/final-errors.js";
 import { CANCELLED } from "../../domain/final-errors.js";
 import { type BatchTransition, hasPendingAfterCancel, settledStatus } from "../../domain/lifecycle.js";
 import { type BatchStatus, isTerminalBatchStatus } from "../../domain/statuses.js";
-import { marks, type Row, type SqlExecutor, statementGroups } from "./driver.js";
+import { type Row, type SqlExecutor, statementGroups } from "./driver.js";
 import { countFinished, emptyTotals, type TotalsDelta, writeTotals } from "./metrics-totals.js";
 import {
   enqueueBatchEvent,
@@ -68,14 +68,11 @@ export class Deltas {
    * Returns each batch's progress as written (what `settle` reads), saving it a read.
    * `claimedAt`: the deltas are a claim's, which also stamps the batches it took items from.
    *
-   * One statement for every batch of the transaction (`UPDATE … FROM` a VALUES list, SQLite ≥ 3.33
-   * and PostgreSQL), not one per batch: this was the most frequent statement of a group commit.
-   * Lock order: every transaction locks batch rows in id order (no deadlocks between claims,
-   * commits, cancels). With one batch (the usual group commit) the UPDATE locks its one row; with
-   * several a joined UPDATE locks its rows in the planner's order, so where rows are locked
-   * (PostgreSQL) they are first locked with `SELECT … ORDER BY id FOR UPDATE`, and the UPDATE
-   * then finds them already held. With two batches that is as many statements as two single-row
-   * UPDATEs, from three on fewer.
+   * One statement for every batch of the transaction (`UPDATE … FROM` a VALUES list on SQLite ≥
+   * 3.33, arrays on PostgreSQL: `arrayUpdateSql`), not one per batch: this was the most frequent
+   * statement of a group commit. Lock order: every transaction locks batch rows in id order (no
+   * deadlocks between claims, commits, cancels); where rows are locked (PostgreSQL, whose
+   * parameters are arrays) `arrayUpdateSql` takes them in that order itself.
    */
   async write(tx: SqlExecutor, options: { claimedAt?: number } = {}): Promise<Map<string, Progress>> {
     const finished = emptyTotals();
@@ -83,29 +80,25 @@ export class Deltas {
     const ids = this.ids();
     const claimed = options.claimedAt !== undefined;
     const claimParams = claimed ? [options.claimedAt, options.claimedAt] : [];
-    if (tx.arrayParams && ids.length > 0) {
+    const rows: Row[] = [];
+    if (tx.arrayParams) {
       const columns = COUNTER_COLUMNS.map(() => new Array(ids.length));
       for (let i = 0; i < ids.length; i++) {
         const values = deltaParams(this.map.get(ids[i]) as Delta);
         for (let c = 0; c < columns.length; c++) columns[c][i] = values[c];
       }
-      const rows = await tx.all(tx.keepPlan(arrayUpdateSql(claimed)), [ids, ids, ...columns, ...claimParams]);
-      for (const row of rows) this.wrote(row, row.id as string, written, finished);
-      await writeTotals(tx, finished);
-      return written;
-    }
-    for (const group of statementGroups(tx, ids, BATCHES_PER_STATEMENT)) {
-      if (tx.rowLocks && group.length > 1) {
-        await tx.all(
-          `SELECT id FROM batches WHERE id IN (${marks(group.length)}) ORDER BY id FOR UPDATE`,
-          group,
+      if (ids.length > 0)
+        rows.push(
+          ...(await tx.all(tx.keepPlan(arrayUpdateSql(claimed)), [ids, ids, ...columns, ...claimParams])),
         );
+    } else {
+      for (const group of statementGroups(tx, ids, BATCHES_PER_STATEMENT)) {
+        const params: unknown[] = [];
+        for (const id of group) params.push(id, ...deltaParams(this.map.get(id) as Delta));
+        rows.push(...(await tx.all(multiUpdateSql(group.length, claimed), [...params, ...claimParams])));
       }
-      const params: unknown[] = [];
-      for (const id of group) params.push(id, ...deltaParams(this.map.get(id) as Delta));
-      const rows = await tx.all(multiUpdateSql(group.length, claimed), [...params, ...claimParams]);
-      for (const row of rows) this.wrote(row, row.id as string, written, finished);
     }
+    for (const row of rows) this.wrote(row, row.id as string, written, finished);
     await writeTotals(tx, finished);
     return written;
   }

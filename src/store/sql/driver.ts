@@ -21,7 +21,9 @@ export interface SqlExecutor {
   readonly rowLocks?: boolean;
   /**
    * True where a JavaScript array binds as one parameter, an SQL array (PostgreSQL): a multi-row
-   * INSERT binds one array per column (`unnest`) instead of a parameter per value.
+   * INSERT binds one array per column (`unnest`) instead of a parameter per value. Every driver
+   * with `rowLocks` has it: the statements that lock several rows in id order are written with
+   * arrays (`sql/outcomes.ts`, `sql/counters.ts`).
    */
   readonly arrayParams?: boolean;
   /**
@@ -44,9 +46,11 @@ export interface SqlTransaction extends SqlExecutor {
    * Reserves fresh ids of each table's auto-numbered `id` column (`counts`: how many of each),
    * in increasing order, for rows the caller inserts with explicit ids in the same transaction.
    * Multi-row inserts then need no RETURNING (whose row order neither dialect promises) to
-   * learn their ids. One round trip for every table asked.
+   * learn their ids. One round trip for every table asked. Drivers with `arrayParams` have none:
+   * their group commit draws the ids from the sequences in its one statement
+   * (`sql/success-statement.ts`).
    */
-  reserveIds(counts: Record<SerialTable, number>): Promise<Record<SerialTable, number[]>>;
+  reserveIds?(counts: Record<SerialTable, number>): Promise<Record<SerialTable, number[]>>;
 }
 
 /** Tables whose ids `reserveIds` hands out. */

@@ -10,7 +10,6 @@ import type { CommitReport, ItemOutcome } from "../items.js";
 import { type Delta, Deltas, enqueueOutcomeEvent, writeAndSettle } from "./counters.js";
 import {
   type DriverCapabilities,
-  lockInIdOrder,
   marks,
   type Row,
   type SqlExecutor,
@@ -38,13 +37,12 @@ export async function applyOutcomes(
   now: number,
 ): Promise<CommitReport> {
   const deltas = new Deltas();
-  // Item rows in id order (the order renewals lock them in), then batch rows in id order.
-  const oneStatement = tx.arrayParams && db.capabilities.rowLocks;
-  const batches = oneStatement
+  // Item rows in id order (the order renewals lock them in), then batch rows in id order, where
+  // rows are locked (PostgreSQL, whose parameters are arrays).
+  const batches = db.capabilities.rowLocks
     ? await readBatchesLockingItems(tx, outcomes)
     : await readBatches(tx, outcomes);
   const mine = [...outcomes].sort((a, b) => a.itemId - b.itemId).filter((o) => batches.has(o.batchId));
-  if (!oneStatement) await lockItems(db, tx, mine);
   const successes = mine.filter((o): o is SuccessOutcome => o.kind === "success");
   let applied = await applySuccesses(db, tx, successes, batches, now, (id) => deltas.of(id));
   for (const o of mine) {
@@ -60,12 +58,13 @@ export async function applyOutcomes(
 const OUTCOME_BATCH_COLUMNS = "id, status, expires_at, workspace_id, webhook, item_webhooks";
 
 /**
- * `readBatches` and `lockItems` in one statement where parameters can be arrays (PostgreSQL): the
+ * `readBatches` with the outcomes' item rows locked, in one statement (PostgreSQL): the
  * item rows are locked in id order (`locked` sorts before it locks) by the scalar subquery, which
  * PostgreSQL runs once (an InitPlan) before the first batch row is returned, so before the
  * statement ends, and before any batch row is locked (the counters' UPDATE, later in the
  * transaction). When none of the batches is found, no item is locked, and no outcome is written.
- * Two round trips were one (bench/README.md, "Issue 17.1, a group commit in one statement").
+ * It was two round trips, the lock a statement of its own (bench/README.md, "Issue 17.1, a group
+ * commit in one statement").
  */
 const READ_BATCHES_LOCKING_ITEMS = `WITH locked AS MATERIALIZED (
        SELECT id FROM batch_items WHERE id = ANY(CAST(? AS BIGINT[])) ORDER BY id FOR UPDATE)
@@ -88,20 +87,6 @@ const outcomeBatch = (r: Row): OutcomeBatch => ({
   expiresAt: n(r.expires_at),
   ...outboxBatch(r),
 });
-
-/** Takes the item rows' locks in id order up front, where rows can be locked (no deadlocks). */
-async function lockItems(db: { capabilities: DriverCapabilities }, tx: SqlExecutor, outcomes: ItemOutcome[]) {
-  if (!db.capabilities.rowLocks) return;
-  for (const group of statementGroups(
-    tx,
-    outcomes.map((o) => o.itemId),
-  )) {
-    await tx.all(
-      `SELECT id FROM batch_items WHERE id IN (${marks(group.length)})${lockInIdOrder(db)}`,
-      group,
-    );
-  }
-}
 
 async function readBatches(tx: SqlExecutor, outcomes: ItemOutcome[]): Promise<Map<string, OutcomeBatch>> {
   const batches = new Map<string, OutcomeBatch>();

@@ -107,6 +107,8 @@ async function writeSuccessesInStatements(
 
 /** Reserves the ids of every chat and message the group may write (unused ones are gaps). */
 async function planTurns(tx: SqlTransaction, successes: SuccessOutcome[]): Promise<PlannedTurn[]> {
+  if (!tx.reserveIds)
+    throw new Error("success rows: this driver reserves no ids (it writes them in one statement)");
   const { chats: chatIds, messages: messageIds } = await tx.reserveIds({
     chats: successes.filter((o) => o.historyId === null).length,
     messages: successes.length * 2,
