@@ -24,16 +24,15 @@ async function jsonColumns(store: Store, batchId: string): Promise<string[]> {
   return typeof properties === "object" && properties !== null ? Object.keys(properties) : [];
 }
 
-/** A batch's result rows, page by page; the usage's token counts only when `usageCounts` (CSV). */
+/** A batch's result rows, page by page. */
 async function* allResults(
   store: Store,
   batchId: string,
-  usageCounts: boolean,
   status?: ItemStatus,
 ): AsyncIterable<ItemResultRow[]> {
   let after = -1;
   for (;;) {
-    const page = await store.items.listResultRowsAfter(batchId, after, PAGE, status, usageCounts);
+    const page = await store.items.listResultRowsAfter(batchId, after, PAGE, status);
     yield page;
     if (page.length < PAGE) return;
     after = page[page.length - 1][RESULT_CELL.seq] as number;
@@ -48,7 +47,7 @@ export async function sendResultsExport(
   status?: ItemStatus,
 ) {
   const properties = format === "csv" ? await jsonColumns(store, batch.id) : [];
-  const body = exportStream(allResults(store, batch.id, format === "csv", status), format, {
+  const body = exportStream(allResults(store, batch.id, status), format, {
     csvColumns: [...RESULT_CSV_COLUMNS, ...properties.map((p) => `json.${p}`)],
     csvRow: (r) => resultCsvCells(r, properties),
     jsonLine: resultJsonLine,

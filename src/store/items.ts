@@ -132,9 +132,7 @@ export type ItemResult = ItemAnswer &
 /**
  * The cells of an `ItemResultRow`, by name: `ItemResult`'s fields in this order (its JSON fields
  * `responseUsage`, `responseJson`, `context`, `metadata` as the text they are stored as, so an
- * export writes them without parsing and re-serialising every row), then the
- * JSON text of `response_usage`'s token counts that the CSV writes (read by the database, so a
- * CSV row needs no parse of the usage).
+ * export writes them without parsing and re-serialising every row).
  */
 export const RESULT_CELL = {
   seq: 0,
@@ -152,11 +150,6 @@ export const RESULT_CELL = {
   agentId: 12,
   context: 13,
   metadata: 14,
-  /** `response_usage.total_prompt_tokens` as JSON text, null when absent (so are the next three). */
-  usagePromptTokens: 15,
-  usageCompletionTokens: 16,
-  usageTotalTokens: 17,
-  usageCachedPromptTokens: 18,
 } as const;
 
 /**
@@ -324,16 +317,13 @@ export interface ItemQueue {
   listAfter(batchId: string, afterSeq: number, limit: number, status?: ItemStatus): Promise<BatchItem[]>;
   /**
    * `listAfter` with only the fields a results export writes (far fewer columns to read and
-   * map), as arrays (`ItemResultRow`), its JSON fields as their stored text. Without
-   * `usageCounts` (a JSON or JSONL export, which writes the whole usage) the rows stop before
-   * `RESULT_CELL.usagePromptTokens`: the database reads no usage members.
+   * map), as arrays (`ItemResultRow`), its JSON fields as their stored text.
    */
   listResultRowsAfter(
     batchId: string,
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
-    usageCounts?: boolean,
   ): Promise<ItemResultRow[]>;
   getByCustomId(batchId: string, customId: string): Promise<BatchItem | undefined>;
   /** Custom ids per item status, `page` applying to each status list. */

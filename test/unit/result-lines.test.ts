@@ -155,26 +155,17 @@ const result: fc.Arbitrary<ItemResult> = fc.record({
 
 /**
  * The same row as `listResultRowsAfter` returns it: each JSON field as stored text, written compact
- * (as the store writes it) or, when `pretty`, with line breaks (text written by other means); the
- * usage counts as the JSON text of those members, null when absent (what the database reads).
+ * (as the store writes it) or, when `pretty`, with line breaks (text written by other means).
  */
 function asStored(r: ItemResult, pretty: boolean): ItemResultRow {
   const text = (v: unknown) => (v === null ? null : pretty ? JSON.stringify(v, null, 2) : JSON.stringify(v));
-  const u = r.responseUsage as Record<string, unknown> | null;
-  const member = (key: string) =>
-    u !== null && typeof u === "object" && !Array.isArray(u) && Object.hasOwn(u, key) ? text(u[key]) : null;
   const C = RESULT_CELL;
   const jsonFields = new Set<string>(["responseUsage", "responseJson", "context", "metadata"]);
   const row: unknown[] = [];
   for (const [field, cell] of Object.entries(C)) {
-    if (cell >= C.usagePromptTokens) continue;
     const value = r[field as keyof ItemResult];
     row[cell] = jsonFields.has(field) ? text(value) : value;
   }
-  row[C.usagePromptTokens] = member("total_prompt_tokens");
-  row[C.usageCompletionTokens] = member("total_completion_tokens");
-  row[C.usageTotalTokens] = member("total_tokens");
-  row[C.usageCachedPromptTokens] = member("total_cached_prompt_tokens");
   return toItemResultRow(row);
 }
 
@@ -272,6 +263,45 @@ describe("result lines", () => {
       false,
     );
     expect(csvLine(resultCsvCells(r, ["constructor", "answer"])).endsWith(",,'=1\n")).toBe(true);
+  });
+
+  it("the token columns are blank when the stored usage is absent, not an object or not JSON", () => {
+    const stored = asStored(
+      {
+        seq: 1,
+        customId: "c",
+        status: "success",
+        responseContent: "a",
+        responseUsage: null,
+        responseJson: null,
+        errorCode: null,
+        errorMessage: null,
+        chatId: null,
+        conversationId: null,
+        processedAt: null,
+        attempts: 1,
+        agentId: "a",
+        context: null,
+        metadata: null,
+      },
+      false,
+    );
+    const tokens = (usageText: string | null) => {
+      const r = [...stored];
+      r[RESULT_CELL.responseUsage] = usageText;
+      const cells = resultCsvCells(r, []);
+      return ["prompt_tokens", "completion_tokens", "total_tokens", "cached_prompt_tokens"].map(
+        (c) => cells[RESULT_CSV_COLUMNS.indexOf(c)],
+      );
+    };
+    for (const text of [null, "null", "7", '"x"', "[1,2]", "{not json", "{}"])
+      expect(tokens(text)).toEqual([null, null, null, null]);
+    // Members are read as they are stored (a string or a fraction stays one), null ones blank.
+    expect(
+      tokens(
+        '{"total_prompt_tokens":"12","total_completion_tokens":1.5,"total_tokens":null,"total_cached_prompt_tokens":3}',
+      ),
+    ).toEqual(["12", 1.5, null, 3]);
   });
 
   it("CSV columns are the documented ones, in order", () => {

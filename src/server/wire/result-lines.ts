@@ -1,6 +1,6 @@
 /**
  * An export's rows written straight from the store's `ItemResultRow` arrays (JSON fields as their
- * stored text, the usage counts the CSV needs as their JSON text): a JSONL line is built by concatenation, with the stored JSON text pasted in
+ * stored text): a JSONL line is built by concatenation, with the stored JSON text pasted in
  * rather than parsed and re-serialised, and CSV cells come from one column list. The result is
  * what `itemToWire` + JSON.stringify, and the CSV columns over it, would write (checked by
  * test/unit/result-lines.test.ts); measured in bench/README.md (issue 17.4).
@@ -103,18 +103,36 @@ function processedAt(ms: number | null): string {
   return ms === null ? "null" : `"${iso(ms)}"`;
 }
 
-/** A usage member's JSON text (a cell of the row) as a CSV cell: its value, null when absent. */
-function usageCell(text: unknown): unknown {
-  if (text === null) return null;
-  // The counts are integers as the engine writes them: no parse for those.
-  const s = text as string;
-  return INTEGER.test(s) ? Number(s) : (JSON.parse(s) ?? null);
+/**
+ * The stored `response_usage` text of a row as an object whose members the CSV's token columns
+ * read; an empty one when there is no usage, or when it is not a JSON object (each column is
+ * then blank). Parsed once a row for its four columns: reading the members in SQL instead
+ * (SQLite's `->`) parsed the usage once per member, ~3 µs of CPU a row against ~1.7 for this
+ * (bench/README.md, "Issue 17.4, the CSV export's usage counts").
+ */
+function usageOf(text: string | null): Record<string, unknown> {
+  if (text === null) return NO_USAGE;
+  let usage: unknown;
+  try {
+    usage = JSON.parse(text);
+  } catch {
+    return NO_USAGE;
+  }
+  return typeof usage === "object" && usage !== null ? (usage as Record<string, unknown>) : NO_USAGE;
 }
 
-const INTEGER = /^-?[1-9][0-9]{0,14}$|^0$/;
+const NO_USAGE: Record<string, unknown> = Object.freeze({});
 
-/** One CSV column: its header and its cell. */
-type CsvColumn = readonly [header: string, cell: (r: ItemResultRow) => unknown];
+/** A member of the usage as a CSV cell: its value, null when absent (own members only). */
+function usageCell(usage: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(usage, key) ? (usage[key] ?? null) : null;
+}
+
+/** One CSV column: its header and its cell, from the row and its parsed usage (`usageOf`). */
+type CsvColumn = readonly [
+  header: string,
+  cell: (r: ItemResultRow, usage: Record<string, unknown>) => unknown,
+];
 
 const failedOnly = (i: number) => (r: ItemResultRow) => (r[C.status] === "failed" ? r[i] : null);
 
@@ -128,16 +146,16 @@ export const RESULT_CSV: readonly CsvColumn[] = [
   ["response_content", (r) => r[C.responseContent]],
   ["error_code", failedOnly(C.errorCode)],
   ["error_message", failedOnly(C.errorMessage)],
-  ["prompt_tokens", (r) => usageCell(r[C.usagePromptTokens])],
-  ["completion_tokens", (r) => usageCell(r[C.usageCompletionTokens])],
-  ["total_tokens", (r) => usageCell(r[C.usageTotalTokens])],
+  ["prompt_tokens", (_, u) => usageCell(u, "total_prompt_tokens")],
+  ["completion_tokens", (_, u) => usageCell(u, "total_completion_tokens")],
+  ["total_tokens", (_, u) => usageCell(u, "total_tokens")],
   ["history_id", (r) => r[C.chatId]],
   ["conversation_id", (r) => r[C.conversationId]],
   ["processed_at", (r) => iso(r[C.processedAt] as number | null)],
   ["attempts", (r) => r[C.attempts]],
   ["agent_id", (r) => r[C.agentId]],
   // Blank when no model call of the item reported a cached count.
-  ["cached_prompt_tokens", (r) => usageCell(r[C.usageCachedPromptTokens])],
+  ["cached_prompt_tokens", (_, u) => usageCell(u, "total_cached_prompt_tokens")],
 ];
 
 export const RESULT_CSV_COLUMNS: readonly string[] = RESULT_CSV.map(([header]) => header);
@@ -147,7 +165,8 @@ export const RESULT_CSV_COLUMNS: readonly string[] = RESULT_CSV.map(([header]) =
  * that top-level property of the structured answer, null when absent.
  */
 export function resultCsvCells(r: ItemResultRow, properties: readonly string[]): unknown[] {
-  const cells: unknown[] = RESULT_CSV.map(([, cell]) => cell(r));
+  const usage = usageOf(r[C.responseUsage] as string | null);
+  const cells: unknown[] = RESULT_CSV.map(([, cell]) => cell(r, usage));
   if (properties.length === 0) return cells;
   const text = r[C.responseJson] as string | null;
   const value: unknown = text === null ? null : JSON.parse(text);

@@ -117,11 +117,6 @@ export class PostgresDriver implements SqlDriver {
   /** The server's clock at the start of the statement's transaction (one value per statement). */
   readonly clockMs = "floor(extract(epoch from now()) * 1000)::bigint";
 
-  /** The member of the column read as `json` (its text kept as stored), as text. */
-  jsonMember(column: string, key: string): string {
-    return `((${column})::json -> '${key}')::text`;
-  }
-
   all(sql: string, params?: unknown[]): Promise<Row[]> {
     return this.executor(this.pool).all(sql, params);
   }

@@ -97,11 +97,6 @@ export interface SqlDriver extends SqlExecutor {
    */
   allRaw(sql: string, params?: unknown[]): Promise<unknown[][]>;
   /**
-   * SQL for the JSON text of the top-level member `key` of the JSON held in TEXT `column`, NULL
-   * when the column is NULL, not an object or has no such member (`key`: a plain identifier).
-   */
-  jsonMember(column: string, key: string): string;
-  /**
    * SQL for the database's clock in ms since the epoch, the same value wherever it appears in one
    * statement: the one clock that processes on several hosts agree on (worker liveness).
    */

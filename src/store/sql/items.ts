@@ -20,14 +20,7 @@ import { claimInTransaction, claimParams, claimSql } from "./claim-rows.js";
 import { Deltas, failPending, writeAndSettle } from "./counters.js";
 import { lockInIdOrder, marks, type Row, type SqlDriver, statementGroups } from "./driver.js";
 import { applyOutcomes } from "./outcomes.js";
-import {
-  n,
-  RESULT_BASE_COLUMNS,
-  resultColumns,
-  toBatchItem,
-  toClaimedItem,
-  toItemResultRow,
-} from "./rows.js";
+import { n, RESULT_COLUMNS, toBatchItem, toClaimedItem, toItemResultRow } from "./rows.js";
 
 /** The counter column that counts items of each status. */
 const STATUS_COUNTER = {
@@ -74,16 +67,12 @@ const OPEN_BATCH_IDS =
  * all of its item rows, also in its one-statement form, `claimInOneStatement`.)
  */
 export class SqlItemQueue implements ItemQueue {
-  /** The select list of an export row (its SQL differs by dialect). */
-  private readonly resultColumns: string;
-
   /** The claim's candidate batches (read before every claim). */
   private readonly candidates: ClaimCandidates;
   /** `claimInOneStatement`'s text per batch count. */
   private readonly claimTexts = new Map<number, string>();
 
   constructor(private readonly db: SqlDriver) {
-    this.resultColumns = resultColumns(db);
     this.candidates = new ClaimCandidates(db);
   }
 
@@ -312,10 +301,8 @@ export class SqlItemQueue implements ItemQueue {
     afterSeq: number,
     limit: number,
     status?: ItemStatus,
-    usageCounts = true,
   ): Promise<ItemResultRow[]> {
-    const columns = usageCounts ? this.resultColumns : RESULT_BASE_COLUMNS;
-    const page = keysetPage(columns, batchId, afterSeq, limit, status);
+    const page = keysetPage(RESULT_COLUMNS, batchId, afterSeq, limit, status);
     const rows = await this.db.allRaw(page.sql, page.params);
     for (const r of rows) toItemResultRow(r);
     return rows;

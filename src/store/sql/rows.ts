@@ -16,7 +16,7 @@ import {
   RESULT_CELL,
 } from "../items.js";
 import type { Workspace } from "../workspaces.js";
-import type { Row, SqlDriver } from "./driver.js";
+import type { Row } from "./driver.js";
 
 export function n(v: unknown): number {
   return typeof v === "number" ? v : Number(v);
@@ -185,20 +185,13 @@ function answerFields(r: Row): ItemAnswer {
 }
 
 /**
- * The columns of an `ItemResultRow`, in `RESULT_CELL` order: the usage's token counts as the
- * JSON text of those members (`db.jsonMember`), so the CSV export parses no usage.
+ * The columns of an `ItemResultRow`, in `RESULT_CELL` order: what every export reads. No usage
+ * member is read out of `response_usage` here: SQLite parses the whole usage for each `->`, and
+ * the CSV export's four token counts cost ~3 µs of CPU per row that way, against ~1.7 µs for one
+ * JSON.parse of the usage text in the CSV writer (bench/README.md, "Issue 17.4, the CSV export's
+ * usage counts").
  */
-export function resultColumns(db: Pick<SqlDriver, "jsonMember">): string {
-  const usage = (key: string) => db.jsonMember("response_usage", key);
-  return `${RESULT_BASE_COLUMNS}, ${usage("total_prompt_tokens")}, ${usage("total_completion_tokens")}, ${usage("total_tokens")}, ${usage("total_cached_prompt_tokens")}`;
-}
-
-/**
- * The columns of an `ItemResultRow` up to `RESULT_CELL.usagePromptTokens`: what a JSON or JSONL
- * export reads. The four usage members cost SQLite ~1.5 µs of CPU per row (each `->` parses the
- * usage), most of the read (bench/README.md, issue 17.4 JSONL).
- */
-export const RESULT_BASE_COLUMNS =
+export const RESULT_COLUMNS =
   "seq, custom_id, status, response_content, response_usage, response_json, error_code, error_message, chat_id, conversation_id, processed_at, attempts, agent_id, context, metadata";
 
 /** The number cells of an `ItemResultRow` (PostgreSQL returns BIGINT as strings). */
@@ -220,7 +213,7 @@ const JSON_CELLS = [
 ];
 
 /**
- * A raw row of `resultColumns` as an `ItemResultRow`, in place: number cells as numbers, JSON
+ * A raw row of `RESULT_COLUMNS` as an `ItemResultRow`, in place: number cells as numbers, JSON
  * cells as text, undefined as null (nothing to change on SQLite but the check).
  */
 export function toItemResultRow(r: unknown[]): ItemResultRow {

@@ -203,11 +203,6 @@ export class SqliteDriver implements SqlDriver {
     return sql;
   }
 
-  /** `->` gives the member's JSON text (SQLite 3.38+); a plain label is read as `$.label`. */
-  jsonMember(column: string, key: string): string {
-    return `(${column} -> '$.${key}')`;
-  }
-
   /**
    * One statement outside a transaction, once no transaction of this connection is open (it
    * would otherwise run inside it). With `threads`, one that finds the file busy did nothing
