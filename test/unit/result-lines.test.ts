@@ -209,6 +209,28 @@ describe("JSON text pieces", () => {
   });
 });
 
+/** A finished result with nothing optional set, but `fields`. */
+function finished(fields: Partial<ItemResult>): ItemResult {
+  return {
+    seq: 1,
+    customId: "c",
+    status: "success",
+    responseContent: null,
+    responseUsage: null,
+    responseJson: null,
+    errorCode: null,
+    errorMessage: null,
+    chatId: null,
+    conversationId: null,
+    processedAt: null,
+    attempts: 1,
+    agentId: "a",
+    context: null,
+    metadata: null,
+    ...fields,
+  };
+}
+
 describe("result lines", () => {
   it("a JSONL line is JSON.stringify(itemToWire(row)), on one line", () => {
     fc.assert(
@@ -242,50 +264,12 @@ describe("result lines", () => {
   });
 
   it("a json.<property> column named like an Object method is empty when the answer lacks it", () => {
-    const r = asStored(
-      {
-        seq: 1,
-        customId: "c",
-        status: "success",
-        responseContent: "{}",
-        responseUsage: null,
-        responseJson: { answer: "=1" },
-        errorCode: null,
-        errorMessage: null,
-        chatId: null,
-        conversationId: null,
-        processedAt: null,
-        attempts: 1,
-        agentId: "a",
-        context: null,
-        metadata: null,
-      },
-      false,
-    );
+    const r = asStored(finished({ responseContent: "{}", responseJson: { answer: "=1" } }), false);
     expect(csvLine(resultCsvCells(r, ["constructor", "answer"])).endsWith(",,'=1\n")).toBe(true);
   });
 
   it("the token columns are blank when the stored usage is absent, not an object or not JSON", () => {
-    const stored = asStored(
-      {
-        seq: 1,
-        customId: "c",
-        status: "success",
-        responseContent: "a",
-        responseUsage: null,
-        responseJson: null,
-        errorCode: null,
-        errorMessage: null,
-        chatId: null,
-        conversationId: null,
-        processedAt: null,
-        attempts: 1,
-        agentId: "a",
-        context: null,
-        metadata: null,
-      },
-      false,
-    );
+    const stored = asStored(finished({ responseContent: "a" }), false);
     const tokens = (usageText: string | null) => {
       const r = [...stored];
       r[RESULT_CELL.responseUsage] = usageText;
