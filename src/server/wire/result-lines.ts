@@ -108,7 +108,7 @@ function processedAt(ms: number | null): string {
  * read; an empty one when there is no usage, or when it is not a JSON object (each column is
  * then blank). Parsed once a row for its four columns: reading the members in SQL instead
  * (SQLite's `->`) parsed the usage once per member, ~3 µs of CPU a row against ~1.7 for this
- * (bench/README.md, "Issue 17.4, the CSV export's usage counts").
+ * (bench/README.md, "The CSV export's token counts").
  */
 function usageOf(text: string | null): Record<string, unknown> {
   if (text === null) return NO_USAGE;

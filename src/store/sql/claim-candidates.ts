@@ -2,7 +2,7 @@
  * The batches one claim looks at (its candidates): the least recently claimed runnable ones, at
  * most `CANDIDATES_PER_WORKSPACE` of each workspace, so a workspace with thousands of batches
  * cannot crowd the others out, and at most `CLAIM_CANDIDATES` in all. Read before a claim, unless
- * the previous claim's serve (`read`'s `reuse`).
+ * the previous claim's read still serves (`read`'s `reuse`).
  */
 import type { SqlDriver } from "./driver.js";
 import { n } from "./rows.js";
@@ -94,8 +94,7 @@ export class ClaimCandidates {
     const looked: Candidate[] = [];
     const rest: Candidate[] = [];
     for (const c of this.kept) {
-      const share = shares.get(c.id);
-      if (share === undefined) rest.push(c);
+      if (!shares.has(c.id)) rest.push(c);
       else looked.push({ ...c, pending: c.pending - (taken.get(c.id) ?? 0) });
     }
     const short = [...shares].some(([id, share]) => (taken.get(id) ?? 0) < share);

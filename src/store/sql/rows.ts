@@ -188,8 +188,8 @@ function answerFields(r: Row): ItemAnswer {
  * The columns of an `ItemResultRow`, in `RESULT_CELL` order: what every export reads. No usage
  * member is read out of `response_usage` here: SQLite parses the whole usage for each `->`, and
  * the CSV export's four token counts cost ~3 µs of CPU per row that way, against ~1.7 µs for one
- * JSON.parse of the usage text in the CSV writer (bench/README.md, "Issue 17.4, the CSV export's
- * usage counts").
+ * JSON.parse of the usage text in the CSV writer (bench/README.md, "The CSV export's token
+ * counts").
  */
 export const RESULT_COLUMNS =
   "seq, custom_id, status, response_content, response_usage, response_json, error_code, error_message, chat_id, conversation_id, processed_at, attempts, agent_id, context, metadata";

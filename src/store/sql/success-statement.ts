@@ -57,10 +57,9 @@ function valuesOf(o: SuccessOutcome, meta: { question: string; answerEnd: string
 /**
  * `v`: the group's values (`ord`: a value's place in the arrays), each with the ids of its chat
  * (a new one unless it continues `history_id`) and its two messages. Read twice (the UPDATE, `w`),
- * so PostgreSQL evaluates it
- * once (a CTE with volatile functions is never inlined): each row's ids are drawn once, the
- * question's before the answer's (a target list is evaluated in order), so the two messages read
- * back in order. `upd` is the fenced UPDATE: an item is written only if its worker still holds it,
+ * so PostgreSQL evaluates it once (a CTE with volatile functions is never inlined): each row's
+ * ids are drawn once, the question's before the answer's (a target list is evaluated in order),
+ * so the two messages read back in order. `upd` is the fenced UPDATE: an item is written only if its worker still holds it,
  * and `w` is the values of the rows it wrote, matched on the question id the row now holds (an
  * item given twice in a group is written by one of its values only, and only that one's chat and
  * messages are written). The chats' and messages' foreign keys are checked at the statement's end,
