@@ -175,24 +175,25 @@ function machineTicks() {
  * undici loop keeping INFLIGHT calls in flight against the same mock over the same ITEMS, no
  * storage, no queue, no API (bench/throughput.mjs's `baseline`, without its warm-up: the first
  * round opens its connections as agentbatch's does). Its connections are split over pools of at
- * most 256, as agentbatch's provider splits them (src/providers/http-upstream.ts), each call on
- * the least busy pool. Runs in a child process of its own, before agentbatch's; its timeline is
+ * most 64, as agentbatch's provider splits them (src/providers/http-upstream.ts), each call on
+ * a pool with a connection to spare, the one freed last first. Runs in a child process of its own, before agentbatch's; its timeline is
  * from its first call (it has no POSTs).
  */
 async function bare(mockUrl) {
   const { Pool } = await import("undici");
   const base = new URL(mockUrl);
   const path = `${base.pathname.replace(/\/+$/, "")}/chat/completions`;
-  const count = Math.max(1, Math.ceil(INFLIGHT / 256));
-  const pools = Array.from(
+  const count = Math.max(1, Math.ceil(INFLIGHT / 64));
+  const capacity = Array.from(
     { length: count },
-    (_, i) =>
-      new Pool(base.origin, {
-        connections: Math.floor(INFLIGHT / count) + (i < INFLIGHT % count ? 1 : 0),
-        keepAliveTimeout: 30_000,
-      }),
+    (_, i) => Math.floor(INFLIGHT / count) + (i < INFLIGHT % count ? 1 : 0),
+  );
+  const pools = capacity.map(
+    (connections) => new Pool(base.origin, { connections, keepAliveTimeout: 30_000 }),
   );
   const inFlight = pools.map(() => 0);
+  // The pools with a connection to spare (never empty: INFLIGHT calls on INFLIGHT connections).
+  const spare = pools.map((_, i) => count - 1 - i);
   const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
   let peakRss = process.memoryUsage.rss();
   const rssTimer = setInterval(() => {
@@ -240,9 +241,8 @@ async function bare(mockUrl) {
         model: "mock-model",
         messages: [{ role: "user", content: `Question ${i}` }],
       });
-      let shard = 0;
-      for (let p = 1; p < inFlight.length; p++) if (inFlight[p] < inFlight[shard]) shard = p;
-      inFlight[shard]++;
+      const shard = spare[spare.length - 1];
+      if (++inFlight[shard] === capacity[shard]) spare.pop();
       try {
         const res = await call(pools[shard], body);
         const payload = JSON.parse(res.text);
@@ -255,7 +255,7 @@ async function bare(mockUrl) {
         const code = err?.code ?? String(err).slice(0, 60);
         errors[code] = (errors[code] ?? 0) + 1;
       } finally {
-        inFlight[shard]--;
+        if (inFlight[shard]-- === capacity[shard]) spare.push(shard);
       }
       done++;
       if (thirdAt === null && done >= ITEMS / 3) {

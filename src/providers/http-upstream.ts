@@ -1,17 +1,11 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { type Dispatcher, Pool, util } from "undici";
+import { type Dispatcher, type Pool, util } from "undici";
 import { AnswerPacer } from "./answer-pacer.js";
 import { abortedOutcome, retryable } from "./outcomes.js";
 import type { CallSignal, RetryableOutcome } from "./types.js";
+import { UpstreamPools } from "./upstream-pools.js";
 
 const DEFAULT_CONNECTIONS = 256;
-/**
- * Connections per undici pool. A pool finds a free connection by walking its list from the
- * front, past every busy one: with 10,000 calls in flight on one pool that walk was 4 % of the
- * process's CPU (bench/inflight.mjs profile). Larger limits are spread over several pools.
- */
-const CONNECTIONS_PER_POOL = 256;
-const KEEP_ALIVE_MS = 30_000;
 const MAX_ERROR_CHARS = 500;
 const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT"]);
 
@@ -33,15 +27,13 @@ export interface UpstreamResponse {
 }
 
 /**
- * One HTTP upstream of a model provider: a keep-alive undici pool (at thousands of calls a
+ * One HTTP upstream of a model provider: keep-alive undici pools (`upstream-pools.ts`; at thousands of calls a
  * second, fetch's per-request overhead and connection churn would dominate) and the part of a
  * call every provider shares: the call timeout, the caller's abort, connection errors turned
  * into retryable outcomes, and the response body always released.
  */
 export class HttpUpstream {
-  private readonly pools: Pool[];
-  /** Calls in flight on each pool: a call goes to the least busy one. */
-  private readonly inFlight: number[];
+  private readonly pools: UpstreamPools;
   /** The calls in flight, by deadline: one timer for all of them. */
   private readonly deadlines = new DeadlineList();
 
@@ -50,27 +42,7 @@ export class HttpUpstream {
     readonly timeoutMs: number,
     connections = DEFAULT_CONNECTIONS,
   ) {
-    const count = Math.max(1, Math.ceil(connections / CONNECTIONS_PER_POOL));
-    this.pools = Array.from(
-      { length: count },
-      (_, i) =>
-        new Pool(origin, {
-          // The limit split over the pools, the first ones taking the remainder.
-          connections: Math.floor(connections / count) + (i < connections % count ? 1 : 0),
-          keepAliveTimeout: KEEP_ALIVE_MS,
-          // Our own deadline list bounds the whole call (a slow stream included); these only stop undici's 300 s defaults from
-          // outliving a longer configured timeout.
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        }),
-    );
-    this.inFlight = this.pools.map(() => 0);
-  }
-
-  private leastBusy(): number {
-    let best = 0;
-    for (let i = 1; i < this.inFlight.length; i++) if (this.inFlight[i] < this.inFlight[best]) best = i;
-    return best;
+    this.pools = new UpstreamPools(origin, connections, timeoutMs);
   }
 
   /**
@@ -99,10 +71,10 @@ export class HttpUpstream {
     this.deadlines.add(call);
     signal.addEventListener("abort", call, ONCE);
     let responseBody: ResponseBody | undefined;
-    const shard = this.leastBusy();
-    this.inFlight[shard]++;
+    const shard = this.pools.acquire();
+    call.holdConnection(this.pools, shard);
     try {
-      const response = await call.send(this.pools[shard], path, headers, JSON.stringify(body));
+      const response = await call.send(this.pools.pool(shard), path, headers, JSON.stringify(body));
       responseBody = response.body;
       return await read(response);
     } catch (err) {
@@ -110,7 +82,7 @@ export class HttpUpstream {
       if (signal.aborted) return abortedOutcome();
       return connectionErrorOutcome(err);
     } finally {
-      this.inFlight[shard]--;
+      call.freeConnection();
       this.deadlines.remove(call);
       signal.removeEventListener("abort", call);
       // An unread body would hold its connection; destroying a finished one is harmless.
@@ -120,7 +92,7 @@ export class HttpUpstream {
 
   async close(): Promise<void> {
     this.deadlines.clear();
-    await Promise.all(this.pools.map((p) => p.close()));
+    await this.pools.close();
   }
 }
 
@@ -137,7 +109,28 @@ abstract class Call {
   next: Call | null = null;
   listed = false;
 
+  /** The pools whose `shard` counts this call in flight, until `freeConnection`. */
+  private pools: UpstreamPools | null = null;
+  private shard = 0;
+
   constructor(readonly deadline: number) {}
+
+  holdConnection(pools: UpstreamPools, shard: number): void {
+    this.pools = pools;
+    this.shard = shard;
+  }
+
+  /**
+   * Its pool counts it no longer (once): at the end of `post`, or as soon as undici is done with
+   * its connection (a body read whole), so that a call started on the answer's turn goes to the
+   * pool whose connection just freed, not to one with none free, where it would wait for that
+   * pool's next answer.
+   */
+  freeConnection(): void {
+    if (this.pools === null) return;
+    this.pools.release(this.shard);
+    this.pools = null;
+  }
 
   abstract send(
     pool: Pool,
@@ -247,6 +240,7 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
     if (this.ended) return;
     this.ended = true;
     this.abort = null;
+    this.freeConnection();
     answers.add(this);
   }
 
@@ -292,6 +286,7 @@ class BufferedCall extends Call implements Dispatcher.DispatchHandler {
     if (this.ended) return;
     this.ended = true;
     this.abort = null;
+    this.freeConnection();
     this.chunks = [];
     this.onAnswered = undefined;
     this.reject?.(err);

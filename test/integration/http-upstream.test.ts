@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpUpstream, type UpstreamResponse } from "../../src/providers/http-upstream.js";
+import { waitFor } from "../helpers/wait.js";
 
 /**
  * An upstream that answers /slow with a body that never ends, one small chunk every 20 ms (so
@@ -134,6 +135,94 @@ describe("HttpUpstream's total timeout and the caller's abort", () => {
       });
       expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
     } finally {
+      await upstream.close();
+    }
+  });
+});
+
+describe("HttpUpstream's connections, split over several pools", () => {
+  it("keeps as many calls open as its limit, queues one past it, and has them all again once they end", async () => {
+    // 40 connections: three pools (14, 13, 13), the calls handed to pools with one to spare.
+    const upstream = new HttpUpstream(origin, 60_000, 40);
+    let started = 0;
+    const onStart = () => started++;
+    slowStarted.add(onStart);
+    const callers: AbortController[] = [];
+    const open = (n: number) =>
+      Array.from({ length: n }, () => {
+        const caller = new AbortController();
+        callers.push(caller);
+        const outcome = upstream.post("/slow", {}, {}, caller.signal, async (r) => drain(r));
+        return { caller, outcome };
+      });
+    try {
+      // Every connection busy at once: no call waits in a full pool while another has one free.
+      const first = open(41);
+      await waitFor(() => started === 40, { what: "40 calls streaming" });
+      expect(started).toBe(40);
+      // The 41st waited for a connection; it gets one when the others end.
+      for (const c of first.slice(0, 40)) c.caller.abort();
+      await waitFor(() => started === 41, { what: "the queued call streaming" });
+      first[40].caller.abort();
+      for (const c of first)
+        expect(await c.outcome).toEqual({
+          kind: "retryable",
+          code: 504,
+          message: "aborted",
+          rateLimited: false,
+        });
+      // Each pool counted its calls back: all 40 connections are free for the next 40.
+      const second = open(40);
+      await waitFor(() => started === 81, { what: "40 more calls streaming" });
+      for (const c of second) c.caller.abort();
+      await Promise.all(second.map((c) => c.outcome));
+    } finally {
+      slowStarted.delete(onStart);
+      // A failed wait leaves streams open: ended here, so close() does not wait for them.
+      for (const caller of callers) caller.abort();
+      await upstream.close();
+    }
+  });
+  it("sends a call started on an answer's turn to the pool whose connection that answer freed", async () => {
+    // 130 connections: pools of 44, 43 and 43, filled in that order.
+    const upstream = new HttpUpstream(origin, 60_000, 130);
+    let started = 0;
+    const onStart = () => started++;
+    slowStarted.add(onStart);
+    const caller = new AbortController();
+    setMaxListeners(200, caller.signal);
+    try {
+      // Every connection but one streams for good: the last pool has one free.
+      const slow = Array.from({ length: 129 }, () =>
+        upstream.post("/slow", {}, {}, caller.signal, async (r) => drain(r)),
+      );
+      await waitFor(() => started === 129, { what: "129 calls streaming" });
+      // That pool's last connection answers at once; on its answer's turn the next call starts.
+      // Counted in flight until its own call returned, every pool would look full, and the next
+      // call would wait behind streams in the least busy one.
+      let next: Promise<unknown> | undefined;
+      const first = await upstream.post(
+        "/fast",
+        {},
+        {},
+        caller.signal,
+        (r) => r.body.text(),
+        false,
+        () => {
+          next = upstream.post("/fast", {}, {}, caller.signal, (r) => r.body.text(), false);
+        },
+      );
+      expect(first).toBe("done");
+      // A deadline to fail on, not a wait: the call answers at once when it has a connection.
+      const stuck = new Promise((resolve) =>
+        setTimeout(() => resolve("no connection in 10 s"), 10_000).unref(),
+      );
+      expect(await Promise.race([next, stuck])).toBe("done");
+      caller.abort();
+      await Promise.all(slow);
+    } finally {
+      slowStarted.delete(onStart);
+      caller.abort();
       await upstream.close();
     }
   });
