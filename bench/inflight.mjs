@@ -175,9 +175,9 @@ function machineTicks() {
  * undici loop keeping INFLIGHT calls in flight against the same mock over the same ITEMS, no
  * storage, no queue, no API (bench/throughput.mjs's `baseline`, without its warm-up: the first
  * round opens its connections as agentbatch's does). Its connections are split over pools of at
- * most 64, as agentbatch's provider splits them (src/providers/http-upstream.ts), each call on
- * a pool with a connection to spare, the one freed last first. Runs in a child process of its own, before agentbatch's; its timeline is
- * from its first call (it has no POSTs).
+ * most 64, as agentbatch's provider splits them (src/providers/upstream-pools.ts), each call on
+ * a pool with a connection to spare, the one freed last first. Runs in a child process of its
+ * own, before agentbatch's; its timeline is from its first call (it has no POSTs).
  */
 async function bare(mockUrl) {
   const { Pool } = await import("undici");

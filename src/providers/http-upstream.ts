@@ -27,10 +27,10 @@ export interface UpstreamResponse {
 }
 
 /**
- * One HTTP upstream of a model provider: keep-alive undici pools (`upstream-pools.ts`; at thousands of calls a
- * second, fetch's per-request overhead and connection churn would dominate) and the part of a
- * call every provider shares: the call timeout, the caller's abort, connection errors turned
- * into retryable outcomes, and the response body always released.
+ * One HTTP upstream of a model provider: keep-alive undici pools (`upstream-pools.ts`; at
+ * thousands of calls a second, fetch's per-request overhead and connection churn would dominate)
+ * and the part of a call every provider shares: the call timeout, the caller's abort, connection
+ * errors turned into retryable outcomes, and the response body always released.
  */
 export class HttpUpstream {
   private readonly pools: UpstreamPools;

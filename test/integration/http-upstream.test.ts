@@ -142,8 +142,8 @@ describe("HttpUpstream's total timeout and the caller's abort", () => {
 
 describe("HttpUpstream's connections, split over several pools", () => {
   it("keeps as many calls open as its limit, queues one past it, and has them all again once they end", async () => {
-    // 40 connections: three pools (14, 13, 13), the calls handed to pools with one to spare.
-    const upstream = new HttpUpstream(origin, 60_000, 40);
+    // 130 connections: three pools (44, 43, 43), the calls handed to pools with one to spare.
+    const upstream = new HttpUpstream(origin, 60_000, 130);
     let started = 0;
     const onStart = () => started++;
     slowStarted.add(onStart);
@@ -157,13 +157,13 @@ describe("HttpUpstream's connections, split over several pools", () => {
       });
     try {
       // Every connection busy at once: no call waits in a full pool while another has one free.
-      const first = open(41);
-      await waitFor(() => started === 40, { what: "40 calls streaming" });
-      expect(started).toBe(40);
-      // The 41st waited for a connection; it gets one when the others end.
-      for (const c of first.slice(0, 40)) c.caller.abort();
-      await waitFor(() => started === 41, { what: "the queued call streaming" });
-      first[40].caller.abort();
+      const first = open(131);
+      await waitFor(() => started === 130, { what: "130 calls streaming" });
+      expect(started).toBe(130);
+      // The 131st waited for a connection; it gets one when the others end.
+      for (const c of first.slice(0, 130)) c.caller.abort();
+      await waitFor(() => started === 131, { what: "the queued call streaming" });
+      first[130].caller.abort();
       for (const c of first)
         expect(await c.outcome).toEqual({
           kind: "retryable",
@@ -171,9 +171,9 @@ describe("HttpUpstream's connections, split over several pools", () => {
           message: "aborted",
           rateLimited: false,
         });
-      // Each pool counted its calls back: all 40 connections are free for the next 40.
-      const second = open(40);
-      await waitFor(() => started === 81, { what: "40 more calls streaming" });
+      // Each pool counted its calls back: all 130 connections are free for the next 130.
+      const second = open(130);
+      await waitFor(() => started === 261, { what: "130 more calls streaming" });
       for (const c of second) c.caller.abort();
       await Promise.all(second.map((c) => c.outcome));
     } finally {
@@ -183,6 +183,7 @@ describe("HttpUpstream's connections, split over several pools", () => {
       await upstream.close();
     }
   });
+
   it("sends a call started on an answer's turn to the pool whose connection that answer freed", async () => {
     // 130 connections: pools of 44, 43 and 43, filled in that order.
     const upstream = new HttpUpstream(origin, 60_000, 130);
