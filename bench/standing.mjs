@@ -9,6 +9,7 @@
  *   npm run build && node bench/standing.mjs
  *   BENCH_STANDING_ONLY=17.1,17.5 node bench/standing.mjs   # only those points
  *   BENCH_STANDING_ROOT=/tmp/base node bench/standing.mjs   # the build in /tmp/base/dist
+ *   BENCH_STANDING_REPEAT=3 node bench/standing.mjs         # every bench 3 times, each point's median
  *
  * | point | bench                                                        | read                                 |
  * | ----- | ------------------------------------------------------------ | ------------------------------------ |
@@ -26,6 +27,11 @@
  * (test/integration/ingest-isolation.test.ts). Prints one JSON object: `points` (one entry per
  * aim: `point`, `aim`, `target`, `value`, `met`, and `ceiling` where the same run has a bare loop),
  * `met` (how many of how many), and `runs` (each bench's own JSON, for the figures not read here).
+ * With `BENCH_STANDING_REPEAT=N` the whole set runs N times over (pass after pass, so a drift of
+ * the machine's speed touches every bench alike); each point is then the run with its median
+ * value (the lower of the middle two for an even N), with every pass's value in `values`, and
+ * `runs` holds each bench's N JSONs: one run of a 50 ms point on a 2-core machine can land
+ * 0.2 under its neighbours (bench/README.md, "Issue 17.3, the pools' walk").
  * Needs PostgreSQL and Redis as peers.mjs and scaleout.mjs do.
  */
 import { cpus, loadavg } from "node:os";
@@ -36,6 +42,14 @@ import { root as here, spawnNode } from "./lib.mjs";
 const ONLY = (process.env.BENCH_STANDING_ONLY ?? "").split(",").filter(Boolean);
 /** Another build's directory (its `dist/` is measured), passed to each bench as its own root option. */
 const ROOT = process.env.BENCH_STANDING_ROOT ? resolve(process.env.BENCH_STANDING_ROOT) : null;
+/** How many times the whole set runs; each point is then its median run. */
+const REPEAT = Number(process.env.BENCH_STANDING_REPEAT ?? 1);
+if (!Number.isInteger(REPEAT) || REPEAT < 1) {
+  process.stderr.write(
+    `BENCH_STANDING_REPEAT must be a whole number >= 1, not "${process.env.BENCH_STANDING_REPEAT}"\n`,
+  );
+  process.exit(2);
+}
 
 /**
  * Each bench run: which points it serves, its file and environment, the variable through which it
@@ -217,26 +231,61 @@ function point(id, aim, target, value, ok, context = {}) {
   return { point: id, aim, target, value, met: ok(value), ...context };
 }
 
+/** One bench run: its JSON (or its error) and the points read from it. */
+async function runOnce(run, pass) {
+  const env = { ...process.env, ...run.env, ...(ROOT ? { [run.rootEnv]: ROOT } : {}) };
+  const t0 = Date.now();
+  const label = REPEAT > 1 ? `${run.name} (${pass + 1} of ${REPEAT})` : run.name;
+  process.stderr.write(`${label}: running\n`);
+  try {
+    const out = await spawnNode([join(here, "bench", run.file)], { env }).done;
+    const json = JSON.parse(out.slice(out.indexOf("{")));
+    return { json, points: run.read(json) };
+  } catch (err) {
+    // A bench that fails is reported as such: its points are not met, and the others still run.
+    const points = run.points.map((id) => ({ point: id, aim: `${run.name} failed`, met: false }));
+    return { json: { error: String(err.message ?? err) }, points };
+  } finally {
+    process.stderr.write(`${label}: ${Math.round((Date.now() - t0) / 1000)} s\n`);
+  }
+}
+
+/**
+ * One point from its passes: the pass with the median value (the lower middle for an even count),
+ * every pass's value beside it. Passes without a numeric value (a failed bench) count as unmet.
+ */
+function medianPoint(passes) {
+  const measured = passes.filter((p) => typeof p.value === "number").sort((a, b) => a.value - b.value);
+  if (measured.length < passes.length)
+    return { ...passes.find((p) => typeof p.value !== "number"), passes: passes.length };
+  const median = measured[Math.floor((measured.length - 1) / 2)];
+  return { ...median, values: passes.map((p) => p.value) };
+}
+
 async function main() {
   const started = Date.now();
+  const selected = RUNS.filter((run) => ONLY.length === 0 || run.points.some((p) => ONLY.includes(p)));
+  const results = new Map(selected.map((run) => [run.name, []]));
+  for (let pass = 0; pass < REPEAT; pass++)
+    for (const run of selected) results.get(run.name).push(await runOnce(run, pass));
   const points = [];
   const runs = {};
-  for (const run of RUNS) {
-    if (ONLY.length > 0 && !run.points.some((p) => ONLY.includes(p))) continue;
-    const env = { ...process.env, ...run.env, ...(ROOT ? { [run.rootEnv]: ROOT } : {}) };
-    const t0 = Date.now();
-    process.stderr.write(`${run.name}: running\n`);
-    try {
-      const out = await spawnNode([join(here, "bench", run.file)], { env }).done;
-      const json = JSON.parse(out.slice(out.indexOf("{")));
-      runs[run.name] = json;
-      points.push(...run.read(json));
-    } catch (err) {
-      // A bench that fails is reported as such: its points are not met, and the others still run.
-      runs[run.name] = { error: String(err.message ?? err) };
-      for (const id of run.points) points.push({ point: id, aim: `${run.name} failed`, met: false });
+  for (const run of selected) {
+    const passes = results.get(run.name);
+    runs[run.name] = REPEAT === 1 ? passes[0].json : passes.map((r) => r.json);
+    if (REPEAT === 1) {
+      points.push(...passes[0].points);
+      continue;
     }
-    process.stderr.write(`${run.name}: ${Math.round((Date.now() - t0) / 1000)} s\n`);
+    // Each point's passes, matched by point and aim, in the order the first pass gave them.
+    const byKey = new Map();
+    for (const r of passes)
+      for (const p of r.points) {
+        const key = `${p.point}|${p.aim}`;
+        if (!byKey.has(key)) byKey.set(key, []);
+        byKey.get(key).push(p);
+      }
+    for (const list of byKey.values()) points.push(medianPoint(list));
   }
   const summary = {
     machine: {
@@ -246,6 +295,7 @@ async function main() {
       loadavg_1m_at_end: loadavg()[0],
     },
     build: ROOT ?? here,
+    repeat: REPEAT,
     seconds: Math.round((Date.now() - started) / 1000),
     met: `${points.filter((p) => p.met).length} of ${points.length}`,
     points,
