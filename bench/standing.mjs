@@ -252,7 +252,9 @@ async function runOnce(run, pass) {
 
 /**
  * One point from its passes: the pass with the median value (the lower middle for an even count),
- * every pass's value beside it. Passes without a numeric value (a failed bench) count as unmet.
+ * every pass's value beside it. A pass that read no number for it makes the point that pass's
+ * reading (`passes`: how many passes gave the point). A bench that failed in a pass adds its own
+ * unmet "failed" points, matched across passes like any other.
  */
 function medianPoint(passes) {
   const measured = passes.filter((p) => typeof p.value === "number").sort((a, b) => a.value - b.value);
