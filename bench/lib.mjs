@@ -109,7 +109,10 @@ export function spawnNode(args, { onLine, env } = {}) {
  * The mock LLM (dist/cli/main.js mock-llm) in a child process, answering after `latencyMs`.
  * `BENCH_MOCK_NODE_ARGS` passes node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/mockprof`;
  * the profile is written when it exits, so it is stopped with SIGTERM). `BENCH_MOCK_BACKLOG` sets
- * its listen socket's accept queue (`--backlog`; unset: Node's 511).
+ * its listen socket's accept queue (`--backlog`; unset: Node's 511). `BENCH_MOCK_JITTER_MS` spreads
+ * each answer's time uniformly within ± that many ms of `latencyMs` (`--latency-jitter-ms`; unset:
+ * every answer after the same time, as the issue's figures are measured: bench/README.md, "Issue
+ * 17 on an AMD EPYC machine", for what a fixed latency does to a client).
  */
 export async function startMock(latencyMs) {
   const nodeArgs = (process.env.BENCH_MOCK_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -127,6 +130,7 @@ export async function startMock(latencyMs) {
       "--latency-ms",
       String(latencyMs),
       ...(process.env.BENCH_MOCK_BACKLOG ? ["--backlog", process.env.BENCH_MOCK_BACKLOG] : []),
+      ...(process.env.BENCH_MOCK_JITTER_MS ? ["--latency-jitter-ms", process.env.BENCH_MOCK_JITTER_MS] : []),
     ],
     {
       onLine: (line) => {

@@ -121,6 +121,12 @@ program
   .option("-p, --port <port>", "port (0: any free port)", int, 8090)
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--latency-ms <ms>", "delay before each answer", int, 0)
+  .option(
+    "--latency-jitter-ms <ms>",
+    "each answer's delay drawn uniformly within ±ms of --latency-ms",
+    int,
+    0,
+  )
   .option("--rpm <n>", "requests per minute before answering 429", int)
   .option("--tpm <n>", "tokens per minute before answering 429", int)
   .option("--error-rate <f>", "share of requests answered with 500 (0..1)", float, 0)
@@ -133,6 +139,7 @@ program
       port: opts.port,
       host: opts.host,
       latencyMs: opts.latencyMs,
+      latencyJitterMs: opts.latencyJitterMs,
       rpm: opts.rpm,
       tpm: opts.tpm,
       errorRate: opts.errorRate,

@@ -6,8 +6,10 @@ import type { ModelRequest } from "../providers/types.js";
 import { parseMessagesBody } from "./anthropic-input.js";
 import type { Refusal } from "./limits.js";
 import {
+  answerDelayMs,
   delay,
   type EventStreamParts,
+  hasLatency,
   injectsFault,
   type MockRouteDeps,
   retryAfterSeconds,
@@ -53,7 +55,7 @@ export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteD
     }
     const headers = deps.limits.anthropicHeaders();
     if (injectsFault(deps)) {
-      if (deps.latencyMs > 0) await delay(deps.latencyMs);
+      if (hasLatency(deps)) await delay(answerDelayMs(deps));
       deps.log.record(500, model, userText);
       return reply.code(500).send(anthropicError("api_error", "injected fault"));
     }
@@ -65,10 +67,10 @@ export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteD
       parsed.thinking?.type === "enabled" ? userText : undefined,
     );
     if (body.stream === true) {
-      await writeEventStream(reply, headers, messageStream(message), deps.latencyMs);
+      await writeEventStream(reply, headers, messageStream(message), answerDelayMs(deps));
       return reply;
     }
-    if (deps.latencyMs > 0) await delay(deps.latencyMs);
+    if (hasLatency(deps)) await delay(answerDelayMs(deps));
     return reply.headers(headers).send(message);
   });
 }

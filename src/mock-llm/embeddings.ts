@@ -7,7 +7,7 @@ import {
   simulatedDimensions,
 } from "../providers/simulated-embeddings.js";
 import { openAIError, sendRateLimited } from "./openai-chat.js";
-import { delay, injectsFault, type MockRouteDeps } from "./route-support.js";
+import { answerDelayMs, delay, hasLatency, injectsFault, type MockRouteDeps } from "./route-support.js";
 import { isObject, type Json, WireError } from "./wire-error.js";
 
 const MAX_INPUTS = 2048;
@@ -44,7 +44,7 @@ export function registerEmbeddings(app: FastifyInstance, deps: MockRouteDeps): v
       deps.log.record(429, model, logged);
       return sendRateLimited(reply, deps, model, refused);
     }
-    if (deps.latencyMs > 0) await delay(deps.latencyMs);
+    if (hasLatency(deps)) await delay(answerDelayMs(deps));
     if (injectsFault(deps)) {
       deps.log.record(500, model, logged);
       return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });

@@ -7,7 +7,9 @@ import type { ModelRequest } from "../providers/types.js";
 import { formatDuration, type Refusal } from "./limits.js";
 import { parseChatCompletionBody } from "./openai-chat-input.js";
 import {
+  answerDelayMs,
   delay,
+  hasLatency,
   injectsFault,
   type MockRouteDeps,
   retryAfterSeconds,
@@ -57,7 +59,7 @@ export function registerOpenAIChat(app: FastifyInstance, deps: MockRouteDeps): v
     }
     const headers = deps.limits.openAIHeaders();
     if (injectsFault(deps)) {
-      if (deps.latencyMs > 0) await delay(deps.latencyMs);
+      if (hasLatency(deps)) await delay(answerDelayMs(deps));
       deps.log.record(500, model, userText);
       return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });
     }
@@ -78,10 +80,10 @@ async function answerCompletion(
     deps.log.record(200, completion.model, userText);
     const options = body.stream_options as { include_usage?: unknown } | null | undefined;
     const stream = completionStream(completion, options?.include_usage === true);
-    await writeEventStream(reply, headers, stream, deps.latencyMs);
+    await writeEventStream(reply, headers, stream, answerDelayMs(deps));
     return reply;
   }
-  if (deps.latencyMs > 0) await delay(deps.latencyMs);
+  if (hasLatency(deps)) await delay(answerDelayMs(deps));
   deps.log.record(200, completion.model, userText);
   const { turn } = completion;
   const message: Json = { role: "assistant", content: turn.toolCalls ? null : turn.text, refusal: null };

@@ -16,6 +16,11 @@ export interface MockLlmOptions {
   host?: string;
   /** Time before answering; a stream spreads its chunks over it. */
   latencyMs?: number;
+  /**
+   * Each answer's time drawn uniformly within ±this many ms of `latencyMs` (never below 0);
+   * default 0, every answer after the same time.
+   */
+  latencyJitterMs?: number;
   /** Requests per minute before answering 429. */
   rpm?: number;
   /** Tokens (prompt + completion) per minute before answering 429. */
@@ -63,6 +68,7 @@ const MODELS = ["mock-model", "gpt-4o-mini", "echo", "text-embedding-3-small"];
 export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> {
   const deps: MockRouteDeps = {
     latencyMs: opts.latencyMs ?? 0,
+    latencyJitterMs: opts.latencyJitterMs ?? 0,
     errorRate: opts.errorRate ?? 0,
     limits: new MockLimits(opts.rpm, opts.tpm),
     log: new MockRequestLog(opts.logFile),

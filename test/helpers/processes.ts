@@ -90,10 +90,18 @@ export async function waitForHttp(p: CliProcess, url: string, timeoutMs = 20_000
 
 /** Starts `agentbatch mock-llm` on a free port and waits until it answers. */
 export async function startMockProcess(
-  options: { latencyMs?: number; errorRate?: number; rpm?: number; log?: string } = {},
+  options: {
+    latencyMs?: number;
+    latencyJitterMs?: number;
+    errorRate?: number;
+    rpm?: number;
+    log?: string;
+  } = {},
 ): Promise<{ proc: CliProcess; url: string; port: number }> {
   const port = await freePort();
   const args = ["mock-llm", "--port", String(port), "--latency-ms", String(options.latencyMs ?? 0)];
+  if (options.latencyJitterMs !== undefined)
+    args.push("--latency-jitter-ms", String(options.latencyJitterMs));
   if (options.errorRate !== undefined) args.push("--error-rate", String(options.errorRate));
   if (options.rpm !== undefined) args.push("--rpm", String(options.rpm));
   if (options.log) args.push("--log", options.log);
