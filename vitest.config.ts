@@ -33,7 +33,12 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts", "test/postgres/**/*.test.ts", "test/store/**/*.test.ts"],
           // Spawns its own SQLite server; test/integration/chaos.test.ts covers PostgreSQL.
           // engine-thread: engine.thread is for SQLite only (PostgreSQL scales out in processes).
-          exclude: ["test/integration/crash.test.ts", "test/integration/engine-thread.test.ts"],
+          // mock-llm-jitter: the mock's own, no store.
+          exclude: [
+            "test/integration/crash.test.ts",
+            "test/integration/engine-thread.test.ts",
+            "test/integration/mock-llm-jitter.test.ts",
+          ],
           globalSetup: ["test/helpers/postgres-setup.ts"],
           env: {
             TEST_STORE: "postgres",

@@ -7,11 +7,18 @@
  * `BENCH_ROUNDS` rounds:
  *
  *   none       no work: the bare loop itself;
- *   before     in the answer's turn, before the next call is dispatched;
- *   after      in the answer's turn, right after the next call is dispatched (a microtask);
+ *   before     in the answer's turn, before the next call is handed to undici (`pool.request`);
+ *   after      in the answer's turn, right after it is handed over (a microtask);
  *   immediate  on the next check phase (setImmediate), as the answer pacer hands answers over;
  *   timer      coalesced: every answer's work in one run on a timer `BENCH_WORK_TIMER_MS` (5)
  *              after the first answer waiting, i.e. after the wave of answers has gone through.
+ *
+ * undici writes the next request itself on a later loop turn (its pool hands it to a connection
+ * on a check phase, and a reused keep-alive connection writes it from a `setImmediate` of its
+ * own), so the work of "before", "after" and "immediate" all runs before that request leaves;
+ * "before" and "after" differ only in whether `pool.request`'s synchronous part runs first.
+ * The timer placement assumes waves: with `BENCH_MOCK_JITTER_MS` (recorded as `mock_jitter_ms`)
+ * there are none to wait out.
  *
  *   node bench/answer-work.mjs                 (npm run build first: it starts dist's mock)
  *   BENCH_WORK_US=60 BENCH_ROUNDS=3 BENCH_WORK_AT=none,after,timer node bench/answer-work.mjs
@@ -127,6 +134,7 @@ console.log(
       items: ITEMS,
       concurrency: CONCURRENCY,
       latency_ms: LATENCY_MS,
+      mock_jitter_ms: Number(process.env.BENCH_MOCK_JITTER_MS || 0),
       work_us_per_answer: WORK_US,
       timer_ms: TIMER_MS,
       rounds: ROUNDS,

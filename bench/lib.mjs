@@ -110,9 +110,10 @@ export function spawnNode(args, { onLine, env } = {}) {
  * `BENCH_MOCK_NODE_ARGS` passes node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/mockprof`;
  * the profile is written when it exits, so it is stopped with SIGTERM). `BENCH_MOCK_BACKLOG` sets
  * its listen socket's accept queue (`--backlog`; unset: Node's 511). `BENCH_MOCK_JITTER_MS` spreads
- * each answer's time uniformly within ± that many ms of `latencyMs` (`--latency-jitter-ms`; unset:
- * every answer after the same time, as the issue's figures are measured: bench/README.md, "Issue
- * 17 on an AMD EPYC machine", for what a fixed latency does to a client).
+ * each answer's time uniformly within ± that many ms of `latencyMs` (`--latency-jitter-ms`, at most
+ * `latencyMs`: a zero-latency mock stays at 0; unset: every answer after the same time, as the
+ * issue's figures are measured: bench/README.md, "Issue 17 on an AMD EPYC machine", for what a
+ * fixed latency does to a client).
  */
 export async function startMock(latencyMs) {
   const nodeArgs = (process.env.BENCH_MOCK_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -130,7 +131,9 @@ export async function startMock(latencyMs) {
       "--latency-ms",
       String(latencyMs),
       ...(process.env.BENCH_MOCK_BACKLOG ? ["--backlog", process.env.BENCH_MOCK_BACKLOG] : []),
-      ...(process.env.BENCH_MOCK_JITTER_MS ? ["--latency-jitter-ms", process.env.BENCH_MOCK_JITTER_MS] : []),
+      ...(process.env.BENCH_MOCK_JITTER_MS
+        ? ["--latency-jitter-ms", String(Math.min(Number(process.env.BENCH_MOCK_JITTER_MS), latencyMs))]
+        : []),
     ],
     {
       onLine: (line) => {

@@ -264,6 +264,9 @@ async function main() {
     machine: { cpus: cpus().length, node: process.version, loadavg_1m: loadavg()[0] },
     items: ITEMS,
     concurrency: CONCURRENCY,
+    // Each answer's time spread by ± this many ms around each latency, at most the latency itself
+    // (lib.mjs's startMock); 0: fixed.
+    mock_jitter_ms: Number(process.env.BENCH_MOCK_JITTER_MS || 0),
     runs,
     agentbatch_postgres_vs_graphile_worker: pgVsGraphile,
   };

@@ -10,6 +10,7 @@
  *   BENCH_STANDING_ONLY=17.1,17.5 node bench/standing.mjs   # only those points
  *   BENCH_STANDING_ROOT=/tmp/base node bench/standing.mjs   # the build in /tmp/base/dist
  *   BENCH_STANDING_REPEAT=3 node bench/standing.mjs         # every bench 3 times, each point's median
+ *   BENCH_STANDING_BESIDE=0 node bench/standing.mjs         # without the runs read `beside`
  *
  * | point | bench                                                        | read                                 |
  * | ----- | ------------------------------------------------------------ | ------------------------------------ |
@@ -29,7 +30,8 @@
  * aim: `point`, `aim`, `target`, `value`, `met`, and `ceiling` where the same run has a bare loop),
  * `met` (how many of how many), `beside` (read the same way but not counted: the 50 ms points
  * with each answer's time spread by ±15 ms, `BENCH_MOCK_JITTER_MS`, where a fixed latency's waves
- * of answers are gone), and `runs` (each bench's own JSON, for the figures not read here).
+ * of answers are gone; the counted runs always run on a fixed latency, whatever the shell sets),
+ * and `runs` (each bench's own JSON, for the figures not read here).
  * With `BENCH_STANDING_REPEAT=N` the whole set runs N times over (pass after pass, so a drift of
  * the machine's speed touches every bench alike); each point is then the run with its median
  * value (the lower of the middle two for an even N), with every pass's value in `values`, and
@@ -45,6 +47,8 @@ import { root as here, spawnNode } from "./lib.mjs";
 const ONLY = (process.env.BENCH_STANDING_ONLY ?? "").split(",").filter(Boolean);
 /** Another build's directory (its `dist/` is measured), passed to each bench as its own root option. */
 const ROOT = process.env.BENCH_STANDING_ROOT ? resolve(process.env.BENCH_STANDING_ROOT) : null;
+/** `BENCH_STANDING_BESIDE=0` skips the runs read beside the points (not counted). */
+const BESIDE = process.env.BENCH_STANDING_BESIDE !== "0";
 /** How many times the whole set runs; each point is then its median run. */
 const REPEAT = Number(process.env.BENCH_STANDING_REPEAT ?? 1);
 if (!Number.isInteger(REPEAT) || REPEAT < 1) {
@@ -276,7 +280,14 @@ function point(id, aim, target, value, ok, context = {}) {
 
 /** One bench run: its JSON (or its error) and the points read from it. */
 async function runOnce(run, pass) {
-  const env = { ...process.env, ...run.env, ...(ROOT ? { [run.rootEnv]: ROOT } : {}) };
+  // A counted point is measured on the issue's fixed latencies whatever the shell has set (an
+  // empty BENCH_MOCK_JITTER_MS is unset for bench/lib.mjs); only the `beside` run sets one.
+  const env = {
+    ...process.env,
+    BENCH_MOCK_JITTER_MS: "",
+    ...run.env,
+    ...(ROOT ? { [run.rootEnv]: ROOT } : {}),
+  };
   const t0 = Date.now();
   const label = REPEAT > 1 ? `${run.name} (${pass + 1} of ${REPEAT})` : run.name;
   process.stderr.write(`${label}: running\n`);
@@ -309,7 +320,9 @@ function medianPoint(passes) {
 
 async function main() {
   const started = Date.now();
-  const selected = RUNS.filter((run) => ONLY.length === 0 || run.points.some((p) => ONLY.includes(p)));
+  const selected = RUNS.filter(
+    (run) => (ONLY.length === 0 || run.points.some((p) => ONLY.includes(p))) && !(run.beside && !BESIDE),
+  );
   const results = new Map(selected.map((run) => [run.name, []]));
   for (let pass = 0; pass < REPEAT; pass++)
     for (const run of selected) results.get(run.name).push(await runOnce(run, pass));

@@ -123,7 +123,7 @@ program
   .option("--latency-ms <ms>", "delay before each answer", int, 0)
   .option(
     "--latency-jitter-ms <ms>",
-    "each answer's delay drawn uniformly within ±ms of --latency-ms",
+    "each answer's delay drawn uniformly within ±ms of --latency-ms (at most --latency-ms)",
     int,
     0,
   )
@@ -132,7 +132,12 @@ program
   .option("--error-rate <f>", "share of requests answered with 500 (0..1)", float, 0)
   .option("--log <file>", "append every request to this JSONL file")
   .option("--backlog <n>", "the listen socket's accept queue (default Node's 511)", int)
-  .action(async (opts) => {
+  .action(async (opts, command: Command) => {
+    if (opts.latencyJitterMs > opts.latencyMs) {
+      command.error(
+        `error: --latency-jitter-ms (${opts.latencyJitterMs}) must not exceed --latency-ms (${opts.latencyMs})`,
+      );
+    }
     // Imported on use, as demo is: a worker process starts faster without them.
     const { startMockLlm } = await import("../mock-llm/server.js");
     const mock = await startMockLlm({

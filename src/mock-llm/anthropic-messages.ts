@@ -9,7 +9,6 @@ import {
   answerDelayMs,
   delay,
   type EventStreamParts,
-  hasLatency,
   injectsFault,
   type MockRouteDeps,
   retryAfterSeconds,
@@ -55,7 +54,8 @@ export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteD
     }
     const headers = deps.limits.anthropicHeaders();
     if (injectsFault(deps)) {
-      if (hasLatency(deps)) await delay(answerDelayMs(deps));
+      const wait = answerDelayMs(deps);
+      if (wait > 0) await delay(wait);
       deps.log.record(500, model, userText);
       return reply.code(500).send(anthropicError("api_error", "injected fault"));
     }
@@ -70,7 +70,8 @@ export function registerAnthropicMessages(app: FastifyInstance, deps: MockRouteD
       await writeEventStream(reply, headers, messageStream(message), answerDelayMs(deps));
       return reply;
     }
-    if (hasLatency(deps)) await delay(answerDelayMs(deps));
+    const wait = answerDelayMs(deps);
+    if (wait > 0) await delay(wait);
     return reply.headers(headers).send(message);
   });
 }

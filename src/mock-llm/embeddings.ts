@@ -7,7 +7,7 @@ import {
   simulatedDimensions,
 } from "../providers/simulated-embeddings.js";
 import { openAIError, sendRateLimited } from "./openai-chat.js";
-import { answerDelayMs, delay, hasLatency, injectsFault, type MockRouteDeps } from "./route-support.js";
+import { answerDelayMs, delay, injectsFault, type MockRouteDeps } from "./route-support.js";
 import { isObject, type Json, WireError } from "./wire-error.js";
 
 const MAX_INPUTS = 2048;
@@ -44,7 +44,8 @@ export function registerEmbeddings(app: FastifyInstance, deps: MockRouteDeps): v
       deps.log.record(429, model, logged);
       return sendRateLimited(reply, deps, model, refused);
     }
-    if (hasLatency(deps)) await delay(answerDelayMs(deps));
+    const wait = answerDelayMs(deps);
+    if (wait > 0) await delay(wait);
     if (injectsFault(deps)) {
       deps.log.record(500, model, logged);
       return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });

@@ -9,7 +9,6 @@ import { parseChatCompletionBody } from "./openai-chat-input.js";
 import {
   answerDelayMs,
   delay,
-  hasLatency,
   injectsFault,
   type MockRouteDeps,
   retryAfterSeconds,
@@ -59,7 +58,8 @@ export function registerOpenAIChat(app: FastifyInstance, deps: MockRouteDeps): v
     }
     const headers = deps.limits.openAIHeaders();
     if (injectsFault(deps)) {
-      if (hasLatency(deps)) await delay(answerDelayMs(deps));
+      const wait = answerDelayMs(deps);
+      if (wait > 0) await delay(wait);
       deps.log.record(500, model, userText);
       return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });
     }
@@ -83,7 +83,8 @@ async function answerCompletion(
     await writeEventStream(reply, headers, stream, answerDelayMs(deps));
     return reply;
   }
-  if (hasLatency(deps)) await delay(answerDelayMs(deps));
+  const wait = answerDelayMs(deps);
+  if (wait > 0) await delay(wait);
   deps.log.record(200, completion.model, userText);
   const { turn } = completion;
   const message: Json = { role: "assistant", content: turn.toolCalls ? null : turn.text, refusal: null };

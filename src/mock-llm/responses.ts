@@ -5,7 +5,7 @@ import { lastUserText } from "../providers/text.js";
 import type { ModelRequest } from "../providers/types.js";
 import { openAIError, sendRateLimited } from "./openai-chat.js";
 import { parseResponsesBody } from "./responses-input.js";
-import { answerDelayMs, delay, hasLatency, injectsFault, type MockRouteDeps } from "./route-support.js";
+import { answerDelayMs, delay, injectsFault, type MockRouteDeps } from "./route-support.js";
 import { isObject, type Json, WireError } from "./wire-error.js";
 
 /**
@@ -35,7 +35,8 @@ export function registerResponses(app: FastifyInstance, deps: MockRouteDeps): vo
       deps.log.record(429, model, userText);
       return sendRateLimited(reply, deps, model, refused);
     }
-    if (hasLatency(deps)) await delay(answerDelayMs(deps));
+    const wait = answerDelayMs(deps);
+    if (wait > 0) await delay(wait);
     if (injectsFault(deps)) {
       deps.log.record(500, model, userText);
       return reply.code(500).send({ error: { message: "injected fault", type: "server_error" } });

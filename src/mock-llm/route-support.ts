@@ -6,7 +6,7 @@ import type { MockRequestLog } from "./request-log.js";
 export interface MockRouteDeps {
   /** Time before answering; a stream spreads its chunks over it. */
   latencyMs: number;
-  /** Each answer's time is drawn uniformly within ±this of `latencyMs` (at least 0); 0: all the same. */
+  /** Each answer's time is drawn uniformly within ±this of `latencyMs` (at most it); 0: all the same. */
   latencyJitterMs: number;
   /** Share of requests, 0 to 1, answered with an injected 500. */
   errorRate: number;
@@ -19,10 +19,11 @@ export interface MockRouteDeps {
 }
 
 /**
- * This answer's time before answering: `latencyMs`, or with `latencyJitterMs` a uniform draw
- * within ±jitter of it, never below 0. Every call of a fixed latency that left together comes
- * back together: a client then gets its answers in waves, which a real upstream's spread does
- * not do (bench/README.md, "Issue 17 on an AMD EPYC machine").
+ * This answer's time before answering: `latencyMs`, or with `latencyJitterMs` (at most
+ * `latencyMs`, `startMockLlm` checks) a uniform draw within ±jitter of it. With a fixed latency
+ * every call that left together comes back together, so a client gets its answers in waves
+ * (bench/README.md, "Issue 17 on an AMD EPYC machine"); the spread breaks them up. A draw is
+ * never below 0 (the callers wait only for a positive one: no timer at all at 0).
  */
 export function answerDelayMs(
   deps: Pick<MockRouteDeps, "latencyMs" | "latencyJitterMs">,
@@ -30,11 +31,6 @@ export function answerDelayMs(
 ): number {
   if (deps.latencyJitterMs <= 0) return deps.latencyMs;
   return Math.max(0, deps.latencyMs + (random() * 2 - 1) * deps.latencyJitterMs);
-}
-
-/** Whether answers wait at all (no timer per request when not). */
-export function hasLatency(deps: Pick<MockRouteDeps, "latencyMs" | "latencyJitterMs">): boolean {
-  return deps.latencyMs > 0 || deps.latencyJitterMs > 0;
 }
 
 /** Whether this request gets the injected 500 (decided without awaiting: the common case is none). */

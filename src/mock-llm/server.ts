@@ -17,8 +17,9 @@ export interface MockLlmOptions {
   /** Time before answering; a stream spreads its chunks over it. */
   latencyMs?: number;
   /**
-   * Each answer's time drawn uniformly within ±this many ms of `latencyMs` (never below 0);
-   * default 0, every answer after the same time.
+   * Each answer's time drawn uniformly within ±this many ms of `latencyMs`, so at most
+   * `latencyMs` (a RangeError otherwise: a wider spread would clamp draws at 0 and raise the
+   * mean); default 0, every answer after the same time.
    */
   latencyJitterMs?: number;
   /** Requests per minute before answering 429. */
@@ -66,6 +67,11 @@ const MODELS = ["mock-model", "gpt-4o-mini", "echo", "text-embedding-3-small"];
 
 /** An OpenAI-compatible upstream for the demo, tests and benchmarks; see README.md. */
 export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> {
+  if ((opts.latencyJitterMs ?? 0) > (opts.latencyMs ?? 0)) {
+    throw new RangeError(
+      `latencyJitterMs (${opts.latencyJitterMs}) must not exceed latencyMs (${opts.latencyMs ?? 0})`,
+    );
+  }
   const deps: MockRouteDeps = {
     latencyMs: opts.latencyMs ?? 0,
     latencyJitterMs: opts.latencyJitterMs ?? 0,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { answerDelayMs, hasLatency } from "../../src/mock-llm/route-support.js";
+import { answerDelayMs } from "../../src/mock-llm/route-support.js";
+import { startMockLlm } from "../../src/mock-llm/server.js";
 
 describe("mock-llm answer delay", () => {
   it("is the latency itself without jitter, whatever the draw", () => {
@@ -17,7 +18,7 @@ describe("mock-llm answer delay", () => {
     expect(answerDelayMs(deps, () => 0.999)).toBeCloseTo(69.96, 5);
   });
 
-  it("never goes below zero when the jitter is wider than the latency", () => {
+  it("never goes below zero, should a spread wider than the latency get here", () => {
     const deps = { latencyMs: 10, latencyJitterMs: 30 };
     expect(answerDelayMs(deps, () => 0)).toBe(0);
     expect(answerDelayMs(deps, () => 0.25)).toBe(0);
@@ -32,9 +33,9 @@ describe("mock-llm answer delay", () => {
     expect(new Set(draws).size).toBeGreaterThan(100);
   });
 
-  it("waits only when there is a latency or a jitter", () => {
-    expect(hasLatency({ latencyMs: 0, latencyJitterMs: 0 })).toBe(false);
-    expect(hasLatency({ latencyMs: 5, latencyJitterMs: 0 })).toBe(true);
-    expect(hasLatency({ latencyMs: 0, latencyJitterMs: 5 })).toBe(true);
+  it("refuses a spread wider than the latency", async () => {
+    await expect(startMockLlm({ latencyMs: 10, latencyJitterMs: 30 })).rejects.toThrow(
+      /latencyJitterMs \(30\) must not exceed latencyMs \(10\)/,
+    );
   });
 });
