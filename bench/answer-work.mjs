@@ -28,7 +28,7 @@
  * JSON object: per placement, each round's ratio to C/latency and mean call time (from the
  * dispatch to the whole body), and their medians.
  */
-import { startMock } from "./lib.mjs";
+import { median, startMock } from "./lib.mjs";
 
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -97,11 +97,6 @@ async function runLoop(pool, path, count, placement) {
   return { wallMs: performance.now() - t0, callMs: callMs / count };
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 const { Pool } = await import("undici");
 const mock = await startMock(LATENCY_MS);
 const base = new URL(mock.url);
@@ -134,7 +129,7 @@ console.log(
       items: ITEMS,
       concurrency: CONCURRENCY,
       latency_ms: LATENCY_MS,
-      mock_jitter_ms: Number(process.env.BENCH_MOCK_JITTER_MS || 0),
+      mock_jitter_ms: mock.jitterMs,
       work_us_per_answer: WORK_US,
       timer_ms: TIMER_MS,
       rounds: ROUNDS,

@@ -117,6 +117,7 @@ export function spawnNode(args, { onLine, env } = {}) {
  */
 export async function startMock(latencyMs) {
   const nodeArgs = (process.env.BENCH_MOCK_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const jitterMs = Math.min(Number(process.env.BENCH_MOCK_JITTER_MS || 0), latencyMs);
   let resolveUrl;
   const url = new Promise((r) => {
     resolveUrl = r;
@@ -131,9 +132,7 @@ export async function startMock(latencyMs) {
       "--latency-ms",
       String(latencyMs),
       ...(process.env.BENCH_MOCK_BACKLOG ? ["--backlog", process.env.BENCH_MOCK_BACKLOG] : []),
-      ...(process.env.BENCH_MOCK_JITTER_MS
-        ? ["--latency-jitter-ms", String(Math.min(Number(process.env.BENCH_MOCK_JITTER_MS), latencyMs))]
-        : []),
+      ...(jitterMs > 0 ? ["--latency-jitter-ms", String(jitterMs)] : []),
     ],
     {
       onLine: (line) => {
@@ -150,8 +149,16 @@ export async function startMock(latencyMs) {
   return {
     url: found,
     pid: mock.child.pid,
+    /** The spread the mock was started with (`BENCH_MOCK_JITTER_MS`, at most the latency); 0: none. */
+    jitterMs,
     stop: () => mock.child.kill(nodeArgs.length > 0 ? "SIGTERM" : "SIGKILL"),
   };
+}
+
+/** The median of `values` (the upper middle for an even count). */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Samples RSS every 50 ms; `stop()` returns the peak in MB. */

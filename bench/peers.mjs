@@ -247,7 +247,12 @@ async function main() {
         for (const [name, r] of Object.entries(row))
           if (name !== "bare")
             r.ratio_to_bare = Math.round((r.items_per_s / row.bare.items_per_s) * 1000) / 1000;
-      runs[`latency_${latency}ms`] = { ideal_items_per_s: ideal && Math.round(ideal), ...row };
+      // mock_jitter_ms: each answer's time spread by ± this around the latency (0: fixed).
+      runs[`latency_${latency}ms`] = {
+        ideal_items_per_s: ideal && Math.round(ideal),
+        mock_jitter_ms: mock.jitterMs,
+        ...row,
+      };
     } finally {
       mock.stop();
     }
@@ -264,9 +269,6 @@ async function main() {
     machine: { cpus: cpus().length, node: process.version, loadavg_1m: loadavg()[0] },
     items: ITEMS,
     concurrency: CONCURRENCY,
-    // Each answer's time spread by ± this many ms around each latency, at most the latency itself
-    // (lib.mjs's startMock); 0: fixed.
-    mock_jitter_ms: Number(process.env.BENCH_MOCK_JITTER_MS || 0),
     runs,
     agentbatch_postgres_vs_graphile_worker: pgVsGraphile,
   };

@@ -22,6 +22,7 @@ import { Heartbeat } from "../dist/engine/heartbeat.js";
 import { LimiterRegistry } from "../dist/providers/rate-limiter.js";
 import { openStore } from "../dist/store/index.js";
 import { dropSchema } from "../dist/store/postgres/admin.js";
+import { median } from "./lib.mjs";
 
 const DATABASE_URL =
   process.env.BENCH_DATABASE_URL ??
@@ -112,7 +113,6 @@ async function api(others) {
   return ms;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const result = { bench: "share-start", runs: RUNS };
 for (const [name, fn] of [
   ["empty", empty],
