@@ -1,5 +1,5 @@
 /**
- * Security headers on every response (@fastify/helmet): the dashboard, its assets and file
+ * Security headers on every response (helmet, its middleware built once): the dashboard, its assets and file
  * downloads get a Content-Security-Policy that allows only this origin's scripts, styles and
  * connections (the dashboard has no inline script or style), `frame-ancestors 'none'` (no
  * clickjacking), `X-Content-Type-Options: nosniff` (a downloaded file is never run as HTML or
@@ -7,8 +7,8 @@
  * terminator in front (agentbatch itself speaks plain HTTP). `/docs` (Swagger UI) sends its own
  * policy, with the hashes of its inline code (see app.ts).
  */
-import helmet from "@fastify/helmet";
 import type { FastifyInstance } from "fastify";
+import helmet from "helmet";
 
 export const CONTENT_SECURITY_POLICY = {
   defaultSrc: ["'self'"],
@@ -26,13 +26,24 @@ export const CONTENT_SECURITY_POLICY = {
   upgradeInsecureRequests: null,
 };
 
+/**
+ * Helmet's middleware, built once: the headers depend on nothing in the request. Not
+ * @fastify/helmet (13.2), which builds the middleware again on every request (`helmet(options)`
+ * in its onRequest hook, parsing the policy's directives each time): ~25 µs of CPU a request, a
+ * tenth of a GET of a batch list (bench/README.md, "The API's CPU a request"). The hook runs
+ * where the plugin's did (onRequest, on the raw response), so a route that sets its own policy
+ * later (Swagger UI's, `docsPolicy`) still replaces it.
+ */
 export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
-  await app.register(helmet, {
+  const setHeaders = helmet({
     contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
     strictTransportSecurity: false,
     referrerPolicy: { policy: "no-referrer" },
     crossOriginEmbedderPolicy: false,
   });
+  app.addHook("onRequest", (request, reply, done) =>
+    setHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined)),
+  );
 }
 
 /**
