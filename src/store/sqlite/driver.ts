@@ -16,17 +16,21 @@ import {
 import { WalCheckpointer } from "./checkpointer.js";
 import { ThreadBroadcast } from "./thread-broadcast.js";
 
-/** busy_timeout of one connection per process: its wait blocks the thread, nothing else runs here. */
-const BUSY_TIMEOUT_MS = 10_000;
+/** busy_timeout of an in-memory database: no other connection can hold it. */
+const MEMORY_BUSY_TIMEOUT_MS = 10_000;
 /**
- * With two threads on the file (`threads`): SQLite's own busy wait is short, since it blocks
- * the waiting thread's event loop, and a statement or `BEGIN IMMEDIATE` that still finds the
- * file busy is retried after an awaited backoff, up to `THREAD_BUSY_DEADLINE_MS` counted from the
- * first busy attempt (the wait for this thread's own transaction lock does not count).
+ * A file always has another connection beside this one: the WAL checkpointer's (whose RESTART
+ * holds writers off while it copies the last frames and fsyncs: 18–34 ms a time on the simulated
+ * bench, once per ~4,000 WAL pages), the other thread's (`threads`), or another process's (a CLI
+ * command). SQLite's own busy wait sleeps on the waiting thread and holds its event loop (every
+ * call in flight, every API request) for as long: it is kept to a millisecond, and a `BEGIN
+ * IMMEDIATE` or statement that still finds the file busy is retried after an awaited backoff
+ * (at most BUSY_BACKOFF_MAX_MS a time), up to `BUSY_DEADLINE_MS` counted from the first busy
+ * attempt (the wait for this connection's own transaction lock does not count).
  */
-const THREAD_BUSY_TIMEOUT_MS = 50;
-const THREAD_BUSY_DEADLINE_MS = 30_000;
-const BUSY_BACKOFF_MAX_MS = 50;
+const FILE_BUSY_TIMEOUT_MS = 1;
+const BUSY_DEADLINE_MS = 30_000;
+const BUSY_BACKOFF_MAX_MS = 16;
 
 /** Marks a `BEGIN IMMEDIATE` that found the file busy: the mutex is let go during the backoff. */
 const BUSY = Symbol("busy");
@@ -40,8 +44,8 @@ function isBusy(err: unknown): boolean {
  * better-sqlite3 on one connection in WAL mode. Its calls are synchronous; a transaction spans
  * several awaits, so a mutex keeps other statements of this process out of an open transaction
  * (they would otherwise run inside it). `BEGIN IMMEDIATE` takes the write lock up front so that
- * two processes on one file wait (busy_timeout) instead of failing on a lock upgrade — and so do
- * the two connections of one process whose engine runs in a thread of its own (`threads`).
+ * two connections on one file (another process's, the engine thread's, the WAL checkpointer's)
+ * wait (an awaited backoff) instead of failing on a lock upgrade.
  */
 export class SqliteDriver implements SqlDriver {
   /** One process owns the file: no row locks to skip, no other process to tell. */
@@ -83,8 +87,8 @@ export class SqliteDriver implements SqlDriver {
 
   /**
    * `threads`: another thread of this process opens the same file (the engine thread,
-   * `src/threads/`); the two connections' signals cross over a BroadcastChannel named after it,
-   * and a busy file is waited for with an awaited backoff (`busyDeadlineMs`, for tests).
+   * `src/threads/`); the two connections' signals cross over a BroadcastChannel named after it.
+   * On a file a busy lock is waited for with an awaited backoff (`busyDeadlineMs`, for tests).
    */
   constructor(
     private readonly path: string,
@@ -94,8 +98,9 @@ export class SqliteDriver implements SqlDriver {
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
-    this.db.pragma(`busy_timeout = ${options.threads ? THREAD_BUSY_TIMEOUT_MS : BUSY_TIMEOUT_MS}`);
-    this.busyDeadlineMs = options.threads ? (options.busyDeadlineMs ?? THREAD_BUSY_DEADLINE_MS) : 0;
+    const memory = path === ":memory:";
+    this.db.pragma(`busy_timeout = ${memory ? MEMORY_BUSY_TIMEOUT_MS : FILE_BUSY_TIMEOUT_MS}`);
+    this.busyDeadlineMs = memory ? 0 : (options.busyDeadlineMs ?? BUSY_DEADLINE_MS);
     this.db.pragma("foreign_keys = ON");
     if (path !== ":memory:") {
       // The worker checkpoints; if it cannot, this connection does again, as SQLite does by default.
@@ -205,8 +210,8 @@ export class SqliteDriver implements SqlDriver {
 
   /**
    * One statement outside a transaction, once no transaction of this connection is open (it
-   * would otherwise run inside it). With `threads`, one that finds the file busy did nothing
-   * (autocommit) and is run again after an awaited backoff, the mutex checked again each time.
+   * would otherwise run inside it). On a file, one that finds it busy did nothing (autocommit)
+   * and is run again after an awaited backoff, the mutex checked again each time.
    */
   private async statement<T>(fn: () => Promise<T>): Promise<T> {
     let deadline = 0; // set at the first busy error: the common path reads no clock
@@ -224,13 +229,13 @@ export class SqliteDriver implements SqlDriver {
 
   /**
    * When a statement or transaction that just found the file busy stops waiting; 0 (no wait,
-   * and no clock read) for a connection that waits only in SQLite's busy handler (no `threads`).
+   * and no clock read) for an in-memory database, which waits only in SQLite's busy handler.
    */
   private busyDeadline(): number {
     return this.busyDeadlineMs > 0 ? Date.now() + this.busyDeadlineMs : 0;
   }
 
-  /** Whether a busy error is waited out (threads, before the deadline); counts the wait. */
+  /** Whether a busy error is waited out (a file, before the deadline); counts the wait. */
   private waitsOnBusy(err: unknown, deadline: number): boolean {
     if (deadline === 0 || !isBusy(err) || Date.now() >= deadline) return false;
     this.busyWaits++;
@@ -271,7 +276,7 @@ export class SqliteDriver implements SqlDriver {
   }
 
   /**
-   * `BEGIN IMMEDIATE`, `fn`, `COMMIT`. With `threads`, a `BEGIN IMMEDIATE` that finds the other
+   * `BEGIN IMMEDIATE`, `fn`, `COMMIT`. On a file, a `BEGIN IMMEDIATE` that finds another
    * connection writing lets the mutex go (this thread's reads go on) and tries again after an
    * awaited backoff, up to `busyDeadlineMs` after it first found the file busy; then SQLITE_BUSY
    * is thrown. A transaction that finds the file free reads no clock.

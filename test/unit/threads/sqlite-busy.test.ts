@@ -1,13 +1,15 @@
 /**
  * Two connections of one process on a SQLite file, as the API thread's and the engine thread's
- * are (`threads`): a write that finds the other connection holding the write lock waits with
- * an awaited backoff (this thread's event loop runs meanwhile) and goes through once the lock
- * is let go; past its deadline it fails with SQLITE_BUSY. A write that finds the file free reads
+ * are (`threads`), or as the store's and the WAL checkpointer's always are: a write that finds
+ * the other connection holding the write lock waits with an awaited backoff (this thread's event
+ * loop runs meanwhile) and goes through once the lock is let go; past its deadline it fails with
+ * SQLITE_BUSY. A write that finds the file free reads
  * no clock. A failed snapshot read keeps its error.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SqliteDriver } from "../../../src/store/sqlite/driver.js";
 import { waitFor } from "../../helpers/wait.js";
@@ -105,6 +107,35 @@ describe("SQLite with two connections in one process (threads)", () => {
       now.mockRestore();
     }
     expect(a.busyWaits + b.busyWaits).toBe(0);
+  });
+
+  it("a connection without threads waits for another connection's lock without holding its event loop", async () => {
+    // Every file has another connection beside the store's: the WAL checkpointer's, whose
+    // RESTART holds writers off for tens of ms. SQLite's own busy wait would sleep on this thread.
+    b = new SqliteDriver(join(dir, "db.sqlite"));
+    const other = new Database(join(dir, "db.sqlite"));
+    try {
+      other.exec("BEGIN IMMEDIATE");
+      other.exec("INSERT INTO t (x) VALUES (1)");
+      const tx = b.transaction(async (t) => t.run("INSERT INTO t (x) VALUES (2)"));
+      const stmt = b.run("INSERT INTO t (x) VALUES (3)");
+      // Timers fire meanwhile: this thread's loop is not asleep in SQLite's busy handler.
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      try {
+        await waitFor(() => b.busyWaits >= 2 && ticks >= 3, { what: "both writes to wait, timers firing" });
+      } finally {
+        clearInterval(timer);
+      }
+      other.exec("COMMIT");
+      expect(await tx).toBe(1);
+      expect(await stmt).toBe(1);
+      const rows = await b.all("SELECT x FROM t ORDER BY x");
+      expect(rows.map((r) => r.x)).toEqual([1, 2, 3]);
+    } finally {
+      if (other.inTransaction) other.exec("ROLLBACK");
+      other.close();
+    }
   });
 
   it("a snapshot read that fails keeps its own error", async () => {
