@@ -16,7 +16,9 @@
  *                         provider `mock` = openai-compatible at the mock, engine concurrency
  *                         CONCURRENCY); ITEMS requests as batches of 1000 POSTed over HTTP, timed
  *                         from the first POST until every batch is completed (polled over HTTP);
- *   agentbatch_simulated  the same on the in-process `simulated/echo` model: orchestration only;
+ *   agentbatch_simulated  the same on the in-process `simulated/echo` model: orchestration only
+ *                         (`BENCH_SIMULATED_LATENCY_MS=50`: the model answers after 50 ms, a
+ *                         latency-bound run with no HTTP call: see bench/call-parts.mjs);
  *   agentbatch_traced     agentbatch_simulated with OpenTelemetry tracing on, spans exported over
  *                         OTLP/HTTP to a sink in this process that counts and discards them: the
  *                         cost of tracing (off costs nothing: no SDK is loaded).
@@ -69,6 +71,10 @@ const CALL_TIMES = process.env.BENCH_CALL_TIMES === "1";
  */
 const GC = process.env.BENCH_GC === "1";
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 20_000);
+/** The simulated phase's model: `simulated/echo`, answering after `BENCH_SIMULATED_LATENCY_MS` when set. */
+const SIMULATED_MODEL = process.env.BENCH_SIMULATED_LATENCY_MS
+  ? `simulated/echo?latency_ms=${Number(process.env.BENCH_SIMULATED_LATENCY_MS)}`
+  : "simulated/echo";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WARMUP = 1000;
 const PER_BATCH = 1000;
@@ -104,11 +110,13 @@ async function baseline(mockUrl) {
   await runLoop(WARMUP, "Warm-up");
   failures = 0;
   calls?.reset();
+  const stopProfile = await startCpuProfile("baseline");
   const t0 = performance.now();
   const result = await measure(ITEMS, async () => {
     await runLoop(ITEMS, "Question");
     return calls ? { call_times: calls.summary(t0, performance.now()) } : {};
   });
+  await stopProfile();
   await pool.close();
   return { ...result, failed: failures };
 }
@@ -157,6 +165,7 @@ async function countSqliteStatements() {
   const statement = Object.getPrototypeOf(probe.prepare("SELECT 1"));
   probe.close();
   const counts = new Map();
+  const times = new Map();
   const kinds = new WeakMap();
   for (const [proto, names] of [
     [statement, ["run", "get", "all", "iterate"]],
@@ -172,13 +181,26 @@ async function countSqliteStatements() {
           kinds.set(this, kind);
         }
         counts.set(kind, (counts.get(kind) ?? 0) + 1);
-        return original.apply(this, args);
+        const t = performance.now();
+        try {
+          return original.apply(this, args);
+        } finally {
+          times.set(kind, (times.get(kind) ?? 0) + performance.now() - t);
+        }
       };
     }
   }
   return {
-    reset: () => counts.clear(),
+    reset: () => {
+      counts.clear();
+      times.clear();
+    },
     snapshot: () => Object.fromEntries([...counts].sort((a, b) => b[1] - a[1])),
+    /** Milliseconds spent in each kind's calls (synchronous: the thread's time, waits for a busy file included). */
+    times: () =>
+      Object.fromEntries(
+        [...times].sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, Math.round(ms * 10) / 10]),
+      ),
     total: () => [...counts.values()].reduce((a, b) => a + b, 0),
   };
 }
@@ -190,11 +212,13 @@ async function recordCalls() {
   const original = Pool.prototype.dispatch;
   let starts = [];
   let ends = [];
+  let durations = [];
   const statuses = new Map();
   Pool.prototype.dispatch = function (opts, handler) {
     // The API calls of this bench (fetch) go through undici too: upstream calls only.
     if (opts.path.startsWith("/api/")) return original.call(this, opts, handler);
-    starts.push(performance.now());
+    const startedAt = performance.now();
+    starts.push(startedAt);
     const headers = handler.onHeaders;
     handler.onHeaders = function (status, ...args) {
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
@@ -202,7 +226,9 @@ async function recordCalls() {
     };
     const complete = handler.onComplete;
     handler.onComplete = function (...args) {
-      ends.push(performance.now());
+      const endedAt = performance.now();
+      ends.push(endedAt);
+      durations.push(endedAt - startedAt);
       return complete.apply(this, args);
     };
     return original.call(this, opts, handler);
@@ -250,6 +276,7 @@ async function recordCalls() {
     reset: () => {
       starts = [];
       ends = [];
+      durations = [];
       stalls = [];
       gcs = [];
       probe.on = true;
@@ -322,6 +349,7 @@ async function recordCalls() {
         slot_idle_total_over_c_ms: r(sum(idle) / c),
         // The sum of (answer - start) over the calls does not depend on which answer is whose.
         call_ms_mean: r((sum(ends) - sum(starts)) / Math.min(starts.length, ends.length)),
+        call_ms_p10_p50_p90_p99: [0.1, 0.5, 0.9, 0.99].map((q) => pct(durations, q)),
         idle_by_250ms_window: Array.from(windows, (x) => r(x ?? 0)),
         last_answer_to_end_ms: r(tEnd - sorted.at(-1)),
         span_ms: r(tEnd - t0),
@@ -590,6 +618,7 @@ async function agentbatch(mockUrl, model, traceUrl) {
         finishedAt,
         sqlite_statements_per_item: Math.round((sqliteStatements.total() / ITEMS) * 1000) / 1000,
         sqlite_statements_by_kind: sqliteStatements.snapshot(),
+        sqlite_statement_ms_by_kind: sqliteStatements.times(),
       };
     }
     if (!statements) return { finishedAt };
@@ -669,7 +698,7 @@ async function main() {
                 "simulated/echo",
                 process.argv[process.argv.indexOf("--trace-url") + 1],
               )
-            : await agentbatch(mockUrl, "simulated/echo");
+            : await agentbatch(mockUrl, SIMULATED_MODEL);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
