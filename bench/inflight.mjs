@@ -41,12 +41,20 @@
  * without the POSTs), `cores_used` / `mock_cores_used` (each process's CPU over the wall time) and
  * `machine_busy` (all cores, /proc/stat: 1 = the machine was saturated, by anything).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { apiCaller, completedAtMs, pidCpuMs, spawnNode, startMock } from "./lib.mjs";
+import {
+  apiCaller,
+  completedAtMs,
+  cpuByThread,
+  pidCpuMs,
+  spawnNode,
+  startMock,
+  threadCpuMs,
+} from "./lib.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The agentbatch build measured (its dist/): this checkout's, or another's for a same-session baseline. */
@@ -60,48 +68,6 @@ const PER_BATCH = 1000;
 function percentile(sorted, p) {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/**
- * CPU ms so far of each thread of this process (Linux /proc), keyed by tid and name: the main
- * (API) thread has the process's pid; the engine thread, V8's GC helpers, libuv's pool and the
- * SQLite checkpointer each their own.
- */
-function threadCpuMs() {
-  const out = new Map();
-  try {
-    for (const tid of readdirSync("/proc/self/task")) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(tid, { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
-    }
-  } catch {
-    // not Linux
-  }
-  return out;
-}
-
-/** The phase's CPU per item by thread: main, the busiest other thread, and the rest. */
-function cpuByThread(before, after, items) {
-  const per = (ms) => Math.round((ms / items) * 1000) / 1000;
-  let main = 0;
-  const others = [];
-  for (const [tid, t] of after) {
-    const used = t.ms - (before.get(tid)?.ms ?? 0);
-    if (Number(tid) === process.pid) main = used;
-    else others.push({ name: t.name, used });
-  }
-  others.sort((a, b) => b.used - a.used);
-  const [top, ...rest] = others;
-  if (process.env.BENCH_INFLIGHT_TRACE) {
-    process.stderr.write(`threads: main ${main} others ${others.map((o) => o.used).join(" ")}\n`);
-  }
-  return {
-    main: per(main),
-    busiest_other: top ? { name: top.name, ms_per_item: per(top.used) } : null,
-    rest: per(rest.reduce((a, b) => a + b.used, 0)),
-  };
 }
 
 /**

@@ -189,15 +189,59 @@ export async function completedAtMs(store, workspaceId, batches) {
   return last;
 }
 
+/**
+ * CPU ms so far of each thread of this process (Linux /proc), keyed by tid and name: the main
+ * (API) thread has the process's pid; the engine thread, V8's GC helpers, libuv's pool and the
+ * SQLite checkpointer each their own.
+ */
+export function threadCpuMs() {
+  const out = new Map();
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+    }
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
+/** The phase's CPU per item by thread: main, the busiest other thread, and the rest. */
+export function cpuByThread(before, after, items) {
+  const per = (ms) => Math.round((ms / items) * 1000) / 1000;
+  let main = 0;
+  const others = [];
+  for (const [tid, t] of after) {
+    const used = t.ms - (before.get(tid)?.ms ?? 0);
+    if (Number(tid) === process.pid) main = used;
+    else others.push({ name: t.name, used });
+  }
+  others.sort((a, b) => b.used - a.used);
+  const [top, ...rest] = others;
+  if (process.env.BENCH_INFLIGHT_TRACE || process.env.BENCH_THREAD_TRACE) {
+    process.stderr.write(`threads: main ${main} others ${others.map((o) => o.used).join(" ")}\n`);
+  }
+  return {
+    main: per(main),
+    busiest_other: top ? { name: top.name, ms_per_item: per(top.used) } : null,
+    rest: per(rest.reduce((a, b) => a + b.used, 0)),
+  };
+}
+
 /** Runs `work` and measures wall time, CPU time of this process per item and peak RSS. */
 export async function measure(items, work) {
   const stopRss = rssSampler();
   const cpu0 = process.cpuUsage();
+  const threads0 = threadCpuMs();
   const t0 = performance.now();
   const epoch0 = Date.now();
   const { finishedAt, ...extra } = (await work()) ?? {};
   const polledMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const threads1 = threadCpuMs();
   const cpuMs = (cpu.user + cpu.system) / 1000;
   // `finishedAt` (epoch ms): when the server stored the last result (the last batch's
   // completed_at), so the rate does not include the poll that noticed it, as the peers'
@@ -212,6 +256,9 @@ export async function measure(items, work) {
     cpu_ms_per_item: Math.round((cpuMs / items) * 1000) / 1000,
     // The kernel's part (syscalls: socket writes and reads, SQLite's file I/O).
     cpu_sys_ms_per_item: Math.round((cpu.system / 1000 / items) * 1000) / 1000,
+    // Linux: the main thread, the busiest other (the engine thread, a GC helper, the WAL
+    // checkpointer) and the rest, from /proc's 10 ms ticks.
+    cpu_ms_per_item_by_thread: cpuByThread(threads0, threads1, items),
     peak_rss_mb: stopRss(),
     ...extra,
   };
