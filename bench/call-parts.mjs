@@ -77,7 +77,10 @@ async function startMock(file) {
   let url = null;
   while (url === null) {
     url = /mock-llm listening on (\S+)/.exec(mock.out())?.[1] ?? null;
-    if (url === null && Date.now() > deadline) throw new Error("the mock LLM did not start");
+    if (url === null && Date.now() > deadline) {
+      mock.child.kill("SIGKILL");
+      throw new Error("the mock LLM did not start");
+    }
     if (url === null) await new Promise((r) => setTimeout(r, 20));
   }
   return {
@@ -102,7 +105,8 @@ function summary(values) {
 /**
  * The last ITEMS calls (the timed ones: the warm-up's come first) joined with the mock's records
  * of them: a connection's calls in the order they were written, its requests in the order they
- * arrived. A connection whose counts differ at the two ends (none seen) is left out.
+ * arrived. A connection whose counts differ at the two ends (none seen) is left out and counted
+ * (`calls_unmatched`).
  */
 function parts(client, mock) {
   const byPort = (rows, port, at) => {
@@ -117,9 +121,13 @@ function parts(client, mock) {
   };
   const served = byPort(mock.served, 2, 0);
   const joined = [];
+  let unmatched = 0;
   for (const [port, calls] of byPort(client.calls, 4, 1)) {
     const answers = served.get(port);
-    if (!answers || answers.length !== calls.length) continue;
+    if (!answers || answers.length !== calls.length) {
+      unmatched += calls.length;
+      continue;
+    }
     for (let i = 0; i < calls.length; i++) joined.push([calls[i], answers[i]]);
   }
   joined.sort((a, b) => a[0][0] - b[0][0]);
@@ -127,6 +135,9 @@ function parts(client, mock) {
   const part = (f) => summary(timed.map(([c, m]) => f(c, m)));
   return {
     calls_joined: timed.length,
+    // Calls on a connection whose counts differ at the two ends (none seen): left out, so the
+    // last ITEMS joined would reach back into the warm-up's.
+    calls_unmatched: unmatched,
     made_to_written: part((c) => c[1] - c[0]),
     written_to_arrived: part((c, m) => m[0] - c[1]),
     mock: part((_, m) => m[1] - m[0]),

@@ -211,6 +211,8 @@ export function threadCpuMs() {
 
 /** The phase's CPU per item by thread: main, the busiest other thread, and the rest. */
 export function cpuByThread(before, after, items) {
+  // Not Linux (no /proc): nothing to split.
+  if (after.size === 0) return null;
   const per = (ms) => Math.round((ms / items) * 1000) / 1000;
   let main = 0;
   const others = [];

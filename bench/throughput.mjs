@@ -19,7 +19,7 @@
  *   agentbatch_simulated  the same on the in-process `simulated/echo` model: orchestration only
  *                         (`BENCH_SIMULATED_LATENCY_MS=50`: the model answers after 50 ms, a
  *                         latency-bound run with no HTTP call: see bench/call-parts.mjs);
- *   agentbatch_traced     agentbatch_simulated with OpenTelemetry tracing on, spans exported over
+ *   agentbatch_traced     agentbatch_simulated (its model too) with OpenTelemetry tracing on, spans exported over
  *                         OTLP/HTTP to a sink in this process that counts and discards them: the
  *                         cost of tracing (off costs nothing: no SDK is loaded).
  *
@@ -695,7 +695,7 @@ async function main() {
           : phase === "agentbatch_traced"
             ? await agentbatch(
                 mockUrl,
-                "simulated/echo",
+                SIMULATED_MODEL,
                 process.argv[process.argv.indexOf("--trace-url") + 1],
               )
             : await agentbatch(mockUrl, SIMULATED_MODEL);
@@ -726,6 +726,8 @@ async function main() {
       concurrency: CONCURRENCY,
       database: BENCH_DB ? "postgres" : "sqlite",
       engine_overrides: JSON.parse(process.env.BENCH_ENGINE ?? "{}"),
+      // The simulated and traced phases' model latency (BENCH_SIMULATED_LATENCY_MS); 0: none.
+      simulated_latency_ms: Number(process.env.BENCH_SIMULATED_LATENCY_MS || 0),
       baseline: baselineResult,
       agentbatch_mock: mockResult,
       agentbatch_simulated: simulated,

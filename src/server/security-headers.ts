@@ -29,10 +29,10 @@ export const CONTENT_SECURITY_POLICY = {
 /**
  * Helmet's middleware, built once: the headers depend on nothing in the request. Not
  * @fastify/helmet (13.2), which builds the middleware again on every request (`helmet(options)`
- * in its onRequest hook, parsing the policy's directives each time): ~25 µs of CPU a request, a
- * tenth of a GET of a batch list (bench/README.md, "The API's CPU a request"). The hook runs
- * where the plugin's did (onRequest, on the raw response), so a route that sets its own policy
- * later (Swagger UI's, `docsPolicy`) still replaces it.
+ * in its onRequest hook, parsing the policy's directives each time): ~30 µs of a request's CPU
+ * in a profile, more with the garbage it left (bench/README.md, "The API's CPU a request"). The
+ * hook runs where the plugin's did (onRequest, on the raw response), so a route that sets its
+ * own policy later (Swagger UI's, `docsPolicy`) still replaces it.
  */
 export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
   const setHeaders = helmet({

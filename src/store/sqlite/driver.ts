@@ -1,6 +1,5 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import type { Broadcast } from "../broadcast.js";
 import type { Migration } from "../migrations/index.js";
@@ -13,32 +12,12 @@ import {
   type SqlExecutor,
   type SqlTransaction,
 } from "../sql/driver.js";
+import { BusyWaits, FILE_BUSY_TIMEOUT_MS, MEMORY_BUSY_TIMEOUT_MS } from "./busy-waits.js";
 import { WalCheckpointer } from "./checkpointer.js";
 import { ThreadBroadcast } from "./thread-broadcast.js";
 
-/** busy_timeout of an in-memory database: no other connection can hold it. */
-const MEMORY_BUSY_TIMEOUT_MS = 10_000;
-/**
- * A file always has another connection beside this one: the WAL checkpointer's (whose RESTART
- * holds writers off while it copies the last frames and fsyncs: 18–34 ms a time on the simulated
- * bench, once per ~4,000 WAL pages), the other thread's (`threads`), or another process's (a CLI
- * command). SQLite's own busy wait sleeps on the waiting thread and holds its event loop (every
- * call in flight, every API request) for as long: it is kept to a millisecond, and a `BEGIN
- * IMMEDIATE` or statement that still finds the file busy is retried after an awaited backoff
- * (at most BUSY_BACKOFF_MAX_MS a time), up to `BUSY_DEADLINE_MS` counted from the first busy
- * attempt (the wait for this connection's own transaction lock does not count).
- */
-const FILE_BUSY_TIMEOUT_MS = 1;
-const BUSY_DEADLINE_MS = 30_000;
-const BUSY_BACKOFF_MAX_MS = 16;
-
 /** Marks a `BEGIN IMMEDIATE` that found the file busy: the mutex is let go during the backoff. */
 const BUSY = Symbol("busy");
-
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
-}
 
 /**
  * better-sqlite3 on one connection in WAL mode. Its calls are synchronous; a transaction spans
@@ -81,9 +60,8 @@ export class SqliteDriver implements SqlDriver {
    */
   private checkpointerDue = false;
 
-  /** How many times a statement or transaction of this connection found the file busy and waited. */
-  busyWaits = 0;
-  private readonly busyDeadlineMs: number;
+  /** This connection's waits for a busy file (`busy-waits.ts`). */
+  private readonly busy: BusyWaits;
 
   /**
    * `threads`: another thread of this process opens the same file (the engine thread,
@@ -100,7 +78,7 @@ export class SqliteDriver implements SqlDriver {
     this.db.pragma("synchronous = NORMAL");
     const memory = path === ":memory:";
     this.db.pragma(`busy_timeout = ${memory ? MEMORY_BUSY_TIMEOUT_MS : FILE_BUSY_TIMEOUT_MS}`);
-    this.busyDeadlineMs = memory ? 0 : (options.busyDeadlineMs ?? BUSY_DEADLINE_MS);
+    this.busy = new BusyWaits(memory ? 0 : options.busyDeadlineMs);
     this.db.pragma("foreign_keys = ON");
     if (path !== ":memory:") {
       // The worker checkpoints; if it cannot, this connection does again, as SQLite does by default.
@@ -215,36 +193,26 @@ export class SqliteDriver implements SqlDriver {
    */
   private async statement<T>(fn: () => Promise<T>): Promise<T> {
     let deadline = 0; // set at the first busy error: the common path reads no clock
-    for (let attempt = 0; ; attempt++) {
-      while (this.locked) await this.lock;
-      try {
-        return await fn();
-      } catch (err) {
-        if (attempt === 0) deadline = this.busyDeadline();
-        if (!this.waitsOnBusy(err, deadline)) throw err;
+    let attempt = 0;
+    try {
+      for (; ; attempt++) {
+        while (this.locked) await this.lock;
+        try {
+          return await fn();
+        } catch (err) {
+          if (attempt === 0) deadline = this.busy.deadline();
+          if (!this.busy.waitsOn(err, deadline)) throw err;
+        }
+        await this.busy.backoff(attempt);
       }
-      await this.backoff(attempt);
+    } finally {
+      this.busy.settled(attempt);
     }
   }
 
-  /**
-   * When a statement or transaction that just found the file busy stops waiting; 0 (no wait,
-   * and no clock read) for an in-memory database, which waits only in SQLite's busy handler.
-   */
-  private busyDeadline(): number {
-    return this.busyDeadlineMs > 0 ? Date.now() + this.busyDeadlineMs : 0;
-  }
-
-  /** Whether a busy error is waited out (a file, before the deadline); counts the wait. */
-  private waitsOnBusy(err: unknown, deadline: number): boolean {
-    if (deadline === 0 || !isBusy(err) || Date.now() >= deadline) return false;
-    this.busyWaits++;
-    return true;
-  }
-
-  private backoff(attempt: number): Promise<void> {
-    const ms = Math.min(BUSY_BACKOFF_MAX_MS, 2 ** attempt);
-    return sleep(ms / 2 + Math.random() * (ms / 2));
+  /** How many times a statement or transaction of this connection found the file busy and waited. */
+  get busyWaits(): number {
+    return this.busy.count;
   }
 
   all(sql: string, params?: unknown[]): Promise<Row[]> {
@@ -283,26 +251,31 @@ export class SqliteDriver implements SqlDriver {
    */
   async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     let deadline = 0; // set when the first BEGIN IMMEDIATE finds the file busy, as in `statement`
-    for (let attempt = 0; ; attempt++) {
-      const outcome = await this.exclusively(async (): Promise<{ value: T } | typeof BUSY> => {
-        try {
-          this.db.exec("BEGIN IMMEDIATE");
-        } catch (err) {
-          if (attempt === 0) deadline = this.busyDeadline();
-          if (this.waitsOnBusy(err, deadline)) return BUSY;
-          throw err;
-        }
-        try {
-          const value = await fn(this.inTransaction);
-          this.db.exec("COMMIT");
-          return { value };
-        } catch (err) {
-          if (this.db.inTransaction) this.db.exec("ROLLBACK");
-          throw err;
-        }
-      });
-      if (outcome !== BUSY) return outcome.value;
-      await this.backoff(attempt);
+    let attempt = 0;
+    try {
+      for (; ; attempt++) {
+        const outcome = await this.exclusively(async (): Promise<{ value: T } | typeof BUSY> => {
+          try {
+            this.db.exec("BEGIN IMMEDIATE");
+          } catch (err) {
+            if (attempt === 0) deadline = this.busy.deadline();
+            if (this.busy.waitsOn(err, deadline)) return BUSY;
+            throw err;
+          }
+          try {
+            const value = await fn(this.inTransaction);
+            this.db.exec("COMMIT");
+            return { value };
+          } catch (err) {
+            if (this.db.inTransaction) this.db.exec("ROLLBACK");
+            throw err;
+          }
+        });
+        if (outcome !== BUSY) return outcome.value;
+        await this.busy.backoff(attempt);
+      }
+    } finally {
+      this.busy.settled(attempt);
     }
   }
 
@@ -336,16 +309,26 @@ export class SqliteDriver implements SqlDriver {
   }
 
   async migrate(migrations: readonly Migration[]): Promise<void> {
-    this.db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    // Through `statement`: a second process opening the file meanwhile (a CLI command while the
+    // server migrates) waits for the other's write lock instead of failing after SQLite's 1 ms.
+    await this.statement(async () =>
+      this.db.exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+      ),
     );
     const done = new Set(
-      (this.db.prepare("SELECT version FROM schema_migrations").all() as Row[]).map((r) => r.version),
+      (
+        await this.statement(
+          async () => this.db.prepare("SELECT version FROM schema_migrations").all() as Row[],
+        )
+      ).map((r) => r.version),
     );
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       this.startCheckpointer();
       await this.transaction(async () => {
+        // Another process may have applied it while this one waited for the write lock.
+        if (this.db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(m.version)) return;
         this.db.exec(m.sql(this.types));
         this.db
           .prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
@@ -372,6 +355,9 @@ export class SqliteDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
+    // A statement or transaction waiting out a busy file holds no lock: closed under it, its
+    // next try would find the connection gone.
+    await this.busy.drained();
     while (this.locked) await this.lock;
     // The worker's connection first: closing the last one checkpoints the WAL and removes it.
     await this.checkpointer?.close();

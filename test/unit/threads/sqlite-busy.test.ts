@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { migrations } from "../../../src/store/migrations/index.js";
 import { SqliteDriver } from "../../../src/store/sqlite/driver.js";
 import { waitFor } from "../../helpers/wait.js";
 
@@ -114,27 +115,80 @@ describe("SQLite with two connections in one process (threads)", () => {
     // RESTART holds writers off for tens of ms. SQLite's own busy wait would sleep on this thread.
     b = new SqliteDriver(join(dir, "db.sqlite"));
     const other = new Database(join(dir, "db.sqlite"));
+    // The loop's turns, from before the writes start: a thread asleep in SQLite leaves a gap.
+    const turns: number[] = [];
+    const timer = setInterval(() => turns.push(performance.now()), 1);
     try {
       other.exec("BEGIN IMMEDIATE");
       other.exec("INSERT INTO t (x) VALUES (1)");
+      turns.push(performance.now());
       const tx = b.transaction(async (t) => t.run("INSERT INTO t (x) VALUES (2)"));
       const stmt = b.run("INSERT INTO t (x) VALUES (3)");
-      // Timers fire meanwhile: this thread's loop is not asleep in SQLite's busy handler.
-      let ticks = 0;
-      const timer = setInterval(() => ticks++, 1);
-      try {
-        await waitFor(() => b.busyWaits >= 2 && ticks >= 3, { what: "both writes to wait, timers firing" });
-      } finally {
-        clearInterval(timer);
-      }
+      await waitFor(() => b.busyWaits >= 2 && turns.length >= 10, {
+        what: "both writes to wait, the loop turning",
+      });
       other.exec("COMMIT");
       expect(await tx).toBe(1);
       expect(await stmt).toBe(1);
+      turns.push(performance.now());
+      // The old driver slept 10 s in SQLite's busy handler per write; 1 s leaves room for a slow machine.
+      const longest = Math.max(...turns.slice(1).map((t, i) => t - turns[i]));
+      expect(longest).toBeLessThan(1000);
       const rows = await b.all("SELECT x FROM t ORDER BY x");
       expect(rows.map((r) => r.x)).toEqual([1, 2, 3]);
     } finally {
+      clearInterval(timer);
       if (other.inTransaction) other.exec("ROLLBACK");
       other.close();
+    }
+  });
+
+  it("closing waits for a write that is waiting out a busy file", async () => {
+    b = new SqliteDriver(join(dir, "db.sqlite"));
+    const other = new Database(join(dir, "db.sqlite"));
+    try {
+      other.exec("BEGIN IMMEDIATE");
+      const tx = b.transaction(async (t) => t.run("INSERT INTO t (x) VALUES (2)"));
+      await waitFor(() => b.busyWaits >= 1, { what: "the write to find the file busy" });
+      const closed = b.close();
+      other.exec("COMMIT");
+      // Not closed under it: its next try finds the file free and commits.
+      expect(await tx).toBe(1);
+      await closed;
+      expect(other.prepare("SELECT x FROM t").all()).toEqual([{ x: 2 }]);
+    } finally {
+      if (other.inTransaction) other.exec("ROLLBACK");
+      other.close();
+      b = new SqliteDriver(join(dir, "db.sqlite"));
+    }
+  });
+
+  it("migrations wait for another connection's lock, and two connections migrating apply each once", async () => {
+    const path = join(dir, "fresh.sqlite");
+    const other = new Database(path);
+    const c = new SqliteDriver(path);
+    b = new SqliteDriver(path);
+    try {
+      // Both read that nothing is applied (a read goes on under another's write lock), then
+      // both wait to apply the first migration: the one that gets the lock second must skip it.
+      other.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      // Each connection sees the table (its schema read), so its CREATE … IF NOT EXISTS writes nothing.
+      for (const driver of [b, c])
+        expect(await driver.all("SELECT version FROM schema_migrations")).toEqual([]);
+      other.exec("BEGIN IMMEDIATE");
+      other.exec("CREATE TABLE held (x INTEGER)");
+      const both = Promise.all([b.migrate(migrations), c.migrate(migrations)]);
+      await waitFor(() => b.busyWaits >= 1 && c.busyWaits >= 1, {
+        what: "both migrations to find the file busy",
+      });
+      other.exec("COMMIT");
+      await both;
+      const versions = other.prepare("SELECT version FROM schema_migrations ORDER BY version").all();
+      expect(versions).toEqual(migrations.map((m) => ({ version: m.version })));
+    } finally {
+      if (other.inTransaction) other.exec("ROLLBACK");
+      other.close();
+      await c.close();
     }
   });
 
