@@ -22,12 +22,12 @@
  * each of `BENCH_ROUNDS` rounds runs the baseline's phases then this build's, so both see the same
  * machine. Prints one JSON object: per build, each round's figures.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { machineInfo, spawnNode } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(process.env.BENCH_ROOT ?? resolve(here, ".."));
@@ -154,21 +154,9 @@ async function busy(root) {
 }
 
 /** One phase of one build in a child process of its own (its CPU and heap its own). */
-function runChild(root, phase) {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--phase", phase, root], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.on("error", fail);
-    child.on("close", (code) =>
-      code === 0 ? ok(JSON.parse(out.trim().split("\n").at(-1))) : fail(new Error(`${phase} exited ${code}`)),
-    );
-  });
+async function runChild(root, phase) {
+  const out = await spawnNode([fileURLToPath(import.meta.url), "--phase", phase, root]).done;
+  return JSON.parse(out.trim().split("\n").at(-1));
 }
 
 async function main() {
@@ -189,12 +177,7 @@ async function main() {
     }
   }
   const summary = {
-    machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model,
-      node: process.version,
-      loadavg_1m: loadavg()[0],
-    },
+    machine: machineInfo(),
     requests: REQUESTS,
     items: ITEMS,
     builds,

@@ -26,71 +26,19 @@
  * Prints one JSON object: per phase, each round's items/s, ratio to C/latency and CPU per item,
  * the calls joined between the two ends, and each part's p50 / p90 / mean in ms.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { machineInfo, spawnNode, startMock } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(process.env.BENCH_ROOT ?? resolve(here, ".."));
 const hooks = join(here, "call-parts-hooks.mjs");
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PHASES = (process.env.BENCH_PHASES ?? "baseline,agentbatch_mock,agentbatch_simulated").split(",");
-
-/** Runs node with `args`; resolves with its stdout once it exits (0 or by the signal we sent). */
-function run(args, env) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"], env });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  const done = new Promise((ok, fail) => {
-    child.on("error", fail);
-    child.on("close", (code, signal) =>
-      code === 0 || signal ? ok(out) : fail(new Error(`${args.join(" ")} exited ${code}`)),
-    );
-  });
-  return { child, done, out: () => out };
-}
-
-/** The mock LLM at LATENCY_MS with the hooks preloaded; `stop` resolves once it has written them. */
-async function startMock(file) {
-  const mock = run(
-    [
-      "--import",
-      hooks,
-      join(root, "dist/cli/main.js"),
-      "mock-llm",
-      "--port",
-      "0",
-      "--latency-ms",
-      String(LATENCY_MS),
-    ],
-    { ...process.env, CALL_PARTS_OUT: file },
-  );
-  const deadline = Date.now() + 15_000;
-  let url = null;
-  while (url === null) {
-    url = /mock-llm listening on (\S+)/.exec(mock.out())?.[1] ?? null;
-    if (url === null && Date.now() > deadline) {
-      mock.child.kill("SIGKILL");
-      throw new Error("the mock LLM did not start");
-    }
-    if (url === null) await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    url,
-    stop: async () => {
-      mock.child.kill("SIGTERM");
-      await mock.done;
-    },
-  };
-}
 
 const round2 = (x) => Math.round(x * 100) / 100;
 
@@ -150,16 +98,21 @@ function parts(client, mock) {
 async function runPhase(phase, dir) {
   const mockFile = join(dir, `${phase}-mock.json`);
   const clientFile = join(dir, `${phase}-client.json`);
-  const mock = await startMock(mockFile);
+  // The mock at LATENCY_MS with the hooks preloaded; it writes them when stopped (SIGTERM).
+  const mock = await startMock(LATENCY_MS, {
+    nodeArgs: ["--import", hooks],
+    env: { ...process.env, CALL_PARTS_OUT: mockFile },
+  });
   let result;
   try {
     const env = { ...process.env, CALL_PARTS_OUT: clientFile, BENCH_ITEMS: String(ITEMS) };
     if (phase === "agentbatch_simulated") env.BENCH_SIMULATED_LATENCY_MS = String(LATENCY_MS);
     const args = ["--import", hooks, join(here, "throughput.mjs"), "--phase", phase, "--mock-url", mock.url];
-    const out = await run(args, env).done;
+    const out = await spawnNode(args, { env }).done;
     result = JSON.parse(out.split("\n").findLast((l) => l.startsWith("{")));
   } finally {
-    await mock.stop();
+    mock.stop();
+    await mock.exited;
   }
   const ceiling = CONCURRENCY / (LATENCY_MS / 1000);
   const row = {
@@ -186,12 +139,7 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
   }
   const summaryOut = {
-    machine: {
-      cpus: cpus().length,
-      cpu_model: cpus()[0]?.model,
-      node: process.version,
-      loadavg_1m: loadavg()[0],
-    },
+    machine: machineInfo(),
     items: ITEMS,
     concurrency: CONCURRENCY,
     latency_ms: LATENCY_MS,

@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -115,8 +116,8 @@ export function spawnNode(args, { onLine, env } = {}) {
  * issue's figures are measured: bench/README.md, "Issue 17 on an AMD EPYC machine", for what a
  * fixed latency does to a client).
  */
-export async function startMock(latencyMs) {
-  const nodeArgs = (process.env.BENCH_MOCK_NODE_ARGS ?? "").split(" ").filter(Boolean);
+export async function startMock(latencyMs, { nodeArgs: extraNodeArgs = [], env } = {}) {
+  const nodeArgs = [...extraNodeArgs, ...(process.env.BENCH_MOCK_NODE_ARGS ?? "").split(" ").filter(Boolean)];
   const jitterMs = Math.min(Number(process.env.BENCH_MOCK_JITTER_MS || 0), latencyMs);
   let resolveUrl;
   const url = new Promise((r) => {
@@ -135,6 +136,7 @@ export async function startMock(latencyMs) {
       ...(jitterMs > 0 ? ["--latency-jitter-ms", String(jitterMs)] : []),
     ],
     {
+      env,
       onLine: (line) => {
         const m = /mock-llm listening on (\S+)/.exec(line);
         if (m) resolveUrl(m[1]);
@@ -145,13 +147,31 @@ export async function startMock(latencyMs) {
   const found = await Promise.race([
     url,
     new Promise((_, fail) => setTimeout(() => fail(new Error("the mock LLM did not start")), 15_000).unref()),
-  ]);
+  ]).catch((err) => {
+    mock.child.kill("SIGKILL");
+    throw err;
+  });
   return {
     url: found,
     pid: mock.child.pid,
     /** The spread the mock was started with (`BENCH_MOCK_JITTER_MS`, at most the latency); 0: none. */
     jitterMs,
     stop: () => mock.child.kill(nodeArgs.length > 0 ? "SIGTERM" : "SIGKILL"),
+    /** Resolves once the mock has exited (after `stop`: with node flags, once its exit hooks ran). */
+    exited: mock.done.then(
+      () => {},
+      () => {},
+    ),
+  };
+}
+
+/** The machine a bench ran on, for its JSON: cores, CPU model, Node, 1-minute load. */
+export function machineInfo() {
+  return {
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model,
+    node: process.version,
+    loadavg_1m: loadavg()[0],
   };
 }
 
