@@ -184,6 +184,8 @@ async function agentbatchPhase(mockUrl, db) {
         BENCH_ITEMS: String(ITEMS),
         BENCH_CONCURRENCY: String(CONCURRENCY),
         BENCH_DB: db === "postgres" ? DB : "",
+        // throughput.mjs's own warm-up, as graphile-worker's and BullMQ's runs here have theirs.
+        BENCH_WARMUP: "",
       },
     },
   ).done;
@@ -206,7 +208,14 @@ async function agentbatchPhase(mockUrl, db) {
 async function bare(mockUrl) {
   const out = await spawnNode(
     [join(root, "bench/throughput.mjs"), "--phase", "baseline", "--mock-url", mockUrl],
-    { env: { ...process.env, BENCH_ITEMS: String(ITEMS), BENCH_CONCURRENCY: String(CONCURRENCY) } },
+    {
+      env: {
+        ...process.env,
+        BENCH_ITEMS: String(ITEMS),
+        BENCH_CONCURRENCY: String(CONCURRENCY),
+        BENCH_WARMUP: "",
+      },
+    },
   ).done;
   const r = JSON.parse(out.trim().split("\n").at(-1));
   return {
