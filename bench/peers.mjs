@@ -174,19 +174,26 @@ async function bullmq(mockUrl) {
   return result;
 }
 
+/**
+ * The environment of a bench/throughput.mjs phase run here: this run's items and slots, and
+ * throughput.mjs's own warm-up (an empty BENCH_WARMUP), as graphile-worker's and BullMQ's runs
+ * here keep theirs whatever the shell sets.
+ */
+function throughputEnv() {
+  return {
+    ...process.env,
+    BENCH_ITEMS: String(ITEMS),
+    BENCH_CONCURRENCY: String(CONCURRENCY),
+    BENCH_WARMUP: "",
+  };
+}
+
 /** agentbatch through bench/throughput.mjs's own phase (HTTP API + engine in one process). */
 async function agentbatchPhase(mockUrl, db) {
   const out = await spawnNode(
     [join(root, "bench/throughput.mjs"), "--phase", "agentbatch_mock", "--mock-url", mockUrl],
     {
-      env: {
-        ...process.env,
-        BENCH_ITEMS: String(ITEMS),
-        BENCH_CONCURRENCY: String(CONCURRENCY),
-        BENCH_DB: db === "postgres" ? DB : "",
-        // throughput.mjs's own warm-up, as graphile-worker's and BullMQ's runs here have theirs.
-        BENCH_WARMUP: "",
-      },
+      env: { ...throughputEnv(), BENCH_DB: db === "postgres" ? DB : "" },
     },
   ).done;
   const r = JSON.parse(out.trim().split("\n").at(-1));
@@ -208,14 +215,7 @@ async function agentbatchPhase(mockUrl, db) {
 async function bare(mockUrl) {
   const out = await spawnNode(
     [join(root, "bench/throughput.mjs"), "--phase", "baseline", "--mock-url", mockUrl],
-    {
-      env: {
-        ...process.env,
-        BENCH_ITEMS: String(ITEMS),
-        BENCH_CONCURRENCY: String(CONCURRENCY),
-        BENCH_WARMUP: "",
-      },
-    },
+    { env: throughputEnv() },
   ).done;
   const r = JSON.parse(out.trim().split("\n").at(-1));
   return {
